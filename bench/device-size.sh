@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Cross-compile libairlift for Cortex-M4 (arm-none-eabi-gcc -Os -mthumb -mcpu=cortex-m4),
+# check that it references nothing but memcpy/memset/memcmp/memmove, and report its
+# text/data/bss per file and in total. Writes bench/results/device-size.txt.
+#   bench/device-size.sh [--check-only]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+CC=${ARM_CC:-arm-none-eabi-gcc}
+FLAGS=(-std=c99 -ffreestanding -Os -mthumb -mcpu=cortex-m4 -ffunction-sections -fdata-sections
+       -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+       -I"$top/include" -I"$top/lib")
+objs=()
+for src in "$top"/lib/*.c; do
+  obj="$out/$(basename "${src%.c}").o"
+  "$CC" "${FLAGS[@]}" -c "$src" -o "$obj"
+  objs+=("$obj")
+done
+arm-none-eabi-ld -r -o "$out/libairlift.o" "${objs[@]}"
+allowed='^(memcpy|memset|memcmp|memmove)$'
+undefined=$(arm-none-eabi-nm -u "$out/libairlift.o" | awk '{print $2}' | sort -u)
+bad=$(echo "$undefined" | grep -Ev "$allowed" | grep -v '^$' || true)
+if [ -n "$bad" ]; then
+  echo "device-size: libairlift references symbols outside the port interface:" >&2
+  echo "$bad" >&2
+  exit 1
+fi
+echo "device-size: Cortex-M4 build OK; undefined symbols: $(echo $undefined)"
+[ "${1:-}" = "--check-only" ] && exit 0
+mkdir -p "$top/bench/results"
+{
+  echo "# libairlift on Cortex-M4: $CC $("$CC" -dumpversion), -Os -mthumb -mcpu=cortex-m4"
+  echo "# measured by bench/device-size.sh on $(date -u +%Y-%m-%d)"
+  arm-none-eabi-size "${objs[@]}" | sed "s|$out/||"
+  echo "# total"
+  arm-none-eabi-size "$out/libairlift.o" | sed "s|$out/||"
+} | tee "$top/bench/results/device-size.txt"

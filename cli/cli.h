@@ -1,0 +1,156 @@
+/*
+ * cli.h - shared pieces of the airlift command-line tool: exit codes, the command table,
+ * option parsing, files, output and JSON helpers. docs/cli.md documents what users see.
+ *
+ * Adding a command group (devices, flash, releases, ...): write cli/cmd_NAME.c exporting a
+ * `const struct cli_command`, declare it below and list it in main.c's table. Leaf commands
+ * parse their own options with struct cli_parser; --help and --json work everywhere.
+ */
+#ifndef AIRLIFT_CLI_H
+#define AIRLIFT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "airlift/error.h"
+#include "airlift/image.h"
+#include "airlift/version.h"
+
+/* Exit codes: stable, documented in docs/cli.md. 6..15 belong to the server commands. */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_INTERNAL = 1,       /* unexpected internal error (a bug, or out of memory) */
+    CLI_EXIT_USAGE = 2,          /* bad command line, or metadata missing for a flag to give */
+    CLI_EXIT_IO = 3,             /* a file cannot be read or written */
+    CLI_EXIT_INVALID = 4,        /* an image is invalid or fails verification */
+    CLI_EXIT_KEY = 5,            /* a key cannot be loaded, generated or used */
+    CLI_EXIT_SERVER = 6,         /* reserved: server unreachable or API error */
+    CLI_EXIT_UPDATE_FAILED = 7,  /* reserved: the device reported the update failed */
+    CLI_EXIT_REVERTED = 8,       /* reserved: the device reverted the new firmware */
+    CLI_EXIT_TIMEOUT = 9,        /* reserved: no final answer in time */
+    CLI_EXIT_OFFLINE = 10,       /* reserved: the device is offline */
+    CLI_EXIT_CANCELLED = 11,     /* reserved: cancelled at the confirmation prompt */
+    CLI_EXIT_RESERVED_LAST = 15, /* 12..15 reserved for later server commands */
+};
+
+#define CLI_PATH_MAX 64 /* "image create": the words of the command being run */
+
+/* State of one run of the tool, passed to every command. */
+struct cli {
+    bool json;                /* --json: machine-readable output on stdout */
+    char path[CLI_PATH_MAX];  /* command words, for messages ("image create") */
+    bool json_done;           /* a JSON document went to stdout: errors add no other */
+    /* The server commands will add: server URL, API token, config file path. */
+};
+
+struct cli_command;
+typedef int (*cli_run_fn)(struct cli *cli, const struct cli_command *self, int argc,
+                          char **argv);
+
+/*
+ * A command: a leaf (run != NULL) or a group of subcommands (subcommands != NULL,
+ * NULL-terminated). run gets the arguments after the command's own name.
+ */
+struct cli_command {
+    const char *name;
+    const char *alias;   /* another accepted name ("device" for "devices"), or NULL */
+    const char *summary; /* one line, for the listing of its group */
+    const char *help;    /* full text printed by --help (leaf: usage and options) */
+    cli_run_fn run;
+    const struct cli_command *const *subcommands;
+};
+
+extern const struct cli_command cli_keys_group;
+extern const struct cli_command cli_image_group;
+
+/* ---- option parsing ---- */
+
+struct cli_option {
+    const char *name;  /* long name without "--" */
+    char short_name;   /* 0 if none */
+    bool has_value;    /* takes a value: "--name V", "--name=V", "-n V" */
+    int id;            /* returned by cli_parser_next; must be >= 0 */
+};
+
+enum {
+    CLI_ARG_DONE = -1,       /* no more arguments */
+    CLI_ARG_POSITIONAL = -2, /* *value is a positional argument */
+    CLI_ARG_HELP = -3,       /* --help or -h: print help and stop */
+    CLI_ARG_ERROR = -4,      /* a usage error, already reported */
+};
+
+struct cli_parser {
+    struct cli *cli;
+    const struct cli_option *options; /* terminated by an entry with name == NULL */
+    int argc;
+    char **argv;
+    int next;
+    bool only_positionals; /* after "--" */
+};
+
+void cli_parser_init(struct cli_parser *p, struct cli *cli, const struct cli_option *options,
+                     int argc, char **argv);
+/* Next option id, or a CLI_ARG_* value. --json is handled here (sets cli->json). */
+int cli_parser_next(struct cli_parser *p, const char **value);
+
+/* Strict numbers: decimal, or hex with 0x; no sign, no spaces, <= max. */
+bool cli_parse_u32(const char *s, uint32_t max, uint32_t *out);
+/* "bootloader", "system", "application" (or "app"), "radio", or 1..4. */
+bool cli_parse_function(const char *s, uint8_t *out);
+bool cli_parse_version(const char *s, struct al_version *out);
+/* "FUNC:INDEX:MINVERSION", e.g. "system:1:0.7.0". */
+bool cli_parse_dependency(const char *s, struct al_dependency *out);
+
+/* ---- messages ---- */
+
+/* "airlift: <message>" on stderr; returns code. With --json and nothing printed yet, also
+ * {"error": {"exit_code": code, "message": "<message>"}} on stdout. */
+int cli_error(struct cli *cli, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "airlift <path>: <message>" and a hint to --help on stderr (and JSON as cli_error);
+ * returns CLI_EXIT_USAGE. */
+int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_print_help(const struct cli_command *cmd, const char *path);
+
+/* ---- files ---- */
+
+enum cli_read_status { CLI_READ_OK = 0, CLI_READ_IO = -1, CLI_READ_TOO_LARGE = -2 };
+
+/*
+ * Read a whole regular file of at most max bytes into *buf (malloc'ed; caller frees; not
+ * NUL-terminated). On failure *buf is NULL and err says why (without the path).
+ */
+enum cli_read_status cli_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+                                   char *err, size_t errlen);
+/*
+ * Replace path with data atomically: temporary file in the same directory, fsync, rename,
+ * fsync of the directory. mode is applied through the umask. Nothing is left behind on
+ * failure. Returns 0, or -1 with err set (without the path).
+ */
+int cli_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                          char *err, size_t errlen);
+/* 1 if something exists at path, 0 if not, -1 if that cannot be told (errno kept). */
+int cli_path_exists(const char *path);
+
+/* ---- output ---- */
+
+/* Lower-case hex of n bytes into out (cap >= 2n + 1). */
+void cli_hex(const uint8_t *bytes, size_t n, char *out, size_t cap);
+/* Canonical version string into buf (AL_VERSION_STR_MAX). */
+const char *cli_version_str(const struct al_version *v, char buf[AL_VERSION_STR_MAX]);
+/* Print v as indented JSON on stdout and release it. Returns 0 or CLI_EXIT_INTERNAL. */
+int cli_json_print(struct cli *cli, json_t *v);
+/* json object setters that survive NULL values (jansson's *_new helpers return NULL on OOM). */
+void cli_json_set(json_t *obj, const char *key, json_t *value);
+/* {"code": n, "name": "hash_mismatch", "message": "hash mismatch"} */
+json_t *cli_json_al_err(al_err err);
+
+/* ---- image helpers, shared with the server commands to come ---- */
+
+/* The header as a JSON object (fields in docs/cli.md). NULL on out of memory. */
+json_t *cli_image_header_json(const struct al_image_header *h);
+
+#endif

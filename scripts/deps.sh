@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages airlift needs to build, test and demo, if any are missing.
+# Debian's packages only; run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake make gcc libc6-dev pkg-config git ca-certificates
+  # libraries
+  libmbedtls-dev libssl-dev libcoap3-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
+  libcmocka-dev libzstd-dev liblzma-dev libcurl4-openssl-dev
+  # device library cross-compile (Cortex-M4) and fuzzing
+  gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi clang llvm
+  # tools used by tests and benchmarks
+  curl jq sqlite3 openssl libcoap3-bin python3 procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >&2
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,499 @@
+/*
+ * airlift-device - a simulated device: the real libairlift on a simulated board whose flash
+ * lives in files of a folder, so it keeps its state between runs like a real device.
+ *
+ *   airlift-device create DIR --trust KEY.pem [--board electron|pages4k] [--platform N]
+ *   airlift-device factory DIR IMAGE...     program images straight into their slots
+ *   airlift-device install DIR IMAGE [--no-confirm] [--chunk N]
+ *   airlift-device boot DIR [--reset power|software|watchdog|crash] [--confirm]
+ *   airlift-device show DIR [--json]
+ *
+ * Exit codes: 0 ok, 1 internal error, 2 usage, 3 file error, 4 image refused by the device,
+ * 5 key error, 8 the install was reverted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "airlift/install.h"
+#include "airlift_host/keys.h"
+#include "al_host_crypto.h"
+#include "board.h"
+#include "factory.h"
+
+enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_FILE = 3, EXIT_REFUSED = 4,
+       EXIT_KEY = 5, EXIT_REVERTED = 8 };
+
+#define MAX_KEYS 4
+
+struct device_conf {
+    char board[32];
+    unsigned platform;
+    struct al_key keys[MAX_KEYS];
+    size_t key_count;
+};
+
+struct sim_device {
+    char dir[512];
+    struct device_conf conf;
+    struct sim_board board;
+    struct al_keyring keyring;
+    uint8_t scratch[1024];
+    struct al_device dev;
+};
+
+static const char *prog = "airlift-device";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: airlift-device COMMAND DIR [options]\n"
+            "  create DIR --trust KEY.pem [--board electron|pages4k] [--platform N]\n"
+            "  factory DIR IMAGE...           program images straight into their slots\n"
+            "  install DIR IMAGE [--no-confirm] [--chunk N]\n"
+            "                                 download into staging, reset, install, boot\n"
+            "  boot DIR [--reset power|software|watchdog|crash] [--confirm]\n"
+            "  show DIR [--json]\n");
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    long n;
+    int rc = -1;
+    if (!f) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        goto out;
+    if (n > 64L * 1024 * 1024) {
+        fprintf(stderr, "%s: %s is too large to be an image\n", prog, path);
+        goto out;
+    }
+    buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "%s: cannot read %s\n", prog, path);
+        goto out;
+    }
+    *out = buf;
+    *len = (size_t)n;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return s[2 * n] == '\0' || s[2 * n] == '\n' ? 0 : -1;
+}
+
+/* device.conf: "board NAME", "platform N", "key HEX65" lines. */
+static int conf_save(const char *dir, const struct device_conf *c)
+{
+    char path[600], tmp[610], h[2 * AL_P256_PUBKEY_SIZE + 1];
+    snprintf(path, sizeof path, "%s/device.conf", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "board %s\nplatform %u\n", c->board, c->platform);
+    for (size_t i = 0; i < c->key_count; i++) {
+        hex(c->keys[i].pub, AL_P256_PUBKEY_SIZE, h);
+        fprintf(f, "key %s\n", h);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return -1;
+    return 0;
+}
+
+static int conf_load(const char *dir, struct device_conf *c)
+{
+    char path[600], line[256];
+    snprintf(path, sizeof path, "%s/device.conf", dir);
+    FILE *f = fopen(path, "r");
+    memset(c, 0, sizeof *c);
+    if (!f) {
+        fprintf(stderr, "%s: %s is not a device (no device.conf; run 'create' first)\n", prog, dir);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *v = strchr(line, ' ');
+        if (!v)
+            continue;
+        *v++ = '\0';
+        v[strcspn(v, "\n")] = '\0';
+        if (strcmp(line, "board") == 0) {
+            snprintf(c->board, sizeof c->board, "%s", v);
+        } else if (strcmp(line, "platform") == 0) {
+            c->platform = (unsigned)strtoul(v, NULL, 10);
+        } else if (strcmp(line, "key") == 0 && c->key_count < MAX_KEYS) {
+            struct al_key *k = &c->keys[c->key_count];
+            if (unhex(v, k->pub, AL_P256_PUBKEY_SIZE) != 0) {
+                fclose(f);
+                fprintf(stderr, "%s: %s: bad key line\n", prog, path);
+                return -1;
+            }
+            alh_key_id(k->pub, k->id);
+            c->key_count++;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Power the device on: open its flash files and the engine (no boot yet). */
+static int device_open(struct sim_device *d, const char *dir)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "%s", dir);
+    if (conf_load(dir, &d->conf) != 0)
+        return EXIT_FILE;
+    if (sim_board_open(&d->board, d->conf.board, dir) != 0) {
+        fprintf(stderr, "%s: cannot open the %s board in %s\n", prog, d->conf.board, dir);
+        return EXIT_FILE;
+    }
+    d->keyring.keys = d->conf.keys;
+    d->keyring.count = d->conf.key_count;
+    struct al_device_config cfg = {
+        .layout = &d->board.layout,
+        .crypto = al_host_crypto(),
+        .keys = &d->keyring,
+        .platform = (uint16_t)d->conf.platform,
+        .scratch = d->scratch,
+        .scratch_len = sizeof d->scratch,
+    };
+    al_err err = al_device_open(&d->dev, &cfg);
+    if (err != AL_OK) {
+        fprintf(stderr, "%s: device engine: %s\n", prog, al_strerror(err));
+        sim_board_close(&d->board);
+        return EXIT_INTERNAL;
+    }
+    return EXIT_OK;
+}
+
+static void device_close(struct sim_device *d)
+{
+    sim_board_close(&d->board);
+}
+
+static const char *state_name(enum al_boot_state s)
+{
+    return s == AL_BOOT_TRIAL ? "on trial" : s == AL_BOOT_REVERTED ? "reverted" : "confirmed";
+}
+
+static void print_boot(const struct al_boot_info *info)
+{
+    if (info->installed)
+        printf("boot: installed the staged image; it runs on trial\n");
+    if (info->reverted)
+        printf("boot: reverted the last install\n");
+    printf("boot: runs %s%s%s\n",
+           info->target == AL_RUN_APPLICATION ? "the application"
+           : info->target == AL_RUN_SAFE_MODE ? "safe mode" : "nothing",
+           info->reason[0] ? ": " : "", info->reason);
+}
+
+static int do_boot(struct sim_device *d, enum al_reset_reason why, bool confirm)
+{
+    struct al_boot_info info;
+    al_err err = al_boot(&d->dev, why, &info);
+    if (err != AL_OK) {
+        fprintf(stderr, "%s: boot: %s\n", prog, al_strerror(err));
+        return EXIT_INTERNAL;
+    }
+    print_boot(&info);
+    if (confirm && info.state == AL_BOOT_TRIAL && info.target == AL_RUN_APPLICATION) {
+        err = al_confirm(&d->dev);
+        if (err != AL_OK) {
+            fprintf(stderr, "%s: confirm: %s\n", prog, al_strerror(err));
+            return EXIT_INTERNAL;
+        }
+        printf("firmware: confirmed the new image\n");
+    }
+    return info.reverted ? EXIT_REVERTED : EXIT_OK;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+    struct device_conf c = {.platform = 10};
+    const char *dir = NULL, *trust = NULL;
+    snprintf(c.board, sizeof c.board, "electron");
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--trust") == 0 && i + 1 < argc)
+            trust = argv[++i];
+        else if (strcmp(argv[i], "--board") == 0 && i + 1 < argc)
+            snprintf(c.board, sizeof c.board, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
+            c.platform = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (argv[i][0] != '-' && !dir)
+            dir = argv[i];
+        else {
+            fprintf(stderr, "%s: create: unexpected argument '%s'\n", prog, argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir || !trust) {
+        fprintf(stderr, "%s: create needs DIR and --trust KEY.pem\n", prog);
+        return EXIT_USAGE;
+    }
+    char err[256];
+    alh_key *key = NULL;
+    if (alh_key_load(trust, &key, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return EXIT_KEY;
+    }
+    alh_key_public_point(key, c.keys[0].pub);
+    alh_key_id(c.keys[0].pub, c.keys[0].id);
+    c.key_count = 1;
+    alh_key_free(key);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: cannot create %s: %s\n", prog, dir, strerror(errno));
+        return EXIT_FILE;
+    }
+    struct sim_board b;
+    if (sim_board_open(&b, c.board, dir) != 0) {
+        fprintf(stderr, "%s: unknown board '%s' (electron, pages4k)\n", prog, c.board);
+        return EXIT_USAGE;
+    }
+    sim_board_close(&b);
+    if (conf_save(dir, &c) != 0) {
+        fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
+        return EXIT_FILE;
+    }
+    printf("created a simulated %s device in %s (platform %u)\n", c.board, dir, c.platform);
+    return EXIT_OK;
+}
+
+/* Program an image file straight into its slot, as a factory programmer would. */
+static int factory_one(struct sim_device *d, const char *path)
+{
+    uint8_t *img = NULL;
+    size_t len;
+    struct al_image_header h;
+    struct al_verify_params p = {al_host_crypto(), &d->keyring, (uint16_t)d->conf.platform};
+    int rc = EXIT_FILE;
+    if (read_file(path, &img, &len) != 0)
+        return EXIT_FILE;
+    al_err err = al_image_verify_buffer(&p, img, len, &h);
+    if (err != AL_OK) {
+        fprintf(stderr, "%s: %s: %s\n", prog, path, al_strerror(err));
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    const struct al_region *r = al_layout_slot(&d->board.layout, h.function, h.index);
+    if (!r || h.payload_size > al_slot_payload_max(r)) {
+        fprintf(stderr, "%s: %s: no slot for %s %u on this board\n", prog, path,
+                al_function_name(h.function), h.index);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    if (sim_factory_program(r, img, h.header_size, h.payload_size) != 0) {
+        fprintf(stderr, "%s: programming %s failed\n", prog, r->name);
+        rc = EXIT_INTERNAL;
+        goto out;
+    }
+    char v[AL_VERSION_STR_MAX];
+    al_version_format(&h.version, v, sizeof v);
+    printf("factory: %s %u %s -> %s\n", al_function_name(h.function), h.index, v, r->name);
+    rc = EXIT_OK;
+out:
+    free(img);
+    return rc;
+}
+
+static int cmd_factory(int argc, char **argv)
+{
+    struct sim_device d;
+    int rc;
+    if (argc < 2) {
+        fprintf(stderr, "%s: factory needs DIR and at least one IMAGE\n", prog);
+        return EXIT_USAGE;
+    }
+    if ((rc = device_open(&d, argv[0])) != EXIT_OK)
+        return rc;
+    for (int i = 1; i < argc && rc == EXIT_OK; i++)
+        rc = factory_one(&d, argv[i]);
+    device_close(&d);
+    return rc;
+}
+
+static int cmd_install(int argc, char **argv)
+{
+    struct sim_device d;
+    const char *dir = NULL, *path = NULL;
+    bool confirm = true;
+    unsigned long chunk = 1024;
+    uint8_t *img = NULL;
+    size_t len;
+    int rc;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--no-confirm") == 0)
+            confirm = false;
+        else if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc)
+            chunk = strtoul(argv[++i], NULL, 10);
+        else if (argv[i][0] != '-' && !dir)
+            dir = argv[i];
+        else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+        else {
+            fprintf(stderr, "%s: install: unexpected argument '%s'\n", prog, argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir || !path || chunk == 0 || chunk % 8) {
+        fprintf(stderr, "%s: install needs DIR and IMAGE (--chunk: a multiple of 8)\n", prog);
+        return EXIT_USAGE;
+    }
+    if (read_file(path, &img, &len) != 0)
+        return EXIT_FILE;
+    if ((rc = device_open(&d, dir)) != EXIT_OK) {
+        free(img);
+        return rc;
+    }
+    al_err err = al_stage_begin(&d.dev, (uint32_t)len);
+    for (size_t off = 0; err == AL_OK && off < len; off += chunk)
+        err = al_stage_write(&d.dev, (uint32_t)off, img + off, len - off < chunk ? len - off : chunk);
+    if (err == AL_OK)
+        err = al_install_request(&d.dev);
+    if (err != AL_OK) {
+        fprintf(stderr, "%s: the device refuses %s: %s\n", prog, path, al_strerror(err));
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    printf("agent: %zu bytes staged and verified; install requested; resetting\n", len);
+    rc = do_boot(&d, AL_RESET_SOFTWARE, confirm);
+out:
+    device_close(&d);
+    free(img);
+    return rc;
+}
+
+static int cmd_boot(int argc, char **argv)
+{
+    struct sim_device d;
+    const char *dir = NULL;
+    enum al_reset_reason why = AL_RESET_POWER_ON;
+    bool confirm = false;
+    int rc;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--confirm") == 0) {
+            confirm = true;
+        } else if (strcmp(argv[i], "--reset") == 0 && i + 1 < argc) {
+            const char *r = argv[++i];
+            if (strcmp(r, "power") == 0) why = AL_RESET_POWER_ON;
+            else if (strcmp(r, "software") == 0) why = AL_RESET_SOFTWARE;
+            else if (strcmp(r, "watchdog") == 0) why = AL_RESET_WATCHDOG;
+            else if (strcmp(r, "crash") == 0) why = AL_RESET_FAULT;
+            else {
+                fprintf(stderr, "%s: unknown reset reason '%s'\n", prog, r);
+                return EXIT_USAGE;
+            }
+        } else if (argv[i][0] != '-' && !dir) {
+            dir = argv[i];
+        } else {
+            fprintf(stderr, "%s: boot: unexpected argument '%s'\n", prog, argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "%s: boot needs DIR\n", prog);
+        return EXIT_USAGE;
+    }
+    if ((rc = device_open(&d, dir)) != EXIT_OK)
+        return rc;
+    rc = do_boot(&d, why, confirm);
+    device_close(&d);
+    return rc;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    struct sim_device d;
+    struct al_module_status mods[AL_MAX_MODULES];
+    size_t n = 0;
+    bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+    int rc;
+    if (argc < 1) {
+        fprintf(stderr, "%s: show needs DIR\n", prog);
+        return EXIT_USAGE;
+    }
+    if ((rc = device_open(&d, argv[0])) != EXIT_OK)
+        return rc;
+    if (al_modules(&d.dev, mods, AL_MAX_MODULES, &n) != AL_OK) {
+        device_close(&d);
+        return EXIT_INTERNAL;
+    }
+    const struct al_journal_state *s = &d.dev.state;
+    char v[AL_VERSION_STR_MAX], sha[65];
+    if (json) {
+        printf("{\"board\":\"%s\",\"platform\":%u,\"boot_state\":\"%s\",\"last_result\":\"%s\","
+               "\"last_reason\":\"%s\",\"modules\":[",
+               d.conf.board, d.conf.platform, state_name(al_boot_state(&d.dev)),
+               al_result_name(s->last_result), s->last_reason);
+    } else {
+        printf("device %s: %s board, platform %u\n", d.dir, d.conf.board, d.conf.platform);
+        printf("state: %s; last update: %s%s%s\n", state_name(al_boot_state(&d.dev)),
+               al_result_name(s->last_result), s->last_reason[0] ? " - " : "", s->last_reason);
+        printf("%-12s %-5s %-14s %-9s %s\n", "MODULE", "INDEX", "VERSION", "BYTES", "SHA-256");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct al_module_status *m = &mods[i];
+        al_version_format(&m->version, v, sizeof v);
+        hex(m->payload_sha256, 32, sha);
+        if (json)
+            printf("%s{\"function\":\"%s\",\"index\":%u,\"present\":%s,\"on_trial\":%s,"
+                   "\"version\":\"%s\",\"size\":%u,\"sha256\":\"%s\"}",
+                   i ? "," : "", al_function_name(m->function), m->index,
+                   m->present ? "true" : "false", m->on_trial ? "true" : "false",
+                   m->present ? v : "", m->size, m->present ? sha : "");
+        else if (m->present)
+            printf("%-12s %-5u %-14s %-9u %.16s...%s\n", al_function_name(m->function), m->index,
+                   v, m->size, sha, m->on_trial ? " (on trial)" : "");
+        else
+            printf("%-12s %-5u %-14s\n", al_function_name(m->function), m->index, "(empty)");
+    }
+    if (json)
+        printf("]}\n");
+    device_close(&d);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "create") == 0) return cmd_create(argc - 2, argv + 2);
+    if (strcmp(cmd, "factory") == 0) return cmd_factory(argc - 2, argv + 2);
+    if (strcmp(cmd, "install") == 0) return cmd_install(argc - 2, argv + 2);
+    if (strcmp(cmd, "boot") == 0) return cmd_boot(argc - 2, argv + 2);
+    if (strcmp(cmd, "show") == 0) return cmd_show(argc - 2, argv + 2);
+    fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,277 @@
+/*
+ * test_particle.c - host/particle.c on the real Electron modules in AIRLIFT_FIRMWARE_DIR.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "airlift_host/particle.h"
+
+#define ELECTRON_DIR AIRLIFT_FIRMWARE_DIR "/electron"
+#define MAX_MODULE (1024 * 1024)
+
+static uint8_t *load(const char *name, size_t *len)
+{
+    char path[1024];
+    uint8_t *buf = malloc(MAX_MODULE);
+    FILE *f;
+
+    assert_non_null(buf);
+    snprintf(path, sizeof(path), "%s/%s", ELECTRON_DIR, name);
+    f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    *len = fread(buf, 1, MAX_MODULE, f);
+    fclose(f);
+    assert_true(*len > 0 && *len < MAX_MODULE);
+    return buf;
+}
+
+static void version_str(const struct al_version *v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%u.%u.%u%s%s", (unsigned)v->major, (unsigned)v->minor,
+             (unsigned)v->patch, v->pre[0] != '\0' ? "-" : "", v->pre);
+}
+
+/* Every module of the directory: found, CRC present, and its version integer maps to the
+ * release in its file name (bootloaders: N.0.0). */
+static void test_every_electron_module(void **state)
+{
+    DIR *dir = opendir(ELECTRON_DIR);
+    struct dirent *e;
+    int seen = 0;
+
+    (void)state;
+    assert_non_null(dir);
+    while ((e = readdir(dir)) != NULL) {
+        struct alh_particle_module m;
+        struct al_image_header h;
+        char name_version[32] = "";
+        char got[64];
+        char err[256];
+        unsigned part = 0;
+        size_t len;
+        uint8_t *buf;
+        bool is_system = sscanf(e->d_name, "system-part%u-%31[0-9.].bin", &part, name_version) == 2;
+        bool is_bootloader = strncmp(e->d_name, "bootloader-", 11) == 0;
+
+        if (!is_system && !is_bootloader)
+            continue;
+        if (is_system) /* sscanf keeps the dot before "bin": trim it */
+            name_version[strlen(name_version) - 1] = '\0';
+        buf = load(e->d_name, &len);
+        if (!alh_particle_find(buf, len, &m))
+            fail_msg("%s: no module_info found", e->d_name);
+        assert_int_equal(m.platform_id, 10);
+        assert_true(m.has_crc);
+        assert_int_equal(m.end_address - m.start_address + ALH_PARTICLE_CRC_SIZE, len);
+        memset(&h, 0, sizeof(h));
+        if (alh_particle_to_header(&m, NULL, &h, err, sizeof(err)) != ALH_PARTICLE_OK)
+            fail_msg("%s: %s", e->d_name, err);
+        version_str(&h.version, got, sizeof(got));
+        if (is_system) {
+            assert_int_equal(m.function, ALH_PARTICLE_FN_SYSTEM_PART);
+            assert_int_equal(h.function, AL_FN_SYSTEM);
+            /* Electron files: part1 is module 3 at 0x08060000 with module_info at 0. */
+            assert_int_equal(m.info_offset, part == 1 ? 0 : ALH_PARTICLE_INFO_OFFSET_VT);
+            assert_string_equal(got, name_version);
+        } else {
+            assert_int_equal(h.function, AL_FN_BOOTLOADER);
+            assert_int_equal(m.info_offset, ALH_PARTICLE_INFO_OFFSET_VT);
+            assert_string_equal(got, "1006.0.0");
+            assert_int_equal(h.dep_count, 0);
+        }
+        assert_int_equal(h.link_address, m.start_address);
+        assert_int_equal(h.platform, 10);
+        free(buf);
+        seen++;
+    }
+    closedir(dir);
+    assert_int_equal(seen, 29);
+}
+
+static void test_part3_070_metadata(void **state)
+{
+    struct alh_particle_module m;
+    struct al_image_header h;
+    char v[64];
+    size_t len;
+    uint8_t *buf = load("system-part3-0.7.0.bin", &len);
+
+    (void)state;
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(m.version, 207);
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, NULL, 0), ALH_PARTICLE_OK);
+    assert_int_equal(h.function, AL_FN_SYSTEM);
+    assert_int_equal(h.index, 2);
+    assert_int_equal(h.link_address, 0x08040000);
+    assert_int_equal(h.dep_count, 2);
+    assert_int_equal(h.deps[0].function, AL_FN_SYSTEM);
+    assert_int_equal(h.deps[0].index, 1);
+    version_str(&h.deps[0].min_version, v, sizeof(v));
+    assert_string_equal(v, "0.7.0");
+    assert_int_equal(h.deps[1].function, AL_FN_BOOTLOADER);
+    assert_int_equal(h.deps[1].index, 0);
+    version_str(&h.deps[1].min_version, v, sizeof(v));
+    assert_string_equal(v, "101.0.0");
+    free(buf);
+}
+
+static void test_part1_070_at_offset_zero(void **state)
+{
+    struct alh_particle_module m;
+    struct al_image_header h;
+    char v[64];
+    size_t len;
+    uint8_t *buf = load("system-part1-0.7.0.bin", &len);
+
+    (void)state;
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(m.info_offset, 0);
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, NULL, 0), ALH_PARTICLE_OK);
+    assert_int_equal(h.index, 3);
+    assert_int_equal(h.link_address, 0x08060000);
+    assert_int_equal(h.dep_count, 1);
+    version_str(&h.deps[0].min_version, v, sizeof(v));
+    assert_string_equal(v, "0.6.4"); /* 0.7.0's part1 accepts part2 >= 110 */
+    free(buf);
+}
+
+static void test_version_table(void **state)
+{
+    static const struct {
+        uint16_t n;
+        const char *v;
+    } table[] = {{110, "0.6.4"},  {207, "0.7.0"},  {1502, "1.5.0"}, {1512, "1.5.2"},
+                 {2011, "2.0.1"}, {2101, "2.1.0"}, {2202, "2.2.0"}, {2301, "2.3.0"},
+                 {2302, "2.3.1"}};
+    struct al_version v;
+    char got[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        assert_true(alh_particle_version(ALH_PARTICLE_FN_SYSTEM_PART, table[i].n, &v));
+        version_str(&v, got, sizeof(got));
+        assert_string_equal(got, table[i].v);
+    }
+    assert_false(alh_particle_version(ALH_PARTICLE_FN_SYSTEM_PART, 9999, &v));
+    assert_true(alh_particle_version(ALH_PARTICLE_FN_BOOTLOADER, 101, &v));
+    version_str(&v, got, sizeof(got));
+    assert_string_equal(got, "101.0.0");
+    assert_true(alh_particle_version(ALH_PARTICLE_FN_USER_PART, 6, &v));
+    assert_int_equal(v.major, 6);
+    assert_false(alh_particle_version(ALH_PARTICLE_FN_SETTINGS, 1, &v));
+    assert_int_equal(alh_particle_map_function(ALH_PARTICLE_FN_NCP_FIRMWARE), AL_FN_RADIO);
+    assert_int_equal(alh_particle_map_function(ALH_PARTICLE_FN_RADIO_STACK), AL_FN_RADIO);
+    assert_int_equal(alh_particle_map_function(ALH_PARTICLE_FN_USER_PART), AL_FN_APPLICATION);
+    assert_int_equal(alh_particle_map_function(ALH_PARTICLE_FN_MONO_FIRMWARE), 0);
+}
+
+/* Unknown version integers: errors that name the field, and the ways around them. */
+static void test_unknown_versions(void **state)
+{
+    struct alh_particle_module m;
+    struct al_image_header h;
+    struct al_version v;
+    struct al_dependency explicit_dep;
+    struct alh_particle_import imp;
+    char err[256];
+    size_t len;
+    uint8_t *buf = load("system-part3-0.7.0.bin", &len);
+
+    (void)state;
+    assert_true(alh_particle_find(buf, len, &m));
+
+    m.version = 4000;
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, err, sizeof(err)),
+                     ALH_PARTICLE_UNKNOWN_VERSION);
+    assert_non_null(strstr(err, "4000"));
+    memset(&v, 0, sizeof(v));
+    v.major = 3;
+    memset(&imp, 0, sizeof(imp));
+    imp.version = &v;
+    assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_int_equal(h.version.major, 3);
+
+    m.deps[0].version = 4001; /* system 1 >= ? */
+    assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)),
+                     ALH_PARTICLE_UNKNOWN_DEP_VERSION);
+    assert_non_null(strstr(err, "dependency 1"));
+    assert_non_null(strstr(err, "4001"));
+
+    memset(&explicit_dep, 0, sizeof(explicit_dep));
+    explicit_dep.function = AL_FN_SYSTEM;
+    explicit_dep.index = 1;
+    explicit_dep.min_version.major = 3;
+    imp.explicit_deps = &explicit_dep;
+    imp.explicit_dep_count = 1;
+    assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_int_equal(h.dep_count, 2); /* bootloader from the module, system 1 explicit */
+    assert_int_equal(h.deps[0].function, AL_FN_BOOTLOADER);
+    assert_int_equal(h.deps[1].function, AL_FN_SYSTEM);
+    assert_int_equal(h.deps[1].min_version.major, 3);
+
+    imp.explicit_dep_count = 0;
+    imp.no_module_deps = true;
+    assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_int_equal(h.dep_count, 0);
+
+    m.function = ALH_PARTICLE_FN_SETTINGS;
+    assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)),
+                     ALH_PARTICLE_UNSUPPORTED);
+    free(buf);
+}
+
+/* Not modules: zeros, code, a truncated module, a platform of 0. */
+static void test_rejects(void **state)
+{
+    struct alh_particle_module m;
+    static uint8_t zeros[4096];
+    uint8_t *buf;
+    size_t len;
+
+    (void)state;
+    assert_false(alh_particle_find(zeros, sizeof(zeros), &m));
+    assert_false(alh_particle_find(zeros, 10, &m));
+    assert_false(alh_particle_find(NULL, 0, &m));
+
+    buf = load("system-part2-0.7.0.bin", &len);
+    assert_false(alh_particle_parse_at(buf, len, 0, &m)); /* a vector table, not a header */
+    assert_true(alh_particle_parse_at(buf, len, ALH_PARTICLE_INFO_OFFSET_VT, &m));
+    assert_false(alh_particle_find(buf, len / 2, &m)); /* truncated: module larger than file */
+    buf[0x184 + 12] = 0;
+    buf[0x184 + 13] = 0; /* platform 0 */
+    assert_false(alh_particle_find(buf, len, &m));
+    free(buf);
+
+    buf = load("system-part1-0.7.0.bin", &len);
+    buf[0] = 0xff;
+    buf[1] = 0xff;
+    buf[2] = 0xff;
+    buf[3] = 0xff; /* start above end */
+    assert_false(alh_particle_parse_at(buf, len, 0, &m));
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_electron_module),
+        cmocka_unit_test(test_part3_070_metadata),
+        cmocka_unit_test(test_part1_070_at_offset_zero),
+        cmocka_unit_test(test_version_table),
+        cmocka_unit_test(test_unknown_versions),
+        cmocka_unit_test(test_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
