@@ -87,16 +87,16 @@ al_err al_stage_write(struct al_device *dev, uint32_t offset, const void *data, 
 static al_err stage_verify(struct al_device *dev, struct al_image_header *out,
                            const struct al_region **target)
 {
-    char why[AL_REASON_MAX];
     al_err err;
     if (!dev->open)
         return AL_ERR_STATE;
+    dev->refusal[0] = '\0';
     err = al_staging_verify(dev, out, target);
     if (err != AL_OK)
         return err;
     if (out->security_counter < dev->state.counters[al_counter_index(dev, *target)])
         return AL_ERR_ROLLBACK;
-    return al_check_dependencies(dev, out, why, sizeof why);
+    return al_check_dependencies(dev, out, dev->refusal, sizeof dev->refusal);
 }
 
 al_err al_stage_verify(struct al_device *dev, struct al_image_header *out)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >build.configure.log 2>&1 || { cat build.configure.log; exit 1; }
-cmake --build build -j"$jobs" --target airlift airlift-device >build.demo.log 2>&1 || { tail -n 40 build.demo.log; exit 1; }
+cmake --build build -j"$jobs" --target airlift_cli airlift-device >build.demo.log 2>&1 || { tail -n 40 build.demo.log; exit 1; }
 
 airlift=build/cli/airlift
 device=build/sim/airlift-device

@@ -212,6 +212,20 @@ static void print_boot(const struct al_boot_info *info)
            info->reason[0] ? ": " : "", info->reason);
 }
 
+/* The firmware confirms a trial only if the module on trial is actually running: the system
+ * runs in safe mode too, an application only when it is started. */
+static bool trial_module_runs(struct sim_device *d, const struct al_boot_info *info)
+{
+    struct al_module_status mods[AL_MAX_MODULES];
+    size_t n = 0;
+    if (info->target == AL_RUN_NOTHING || al_modules(&d->dev, mods, AL_MAX_MODULES, &n) != AL_OK)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (mods[i].on_trial && mods[i].function == AL_FN_APPLICATION)
+            return info->target == AL_RUN_APPLICATION;
+    return true;
+}
+
 static int do_boot(struct sim_device *d, enum al_reset_reason why, bool confirm)
 {
     struct al_boot_info info;
@@ -221,7 +235,7 @@ static int do_boot(struct sim_device *d, enum al_reset_reason why, bool confirm)
         return EXIT_INTERNAL;
     }
     print_boot(&info);
-    if (confirm && info.state == AL_BOOT_TRIAL && info.target == AL_RUN_APPLICATION) {
+    if (confirm && info.state == AL_BOOT_TRIAL && trial_module_runs(d, &info)) {
         err = al_confirm(&d->dev);
         if (err != AL_OK) {
             fprintf(stderr, "%s: confirm: %s\n", prog, al_strerror(err));
@@ -375,7 +389,8 @@ static int cmd_install(int argc, char **argv)
     if (err == AL_OK)
         err = al_install_request(&d.dev);
     if (err != AL_OK) {
-        fprintf(stderr, "%s: the device refuses %s: %s\n", prog, path, al_strerror(err));
+        fprintf(stderr, "%s: the device refuses %s: %s%s%s\n", prog, path, al_strerror(err),
+                d.dev.refusal[0] ? ": " : "", d.dev.refusal);
         rc = EXIT_REFUSED;
         goto out;
     }

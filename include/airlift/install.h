@@ -119,6 +119,7 @@ struct al_device {
     uint32_t journal_next; /* record slot to write next in that area, or UINT32_MAX if full */
     uint32_t stage_size;   /* bytes the staging download expects */
     bool open;
+    char refusal[AL_REASON_MAX]; /* why the last staged image was refused, if it says more */
 };
 
 /* Result of al_boot. */
