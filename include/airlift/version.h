@@ -16,7 +16,7 @@
 
 #define AL_PRERELEASE_MAX 16 /* bytes of pre-release tag, without terminator */
 #define AL_VERSION_WIRE_SIZE 28
-#define AL_VERSION_STR_MAX 48 /* "4294967295.4294967295.4294967295-" + 16 + NUL fits */
+#define AL_VERSION_STR_MAX 50 /* "4294967295.4294967295.4294967295-" (33) + 16 + NUL */
 
 struct al_version {
     uint32_t major;

@@ -78,7 +78,7 @@ void harness_image(struct harness *h, struct test_image *img, uint8_t function, 
         unsigned fn, ix;
         char ver[AL_VERSION_STR_MAX];
         int used = 0;
-        if (sscanf(p, " %u:%u:%47[^ ]%n", &fn, &ix, ver, &used) != 3 || t.dep_count >= AL_IMAGE_MAX_DEPS)
+        if (sscanf(p, " %u:%u:%49[^ ]%n", &fn, &ix, ver, &used) != 3 || t.dep_count >= AL_IMAGE_MAX_DEPS)
             DIE("bad deps '%s'", deps);
         struct al_dependency *d = &t.deps[t.dep_count++];
         d->function = (uint8_t)fn;
