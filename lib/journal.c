@@ -143,6 +143,45 @@ static al_err find_append_slot(const struct al_region *r, uint32_t *next)
     return AL_OK;
 }
 
+/*
+ * A record with a good CRC can still describe a transaction this layout cannot have (flash
+ * written by another build, or damage that kept the CRC): drop such a transaction rather
+ * than act on it. The anti-rollback floors and results are kept.
+ */
+static void sanitize(struct al_device *dev)
+{
+    struct al_journal_state *s = &dev->state;
+    const struct al_layout *l = dev->cfg.layout;
+    bool ok;
+    switch (s->txn_kind) {
+    case AL_TXN_NONE:
+        ok = true;
+        break;
+    case AL_TXN_INSTALL:
+        ok = s->txn_region < l->count && l->regions[s->txn_region].role == AL_REGION_SLOT &&
+             s->txn_phase >= AL_PHASE_REQUESTED && s->txn_phase <= AL_PHASE_REVERTING;
+        break;
+    case AL_TXN_BOOTLOADER:
+        ok = s->txn_region < l->count &&
+             (l->regions[s->txn_region].role == AL_REGION_BOOTLOADER_A ||
+              l->regions[s->txn_region].role == AL_REGION_BOOTLOADER_B) &&
+             (s->txn_phase == AL_PHASE_REQUESTED || s->txn_phase == AL_PHASE_TRIAL);
+        break;
+    default:
+        ok = false;
+    }
+    if (!ok) {
+        s->txn_kind = AL_TXN_NONE;
+        s->txn_phase = AL_PHASE_IDLE;
+        s->last_result = AL_RESULT_UPDATE_FAILED;
+        s->last_err = AL_ERR_JOURNAL;
+    }
+    if (s->txn_kind == AL_TXN_NONE)
+        s->txn_phase = AL_PHASE_IDLE;
+    if (s->last_result_region >= l->count)
+        s->last_result_region = 0;
+}
+
 al_err al_journal_load(struct al_device *dev)
 {
     uint8_t rec[AL_JOURNAL_RECORD_SIZE];
@@ -163,6 +202,7 @@ al_err al_journal_load(struct al_device *dev)
             }
         }
     }
+    sanitize(dev);
     return find_append_slot(area(dev, dev->journal_area), &dev->journal_next);
 }
 
