@@ -8,13 +8,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 CC=${ARM_CC:-arm-none-eabi-gcc}
-FLAGS=(-std=c99 -ffreestanding -Os -mthumb -mcpu=cortex-m4 -ffunction-sections -fdata-sections
+FLAGS=(-std=c99 -ffreestanding -Os -mthumb -mcpu=cortex-m4 -ffunction-sections -fdata-sections -fstack-usage
        -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
        -I"$top/include" -I"$top/lib")
 objs=()
 for src in "$top"/lib/*.c; do
   obj="$out/$(basename "${src%.c}").o"
-  "$CC" "${FLAGS[@]}" -c "$src" -o "$obj"
+  (cd "$out" && "$CC" "${FLAGS[@]}" -c "$src" -o "$obj")
   objs+=("$obj")
 done
 arm-none-eabi-ld -r -o "$out/libairlift.o" "${objs[@]}"
@@ -35,4 +35,11 @@ mkdir -p "$top/bench/results"
   arm-none-eabi-size "${objs[@]}" | sed "s|$out/||"
   echo "# total"
   arm-none-eabi-size "$out/libairlift.o" | sed "s|$out/||"
+  # RAM: the caller-owned context, and the largest stack frames (gcc -fstack-usage).
+  printf '#include "airlift/install.h"\nstruct al_device al_probe_device;\n' > "$out/probe.c"
+  "$CC" "${FLAGS[@]}" -c "$out/probe.c" -o "$out/probe.o"
+  dev_size=$(arm-none-eabi-nm -S "$out/probe.o" | awk '/al_probe_device/{print $2}')
+  echo "# RAM: sizeof(struct al_device) = $((16#$dev_size)) bytes, plus a caller-provided scratch buffer (256 bytes minimum, 1024 in the simulator)"
+  echo "# largest stack frames (bytes, function):"
+  cat "$out"/*.su | grep -v probe | sort -t$'\t' -k2 -n -r | head -8 | sed "s|$top/||" | awk -F'\t' '{print "#   " $2 "\t" $1}'
 } | tee "$top/bench/results/device-size.txt"

@@ -234,19 +234,30 @@ static size_t append(char *buf, size_t cap, size_t n, const char *s)
     return n;
 }
 
-/* why = "<who> needs <function> <index> >= <version>" */
-static void describe_dep(char *why, size_t why_len, const char *who, const struct al_dependency *d)
+/* Append a module's name, e.g. "system 3" (the bootloader has no index). */
+static size_t append_module(char *buf, size_t cap, size_t n, uint8_t function, uint8_t index)
 {
-    char index[4] = {' ', (char)('0' + d->index % 10), ' ', '\0'};
-    size_t n = append(why, why_len, 0, who);
+    char digits[4] = {' ', 0, 0, 0};
+    n = append(buf, cap, n, al_function_name(function));
+    if (function == AL_FN_BOOTLOADER)
+        return n;
+    if (index >= 10) {
+        digits[1] = '1';
+        digits[2] = (char)('0' + index % 10);
+    } else {
+        digits[1] = (char)('0' + index);
+    }
+    return append(buf, cap, n, digits);
+}
+
+/* why = "<module> needs <module> >= <version>", e.g. "system 1 needs system 3 >= 0.7.0" */
+static void describe_dep(char *why, size_t why_len, uint8_t function, uint8_t index,
+                         const struct al_dependency *d)
+{
+    size_t n = append_module(why, why_len, 0, function, index);
     n = append(why, why_len, n, " needs ");
-    n = append(why, why_len, n, al_function_name(d->function));
-    if (d->index >= 10)
-        n = append(why, why_len, n, " 1");
-    else
-        n = append(why, why_len, n, " ");
-    n = append(why, why_len, n, index + 1);
-    n = append(why, why_len, n, ">= ");
+    n = append_module(why, why_len, n, d->function, d->index);
+    n = append(why, why_len, n, " >= ");
     if (why_len > n)
         al_version_format(&d->min_version, why + n, why_len - n);
 }
@@ -316,7 +327,7 @@ al_err al_dependencies_met(const struct al_installed *mods, size_t n,
                 met = mods[j].present && al_dependency_met(dep, mods[j].function, mods[j].index,
                                                            &mods[j].version);
             if (!met) {
-                describe_dep(why, why_len, al_function_name(mods[i].function), dep);
+                describe_dep(why, why_len, mods[i].function, mods[i].index, dep);
                 return AL_ERR_DEPENDENCY;
             }
         }

@@ -196,7 +196,7 @@ static void test_application_with_unmet_dependency_boots_safe_mode(void **state)
     harness_factory(&w->h, &needy);
     struct al_boot_info info = reboot(w, AL_RESET_POWER_ON);
     assert_int_equal(info.target, AL_RUN_SAFE_MODE);
-    assert_string_equal(info.reason, "application needs system 1 >= 0.7.0");
+    assert_string_equal(info.reason, "application 1 needs system 1 >= 0.7.0");
     harness_image_free(&needy);
 }
 

@@ -39,7 +39,7 @@ static const struct scenario scenarios[] = {
     {"bootloader", AL_FN_BOOTLOADER, 0, true, EXPECT_NEW, false},
     {"revert", AL_FN_APPLICATION, 1, false, EXPECT_OLD, false},
     {"bootloader-revert", AL_FN_BOOTLOADER, 0, false, EXPECT_OLD, false},
-    {"cut-and-restart", AL_FN_SYSTEM, 2, true, EXPECT_NEW, true},
+    {"cut-and-restart", AL_FN_SYSTEM, 1, true, EXPECT_NEW, true},
 };
 
 /* Everything one scenario needs: the board after factory programming, and the images. */
