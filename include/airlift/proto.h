@@ -1,0 +1,110 @@
+/*
+ * airlift/proto.h - the device protocol's messages, encoded and decoded in bounded,
+ * caller-owned buffers (format: docs/protocol.md). Transport-agnostic: the update agent
+ * carries these payloads over CoAP; the server uses the same code to read and write them.
+ *
+ * Every decoder is strict: a message that is short, long, has unknown enum values or
+ * non-zero reserved bytes is AL_ERR_PROTOCOL, and nothing outside the input is read.
+ */
+#ifndef AIRLIFT_PROTO_H
+#define AIRLIFT_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "airlift/error.h"
+#include "airlift/install.h"
+#include "airlift/version.h"
+
+#define AL_PROTO_VERSION 1
+#define AL_PROTO_MAX_MODULES AL_MAX_MODULES
+#define AL_PROTO_MAX_STEPS 8
+#define AL_PROTO_MODULE_SIZE 64
+#define AL_PROTO_INVENTORY_FIXED 18
+#define AL_PROTO_INVENTORY_MAX \
+    (AL_PROTO_INVENTORY_FIXED + (AL_REASON_MAX - 1) + AL_PROTO_MAX_MODULES * AL_PROTO_MODULE_SIZE)
+#define AL_PROTO_STEP_SIZE 72
+#define AL_PROTO_PLAN_FIXED 9
+#define AL_PROTO_PLAN_MAX (AL_PROTO_PLAN_FIXED + AL_PROTO_MAX_STEPS * AL_PROTO_STEP_SIZE)
+#define AL_PROTO_STATUS_SIZE 13
+
+/* Inventory flags. */
+#define AL_INV_AFTER_INSTALL 0x01 /* first report after an install or a revert */
+#define AL_INV_SLEEPY 0x02        /* the device sleeps; next_checkin_s says when it is back */
+
+/* What the device runs and where it stands: sent at every session start. */
+struct al_inventory {
+    uint8_t flags;
+    uint8_t boot_state;   /* enum al_boot_state */
+    uint8_t last_result;  /* enum al_result */
+    uint8_t last_err;     /* al_err detail */
+    uint16_t next_checkin_s; /* 0: stays reachable */
+    uint32_t dl_plan_id;  /* download in progress: 0 = none */
+    uint8_t dl_step;
+    uint32_t dl_offset;
+    char reason[AL_REASON_MAX]; /* NUL-terminated */
+    uint8_t module_count;
+    struct al_module_status modules[AL_PROTO_MAX_MODULES];
+};
+
+/* How the bytes of a step travel. */
+enum al_encoding {
+    AL_ENC_FULL = 0,       /* the image file as is */
+    AL_ENC_COMPRESSED = 1, /* the image file, compressed */
+    AL_ENC_DELTA = 2,      /* a patch from the image the device runs */
+};
+
+enum al_plan_status {
+    AL_PLAN_UP_TO_DATE = 0,
+    AL_PLAN_UPDATE = 1, /* steps follow */
+    AL_PLAN_WAIT = 2,   /* something is planned, not now: ask again after poll_s */
+};
+
+struct al_plan_step {
+    uint8_t function;
+    uint8_t index;
+    uint8_t encoding;       /* enum al_encoding */
+    uint32_t transfer_size; /* bytes on the transfer resource */
+    uint8_t transfer_sha256[AL_SHA256_SIZE];
+    uint8_t image_sha256[AL_SHA256_SIZE]; /* payload hash of the image it installs */
+};
+
+struct al_plan {
+    uint8_t status; /* enum al_plan_status */
+    uint16_t poll_s;
+    uint32_t plan_id;
+    uint8_t step_count;
+    struct al_plan_step steps[AL_PROTO_MAX_STEPS];
+};
+
+/* Progress and outcome of a plan's step, in the spirit of LwM2M Object 5. */
+enum al_update_state {
+    AL_STATE_IDLE = 0,
+    AL_STATE_DOWNLOADING = 1,
+    AL_STATE_DOWNLOADED = 2,
+    AL_STATE_VERIFYING = 3,
+    AL_STATE_INSTALLING = 4, /* install requested, rebooting into it */
+    AL_STATE_FAILED = 5,
+};
+
+struct al_status {
+    uint8_t state;  /* enum al_update_state */
+    uint8_t result; /* enum al_result */
+    uint8_t err;    /* al_err detail */
+    uint32_t plan_id;
+    uint8_t step;
+    uint32_t offset;
+};
+
+al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t cap, size_t *len);
+al_err al_inventory_decode(const uint8_t *buf, size_t len, struct al_inventory *inv);
+al_err al_plan_encode(const struct al_plan *plan, uint8_t *buf, size_t cap, size_t *len);
+al_err al_plan_decode(const uint8_t *buf, size_t len, struct al_plan *plan);
+al_err al_status_encode(const struct al_status *st, uint8_t *buf, size_t cap, size_t *len);
+al_err al_status_decode(const uint8_t *buf, size_t len, struct al_status *st);
+
+/* Fill an inventory from the install engine: modules, boot state, last result, download. */
+al_err al_inventory_collect(struct al_device *dev, uint8_t flags, uint16_t next_checkin_s,
+                            struct al_inventory *inv);
+
+#endif

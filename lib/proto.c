@@ -1,0 +1,213 @@
+/*
+ * proto.c - device protocol messages (docs/protocol.md): strict, bounded codecs shared by
+ * the update agent and the server.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "airlift/proto.h"
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)v);
+    put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16; }
+
+static size_t reason_len(const char *s)
+{
+    size_t n = 0;
+    while (n < AL_REASON_MAX - 1 && s[n])
+        n++;
+    return n;
+}
+
+al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t cap, size_t *len)
+{
+    size_t r = reason_len(inv->reason);
+    if (inv->module_count > AL_PROTO_MAX_MODULES)
+        return AL_ERR_INVALID_ARG;
+    size_t need = AL_PROTO_INVENTORY_FIXED + r + (size_t)inv->module_count * AL_PROTO_MODULE_SIZE;
+    if (cap < need)
+        return AL_ERR_BUFFER_TOO_SMALL;
+    memset(buf, 0, need);
+    buf[0] = AL_PROTO_VERSION;
+    buf[1] = inv->flags;
+    buf[2] = inv->boot_state;
+    buf[3] = inv->last_result;
+    buf[4] = inv->last_err;
+    buf[5] = inv->module_count;
+    put16(buf + 6, inv->next_checkin_s);
+    put32(buf + 8, inv->dl_plan_id);
+    buf[12] = inv->dl_step;
+    put32(buf + 13, inv->dl_offset);
+    buf[17] = (uint8_t)r;
+    memcpy(buf + AL_PROTO_INVENTORY_FIXED, inv->reason, r);
+    uint8_t *m = buf + AL_PROTO_INVENTORY_FIXED + r;
+    for (uint8_t i = 0; i < inv->module_count; i++, m += AL_PROTO_MODULE_SIZE) {
+        const struct al_module_status *s = &inv->modules[i];
+        m[0] = s->function;
+        m[1] = s->index;
+        m[2] = (uint8_t)((s->present ? 1u : 0u) | (s->on_trial ? 2u : 0u));
+        al_version_encode(&s->version, m + 4);
+        memcpy(m + 32, s->payload_sha256, AL_SHA256_SIZE);
+    }
+    *len = need;
+    return AL_OK;
+}
+
+al_err al_inventory_decode(const uint8_t *buf, size_t len, struct al_inventory *inv)
+{
+    if (len < AL_PROTO_INVENTORY_FIXED || buf[0] != AL_PROTO_VERSION)
+        return AL_ERR_PROTOCOL;
+    memset(inv, 0, sizeof *inv);
+    inv->flags = buf[1];
+    inv->boot_state = buf[2];
+    inv->last_result = buf[3];
+    inv->last_err = buf[4];
+    inv->module_count = buf[5];
+    inv->next_checkin_s = get16(buf + 6);
+    inv->dl_plan_id = get32(buf + 8);
+    inv->dl_step = buf[12];
+    inv->dl_offset = get32(buf + 13);
+    size_t r = buf[17];
+    if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY)) || inv->boot_state > AL_BOOT_REVERTED ||
+        inv->module_count > AL_PROTO_MAX_MODULES || r > AL_REASON_MAX - 1 ||
+        len != AL_PROTO_INVENTORY_FIXED + r + (size_t)inv->module_count * AL_PROTO_MODULE_SIZE)
+        return AL_ERR_PROTOCOL;
+    for (size_t i = 0; i < r; i++)
+        if (buf[AL_PROTO_INVENTORY_FIXED + i] == 0)
+            return AL_ERR_PROTOCOL;
+    memcpy(inv->reason, buf + AL_PROTO_INVENTORY_FIXED, r);
+    const uint8_t *m = buf + AL_PROTO_INVENTORY_FIXED + r;
+    for (uint8_t i = 0; i < inv->module_count; i++, m += AL_PROTO_MODULE_SIZE) {
+        struct al_module_status *s = &inv->modules[i];
+        if (m[0] < AL_FN_BOOTLOADER || m[0] > AL_FN_MAX || m[1] > AL_INDEX_MAX || (m[2] & ~3u) || m[3])
+            return AL_ERR_PROTOCOL;
+        s->function = m[0];
+        s->index = m[1];
+        s->present = m[2] & 1u;
+        s->on_trial = (m[2] & 2u) != 0;
+        if (al_version_decode(m + 4, &s->version) != AL_OK)
+            return AL_ERR_PROTOCOL;
+        memcpy(s->payload_sha256, m + 32, AL_SHA256_SIZE);
+    }
+    return AL_OK;
+}
+
+al_err al_plan_encode(const struct al_plan *plan, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (plan->step_count > AL_PROTO_MAX_STEPS || plan->status > AL_PLAN_WAIT)
+        return AL_ERR_INVALID_ARG;
+    size_t need = AL_PROTO_PLAN_FIXED + (size_t)plan->step_count * AL_PROTO_STEP_SIZE;
+    if (cap < need)
+        return AL_ERR_BUFFER_TOO_SMALL;
+    memset(buf, 0, need);
+    buf[0] = AL_PROTO_VERSION;
+    buf[1] = plan->status;
+    put16(buf + 2, plan->poll_s);
+    put32(buf + 4, plan->plan_id);
+    buf[8] = plan->step_count;
+    uint8_t *s = buf + AL_PROTO_PLAN_FIXED;
+    for (uint8_t i = 0; i < plan->step_count; i++, s += AL_PROTO_STEP_SIZE) {
+        const struct al_plan_step *st = &plan->steps[i];
+        s[0] = st->function;
+        s[1] = st->index;
+        s[2] = st->encoding;
+        put32(s + 4, st->transfer_size);
+        memcpy(s + 8, st->transfer_sha256, AL_SHA256_SIZE);
+        memcpy(s + 40, st->image_sha256, AL_SHA256_SIZE);
+    }
+    *len = need;
+    return AL_OK;
+}
+
+al_err al_plan_decode(const uint8_t *buf, size_t len, struct al_plan *plan)
+{
+    if (len < AL_PROTO_PLAN_FIXED || buf[0] != AL_PROTO_VERSION)
+        return AL_ERR_PROTOCOL;
+    memset(plan, 0, sizeof *plan);
+    plan->status = buf[1];
+    plan->poll_s = get16(buf + 2);
+    plan->plan_id = get32(buf + 4);
+    plan->step_count = buf[8];
+    if (plan->status > AL_PLAN_WAIT || plan->step_count > AL_PROTO_MAX_STEPS ||
+        (plan->status == AL_PLAN_UPDATE) != (plan->step_count > 0) ||
+        len != AL_PROTO_PLAN_FIXED + (size_t)plan->step_count * AL_PROTO_STEP_SIZE)
+        return AL_ERR_PROTOCOL;
+    const uint8_t *s = buf + AL_PROTO_PLAN_FIXED;
+    for (uint8_t i = 0; i < plan->step_count; i++, s += AL_PROTO_STEP_SIZE) {
+        struct al_plan_step *st = &plan->steps[i];
+        if (s[0] < AL_FN_BOOTLOADER || s[0] > AL_FN_MAX || s[1] > AL_INDEX_MAX ||
+            s[2] > AL_ENC_DELTA || s[3])
+            return AL_ERR_PROTOCOL;
+        st->function = s[0];
+        st->index = s[1];
+        st->encoding = s[2];
+        st->transfer_size = get32(s + 4);
+        if (st->transfer_size == 0)
+            return AL_ERR_PROTOCOL;
+        memcpy(st->transfer_sha256, s + 8, AL_SHA256_SIZE);
+        memcpy(st->image_sha256, s + 40, AL_SHA256_SIZE);
+    }
+    return AL_OK;
+}
+
+al_err al_status_encode(const struct al_status *st, uint8_t *buf, size_t cap, size_t *len)
+{
+    if (cap < AL_PROTO_STATUS_SIZE)
+        return AL_ERR_BUFFER_TOO_SMALL;
+    buf[0] = AL_PROTO_VERSION;
+    buf[1] = st->state;
+    buf[2] = st->result;
+    buf[3] = st->err;
+    put32(buf + 4, st->plan_id);
+    buf[8] = st->step;
+    put32(buf + 9, st->offset);
+    *len = AL_PROTO_STATUS_SIZE;
+    return AL_OK;
+}
+
+al_err al_status_decode(const uint8_t *buf, size_t len, struct al_status *st)
+{
+    if (len != AL_PROTO_STATUS_SIZE || buf[0] != AL_PROTO_VERSION || buf[1] > AL_STATE_FAILED)
+        return AL_ERR_PROTOCOL;
+    st->state = buf[1];
+    st->result = buf[2];
+    st->err = buf[3];
+    st->plan_id = get32(buf + 4);
+    st->step = buf[8];
+    st->offset = get32(buf + 9);
+    return AL_OK;
+}
+
+al_err al_inventory_collect(struct al_device *dev, uint8_t flags, uint16_t next_checkin_s,
+                            struct al_inventory *inv)
+{
+    size_t n = 0;
+    memset(inv, 0, sizeof *inv);
+    al_err err = al_modules(dev, inv->modules, AL_PROTO_MAX_MODULES, &n);
+    if (err != AL_OK)
+        return err;
+    inv->module_count = (uint8_t)n;
+    inv->flags = flags;
+    inv->next_checkin_s = next_checkin_s;
+    inv->boot_state = (uint8_t)al_boot_state(dev);
+    inv->last_result = dev->state.last_result;
+    inv->last_err = dev->state.last_err;
+    inv->dl_plan_id = dev->state.dl_plan_id;
+    inv->dl_step = dev->state.dl_step;
+    inv->dl_offset = dev->state.dl_offset;
+    memcpy(inv->reason, dev->state.last_reason, AL_REASON_MAX);
+    inv->reason[AL_REASON_MAX - 1] = '\0';
+    return AL_OK;
+}
