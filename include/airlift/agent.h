@@ -1,0 +1,73 @@
+/*
+ * airlift/agent.h - the update agent: the device side of the protocol (docs/protocol.md),
+ * transport-agnostic, with its progress persisted in the install journal so that a power
+ * cut, a lost link or a sleep resumes a download at the byte the device already holds.
+ *
+ * One call to al_agent_session() is one conversation with the server:
+ *   1. report the inventory (what runs, boot state, download in progress);
+ *   2. if the running image is on trial and the server heard the report, confirm it and
+ *      report again, so the server learns "confirmed" from the device itself;
+ *   3. follow the plan: download the next step into staging (resuming if it can), verify
+ *      it completely, request its install; the caller then resets the device.
+ */
+#ifndef AIRLIFT_AGENT_H
+#define AIRLIFT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "airlift/install.h"
+#include "airlift/proto.h"
+
+#define AL_AGENT_CHUNK 1024    /* bytes per fetch, a multiple of every write size */
+#define AL_AGENT_SAVE_EVERY 8  /* persist the download offset every N chunks */
+
+enum al_method { AL_METHOD_GET = 1, AL_METHOD_POST = 2 };
+
+/*
+ * The transport port. exchange: one request and its response (CoAP: a confirmable request;
+ * code is the response code as class * 32 + detail, e.g. 2.04 = 68). fetch: up to cap bytes
+ * of resource `path` starting at `offset` (CoAP: Block2); *got < cap only at the end.
+ * Both return AL_OK, AL_ERR_TRANSPORT or AL_ERR_TIMEOUT.
+ */
+struct al_transport {
+    void *ctx;
+    al_err (*exchange)(void *ctx, uint8_t method, const char *path, const uint8_t *req,
+                       size_t req_len, uint8_t *resp, size_t resp_cap, size_t *resp_len,
+                       uint8_t *code);
+    al_err (*fetch)(void *ctx, const char *path, uint32_t offset, uint8_t *buf, size_t cap,
+                    size_t *got);
+};
+
+#define AL_COAP_CHANGED 68 /* 2.04 */
+#define AL_COAP_CONTENT 69 /* 2.05 */
+
+/* What a session did. */
+struct al_session_result {
+    bool confirmed;      /* the trial image was confirmed */
+    bool up_to_date;
+    bool reset_needed;   /* an install was requested: reset to run it */
+    uint8_t plan_status; /* enum al_plan_status of the server's answer */
+    uint32_t bytes_fetched; /* payload bytes downloaded in this session */
+    uint8_t failed_result;  /* enum al_result if a step failed, else 0 */
+};
+
+/* Caller-owned agent state. */
+struct al_agent {
+    struct al_device *dev;
+    const struct al_transport *transport;
+    uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted) */
+    uint16_t next_checkin_s; /* for sleepy devices */
+    struct al_inventory inv; /* last inventory sent */
+    struct al_plan plan;     /* last plan received */
+    uint8_t msg[AL_PROTO_INVENTORY_MAX];
+    uint8_t chunk[AL_AGENT_CHUNK];
+};
+
+void al_agent_init(struct al_agent *a, struct al_device *dev, const struct al_transport *t);
+
+/* One conversation with the server; see the top of this file. */
+al_err al_agent_session(struct al_agent *a, struct al_session_result *out);
+
+#endif
