@@ -14,80 +14,49 @@
 
 #include <cmocka.h>
 
-#include <openssl/sha.h>
-
 #include "airlift/agent.h"
+#include "fake_server.h"
 #include "harness.h"
 
-/* The fake server: wants `target` installed; serves it as a one-step plan. */
-struct fake_server {
-    const struct test_image *target;
-    uint32_t plan_id;
-    bool force_step;           /* plan the step even if the device runs it (a buggy server) */
-    int fail_fetch_at;         /* fetch number that fails (0: none) */
+/* The transport port of the fake server: exchanges and fetches go straight to it. */
+struct fake_link {
+    struct fake_server server;
+    int fail_fetch_at; /* fetch number that fails (0: none) */
     int fetches;
-    uint32_t bytes_served;
-    struct al_inventory last_inventory;
-    int inventories;
-    struct al_status statuses[64];
-    int status_count;
-    bool corrupt;              /* serve a flipped byte */
 };
-
-static bool runs(const struct al_inventory *inv, const struct test_image *img)
-{
-    for (uint8_t i = 0; i < inv->module_count; i++)
-        if (inv->modules[i].present &&
-            memcmp(inv->modules[i].payload_sha256, img->hdr.payload_sha256, 32) == 0)
-            return true;
-    return false;
-}
 
 static al_err fake_exchange(void *ctx, uint8_t method, const char *path, const uint8_t *req,
                             size_t req_len, uint8_t *resp, size_t cap, size_t *resp_len, uint8_t *code)
 {
-    struct fake_server *s = ctx;
+    struct fake_link *l = ctx;
     assert_int_equal(method, AL_METHOD_POST);
-    *code = AL_COAP_CHANGED;
     *resp_len = 0;
     if (strcmp(path, "s") == 0) {
-        assert_true(s->status_count < 64);
-        assert_int_equal(al_status_decode(req, req_len, &s->statuses[s->status_count++]), AL_OK);
+        *code = (uint8_t)fake_status(&l->server, req, req_len);
         return AL_OK;
     }
     assert_string_equal(path, "i");
-    assert_int_equal(al_inventory_decode(req, req_len, &s->last_inventory), AL_OK);
-    s->inventories++;
-    struct al_plan plan = {.status = AL_PLAN_UP_TO_DATE, .poll_s = 600, .plan_id = s->plan_id};
-    if (s->target && (s->force_step || !runs(&s->last_inventory, s->target))) {
-        struct al_plan_step *st = &plan.steps[0];
-        plan.status = AL_PLAN_UPDATE;
-        plan.step_count = 1;
-        st->function = s->target->hdr.function;
-        st->index = s->target->hdr.index;
-        st->encoding = AL_ENC_FULL;
-        st->transfer_size = (uint32_t)s->target->len;
-        SHA256(s->target->bytes, s->target->len, st->transfer_sha256);
-        memcpy(st->image_sha256, s->target->hdr.payload_sha256, 32);
-    }
-    return al_plan_encode(&plan, resp, cap, resp_len);
+    *code = (uint8_t)fake_inventory(&l->server, req, req_len, resp, cap, resp_len);
+    return AL_OK;
 }
 
 static al_err fake_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *buf, size_t cap,
                          size_t *got)
 {
-    struct fake_server *s = ctx;
-    char want[32];
-    snprintf(want, sizeof want, "f/%u/0", s->plan_id);
-    assert_string_equal(path, want);
-    if (++s->fetches == s->fail_fetch_at)
+    struct fake_link *l = ctx;
+    unsigned plan, step;
+    size_t len;
+    assert_int_equal(sscanf(path, "f/%u/%u", &plan, &step), 2);
+    if (++l->fetches == l->fail_fetch_at)
         return AL_ERR_TIMEOUT;
-    assert_true(offset < s->target->len);
-    size_t n = s->target->len - offset < cap ? s->target->len - offset : cap;
-    memcpy(buf, s->target->bytes + offset, n);
-    if (s->corrupt && offset == 0)
-        buf[n - 1] ^= 1;
-    s->bytes_served += (uint32_t)n;
+    const uint8_t *data = fake_transfer(&l->server, plan, (uint8_t)step, &len);
+    assert_non_null(data);
+    assert_true(offset < len);
+    size_t n = len - offset < cap ? len - offset : cap;
+    memcpy(buf, data + offset, n);
+    if (l->server.corrupt)
+        l->server.target->bytes[len / 2] ^= 1; /* fake_transfer flipped it: restore */
+    l->server.bytes_served += (uint32_t)n;
     *got = n;
     return AL_OK;
 }
@@ -95,7 +64,7 @@ static al_err fake_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *
 struct world {
     struct harness h;
     struct test_image sys[4], app, app2;
-    struct fake_server server;
+    struct fake_link link;
     struct al_transport transport;
     struct al_agent agent;
 };
@@ -130,8 +99,8 @@ static int setup(void **state)
     harness_factory(&w->h, &w->app);
     assert_int_equal(harness_device_open(&w->h), AL_OK);
     assert_int_equal(al_boot(&w->h.dev, AL_RESET_POWER_ON, &info), AL_OK);
-    w->server.plan_id = 7;
-    w->transport = (struct al_transport){&w->server, fake_exchange, fake_fetch};
+    w->link.server.plan_id = 7;
+    w->transport = (struct al_transport){&w->link, fake_exchange, fake_fetch};
     al_agent_init(&w->agent, &w->h.dev, &w->transport);
     *state = w;
     return 0;
@@ -169,11 +138,11 @@ static void test_update_through_trial_to_confirmed(void **state)
     assert_true(r.up_to_date);
     assert_int_equal(r.bytes_fetched, 0);
 
-    w->server.target = &w->app2;
+    w->link.server.target = &w->app2;
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
     assert_true(r.reset_needed);
     assert_int_equal(r.bytes_fetched, w->app2.len);
-    assert_int_equal(w->server.statuses[w->server.status_count - 1].state, AL_STATE_INSTALLING);
+    assert_int_equal(w->link.server.statuses[w->link.server.status_count - 1].state, AL_STATE_INSTALLING);
 
     struct al_boot_info info = reboot(w);
     assert_true(info.installed);
@@ -182,24 +151,24 @@ static void test_update_through_trial_to_confirmed(void **state)
     assert_true(r.up_to_date);
     assert_int_equal(r.bytes_fetched, 0);
     /* The server learnt "confirmed" from the device's own report. */
-    assert_int_equal(w->server.last_inventory.boot_state, AL_BOOT_CONFIRMED);
-    assert_int_equal(w->server.last_inventory.last_result, AL_RESULT_SUCCESS);
-    assert_true(runs(&w->server.last_inventory, &w->app2));
-    assert_int_equal(w->server.bytes_served, w->app2.len);
+    assert_int_equal(w->link.server.last_inventory.boot_state, AL_BOOT_CONFIRMED);
+    assert_int_equal(w->link.server.last_inventory.last_result, AL_RESULT_SUCCESS);
+    assert_true(fake_runs(&w->link.server.last_inventory, &w->app2));
+    assert_int_equal(w->link.server.bytes_served, w->app2.len);
 }
 
 static void test_lost_link_resumes_at_saved_offset(void **state)
 {
     struct world *w = *state;
     struct al_session_result r;
-    w->server.target = &w->app2;
-    w->server.fail_fetch_at = 40; /* 39 KiB in */
+    w->link.server.target = &w->app2;
+    w->link.fail_fetch_at = 40; /* 39 KiB in */
     assert_int_equal(al_agent_session(&w->agent, &r), AL_ERR_TIMEOUT);
-    assert_int_equal(w->server.last_inventory.dl_plan_id, 0);
+    assert_int_equal(w->link.server.last_inventory.dl_plan_id, 0);
     /* Next session (same boot, or after sleep): the inventory says where it stands. */
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
-    assert_int_equal(w->server.last_inventory.dl_plan_id, 7);
-    assert_int_equal(w->server.last_inventory.dl_offset, 39 * 1024);
+    assert_int_equal(w->link.server.last_inventory.dl_plan_id, 7);
+    assert_int_equal(w->link.server.last_inventory.dl_offset, 39 * 1024);
     assert_true(r.reset_needed);
     assert_int_equal(r.bytes_fetched, w->app2.len - 39 * 1024); /* nothing fetched twice */
     assert_true(reboot(w).installed);
@@ -209,7 +178,7 @@ static void test_power_cut_mid_download_resumes(void **state)
 {
     struct world *w = *state;
     struct al_session_result r;
-    w->server.target = &w->app2;
+    w->link.server.target = &w->app2;
     /* Cut the power 30 flash operations into the session. */
     sim_power_reset_ops(&w->h.board.power);
     sim_power_arm(&w->h.board.power, 30, SIM_CUT_TORN);
@@ -222,9 +191,9 @@ static void test_power_cut_mid_download_resumes(void **state)
     al_agent_init(&w->agent, &w->h.dev, &w->transport);
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
     assert_true(r.reset_needed);
-    assert_true(w->server.last_inventory.dl_offset > 0); /* it resumed, not restarted */
+    assert_true(w->link.server.last_inventory.dl_offset > 0); /* it resumed, not restarted */
     /* Bytes on the wire stay under 1.2 x the image even with the cut. */
-    assert_true(w->server.bytes_served < w->app2.len * 12 / 10);
+    assert_true(w->link.server.bytes_served < w->app2.len * 12 / 10);
     assert_true(reboot(w).installed);
 }
 
@@ -232,30 +201,30 @@ static void test_running_image_is_never_sent_again(void **state)
 {
     struct world *w = *state;
     struct al_session_result r;
-    w->server.target = &w->app; /* what the device already runs */
-    w->server.force_step = true; /* even if the server asks */
+    w->link.server.target = &w->app; /* what the device already runs */
+    w->link.server.force_step = true; /* even if the server asks */
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
     assert_true(r.up_to_date);
     assert_false(r.reset_needed);
-    assert_int_equal(w->server.bytes_served, 0);
+    assert_int_equal(w->link.server.bytes_served, 0);
 }
 
 static void test_corrupt_transfer_is_reported_not_installed(void **state)
 {
     struct world *w = *state;
     struct al_session_result r;
-    w->server.target = &w->app2;
-    w->server.corrupt = true;
+    w->link.server.target = &w->app2;
+    w->link.server.corrupt = true;
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
     assert_false(r.reset_needed);
     assert_int_equal(r.failed_result, AL_RESULT_INTEGRITY_FAILURE);
-    const struct al_status *last = &w->server.statuses[w->server.status_count - 1];
+    const struct al_status *last = &w->link.server.statuses[w->link.server.status_count - 1];
     assert_int_equal(last->state, AL_STATE_FAILED);
     assert_int_equal(last->result, AL_RESULT_INTEGRITY_FAILURE);
     assert_int_equal(last->err, AL_ERR_HASH_MISMATCH);
     assert_false(reboot(w).installed);
     /* The download state was forgotten: the next attempt starts clean and succeeds. */
-    w->server.corrupt = false;
+    w->link.server.corrupt = false;
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
     assert_true(r.reset_needed);
 }

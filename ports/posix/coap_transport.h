@@ -1,0 +1,32 @@
+/*
+ * coap_transport.h - the update agent's transport port on a POSIX host: CoAP over DTLS 1.2
+ * with a pre-shared key, on libcoap's client (docs/protocol.md, Transport binding).
+ */
+#ifndef AIRLIFT_COAP_TRANSPORT_H
+#define AIRLIFT_COAP_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "airlift/agent.h"
+
+struct al_coap_config {
+    const char *host;      /* numeric address, e.g. "127.0.0.1" */
+    uint16_t port;         /* 5684 for coaps */
+    const char *identity;  /* PSK identity: the device's id */
+    const uint8_t *psk;
+    size_t psk_len;
+    bool insecure;         /* plain CoAP, no DTLS: development only */
+    uint32_t timeout_ms;   /* per exchange, retransmissions included; 0: 30 s */
+};
+
+struct al_coap_transport;
+
+/* Returns 0, or -1 with err set (bad address, libcoap setup failed). Connects lazily. */
+int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cfg, char *err,
+                 size_t errlen);
+void al_coap_close(struct al_coap_transport *t);
+const struct al_transport *al_coap_port(struct al_coap_transport *t);
+
+#endif

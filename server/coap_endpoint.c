@@ -1,0 +1,296 @@
+/*
+ * coap_endpoint.c - see coap_endpoint.h. Resources: POST /i (inventory -> plan), POST /s
+ * (status), GET /f/{plan}/{step} (transfer, Block2 by libcoap). Every request is bounded;
+ * anything malformed gets a 4.xx and the endpoint keeps serving everyone else.
+ */
+#include "coap_endpoint.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <coap3/coap.h>
+
+#define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
+#define MAX_PLAN 1024
+
+struct ald_coap {
+    coap_context_t *ctx;
+    coap_endpoint_t *ep;
+    struct ald_device_ops ops;
+    uint16_t port;
+    uint8_t key[ALD_PSK_MAX];
+    coap_bin_const_t key_bin;
+};
+
+/* libcoap 4.3.1 has no per-context user data: a small registry maps contexts to endpoints. */
+#define MAX_ENDPOINTS 8
+static struct ald_coap *registry[MAX_ENDPOINTS];
+
+static struct ald_coap *endpoint_of(coap_session_t *session)
+{
+    coap_context_t *ctx = coap_session_get_context(session);
+    for (int i = 0; i < MAX_ENDPOINTS; i++)
+        if (registry[i] && registry[i]->ctx == ctx)
+            return registry[i];
+    return NULL;
+}
+
+/* A free UDP port on addr, for port 0 (libcoap 4.3.1 does not report what it bound). */
+static uint16_t free_udp_port(const struct sockaddr_in *addr)
+{
+    struct sockaddr_in a = *addr;
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    uint16_t port = 0;
+    a.sin_port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* The device's identity: its DTLS PSK identity ("" over plain CoAP). */
+static void identity_of(coap_session_t *session, char out[ALD_IDENTITY_MAX + 1])
+{
+    const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    size_t n = id && id->length <= ALD_IDENTITY_MAX ? id->length : 0;
+    if (n)
+        memcpy(out, id->s, n);
+    out[n] = '\0';
+}
+
+static void set_code(coap_pdu_t *response, int code)
+{
+    coap_pdu_set_code(response, (coap_pdu_code_t)(((code / 32) << 5) | (code % 32)));
+}
+
+/* The whole request body, or NULL if missing or too large (the response says so). */
+static const uint8_t *request_body(const coap_pdu_t *request, coap_pdu_t *response, size_t *len)
+{
+    const uint8_t *data = NULL;
+    size_t offset = 0, total = 0;
+    *len = 0;
+    if (!coap_get_data_large(request, len, &data, &offset, &total) || offset != 0 || *len != total) {
+        set_code(response, 128); /* 4.00 */
+        return NULL;
+    }
+    if (*len > MAX_REQUEST) {
+        set_code(response, 141); /* 4.13 Request Entity Too Large */
+        return NULL;
+    }
+    return data;
+}
+
+static void handle_inventory(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
+                             const coap_string_t *query, coap_pdu_t *response)
+{
+    struct ald_coap *c = endpoint_of(session);
+    char id[ALD_IDENTITY_MAX + 1];
+    uint8_t plan[MAX_PLAN];
+    size_t len, plan_len = 0;
+    (void)r;
+    (void)query;
+    const uint8_t *body = request_body(request, response, &len);
+    if (!body)
+        return;
+    identity_of(session, id);
+    int code = c->ops.inventory(c->ops.ctx, id, body, len, plan, sizeof plan, &plan_len);
+    set_code(response, code);
+    if (code / 32 == 2 && plan_len)
+        coap_add_data(response, plan_len, plan);
+}
+
+static void handle_status(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
+                          const coap_string_t *query, coap_pdu_t *response)
+{
+    struct ald_coap *c = endpoint_of(session);
+    char id[ALD_IDENTITY_MAX + 1];
+    size_t len;
+    (void)r;
+    (void)query;
+    const uint8_t *body = request_body(request, response, &len);
+    if (!body)
+        return;
+    identity_of(session, id);
+    set_code(response, c->ops.status(c->ops.ctx, id, body, len));
+}
+
+struct release_ctx {
+    struct ald_coap *c;
+    const uint8_t *ptr;
+};
+
+static void release_transfer(coap_session_t *session, void *app_ptr)
+{
+    struct release_ctx *rc = app_ptr;
+    (void)session;
+    if (rc->c->ops.release)
+        rc->c->ops.release(rc->c->ops.ctx, rc->ptr);
+    free(rc);
+}
+
+/* GET f/<plan>/<step> */
+static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
+                               const coap_string_t *query, coap_pdu_t *response)
+{
+    struct ald_coap *c = endpoint_of(session);
+    char id[ALD_IDENTITY_MAX + 1], path[64];
+    unsigned long plan = 0, step = 0;
+    int used = 0;
+    coap_string_t *uri = coap_get_uri_path(request);
+    size_t n = uri ? uri->length : 0;
+    if (n >= sizeof path)
+        n = 0;
+    if (n)
+        memcpy(path, uri->s, n);
+    path[n] = '\0';
+    coap_delete_string(uri);
+    if (sscanf(path, "f/%10lu/%3lu%n", &plan, &step, &used) != 2 || (size_t)used != n ||
+        plan > 0xffffffffUL || step > 255) {
+        set_code(response, 132); /* 4.04 */
+        return;
+    }
+    identity_of(session, id);
+    size_t len = 0;
+    const uint8_t *data = c->ops.transfer(c->ops.ctx, id, (uint32_t)plan, (uint8_t)step, &len);
+    if (!data) {
+        set_code(response, 132);
+        return;
+    }
+    struct release_ctx *rc = malloc(sizeof *rc);
+    if (!rc) {
+        if (c->ops.release)
+            c->ops.release(c->ops.ctx, data);
+        set_code(response, 160); /* 5.00 */
+        return;
+    }
+    rc->c = c;
+    rc->ptr = data;
+    set_code(response, 69); /* 2.05 */
+    if (!coap_add_data_large_response(r, session, request, response, query,
+                                      COAP_MEDIATYPE_APPLICATION_OCTET_STREAM, -1, 0, len, data,
+                                      release_transfer, rc))
+        set_code(response, 160);
+}
+
+static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coap_session_t *session,
+                                                 void *arg)
+{
+    struct ald_coap *c = arg;
+    char id[ALD_IDENTITY_MAX + 1];
+    (void)session;
+    if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX)
+        return NULL;
+    memcpy(id, identity->s, identity->length);
+    id[identity->length] = '\0';
+    int n = c->ops.psk_lookup(c->ops.ctx, id, c->key);
+    if (n <= 0 || n > ALD_PSK_MAX)
+        return NULL; /* unknown device: the handshake fails */
+    c->key_bin.s = c->key;
+    c->key_bin.length = (size_t)n;
+    return &c->key_bin;
+}
+
+int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
+                   const struct ald_device_ops *ops, char *err, size_t errlen)
+{
+    struct ald_coap *c = calloc(1, sizeof *c);
+    coap_address_t a;
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    coap_startup();
+    c->ops = *ops;
+    c->ctx = coap_new_context(NULL);
+    if (!c->ctx)
+        goto fail;
+    int slot = -1;
+    for (int i = 0; i < MAX_ENDPOINTS && slot < 0; i++)
+        if (!registry[i])
+            slot = i;
+    if (slot < 0) {
+        snprintf(err, errlen, "too many CoAP endpoints in one process");
+        goto fail_quiet;
+    }
+    coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    if (!insecure) {
+        coap_dtls_spsk_t psk;
+        memset(&psk, 0, sizeof psk);
+        psk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+        psk.validate_id_call_back = validate_identity;
+        psk.id_call_back_arg = c;
+        psk.psk_info.hint.s = (const uint8_t *)"airlift";
+        psk.psk_info.hint.length = 7;
+        if (!coap_dtls_is_supported() || !coap_context_set_psk2(c->ctx, &psk)) {
+            snprintf(err, errlen, "libcoap has no DTLS PSK support");
+            goto fail_quiet;
+        }
+    }
+    coap_address_init(&a);
+    a.addr.sin.sin_family = AF_INET;
+    a.addr.sin.sin_port = htons(port);
+    a.size = sizeof a.addr.sin;
+    if (inet_pton(AF_INET, addr, &a.addr.sin.sin_addr) != 1) {
+        snprintf(err, errlen, "'%s' is not a numeric IPv4 address", addr);
+        goto fail_quiet;
+    }
+    if (port == 0 && (port = free_udp_port(&a.addr.sin)) == 0) {
+        snprintf(err, errlen, "no free UDP port on %s", addr);
+        goto fail_quiet;
+    }
+    a.addr.sin.sin_port = htons(port);
+    c->ep = coap_new_endpoint(c->ctx, &a, insecure ? COAP_PROTO_UDP : COAP_PROTO_DTLS);
+    if (!c->ep) {
+        snprintf(err, errlen, "cannot listen on %s:%u (udp)", addr, port);
+        goto fail_quiet;
+    }
+    c->port = port;
+    registry[slot] = c;
+
+    coap_resource_t *r = coap_resource_init(coap_make_str_const("i"), 0);
+    coap_register_handler(r, COAP_REQUEST_POST, handle_inventory);
+    coap_add_resource(c->ctx, r);
+    r = coap_resource_init(coap_make_str_const("s"), 0);
+    coap_register_handler(r, COAP_REQUEST_POST, handle_status);
+    coap_add_resource(c->ctx, r);
+    r = coap_resource_unknown_init2(NULL, 0);
+    coap_register_handler(r, COAP_REQUEST_GET, handle_unknown_get);
+    coap_add_resource(c->ctx, r);
+    *out = c;
+    return 0;
+fail:
+    snprintf(err, errlen, "libcoap: cannot create a context");
+fail_quiet:
+    if (c->ctx)
+        coap_free_context(c->ctx);
+    free(c);
+    return -1;
+}
+
+uint16_t ald_coap_bound_port(const struct ald_coap *c)
+{
+    return c->port;
+}
+
+int ald_coap_serve(struct ald_coap *c, uint32_t timeout_ms)
+{
+    return coap_io_process(c->ctx, timeout_ms) < 0 ? -1 : 0;
+}
+
+void ald_coap_stop(struct ald_coap *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < MAX_ENDPOINTS; i++)
+        if (registry[i] == c)
+            registry[i] = NULL;
+    coap_free_context(c->ctx);
+    free(c);
+}

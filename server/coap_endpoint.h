@@ -1,0 +1,47 @@
+/*
+ * coap_endpoint.h - airliftd's device endpoint: CoAP over DTLS 1.2 (PSK per device) on
+ * libcoap, serving the resources of docs/protocol.md. What the endpoint does with a message
+ * is decided by the callbacks (the planner and the store); the endpoint only authenticates,
+ * routes, bounds and transfers.
+ */
+#ifndef AIRLIFTD_COAP_ENDPOINT_H
+#define AIRLIFTD_COAP_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ALD_PSK_MAX 64
+#define ALD_IDENTITY_MAX 64
+
+struct ald_device_ops {
+    void *ctx;
+    /* Key for a PSK identity: its length, or -1 if no such device (the handshake fails). */
+    int (*psk_lookup)(void *ctx, const char *identity, uint8_t key[ALD_PSK_MAX]);
+    /* An inventory arrived: write the plan (docs/protocol.md) into plan. Return a CoAP code
+     * as class * 32 + detail: 68 (2.04) with a plan, 128 (4.00) for a malformed message. */
+    int (*inventory)(void *ctx, const char *identity, const uint8_t *msg, size_t len,
+                     uint8_t *plan, size_t cap, size_t *plan_len);
+    /* A status report arrived: 68, or 128 if malformed. */
+    int (*status)(void *ctx, const char *identity, const uint8_t *msg, size_t len);
+    /* Bytes of step `step` of plan `plan` for this device, or NULL (4.04). The pointer must
+     * stay valid until release(ctx, ptr) is called. */
+    const uint8_t *(*transfer)(void *ctx, const char *identity, uint32_t plan, uint8_t step,
+                               size_t *len);
+    void (*release)(void *ctx, const uint8_t *ptr);
+};
+
+struct ald_coap;
+
+/*
+ * Listen on addr:port (numeric IPv4; port 0 picks one). insecure: plain CoAP instead of DTLS,
+ * for development only. Returns 0, or -1 with err set.
+ */
+int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
+                   const struct ald_device_ops *ops, char *err, size_t errlen);
+uint16_t ald_coap_bound_port(const struct ald_coap *c);
+/* Serve for up to timeout_ms; returns -1 on a fatal I/O error. */
+int ald_coap_serve(struct ald_coap *c, uint32_t timeout_ms);
+void ald_coap_stop(struct ald_coap *c);
+
+#endif
