@@ -178,7 +178,7 @@ al_err al_agent_session(struct al_agent *a, struct al_session_result *out)
     al_err err = send_inventory(a);
     if (err != AL_OK)
         return err;
-    if (al_boot_state(a->dev) == AL_BOOT_TRIAL) {
+    if (al_boot_state(a->dev) == AL_BOOT_TRIAL && !a->hold_confirm) {
         /* The new firmware reached the server: that is what it waited for. */
         err = al_confirm(a->dev);
         if (err == AL_OK)
@@ -188,6 +188,8 @@ al_err al_agent_session(struct al_agent *a, struct al_session_result *out)
         out->confirmed = true;
     }
     out->plan_status = a->plan.status;
+    if (al_boot_state(a->dev) == AL_BOOT_TRIAL)
+        return AL_OK; /* nothing new before the trial image is confirmed or reverted */
     if (a->plan.status != AL_PLAN_UPDATE) {
         out->up_to_date = a->plan.status == AL_PLAN_UP_TO_DATE;
         return AL_OK;

@@ -7,6 +7,9 @@
  *   airlift-device install DIR IMAGE [--no-confirm] [--chunk N]
  *   airlift-device boot DIR [--reset power|software|watchdog|crash] [--confirm]
  *   airlift-device show DIR [--json]
+ *   airlift-device provision DIR --server ADDR:PORT --identity ID --psk HEX
+ *   airlift-device run DIR [--until-idle] [--never-confirm] [--crash-at-boot] [--sleep S]
+ *                          [--loss P] [--latency MS] [--bandwidth BPS] ...
  *
  * Exit codes: 0 ok, 1 internal error, 2 usage, 3 file error, 4 image refused by the device,
  * 5 key error, 8 the install was reverted.
@@ -17,7 +20,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <time.h>
+
+#include "airlift/agent.h"
 #include "airlift/install.h"
+#include "coap_transport.h"
+#include "link.h"
 #include "airlift_host/keys.h"
 #include "al_host_crypto.h"
 #include "board.h"
@@ -33,6 +42,13 @@ struct device_conf {
     unsigned platform;
     struct al_key keys[MAX_KEYS];
     size_t key_count;
+    /* Set by 'provision': how to reach airliftd. */
+    char server[64];     /* numeric IPv4 address */
+    unsigned port;
+    char identity[64];
+    uint8_t psk[64];
+    size_t psk_len;
+    bool insecure;
 };
 
 struct sim_device {
@@ -55,7 +71,11 @@ static void usage(FILE *out)
             "  install DIR IMAGE [--no-confirm] [--chunk N]\n"
             "                                 download into staging, reset, install, boot\n"
             "  boot DIR [--reset power|software|watchdog|crash] [--confirm]\n"
-            "  show DIR [--json]\n");
+            "  show DIR [--json]\n"
+            "  provision DIR --server ADDR:PORT --identity ID --psk HEX [--insecure]\n"
+            "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm] [--crash-at-boot]\n"
+            "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
+            "                                 live: boot, report, download, install, confirm\n");
 }
 
 static int read_file(const char *path, uint8_t **out, size_t *len)
@@ -120,6 +140,12 @@ static int conf_save(const char *dir, const struct device_conf *c)
         hex(c->keys[i].pub, AL_P256_PUBKEY_SIZE, h);
         fprintf(f, "key %s\n", h);
     }
+    if (c->identity[0]) {
+        char p[129];
+        hex(c->psk, c->psk_len, p);
+        fprintf(f, "server %s\nport %u\nidentity %s\npsk %s\ninsecure %d\n", c->server, c->port,
+                c->identity, p, c->insecure);
+    }
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return -1;
     return 0;
@@ -145,6 +171,22 @@ static int conf_load(const char *dir, struct device_conf *c)
             snprintf(c->board, sizeof c->board, "%s", v);
         } else if (strcmp(line, "platform") == 0) {
             c->platform = (unsigned)strtoul(v, NULL, 10);
+        } else if (strcmp(line, "server") == 0) {
+            snprintf(c->server, sizeof c->server, "%s", v);
+        } else if (strcmp(line, "port") == 0) {
+            c->port = (unsigned)strtoul(v, NULL, 10);
+        } else if (strcmp(line, "identity") == 0) {
+            snprintf(c->identity, sizeof c->identity, "%s", v);
+        } else if (strcmp(line, "insecure") == 0) {
+            c->insecure = strcmp(v, "1") == 0;
+        } else if (strcmp(line, "psk") == 0) {
+            size_t n = strlen(v) / 2;
+            if (n == 0 || n > sizeof c->psk || unhex(v, c->psk, n) != 0) {
+                fclose(f);
+                fprintf(stderr, "%s: %s: bad psk line\n", prog, path);
+                return -1;
+            }
+            c->psk_len = n;
         } else if (strcmp(line, "key") == 0 && c->key_count < MAX_KEYS) {
             struct al_key *k = &c->keys[c->key_count];
             if (unhex(v, k->pub, AL_P256_PUBKEY_SIZE) != 0) {
@@ -492,6 +534,227 @@ static int cmd_show(int argc, char **argv)
     return EXIT_OK;
 }
 
+static int cmd_provision(int argc, char **argv)
+{
+    struct device_conf c;
+    const char *dir = NULL, *server = NULL, *identity = NULL, *psk = NULL;
+    bool insecure = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) server = argv[++i];
+        else if (strcmp(argv[i], "--identity") == 0 && i + 1 < argc) identity = argv[++i];
+        else if (strcmp(argv[i], "--psk") == 0 && i + 1 < argc) psk = argv[++i];
+        else if (strcmp(argv[i], "--insecure") == 0) insecure = true;
+        else if (argv[i][0] != '-' && !dir) dir = argv[i];
+        else {
+            fprintf(stderr, "%s: provision: unexpected argument '%s'\n", prog, argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir || !server || !identity || (!psk && !insecure)) {
+        fprintf(stderr, "%s: provision needs DIR --server ADDR:PORT --identity ID --psk HEX\n", prog);
+        return EXIT_USAGE;
+    }
+    if (conf_load(dir, &c) != 0)
+        return EXIT_FILE;
+    const char *colon = strrchr(server, ':');
+    char *end = NULL;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || !end || *end || port == 0 || port > 65535 || (size_t)(colon - server) >= sizeof c.server ||
+        strlen(identity) >= sizeof c.identity) {
+        fprintf(stderr, "%s: --server must be ADDR:PORT (numeric IPv4), --identity < 64 bytes\n", prog);
+        return EXIT_USAGE;
+    }
+    memcpy(c.server, server, (size_t)(colon - server));
+    c.server[colon - server] = '\0';
+    c.port = (unsigned)port;
+    snprintf(c.identity, sizeof c.identity, "%s", identity);
+    c.insecure = insecure;
+    c.psk_len = psk ? strlen(psk) / 2 : 0;
+    if (psk && (strlen(psk) % 2 || c.psk_len == 0 || c.psk_len > sizeof c.psk ||
+                unhex(psk, c.psk, c.psk_len) != 0)) {
+        fprintf(stderr, "%s: --psk must be 2..128 hex digits\n", prog);
+        return EXIT_USAGE;
+    }
+    if (conf_save(dir, &c) != 0) {
+        fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
+        return EXIT_FILE;
+    }
+    printf("provisioned %s as '%s' for %s:%u\n", dir, c.identity, c.server, c.port);
+    return EXIT_OK;
+}
+
+/* How the simulated firmware behaves after an install. */
+struct behaviour {
+    bool never_confirm;  /* runs, reaches the server, but never confirms: the device reverts */
+    bool crash_at_boot;  /* crashes before it reaches the server when it is on trial */
+    unsigned sleep_s;    /* sleeps between sessions (reported as next check-in) */
+    unsigned max_sessions;
+    bool until_idle;     /* stop once up to date and confirmed */
+    unsigned retry_ms;   /* wait after a failed session */
+};
+
+static const char *reset_word(enum al_reset_reason r)
+{
+    return r == AL_RESET_SOFTWARE ? "software" : r == AL_RESET_WATCHDOG ? "watchdog"
+           : r == AL_RESET_FAULT ? "crash" : "power";
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * The device's life: boot, report, download, install, reboot, confirm, sleep. The flash lives
+ * in DIR (mapped files), so killing this process is a reset: the next run resumes.
+ */
+static int run_device(struct sim_device *d, const struct behaviour *b, const struct sim_link_config *lk,
+                      bool use_link)
+{
+    struct al_coap_transport *coap = NULL;
+    struct sim_link *link = NULL;
+    struct al_agent agent;
+    char err[256];
+    enum al_reset_reason why = AL_RESET_POWER_ON;
+    int rc = EXIT_OK;
+    uint16_t port = (uint16_t)d->conf.port;
+    if (use_link) {
+        struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(port)};
+        if (inet_pton(AF_INET, d->conf.server, &srv.sin_addr) != 1 ||
+            sim_link_start(&link, lk, &srv, &port) != 0) {
+            fprintf(stderr, "%s: cannot start the simulated link\n", prog);
+            return EXIT_INTERNAL;
+        }
+    }
+    struct al_coap_config cc = {use_link ? "127.0.0.1" : d->conf.server, port, d->conf.identity,
+                                d->conf.psk, d->conf.psk_len, d->conf.insecure, 20000};
+    if (al_coap_open(&coap, &cc, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        sim_link_stop(link);
+        return EXIT_INTERNAL;
+    }
+    for (unsigned session = 0; !b->max_sessions || session < b->max_sessions; session++) {
+        struct al_boot_info info;
+        struct al_session_result r;
+        struct al_device_config cfg = d->dev.cfg; /* a reset: RAM state is rebuilt from flash */
+        al_err e = al_device_open(&d->dev, &cfg);
+        if (e == AL_OK)
+            e = al_boot(&d->dev, why, &info);
+        if (e != AL_OK) {
+            fprintf(stderr, "%s: boot: %s\n", prog, al_strerror(e));
+            rc = EXIT_INTERNAL;
+            break;
+        }
+        if (why != AL_RESET_POWER_ON || info.installed || info.reverted) {
+            printf("boot (%s reset): ", reset_word(why));
+            print_boot(&info);
+        }
+        why = AL_RESET_POWER_ON;
+        if (b->crash_at_boot && al_boot_state(&d->dev) == AL_BOOT_TRIAL) {
+            printf("firmware: crashed at boot\n");
+            why = AL_RESET_FAULT;
+            continue;
+        }
+        al_agent_init(&agent, &d->dev, al_coap_port(coap));
+        agent.flags = (uint8_t)((info.installed || info.reverted ? AL_INV_AFTER_INSTALL : 0) |
+                                (b->sleep_s ? AL_INV_SLEEPY : 0));
+        agent.next_checkin_s = (uint16_t)(b->sleep_s > 65535 ? 65535 : b->sleep_s);
+        agent.hold_confirm = b->never_confirm;
+        e = al_agent_session(&agent, &r);
+        if (e != AL_OK) {
+            printf("session: %s; retrying\n", al_strerror(e));
+            fflush(stdout);
+            sleep_ms(b->retry_ms);
+            if (e == AL_ERR_POWER_LOSS)
+                why = AL_RESET_POWER_ON;
+            continue;
+        }
+        if (r.confirmed)
+            printf("firmware: reached the server; confirmed the new image\n");
+        if (r.failed_result)
+            printf("session: the update failed on the device: %s\n", al_result_name(r.failed_result));
+        if (r.reset_needed) {
+            printf("session: downloaded %u bytes; install requested; resetting\n", r.bytes_fetched);
+            why = AL_RESET_SOFTWARE;
+            fflush(stdout);
+            continue;
+        }
+        if (b->never_confirm && al_boot_state(&d->dev) == AL_BOOT_TRIAL) {
+            printf("firmware: never confirms; the watchdog resets it\n");
+            why = AL_RESET_WATCHDOG;
+            continue;
+        }
+        if (r.up_to_date && b->until_idle) {
+            printf("session: up to date\n");
+            break;
+        }
+        if (b->sleep_s) {
+            printf("sleep: %u s\n", b->sleep_s);
+            fflush(stdout);
+            sleep_ms(b->sleep_s * 1000u);
+        } else {
+            sleep_ms(r.up_to_date ? 500u : b->retry_ms);
+        }
+        fflush(stdout);
+    }
+    if (link) {
+        const struct sim_link_stats *st = sim_link_stats(link);
+        printf("link: %llu bytes up, %llu bytes down, %llu datagrams dropped\n",
+               (unsigned long long)st->up_bytes, (unsigned long long)st->down_bytes,
+               (unsigned long long)st->dropped);
+    }
+    al_coap_close(coap);
+    sim_link_stop(link);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct sim_device d;
+    struct behaviour b = {.retry_ms = 1000};
+    struct sim_link_config lk = {0};
+    const char *dir = NULL;
+    bool use_link = false;
+    int rc;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--never-confirm") == 0) b.never_confirm = true;
+        else if (strcmp(a, "--crash-at-boot") == 0) b.crash_at_boot = true;
+        else if (strcmp(a, "--until-idle") == 0) b.until_idle = true;
+        else if (strcmp(a, "--sleep") == 0 && v) { b.sleep_s = (unsigned)strtoul(v, NULL, 10); i++; }
+        else if (strcmp(a, "--sessions") == 0 && v) { b.max_sessions = (unsigned)strtoul(v, NULL, 10); i++; }
+        else if (strcmp(a, "--retry-ms") == 0 && v) { b.retry_ms = (unsigned)strtoul(v, NULL, 10); i++; }
+        else if (strcmp(a, "--loss") == 0 && v) { lk.loss = strtod(v, NULL); use_link = true; i++; }
+        else if (strcmp(a, "--duplicate") == 0 && v) { lk.duplicate = strtod(v, NULL); use_link = true; i++; }
+        else if (strcmp(a, "--reorder") == 0 && v) { lk.reorder = strtod(v, NULL); use_link = true; i++; }
+        else if (strcmp(a, "--latency") == 0 && v) { lk.latency_ms = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
+        else if (strcmp(a, "--bandwidth") == 0 && v) { lk.bandwidth_bps = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
+        else if (strcmp(a, "--link") == 0) use_link = true;
+        else if (strcmp(a, "--seed") == 0 && v) { lk.seed = (uint32_t)strtoul(v, NULL, 10); i++; }
+        else if (a[0] != '-' && !dir) dir = a;
+        else {
+            fprintf(stderr, "%s: run: unexpected argument '%s'\n", prog, a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "%s: run needs DIR\n", prog);
+        return EXIT_USAGE;
+    }
+    if ((rc = device_open(&d, dir)) != EXIT_OK)
+        return rc;
+    if (!d.conf.identity[0]) {
+        fprintf(stderr, "%s: %s is not provisioned (run 'provision' first)\n", prog, dir);
+        device_close(&d);
+        return EXIT_USAGE;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    rc = run_device(&d, &b, &lk, use_link);
+    device_close(&d);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -508,6 +771,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "install") == 0) return cmd_install(argc - 2, argv + 2);
     if (strcmp(cmd, "boot") == 0) return cmd_boot(argc - 2, argv + 2);
     if (strcmp(cmd, "show") == 0) return cmd_show(argc - 2, argv + 2);
+    if (strcmp(cmd, "provision") == 0) return cmd_provision(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     usage(stderr);
     return EXIT_USAGE;

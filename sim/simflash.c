@@ -2,9 +2,12 @@
 #include "simflash.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void sim_power_init(struct sim_power *p)
@@ -144,56 +147,49 @@ static al_err sim_erase(void *ctx, uint32_t addr)
     return AL_OK;
 }
 
-static int load_file(const char *path, void *buf, size_t len, bool *exists)
+/*
+ * File backing: the contents file and the wear file are mapped shared, so every program and
+ * erase is in the file the moment it happens: a simulated device killed with SIGKILL keeps
+ * its flash exactly as a real one keeps it across a reset.
+ */
+static void *map_file(const char *path, size_t len, uint8_t fill, int *fd_out)
 {
-    FILE *fp = fopen(path, "rb");
-    *exists = fp != NULL;
-    if (!fp)
-        return errno == ENOENT ? 0 : -1;
-    size_t got = fread(buf, 1, len, fp);
-    int extra = fgetc(fp);
-    fclose(fp);
-    return got == len && extra == EOF ? 0 : -1;
-}
-
-static int save_file(const char *path, const void *buf, size_t len)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp)
-        return -1;
-    bool ok = fwrite(buf, 1, len, fp) == len && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    ok = fclose(fp) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
+    struct stat st;
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    void *p = MAP_FAILED;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) != 0)
+        goto out;
+    if (st.st_size == 0) {
+        uint8_t block[4096];
+        memset(block, fill, sizeof block);
+        for (size_t done = 0; done < len;) {
+            size_t n = len - done < sizeof block ? len - done : sizeof block;
+            if (write(fd, block, n) != (ssize_t)n)
+                goto out;
+            done += n;
+        }
+    } else if ((size_t)st.st_size != len) {
+        goto out; /* a flash file of another geometry */
     }
-    return 0;
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+out:
+    if (p == MAP_FAILED) {
+        close(fd);
+        return NULL;
+    }
+    *fd_out = fd;
+    return p;
 }
 
 int simflash_sync(const struct simflash *f)
 {
-    char wear_path[4200];
-    uint8_t *wear;
     if (!f->path)
         return 0;
-    if (save_file(f->path, f->mem, f->size) != 0)
-        return -1;
-    wear = malloc(f->sector_count * 4);
-    if (!wear)
-        return -1;
-    for (size_t i = 0; i < f->sector_count; i++) {
-        wear[4 * i] = (uint8_t)f->wear[i];
-        wear[4 * i + 1] = (uint8_t)(f->wear[i] >> 8);
-        wear[4 * i + 2] = (uint8_t)(f->wear[i] >> 16);
-        wear[4 * i + 3] = (uint8_t)(f->wear[i] >> 24);
-    }
-    snprintf(wear_path, sizeof wear_path, "%s.wear", f->path);
-    int rc = save_file(wear_path, wear, f->sector_count * 4);
-    free(wear);
-    return rc;
+    int rc = msync(f->mem, f->size, MS_SYNC);
+    rc |= msync(f->wear, f->sector_count * sizeof *f->wear, MS_SYNC);
+    return rc ? -1 : 0;
 }
 
 int simflash_open(struct simflash *f, const struct simflash_config *cfg, struct sim_power *power)
@@ -201,6 +197,7 @@ int simflash_open(struct simflash *f, const struct simflash_config *cfg, struct 
     uint64_t total = 0;
     size_t sectors = 0;
     memset(f, 0, sizeof *f);
+    f->mem_fd = f->wear_fd = -1;
     if (cfg->write_size == 0 || (cfg->write_size & (cfg->write_size - 1)) || cfg->sector_run_count == 0)
         return -1;
     for (size_t i = 0; i < cfg->sector_run_count; i++) {
@@ -219,48 +216,49 @@ int simflash_open(struct simflash *f, const struct simflash_config *cfg, struct 
     f->power = power;
     f->size = (uint32_t)total;
     f->sector_count = sectors;
-    f->mem = malloc(f->size);
-    f->wear = calloc(sectors, sizeof *f->wear);
-    if (!f->mem || !f->wear)
-        goto fail;
-    memset(f->mem, 0xff, f->size);
     if (cfg->path) {
         char wear_path[4200];
-        uint8_t *wear = malloc(sectors * 4);
-        bool exists, wear_exists;
-        f->path = strdup(cfg->path);
-        if (!f->path || !wear || load_file(cfg->path, f->mem, f->size, &exists) != 0) {
-            free(wear);
-            goto fail;
-        }
         snprintf(wear_path, sizeof wear_path, "%s.wear", cfg->path);
-        if (load_file(wear_path, wear, sectors * 4, &wear_exists) != 0) {
-            free(wear);
-            goto fail;
+        f->path = strdup(cfg->path);
+        f->mem = map_file(cfg->path, f->size, 0xff, &f->mem_fd);
+        f->wear = map_file(wear_path, sectors * sizeof *f->wear, 0, &f->wear_fd);
+        if (!f->path || !f->mem || !f->wear) {
+            simflash_close(f);
+            return -1;
         }
-        for (size_t i = 0; wear_exists && i < sectors; i++)
-            f->wear[i] = (uint32_t)wear[4 * i] | (uint32_t)wear[4 * i + 1] << 8 |
-                         (uint32_t)wear[4 * i + 2] << 16 | (uint32_t)wear[4 * i + 3] << 24;
-        free(wear);
-        if (!exists && simflash_sync(f) != 0)
-            goto fail;
+        return 0;
     }
+    f->mem = malloc(f->size);
+    f->wear = calloc(sectors, sizeof *f->wear);
+    if (!f->mem || !f->wear) {
+        simflash_close(f);
+        return -1;
+    }
+    memset(f->mem, 0xff, f->size);
     return 0;
-fail:
-    free(f->mem);
-    free(f->wear);
-    free(f->path);
-    memset(f, 0, sizeof *f);
-    return -1;
 }
 
 int simflash_close(struct simflash *f)
 {
-    int rc = simflash_sync(f);
-    free(f->mem);
-    free(f->wear);
+    int rc = 0;
+    if (f->path) {
+        if (f->mem && f->wear)
+            rc = simflash_sync(f);
+        if (f->mem)
+            munmap(f->mem, f->size);
+        if (f->wear)
+            munmap(f->wear, f->sector_count * sizeof *f->wear);
+        if (f->mem_fd >= 0)
+            close(f->mem_fd);
+        if (f->wear_fd >= 0)
+            close(f->wear_fd);
+    } else {
+        free(f->mem);
+        free(f->wear);
+    }
     free(f->path);
     memset(f, 0, sizeof *f);
+    f->mem_fd = f->wear_fd = -1;
     return rc;
 }
 

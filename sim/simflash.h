@@ -45,6 +45,7 @@ struct simflash {
     uint64_t bytes_programmed;
     uint64_t erases;
     char *path;            /* file backing, or NULL */
+    int mem_fd, wear_fd;   /* mapped files when file backed */
 };
 
 struct simflash_config {
@@ -52,14 +53,15 @@ struct simflash_config {
     uint32_t write_size;
     const struct al_sector_run *sectors;
     size_t sector_run_count;
-    const char *path; /* NULL: memory only. Otherwise contents in path, wear in path.wear */
+    const char *path; /* NULL: memory only. Otherwise contents in path, wear in path.wear,
+                       * both mapped shared: every operation is in the file at once */
 };
 
 /* Returns 0, or -1 (bad geometry, or the file cannot be created or has the wrong size). */
 int simflash_open(struct simflash *f, const struct simflash_config *cfg, struct sim_power *power);
-/* Writes the file back (if file backed) and frees. Returns -1 if writing failed. */
+/* Flushes the files (if file backed) and frees. Returns -1 if flushing failed. */
 int simflash_close(struct simflash *f);
-/* Write contents and wear to the files now (atomically: temp file + rename). */
+/* msync the files now. */
 int simflash_sync(const struct simflash *f);
 /* Erase count of the sector with index i. */
 uint32_t simflash_wear(const struct simflash *f, size_t i);

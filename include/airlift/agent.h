@@ -59,6 +59,7 @@ struct al_agent {
     const struct al_transport *transport;
     uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted) */
     uint16_t next_checkin_s; /* for sleepy devices */
+    bool hold_confirm;       /* firmware that never confirms (tests, simulated bad firmware) */
     struct al_inventory inv; /* last inventory sent */
     struct al_plan plan;     /* last plan received */
     uint8_t msg[AL_PROTO_INVENTORY_MAX];

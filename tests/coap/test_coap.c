@@ -21,6 +21,9 @@
 #include "coap_transport.h"
 #include "fake_server.h"
 #include "harness.h"
+#include "link.h"
+
+#include <arpa/inet.h>
 
 static const uint8_t good_psk[16] = "0123456789abcdef";
 
@@ -204,12 +207,45 @@ static void test_malformed_payloads_get_4xx(void **state)
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK); /* and it keeps serving */
 }
 
+/* Over a lossy, duplicating, reordering, slow link the download still completes, and the
+ * bytes on the air (datagrams + IP/UDP headers, both ways) stay bounded. */
+static void test_update_over_a_bad_link(void **state)
+{
+    struct world *w = *state;
+    struct sim_link *link;
+    struct sim_link_config lk = {.loss = 0.05, .duplicate = 0.02, .reorder = 0.02, .latency_ms = 5, .seed = 7};
+    struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(ald_coap_bound_port(w->server.coap))};
+    uint16_t port;
+    char err[128];
+    inet_pton(AF_INET, "127.0.0.1", &srv.sin_addr);
+    assert_int_equal(sim_link_start(&link, &lk, &srv, &port), 0);
+    struct al_coap_config cfg = {"127.0.0.1", port, "electron-1", good_psk, 16, false, 60000};
+    al_coap_close(w->coap);
+    assert_int_equal(al_coap_open(&w->coap, &cfg, err, sizeof err), 0);
+    al_agent_init(&w->agent, &w->h.dev, al_coap_port(w->coap));
+    w->server.plan.target = &w->app2;
+    struct al_session_result r;
+    al_err e = AL_ERR_TIMEOUT;
+    for (int attempt = 0; attempt < 5 && e != AL_OK; attempt++)
+        e = al_agent_session(&w->agent, &r); /* a lost link resumes where it stopped */
+    assert_int_equal(e, AL_OK);
+    assert_true(r.reset_needed);
+    const struct sim_link_stats *st = sim_link_stats(link);
+    double ratio = (double)(st->up_bytes + st->down_bytes) / (double)w->app2.len;
+    printf("bad link: %zu-byte image, %llu bytes on the air (%.3f x), %llu datagrams dropped\n",
+           w->app2.len, (unsigned long long)(st->up_bytes + st->down_bytes), ratio,
+           (unsigned long long)st->dropped);
+    assert_true(ratio < 1.5);
+    sim_link_stop(link);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_update_over_dtls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_psk_and_unknown_device_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_payloads_get_4xx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_over_a_bad_link, setup, teardown),
     };
     return cmocka_run_group_tests_name("coap", tests, NULL, NULL);
 }
