@@ -1,0 +1,56 @@
+/*
+ * planner.h - what a device needs: from the modules it reports running, the images the user
+ * wants on it and the images the server holds, an ordered list of installs that brings it
+ * there without ever leaving a dependency broken (docs/planner.md).
+ *
+ * Pure logic: no I/O, no allocation; the store feeds it, the CoAP endpoint encodes its answer.
+ */
+#ifndef AIRLIFTD_PLANNER_H
+#define AIRLIFTD_PLANNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "airlift/image.h"
+#include "airlift/install.h"
+
+#define ALD_PLAN_MAX_STEPS 8
+
+/* An image the server holds (its parsed header; payload_sha256 identifies it). */
+struct ald_image {
+    struct al_image_header hdr;
+};
+
+struct ald_catalog {
+    const struct ald_image *images;
+    size_t count;
+};
+
+enum ald_plan_error {
+    ALD_PLAN_OK = 0,
+    ALD_PLAN_MISSING_DEPENDENCY = 1, /* no held image satisfies a dependency */
+    ALD_PLAN_NO_ORDER = 2,           /* dependencies cannot be met one install at a time */
+    ALD_PLAN_TOO_MANY_STEPS = 3,
+    ALD_PLAN_WRONG_PLATFORM = 4,     /* a wanted image is for another platform */
+    ALD_PLAN_CONFLICT = 5,           /* two wanted images for the same module */
+};
+
+struct ald_plan_result {
+    enum ald_plan_error error;
+    char why[256]; /* for the user: e.g. "system 2 0.7.0 needs bootloader >= 101.0.0; no image held" */
+    size_t step_count;
+    const struct ald_image *steps[ALD_PLAN_MAX_STEPS]; /* in install order */
+};
+
+/*
+ * Plan for a device of `platform` running `running` (its inventory's modules) that should
+ * run every image in `wanted`. Wanted images already running (same payload hash) produce no
+ * step: nothing is ever sent twice. Missing dependencies are filled from the catalog with
+ * the lowest version that satisfies them, recursively (so flashing an application that needs
+ * newer system parts and a newer bootloader brings them too).
+ */
+void ald_plan(uint16_t platform, const struct al_module_status *running, size_t running_count,
+              const struct ald_image *const *wanted, size_t wanted_count,
+              const struct ald_catalog *catalog, struct ald_plan_result *out);
+
+#endif
