@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "airlift/image.h"
+#include "bytes.h"
 
 /* Offsets of the fixed header. */
 enum {
@@ -33,27 +34,6 @@ enum { DEP_FUNCTION = 0, DEP_INDEX = 1, DEP_RESERVED = 2, DEP_VERSION = 4 };
 _Static_assert(OFF_VERSION + AL_VERSION_WIRE_SIZE == OFF_COUNTER, "version field size");
 _Static_assert(DEP_VERSION + AL_VERSION_WIRE_SIZE == AL_IMAGE_DEP_SIZE, "dependency size");
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -78,7 +58,7 @@ al_err al_image_parse_header(const uint8_t *buf, size_t len, struct al_image_hea
         buf[3] != AL_IMAGE_MAGIC_3)
         return AL_ERR_BAD_MAGIC;
     memset(&h, 0, sizeof h);
-    h.format_version = rd16(buf + OFF_FORMAT);
+    h.format_version = al_get16(buf + OFF_FORMAT);
     if (h.format_version != AL_IMAGE_FORMAT_VERSION)
         return AL_ERR_FORMAT_VERSION;
     if (len < AL_IMAGE_FIXED_SIZE)
@@ -86,19 +66,19 @@ al_err al_image_parse_header(const uint8_t *buf, size_t len, struct al_image_hea
     h.dep_count = buf[OFF_DEP_COUNT];
     if (h.dep_count > AL_IMAGE_MAX_DEPS)
         return AL_ERR_TOO_MANY_DEPS;
-    h.header_size = rd16(buf + OFF_HEADER_SIZE);
+    h.header_size = al_get16(buf + OFF_HEADER_SIZE);
     if (h.header_size != al_image_header_size(h.dep_count))
         return AL_ERR_HEADER_SIZE;
     if (len < h.header_size)
         return AL_ERR_TRUNCATED;
-    h.flags = rd32(buf + OFF_FLAGS);
+    h.flags = al_get32(buf + OFF_FLAGS);
     if (h.flags != 0 || !all_zero(buf + OFF_RESERVED, AL_IMAGE_FIXED_SIZE - OFF_RESERVED))
         return AL_ERR_RESERVED;
     h.function = buf[OFF_FUNCTION];
     h.index = buf[OFF_INDEX];
     if (!valid_module(h.function, h.index))
         return AL_ERR_BAD_FUNCTION;
-    h.platform = rd16(buf + OFF_PLATFORM);
+    h.platform = al_get16(buf + OFF_PLATFORM);
     if (al_version_decode(buf + OFF_VERSION, &h.version) != AL_OK)
         return AL_ERR_BAD_VERSION;
     for (uint8_t i = 0; i < h.dep_count; i++) {
@@ -106,13 +86,13 @@ al_err al_image_parse_header(const uint8_t *buf, size_t len, struct al_image_hea
         struct al_dependency *dep = &h.deps[i];
         dep->function = d[DEP_FUNCTION];
         dep->index = d[DEP_INDEX];
-        if (!valid_module(dep->function, dep->index) || rd16(d + DEP_RESERVED) != 0 ||
+        if (!valid_module(dep->function, dep->index) || al_get16(d + DEP_RESERVED) != 0 ||
             al_version_decode(d + DEP_VERSION, &dep->min_version) != AL_OK)
             return AL_ERR_BAD_DEPENDENCY;
     }
-    h.security_counter = rd32(buf + OFF_COUNTER);
-    h.link_address = rd32(buf + OFF_LINK);
-    h.payload_size = rd32(buf + OFF_PAYLOAD_SIZE);
+    h.security_counter = al_get32(buf + OFF_COUNTER);
+    h.link_address = al_get32(buf + OFF_LINK);
+    h.payload_size = al_get32(buf + OFF_PAYLOAD_SIZE);
     if (h.payload_size == 0)
         return AL_ERR_SIZE_MISMATCH;
     if (h.payload_size > AL_IMAGE_MAX_PAYLOAD)
@@ -141,16 +121,16 @@ al_err al_image_encode_header(const struct al_image_header *h, uint8_t *buf, siz
     buf[1] = AL_IMAGE_MAGIC_1;
     buf[2] = AL_IMAGE_MAGIC_2;
     buf[3] = AL_IMAGE_MAGIC_3;
-    wr16(buf + OFF_FORMAT, AL_IMAGE_FORMAT_VERSION);
-    wr16(buf + OFF_HEADER_SIZE, (uint16_t)size);
+    al_put16(buf + OFF_FORMAT, AL_IMAGE_FORMAT_VERSION);
+    al_put16(buf + OFF_HEADER_SIZE, (uint16_t)size);
     buf[OFF_FUNCTION] = h->function;
     buf[OFF_INDEX] = h->index;
-    wr16(buf + OFF_PLATFORM, h->platform);
-    wr32(buf + OFF_FLAGS, h->flags);
+    al_put16(buf + OFF_PLATFORM, h->platform);
+    al_put32(buf + OFF_FLAGS, h->flags);
     al_version_encode(&h->version, buf + OFF_VERSION);
-    wr32(buf + OFF_COUNTER, h->security_counter);
-    wr32(buf + OFF_LINK, h->link_address);
-    wr32(buf + OFF_PAYLOAD_SIZE, h->payload_size);
+    al_put32(buf + OFF_COUNTER, h->security_counter);
+    al_put32(buf + OFF_LINK, h->link_address);
+    al_put32(buf + OFF_PAYLOAD_SIZE, h->payload_size);
     memcpy(buf + OFF_SHA, h->payload_sha256, AL_SHA256_SIZE);
     memcpy(buf + OFF_KEY_ID, h->key_id, AL_KEY_ID_SIZE);
     buf[OFF_DEP_COUNT] = h->dep_count;

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "install_priv.h"
 
 #define REC_MAGIC 0x314a4c41u /* "ALJ1" little-endian */
@@ -41,24 +42,11 @@ enum {
 };
 _Static_assert(OFF_END <= REC_CRC_OFF, "journal record fields overflow the record");
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void encode(const struct al_journal_state *s, uint8_t *rec)
 {
     memset(rec, 0, AL_JOURNAL_RECORD_SIZE);
-    put32(rec + OFF_MAGIC, REC_MAGIC);
-    put32(rec + OFF_SEQ, s->seq);
+    al_put32(rec + OFF_MAGIC, REC_MAGIC);
+    al_put32(rec + OFF_SEQ, s->seq);
     rec[OFF_BL_ACTIVE] = s->bootloader_active;
     rec[OFF_TXN_KIND] = s->txn_kind;
     rec[OFF_TXN_PHASE] = s->txn_phase;
@@ -73,22 +61,22 @@ static void encode(const struct al_journal_state *s, uint8_t *rec)
     memcpy(rec + OFF_STAGED_SHA, s->staged_sha256, 32);
     al_version_encode(&s->last_result_version, rec + OFF_RESULT_VERSION);
     for (size_t i = 0; i < AL_MAX_MODULES; i++)
-        put32(rec + OFF_COUNTERS + 4 * i, s->counters[i]);
-    put32(rec + OFF_BOOT_COUNT, s->boot_count);
-    put32(rec + OFF_DL_PLAN, s->dl_plan_id);
+        al_put32(rec + OFF_COUNTERS + 4 * i, s->counters[i]);
+    al_put32(rec + OFF_BOOT_COUNT, s->boot_count);
+    al_put32(rec + OFF_DL_PLAN, s->dl_plan_id);
     rec[OFF_DL_STEP] = s->dl_step;
-    put32(rec + OFF_DL_OFFSET, s->dl_offset);
+    al_put32(rec + OFF_DL_OFFSET, s->dl_offset);
     memcpy(rec + OFF_DL_SHA, s->dl_sha256, 32);
-    put32(rec + REC_CRC_OFF, al_crc32(0, rec, REC_CRC_OFF));
+    al_put32(rec + REC_CRC_OFF, al_crc32(0, rec, REC_CRC_OFF));
 }
 
 /* Returns true if rec is an intact record; fills *s. */
 static bool decode(const uint8_t *rec, struct al_journal_state *s)
 {
-    if (get32(rec + OFF_MAGIC) != REC_MAGIC || get32(rec + REC_CRC_OFF) != al_crc32(0, rec, REC_CRC_OFF))
+    if (al_get32(rec + OFF_MAGIC) != REC_MAGIC || al_get32(rec + REC_CRC_OFF) != al_crc32(0, rec, REC_CRC_OFF))
         return false;
     memset(s, 0, sizeof *s);
-    s->seq = get32(rec + OFF_SEQ);
+    s->seq = al_get32(rec + OFF_SEQ);
     s->bootloader_active = rec[OFF_BL_ACTIVE] & 1u;
     s->txn_kind = rec[OFF_TXN_KIND];
     s->txn_phase = rec[OFF_TXN_PHASE];
@@ -105,11 +93,11 @@ static bool decode(const uint8_t *rec, struct al_journal_state *s)
     if (al_version_decode(rec + OFF_RESULT_VERSION, &s->last_result_version) != AL_OK)
         memset(&s->last_result_version, 0, sizeof s->last_result_version);
     for (size_t i = 0; i < AL_MAX_MODULES; i++)
-        s->counters[i] = get32(rec + OFF_COUNTERS + 4 * i);
-    s->boot_count = get32(rec + OFF_BOOT_COUNT);
-    s->dl_plan_id = get32(rec + OFF_DL_PLAN);
+        s->counters[i] = al_get32(rec + OFF_COUNTERS + 4 * i);
+    s->boot_count = al_get32(rec + OFF_BOOT_COUNT);
+    s->dl_plan_id = al_get32(rec + OFF_DL_PLAN);
     s->dl_step = rec[OFF_DL_STEP];
-    s->dl_offset = get32(rec + OFF_DL_OFFSET);
+    s->dl_offset = al_get32(rec + OFF_DL_OFFSET);
     memcpy(s->dl_sha256, rec + OFF_DL_SHA, 32);
     return true;
 }

@@ -6,22 +6,7 @@
 #include <string.h>
 
 #include "airlift/proto.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16; }
+#include "bytes.h"
 
 static size_t reason_len(const char *s)
 {
@@ -46,10 +31,10 @@ al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t 
     buf[3] = inv->last_result;
     buf[4] = inv->last_err;
     buf[5] = inv->module_count;
-    put16(buf + 6, inv->next_checkin_s);
-    put32(buf + 8, inv->dl_plan_id);
+    al_put16(buf + 6, inv->next_checkin_s);
+    al_put32(buf + 8, inv->dl_plan_id);
     buf[12] = inv->dl_step;
-    put32(buf + 13, inv->dl_offset);
+    al_put32(buf + 13, inv->dl_offset);
     buf[17] = (uint8_t)r;
     memcpy(buf + AL_PROTO_INVENTORY_FIXED, inv->reason, r);
     uint8_t *m = buf + AL_PROTO_INVENTORY_FIXED + r;
@@ -75,10 +60,10 @@ al_err al_inventory_decode(const uint8_t *buf, size_t len, struct al_inventory *
     inv->last_result = buf[3];
     inv->last_err = buf[4];
     inv->module_count = buf[5];
-    inv->next_checkin_s = get16(buf + 6);
-    inv->dl_plan_id = get32(buf + 8);
+    inv->next_checkin_s = al_get16(buf + 6);
+    inv->dl_plan_id = al_get32(buf + 8);
     inv->dl_step = buf[12];
-    inv->dl_offset = get32(buf + 13);
+    inv->dl_offset = al_get32(buf + 13);
     size_t r = buf[17];
     if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY)) || inv->boot_state > AL_BOOT_REVERTED ||
         inv->module_count > AL_PROTO_MAX_MODULES || r > AL_REASON_MAX - 1 ||
@@ -114,8 +99,8 @@ al_err al_plan_encode(const struct al_plan *plan, uint8_t *buf, size_t cap, size
     memset(buf, 0, need);
     buf[0] = AL_PROTO_VERSION;
     buf[1] = plan->status;
-    put16(buf + 2, plan->poll_s);
-    put32(buf + 4, plan->plan_id);
+    al_put16(buf + 2, plan->poll_s);
+    al_put32(buf + 4, plan->plan_id);
     buf[8] = plan->step_count;
     uint8_t *s = buf + AL_PROTO_PLAN_FIXED;
     for (uint8_t i = 0; i < plan->step_count; i++, s += AL_PROTO_STEP_SIZE) {
@@ -123,7 +108,7 @@ al_err al_plan_encode(const struct al_plan *plan, uint8_t *buf, size_t cap, size
         s[0] = st->function;
         s[1] = st->index;
         s[2] = st->encoding;
-        put32(s + 4, st->transfer_size);
+        al_put32(s + 4, st->transfer_size);
         memcpy(s + 8, st->transfer_sha256, AL_SHA256_SIZE);
         memcpy(s + 40, st->image_sha256, AL_SHA256_SIZE);
     }
@@ -137,8 +122,8 @@ al_err al_plan_decode(const uint8_t *buf, size_t len, struct al_plan *plan)
         return AL_ERR_PROTOCOL;
     memset(plan, 0, sizeof *plan);
     plan->status = buf[1];
-    plan->poll_s = get16(buf + 2);
-    plan->plan_id = get32(buf + 4);
+    plan->poll_s = al_get16(buf + 2);
+    plan->plan_id = al_get32(buf + 4);
     plan->step_count = buf[8];
     if (plan->status > AL_PLAN_WAIT || plan->step_count > AL_PROTO_MAX_STEPS ||
         (plan->status == AL_PLAN_UPDATE) != (plan->step_count > 0) ||
@@ -153,7 +138,7 @@ al_err al_plan_decode(const uint8_t *buf, size_t len, struct al_plan *plan)
         st->function = s[0];
         st->index = s[1];
         st->encoding = s[2];
-        st->transfer_size = get32(s + 4);
+        st->transfer_size = al_get32(s + 4);
         if (st->transfer_size == 0)
             return AL_ERR_PROTOCOL;
         memcpy(st->transfer_sha256, s + 8, AL_SHA256_SIZE);
@@ -170,9 +155,9 @@ al_err al_status_encode(const struct al_status *st, uint8_t *buf, size_t cap, si
     buf[1] = st->state;
     buf[2] = st->result;
     buf[3] = st->err;
-    put32(buf + 4, st->plan_id);
+    al_put32(buf + 4, st->plan_id);
     buf[8] = st->step;
-    put32(buf + 9, st->offset);
+    al_put32(buf + 9, st->offset);
     *len = AL_PROTO_STATUS_SIZE;
     return AL_OK;
 }
@@ -184,9 +169,9 @@ al_err al_status_decode(const uint8_t *buf, size_t len, struct al_status *st)
     st->state = buf[1];
     st->result = buf[2];
     st->err = buf[3];
-    st->plan_id = get32(buf + 4);
+    st->plan_id = al_get32(buf + 4);
     st->step = buf[8];
-    st->offset = get32(buf + 9);
+    st->offset = al_get32(buf + 9);
     return AL_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "airlift/version.h"
+#include "bytes.h"
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -177,24 +178,11 @@ size_t al_version_format(const struct al_version *v, char *buf, size_t cap)
     return n;
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void al_version_encode(const struct al_version *v, uint8_t out[AL_VERSION_WIRE_SIZE])
 {
-    le32(out, v->major);
-    le32(out + 4, v->minor);
-    le32(out + 8, v->patch);
+    al_put32(out, v->major);
+    al_put32(out + 4, v->minor);
+    al_put32(out + 8, v->patch);
     memset(out + 12, 0, AL_PRERELEASE_MAX);
     memcpy(out + 12, v->pre, str_len(v->pre, AL_PRERELEASE_MAX));
 }
@@ -204,9 +192,9 @@ al_err al_version_decode(const uint8_t in[AL_VERSION_WIRE_SIZE], struct al_versi
     const uint8_t *pre = in + 12;
     size_t n = 0;
     memset(out, 0, sizeof *out);
-    out->major = rd32(in);
-    out->minor = rd32(in + 4);
-    out->patch = rd32(in + 8);
+    out->major = al_get32(in);
+    out->minor = al_get32(in + 4);
+    out->patch = al_get32(in + 8);
     while (n < AL_PRERELEASE_MAX && pre[n])
         n++;
     for (size_t i = n; i < AL_PRERELEASE_MAX; i++)
