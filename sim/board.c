@@ -70,18 +70,26 @@ int sim_board_open(struct sim_board *b, const char *kind, const char *dir)
     for (size_t i = 0; i < sizeof boards / sizeof boards[0]; i++)
         if (kind && strcmp(boards[i].kind, kind) == 0)
             spec = &boards[i];
-    if (!spec)
+    if (!spec) {
+        snprintf(b->error, sizeof b->error, "unknown board '%s' (electron, pages4k)",
+                 kind ? kind : "(null)");
         return -1;
+    }
     b->kind = spec->kind;
     sim_power_init(&b->power);
     for (size_t i = 0; i < spec->flash_count; i++) {
         struct simflash_config cfg = spec->flash[i];
         char path[4096];
         if (dir) {
-            snprintf(path, sizeof path, "%s/%s", dir, spec->file[i]);
+            if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, spec->file[i]) >= sizeof path) {
+                snprintf(b->error, sizeof b->error, "flash folder path too long");
+                sim_board_close(b);
+                return -1;
+            }
             cfg.path = path;
         }
         if (simflash_open(&b->flash[i], &cfg, &b->power) != 0) {
+            snprintf(b->error, sizeof b->error, "%s flash: %s", spec->file[i], b->flash[i].error);
             sim_board_close(b);
             return -1;
         }
@@ -90,7 +98,8 @@ int sim_board_open(struct sim_board *b, const char *kind, const char *dir)
     for (size_t i = 0; i < spec->map_count; i++) {
         const struct region_spec *r = &spec->map[i];
         b->regions[i] = (struct al_region){r->name, r->role, r->function, r->index,
-                                           &b->flash[r->flash].port, r->addr, r->size, r->link};
+                                           simflash_port(&b->flash[r->flash]), r->addr, r->size,
+                                           r->link};
     }
     b->layout = (struct al_layout){spec->kind, b->regions, spec->map_count};
     return 0;
@@ -105,34 +114,33 @@ int sim_board_close(struct sim_board *b)
     return rc ? -1 : 0;
 }
 
-void sim_snapshot_take(const struct sim_board *b, struct sim_snapshot *s)
+struct simflash *sim_board_flash_of(struct sim_board *b, const struct al_region *r)
 {
-    memset(s, 0, sizeof *s);
-    for (size_t i = 0; i < b->flash_count; i++) {
-        const struct simflash *f = &b->flash[i];
-        s->mem[i] = malloc(f->size);
-        s->wear[i] = malloc(f->sector_count * sizeof *f->wear);
-        if (!s->mem[i] || !s->wear[i])
-            abort(); /* test tooling: out of memory is fatal */
-        memcpy(s->mem[i], f->mem, f->size);
-        memcpy(s->wear[i], f->wear, f->sector_count * sizeof *f->wear);
-    }
+    for (size_t i = 0; i < b->flash_count; i++)
+        if (r->flash == simflash_port(&b->flash[i]))
+            return &b->flash[i];
+    return NULL;
 }
 
-void sim_snapshot_restore(struct sim_board *b, const struct sim_snapshot *s)
+int sim_snapshot_take(const struct sim_board *b, struct sim_snapshot *s)
 {
-    for (size_t i = 0; i < b->flash_count; i++) {
-        struct simflash *f = &b->flash[i];
-        memcpy(f->mem, s->mem[i], f->size);
-        memcpy(f->wear, s->wear[i], f->sector_count * sizeof *f->wear);
-    }
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < b->flash_count; i++)
+        if (simflash_state_save(&b->flash[i], &s->flash[i]) != 0)
+            return -1;
+    return 0;
+}
+
+int sim_snapshot_restore(struct sim_board *b, const struct sim_snapshot *s)
+{
+    for (size_t i = 0; i < b->flash_count; i++)
+        if (simflash_state_restore(&b->flash[i], &s->flash[i]) != 0)
+            return -1;
+    return 0;
 }
 
 void sim_snapshot_free(struct sim_snapshot *s)
 {
-    for (size_t i = 0; i < SIM_BOARD_MAX_FLASH; i++) {
-        free(s->mem[i]);
-        free(s->wear[i]);
-    }
-    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < SIM_BOARD_MAX_FLASH; i++)
+        simflash_state_free(&s->flash[i]);
 }

@@ -58,6 +58,14 @@ struct al_layout {
  */
 al_err al_layout_check(const struct al_layout *layout);
 
+/*
+ * al_layout_check that says why: on AL_ERR_BAD_LAYOUT, *reason (if not NULL) is a static
+ * string naming the broken rule (e.g. "regions overlap on the same flash") and *region (if
+ * not NULL) the index of the offending region, or AL_LAYOUT_NO_REGION for a whole-layout rule.
+ */
+#define AL_LAYOUT_NO_REGION ((size_t)-1)
+al_err al_layout_check_reason(const struct al_layout *layout, const char **reason, size_t *region);
+
 /* First region with this role, or NULL. */
 const struct al_region *al_layout_find(const struct al_layout *layout, uint8_t role);
 

@@ -1,0 +1,293 @@
+/*
+ * config.c - see config.h.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char ald_usage_text[] =
+    "Usage: airliftd [OPTIONS]\n"
+    "\n"
+    "The airlift server: device endpoint (CoAP/DTLS) and management API (HTTP/JSON).\n"
+    "\n"
+    "Options (each also accepted as `name = value` in the --config file):\n"
+    "  --data-dir DIR           database and images (default ./airlift-data)\n"
+    "  --http-listen ADDR:PORT  management API (default 127.0.0.1:7780; port 0 picks one)\n"
+    "  --coap-listen ADDR:PORT  device endpoint (default 127.0.0.1:5684)\n"
+    "  --config FILE            read settings from FILE; flags override it\n"
+    "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --log-format FORMAT      text (logfmt) or json (default text)\n"
+    "  --admin-token-file PATH  at first start, also write the admin token there (0600)\n"
+    "  --port-file PATH         after binding, write the HTTP port there\n"
+    "  --http-threads N         HTTP worker threads, 1..64 (default 4)\n"
+    "  -h, --help               print this help and exit\n"
+    "  --version                print the version and exit\n"
+    "\n"
+    "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 data directory or database\n"
+    "error, 4 cannot bind. Signals: SIGTERM/SIGINT shut down cleanly. See docs/airliftd.md.\n";
+
+/* Copy s into out[cap]; false if it does not fit. */
+static bool copy_str(char *out, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= cap)
+        return false;
+    memcpy(out, s, n + 1);
+    return true;
+}
+
+bool ald_listen_parse(const char *s, struct ald_listen *out)
+{
+    const char *colon, *host = s;
+    size_t host_len;
+    char *end;
+    unsigned long port;
+    unsigned char addr[16];
+
+    memset(out, 0, sizeof *out);
+    if (!copy_str(out->text, sizeof out->text, s))
+        return false;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return false;
+        host = s + 1;
+        host_len = (size_t)(close - host);
+        colon = close + 1;
+        out->ipv6 = true;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return false;
+        host_len = (size_t)(colon - s);
+    }
+    if (host_len == 0 || host_len >= sizeof out->host)
+        return false;
+    memcpy(out->host, host, host_len);
+    out->host[host_len] = '\0';
+    if (inet_pton(out->ipv6 ? AF_INET6 : AF_INET, out->host, addr) != 1)
+        return false;
+    if (colon[1] < '0' || colon[1] > '9')
+        return false;
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (errno || *end != '\0' || port > 65535)
+        return false;
+    out->port = (uint16_t)port;
+    return true;
+}
+
+/* Apply one setting (a flag without its dashes, or a config file key). */
+static int apply(struct ald_config *cfg, const char *key, const char *value, char *err,
+                 size_t errlen)
+{
+    int rc = -1;
+    if (!strcmp(key, "data-dir")) {
+        if (!value[0] || !copy_str(cfg->data_dir, sizeof cfg->data_dir, value)) {
+            snprintf(err, errlen, "--data-dir: empty or too long");
+            goto out;
+        }
+    } else if (!strcmp(key, "http-listen") || !strcmp(key, "coap-listen")) {
+        struct ald_listen *l = key[0] == 'h' ? &cfg->http : &cfg->coap;
+        if (!ald_listen_parse(value, l)) {
+            snprintf(err, errlen, "--%s: expected ADDR:PORT with a numeric address, got '%.80s'",
+                     key, value);
+            goto out;
+        }
+    } else if (!strcmp(key, "admin-token-file") || !strcmp(key, "port-file")) {
+        char *dst = key[0] == 'a' ? cfg->admin_token_file : cfg->port_file;
+        if (!copy_str(dst, ALD_PATH_MAX, value)) {
+            snprintf(err, errlen, "--%s: path too long", key);
+            goto out;
+        }
+    } else if (!strcmp(key, "log-level")) {
+        int level = ald_log_level_parse(value);
+        if (level < 0) {
+            snprintf(err, errlen, "--log-level: expected debug, info, warn or error");
+            goto out;
+        }
+        cfg->log_level = (enum ald_log_level)level;
+    } else if (!strcmp(key, "log-format")) {
+        if (strcmp(value, "text") && strcmp(value, "json")) {
+            snprintf(err, errlen, "--log-format: expected text or json");
+            goto out;
+        }
+        cfg->log_json = value[0] == 'j';
+    } else if (!strcmp(key, "http-threads")) {
+        char *end;
+        unsigned long n;
+        errno = 0;
+        n = strtoul(value, &end, 10);
+        if (errno || end == value || *end || n < 1 || n > 64) {
+            snprintf(err, errlen, "--http-threads: expected 1..64");
+            goto out;
+        }
+        cfg->http_threads = (unsigned)n;
+    } else {
+        snprintf(err, errlen, "unknown option '%.64s'", key);
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* Trim ASCII whitespace at both ends, in place. */
+static char *trim(char *s)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+        *--end = '\0';
+    return s;
+}
+
+/* Read `key = value` lines from path. Lines are bounded (1 KiB); errors name file:line. */
+static int load_file(struct ald_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024], sub[256];
+    int rc = -1, lineno = 0;
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *key, *value, *eq;
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            goto out;
+        }
+        key = trim(line);
+        if (key[0] == '\0' || key[0] == '#')
+            continue;
+        eq = strchr(key, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+            goto out;
+        }
+        *eq = '\0';
+        value = trim(eq + 1);
+        key = trim(key);
+        if (!strcmp(key, "config")) {
+            snprintf(err, errlen, "%s:%d: 'config' cannot be set in a config file", path, lineno);
+            goto out;
+        }
+        if (apply(cfg, key, value, sub, sizeof sub) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static bool takes_value(const char *name)
+{
+    static const char *const with_value[] = {"data-dir",     "http-listen",      "coap-listen",
+                                             "config",       "log-level",        "log-format",
+                                             "admin-token-file", "port-file",    "http-threads"};
+    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
+        if (!strcmp(name, with_value[i]))
+            return true;
+    return false;
+}
+
+/*
+ * Walk argv. pass 0 only finds --config (and rejects malformed flags); pass 1 applies the
+ * rest, so flags override the file whatever their order.
+ */
+static int parse_args(struct ald_config *cfg, int argc, char **argv, int pass, char *err,
+                      size_t errlen)
+{
+    int rc = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value = NULL;
+        char name[32];
+        const char *eq;
+        size_t n;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            cfg->help = true;
+            continue;
+        }
+        if (!strcmp(arg, "--version")) {
+            cfg->version = true;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%.64s'", arg);
+            goto out;
+        }
+        arg += 2;
+        eq = strchr(arg, '=');
+        n = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (n >= sizeof name) {
+            snprintf(err, errlen, "unknown option '--%.40s'", arg);
+            goto out;
+        }
+        memcpy(name, arg, n);
+        name[n] = '\0';
+        if (!takes_value(name)) {
+            snprintf(err, errlen, "unknown option '--%s'", name);
+            goto out;
+        }
+        if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            snprintf(err, errlen, "--%s needs a value", name);
+            goto out;
+        }
+        if (pass == 0) {
+            if (!strcmp(name, "config") &&
+                !copy_str(cfg->config_file, sizeof cfg->config_file, value)) {
+                snprintf(err, errlen, "--config: path too long");
+                goto out;
+            }
+        } else if (strcmp(name, "config") != 0 && apply(cfg, name, value, err, errlen) != 0) {
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    int rc = -1;
+    memset(cfg, 0, sizeof *cfg);
+    copy_str(cfg->data_dir, sizeof cfg->data_dir, "./airlift-data");
+    ald_listen_parse("127.0.0.1:7780", &cfg->http);
+    ald_listen_parse("127.0.0.1:5684", &cfg->coap);
+    cfg->log_level = ALD_LOG_INFO;
+    cfg->http_threads = 4;
+    if (parse_args(cfg, argc, argv, 0, err, errlen) != 0)
+        goto out;
+    if (cfg->help || cfg->version) {
+        rc = 0;
+        goto out;
+    }
+    if (cfg->config_file[0] && load_file(cfg, cfg->config_file, err, errlen) != 0)
+        goto out;
+    if (parse_args(cfg, argc, argv, 1, err, errlen) != 0)
+        goto out;
+    rc = 0;
+out:
+    return rc;
+}

@@ -1,0 +1,61 @@
+/*
+ * config.h - airliftd's settings: defaults, then the config file (--config), then flags.
+ * Flags always win over the file. The file is `key = value` lines with the long flag names
+ * (no dashes in front), '#' comments and blank lines (docs/airliftd.md).
+ */
+#ifndef AIRLIFTD_CONFIG_H
+#define AIRLIFTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define ALD_PATH_MAX 1024
+#define ALD_ADDR_MAX 64
+
+/* A parsed "HOST:PORT" / "[V6]:PORT"; host is a numeric address. */
+struct ald_listen {
+    char text[ALD_ADDR_MAX + 8]; /* as given */
+    char host[ALD_ADDR_MAX];
+    bool ipv6;
+    uint16_t port;
+};
+
+struct ald_config {
+    char data_dir[ALD_PATH_MAX];
+    struct ald_listen http;
+    struct ald_listen coap;
+    char config_file[ALD_PATH_MAX];
+    char admin_token_file[ALD_PATH_MAX];
+    char port_file[ALD_PATH_MAX];
+    enum ald_log_level log_level;
+    bool log_json;
+    unsigned http_threads;
+    bool help;
+    bool version;
+};
+
+/* Exit codes of airliftd (docs/airliftd.md). */
+enum ald_exit {
+    ALD_EXIT_OK = 0,
+    ALD_EXIT_INTERNAL = 1, /* an unexpected failure (out of memory, a bug) */
+    ALD_EXIT_USAGE = 2,    /* bad flag, value or config file */
+    ALD_EXIT_DATA = 3,     /* data directory or database unusable */
+    ALD_EXIT_BIND = 4,     /* cannot listen on the requested address */
+};
+
+/*
+ * Fill cfg from defaults, the config file named by --config (if any) and argv. Returns 0,
+ * or -1 with a message in err (exit with ALD_EXIT_USAGE). --help / --version only set flags.
+ */
+int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Parse "HOST:PORT" or "[HOST]:PORT" with a numeric IPv4/IPv6 host; false if malformed. */
+bool ald_listen_parse(const char *s, struct ald_listen *out);
+
+/* The --help text. */
+extern const char ald_usage_text[];
+
+#endif

@@ -1,0 +1,1049 @@
+/*
+ * http_api.c - see http_api.h.
+ *
+ * Life of a request (libmicrohttpd calls on_request several times per request):
+ *  1. first call: route the method and path, authenticate the bearer token, check the
+ *     scope, Content-Type and declared Content-Length. Any failure queues the error reply
+ *     at once, before a byte of the body is read.
+ *  2. upload calls: the body is appended to a buffer bounded by the route's limit; past it
+ *     the rest is discarded and the request ends in 413.
+ *  3. last call: the route's handler runs and queues exactly one reply.
+ * on_completed logs the request and frees its state.
+ */
+#include "http_api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "airlift/image.h"
+#include "auth.h"
+#include "images.h"
+#include "log.h"
+
+#ifndef AIRLIFTD_VERSION
+#define AIRLIFTD_VERSION "0.0.0"
+#endif
+#define PARAM_MAX 80       /* longest path segment a route accepts */
+#define MAX_SEGMENTS 6
+#define EVENTS_DEFAULT_LIMIT 100
+#define EVENTS_MAX_LIMIT 1000
+#define PSK_BYTES 32
+#define IDENTITY_RANDOM_BYTES 8
+
+struct ald_http {
+    struct MHD_Daemon *daemon;
+    struct ald_store *store;
+    const char *data_dir;
+    uint16_t port;
+};
+
+enum body_kind { BODY_NONE, BODY_JSON, BODY_IMAGE };
+
+struct req;
+typedef enum MHD_Result (*handler_fn)(struct ald_http *h, struct MHD_Connection *c,
+                                      struct req *r);
+
+struct route {
+    const char *method;
+    const char *pattern; /* "/v1/devices/{}": "{}" matches one segment, kept in params */
+    enum ald_scope scope; /* 0: no token needed */
+    enum body_kind body;
+    handler_fn handle;
+};
+
+/* Per-request state, owned by libmicrohttpd's con_cls until on_completed. */
+struct req {
+    const struct route *route;
+    char params[2][PARAM_MAX + 1];
+    struct ald_token_rec token;
+    uint8_t *body;
+    size_t len, cap, limit;
+    bool too_large;
+    bool replied;
+    unsigned status;
+    int64_t started_ms;
+    char method[16];
+    char path[256];
+    char location[128]; /* Location header of a 201, if set */
+};
+
+/* ---- replies ---- */
+
+/* Queue resp with status, recording it for the access log. Destroys resp. */
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct req *r, unsigned status,
+                                  struct MHD_Response *resp)
+{
+    enum MHD_Result ret;
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->location[0])
+        MHD_add_response_header(resp, "Location", r->location);
+    r->replied = true;
+    r->status = status;
+    ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Reply with body as JSON (steals the reference). */
+static enum MHD_Result reply_json(struct MHD_Connection *c, struct req *r, unsigned status,
+                                  json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct MHD_Response *resp = NULL;
+    json_decref(body);
+    if (!text)
+        return MHD_NO; /* out of memory: drop the connection */
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return send_reply(c, r, status, resp);
+}
+
+/* {"error":{"code":code,"message":...}} with an optional extra "reason". */
+static enum MHD_Result reply_error_reason(struct MHD_Connection *c, struct req *r,
+                                          unsigned status, const char *code, const char *reason,
+                                          const char *fmt, ...)
+{
+    char message[512];
+    json_t *err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    err = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (err && reason)
+        json_object_set_new(err, "reason", json_string(reason));
+    return reply_json(c, r, status, err ? json_pack("{s:o}", "error", err) : NULL);
+}
+
+#define reply_error(c, r, status, code, ...) \
+    reply_error_reason(c, r, status, code, NULL, __VA_ARGS__)
+
+static enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *r, unsigned status)
+{
+    return send_reply(c, r, status,
+                      MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
+}
+
+static enum MHD_Result reply_store_error(struct MHD_Connection *c, struct req *r)
+{
+    return reply_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                       "the server could not complete the request (see its log)");
+}
+
+/* ---- JSON helpers ---- */
+
+static json_t *time_json(int64_t ms)
+{
+    char buf[40];
+    if (!ms)
+        return json_null();
+    ald_format_time(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+/* Parse the request body as a JSON object; on failure the 400 is queued and NULL returned. */
+static json_t *parse_body(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json",
+                           "request body is not valid JSON (line %d, column %d): %s", jerr.line,
+                           jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json",
+                           "request body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+/*
+ * Every key of obj must be in allowed (NULL-terminated). Unknown fields are refused so a
+ * typo never passes silently. On failure the 400 is queued and false returned.
+ */
+static bool only_fields(struct MHD_Connection *c, struct req *r, json_t *obj,
+                        const char *const *allowed, enum MHD_Result *ret)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value) {
+        bool known = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (!strcmp(key, *a))
+                known = true;
+        if (!known) {
+            *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "unknown field '%.64s'",
+                               key);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A required string field of at most max bytes; on failure the 400 is queued, NULL returned. */
+static const char *string_field(struct MHD_Connection *c, struct req *r, json_t *obj,
+                                const char *field, size_t max, enum MHD_Result *ret)
+{
+    json_t *v = json_object_get(obj, field);
+    if (!v) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "missing field '%s'", field);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "field '%s' must be a string", field);
+        return NULL;
+    }
+    if (json_string_length(v) > max || strlen(json_string_value(v)) != json_string_length(v)) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "field '%s' must be at most %zu bytes, without NUL", field, max);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* ---- handlers: health ---- */
+
+static enum MHD_Result h_health(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    int version = 0;
+    if (h->store->ops->schema_version(h->store, &version) != ALD_STORE_OK)
+        return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                           "the database does not answer");
+    return reply_json(c, r, MHD_HTTP_OK,
+                      json_pack("{s:s, s:s, s:s, s:i}", "status", "ok", "version",
+                                AIRLIFTD_VERSION, "store", h->store->ops->backend,
+                                "schema_version", version));
+}
+
+/* ---- handlers: tokens ---- */
+
+static json_t *token_json(const struct ald_token_rec *t)
+{
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:b}", "id", (json_int_t)t->id, "name", t->name,
+                     "scope", ald_scope_name(t->scope), "created_at", time_json(t->created_at),
+                     "last_used_at", time_json(t->last_used_at), "revoked", t->revoked);
+}
+
+static enum MHD_Result h_tokens_create(struct ald_http *h, struct MHD_Connection *c,
+                                       struct req *r)
+{
+    static const char *const fields[] = {"name", "scope", NULL};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_token_rec rec;
+    char token[ALD_TOKEN_LEN + 1], data[160];
+    const char *name, *scope_name;
+    enum ald_scope scope;
+    json_t *doc = parse_body(c, r, &ret), *body;
+
+    if (!doc || !only_fields(c, r, doc, fields, &ret))
+        goto out;
+    if (!(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)) ||
+        !(scope_name = string_field(c, r, doc, "scope", 16, &ret)))
+        goto out;
+    if (!ald_name_valid(name)) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "token name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
+                          "or digit");
+        goto out;
+    }
+    scope = ald_scope_parse(scope_name);
+    if (!scope) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "scope must be read, operator or admin");
+        goto out;
+    }
+    if (ald_token_issue(h->store, name, scope, token, &rec) != ALD_STORE_OK) {
+        ret = reply_store_error(c, r);
+        goto out;
+    }
+    snprintf(data, sizeof data, "{\"id\":%" PRId64 ",\"name\":\"%s\",\"scope\":\"%s\"}", rec.id,
+             rec.name, ald_scope_name(rec.scope));
+    ald_event_emit(h->store, "token.created", NULL, 0, data);
+    ald_log(ALD_LOG_INFO, "token created", "name", rec.name, "scope", ald_scope_name(rec.scope),
+            "by", r->token.name, NULL);
+    body = token_json(&rec);
+    json_object_set_new(body, "token", json_string(token));
+    ret = reply_json(c, r, MHD_HTTP_CREATED, body);
+out:
+    json_decref(doc);
+    return ret;
+}
+
+static int collect_token(void *ctx, const struct ald_token_rec *t)
+{
+    return json_array_append_new(ctx, token_json(t));
+}
+
+static enum MHD_Result h_tokens_list(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    json_t *arr = json_array();
+    if (!arr || h->store->ops->token_list(h->store, collect_token, arr) != ALD_STORE_OK) {
+        json_decref(arr);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "tokens", arr));
+}
+
+/* Parse a positive decimal id; false for anything else. */
+static bool parse_id(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    if (!*s || *s == '0' || strlen(s) > 18)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int count_active_admins(void *ctx, const struct ald_token_rec *t)
+{
+    if (t->scope == ALD_SCOPE_ADMIN && !t->revoked)
+        (*(int *)ctx)++;
+    return 0;
+}
+
+static enum MHD_Result h_token_delete(struct ald_http *h, struct MHD_Connection *c,
+                                      struct req *r)
+{
+    struct ald_token_rec t;
+    enum ald_store_rc rc;
+    int admins = 0;
+    int64_t id;
+    char data[64];
+
+    if (!parse_id(r->params[0], &id) ||
+        (rc = h->store->ops->token_get(h->store, id, &t)) == ALD_STORE_NOT_FOUND)
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "token '%s' does not exist",
+                           r->params[0]);
+    if (rc != ALD_STORE_OK)
+        return reply_store_error(c, r);
+    if (t.revoked)
+        return reply_empty(c, r, MHD_HTTP_NO_CONTENT);
+    if (t.scope == ALD_SCOPE_ADMIN) {
+        if (h->store->ops->token_list(h->store, count_active_admins, &admins) != ALD_STORE_OK)
+            return reply_store_error(c, r);
+        if (admins <= 1)
+            return reply_error(c, r, MHD_HTTP_CONFLICT, "last_admin",
+                               "token %" PRId64 " is the last admin token; create another first",
+                               id);
+    }
+    if (h->store->ops->token_revoke(h->store, id) != ALD_STORE_OK)
+        return reply_store_error(c, r);
+    snprintf(data, sizeof data, "{\"id\":%" PRId64 "}", id);
+    ald_event_emit(h->store, "token.revoked", NULL, 0, data);
+    ald_log(ALD_LOG_INFO, "token revoked", "name", t.name, "by", r->token.name, NULL);
+    return reply_empty(c, r, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- handlers: devices ---- */
+
+static json_t *device_json(const struct ald_device_rec *d, bool full)
+{
+    json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:o}", "name", d->name, "identity",
+                          d->identity, "platform", d->platform, "dev", d->dev, "product",
+                          d->product_id ? json_integer(d->product_id) : json_null(),
+                          "created_at", time_json(d->created_at), "last_seen_at",
+                          time_json(d->last_seen_at), "reported_at", time_json(d->reported_at));
+    if (o && full) {
+        json_t *inv = d->inventory[0] ? json_loads(d->inventory, 0, NULL) : NULL;
+        json_object_set_new(o, "inventory", inv ? inv : json_null());
+    }
+    return o;
+}
+
+/* "platform": a number 0..65535, or a known name. false if neither. */
+static bool platform_value(json_t *v, uint16_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 65535) {
+        *out = (uint16_t)json_integer_value(v);
+        return true;
+    }
+    if (json_is_string(v) && !strcmp(json_string_value(v), "electron")) {
+        *out = 10;
+        return true;
+    }
+    return false;
+}
+
+static enum MHD_Result h_devices_create(struct ald_http *h, struct MHD_Connection *c,
+                                        struct req *r)
+{
+    static const char *const fields[] = {"name", "platform", "dev", NULL};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_device_rec *d = calloc(1, sizeof *d);
+    char psk_hex[2 * PSK_BYTES + 1], data[128];
+    const char *name;
+    json_t *doc = parse_body(c, r, &ret), *dev, *body;
+    enum ald_store_rc rc = ALD_STORE_EXISTS;
+
+    if (!d) {
+        ret = MHD_NO;
+        goto out;
+    }
+    if (!doc || !only_fields(c, r, doc, fields, &ret))
+        goto out;
+    if (!(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)))
+        goto out;
+    if (!ald_name_valid(name)) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "device name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
+                          "or digit");
+        goto out;
+    }
+    if (!platform_value(json_object_get(doc, "platform"), &d->platform)) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "field 'platform' must be a platform id 0..65535 or \"electron\"");
+        goto out;
+    }
+    dev = json_object_get(doc, "dev");
+    if (dev && !json_is_boolean(dev)) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "field 'dev' must be true or false");
+        goto out;
+    }
+    d->dev = json_is_true(dev);
+    memcpy(d->name, name, strlen(name) + 1);
+    d->psk_len = PSK_BYTES;
+    /* A fresh random identity per attempt: a collision (never seen) just retries. */
+    for (int attempt = 0; attempt < 3 && rc == ALD_STORE_EXISTS; attempt++) {
+        uint8_t rnd[IDENTITY_RANDOM_BYTES];
+        struct ald_device_rec *other = NULL;
+        if (!ald_random(rnd, sizeof rnd) || !ald_random(d->psk, PSK_BYTES)) {
+            rc = ALD_STORE_ERROR;
+            break;
+        }
+        memcpy(d->identity, "airlift-", 8);
+        ald_hex_encode(rnd, sizeof rnd, d->identity + 8);
+        rc = h->store->ops->device_create(h->store, d);
+        if (rc != ALD_STORE_EXISTS)
+            break;
+        other = malloc(sizeof *other);
+        if (!other || h->store->ops->device_get(h->store, name, other) != ALD_STORE_NOT_FOUND) {
+            free(other);
+            ret = reply_error(c, r, MHD_HTTP_CONFLICT, "exists", "device '%s' already exists",
+                              name);
+            goto out;
+        }
+        free(other);
+    }
+    if (rc != ALD_STORE_OK) {
+        ret = reply_store_error(c, r);
+        goto out;
+    }
+    snprintf(data, sizeof data, "{\"platform\":%u,\"dev\":%s}", (unsigned)d->platform,
+             d->dev ? "true" : "false");
+    ald_event_emit(h->store, "device.created", d->name, 0, data);
+    ald_log(ALD_LOG_INFO, "device created", "device", d->name, "identity", d->identity, "by",
+            r->token.name, NULL);
+    ald_hex_encode(d->psk, d->psk_len, psk_hex);
+    body = device_json(d, false);
+    json_object_set_new(body, "psk", json_string(psk_hex));
+    snprintf(r->location, sizeof r->location, "/v1/devices/%s", d->name);
+    ret = reply_json(c, r, MHD_HTTP_CREATED, body);
+out:
+    if (d)
+        memset(d->psk, 0, sizeof d->psk);
+    free(d);
+    json_decref(doc);
+    return ret;
+}
+
+static int collect_device(void *ctx, const struct ald_device_rec *d)
+{
+    return json_array_append_new(ctx, device_json(d, false));
+}
+
+static enum MHD_Result h_devices_list(struct ald_http *h, struct MHD_Connection *c,
+                                      struct req *r)
+{
+    json_t *arr = json_array();
+    if (!arr || h->store->ops->device_list(h->store, collect_device, arr) != ALD_STORE_OK) {
+        json_decref(arr);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "devices", arr));
+}
+
+static enum MHD_Result h_device_get(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_device_rec *d = malloc(sizeof *d);
+    enum ald_store_rc rc;
+    enum MHD_Result ret;
+    if (!d)
+        return MHD_NO;
+    rc = ald_name_valid(r->params[0]) ? h->store->ops->device_get(h->store, r->params[0], d)
+                                      : ALD_STORE_NOT_FOUND;
+    if (rc == ALD_STORE_NOT_FOUND)
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
+                          r->params[0]);
+    else if (rc != ALD_STORE_OK)
+        ret = reply_store_error(c, r);
+    else
+        ret = reply_json(c, r, MHD_HTTP_OK, device_json(d, true));
+    memset(d->psk, 0, sizeof d->psk);
+    free(d);
+    return ret;
+}
+
+static enum MHD_Result h_device_delete(struct ald_http *h, struct MHD_Connection *c,
+                                       struct req *r)
+{
+    enum ald_store_rc rc = ald_name_valid(r->params[0])
+                               ? h->store->ops->device_delete(h->store, r->params[0])
+                               : ALD_STORE_NOT_FOUND;
+    if (rc == ALD_STORE_NOT_FOUND)
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
+                           r->params[0]);
+    if (rc != ALD_STORE_OK)
+        return reply_store_error(c, r);
+    ald_event_emit(h->store, "device.deleted", r->params[0], 0, NULL);
+    ald_log(ALD_LOG_INFO, "device deleted", "device", r->params[0], "by", r->token.name, NULL);
+    return reply_empty(c, r, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- handlers: images ---- */
+
+static json_t *image_json(const struct ald_image_rec *m)
+{
+    char link[16];
+    json_t *deps = json_loads(m->deps_json, 0, NULL);
+    snprintf(link, sizeof link, "0x%08x", (unsigned)m->link_address);
+    return json_pack("{s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o}", "sha256",
+                     m->sha256, "function", al_function_name(m->function), "index", m->index,
+                     "platform", m->platform, "version", m->version, "security_counter",
+                     (json_int_t)m->security_counter, "link_address", link, "payload_size",
+                     (json_int_t)m->payload_size, "file_size", (json_int_t)m->file_size,
+                     "key_id", m->key_id, "dependencies", deps ? deps : json_array(),
+                     "created_at", time_json(m->created_at));
+}
+
+static enum MHD_Result h_images_create(struct ald_http *h, struct MHD_Connection *c,
+                                       struct req *r)
+{
+    struct ald_image_rec *m = malloc(sizeof *m);
+    char code[48], msg[256];
+    enum MHD_Result ret;
+    if (!m)
+        return MHD_NO;
+    switch (ald_image_ingest(h->store, h->data_dir, r->body, r->len, m, code, sizeof code, msg,
+                             sizeof msg)) {
+    case ALD_INGEST_CREATED:
+        ald_log(ALD_LOG_INFO, "image stored", "sha256", m->sha256, "version", m->version, "by",
+                r->token.name, NULL);
+        snprintf(r->location, sizeof r->location, "/v1/images/%s", m->sha256);
+        ret = reply_json(c, r, MHD_HTTP_CREATED, image_json(m));
+        break;
+    case ALD_INGEST_SAME:
+        ret = reply_json(c, r, MHD_HTTP_OK, image_json(m));
+        break;
+    case ALD_INGEST_CONFLICT:
+        ret = reply_error(c, r, MHD_HTTP_CONFLICT, "exists", "%s", msg);
+        break;
+    case ALD_INGEST_INVALID:
+        ret = reply_error_reason(c, r, MHD_HTTP_BAD_REQUEST, "invalid_image", code, "%s", msg);
+        break;
+    default:
+        ret = reply_store_error(c, r);
+        break;
+    }
+    free(m);
+    return ret;
+}
+
+static int collect_image(void *ctx, const struct ald_image_rec *m)
+{
+    return json_array_append_new(ctx, image_json(m));
+}
+
+static enum MHD_Result h_images_list(struct ald_http *h, struct MHD_Connection *c,
+                                     struct req *r)
+{
+    json_t *arr = json_array();
+    if (!arr || h->store->ops->image_list(h->store, collect_image, arr) != ALD_STORE_OK) {
+        json_decref(arr);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "images", arr));
+}
+
+/* Look up the image named by params[0]; on failure the reply is queued and false returned. */
+static bool find_image(struct ald_http *h, struct MHD_Connection *c, struct req *r,
+                       struct ald_image_rec *m, enum MHD_Result *ret)
+{
+    enum ald_store_rc rc;
+    if (!ald_is_lower_hex(r->params[0], ALD_SHA256_HEX)) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "an image is named by its payload SHA-256: 64 lowercase hex digits");
+        return false;
+    }
+    rc = h->store->ops->image_get(h->store, r->params[0], m);
+    if (rc == ALD_STORE_NOT_FOUND)
+        *ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "image '%s' does not exist",
+                           r->params[0]);
+    else if (rc != ALD_STORE_OK)
+        *ret = reply_store_error(c, r);
+    return rc == ALD_STORE_OK;
+}
+
+static enum MHD_Result h_image_get(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_image_rec *m = malloc(sizeof *m);
+    enum MHD_Result ret = MHD_NO;
+    if (m && find_image(h, c, r, m, &ret))
+        ret = reply_json(c, r, MHD_HTTP_OK, image_json(m));
+    free(m);
+    return ret;
+}
+
+static enum MHD_Result h_image_blob(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_image_rec *m = malloc(sizeof *m);
+    enum MHD_Result ret = MHD_NO;
+    struct MHD_Response *resp;
+    struct stat sb;
+    char path[2048], disposition[128];
+    int fd = -1;
+
+    if (!m || !find_image(h, c, r, m, &ret))
+        goto out;
+    if (!ald_image_blob_path(h->data_dir, m->sha256, path, sizeof path) ||
+        (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
+        ald_log(ALD_LOG_ERROR, "image blob missing", "path", path, "error", strerror(errno),
+                NULL);
+        ret = reply_store_error(c, r);
+        goto out;
+    }
+    resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (!resp)
+        goto out;
+    fd = -1; /* the response owns it now */
+    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+    snprintf(disposition, sizeof disposition, "attachment; filename=\"%s.alim\"", m->sha256);
+    MHD_add_response_header(resp, "Content-Disposition", disposition);
+    ret = send_reply(c, r, MHD_HTTP_OK, resp);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(m);
+    return ret;
+}
+
+/* ---- handlers: events ---- */
+
+static int collect_event(void *ctx, const struct ald_event_rec *e)
+{
+    json_t *data = json_loads(e->data, 0, NULL);
+    return json_array_append_new(
+        ctx, json_pack("{s:I, s:o, s:o, s:o, s:s, s:o}", "id", (json_int_t)e->id, "ts",
+                       time_json(e->ts), "device",
+                       e->device[0] ? json_string(e->device) : json_null(), "update_id",
+                       e->update_id ? json_integer(e->update_id) : json_null(), "type", e->type,
+                       "data", data ? data : json_object()));
+}
+
+static enum MHD_Result h_events_list(struct ald_http *h, struct MHD_Connection *c,
+                                     struct req *r)
+{
+    const char *device = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
+    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    struct ald_event_filter f = {0, NULL, EVENTS_DEFAULT_LIMIT};
+    int64_t n;
+    json_t *arr;
+
+    if (device && !ald_name_valid(device))
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "bad 'device' parameter");
+    f.device = device;
+    if (after && strcmp(after, "0") != 0 && !parse_id(after, &f.after_id))
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "'after' must be an event id");
+    if (limit) {
+        if (!parse_id(limit, &n) || n > EVENTS_MAX_LIMIT)
+            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                               "'limit' must be 1..%d", EVENTS_MAX_LIMIT);
+        f.limit = (size_t)n;
+    }
+    arr = json_array();
+    if (!arr || h->store->ops->event_list(h->store, &f, collect_event, arr) != ALD_STORE_OK) {
+        json_decref(arr);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "events", arr));
+}
+
+/* ---- routing ---- */
+
+static const struct route routes[] = {
+    {"GET", "/v1/health", 0, BODY_NONE, h_health},
+    {"POST", "/v1/tokens", ALD_SCOPE_ADMIN, BODY_JSON, h_tokens_create},
+    {"GET", "/v1/tokens", ALD_SCOPE_ADMIN, BODY_NONE, h_tokens_list},
+    {"DELETE", "/v1/tokens/{}", ALD_SCOPE_ADMIN, BODY_NONE, h_token_delete},
+    {"POST", "/v1/devices", ALD_SCOPE_OPERATOR, BODY_JSON, h_devices_create},
+    {"GET", "/v1/devices", ALD_SCOPE_READ, BODY_NONE, h_devices_list},
+    {"GET", "/v1/devices/{}", ALD_SCOPE_READ, BODY_NONE, h_device_get},
+    {"DELETE", "/v1/devices/{}", ALD_SCOPE_OPERATOR, BODY_NONE, h_device_delete},
+    {"POST", "/v1/images", ALD_SCOPE_OPERATOR, BODY_IMAGE, h_images_create},
+    {"GET", "/v1/images", ALD_SCOPE_READ, BODY_NONE, h_images_list},
+    {"GET", "/v1/images/{}", ALD_SCOPE_READ, BODY_NONE, h_image_get},
+    {"GET", "/v1/images/{}/blob", ALD_SCOPE_READ, BODY_NONE, h_image_blob},
+    {"GET", "/v1/events", ALD_SCOPE_READ, BODY_NONE, h_events_list},
+};
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+/*
+ * Does path match pattern? Path parameters ("{}") are copied to params (at most 2, each at
+ * most PARAM_MAX bytes; a longer one does not match). A trailing slash does not match.
+ */
+static bool match(const char *pattern, const char *path, char params[2][PARAM_MAX + 1])
+{
+    int nparam = 0;
+    while (*pattern && *path) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n > PARAM_MAX || nparam >= 2)
+                return false;
+            memcpy(params[nparam], path, n);
+            params[nparam++][n] = '\0';
+            pattern += 2;
+            path += n;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+/* Parse the Content-Length header; false if absent or malformed. */
+static bool content_length(struct MHD_Connection *c, uint64_t *out)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    if (!v || !*v || strlen(v) > 19)
+        return false;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9')
+            return false;
+        n = n * 10 + (uint64_t)(*v - '0');
+    }
+    *out = n;
+    return true;
+}
+
+/* Is the request's Content-Type (parameters ignored, case-insensitive) one of types? */
+static bool content_type_is(struct MHD_Connection *c, const char *const *types)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n;
+    if (!v)
+        return false;
+    n = strcspn(v, "; \t");
+    for (; *types; types++)
+        if (strlen(*types) == n && strncasecmp(v, *types, n) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Authenticate: "Authorization: Bearer alt_<hex>" naming a live token with at least `need`.
+ * On failure the 401/403 is queued and false returned.
+ */
+static bool authorize(struct ald_http *h, struct MHD_Connection *c, struct req *r,
+                      enum ald_scope need, enum MHD_Result *ret)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    uint8_t hash[32];
+    enum ald_store_rc rc;
+    const char *why;
+
+    if (!auth) {
+        why = "missing bearer token (Authorization: Bearer alt_...)";
+        goto unauthorized;
+    }
+    if (strncasecmp(auth, "Bearer ", 7) != 0) {
+        why = "Authorization must use the Bearer scheme";
+        goto unauthorized;
+    }
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    if (!ald_token_hash(auth, hash)) {
+        why = "malformed token: expected alt_ and 64 hex digits";
+        goto unauthorized;
+    }
+    rc = h->store->ops->token_by_hash(h->store, hash, &r->token);
+    if (rc == ALD_STORE_ERROR) {
+        *ret = reply_store_error(c, r);
+        return false;
+    }
+    if (rc == ALD_STORE_NOT_FOUND || r->token.revoked) {
+        why = rc == ALD_STORE_NOT_FOUND ? "unknown token" : "token revoked";
+        goto unauthorized;
+    }
+    if (r->token.scope < need) {
+        *ret = reply_error(c, r, MHD_HTTP_FORBIDDEN, "forbidden",
+                           "token '%s' has scope '%s'; this request needs '%s'", r->token.name,
+                           ald_scope_name(r->token.scope), ald_scope_name(need));
+        return false;
+    }
+    h->store->ops->token_touch(h->store, r->token.id, ald_now_ms());
+    return true;
+unauthorized:
+    /* A 401 carries the challenge; reply_error cannot add headers, so build it here. */
+    {
+        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message", why);
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        struct MHD_Response *resp =
+            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+                 : NULL;
+        json_decref(body);
+        if (!resp) {
+            free(text);
+            *ret = MHD_NO;
+            return false;
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"airlift\"");
+        *ret = send_reply(c, r, MHD_HTTP_UNAUTHORIZED, resp);
+    }
+    return false;
+}
+
+/*
+ * First call of a request: route, authenticate, check the declared body. Returns MHD_YES to
+ * go on reading the body (or with a reply already queued), MHD_NO to drop the connection.
+ */
+static enum MHD_Result begin(struct ald_http *h, struct MHD_Connection *c, struct req *r,
+                             const char *url, const char *method)
+{
+    static const char *const json_types[] = {"application/json", NULL};
+    static const char *const image_types[] = {"application/octet-stream",
+                                              "application/vnd.airlift.image", NULL};
+    enum MHD_Result ret = MHD_YES;
+    bool path_known = false;
+    uint64_t declared = 0;
+
+    for (size_t i = 0; i < ROUTE_COUNT && !r->route; i++) {
+        if (!match(routes[i].pattern, url, r->params))
+            continue;
+        path_known = true;
+        if (!strcmp(routes[i].method, method))
+            r->route = &routes[i];
+    }
+    if (!r->route) {
+        if (path_known)
+            return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "%s is not allowed on this resource", r->method);
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint: %s",
+                           r->path);
+    }
+    if (r->route->scope && !authorize(h, c, r, r->route->scope, &ret))
+        return ret;
+    r->limit = r->route->body == BODY_JSON    ? ALD_JSON_BODY_MAX
+               : r->route->body == BODY_IMAGE ? ALD_IMAGE_BODY_MAX
+                                              : 0;
+    if (content_length(c, &declared) && declared > r->limit)
+        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                           "request body of %" PRIu64 " bytes exceeds the limit of %zu bytes",
+                           declared, r->limit);
+    if (r->route->body == BODY_JSON && !content_type_is(c, json_types))
+        return reply_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                           "send the body as Content-Type: application/json");
+    if (r->route->body == BODY_IMAGE && !content_type_is(c, image_types))
+        return reply_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                           "send the image as Content-Type: application/octet-stream");
+    if (declared > 0) {
+        r->body = malloc((size_t)declared);
+        if (!r->body)
+            return MHD_NO;
+        r->cap = (size_t)declared;
+    }
+    return MHD_YES;
+}
+
+/* Append an upload chunk, bounded by r->limit; past it the request is marked too large. */
+static bool append_body(struct req *r, const char *data, size_t n)
+{
+    if (r->too_large || n > r->limit - r->len) {
+        r->too_large = true;
+        return true;
+    }
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        uint8_t *grown;
+        while (cap < r->len + n)
+            cap *= 2;
+        if (cap > r->limit)
+            cap = r->limit;
+        grown = realloc(r->body, cap);
+        if (!grown)
+            return false;
+        r->body = grown;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct ald_http *h = cls;
+    struct req *r = *con_cls;
+
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        r->started_ms = ald_now_ms();
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        return begin(h, c, r, url, method);
+    }
+    if (*upload_data_size) {
+        /* After an early reply the rest of the body is read and dropped. */
+        bool ok = r->replied || append_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return ok ? MHD_YES : MHD_NO;
+    }
+    if (r->replied)
+        return MHD_YES;
+    if (r->too_large)
+        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                           "request body exceeds the limit of %zu bytes", r->limit);
+    return r->route->handle(h, c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req *r = *con_cls;
+    char status[8], ms[24];
+    if (!r)
+        return;
+    snprintf(status, sizeof status, "%u", r->status);
+    snprintf(ms, sizeof ms, "%" PRId64, ald_now_ms() - r->started_ms);
+    /* For a request cut short, the extra key turns "aborted=true" on; otherwise the NULL
+     * ends the list there. */
+    ald_log(r->status >= 500 ? ALD_LOG_WARN : ALD_LOG_INFO, "request", "method", r->method,
+            "path", r->path, "status", status, "ms", ms, "token", r->token.name,
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "aborted", "true", NULL);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    size_t n;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    ald_log(ALD_LOG_WARN, "http", "detail", msg, NULL);
+}
+
+int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
+                   struct ald_store *store, const char *data_dir, char *err, size_t errlen)
+{
+    struct ald_http *h = NULL;
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    const struct sockaddr *sa;
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_USE_AUTO;
+    int rc = -1;
+
+    *out = NULL;
+    h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    h->store = store;
+    h->data_dir = data_dir;
+    memset(&sin, 0, sizeof sin);
+    memset(&sin6, 0, sizeof sin6);
+    if (listen->ipv6) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(listen->port);
+        inet_pton(AF_INET6, listen->host, &sin6.sin6_addr);
+        sa = (const struct sockaddr *)&sin6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(listen->port);
+        inet_pton(AF_INET, listen->host, &sin.sin_addr);
+        sa = (const struct sockaddr *)&sin;
+    }
+    h->daemon = MHD_start_daemon(
+        flags, listen->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        h, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
+    if (!h->daemon) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not available?)",
+                 listen->text);
+        goto out;
+    }
+    info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : listen->port;
+    *out = h;
+    rc = 0;
+out:
+    if (rc != 0)
+        free(h);
+    return rc;
+}
+
+uint16_t ald_http_port(const struct ald_http *h)
+{
+    return h->port;
+}
+
+void ald_http_stop(struct ald_http *h)
+{
+    MHD_socket fd;
+    if (!h)
+        return;
+    /* Stop accepting first; workers then finish what they are doing and are joined. */
+    fd = MHD_quiesce_daemon(h->daemon);
+    MHD_stop_daemon(h->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    free(h);
+}

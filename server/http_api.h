@@ -1,0 +1,35 @@
+/*
+ * http_api.h - airliftd's management API: HTTP/JSON under /v1 on libmicrohttpd, with a pool
+ * of worker threads. Every endpoint is documented in docs/api.md.
+ */
+#ifndef AIRLIFTD_HTTP_API_H
+#define AIRLIFTD_HTTP_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+#define ALD_JSON_BODY_MAX (64u * 1024u)         /* any JSON request body */
+#define ALD_IMAGE_BODY_MAX (16u * 1024u * 1024u) /* an uploaded image file */
+
+struct ald_http;
+
+/*
+ * Listen on `listen` and serve with `threads` workers. store and data_dir must outlive the
+ * server. Returns 0, or -1 with err set (typically: the address cannot be bound).
+ */
+int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
+                   struct ald_store *store, const char *data_dir, char *err, size_t errlen);
+
+/* The port actually bound (useful with port 0). */
+uint16_t ald_http_port(const struct ald_http *h);
+
+/*
+ * Shut down: stop accepting connections, let requests being handled finish, close the
+ * rest, join the workers and free h. NULL is a no-op.
+ */
+void ald_http_stop(struct ald_http *h);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * log.c - see log.h.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define LINE_MAX_BYTES 4096
+
+static enum ald_log_level log_min = ALD_LOG_INFO;
+static bool log_json;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void ald_log_setup(enum ald_log_level min, bool json)
+{
+    log_min = min;
+    log_json = json;
+}
+
+int ald_log_level_parse(const char *s)
+{
+    if (!strcmp(s, "debug"))
+        return ALD_LOG_DEBUG;
+    if (!strcmp(s, "info"))
+        return ALD_LOG_INFO;
+    if (!strcmp(s, "warn") || !strcmp(s, "warning"))
+        return ALD_LOG_WARN;
+    if (!strcmp(s, "error"))
+        return ALD_LOG_ERROR;
+    return -1;
+}
+
+/* A line under construction; once full, further appends are ignored (truncation). */
+struct line {
+    char buf[LINE_MAX_BYTES];
+    size_t len;
+};
+
+static void put_raw(struct line *l, const char *s, size_t n)
+{
+    size_t room = sizeof l->buf - 2 - l->len; /* keep room for "\n" and NUL */
+    if (n > room)
+        n = room;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void put_str(struct line *l, const char *s)
+{
+    put_raw(l, s, strlen(s));
+}
+
+/* JSON string body escaping (without the quotes). */
+static void put_json_escaped(struct line *l, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            put_raw(l, esc, 2);
+        } else if (c < 0x20) {
+            int n = snprintf(esc, sizeof esc, "\\u%04x", c);
+            put_raw(l, esc, (size_t)n);
+        } else {
+            put_raw(l, s, 1);
+        }
+    }
+}
+
+/* logfmt value: bare if it has no space, quote, '=' or control byte; else quoted and escaped. */
+static void put_logfmt_value(struct line *l, const char *s)
+{
+    bool bare = *s != '\0';
+    for (const char *p = s; *p && bare; p++)
+        if ((unsigned char)*p <= 0x20 || *p == '"' || *p == '=' || *p == '\\')
+            bare = false;
+    if (bare) {
+        put_str(l, s);
+        return;
+    }
+    put_raw(l, "\"", 1);
+    put_json_escaped(l, s);
+    put_raw(l, "\"", 1);
+}
+
+static void put_field(struct line *l, const char *key, const char *value, bool first)
+{
+    if (log_json) {
+        put_str(l, first ? "\"" : ",\"");
+        put_json_escaped(l, key);
+        put_str(l, "\":\"");
+        put_json_escaped(l, value);
+        put_raw(l, "\"", 1);
+    } else {
+        if (!first)
+            put_raw(l, " ", 1);
+        put_str(l, key);
+        put_raw(l, "=", 1);
+        put_logfmt_value(l, value);
+    }
+}
+
+void ald_log(enum ald_log_level level, const char *msg, ...)
+{
+    struct line l;
+    char ts[64];
+    va_list ap;
+
+    if (level < log_min || level > ALD_LOG_ERROR)
+        return;
+    l.len = 0;
+    ald_format_time(ald_now_ms(), ts, sizeof ts);
+    if (log_json)
+        put_raw(&l, "{", 1);
+    put_field(&l, "ts", ts, true);
+    put_field(&l, "level", level_names[level], false);
+    put_field(&l, "msg", msg, false);
+    va_start(ap, msg);
+    for (;;) {
+        const char *key = va_arg(ap, const char *);
+        const char *value;
+        if (!key)
+            break;
+        value = va_arg(ap, const char *);
+        put_field(&l, key, value ? value : "", false);
+    }
+    va_end(ap);
+    if (log_json)
+        put_raw(&l, "}", 1);
+    l.buf[l.len++] = '\n';
+    /* One write per line: atomic enough for a pipe or a terminal, and never interleaved. */
+    if (write(STDERR_FILENO, l.buf, l.len) < 0) {
+        /* Nowhere left to report a failing stderr. */
+    }
+}

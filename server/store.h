@@ -1,0 +1,199 @@
+/*
+ * store.h - airliftd's storage interface.
+ *
+ * Everything the daemon keeps goes through one small table of operations, like SQLite's VFS:
+ * store_sqlite.c implements it on an embedded SQLite file (the default), and a PostgreSQL
+ * backend for shared multi-node deployments will implement the same table. Callers never see
+ * SQL, connections or backend structs.
+ *
+ * Contract for every operation:
+ *  - Returns an ald_store_rc. ALD_STORE_ERROR means the backend failed (I/O, corruption,
+ *    out of memory); the backend has logged the detail, callers answer 500 / exit 3.
+ *  - Safe to call from several threads at once (the backend serialises or pools).
+ *  - Records are caller-owned, fixed-size structs: no allocation crosses the interface.
+ *    Strings in records are NUL-terminated and bounded by the array sizes below; a backend
+ *    refuses (ALD_STORE_ERROR) data that would not fit rather than truncating it.
+ *  - Lists stream through a callback, row by row, in a stable order; a callback returning
+ *    non-zero stops the listing early (the operation still returns ALD_STORE_OK).
+ *  - Timestamps are milliseconds since the Unix epoch, UTC; 0 means "never / unknown".
+ *
+ * Extending it (updates, plans, byte accounting, products, releases, rollouts): add record
+ * structs and operations at the end of struct ald_store_ops, a migration to each backend,
+ * and never change the meaning of an existing operation.
+ */
+#ifndef AIRLIFTD_STORE_H
+#define AIRLIFTD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum ald_store_rc {
+    ALD_STORE_OK = 0,
+    ALD_STORE_NOT_FOUND = 1, /* no such record */
+    ALD_STORE_EXISTS = 2,    /* a unique key (name, identity, hash) is already taken */
+    ALD_STORE_ERROR = 3,     /* the backend failed; detail in the log */
+};
+
+/* What an API token may do; each scope includes the ones below it. */
+enum ald_scope {
+    ALD_SCOPE_READ = 1,     /* GET everything except tokens */
+    ALD_SCOPE_OPERATOR = 2, /* + devices, images, updates */
+    ALD_SCOPE_ADMIN = 3,    /* + tokens */
+};
+
+#define ALD_IDENTITY_MAX_LEN 64  /* DTLS PSK identity */
+#define ALD_PSK_MAX_LEN 64       /* DTLS PSK bytes */
+#define ALD_INVENTORY_MAX 16384  /* reported inventory, as JSON text */
+#define ALD_VERSION_MAX 49       /* "4294967295.4294967295.4294967295-" + 16-byte tag */
+#define ALD_VERSION_KEY_MAX 192  /* see ald_version_sort_key(): 32 + 8 ids x 18 at most */
+#define ALD_DEPS_JSON_MAX 2048   /* at most 8 dependencies, as JSON text */
+#define ALD_EVENT_TYPE_MAX 64
+#define ALD_EVENT_DATA_MAX 4096  /* event payload, as JSON text */
+
+struct ald_token_rec {
+    int64_t id;                    /* assigned by token_create */
+    char name[ALD_NAME_MAX + 1];
+    uint8_t sha256[32];            /* SHA-256 of the token string; the token is never stored */
+    enum ald_scope scope;
+    int64_t created_at;
+    int64_t last_used_at;
+    bool revoked;
+};
+
+struct ald_device_rec {
+    int64_t id;
+    char name[ALD_NAME_MAX + 1];
+    char identity[ALD_IDENTITY_MAX_LEN + 1];
+    uint8_t psk[ALD_PSK_MAX_LEN];
+    size_t psk_len;
+    uint16_t platform;
+    bool dev;                      /* development device: releases leave it alone */
+    int64_t product_id;            /* 0: in no product */
+    int64_t created_at;
+    int64_t last_seen_at;
+    int64_t reported_at;           /* when the inventory below was reported; 0: never */
+    char inventory[ALD_INVENTORY_MAX]; /* JSON text, "" if never reported */
+};
+
+/* An image the server holds; the payload SHA-256 identifies it (hex, lowercase). */
+struct ald_image_rec {
+    char sha256[ALD_SHA256_HEX + 1];
+    uint8_t function;
+    uint8_t index;
+    uint16_t platform;
+    char version[ALD_VERSION_MAX + 1];
+    char version_key[ALD_VERSION_KEY_MAX + 1]; /* sorts like semver precedence */
+    uint32_t security_counter;
+    uint32_t link_address;
+    uint32_t payload_size;
+    uint64_t file_size;
+    char key_id[17];               /* signing key id, hex */
+    char deps_json[ALD_DEPS_JSON_MAX]; /* [{"function":"system","index":1,"min_version":"0.7.0"}] */
+    int64_t created_at;
+};
+
+/* Something that happened; the history of devices, updates and rollouts, and the SSE feed. */
+struct ald_event_rec {
+    int64_t id;                    /* assigned by event_append, strictly increasing */
+    int64_t ts;
+    char device[ALD_NAME_MAX + 1]; /* "" if not about one device */
+    int64_t update_id;             /* 0 if not about one update */
+    char type[ALD_EVENT_TYPE_MAX + 1]; /* "device.created", "image.uploaded", ... */
+    char data[ALD_EVENT_DATA_MAX]; /* JSON object text, "{}" if nothing more to say */
+};
+
+struct ald_event_filter {
+    int64_t after_id;              /* only events with id > after_id */
+    const char *device;            /* NULL: any */
+    size_t limit;                  /* 0: no limit */
+};
+
+struct ald_store;
+
+typedef int (*ald_token_cb)(void *ctx, const struct ald_token_rec *rec);
+typedef int (*ald_device_cb)(void *ctx, const struct ald_device_rec *rec);
+typedef int (*ald_image_cb)(void *ctx, const struct ald_image_rec *rec);
+typedef int (*ald_event_cb)(void *ctx, const struct ald_event_rec *rec);
+
+struct ald_store_ops {
+    const char *backend; /* "sqlite", "postgresql" */
+
+    /* Flush and release everything; the store pointer is invalid afterwards. */
+    void (*close)(struct ald_store *st);
+    /* Schema version in use (the number of the last applied migration). Also a liveness
+     * probe for /v1/health. */
+    enum ald_store_rc (*schema_version)(struct ald_store *st, int *out);
+
+    /* Tokens. create: fills rec->id and rec->created_at (now) from name, sha256, scope;
+     * EXISTS if the hash is taken. by_hash returns revoked tokens too (the caller decides).
+     * touch records use, at most once a minute. revoke: NOT_FOUND if no such id. */
+    enum ald_store_rc (*token_create)(struct ald_store *st, struct ald_token_rec *rec);
+    enum ald_store_rc (*token_by_hash)(struct ald_store *st, const uint8_t sha256[32],
+                                       struct ald_token_rec *out);
+    enum ald_store_rc (*token_get)(struct ald_store *st, int64_t id, struct ald_token_rec *out);
+    enum ald_store_rc (*token_touch)(struct ald_store *st, int64_t id, int64_t now);
+    enum ald_store_rc (*token_revoke)(struct ald_store *st, int64_t id);
+    enum ald_store_rc (*token_list)(struct ald_store *st, ald_token_cb cb, void *ctx);
+
+    /* Devices. create: fills rec->id and rec->created_at; EXISTS if name or identity is
+     * taken. get/by_identity: NOT_FOUND if absent. report: stores an inventory (JSON text)
+     * and sets reported_at = last_seen_at = now. delete: NOT_FOUND if absent; the device's
+     * events stay (history outlives devices). List in name order. */
+    enum ald_store_rc (*device_create)(struct ald_store *st, struct ald_device_rec *rec);
+    enum ald_store_rc (*device_get)(struct ald_store *st, const char *name,
+                                    struct ald_device_rec *out);
+    enum ald_store_rc (*device_by_identity)(struct ald_store *st, const char *identity,
+                                            struct ald_device_rec *out);
+    enum ald_store_rc (*device_report)(struct ald_store *st, const char *name,
+                                       const char *inventory_json, int64_t now);
+    enum ald_store_rc (*device_delete)(struct ald_store *st, const char *name);
+    enum ald_store_rc (*device_list)(struct ald_store *st, ald_device_cb cb, void *ctx);
+
+    /* Images (metadata; blobs live in the data dir, see blobs.h). put: fills created_at if
+     * 0; EXISTS if the payload hash is already held. List by function, index, version. */
+    enum ald_store_rc (*image_put)(struct ald_store *st, struct ald_image_rec *rec);
+    enum ald_store_rc (*image_get)(struct ald_store *st, const char *sha256,
+                                   struct ald_image_rec *out);
+    enum ald_store_rc (*image_list)(struct ald_store *st, ald_image_cb cb, void *ctx);
+
+    /* Events. append: fills rec->id, and rec->ts if 0. list: in id order, filtered. */
+    enum ald_store_rc (*event_append)(struct ald_store *st, struct ald_event_rec *rec);
+    enum ald_store_rc (*event_list)(struct ald_store *st, const struct ald_event_filter *f,
+                                    ald_event_cb cb, void *ctx);
+};
+
+/* Every backend's handle starts with this, so callers can reach the table. */
+struct ald_store {
+    const struct ald_store_ops *ops;
+};
+
+/*
+ * Open (creating if needed) the SQLite store in data_dir (database file airlift.db) and
+ * apply pending migrations. Returns 0 with *out set, or -1 with a message in err.
+ */
+int ald_store_sqlite_open(const char *data_dir, struct ald_store **out, char *err, size_t errlen);
+
+/* The number of the newest schema migration this build knows. */
+int ald_store_sqlite_latest_schema(void);
+
+/*
+ * Key that sorts (bytewise) like semantic-version precedence: major, minor, patch as
+ * 10-digit decimals, then "~" for a release or the pre-release identifiers, each as
+ * "!#" + 16-digit number or "!$" + text, so numeric identifiers sort before alphanumeric
+ * ones, and a release after all of its pre-releases. Returns false if out is too small.
+ */
+struct al_version;
+bool ald_version_sort_key(const struct al_version *v, char *out, size_t cap);
+
+/* Convenience: append an event with printf-free JSON data (data_json may be NULL for {}). */
+enum ald_store_rc ald_event_emit(struct ald_store *st, const char *type, const char *device,
+                                 int64_t update_id, const char *data_json);
+
+/* Scope names: "read", "operator", "admin"; parse returns 0 for an unknown name. */
+const char *ald_scope_name(enum ald_scope scope);
+enum ald_scope ald_scope_parse(const char *s);
+
+#endif
