@@ -13,9 +13,30 @@
 #include <unistd.h>
 
 #include <coap3/coap.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
+#define BLOCK_SZX_MAX 6  /* 1024-byte blocks at most */
+#define UDP_IP_HEADERS 28 /* IPv4 20 + UDP 8, added per datagram to DTLS record bytes */
+#define PLAIN_OVERHEAD 24 /* plain CoAP: header, token, options, estimated per message */
+#define ACCOUNT_EVERY 16384 /* report wire bytes to the service at least this often */
+#define SESSION_IDLE_S 30 /* a silent device's session ends after this */
+
+/*
+ * Wire bytes of one device session. Under DTLS they are exact: OpenSSL's BIO counters of
+ * the session's datagram BIO (every record byte in and out, handshake included) plus the
+ * UDP/IPv4 headers of each datagram, counted by a BIO callback. Plain CoAP (development
+ * only) estimates PLAIN_OVERHEAD bytes per message.
+ */
+struct session_bytes {
+    char identity[ALD_IDENTITY_MAX + 1];
+    BIO *bio;                 /* the session's datagram BIO, once seen */
+    uint64_t dgrams_in, dgrams_out;
+    uint64_t plain_in, plain_out;
+    uint64_t reported_in, reported_out; /* already given to ops.account */
+};
 
 struct ald_coap {
     coap_context_t *ctx;
@@ -55,14 +76,25 @@ static uint16_t free_udp_port(const struct sockaddr_in *addr)
     return port;
 }
 
-/* The device's identity: its DTLS PSK identity ("" over plain CoAP). */
-static void identity_of(coap_session_t *session, char out[ALD_IDENTITY_MAX + 1])
+/* The device's identity: its DTLS PSK identity; over plain CoAP (development only), the
+ * request's "id=IDENTITY" query. "" if it has none. */
+static void identity_of(coap_session_t *session, const coap_pdu_t *request,
+                        char out[ALD_IDENTITY_MAX + 1])
 {
     const coap_bin_const_t *id = coap_session_get_psk_identity(session);
     size_t n = id && id->length <= ALD_IDENTITY_MAX ? id->length : 0;
     if (n)
         memcpy(out, id->s, n);
     out[n] = '\0';
+    if (n || coap_session_get_proto(session) != COAP_PROTO_UDP)
+        return;
+    coap_opt_iterator_t it;
+    coap_opt_t *q = coap_check_option(request, COAP_OPTION_URI_QUERY, &it);
+    size_t len = q ? coap_opt_length(q) : 0;
+    if (len > 3 && len - 3 <= ALD_IDENTITY_MAX && !memcmp(coap_opt_value(q), "id=", 3)) {
+        memcpy(out, coap_opt_value(q) + 3, len - 3);
+        out[len - 3] = '\0';
+    }
 }
 
 static void set_code(coap_pdu_t *response, int code)
@@ -87,6 +119,101 @@ static const uint8_t *request_body(const coap_pdu_t *request, coap_pdu_t *respon
     return data;
 }
 
+/* ---- wire accounting ---- */
+
+static long count_datagrams(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                            int ret, size_t *processed)
+{
+    struct session_bytes *sb = (struct session_bytes *)BIO_get_callback_arg(b);
+    (void)argp;
+    (void)len;
+    (void)argi;
+    (void)argl;
+    if (sb && (oper & BIO_CB_RETURN) && ret > 0 && processed && *processed > 0) {
+        if ((oper & ~BIO_CB_RETURN) == BIO_CB_READ)
+            sb->dgrams_in++;
+        else if ((oper & ~BIO_CB_RETURN) == BIO_CB_WRITE)
+            sb->dgrams_out++;
+    }
+    return ret;
+}
+
+/* The session's byte record, created on first sight. NULL if out of memory. */
+static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t *request)
+{
+    struct session_bytes *sb = coap_session_get_app_data(session);
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    if (!sb) {
+        sb = calloc(1, sizeof *sb);
+        if (!sb)
+            return NULL;
+        coap_session_set_app_data(session, sb);
+    }
+    if (!sb->identity[0] && request)
+        identity_of(session, request, sb->identity);
+    SSL *ssl = coap_session_get_tls(session, &lib);
+    if (!sb->bio && ssl && lib == COAP_TLS_LIBRARY_OPENSSL && (sb->bio = SSL_get_rbio(ssl))) {
+        /* Datagrams before this point (the handshake) are the BIO's reads and writes. */
+        sb->dgrams_in = BIO_number_read(sb->bio) ? 3 : 0;
+        sb->dgrams_out = BIO_number_written(sb->bio) ? 2 : 0;
+        BIO_set_callback_arg(sb->bio, (char *)sb);
+        BIO_set_callback_ex(sb->bio, count_datagrams);
+    }
+    return sb;
+}
+
+/* Give the service the bytes not yet reported (all of them if `ended`, else in batches). */
+static void account(struct ald_coap *c, coap_session_t *session, const coap_pdu_t *request,
+                    bool ended, bool force)
+{
+    struct session_bytes *sb = bytes_of(session, request);
+    if (!sb || !c->ops.account || !sb->identity[0])
+        return;
+    uint64_t in = sb->plain_in + sb->dgrams_in * UDP_IP_HEADERS;
+    uint64_t out = sb->plain_out + sb->dgrams_out * UDP_IP_HEADERS;
+    if (sb->bio) {
+        in += BIO_number_read(sb->bio);
+        out += BIO_number_written(sb->bio);
+    }
+    uint64_t din = in - sb->reported_in, dout = out - sb->reported_out;
+    if (!ended && !force && din + dout < ACCOUNT_EVERY)
+        return;
+    sb->reported_in = in;
+    sb->reported_out = out;
+    c->ops.account(c->ops.ctx, sb->identity, dout, din, ended);
+}
+
+/* Count a plain-CoAP exchange (no DTLS BIO to read). */
+static void count_plain(coap_session_t *session, const coap_pdu_t *request, size_t in_payload,
+                        size_t out_payload)
+{
+    struct session_bytes *sb = bytes_of(session, request);
+    if (sb && !sb->bio) {
+        sb->plain_in += UDP_IP_HEADERS + PLAIN_OVERHEAD + in_payload;
+        sb->plain_out += UDP_IP_HEADERS + PLAIN_OVERHEAD + out_payload;
+    }
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+    struct ald_coap *c = endpoint_of(session);
+    if (!c)
+        return 0;
+    if (event == COAP_EVENT_DTLS_CONNECTED) {
+        bytes_of(session, NULL);
+    } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
+        struct session_bytes *sb = coap_session_get_app_data(session);
+        if (sb) {
+            account(c, session, NULL, true, true);
+            if (sb->bio)
+                BIO_set_callback_ex(sb->bio, NULL);
+            coap_session_set_app_data(session, NULL);
+            free(sb);
+        }
+    }
+    return 0;
+}
+
 static void handle_inventory(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
                              const coap_string_t *query, coap_pdu_t *response)
 {
@@ -99,11 +226,13 @@ static void handle_inventory(coap_resource_t *r, coap_session_t *session, const 
     const uint8_t *body = request_body(request, response, &len);
     if (!body)
         return;
-    identity_of(session, id);
+    identity_of(session, request, id);
     int code = c->ops.inventory(c->ops.ctx, id, body, len, plan, sizeof plan, &plan_len);
     set_code(response, code);
     if (code / 32 == 2 && plan_len)
         coap_add_data(response, plan_len, plan);
+    count_plain(session, request, len, plan_len);
+    account(c, session, request, false, true);
 }
 
 static void handle_status(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
@@ -117,25 +246,14 @@ static void handle_status(coap_resource_t *r, coap_session_t *session, const coa
     const uint8_t *body = request_body(request, response, &len);
     if (!body)
         return;
-    identity_of(session, id);
+    identity_of(session, request, id);
     set_code(response, c->ops.status(c->ops.ctx, id, body, len));
+    count_plain(session, request, len, 0);
+    account(c, session, request, false, true);
 }
 
-struct release_ctx {
-    struct ald_coap *c;
-    const uint8_t *ptr;
-};
-
-static void release_transfer(coap_session_t *session, void *app_ptr)
-{
-    struct release_ctx *rc = app_ptr;
-    (void)session;
-    if (rc->c->ops.release)
-        rc->c->ops.release(rc->c->ops.ctx, rc->ptr);
-    free(rc);
-}
-
-/* GET f/<plan>/<step> */
+/* GET f/<plan>/<step>, Block2 (RFC 7959) served here: each block is a request of its own, so
+ * the service sees every offset (progress, resume) and nothing is cached per session. */
 static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
                                const coap_string_t *query, coap_pdu_t *response)
 {
@@ -143,6 +261,10 @@ static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, cons
     char id[ALD_IDENTITY_MAX + 1], path[64];
     unsigned long plan = 0, step = 0;
     int used = 0;
+    coap_block_t block = {0, 0, BLOCK_SZX_MAX};
+    uint8_t opt[8];
+    (void)r;
+    (void)query;
     coap_string_t *uri = coap_get_uri_path(request);
     size_t n = uri ? uri->length : 0;
     if (n >= sizeof path)
@@ -156,27 +278,31 @@ static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, cons
         set_code(response, 132); /* 4.04 */
         return;
     }
-    identity_of(session, id);
-    size_t len = 0;
-    const uint8_t *data = c->ops.transfer(c->ops.ctx, id, (uint32_t)plan, (uint8_t)step, &len);
-    if (!data) {
-        set_code(response, 132);
-        return;
-    }
-    struct release_ctx *rc = malloc(sizeof *rc);
-    if (!rc) {
-        if (c->ops.release)
+    if (coap_get_block(request, COAP_OPTION_BLOCK2, &block) && block.szx > BLOCK_SZX_MAX)
+        block.szx = BLOCK_SZX_MAX;
+    size_t size = (size_t)1 << (block.szx + 4), offset = (size_t)block.num * size, len = 0;
+    identity_of(session, request, id);
+    const uint8_t *data = offset <= 0xffffffffu
+        ? c->ops.transfer(c->ops.ctx, id, (uint32_t)plan, (uint8_t)step, (uint32_t)offset, &len)
+        : NULL;
+    if (!data || offset >= len) {
+        if (data && c->ops.release)
             c->ops.release(c->ops.ctx, data);
-        set_code(response, 160); /* 5.00 */
+        set_code(response, data ? 130 : 132); /* 4.02 past the end, 4.04 no such transfer */
         return;
     }
-    rc->c = c;
-    rc->ptr = data;
+    size_t chunk = len - offset < size ? len - offset : size;
+    unsigned value = (unsigned)(block.num << 4) | (offset + chunk < len ? 8u : 0u) | block.szx;
     set_code(response, 69); /* 2.05 */
-    if (!coap_add_data_large_response(r, session, request, response, query,
-                                      COAP_MEDIATYPE_APPLICATION_OCTET_STREAM, -1, 0, len, data,
-                                      release_transfer, rc))
-        set_code(response, 160);
+    coap_add_option(response, COAP_OPTION_BLOCK2, coap_encode_var_safe(opt, sizeof opt, value), opt);
+    if (block.num == 0)
+        coap_add_option(response, COAP_OPTION_SIZE2,
+                        coap_encode_var_safe(opt, sizeof opt, (unsigned)len), opt);
+    coap_add_data(response, chunk, data + offset);
+    if (c->ops.release)
+        c->ops.release(c->ops.ctx, data);
+    count_plain(session, request, 0, chunk);
+    account(c, session, request, false, false);
 }
 
 static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coap_session_t *session,
@@ -198,7 +324,7 @@ static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coa
 }
 
 int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
-                   const struct ald_device_ops *ops, char *err, size_t errlen)
+                   unsigned idle_s, const struct ald_device_ops *ops, char *err, size_t errlen)
 {
     struct ald_coap *c = calloc(1, sizeof *c);
     coap_address_t a;
@@ -219,7 +345,8 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
         snprintf(err, errlen, "too many CoAP endpoints in one process");
         goto fail_quiet;
     }
-    coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_context_set_session_timeout(c->ctx, idle_s ? idle_s : SESSION_IDLE_S);
+    coap_register_event_handler(c->ctx, on_event);
     if (!insecure) {
         coap_dtls_spsk_t psk;
         memset(&psk, 0, sizeof psk);

@@ -24,21 +24,27 @@ struct ald_device_ops {
                      uint8_t *plan, size_t cap, size_t *plan_len);
     /* A status report arrived: 68, or 128 if malformed. */
     int (*status)(void *ctx, const char *identity, const uint8_t *msg, size_t len);
-    /* Bytes of step `step` of plan `plan` for this device, or NULL (4.04). The pointer must
-     * stay valid until release(ctx, ptr) is called. */
+    /* The whole transfer resource of step `step` of plan `plan` for this device (the endpoint
+     * serves the Block2 block at `offset` from it), or NULL (4.04). The pointer must stay
+     * valid until release(ctx, ptr), which the endpoint calls once the block is copied. */
     const uint8_t *(*transfer)(void *ctx, const char *identity, uint32_t plan, uint8_t step,
-                               size_t *len);
+                               uint32_t offset, size_t *len);
     void (*release)(void *ctx, const uint8_t *ptr);
+    /* Wire bytes to (tx) and from (rx) this device since the last call, UDP/IP headers
+     * included; ended: its session is over (closed, or idle past the session timeout).
+     * May be NULL. */
+    void (*account)(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended);
 };
 
 struct ald_coap;
 
 /*
  * Listen on addr:port (numeric IPv4; port 0 picks one). insecure: plain CoAP instead of DTLS,
- * for development only. Returns 0, or -1 with err set.
+ * for development only. A session silent for idle_s seconds ends (0: 30 s). Returns 0, or -1
+ * with err set.
  */
 int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
-                   const struct ald_device_ops *ops, char *err, size_t errlen);
+                   unsigned idle_s, const struct ald_device_ops *ops, char *err, size_t errlen);
 uint16_t ald_coap_bound_port(const struct ald_coap *c);
 /* Serve for up to timeout_ms; returns -1 on a fatal I/O error. */
 int ald_coap_serve(struct ald_coap *c, uint32_t timeout_ms);

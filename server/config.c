@@ -18,6 +18,9 @@ const char ald_usage_text[] =
     "  --data-dir DIR           database and images (default ./airlift-data)\n"
     "  --http-listen ADDR:PORT  management API (default 127.0.0.1:7780; port 0 picks one)\n"
     "  --coap-listen ADDR:PORT  device endpoint (default 127.0.0.1:5684)\n"
+    "  --coap-idle-timeout S    end a silent device's session after S seconds (default 30)\n"
+    "  --coap-security MODE     dtls (default: DTLS 1.2, a PSK per device) or none (plain\n"
+    "                           CoAP, devices named by an id= query: development only)\n"
     "  --config FILE            read settings from FILE; flags override it\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --log-format FORMAT      text (logfmt) or json (default text)\n"
@@ -117,16 +120,24 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         cfg->log_json = value[0] == 'j';
-    } else if (!strcmp(key, "http-threads")) {
+    } else if (!strcmp(key, "coap-security")) {
+        if (strcmp(value, "dtls") && strcmp(value, "none")) {
+            snprintf(err, errlen, "--coap-security: expected dtls or none");
+            goto out;
+        }
+        cfg->coap_insecure = value[0] == 'n';
+    } else if (!strcmp(key, "http-threads") || !strcmp(key, "coap-idle-timeout")) {
+        bool threads = key[0] == 'h';
+        unsigned long max = threads ? 64 : 3600;
         char *end;
         unsigned long n;
         errno = 0;
         n = strtoul(value, &end, 10);
-        if (errno || end == value || *end || n < 1 || n > 64) {
-            snprintf(err, errlen, "--http-threads: expected 1..64");
+        if (errno || end == value || *end || n < 1 || n > max) {
+            snprintf(err, errlen, "--%s: expected 1..%lu", key, max);
             goto out;
         }
-        cfg->http_threads = (unsigned)n;
+        *(threads ? &cfg->http_threads : &cfg->coap_idle_s) = (unsigned)n;
     } else {
         snprintf(err, errlen, "unknown option '%.64s'", key);
         goto out;
@@ -200,7 +211,8 @@ static bool takes_value(const char *name)
 {
     static const char *const with_value[] = {"data-dir",     "http-listen",      "coap-listen",
                                              "config",       "log-level",        "log-format",
-                                             "admin-token-file", "port-file",    "http-threads"};
+                                             "admin-token-file", "port-file",    "http-threads",
+                                             "coap-security", "coap-idle-timeout"};
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
             return true;
@@ -277,6 +289,7 @@ int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, si
     ald_listen_parse("127.0.0.1:5684", &cfg->coap);
     cfg->log_level = ALD_LOG_INFO;
     cfg->http_threads = 4;
+    cfg->coap_idle_s = 30;
     if (parse_args(cfg, argc, argv, 0, err, errlen) != 0)
         goto out;
     if (cfg->help || cfg->version) {

@@ -27,6 +27,8 @@ struct ald_config {
     char data_dir[ALD_PATH_MAX];
     struct ald_listen http;
     struct ald_listen coap;
+    bool coap_insecure;          /* --coap-security none: plain CoAP, development only */
+    unsigned coap_idle_s;        /* a silent device's session ends after this */
     char config_file[ALD_PATH_MAX];
     char admin_token_file[ALD_PATH_MAX];
     char port_file[ALD_PATH_MAX];

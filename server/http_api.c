@@ -31,6 +31,8 @@
 #include "auth.h"
 #include "images.h"
 #include "log.h"
+#include "planner.h"
+#include "updates.h"
 
 #ifndef AIRLIFTD_VERSION
 #define AIRLIFTD_VERSION "0.0.0"
@@ -45,6 +47,7 @@
 struct ald_http {
     struct MHD_Daemon *daemon;
     struct ald_store *store;
+    struct ald_updates *updates;
     const char *data_dir;
     uint16_t port;
 };
@@ -364,7 +367,10 @@ static enum MHD_Result h_token_delete(struct ald_http *h, struct MHD_Connection 
 
 /* ---- handlers: devices ---- */
 
-static json_t *device_json(const struct ald_device_rec *d, bool full)
+/* A device object; with_update: also its active update (not from inside a store listing,
+ * which holds the store's lock). */
+static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, bool full,
+                           bool with_update)
 {
     json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:o}", "name", d->name, "identity",
                           d->identity, "platform", d->platform, "dev", d->dev, "product",
@@ -375,6 +381,10 @@ static json_t *device_json(const struct ald_device_rec *d, bool full)
         json_t *inv = d->inventory[0] ? json_loads(d->inventory, 0, NULL) : NULL;
         json_object_set_new(o, "inventory", inv ? inv : json_null());
     }
+    if (o)
+        ald_device_live_json(d, o);
+    if (o && with_update)
+        json_object_set_new(o, "update", ald_device_update_json(h->store, d->id));
     return o;
 }
 
@@ -463,7 +473,7 @@ static enum MHD_Result h_devices_create(struct ald_http *h, struct MHD_Connectio
     ald_log(ALD_LOG_INFO, "device created", "device", d->name, "identity", d->identity, "by",
             r->token.name, NULL);
     ald_hex_encode(d->psk, d->psk_len, psk_hex);
-    body = device_json(d, false);
+    body = device_json(h, d, false, false);
     json_object_set_new(body, "psk", json_string(psk_hex));
     snprintf(r->location, sizeof r->location, "/v1/devices/%s", d->name);
     ret = reply_json(c, r, MHD_HTTP_CREATED, body);
@@ -475,20 +485,36 @@ out:
     return ret;
 }
 
+struct device_listing {
+    struct ald_http *h;
+    json_t *devices;
+    json_t *ids; /* device ids, to add active updates once the listing is done */
+};
+
 static int collect_device(void *ctx, const struct ald_device_rec *d)
 {
-    return json_array_append_new(ctx, device_json(d, false));
+    struct device_listing *l = ctx;
+    json_array_append_new(l->ids, json_integer(d->id));
+    return json_array_append_new(l->devices, device_json(l->h, d, false, false));
 }
 
 static enum MHD_Result h_devices_list(struct ald_http *h, struct MHD_Connection *c,
                                       struct req *r)
 {
-    json_t *arr = json_array();
-    if (!arr || h->store->ops->device_list(h->store, collect_device, arr) != ALD_STORE_OK) {
-        json_decref(arr);
+    struct device_listing l = {h, json_array(), json_array()};
+    json_t *id;
+    size_t i;
+    if (!l.devices || !l.ids ||
+        h->store->ops->device_list(h->store, collect_device, &l) != ALD_STORE_OK) {
+        json_decref(l.devices);
+        json_decref(l.ids);
         return reply_store_error(c, r);
     }
-    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "devices", arr));
+    json_array_foreach(l.ids, i, id)
+        json_object_set_new(json_array_get(l.devices, i), "update",
+                            ald_device_update_json(h->store, json_integer_value(id)));
+    json_decref(l.ids);
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "devices", l.devices));
 }
 
 static enum MHD_Result h_device_get(struct ald_http *h, struct MHD_Connection *c, struct req *r)
@@ -506,7 +532,7 @@ static enum MHD_Result h_device_get(struct ald_http *h, struct MHD_Connection *c
     else if (rc != ALD_STORE_OK)
         ret = reply_store_error(c, r);
     else
-        ret = reply_json(c, r, MHD_HTTP_OK, device_json(d, true));
+        ret = reply_json(c, r, MHD_HTTP_OK, device_json(h, d, true, true));
     memset(d->psk, 0, sizeof d->psk);
     free(d);
     return ret;
@@ -698,6 +724,153 @@ static enum MHD_Result h_events_list(struct ald_http *h, struct MHD_Connection *
     return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "events", arr));
 }
 
+/* ---- handlers: updates ---- */
+
+/* The update object with its device's liveness. */
+static json_t *update_json_of(struct ald_http *h, const struct ald_update_rec *u)
+{
+    struct ald_device_rec *d = malloc(sizeof *d);
+    bool have = d && h->store->ops->device_get(h->store, u->device, d) == ALD_STORE_OK;
+    json_t *o = ald_update_json(u, have ? d : NULL);
+    free(d);
+    return o;
+}
+
+static enum MHD_Result h_updates_create(struct ald_http *h, struct MHD_Connection *c,
+                                        struct req *r)
+{
+    static const char *const fields[] = {"images", "dry_run", NULL};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_update_rec *u = malloc(sizeof *u);
+    const char *sha[ALD_PLAN_MAX_STEPS];
+    char code[80], msg[ALD_WHY_MAX + 1];
+    json_t *doc = parse_body(c, r, &ret), *images, *v, *dry;
+    size_t i, n;
+    if (!u || !doc || !only_fields(c, r, doc, fields, &ret))
+        goto out;
+    images = json_object_get(doc, "images");
+    dry = json_object_get(doc, "dry_run");
+    n = json_array_size(images);
+    if (!json_is_array(images) || n < 1 || n > ALD_PLAN_MAX_STEPS || (dry && !json_is_boolean(dry))) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "'images' must be an array of 1..%d image hashes; 'dry_run' a boolean",
+                          ALD_PLAN_MAX_STEPS);
+        goto out;
+    }
+    json_array_foreach(images, i, v) {
+        if (!(sha[i] = json_string_value(v))) {
+            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                              "images[%zu] must be a string", i);
+            goto out;
+        }
+    }
+    bool dry_run = json_is_true(dry);
+    switch (ald_updates_queue(h->updates, r->params[0], sha, n, dry_run, u, code, sizeof code,
+                              msg, sizeof msg)) {
+    case ALD_QUEUE_QUEUED:
+        if (!dry_run) {
+            snprintf(r->location, sizeof r->location, "/v1/updates/%lld", (long long)u->id);
+        }
+        ret = reply_json(c, r, dry_run ? MHD_HTTP_OK : MHD_HTTP_CREATED, update_json_of(h, u));
+        break;
+    case ALD_QUEUE_UP_TO_DATE:
+        ret = reply_json(c, r, MHD_HTTP_OK, update_json_of(h, u));
+        break;
+    case ALD_QUEUE_NO_DEVICE:
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
+                          r->params[0]);
+        break;
+    case ALD_QUEUE_BAD_REQUEST:
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", msg);
+        break;
+    case ALD_QUEUE_UNKNOWN_IMAGE:
+        ret = reply_error_reason(c, r, 422, "unknown_image", code, "%s",
+                                 msg);
+        break;
+    case ALD_QUEUE_PLAN_ERROR:
+        ret = reply_error_reason(c, r, 422, "plan_error", code, "%s",
+                                 msg);
+        break;
+    default:
+        ret = reply_store_error(c, r);
+        break;
+    }
+out:
+    free(u);
+    json_decref(doc);
+    return ret;
+}
+
+static int collect_update(void *ctx, const struct ald_update_rec *u)
+{
+    return json_array_append_new(ctx, ald_update_json(u, NULL));
+}
+
+static enum MHD_Result h_updates_list(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_device_rec *d = malloc(sizeof *d);
+    json_t *arr = json_array();
+    enum MHD_Result ret;
+    enum ald_store_rc rc = !d || !arr ? ALD_STORE_ERROR
+                           : ald_name_valid(r->params[0])
+                               ? h->store->ops->device_get(h->store, r->params[0], d)
+                               : ALD_STORE_NOT_FOUND;
+    if (rc == ALD_STORE_OK)
+        rc = h->store->ops->update_list(h->store, d->id, 100, collect_update, arr);
+    if (rc == ALD_STORE_NOT_FOUND)
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
+                          r->params[0]);
+    else if (rc != ALD_STORE_OK)
+        ret = reply_store_error(c, r);
+    else
+        ret = reply_json(c, r, MHD_HTTP_OK, json_pack("{s:O}", "updates", arr));
+    json_decref(arr);
+    free(d);
+    return ret;
+}
+
+static enum MHD_Result h_update_get(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_update_rec *u = malloc(sizeof *u);
+    int64_t id = 0;
+    enum MHD_Result ret;
+    enum ald_store_rc rc = !u ? ALD_STORE_ERROR
+                           : parse_id(r->params[0], &id) ? h->store->ops->update_get(h->store, id, u)
+                                                         : ALD_STORE_NOT_FOUND;
+    if (rc == ALD_STORE_NOT_FOUND)
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "update '%s' does not exist",
+                          r->params[0]);
+    else if (rc != ALD_STORE_OK)
+        ret = reply_store_error(c, r);
+    else
+        ret = reply_json(c, r, MHD_HTTP_OK, update_json_of(h, u));
+    free(u);
+    return ret;
+}
+
+static enum MHD_Result h_update_cancel(struct ald_http *h, struct MHD_Connection *c,
+                                       struct req *r)
+{
+    struct ald_update_rec *u = malloc(sizeof *u);
+    int64_t id = 0;
+    enum MHD_Result ret;
+    enum ald_cancel_rc rc = !u ? ALD_CANCEL_ERROR
+                            : parse_id(r->params[0], &id) ? ald_updates_cancel(h->updates, id, u)
+                                                          : ALD_CANCEL_NOT_FOUND;
+    if (rc == ALD_CANCEL_NOT_FOUND)
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "update '%s' does not exist",
+                          r->params[0]);
+    else if (rc == ALD_CANCEL_FINAL)
+        ret = reply_error(c, r, MHD_HTTP_CONFLICT, "final", "update %s already ended (%s)",
+                          r->params[0], u->state);
+    else if (rc != ALD_CANCEL_OK)
+        ret = reply_store_error(c, r);
+    else
+        ret = reply_json(c, r, MHD_HTTP_OK, update_json_of(h, u));
+    free(u);
+    return ret;
+}
+
 /* ---- routing ---- */
 
 static const struct route routes[] = {
@@ -714,6 +887,10 @@ static const struct route routes[] = {
     {"GET", "/v1/images/{}", ALD_SCOPE_READ, BODY_NONE, h_image_get},
     {"GET", "/v1/images/{}/blob", ALD_SCOPE_READ, BODY_NONE, h_image_blob},
     {"GET", "/v1/events", ALD_SCOPE_READ, BODY_NONE, h_events_list},
+    {"POST", "/v1/devices/{}/updates", ALD_SCOPE_OPERATOR, BODY_JSON, h_updates_create},
+    {"GET", "/v1/devices/{}/updates", ALD_SCOPE_READ, BODY_NONE, h_updates_list},
+    {"GET", "/v1/updates/{}", ALD_SCOPE_READ, BODY_NONE, h_update_get},
+    {"POST", "/v1/updates/{}/cancel", ALD_SCOPE_OPERATOR, BODY_NONE, h_update_cancel},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -976,7 +1153,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
-                   struct ald_store *store, const char *data_dir, char *err, size_t errlen)
+                   struct ald_store *store, struct ald_updates *updates, const char *data_dir,
+                   char *err, size_t errlen)
 {
     struct ald_http *h = NULL;
     struct sockaddr_in sin;
@@ -994,6 +1172,7 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
         goto out;
     }
     h->store = store;
+    h->updates = updates;
     h->data_dir = data_dir;
     memset(&sin, 0, sizeof sin);
     memset(&sin6, 0, sizeof sin6);

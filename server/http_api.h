@@ -17,11 +17,13 @@
 struct ald_http;
 
 /*
- * Listen on `listen` and serve with `threads` workers. store and data_dir must outlive the
- * server. Returns 0, or -1 with err set (typically: the address cannot be bound).
+ * Listen on `listen` and serve with `threads` workers. store, updates and data_dir must
+ * outlive the server. Returns 0, or -1 with err set (typically: the address cannot be bound).
  */
+struct ald_updates;
 int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
-                   struct ald_store *store, const char *data_dir, char *err, size_t errlen);
+                   struct ald_store *store, struct ald_updates *updates, const char *data_dir,
+                   char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);

@@ -2,9 +2,12 @@
  * main.c - airliftd: settings, data directory, storage, the management API, signals.
  *
  * Startup: parse settings (exit 2), take the data directory and open the database (exit 3),
- * create the admin token on first start, bind the HTTP API (exit 4), write the port file.
- * Then wait for SIGTERM/SIGINT: stop accepting, finish requests, close the database, exit 0.
- * Signals are blocked in every thread and taken synchronously here with sigwait().
+ * create the admin token on first start, bind the device endpoint and the HTTP API (exit 4),
+ * write the port file. The device endpoint runs on its own thread (libcoap is single-
+ * threaded per context); the HTTP API on libmicrohttpd's workers; both reach the store and
+ * the update service, which are thread-safe. On SIGTERM/SIGINT: stop the HTTP API (finish
+ * requests), stop the device thread, close the database, exit 0. Signals are blocked in
+ * every thread and taken synchronously here with sigwait().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +23,12 @@
 #include <openssl/crypto.h>
 
 #include "auth.h"
+#include "coap_endpoint.h"
 #include "config.h"
 #include "http_api.h"
 #include "log.h"
 #include "store.h"
+#include "updates.h"
 
 #ifndef AIRLIFTD_VERSION
 #define AIRLIFTD_VERSION "0.0.0"
@@ -148,12 +153,32 @@ out:
     return rc;
 }
 
+/* The device endpoint's thread: serve until told to stop. */
+struct device_thread {
+    struct ald_coap *coap;
+    pthread_t thread;
+    volatile int stop;
+    bool running;
+};
+
+static void *serve_devices(void *arg)
+{
+    struct device_thread *d = arg;
+    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+        if (ald_coap_serve(d->coap, 200) != 0)
+            ald_log(ALD_LOG_WARN, "device endpoint I/O error", NULL);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct ald_config cfg;
     struct ald_store *store = NULL;
     struct ald_http *http = NULL;
-    char err[4096], port_text[16], http_addr[ALD_ADDR_MAX + 16];
+    struct ald_updates *updates = NULL;
+    struct device_thread devices = {0};
+    struct ald_device_ops device_ops;
+    char err[4096], port_text[32], http_addr[ALD_ADDR_MAX + 16], coap_addr[ALD_ADDR_MAX + 16];
     sigset_t signals;
     int exit_code = ALD_EXIT_INTERNAL, lock_fd = -1, sig = 0;
     bool port_file_written = false;
@@ -186,14 +211,37 @@ int main(int argc, char **argv)
         exit_code = ALD_EXIT_DATA;
         goto out;
     }
-    if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, cfg.data_dir, err,
+    if (ald_updates_open(&updates, store, cfg.data_dir) != 0) {
+        ald_log(ALD_LOG_ERROR, "out of memory", NULL);
+        goto out;
+    }
+    device_ops = ald_updates_device_ops(updates);
+    if (cfg.coap.ipv6 ||
+        ald_coap_start(&devices.coap, cfg.coap.host, cfg.coap.port, cfg.coap_insecure,
+                       cfg.coap_idle_s, &device_ops, err, sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot start the device endpoint", "listen", cfg.coap.text,
+                "error", cfg.coap.ipv6 ? "the device endpoint takes IPv4 addresses only" : err,
+                NULL);
+        exit_code = ALD_EXIT_BIND;
+        goto out;
+    }
+    if (cfg.coap_insecure)
+        ald_log(ALD_LOG_WARN, "device endpoint WITHOUT DTLS (--coap-security none): development "
+                "only, anyone on the network can impersonate a device", NULL);
+    if (pthread_create(&devices.thread, NULL, serve_devices, &devices) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot start the device thread", NULL);
+        goto out;
+    }
+    devices.running = true;
+    if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, updates, cfg.data_dir, err,
                        sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot start the HTTP API", "listen", cfg.http.text, "error",
                 err, NULL);
         exit_code = ALD_EXIT_BIND;
         goto out;
     }
-    snprintf(port_text, sizeof port_text, "%u\n", (unsigned)ald_http_port(http));
+    snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),
+             (unsigned)ald_coap_bound_port(devices.coap));
     if (cfg.port_file[0]) {
         if (ald_write_file_atomic(cfg.port_file, port_text, strlen(port_text), 0644) != 0) {
             ald_log(ALD_LOG_ERROR, "cannot write the port file", "path", cfg.port_file, "error",
@@ -206,8 +254,11 @@ int main(int argc, char **argv)
     port_text[strcspn(port_text, "\n")] = '\0';
     snprintf(http_addr, sizeof http_addr, cfg.http.ipv6 ? "[%s]:%s" : "%s:%s", cfg.http.host,
              port_text);
+    snprintf(coap_addr, sizeof coap_addr, "%s:%u", cfg.coap.host,
+             (unsigned)ald_coap_bound_port(devices.coap));
     ald_log(ALD_LOG_INFO, "airliftd started", "version", AIRLIFTD_VERSION, "http", http_addr,
-            "coap", cfg.coap.text, "data_dir", cfg.data_dir, "store", store->ops->backend, NULL);
+            "coap", coap_addr, "security", cfg.coap_insecure ? "none" : "dtls-psk", "data_dir",
+            cfg.data_dir, "store", store->ops->backend, NULL);
 
     for (;;) {
         if (sigwait(&signals, &sig) != 0)
@@ -223,6 +274,12 @@ int main(int argc, char **argv)
     exit_code = ALD_EXIT_OK;
 out:
     ald_http_stop(http);
+    if (devices.running) {
+        __atomic_store_n(&devices.stop, 1, __ATOMIC_RELEASE);
+        pthread_join(devices.thread, NULL);
+    }
+    ald_coap_stop(devices.coap);
+    ald_updates_close(updates);
     if (store)
         store->ops->close(store);
     if (port_file_written)

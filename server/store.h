@@ -75,6 +75,8 @@ struct ald_device_rec {
     int64_t created_at;
     int64_t last_seen_at;
     int64_t reported_at;           /* when the inventory below was reported; 0: never */
+    int64_t next_checkin_at;       /* a sleeping device said it is back then; 0: not asleep */
+    uint64_t bytes_tx, bytes_rx;   /* wire bytes to / from the device, ever */
     char inventory[ALD_INVENTORY_MAX]; /* JSON text, "" if never reported */
 };
 
@@ -105,6 +107,32 @@ struct ald_event_rec {
     char data[ALD_EVENT_DATA_MAX]; /* JSON object text, "{}" if nothing more to say */
 };
 
+/* An update: make one device run a set of images (docs/api.md "Updates"). */
+#define ALD_UPDATE_STATE_MAX 15
+#define ALD_WANTED_JSON_MAX 1024 /* JSON array of at most 8 payload hashes */
+#define ALD_STEPS_JSON_MAX 4096  /* the current plan, as JSON */
+#define ALD_RESULT_MAX 31
+#define ALD_WHY_MAX 511
+struct ald_update_rec {
+    int64_t id;                    /* assigned by update_create */
+    int64_t device_id;
+    char device[ALD_NAME_MAX + 1]; /* filled by reads */
+    char state[ALD_UPDATE_STATE_MAX + 1]; /* "queued", ..., "succeeded" */
+    char wanted_json[ALD_WANTED_JSON_MAX];
+    char steps_json[ALD_STEPS_JSON_MAX];
+    bool estimate_only;            /* planned without an inventory */
+    uint32_t plan_id;              /* of the plan last given to the device; 0: none */
+    uint32_t step;                 /* step under way */
+    uint32_t offset;               /* bytes of that step the device holds */
+    uint64_t done_bytes;           /* transfer bytes of the steps already installed */
+    uint64_t total_bytes;          /* transfer bytes of the whole plan, installed steps too */
+    uint64_t wire_estimate;
+    uint64_t bytes_tx, bytes_rx;   /* wire bytes while this update was active */
+    char result[ALD_RESULT_MAX + 1]; /* device result name, "" if none */
+    char why[ALD_WHY_MAX + 1];
+    int64_t created_at, started_at, updated_at, finished_at; /* 0: not yet */
+};
+
 struct ald_event_filter {
     int64_t after_id;              /* only events with id > after_id */
     const char *device;            /* NULL: any */
@@ -117,6 +145,7 @@ typedef int (*ald_token_cb)(void *ctx, const struct ald_token_rec *rec);
 typedef int (*ald_device_cb)(void *ctx, const struct ald_device_rec *rec);
 typedef int (*ald_image_cb)(void *ctx, const struct ald_image_rec *rec);
 typedef int (*ald_event_cb)(void *ctx, const struct ald_event_rec *rec);
+typedef int (*ald_update_cb)(void *ctx, const struct ald_update_rec *rec);
 
 struct ald_store_ops {
     const char *backend; /* "sqlite", "postgresql" */
@@ -163,6 +192,25 @@ struct ald_store_ops {
     enum ald_store_rc (*event_append)(struct ald_store *st, struct ald_event_rec *rec);
     enum ald_store_rc (*event_list)(struct ald_store *st, const struct ald_event_filter *f,
                                     ald_event_cb cb, void *ctx);
+
+    /* Device liveness and wire bytes. seen: last_seen_at = now, adds tx/rx bytes to the
+     * device and, when update_id is not 0, to that update. checkin: next_checkin_at. */
+    enum ald_store_rc (*device_seen)(struct ald_store *st, int64_t device_id, int64_t now,
+                                     uint64_t tx, uint64_t rx, int64_t update_id);
+    enum ald_store_rc (*device_checkin)(struct ald_store *st, int64_t device_id,
+                                        int64_t next_checkin_at);
+
+    /* Updates. create: fills id, created_at, updated_at. save: writes every field but id,
+     * device_id, created_at and the byte counters (those only grow, via device_seen).
+     * active: the device's update that is not final (at most one), else NOT_FOUND.
+     * list: one device's updates, newest first, at most limit (0: all). */
+    enum ald_store_rc (*update_create)(struct ald_store *st, struct ald_update_rec *rec);
+    enum ald_store_rc (*update_save)(struct ald_store *st, const struct ald_update_rec *rec);
+    enum ald_store_rc (*update_get)(struct ald_store *st, int64_t id, struct ald_update_rec *out);
+    enum ald_store_rc (*update_active)(struct ald_store *st, int64_t device_id,
+                                       struct ald_update_rec *out);
+    enum ald_store_rc (*update_list)(struct ald_store *st, int64_t device_id, size_t limit,
+                                     ald_update_cb cb, void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

@@ -13,6 +13,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,34 @@ static const char *const migrations[] = {
     "  data TEXT NOT NULL);"
     "CREATE INDEX events_device ON events(device, id);"
     "CREATE INDEX events_update ON events(update_id, id) WHERE update_id IS NOT NULL;",
+    /* 2: device liveness and wire bytes; updates (at most one active per device). */
+    "ALTER TABLE devices ADD COLUMN next_checkin_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN bytes_tx INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN bytes_rx INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE updates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  state TEXT NOT NULL,"
+    "  wanted TEXT NOT NULL,"
+    "  steps TEXT NOT NULL,"
+    "  estimate_only INTEGER NOT NULL DEFAULT 0,"
+    "  plan_id INTEGER NOT NULL DEFAULT 0,"
+    "  step INTEGER NOT NULL DEFAULT 0,"
+    "  xfer_offset INTEGER NOT NULL DEFAULT 0,"
+    "  done_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  total_bytes INTEGER NOT NULL DEFAULT 0,"
+    "  wire_estimate INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_tx INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_rx INTEGER NOT NULL DEFAULT 0,"
+    "  result TEXT NOT NULL DEFAULT '',"
+    "  why TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at INTEGER NOT NULL,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX updates_device ON updates(device_id, id);"
+    "CREATE UNIQUE INDEX updates_one_active ON updates(device_id)"
+    "  WHERE state NOT IN ('succeeded', 'failed', 'reverted', 'cancelled');",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -442,7 +471,8 @@ out:
 
 #define DEVICE_COLS                                                                            \
     "id, name, psk_identity, psk, platform, dev, coalesce(product_id, 0), created_at, "       \
-    "coalesce(last_seen_at, 0), coalesce(inventory, ''), coalesce(reported_at, 0)"
+    "coalesce(last_seen_at, 0), coalesce(inventory, ''), coalesce(reported_at, 0), "          \
+    "next_checkin_at, bytes_tx, bytes_rx"
 
 static bool read_device_v(sqlite3_stmt *stmt, void *out)
 {
@@ -462,6 +492,9 @@ static bool read_device_v(sqlite3_stmt *stmt, void *out)
     d->created_at = sqlite3_column_int64(stmt, 7);
     d->last_seen_at = sqlite3_column_int64(stmt, 8);
     d->reported_at = sqlite3_column_int64(stmt, 10);
+    d->next_checkin_at = sqlite3_column_int64(stmt, 11);
+    d->bytes_tx = (uint64_t)sqlite3_column_int64(stmt, 12);
+    d->bytes_rx = (uint64_t)sqlite3_column_int64(stmt, 13);
     return true;
 }
 
@@ -747,6 +780,193 @@ out:
     return rc;
 }
 
+/* ---- device liveness, updates ---- */
+
+/*
+ * Prepare sql and bind its parameters in order from fmt: 'i' int64_t, 'u' uint64_t (stored
+ * as a signed 64-bit integer), 't' text (NUL-terminated). NULL if preparing failed (logged).
+ */
+static sqlite3_stmt *prep_bind(struct sqlite_store *s, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *stmt = prep(s, sql);
+    va_list ap;
+    if (!stmt)
+        return NULL;
+    va_start(ap, fmt);
+    for (int i = 1; fmt[i - 1]; i++) {
+        switch (fmt[i - 1]) {
+        case 'i':
+            sqlite3_bind_int64(stmt, i, va_arg(ap, int64_t));
+            break;
+        case 'u':
+            sqlite3_bind_int64(stmt, i, (sqlite3_int64)va_arg(ap, uint64_t));
+            break;
+        default:
+            sqlite3_bind_text(stmt, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+            break;
+        }
+    }
+    va_end(ap);
+    return stmt;
+}
+
+static enum ald_store_rc op_device_seen(struct ald_store *st, int64_t device_id, int64_t now,
+                                        uint64_t tx, uint64_t rx, int64_t update_id)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s,
+        "UPDATE devices SET last_seen_at = ?1, bytes_tx = bytes_tx + ?2, "
+        "bytes_rx = bytes_rx + ?3 WHERE id = ?4", "iuui", now, tx, rx, device_id);
+    if (stmt)
+        rc = change_one(s, stmt, "device_seen");
+    sqlite3_finalize(stmt);
+    if (rc == ALD_STORE_OK && update_id && (tx || rx)) {
+        stmt = prep_bind(s, "UPDATE updates SET bytes_tx = bytes_tx + ?1, "
+                            "bytes_rx = bytes_rx + ?2 WHERE id = ?3", "uui", tx, rx, update_id);
+        rc = stmt ? step_done(s, stmt, "update_bytes") : ALD_STORE_ERROR;
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_device_checkin(struct ald_store *st, int64_t device_id,
+                                           int64_t next_checkin_at)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s, "UPDATE devices SET next_checkin_at = ?1 WHERE id = ?2",
+                                   "ii", next_checkin_at, device_id);
+    if (stmt)
+        rc = change_one(s, stmt, "device_checkin");
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+#define UPDATE_COLS                                                                            \
+    "u.id, u.device_id, d.name, u.state, u.wanted, u.steps, u.estimate_only, u.plan_id, "      \
+    "u.step, u.xfer_offset, u.done_bytes, u.total_bytes, u.wire_estimate, u.bytes_tx, "        \
+    "u.bytes_rx, u.result, u.why, u.created_at, u.started_at, u.updated_at, u.finished_at "    \
+    "FROM updates u JOIN devices d ON d.id = u.device_id"
+#define UPDATE_FINAL "('succeeded', 'failed', 'reverted', 'cancelled')"
+
+static bool read_update_v(sqlite3_stmt *stmt, void *out)
+{
+    struct ald_update_rec *u = out;
+    memset(u, 0, sizeof *u);
+    u->id = sqlite3_column_int64(stmt, 0);
+    u->device_id = sqlite3_column_int64(stmt, 1);
+    if (!col_text(stmt, 2, u->device, sizeof u->device) ||
+        !col_text(stmt, 3, u->state, sizeof u->state) ||
+        !col_text(stmt, 4, u->wanted_json, sizeof u->wanted_json) ||
+        !col_text(stmt, 5, u->steps_json, sizeof u->steps_json) ||
+        !col_text(stmt, 15, u->result, sizeof u->result) ||
+        !col_text(stmt, 16, u->why, sizeof u->why))
+        return false;
+    u->estimate_only = sqlite3_column_int(stmt, 6) != 0;
+    u->plan_id = (uint32_t)sqlite3_column_int64(stmt, 7);
+    u->step = (uint32_t)sqlite3_column_int64(stmt, 8);
+    u->offset = (uint32_t)sqlite3_column_int64(stmt, 9);
+    u->done_bytes = (uint64_t)sqlite3_column_int64(stmt, 10);
+    u->total_bytes = (uint64_t)sqlite3_column_int64(stmt, 11);
+    u->wire_estimate = (uint64_t)sqlite3_column_int64(stmt, 12);
+    u->bytes_tx = (uint64_t)sqlite3_column_int64(stmt, 13);
+    u->bytes_rx = (uint64_t)sqlite3_column_int64(stmt, 14);
+    u->created_at = sqlite3_column_int64(stmt, 17);
+    u->started_at = sqlite3_column_int64(stmt, 18);
+    u->updated_at = sqlite3_column_int64(stmt, 19);
+    u->finished_at = sqlite3_column_int64(stmt, 20);
+    return true;
+}
+
+static enum ald_store_rc op_update_create(struct ald_store *st, struct ald_update_rec *rec)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    rec->created_at = rec->updated_at = ald_now_ms();
+    sqlite3_stmt *stmt = prep_bind(s,
+        "INSERT INTO updates(device_id, state, wanted, steps, estimate_only, total_bytes, "
+        "wire_estimate, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)", "itttiuuii",
+        rec->device_id, rec->state, rec->wanted_json, rec->steps_json,
+        (int64_t)rec->estimate_only, rec->total_bytes, rec->wire_estimate, rec->created_at,
+        rec->updated_at);
+    if (stmt)
+        rc = step_done(s, stmt, "update_create");
+    if (rc == ALD_STORE_OK)
+        rec->id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_update_save(struct ald_store *st, const struct ald_update_rec *u)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s,
+        "UPDATE updates SET state = ?, wanted = ?, steps = ?, estimate_only = ?, plan_id = ?, "
+        "step = ?, xfer_offset = ?, done_bytes = ?, total_bytes = ?, wire_estimate = ?, "
+        "result = ?, why = ?, started_at = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+        "tttiiiiuuuttiiii", u->state, u->wanted_json, u->steps_json, (int64_t)u->estimate_only,
+        (int64_t)u->plan_id, (int64_t)u->step, (int64_t)u->offset, u->done_bytes,
+        u->total_bytes, u->wire_estimate, u->result, u->why, u->started_at, u->updated_at,
+        u->finished_at, u->id);
+    if (stmt)
+        rc = change_one(s, stmt, "update_save");
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc update_one(struct ald_store *st, const char *sql, int64_t key,
+                                    struct ald_update_rec *out)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s, sql, "i", key);
+    if (stmt)
+        rc = query_one(s, stmt, "update_get", read_update_v, out);
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_update_get(struct ald_store *st, int64_t id, struct ald_update_rec *out)
+{
+    return update_one(st, "SELECT " UPDATE_COLS " WHERE u.id = ?", id, out);
+}
+
+static enum ald_store_rc op_update_active(struct ald_store *st, int64_t device_id,
+                                          struct ald_update_rec *out)
+{
+    return update_one(st, "SELECT " UPDATE_COLS " WHERE u.device_id = ? AND u.state NOT IN "
+                      UPDATE_FINAL, device_id, out);
+}
+
+static enum ald_store_rc op_update_list(struct ald_store *st, int64_t device_id, size_t limit,
+                                        ald_update_cb cb, void *ctx)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s, "SELECT " UPDATE_COLS " WHERE u.device_id = ? "
+                                   "ORDER BY u.id DESC LIMIT ?", "ii", device_id,
+                                   limit ? (int64_t)limit : (int64_t)-1);
+    if (stmt)
+        rc = list_rows(s, stmt, "update_list", sizeof(struct ald_update_rec), read_update_v,
+                       (int (*)(void *, const void *))cb, ctx);
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 static const struct ald_store_ops sqlite_ops = {
     .backend = "sqlite",
     .close = op_close,
@@ -768,6 +988,13 @@ static const struct ald_store_ops sqlite_ops = {
     .image_list = op_image_list,
     .event_append = op_event_append,
     .event_list = op_event_list,
+    .device_seen = op_device_seen,
+    .device_checkin = op_device_checkin,
+    .update_create = op_update_create,
+    .update_save = op_update_save,
+    .update_get = op_update_get,
+    .update_active = op_update_active,
+    .update_list = op_update_list,
 };
 
 /* Run a PRAGMA and check its one-row answer if expect is not NULL. */

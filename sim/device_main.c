@@ -74,6 +74,7 @@ static void usage(FILE *out)
             "  show DIR [--json]\n"
             "  provision DIR --server ADDR:PORT --identity ID --psk HEX [--insecure]\n"
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm] [--crash-at-boot]\n"
+            "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
             "                                 live: boot, report, download, install, confirm\n");
 }
@@ -591,7 +592,56 @@ struct behaviour {
     unsigned max_sessions;
     bool until_idle;     /* stop once up to date and confirmed */
     unsigned retry_ms;   /* wait after a failed session */
+    uint32_t session_bytes; /* the modem sleeps after this many bytes fetched; 0: no limit */
+    bool lose_confirm_report; /* the report sent right after confirming never arrives, once */
 };
+
+/*
+ * The radio as the firmware sees it: the real transport, plus the misbehaviours a test asks
+ * for (a per-wake data budget, one lost report).
+ */
+struct radio {
+    const struct al_transport *real;
+    const struct behaviour *b;
+    struct al_transport port;
+    uint32_t fetched;        /* bytes fetched since the device woke */
+    uint8_t last_boot_state; /* of the last inventory sent */
+    bool report_lost;
+};
+
+static al_err radio_exchange(void *ctx, uint8_t method, const char *path, const uint8_t *req,
+                             size_t req_len, uint8_t *resp, size_t resp_cap, size_t *resp_len,
+                             uint8_t *code)
+{
+    struct radio *r = ctx;
+    struct al_inventory inv;
+    if (strcmp(path, "i") == 0 && al_inventory_decode(req, req_len, &inv) == AL_OK) {
+        bool confirm_report = r->last_boot_state == AL_BOOT_TRIAL &&
+                              inv.boot_state == AL_BOOT_CONFIRMED;
+        r->last_boot_state = inv.boot_state;
+        if (confirm_report && r->b->lose_confirm_report && !r->report_lost) {
+            r->report_lost = true;
+            printf("radio: the report after confirming is lost\n");
+            return AL_ERR_TIMEOUT;
+        }
+    }
+    return r->real->exchange(r->real->ctx, method, path, req, req_len, resp, resp_cap, resp_len,
+                             code);
+}
+
+static al_err radio_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *buf, size_t cap,
+                          size_t *got)
+{
+    struct radio *r = ctx;
+    if (r->b->session_bytes && r->fetched >= r->b->session_bytes) {
+        printf("radio: data budget of this wake used up (%u bytes)\n", (unsigned)r->fetched);
+        return AL_ERR_TRANSPORT;
+    }
+    al_err e = r->real->fetch(r->real->ctx, path, offset, buf, cap, got);
+    if (e == AL_OK)
+        r->fetched += (uint32_t)*got;
+    return e;
+}
 
 static const char *reset_word(enum al_reset_reason r)
 {
@@ -619,6 +669,8 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
     enum al_reset_reason why = AL_RESET_POWER_ON;
     int rc = EXIT_OK;
     uint16_t port = (uint16_t)d->conf.port;
+    uint8_t last_boot_state = AL_BOOT_CONFIRMED;
+    bool report_lost = false;
     if (use_link) {
         struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(port)};
         if (inet_pton(AF_INET, d->conf.server, &srv.sin_addr) != 1 ||
@@ -629,15 +681,25 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
     }
     struct al_coap_config cc = {use_link ? "127.0.0.1" : d->conf.server, port, d->conf.identity,
                                 d->conf.psk, d->conf.psk_len, d->conf.insecure, 20000};
-    if (al_coap_open(&coap, &cc, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err);
-        sim_link_stop(link);
-        return EXIT_INTERNAL;
-    }
     for (unsigned session = 0; !b->max_sessions || session < b->max_sessions; session++) {
         struct al_boot_info info;
         struct al_session_result r;
         struct al_device_config cfg = d->dev.cfg; /* a reset: RAM state is rebuilt from flash */
+        if (!coap && al_coap_open(&coap, &cc, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            rc = EXIT_INTERNAL;
+            break;
+        }
+        if (why != AL_RESET_POWER_ON || b->sleep_s) {
+            /* A reset or a deep sleep drops the modem: the next session shakes hands anew. */
+            al_coap_close(coap);
+            coap = NULL;
+            if (al_coap_open(&coap, &cc, err, sizeof err) != 0) {
+                fprintf(stderr, "%s: %s\n", prog, err);
+                rc = EXIT_INTERNAL;
+                break;
+            }
+        }
         al_err e = al_device_open(&d->dev, &cfg);
         if (e == AL_OK)
             e = al_boot(&d->dev, why, &info);
@@ -656,16 +718,22 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
             why = AL_RESET_FAULT;
             continue;
         }
-        al_agent_init(&agent, &d->dev, al_coap_port(coap));
+        struct radio radio = {al_coap_port(coap), b, {0}, 0, last_boot_state, report_lost};
+        radio.port = (struct al_transport){&radio, radio_exchange, radio_fetch};
+        al_agent_init(&agent, &d->dev, &radio.port);
         agent.flags = (uint8_t)((info.installed || info.reverted ? AL_INV_AFTER_INSTALL : 0) |
                                 (b->sleep_s ? AL_INV_SLEEPY : 0));
         agent.next_checkin_s = (uint16_t)(b->sleep_s > 65535 ? 65535 : b->sleep_s);
         agent.hold_confirm = b->never_confirm;
         e = al_agent_session(&agent, &r);
+        last_boot_state = radio.last_boot_state;
+        report_lost = radio.report_lost;
         if (e != AL_OK) {
             printf("session: %s; retrying\n", al_strerror(e));
+            if (b->sleep_s)
+                printf("sleep: %u s\n", b->sleep_s);
             fflush(stdout);
-            sleep_ms(b->retry_ms);
+            sleep_ms(b->sleep_s ? b->sleep_s * 1000u : b->retry_ms);
             if (e == AL_ERR_POWER_LOSS)
                 why = AL_RESET_POWER_ON;
             continue;
@@ -724,6 +792,8 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--until-idle") == 0) b.until_idle = true;
         else if (strcmp(a, "--sleep") == 0 && v) { b.sleep_s = (unsigned)strtoul(v, NULL, 10); i++; }
         else if (strcmp(a, "--sessions") == 0 && v) { b.max_sessions = (unsigned)strtoul(v, NULL, 10); i++; }
+        else if (strcmp(a, "--lose-confirm-report") == 0) b.lose_confirm_report = true;
+        else if (strcmp(a, "--session-bytes") == 0 && v) { b.session_bytes = (uint32_t)strtoul(v, NULL, 10); i++; }
         else if (strcmp(a, "--retry-ms") == 0 && v) { b.retry_ms = (unsigned)strtoul(v, NULL, 10); i++; }
         else if (strcmp(a, "--loss") == 0 && v) { lk.loss = strtod(v, NULL); use_link = true; i++; }
         else if (strcmp(a, "--duplicate") == 0 && v) { lk.duplicate = strtod(v, NULL); use_link = true; i++; }

@@ -170,6 +170,13 @@ static coap_pdu_t *new_request(struct al_coap_transport *t, coap_pdu_code_t meth
         coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)seg);
         seg += n + (end ? 1 : 0);
     }
+    if (t->cfg.insecure && t->cfg.identity && t->cfg.identity[0]) {
+        /* Plain CoAP (development only) has no PSK identity: name the device in the query. */
+        char q[4 + sizeof t->identity];
+        int n = snprintf(q, sizeof q, "id=%s", t->cfg.identity);
+        if (n > 0 && (size_t)n < sizeof q)
+            coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)q);
+    }
     return pdu;
 }
 

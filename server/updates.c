@@ -1,0 +1,954 @@
+/*
+ * updates.c - see updates.h.
+ *
+ * An update's life (docs/protocol.md, "Server state machine"):
+ *   queued -> downloading -> verifying -> installing -> rebooting -> confirming
+ *          -> (next step: downloading ...) -> succeeded | failed | reverted | cancelled
+ * Every transition comes from something the device said (inventory, status, a block
+ * fetched, its session ending) or from a user (queue, cancel). The plan is recomputed from
+ * each inventory, so a lost status report costs nothing: the next inventory tells the truth.
+ */
+#include "updates.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "airlift/image.h"
+#include "airlift/proto.h"
+#include "config.h"
+#include "images.h"
+#include "log.h"
+#include "planner.h"
+
+#define BLOB_CACHE 4            /* image files kept in memory for transfers */
+#define CATALOG_MAX 256         /* images of one platform the planner considers */
+#define PROGRESS_EVERY 8192     /* persist transfer progress every this many bytes */
+
+struct blob {
+    char sha256[ALD_SHA256_HEX + 1]; /* payload hash: the image's name */
+    uint8_t *data;                   /* the whole image file */
+    size_t len;
+    uint8_t file_sha256[32];         /* what the device checks the transfer against */
+    unsigned refs;
+    uint64_t used;                   /* for least-recently-used eviction */
+};
+
+struct ald_updates {
+    struct ald_store *st;
+    const char *data_dir;
+    pthread_mutex_t lock;
+    struct blob blobs[BLOB_CACHE];
+    uint64_t clock;
+};
+
+static const char *const final_states[] = {"succeeded", "failed", "reverted", "cancelled"};
+
+bool ald_update_state_final(const char *state)
+{
+    for (size_t i = 0; i < sizeof final_states / sizeof final_states[0]; i++)
+        if (!strcmp(state, final_states[i]))
+            return true;
+    return false;
+}
+
+int ald_updates_open(struct ald_updates **out, struct ald_store *st, const char *data_dir)
+{
+    struct ald_updates *u = calloc(1, sizeof *u);
+    if (!u)
+        return -1;
+    u->st = st;
+    u->data_dir = data_dir;
+    pthread_mutex_init(&u->lock, NULL);
+    *out = u;
+    return 0;
+}
+
+void ald_updates_close(struct ald_updates *u)
+{
+    if (!u)
+        return;
+    for (int i = 0; i < BLOB_CACHE; i++)
+        free(u->blobs[i].data);
+    pthread_mutex_destroy(&u->lock);
+    free(u);
+}
+
+/* ---- image files ---- */
+
+/* Read a whole file into a fresh buffer (at most max bytes). NULL on any failure. */
+static uint8_t *read_file(const char *path, size_t max, size_t *len)
+{
+    struct stat sb;
+    uint8_t *buf = NULL;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size <= 0 || (uint64_t)sb.st_size > max)
+        goto out;
+    buf = malloc((size_t)sb.st_size);
+    while (buf && got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (n <= 0) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        got += (size_t)n;
+    }
+    *len = got;
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
+/* The cached blob of an image, loading it (evicting the least recently used idle one). */
+static struct blob *blob_get(struct ald_updates *u, const char *sha256)
+{
+    struct blob *victim = NULL;
+    char path[ALD_PATH_MAX];
+    for (int i = 0; i < BLOB_CACHE; i++) {
+        struct blob *b = &u->blobs[i];
+        if (b->data && !strcmp(b->sha256, sha256)) {
+            b->used = ++u->clock;
+            return b;
+        }
+        if (!b->refs && (!victim || !b->data || (victim->data && b->used < victim->used)))
+            victim = b;
+    }
+    if (!victim || !ald_image_blob_path(u->data_dir, sha256, path, sizeof path))
+        return NULL;
+    size_t len = 0;
+    uint8_t *data = read_file(path, AL_IMAGE_MAX_HEADER + (size_t)AL_IMAGE_MAX_PAYLOAD, &len);
+    if (!data) {
+        ald_log(ALD_LOG_ERROR, "cannot read an image blob", "path", path, NULL);
+        return NULL;
+    }
+    free(victim->data);
+    memset(victim, 0, sizeof *victim);
+    memcpy(victim->sha256, sha256, ALD_SHA256_HEX);
+    victim->data = data;
+    victim->len = len;
+    ald_sha256(data, len, victim->file_sha256);
+    victim->used = ++u->clock;
+    return victim;
+}
+
+/* The header of a held image, read from its blob. false if unreadable. */
+static bool image_header(struct ald_updates *u, const char *sha256, struct al_image_header *h)
+{
+    char path[ALD_PATH_MAX];
+    uint8_t buf[AL_IMAGE_MAX_HEADER];
+    ssize_t n = -1;
+    if (!ald_image_blob_path(u->data_dir, sha256, path, sizeof path))
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = pread(fd, buf, sizeof buf, 0);
+        close(fd);
+    }
+    return n > 0 && al_image_parse_header(buf, (size_t)n, h) == AL_OK;
+}
+
+struct catalog_build {
+    struct ald_updates *u;
+    uint16_t platform;
+    struct ald_image *images;
+    size_t count;
+};
+
+static int add_to_catalog(void *ctx, const struct ald_image_rec *m)
+{
+    struct catalog_build *c = ctx;
+    if (m->platform != c->platform || c->count >= CATALOG_MAX)
+        return 0;
+    if (image_header(c->u, m->sha256, &c->images[c->count].hdr))
+        c->count++;
+    return 0;
+}
+
+/* Every held image of a platform, parsed (images must hold CATALOG_MAX). */
+static bool load_catalog(struct ald_updates *u, uint16_t platform, struct ald_image *images,
+                         struct ald_catalog *out)
+{
+    struct catalog_build c = {u, platform, images, 0};
+    if (u->st->ops->image_list(u->st, add_to_catalog, &c) != ALD_STORE_OK)
+        return false;
+    out->images = images;
+    out->count = c.count;
+    return true;
+}
+
+/* ---- inventory <-> JSON ---- */
+
+static const char *boot_state_name(uint8_t s)
+{
+    return s == AL_BOOT_TRIAL ? "trial" : s == AL_BOOT_REVERTED ? "reverted" : "confirmed";
+}
+
+static uint8_t function_of(const char *name)
+{
+    for (uint8_t f = 1; f <= AL_FN_MAX; f++)
+        if (!strcmp(al_function_name(f), name))
+            return f;
+    return 0;
+}
+
+static json_t *inventory_json(const struct al_inventory *inv)
+{
+    json_t *mods = json_array();
+    char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX];
+    for (uint8_t i = 0; i < inv->module_count; i++) {
+        const struct al_module_status *m = &inv->modules[i];
+        if (!m->present)
+            continue;
+        ald_hex_encode(m->payload_sha256, AL_SHA256_SIZE, hex);
+        al_version_format(&m->version, ver, sizeof ver);
+        json_array_append_new(mods, json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:b}",
+            "function", al_function_name(m->function), "index", m->index, "version", ver,
+            "sha256", hex, "size", (json_int_t)m->size, "security_counter",
+            (json_int_t)m->security_counter, "on_trial", m->on_trial));
+    }
+    json_t *dl = inv->dl_plan_id ? json_pack("{s:I, s:i, s:I}", "plan", (json_int_t)inv->dl_plan_id,
+                                             "step", inv->dl_step, "offset",
+                                             (json_int_t)inv->dl_offset)
+                                 : json_null();
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "boot_state",
+                     boot_state_name(inv->boot_state), "last_result",
+                     al_result_name(inv->last_result), "reason", inv->reason, "after_install",
+                     (inv->flags & AL_INV_AFTER_INSTALL) != 0, "sleepy",
+                     (inv->flags & AL_INV_SLEEPY) != 0, "next_checkin_s", inv->next_checkin_s,
+                     "download", dl, "modules", mods);
+}
+
+/* The running modules of a stored inventory (JSON text); false if it cannot be read. */
+static bool modules_from_json(const char *text, struct al_module_status *mods, size_t *count)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr), *arr, *m;
+    size_t i;
+    bool ok = root != NULL;
+    *count = 0;
+    arr = root ? json_object_get(root, "modules") : NULL;
+    json_array_foreach(arr, i, m) {
+        const char *fn = json_string_value(json_object_get(m, "function"));
+        const char *ver = json_string_value(json_object_get(m, "version"));
+        const char *sha = json_string_value(json_object_get(m, "sha256"));
+        struct al_module_status *s = &mods[*count];
+        if (*count >= AL_MAX_MODULES || !fn || !ver || !sha) {
+            ok = false;
+            break;
+        }
+        memset(s, 0, sizeof *s);
+        s->function = function_of(fn);
+        s->index = (uint8_t)json_integer_value(json_object_get(m, "index"));
+        s->present = true;
+        if (!s->function || al_version_parse(ver, strlen(ver), &s->version) != AL_OK ||
+            !ald_hex_decode(sha, s->payload_sha256, AL_SHA256_SIZE)) {
+            ok = false;
+            break;
+        }
+        (*count)++;
+    }
+    json_decref(root);
+    return ok;
+}
+
+/* ---- plans ---- */
+
+/* Per-block and per-session costs, measured (docs/protocol.md, "Cost"). */
+#define WIRE_BLOCK 1024u
+#define WIRE_PER_BLOCK 166u     /* request + response headers: CoAP, DTLS record, UDP/IPv4 */
+#define WIRE_PER_STEP 2600u     /* handshake, inventories, plan, status reports of one step */
+
+uint64_t ald_wire_estimate(uint64_t size)
+{
+    if (!size)
+        return 0;
+    return size + (size + WIRE_BLOCK - 1) / WIRE_BLOCK * WIRE_PER_BLOCK + WIRE_PER_STEP;
+}
+
+static uint32_t plan_id_of(int64_t update_id, const struct ald_plan_result *p)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the update id and the step images */
+    for (int i = 0; i < 8; i++)
+        h = (h ^ (uint8_t)((uint64_t)update_id >> (8 * i))) * 16777619u;
+    for (size_t s = 0; s < p->step_count; s++)
+        for (size_t i = 0; i < AL_SHA256_SIZE; i++)
+            h = (h ^ p->steps[s]->hdr.payload_sha256[i]) * 16777619u;
+    return h ? h : 1;
+}
+
+static json_t *step_json(const struct al_image_header *h, uint64_t size, const char *state)
+{
+    char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX];
+    ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
+    al_version_format(&h->version, ver, sizeof ver);
+    return json_pack("{s:s, s:i, s:s, s:s, s:I, s:s, s:s}", "function",
+                     al_function_name(h->function), "index", h->index, "version", ver, "sha256",
+                     hex, "size", (json_int_t)size, "encoding", "full", "state", state);
+}
+
+static uint64_t file_size_of(const struct al_image_header *h)
+{
+    return (uint64_t)h->header_size + h->payload_size;
+}
+
+/* Does the module list run an image with this payload hash? */
+static bool runs(const struct al_module_status *mods, size_t n, const char *sha_hex)
+{
+    uint8_t sha[AL_SHA256_SIZE];
+    if (!ald_hex_decode(sha_hex, sha, sizeof sha))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (mods[i].present && !memcmp(mods[i].payload_sha256, sha, sizeof sha))
+            return true;
+    return false;
+}
+
+/*
+ * Rewrite rec's steps from a fresh plan: steps of the old plan now running are kept as
+ * "done" in front, the plan's steps follow. Sets done/total bytes and the wire estimate of
+ * what is left.
+ */
+static void set_steps(struct ald_update_rec *rec, const struct ald_plan_result *p,
+                      const struct al_module_status *mods, size_t n, const char *first_state)
+{
+    json_t *old = json_loads(rec->steps_json, 0, NULL), *steps = json_array(), *s;
+    size_t i;
+    uint64_t done = 0, left = 0, wire = 0;
+    json_array_foreach(old, i, s) {
+        const char *sha = json_string_value(json_object_get(s, "sha256"));
+        bool in_plan = false;
+        for (size_t k = 0; sha && k < p->step_count; k++) {
+            char hex[ALD_SHA256_HEX + 1];
+            ald_hex_encode(p->steps[k]->hdr.payload_sha256, AL_SHA256_SIZE, hex);
+            in_plan |= !strcmp(hex, sha);
+        }
+        if (sha && !in_plan && runs(mods, n, sha)) {
+            json_object_set_new(s, "state", json_string("done"));
+            json_array_append(steps, s);
+            done += (uint64_t)json_integer_value(json_object_get(s, "size"));
+        }
+    }
+    json_decref(old);
+    for (size_t k = 0; k < p->step_count; k++) {
+        uint64_t size = file_size_of(&p->steps[k]->hdr);
+        json_array_append_new(steps, step_json(&p->steps[k]->hdr, size,
+                                               k == 0 ? first_state : "pending"));
+        left += size;
+        wire += ald_wire_estimate(size);
+    }
+    char *text = json_dumps(steps, JSON_COMPACT);
+    if (text && strlen(text) < sizeof rec->steps_json)
+        memcpy(rec->steps_json, text, strlen(text) + 1);
+    free(text);
+    json_decref(steps);
+    rec->done_bytes = done;
+    rec->total_bytes = done + left;
+    if (!rec->wire_estimate || rec->estimate_only)
+        rec->wire_estimate = wire;
+}
+
+/* The images an update wants, as held images. false (code = hash) if one is not held. */
+static bool wanted_images(struct ald_updates *u, const char *wanted_json, struct ald_image *out,
+                          size_t *n, char *code, size_t codelen)
+{
+    json_t *arr = json_loads(wanted_json, 0, NULL), *v;
+    size_t i;
+    bool ok = arr != NULL;
+    *n = 0;
+    json_array_foreach(arr, i, v) {
+        const char *sha = json_string_value(v);
+        if (!sha || *n >= ALD_PLAN_MAX_STEPS || !image_header(u, sha, &out[*n].hdr)) {
+            snprintf(code, codelen, "%s", sha ? sha : "?");
+            ok = false;
+            break;
+        }
+        (*n)++;
+    }
+    json_decref(arr);
+    return ok;
+}
+
+static const char *plan_error_name(enum ald_plan_error e)
+{
+    switch (e) {
+    case ALD_PLAN_MISSING_DEPENDENCY: return "missing_dependency";
+    case ALD_PLAN_NO_ORDER: return "no_order";
+    case ALD_PLAN_TOO_MANY_STEPS: return "too_many_steps";
+    case ALD_PLAN_WRONG_PLATFORM: return "wrong_platform";
+    case ALD_PLAN_CONFLICT: return "conflict";
+    default: return "ok";
+    }
+}
+
+/*
+ * Plan rec's wanted images for a device of `platform` running mods[0..n). Returns false
+ * with code/msg set if the images are not held or cannot be installed.
+ */
+static bool plan_update(struct ald_updates *u, uint16_t platform, const struct ald_update_rec *rec,
+                        const struct al_module_status *mods, size_t n,
+                        struct ald_image *catalog_buf, struct ald_plan_result *p, char *code,
+                        size_t codelen, char *msg, size_t msglen)
+{
+    struct ald_image wanted[ALD_PLAN_MAX_STEPS];
+    const struct ald_image *wp[ALD_PLAN_MAX_STEPS];
+    struct ald_catalog catalog;
+    size_t wn = 0;
+    if (!wanted_images(u, rec->wanted_json, wanted, &wn, code, codelen)) {
+        snprintf(msg, msglen, "image %s is not held by the server", code);
+        return false;
+    }
+    if (!load_catalog(u, platform, catalog_buf, &catalog)) {
+        snprintf(code, codelen, "internal");
+        snprintf(msg, msglen, "cannot read the image catalog");
+        return false;
+    }
+    for (size_t i = 0; i < wn; i++) /* plan with the catalog's copies, so steps point there */
+        for (size_t k = 0; k < catalog.count; k++)
+            if (!memcmp(catalog.images[k].hdr.payload_sha256, wanted[i].hdr.payload_sha256,
+                        AL_SHA256_SIZE))
+                wanted[i] = catalog.images[k];
+    for (size_t i = 0; i < wn; i++)
+        wp[i] = &wanted[i];
+    ald_plan(platform, mods, n, wp, wn, &catalog, p);
+    for (size_t s = 0; s < p->step_count; s++) /* steps may point at `wanted`: re-point */
+        for (size_t k = 0; k < catalog.count; k++)
+            if (!memcmp(catalog.images[k].hdr.payload_sha256, p->steps[s]->hdr.payload_sha256,
+                        AL_SHA256_SIZE))
+                p->steps[s] = &catalog.images[k];
+    if (p->error != ALD_PLAN_OK) {
+        snprintf(code, codelen, "%s", plan_error_name(p->error));
+        snprintf(msg, msglen, "%s", p->why);
+        return false;
+    }
+    return true;
+}
+
+/* ---- state changes ---- */
+
+/* Move rec to `state`, stamping times, saving it and writing an event. */
+static void transition(struct ald_updates *u, struct ald_update_rec *rec, const char *state,
+                       const char *result, const char *why)
+{
+    int64_t now = ald_now_ms();
+    bool changed = strcmp(rec->state, state) != 0;
+    snprintf(rec->state, sizeof rec->state, "%s", state);
+    if (result)
+        snprintf(rec->result, sizeof rec->result, "%s", result);
+    if (why)
+        snprintf(rec->why, sizeof rec->why, "%s", why);
+    if (!rec->started_at && strcmp(state, "queued") && strcmp(state, "cancelled"))
+        rec->started_at = now;
+    if (ald_update_state_final(state) && !rec->finished_at)
+        rec->finished_at = now;
+    rec->updated_at = now;
+    if (u->st->ops->update_save(u->st, rec) != ALD_STORE_OK)
+        return;
+    if (changed) {
+        char type[ALD_EVENT_TYPE_MAX + 1];
+        json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "result", rec->result, "why",
+                                 rec->why, "step", (json_int_t)rec->step, "offset",
+                                 (json_int_t)rec->offset);
+        char *text = json_dumps(data, JSON_COMPACT);
+        snprintf(type, sizeof type, "update.%s", state);
+        ald_event_emit(u->st, type, rec->device, rec->id, text);
+        if (rec->why[0])
+            ald_log(ALD_LOG_INFO, "update", "device", rec->device, "state", state, "why",
+                    rec->why, NULL);
+        else
+            ald_log(ALD_LOG_INFO, "update", "device", rec->device, "state", state, NULL);
+        free(text);
+        json_decref(data);
+    }
+}
+
+static bool step_done(json_t *step)
+{
+    const char *state = json_string_value(json_object_get(step, "state"));
+    return state && !strcmp(state, "done");
+}
+
+static bool state_is(const struct ald_update_rec *rec, const char *const *states)
+{
+    for (; *states; states++)
+        if (!strcmp(rec->state, *states))
+            return true;
+    return false;
+}
+
+/*
+ * An inventory from a device with an active update: move the update along and fill the
+ * answer. Called with u->lock held.
+ */
+static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
+                    struct ald_update_rec *rec, const struct al_inventory *inv, struct al_plan *plan)
+{
+    static const char *const after_install[] = {"installing", "rebooting", "confirming", NULL};
+    struct ald_image *catalog = malloc(CATALOG_MAX * sizeof *catalog);
+    struct ald_plan_result p;
+    char code[ALD_SHA256_HEX + 1], msg[ALD_WHY_MAX + 1];
+    plan->status = AL_PLAN_UP_TO_DATE;
+    if (!catalog)
+        return;
+    if (inv->boot_state == AL_BOOT_REVERTED && state_is(rec, after_install)) {
+        char why[ALD_WHY_MAX + 1];
+        snprintf(why, sizeof why, "the new firmware never confirmed; the device went back: %s",
+                 inv->reason[0] ? inv->reason : al_result_name(inv->last_result));
+        transition(u, rec, "reverted", al_result_name(AL_RESULT_REVERTED), why);
+        goto out;
+    }
+    if (!plan_update(u, dev->platform, rec, inv->modules, inv->module_count, catalog, &p, code,
+                     sizeof code, msg, sizeof msg)) {
+        transition(u, rec, "failed", "dependency", msg);
+        goto out;
+    }
+    rec->estimate_only = false;
+    if (p.step_count == 0) {
+        set_steps(rec, &p, inv->modules, inv->module_count, "pending");
+        rec->offset = 0;
+        if (inv->boot_state == AL_BOOT_TRIAL)
+            transition(u, rec, "confirming", NULL, NULL);
+        else
+            transition(u, rec, "succeeded", al_result_name(AL_RESULT_SUCCESS), "");
+        goto out;
+    }
+    plan->status = AL_PLAN_UPDATE;
+    plan->plan_id = plan_id_of(rec->id, &p);
+    plan->step_count = (uint8_t)p.step_count;
+    for (size_t s = 0; s < p.step_count; s++) {
+        struct al_plan_step *st = &plan->steps[s];
+        const struct al_image_header *h = &p.steps[s]->hdr;
+        char hex[ALD_SHA256_HEX + 1];
+        struct blob *b;
+        ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
+        if (!(b = blob_get(u, hex))) {
+            plan->status = AL_PLAN_WAIT; /* storage trouble: ask again later */
+            plan->poll_s = 60;
+            plan->step_count = 0;
+            goto out;
+        }
+        st->function = h->function;
+        st->index = h->index;
+        st->encoding = AL_ENC_FULL;
+        st->transfer_size = (uint32_t)b->len;
+        memcpy(st->transfer_sha256, b->file_sha256, AL_SHA256_SIZE);
+        memcpy(st->image_sha256, h->payload_sha256, AL_SHA256_SIZE);
+    }
+    bool on_trial = inv->boot_state == AL_BOOT_TRIAL;
+    set_steps(rec, &p, inv->modules, inv->module_count, on_trial ? "installing" : "downloading");
+    rec->plan_id = plan->plan_id;
+    rec->step = 0;
+    rec->offset = inv->dl_plan_id == plan->plan_id && inv->dl_step == 0 ? inv->dl_offset : 0;
+    /* On trial, the device confirms first (it reached us) and reports again. */
+    transition(u, rec, on_trial ? "confirming" : "downloading", NULL, NULL);
+out:
+    free(catalog);
+}
+
+static int64_t device_by_identity(struct ald_updates *u, const char *identity,
+                                  struct ald_device_rec *dev)
+{
+    return identity[0] && u->st->ops->device_by_identity(u->st, identity, dev) == ALD_STORE_OK
+               ? dev->id
+               : 0;
+}
+
+static int on_psk_lookup(void *ctx, const char *identity, uint8_t key[ALD_PSK_MAX])
+{
+    struct ald_updates *u = ctx;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    int n = -1;
+    if (dev && device_by_identity(u, identity, dev)) {
+        memcpy(key, dev->psk, dev->psk_len);
+        n = (int)dev->psk_len;
+    }
+    if (n < 0)
+        ald_log(ALD_LOG_WARN, "DTLS handshake from an unknown identity", "identity", identity,
+                NULL);
+    free(dev);
+    return n;
+}
+
+static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, size_t len,
+                        uint8_t *out, size_t cap, size_t *out_len)
+{
+    struct ald_updates *u = ctx;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_update_rec *rec = malloc(sizeof *rec);
+    struct al_inventory inv;
+    struct al_plan plan;
+    int code = 160; /* 5.00 */
+    memset(&plan, 0, sizeof plan);
+    if (!dev || !rec)
+        goto out;
+    if (!device_by_identity(u, identity, dev)) {
+        code = 129; /* 4.01: no such device (plain CoAP without an identity lands here) */
+        goto out;
+    }
+    if (al_inventory_decode(msg, len, &inv) != AL_OK) {
+        ald_log(ALD_LOG_WARN, "malformed inventory", "device", dev->name, NULL);
+        code = 128;
+        goto out;
+    }
+    json_t *j = inventory_json(&inv);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    int64_t now = ald_now_ms();
+    bool stored = text && u->st->ops->device_report(u->st, dev->name, text, now) == ALD_STORE_OK &&
+                  u->st->ops->device_checkin(u->st, dev->id,
+                      (inv.flags & AL_INV_SLEEPY) && inv.next_checkin_s
+                          ? now + 1000 * (int64_t)inv.next_checkin_s : 0) == ALD_STORE_OK;
+    free(text);
+    if (!stored)
+        goto out;
+    pthread_mutex_lock(&u->lock);
+    if (u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK)
+        advance(u, dev, rec, &inv, &plan);
+    pthread_mutex_unlock(&u->lock);
+    code = al_plan_encode(&plan, out, cap, out_len) == AL_OK ? 68 : 160;
+out:
+    free(dev);
+    free(rec);
+    return code;
+}
+
+static int on_status(void *ctx, const char *identity, const uint8_t *msg, size_t len)
+{
+    struct ald_updates *u = ctx;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_update_rec *rec = malloc(sizeof *rec);
+    struct al_status s;
+    int code = 160;
+    if (!dev || !rec)
+        goto out;
+    if (!device_by_identity(u, identity, dev)) {
+        code = 129;
+        goto out;
+    }
+    if (al_status_decode(msg, len, &s) != AL_OK) {
+        ald_log(ALD_LOG_WARN, "malformed status report", "device", dev->name, NULL);
+        code = 128;
+        goto out;
+    }
+    code = 68;
+    pthread_mutex_lock(&u->lock);
+    if (u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK &&
+        rec->plan_id == s.plan_id) {
+        char why[ALD_WHY_MAX + 1];
+        rec->step = s.step;
+        rec->offset = s.offset;
+        switch (s.state) {
+        case AL_STATE_DOWNLOADING:
+            transition(u, rec, "downloading", NULL, NULL);
+            break;
+        case AL_STATE_DOWNLOADED:
+        case AL_STATE_VERIFYING:
+            transition(u, rec, "verifying", NULL, NULL);
+            break;
+        case AL_STATE_INSTALLING:
+            transition(u, rec, "installing", NULL, NULL);
+            break;
+        case AL_STATE_FAILED:
+            snprintf(why, sizeof why, "the device refused step %u: %s (%s)", s.step + 1,
+                     al_result_name(s.result), al_strerror((al_err)s.err));
+            transition(u, rec, "failed", al_result_name(s.result), why);
+            break;
+        default:
+            break;
+        }
+    }
+    pthread_mutex_unlock(&u->lock);
+out:
+    free(dev);
+    free(rec);
+    return code;
+}
+
+static const uint8_t *on_transfer(void *ctx, const char *identity, uint32_t plan_id,
+                                  uint8_t step, uint32_t offset, size_t *len)
+{
+    struct ald_updates *u = ctx;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_update_rec *rec = malloc(sizeof *rec);
+    const uint8_t *data = NULL;
+    if (!dev || !rec || !device_by_identity(u, identity, dev))
+        goto out;
+    pthread_mutex_lock(&u->lock);
+    if (u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK &&
+        rec->plan_id == plan_id) {
+        json_t *steps = json_loads(rec->steps_json, 0, NULL), *s;
+        size_t i, k = 0;
+        const char *sha = NULL;
+        json_array_foreach(steps, i, s) { /* step n of the plan: n-th step not done */
+            if (step_done(s))
+                continue;
+            if (k++ == step) {
+                sha = json_string_value(json_object_get(s, "sha256"));
+                break;
+            }
+        }
+        struct blob *b = sha ? blob_get(u, sha) : NULL;
+        if (b && offset < b->len) {
+            b->refs++;
+            data = b->data;
+            *len = b->len;
+            uint32_t end = offset + WIRE_BLOCK < b->len ? offset + WIRE_BLOCK : (uint32_t)b->len;
+            bool persist = end / PROGRESS_EVERY != offset / PROGRESS_EVERY || end == b->len ||
+                           strcmp(rec->state, "downloading") != 0 || rec->step != step;
+            rec->step = step;
+            rec->offset = end;
+            if (persist)
+                transition(u, rec, "downloading", NULL, NULL);
+        }
+        json_decref(steps);
+    }
+    pthread_mutex_unlock(&u->lock);
+out:
+    free(dev);
+    free(rec);
+    return data;
+}
+
+static void on_release(void *ctx, const uint8_t *ptr)
+{
+    struct ald_updates *u = ctx;
+    pthread_mutex_lock(&u->lock);
+    for (int i = 0; i < BLOB_CACHE; i++)
+        if (u->blobs[i].data == ptr && u->blobs[i].refs)
+            u->blobs[i].refs--;
+    pthread_mutex_unlock(&u->lock);
+}
+
+static void on_account(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended)
+{
+    struct ald_updates *u = ctx;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_update_rec *rec = malloc(sizeof *rec);
+    if (!dev || !rec || !device_by_identity(u, identity, dev))
+        goto out;
+    pthread_mutex_lock(&u->lock);
+    bool active = u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK;
+    u->st->ops->device_seen(u->st, dev->id, ald_now_ms(), tx, rx, active ? rec->id : 0);
+    if (active && ended && !strcmp(rec->state, "installing"))
+        transition(u, rec, "rebooting", NULL, NULL); /* it left to reset into the new image */
+    pthread_mutex_unlock(&u->lock);
+out:
+    free(dev);
+    free(rec);
+}
+
+struct ald_device_ops ald_updates_device_ops(struct ald_updates *u)
+{
+    struct ald_device_ops ops = {u, on_psk_lookup, on_inventory, on_status, on_transfer,
+                                 on_release, on_account};
+    return ops;
+}
+
+/* ---- the API's side ---- */
+
+/* Check the requested hashes: lowercase hex, no repeats. */
+static bool wanted_json_of(const char *const *sha, size_t n, char *out, size_t cap, char *msg,
+                           size_t msglen)
+{
+    json_t *arr = json_array();
+    bool ok = n >= 1 && n <= ALD_PLAN_MAX_STEPS;
+    if (!ok)
+        snprintf(msg, msglen, "images: give 1 to %d image hashes", ALD_PLAN_MAX_STEPS);
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = ald_is_lower_hex(sha[i], ALD_SHA256_HEX);
+        for (size_t k = 0; ok && k < i; k++)
+            ok = strcmp(sha[i], sha[k]) != 0;
+        if (!ok)
+            snprintf(msg, msglen, "images[%zu]: not 64 lowercase hex digits, or given twice", i);
+        else
+            json_array_append_new(arr, json_string(sha[i]));
+    }
+    char *text = ok ? json_dumps(arr, JSON_COMPACT) : NULL;
+    ok = text && strlen(text) < cap;
+    if (ok)
+        memcpy(out, text, strlen(text) + 1);
+    free(text);
+    json_decref(arr);
+    return ok;
+}
+
+enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
+                                    const char *const *sha256, size_t n, bool dry_run,
+                                    struct ald_update_rec *out, char *code, size_t codelen,
+                                    char *msg, size_t msglen)
+{
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_image *catalog = malloc(CATALOG_MAX * sizeof *catalog);
+    struct al_module_status mods[AL_MAX_MODULES];
+    struct ald_plan_result p;
+    struct ald_update_rec *old = malloc(sizeof *old);
+    enum ald_queue_rc rc = ALD_QUEUE_ERROR;
+    size_t nmods = 0;
+    code[0] = msg[0] = '\0';
+    memset(out, 0, sizeof *out);
+    if (!dev || !catalog || !old)
+        goto out;
+    enum ald_store_rc src = u->st->ops->device_get(u->st, device, dev);
+    if (src != ALD_STORE_OK) {
+        rc = src == ALD_STORE_NOT_FOUND ? ALD_QUEUE_NO_DEVICE : ALD_QUEUE_ERROR;
+        goto out;
+    }
+    out->device_id = dev->id;
+    snprintf(out->device, sizeof out->device, "%s", dev->name);
+    snprintf(out->state, sizeof out->state, "queued");
+    snprintf(out->steps_json, sizeof out->steps_json, "[]");
+    if (!wanted_json_of(sha256, n, out->wanted_json, sizeof out->wanted_json, msg, msglen)) {
+        rc = ALD_QUEUE_BAD_REQUEST;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ald_image_rec *img = (struct ald_image_rec *)catalog; /* scratch */
+        if (u->st->ops->image_get(u->st, sha256[i], img) != ALD_STORE_OK) {
+            snprintf(code, codelen, "%s", sha256[i]);
+            snprintf(msg, msglen, "the server holds no image %s: upload it first", sha256[i]);
+            rc = ALD_QUEUE_UNKNOWN_IMAGE;
+            goto out;
+        }
+    }
+    out->estimate_only = !dev->inventory[0];
+    if (dev->inventory[0] && !modules_from_json(dev->inventory, mods, &nmods)) {
+        snprintf(msg, msglen, "the device's last inventory cannot be read");
+        goto out;
+    }
+    if (!plan_update(u, dev->platform, out, mods, nmods, catalog, &p, code, codelen, msg,
+                     msglen)) {
+        rc = !strcmp(code, "internal") ? ALD_QUEUE_ERROR
+             : ald_is_lower_hex(code, ALD_SHA256_HEX) ? ALD_QUEUE_UNKNOWN_IMAGE
+                                                       : ALD_QUEUE_PLAN_ERROR;
+        goto out;
+    }
+    set_steps(out, &p, mods, nmods, "pending");
+    if (p.step_count == 0) {
+        snprintf(out->state, sizeof out->state, "up_to_date");
+        rc = ALD_QUEUE_UP_TO_DATE;
+        goto out;
+    }
+    rc = ALD_QUEUE_QUEUED;
+    if (dry_run)
+        goto out;
+    pthread_mutex_lock(&u->lock);
+    if (u->st->ops->update_active(u->st, dev->id, old) == ALD_STORE_OK) {
+        char why[64];
+        snprintf(why, sizeof why, "superseded by a newer update");
+        transition(u, old, "cancelled", al_result_name(AL_RESULT_CANCELLED), why);
+    }
+    if (u->st->ops->update_create(u->st, out) != ALD_STORE_OK) {
+        rc = ALD_QUEUE_ERROR;
+    } else {
+        char data[96];
+        snprintf(data, sizeof data, "{\"steps\":%zu,\"wire_estimate\":%" PRIu64 "}", p.step_count,
+                 out->wire_estimate);
+        ald_event_emit(u->st, "update.queued", dev->name, out->id, data);
+        ald_log(ALD_LOG_INFO, "update queued", "device", dev->name, NULL);
+    }
+    pthread_mutex_unlock(&u->lock);
+out:
+    free(dev);
+    free(catalog);
+    free(old);
+    return rc;
+}
+
+enum ald_cancel_rc ald_updates_cancel(struct ald_updates *u, int64_t id, struct ald_update_rec *out)
+{
+    enum ald_cancel_rc rc;
+    pthread_mutex_lock(&u->lock);
+    enum ald_store_rc src = u->st->ops->update_get(u->st, id, out);
+    if (src != ALD_STORE_OK) {
+        rc = src == ALD_STORE_NOT_FOUND ? ALD_CANCEL_NOT_FOUND : ALD_CANCEL_ERROR;
+    } else if (ald_update_state_final(out->state)) {
+        rc = ALD_CANCEL_FINAL;
+    } else {
+        transition(u, out, "cancelled", al_result_name(AL_RESULT_CANCELLED), "cancelled by a user");
+        rc = ALD_CANCEL_OK;
+    }
+    pthread_mutex_unlock(&u->lock);
+    return rc;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    char text[40];
+    if (!ms)
+        return json_null();
+    ald_format_time(ms, text, sizeof text);
+    return json_string(text);
+}
+
+static bool online(const struct ald_device_rec *dev)
+{
+    return dev->last_seen_at && ald_now_ms() - dev->last_seen_at < ALD_ONLINE_WINDOW_MS;
+}
+
+json_t *ald_update_json(const struct ald_update_rec *r, const struct ald_device_rec *dev)
+{
+    json_t *steps = json_loads(r->steps_json, 0, NULL), *images = json_loads(r->wanted_json, 0, NULL);
+    size_t i, step_count = 0;
+    uint64_t step_size = 0;
+    json_t *s;
+    json_array_foreach(steps, i, s) {
+        if (step_done(s))
+            continue;
+        if (step_count++ == r->step)
+            step_size = (uint64_t)json_integer_value(json_object_get(s, "size"));
+    }
+    bool fin = ald_update_state_final(r->state);
+    uint64_t done_steps = json_array_size(steps) - step_count;
+    uint64_t bytes = r->done_bytes + (fin || !strcmp(r->state, "confirming") ? 0 : r->offset);
+    if (!strcmp(r->state, "succeeded"))
+        bytes = r->total_bytes;
+    json_t *progress = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "step",
+                                 (json_int_t)(done_steps + r->step), "steps",
+                                 (json_int_t)json_array_size(steps), "offset", (json_int_t)r->offset,
+                                 "size", (json_int_t)step_size, "bytes", (json_int_t)bytes, "total",
+                                 (json_int_t)r->total_bytes);
+    json_t *o = json_pack("{s:o, s:s, s:s, s:b, s:o, s:o, s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "id", r->id ? json_integer(r->id) : json_null(), "device", r->device, "state", r->state,
+        "final", fin, "images", images ? images : json_array(), "steps", steps ? steps : json_array(),
+        "progress", progress, "wire_estimate", (json_int_t)r->wire_estimate, "bytes_sent",
+        (json_int_t)r->bytes_tx, "bytes_received", (json_int_t)r->bytes_rx, "result",
+        r->result[0] ? json_string(r->result) : json_null(), "why",
+        r->why[0] ? json_string(r->why) : json_null(), "created_at", time_or_null(r->created_at),
+        "started_at", time_or_null(r->started_at), "updated_at", time_or_null(r->updated_at),
+        "finished_at", time_or_null(r->finished_at));
+    if (r->estimate_only)
+        json_object_set_new(o, "estimate_only", json_true());
+    if (dev) {
+        json_object_set_new(o, "device_online", json_boolean(online(dev)));
+        json_object_set_new(o, "device_last_seen_at", time_or_null(dev->last_seen_at));
+        json_object_set_new(o, "device_next_checkin_at",
+                            dev->next_checkin_at > ald_now_ms() - ALD_ONLINE_WINDOW_MS
+                                ? time_or_null(dev->next_checkin_at) : json_null());
+    }
+    return o;
+}
+
+void ald_device_live_json(const struct ald_device_rec *dev, json_t *obj)
+{
+    json_object_set_new(obj, "online", json_boolean(online(dev)));
+    json_object_set_new(obj, "next_checkin_at", time_or_null(dev->next_checkin_at));
+    json_object_set_new(obj, "bytes_sent", json_integer((json_int_t)dev->bytes_tx));
+    json_object_set_new(obj, "bytes_received", json_integer((json_int_t)dev->bytes_rx));
+}
+
+json_t *ald_device_update_json(struct ald_store *st, int64_t device_id)
+{
+    struct ald_update_rec *rec = malloc(sizeof *rec);
+    json_t *o = json_null();
+    if (rec && st->ops->update_active(st, device_id, rec) == ALD_STORE_OK)
+        o = json_pack("{s:I, s:s}", "id", (json_int_t)rec->id, "state", rec->state);
+    free(rec);
+    return o;
+}

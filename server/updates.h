@@ -1,0 +1,70 @@
+/*
+ * updates.h - airliftd's update service: what each device should run, the plans that get it
+ * there, and the state of every update as the device's own reports move it along.
+ *
+ * It is the brain behind both doors: the CoAP endpoint calls it through struct
+ * ald_device_ops (inventory -> plan, status, transfer, wire bytes), the HTTP API to queue,
+ * preview and cancel updates. One mutex orders every change to an update, so a device report
+ * and a user's cancel never interleave. State machine and wire accounting: docs/protocol.md.
+ */
+#ifndef AIRLIFTD_UPDATES_H
+#define AIRLIFTD_UPDATES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "coap_endpoint.h"
+#include "store.h"
+
+#define ALD_ONLINE_WINDOW_MS 60000 /* a device heard from this recently is "online" */
+
+struct ald_updates;
+
+/* store and data_dir must outlive the service. Returns 0, or -1 (out of memory). */
+int ald_updates_open(struct ald_updates **out, struct ald_store *st, const char *data_dir);
+void ald_updates_close(struct ald_updates *u);
+
+/* The callbacks the CoAP endpoint calls; ctx is u. */
+struct ald_device_ops ald_updates_device_ops(struct ald_updates *u);
+
+enum ald_queue_rc {
+    ALD_QUEUE_QUEUED = 0,     /* *out is the new update (or what it would be, dry run) */
+    ALD_QUEUE_UP_TO_DATE = 1, /* the device runs all of it: nothing queued */
+    ALD_QUEUE_NO_DEVICE = 2,
+    ALD_QUEUE_BAD_REQUEST = 3, /* msg says what (e.g. two images for one module) */
+    ALD_QUEUE_UNKNOWN_IMAGE = 4, /* code is the hash not held */
+    ALD_QUEUE_PLAN_ERROR = 5, /* code: planner reason name; msg: what is missing */
+    ALD_QUEUE_ERROR = 6,      /* storage failed */
+};
+
+/*
+ * Make `device` run the images named by payload hashes sha256[0..n). Plans against the last
+ * inventory; supersedes the device's active update unless dry_run. code/msg explain errors.
+ */
+enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
+                                    const char *const *sha256, size_t n, bool dry_run,
+                                    struct ald_update_rec *out, char *code, size_t codelen,
+                                    char *msg, size_t msglen);
+
+enum ald_cancel_rc { ALD_CANCEL_OK = 0, ALD_CANCEL_NOT_FOUND = 1, ALD_CANCEL_FINAL = 2,
+                     ALD_CANCEL_ERROR = 3 };
+enum ald_cancel_rc ald_updates_cancel(struct ald_updates *u, int64_t id,
+                                      struct ald_update_rec *out);
+
+/* Is this update state one of the final ones? */
+bool ald_update_state_final(const char *state);
+
+/* The API's JSON objects (docs/api.md): an update, and the live fields of a device. */
+json_t *ald_update_json(const struct ald_update_rec *rec, const struct ald_device_rec *dev);
+/* Adds online, next_checkin_at, bytes_sent, bytes_received to a device object. */
+void ald_device_live_json(const struct ald_device_rec *dev, json_t *obj);
+/* {"id":7,"state":"downloading"} for the device's active update, or JSON null. */
+json_t *ald_device_update_json(struct ald_store *st, int64_t device_id);
+
+/* Wire bytes a transfer of `size` bytes should cost (docs/protocol.md, "Cost"). */
+uint64_t ald_wire_estimate(uint64_t size);
+
+#endif
