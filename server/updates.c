@@ -261,10 +261,10 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
 
 /* ---- plans ---- */
 
-/* Per-block and per-session costs, measured (docs/protocol.md, "Cost"). */
+/* Per-block and per-step costs, measured on the simulated link (docs/protocol.md, "Cost"). */
 #define WIRE_BLOCK 1024u
-#define WIRE_PER_BLOCK 166u     /* request + response headers: CoAP, DTLS record, UDP/IPv4 */
-#define WIRE_PER_STEP 2600u     /* handshake, inventories, plan, status reports of one step */
+#define WIRE_PER_BLOCK 147u  /* request 80 + response headers 67: CoAP, DTLS record, UDP/IPv4 */
+#define WIRE_PER_STEP 4700u  /* two handshakes, inventories, plans, status reports of a step */
 
 uint64_t ald_wire_estimate(uint64_t size)
 {
