@@ -43,7 +43,9 @@ struct cli {
     bool json;                /* --json: machine-readable output on stdout */
     char path[CLI_PATH_MAX];  /* command words, for messages ("image create") */
     bool json_done;           /* a JSON document went to stdout: errors add no other */
-    /* The server commands will add: server URL, API token, config file path. */
+    const char *server_flag;  /* --server URL, or NULL */
+    const char *token_flag;   /* --token TOKEN, or NULL */
+    const char *token_file;   /* --token-file PATH, or NULL */
 };
 
 struct cli_command;
@@ -65,6 +67,39 @@ struct cli_command {
 
 extern const struct cli_command cli_keys_group;
 extern const struct cli_command cli_image_group;
+extern const struct cli_command cli_devices_group;
+extern const struct cli_command cli_flash_command;
+extern const struct cli_command cli_status_command;
+
+/* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
+
+#define CLI_URL_MAX 512
+#define CLI_TOKEN_MAX 256
+
+/* Where the server is and who we are: defaults < config file < environment < flags. */
+struct cli_server {
+    char url[CLI_URL_MAX];     /* "http://127.0.0.1:7780", no trailing slash */
+    char token[CLI_TOKEN_MAX];
+    char source[CLI_URL_MAX + 32]; /* where the token came from, for error messages */
+};
+
+/* Resolve the settings; prints the error and returns an exit code on failure, else 0. */
+int cli_server_load(struct cli *cli, struct cli_server *srv);
+
+/*
+ * One API call. body: JSON to send (not stolen), or raw bytes with raw_type. On a reply,
+ * *status is its HTTP status and *reply its JSON body (NULL if none; caller decrefs); the
+ * call returns 0 whatever the status. If the server cannot be reached it prints why and
+ * returns CLI_EXIT_SERVER.
+ */
+int cli_api(struct cli *cli, const struct cli_server *srv, const char *method, const char *path,
+            json_t *body, const uint8_t *raw, size_t raw_len, const char *raw_type, long *status,
+            json_t **reply);
+/* Print the API's error (its message, or the status) and return CLI_EXIT_SERVER. */
+int cli_api_error(struct cli *cli, const struct cli_server *srv, long status, json_t *reply);
+/* cli_api that treats any status >= 300 as an error (printed; CLI_EXIT_SERVER). */
+int cli_api_ok(struct cli *cli, const struct cli_server *srv, const char *method,
+               const char *path, json_t *body, json_t **reply);
 
 /* ---- option parsing ---- */
 

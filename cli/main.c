@@ -15,6 +15,9 @@
 static const struct cli_command *const top_commands[] = {
     &cli_keys_group,
     &cli_image_group,
+    &cli_devices_group,
+    &cli_flash_command,
+    &cli_status_command,
     NULL,
 };
 
@@ -24,15 +27,24 @@ static const struct cli_command root = {
     .help = "Usage: airlift [--json] COMMAND [ARGS...]\n"
             "       airlift --version | --help | help COMMAND...\n"
             "\n"
-            "Signed firmware images for fleets of cellular devices.\n"
+            "Signed firmware images for fleets of cellular devices, and the updates that\n"
+            "bring them there, followed to the device's confirmed new version.\n"
             "\n"
             "Global options:\n"
-            "  --json      machine-readable output on stdout (also accepted after a command)\n"
-            "  --version   print the version and exit\n"
-            "  -h, --help  print help; 'COMMAND --help' for a command\n"
+            "  --json              machine-readable output on stdout (also after a command)\n"
+            "  --server URL        airliftd's API (else AIRLIFT_SERVER, the config file,\n"
+            "                      http://127.0.0.1:7780)\n"
+            "  --token T           API token (else AIRLIFT_TOKEN or the config file)\n"
+            "  --token-file PATH   read the API token from PATH\n"
+            "  --version           print the version and exit\n"
+            "  -h, --help          print help; 'COMMAND --help' for a command\n"
             "\n"
-            "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 file error,\n"
-            "4 invalid image, 5 key error; 6..15 reserved for server commands (docs/cli.md).\n",
+            "Config file: $AIRLIFT_CONFIG, else ~/.config/airlift/config: 'server = URL',\n"
+            "'token = T' or 'token-file = PATH' lines.\n"
+            "\n"
+            "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 file error, 4 invalid image,\n"
+            "5 key error, 6 server error, 7 update failed, 8 reverted, 9 timeout,\n"
+            "10 device offline, 11 not confirmed (docs/cli.md).\n",
     .subcommands = top_commands,
 };
 
@@ -114,6 +126,13 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--json") == 0) {
             cli.json = true;
+            continue;
+        }
+        const char **dst = !strcmp(argv[i], "--server") ? &cli.server_flag
+                           : !strcmp(argv[i], "--token") ? &cli.token_flag
+                           : !strcmp(argv[i], "--token-file") ? &cli.token_file : NULL;
+        if (dst && i + 1 < argc) {
+            *dst = argv[++i];
             continue;
         }
         return cli_usage_error(&cli, "unknown option '%s'", argv[i]);

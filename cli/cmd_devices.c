@@ -1,0 +1,273 @@
+/*
+ * cmd_devices.c - airlift devices add | list | show | remove: the fleet as airliftd knows it,
+ * and what each device actually runs, as it last reported.
+ */
+#define _DEFAULT_SOURCE /* timegm */
+#define _XOPEN_SOURCE 700 /* strptime */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { OPT_PLATFORM, OPT_DEV, OPT_COAP, OPT_OUT };
+
+/* Parse the leaf's options: only positionals and --help; returns the one NAME or NULL. */
+static int one_name(struct cli *cli, const struct cli_command *self, int argc, char **argv,
+                    const char **name)
+{
+    static const struct cli_option none[] = {{NULL, 0, false, 0}};
+    struct cli_parser p;
+    const char *value;
+    int opt;
+    *name = NULL;
+    cli_parser_init(&p, cli, none, argc, argv);
+    while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
+        if (opt == CLI_ARG_HELP) {
+            cli_print_help(self, cli->path);
+            return -1;
+        }
+        if (opt != CLI_ARG_POSITIONAL || *name)
+            return opt == CLI_ARG_POSITIONAL ? cli_usage_error(cli, "one device name, please")
+                                             : CLI_EXIT_USAGE;
+        *name = value;
+    }
+    return *name ? 0 : cli_usage_error(cli, "which device? (airlift %s NAME)", cli->path);
+}
+
+/* "12 s ago", "3 min ago", "never" from an RFC 3339 time or null. */
+static const char *ago(json_t *t, char *buf, size_t cap)
+{
+    struct tm tm;
+    const char *s = json_string_value(t);
+    memset(&tm, 0, sizeof tm);
+    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+        return "never";
+    long d = (long)(time(NULL) - timegm(&tm));
+    if (d < 120)
+        snprintf(buf, cap, "%ld s ago", d < 0 ? 0 : d);
+    else if (d < 7200)
+        snprintf(buf, cap, "%ld min ago", d / 60);
+    else
+        snprintf(buf, cap, "%ld h ago", d / 3600);
+    return buf;
+}
+
+static const char *liveness(json_t *d)
+{
+    if (json_is_true(json_object_get(d, "online")))
+        return "online";
+    return json_is_string(json_object_get(d, "next_checkin_at")) ? "asleep" : "offline";
+}
+
+static int devices_add(struct cli *cli, const struct cli_command *self, int argc, char **argv)
+{
+    static const struct cli_option options[] = {
+        {"platform", 0, true, OPT_PLATFORM}, {"dev", 0, false, OPT_DEV},
+        {"coap", 0, true, OPT_COAP}, {"out", 'o', true, OPT_OUT}, {NULL, 0, false, 0}};
+    struct cli_parser p;
+    struct cli_server srv;
+    const char *value, *name = NULL, *coap = "127.0.0.1:5684", *out = NULL;
+    json_t *platform = json_integer(10), *reply = NULL, *req;
+    bool dev = false;
+    uint32_t n;
+    int opt, rc;
+    cli_parser_init(&p, cli, options, argc, argv);
+    while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
+        switch (opt) {
+        case OPT_PLATFORM:
+            json_decref(platform);
+            platform = cli_parse_u32(value, 65535, &n) ? json_integer(n) : json_string(value);
+            break;
+        case OPT_DEV: dev = true; break;
+        case OPT_COAP: coap = value; break;
+        case OPT_OUT: out = value; break;
+        case CLI_ARG_HELP: json_decref(platform); cli_print_help(self, cli->path); return 0;
+        case CLI_ARG_POSITIONAL:
+            if (name) {
+                json_decref(platform);
+                return cli_usage_error(cli, "one device name, please");
+            }
+            name = value;
+            break;
+        default: json_decref(platform); return CLI_EXIT_USAGE;
+        }
+    }
+    if (!name) {
+        json_decref(platform);
+        return cli_usage_error(cli, "which name? (airlift devices add NAME)");
+    }
+    if ((rc = cli_server_load(cli, &srv)) != 0) {
+        json_decref(platform);
+        return rc;
+    }
+    req = json_pack("{s:s, s:o, s:b}", "name", name, "platform", platform, "dev", dev);
+    rc = cli_api_ok(cli, &srv, "POST", "/v1/devices", req, &reply);
+    json_decref(req);
+    if (rc)
+        return rc;
+    const char *id = json_string_value(json_object_get(reply, "identity"));
+    const char *psk = json_string_value(json_object_get(reply, "psk"));
+    if (out) {
+        json_t *cred = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "identity", id ? id : "",
+                                 "psk", psk ? psk : "", "server", coap);
+        char *text = json_dumps(cred, JSON_INDENT(2)), err[256];
+        int w = text ? cli_write_file_atomic(out, text, strlen(text), 0600, err, sizeof err) : -1;
+        free(text);
+        json_decref(cred);
+        if (w != 0) {
+            json_decref(reply);
+            return cli_error(cli, CLI_EXIT_IO, "%s: cannot write the credentials (the device "
+                             "exists; remove it and add it again)", out);
+        }
+    }
+    if (cli->json)
+        return cli_json_print(cli, reply);
+    printf("device %s added (platform %s)\n"
+           "  identity  %s\n"
+           "  psk       %s   (shown once)\n"
+           "give them to the device, e.g. a simulated one:\n"
+           "  airlift-device provision DIR --server %s --identity %s --psk %s\n",
+           name, json_is_integer(json_object_get(reply, "platform")) ? "electron" : "?", id, psk,
+           coap, id, psk);
+    json_decref(reply);
+    return 0;
+}
+
+static int devices_list(struct cli *cli, const struct cli_command *self, int argc, char **argv)
+{
+    static const struct cli_option none[] = {{NULL, 0, false, 0}};
+    struct cli_parser p;
+    struct cli_server srv;
+    const char *value;
+    json_t *reply = NULL, *d;
+    size_t i;
+    int opt, rc;
+    cli_parser_init(&p, cli, none, argc, argv);
+    while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
+        if (opt == CLI_ARG_HELP) {
+            cli_print_help(self, cli->path);
+            return 0;
+        }
+        return opt == CLI_ARG_POSITIONAL ? cli_usage_error(cli, "no arguments expected")
+                                         : CLI_EXIT_USAGE;
+    }
+    if ((rc = cli_server_load(cli, &srv)) != 0 ||
+        (rc = cli_api_ok(cli, &srv, "GET", "/v1/devices", NULL, &reply)) != 0)
+        return rc;
+    if (cli->json)
+        return cli_json_print(cli, reply);
+    printf("%-20s %-8s %-14s %-22s %s\n", "NAME", "STATE", "LAST SEEN", "UPDATE", "");
+    json_array_foreach(json_object_get(reply, "devices"), i, d) {
+        char seen[32], upd[48] = "-";
+        json_t *u = json_object_get(d, "update");
+        if (json_is_object(u))
+            snprintf(upd, sizeof upd, "#%lld %s", (long long)json_integer_value(json_object_get(u, "id")),
+                     json_string_value(json_object_get(u, "state")));
+        printf("%-20s %-8s %-14s %-22s\n", json_string_value(json_object_get(d, "name")),
+               liveness(d), ago(json_object_get(d, "last_seen_at"), seen, sizeof seen), upd);
+    }
+    json_decref(reply);
+    return 0;
+}
+
+static int devices_show(struct cli *cli, const struct cli_command *self, int argc, char **argv)
+{
+    struct cli_server srv;
+    const char *name;
+    char path[128], seen[32];
+    json_t *d = NULL, *m;
+    size_t i;
+    int rc = one_name(cli, self, argc, argv, &name);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    snprintf(path, sizeof path, "/v1/devices/%s", name);
+    if ((rc = cli_server_load(cli, &srv)) != 0 || (rc = cli_api_ok(cli, &srv, "GET", path, NULL, &d)))
+        return rc;
+    if (cli->json)
+        return cli_json_print(cli, d);
+    json_t *inv = json_object_get(d, "inventory");
+    printf("%s: %s, last seen %s, %lld bytes sent to it, %lld received\n", name, liveness(d),
+           ago(json_object_get(d, "last_seen_at"), seen, sizeof seen),
+           (long long)json_integer_value(json_object_get(d, "bytes_sent")),
+           (long long)json_integer_value(json_object_get(d, "bytes_received")));
+    if (!json_is_object(inv)) {
+        printf("it has not reported what it runs yet\n");
+    } else {
+        printf("runs (reported %s):\n", ago(json_object_get(d, "reported_at"), seen, sizeof seen));
+        json_array_foreach(json_object_get(inv, "modules"), i, m)
+            printf("  %-11s %2lld  %-10s %.12s%s\n",
+                   json_string_value(json_object_get(m, "function")),
+                   (long long)json_integer_value(json_object_get(m, "index")),
+                   json_string_value(json_object_get(m, "version")),
+                   json_string_value(json_object_get(m, "sha256")),
+                   json_is_true(json_object_get(m, "on_trial")) ? "  on trial" : "");
+        const char *reason = json_string_value(json_object_get(inv, "reason"));
+        printf("boot state: %s%s%s\n", json_string_value(json_object_get(inv, "boot_state")),
+               reason && *reason ? ": " : "", reason ? reason : "");
+        json_t *dl = json_object_get(inv, "download");
+        if (json_is_object(dl))
+            printf("download in progress: step %lld, %lld bytes held\n",
+                   (long long)json_integer_value(json_object_get(dl, "step")),
+                   (long long)json_integer_value(json_object_get(dl, "offset")));
+    }
+    json_t *u = json_object_get(d, "update");
+    if (json_is_object(u))
+        printf("update #%lld: %s (airlift status %s follows it)\n",
+               (long long)json_integer_value(json_object_get(u, "id")),
+               json_string_value(json_object_get(u, "state")), name);
+    json_decref(d);
+    return 0;
+}
+
+static int devices_remove(struct cli *cli, const struct cli_command *self, int argc, char **argv)
+{
+    struct cli_server srv;
+    const char *name;
+    char path[128];
+    json_t *reply = NULL;
+    int rc = one_name(cli, self, argc, argv, &name);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    snprintf(path, sizeof path, "/v1/devices/%s", name);
+    if ((rc = cli_server_load(cli, &srv)) != 0 ||
+        (rc = cli_api_ok(cli, &srv, "DELETE", path, NULL, &reply)) != 0)
+        return rc;
+    json_decref(reply);
+    if (cli->json)
+        return cli_json_print(cli, json_pack("{s:s, s:b}", "name", name, "removed", 1));
+    printf("device %s removed: it can no longer connect\n", name);
+    return 0;
+}
+
+static const struct cli_command add_cmd = {
+    "add", NULL, "register a device and issue its DTLS identity and key",
+    "Usage: airlift devices add NAME [--platform electron|N] [--dev] [--coap ADDR:PORT]\n"
+    "                           [--out FILE]\n"
+    "\n"
+    "Registers NAME with airliftd and prints its DTLS PSK identity and key (shown once).\n"
+    "  --platform P    platform of the device (default electron = 10)\n"
+    "  --dev           a development device: fleet releases leave it alone\n"
+    "  --coap A:P      the device endpoint to print in the provisioning line\n"
+    "                  (default 127.0.0.1:5684)\n"
+    "  -o, --out FILE  also write name, identity, psk and server as JSON (mode 0600)\n",
+    devices_add, NULL};
+static const struct cli_command list_cmd = {
+    "list", "ls", "every device: online, asleep or offline, last seen, active update",
+    "Usage: airlift devices list [--json]\n", devices_list, NULL};
+static const struct cli_command show_cmd = {
+    "show", NULL, "what a device actually runs, as it last reported, and when",
+    "Usage: airlift devices show NAME [--json]\n"
+    "\n"
+    "Every module (function, index, version, hash, trial), boot state and reason, download in\n"
+    "progress, wire bytes and the active update, from the device's last inventory.\n",
+    devices_show, NULL};
+static const struct cli_command remove_cmd = {
+    "remove", "rm", "forget a device (it can no longer connect)",
+    "Usage: airlift devices remove NAME\n", devices_remove, NULL};
+
+static const struct cli_command *const devices_cmds[] = {&add_cmd, &list_cmd, &show_cmd,
+                                                          &remove_cmd, NULL};
+const struct cli_command cli_devices_group = {
+    "devices", "device", "devices: add, list, show, remove", NULL, NULL, devices_cmds};
