@@ -31,6 +31,8 @@
  * only) estimates PLAIN_OVERHEAD bytes per message.
  */
 struct session_bytes {
+    struct session_bytes *next, **prev; /* in ald_coap.sessions, freed at stop at the latest */
+    coap_session_t *session;
     char identity[ALD_IDENTITY_MAX + 1];
     BIO *bio;                 /* the session's datagram BIO, once seen */
     uint64_t dgrams_in, dgrams_out;
@@ -45,6 +47,7 @@ struct ald_coap {
     uint16_t port;
     uint8_t key[ALD_PSK_MAX];
     coap_bin_const_t key_bin;
+    struct session_bytes *sessions; /* every session seen and not yet deleted */
 };
 
 /* libcoap 4.3.1 has no per-context user data: a small registry maps contexts to endpoints. */
@@ -144,9 +147,16 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
     struct session_bytes *sb = coap_session_get_app_data(session);
     coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
     if (!sb) {
-        sb = calloc(1, sizeof *sb);
+        struct ald_coap *c = endpoint_of(session);
+        sb = c ? calloc(1, sizeof *sb) : NULL;
         if (!sb)
             return NULL;
+        sb->session = session;
+        sb->next = c->sessions;
+        sb->prev = &c->sessions;
+        if (c->sessions)
+            c->sessions->prev = &sb->next;
+        c->sessions = sb;
         coap_session_set_app_data(session, sb);
     }
     if (!sb->identity[0] && request)
@@ -194,6 +204,21 @@ static void count_plain(coap_session_t *session, const coap_pdu_t *request, size
     }
 }
 
+/* A session ends: count its last bytes, unhook the BIO callback, free its record. */
+static void forget_session(struct ald_coap *c, struct session_bytes *sb)
+{
+    if (!sb)
+        return;
+    account(c, sb->session, NULL, true, true);
+    if (sb->bio)
+        BIO_set_callback_ex(sb->bio, NULL);
+    coap_session_set_app_data(sb->session, NULL);
+    *sb->prev = sb->next;
+    if (sb->next)
+        sb->next->prev = sb->prev;
+    free(sb);
+}
+
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct ald_coap *c = endpoint_of(session);
@@ -202,14 +227,7 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     if (event == COAP_EVENT_DTLS_CONNECTED) {
         bytes_of(session, NULL);
     } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
-        struct session_bytes *sb = coap_session_get_app_data(session);
-        if (sb) {
-            account(c, session, NULL, true, true);
-            if (sb->bio)
-                BIO_set_callback_ex(sb->bio, NULL);
-            coap_session_set_app_data(session, NULL);
-            free(sb);
-        }
+        forget_session(c, coap_session_get_app_data(session));
     }
     return 0;
 }
@@ -415,9 +433,11 @@ void ald_coap_stop(struct ald_coap *c)
 {
     if (!c)
         return;
+    while (c->sessions) /* sessions still open: count their bytes before they go */
+        forget_session(c, c->sessions);
+    coap_free_context(c->ctx);
     for (int i = 0; i < MAX_ENDPOINTS; i++)
         if (registry[i] == c)
             registry[i] = NULL;
-    coap_free_context(c->ctx);
     free(c);
 }
