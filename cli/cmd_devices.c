@@ -204,8 +204,9 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
                    json_string_value(json_object_get(m, "sha256")),
                    json_is_true(json_object_get(m, "on_trial")) ? "  on trial" : "");
         const char *reason = json_string_value(json_object_get(inv, "reason"));
-        printf("boot state: %s%s%s\n", json_string_value(json_object_get(inv, "boot_state")),
-               reason && *reason ? ": " : "", reason ? reason : "");
+        const char *boot = json_string_value(json_object_get(inv, "boot_state"));
+        bool why = reason && *reason && boot && strcmp(boot, "confirmed") != 0;
+        printf("boot state: %s%s%s\n", boot ? boot : "?", why ? ": " : "", why ? reason : "");
         json_t *dl = json_object_get(inv, "download");
         if (json_is_object(dl))
             printf("download in progress: step %lld, %lld bytes held\n",

@@ -34,7 +34,8 @@ struct session_bytes {
     struct session_bytes *next, **prev; /* in ald_coap.sessions, freed at stop at the latest */
     coap_session_t *session;
     char identity[ALD_IDENTITY_MAX + 1];
-    BIO *bio;                 /* the session's datagram BIO, once seen */
+    uint64_t bio_in, bio_out;   /* bytes of the current DTLS session's BIO, last read */
+    uint64_t banked_in, banked_out; /* bytes of earlier DTLS sessions on this CoAP session */
     uint64_t dgrams_in, dgrams_out;
     uint64_t plain_in, plain_out;
     uint64_t reported_in, reported_out; /* already given to ops.account */
@@ -161,13 +162,23 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
     }
     if (!sb->identity[0] && request)
         identity_of(session, request, sb->identity);
+    /* The BIO is read afresh each time: a peer that shakes hands again from the same
+     * address gets a new SSL and BIO on the same CoAP session, and the old one is freed. A
+     * BIO without our callback is such a new one: bank the old counts, start on it. */
     SSL *ssl = coap_session_get_tls(session, &lib);
-    if (!sb->bio && ssl && lib == COAP_TLS_LIBRARY_OPENSSL && (sb->bio = SSL_get_rbio(ssl))) {
-        /* Datagrams before this point (the handshake) are the BIO's reads and writes. */
-        sb->dgrams_in = BIO_number_read(sb->bio) ? 3 : 0;
-        sb->dgrams_out = BIO_number_written(sb->bio) ? 2 : 0;
-        BIO_set_callback_arg(sb->bio, (char *)sb);
-        BIO_set_callback_ex(sb->bio, count_datagrams);
+    BIO *bio = ssl && lib == COAP_TLS_LIBRARY_OPENSSL ? SSL_get_rbio(ssl) : NULL;
+    if (bio && BIO_get_callback_ex(bio) != count_datagrams) {
+        sb->banked_in += sb->bio_in;
+        sb->banked_out += sb->bio_out;
+        /* Datagrams before this point (the handshake) were not seen one by one. */
+        sb->dgrams_in += BIO_number_read(bio) ? 3 : 0;
+        sb->dgrams_out += BIO_number_written(bio) ? 2 : 0;
+        BIO_set_callback_arg(bio, (char *)sb);
+        BIO_set_callback_ex(bio, count_datagrams);
+    }
+    if (bio) {
+        sb->bio_in = BIO_number_read(bio);
+        sb->bio_out = BIO_number_written(bio);
     }
     return sb;
 }
@@ -179,12 +190,8 @@ static void account(struct ald_coap *c, coap_session_t *session, const coap_pdu_
     struct session_bytes *sb = bytes_of(session, request);
     if (!sb || !c->ops.account || !sb->identity[0])
         return;
-    uint64_t in = sb->plain_in + sb->dgrams_in * UDP_IP_HEADERS;
-    uint64_t out = sb->plain_out + sb->dgrams_out * UDP_IP_HEADERS;
-    if (sb->bio) {
-        in += BIO_number_read(sb->bio);
-        out += BIO_number_written(sb->bio);
-    }
+    uint64_t in = sb->plain_in + sb->dgrams_in * UDP_IP_HEADERS + sb->banked_in + sb->bio_in;
+    uint64_t out = sb->plain_out + sb->dgrams_out * UDP_IP_HEADERS + sb->banked_out + sb->bio_out;
     uint64_t din = in - sb->reported_in, dout = out - sb->reported_out;
     if (!ended && !force && din + dout < ACCOUNT_EVERY)
         return;
@@ -198,7 +205,7 @@ static void count_plain(coap_session_t *session, const coap_pdu_t *request, size
                         size_t out_payload)
 {
     struct session_bytes *sb = bytes_of(session, request);
-    if (sb && !sb->bio) {
+    if (sb && coap_session_get_proto(session) == COAP_PROTO_UDP) {
         sb->plain_in += UDP_IP_HEADERS + PLAIN_OVERHEAD + in_payload;
         sb->plain_out += UDP_IP_HEADERS + PLAIN_OVERHEAD + out_payload;
     }
@@ -210,8 +217,11 @@ static void forget_session(struct ald_coap *c, struct session_bytes *sb)
     if (!sb)
         return;
     account(c, sb->session, NULL, true, true);
-    if (sb->bio)
-        BIO_set_callback_ex(sb->bio, NULL);
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    SSL *ssl = coap_session_get_tls(sb->session, &lib);
+    BIO *bio = ssl && lib == COAP_TLS_LIBRARY_OPENSSL ? SSL_get_rbio(ssl) : NULL;
+    if (bio && BIO_get_callback_arg(bio) == (char *)sb)
+        BIO_set_callback_ex(bio, NULL);
     coap_session_set_app_data(sb->session, NULL);
     *sb->prev = sb->next;
     if (sb->next)
