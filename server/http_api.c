@@ -151,16 +151,24 @@ static enum MHD_Result reply_store_error(struct MHD_Connection *c, struct req *r
                        "the server could not complete the request (see its log)");
 }
 
-/* ---- JSON helpers ---- */
-
-static json_t *time_json(int64_t ms)
+/* The answer to a lookup of the `kind` named r->params[0]: 404, 500, or 200 with body
+ * (which the caller builds only when rc is ALD_STORE_OK). */
+static enum MHD_Result reply_lookup(struct MHD_Connection *c, struct req *r,
+                                    enum ald_store_rc rc, const char *kind, json_t *body)
 {
-    char buf[40];
-    if (!ms)
-        return json_null();
-    ald_format_time(ms, buf, sizeof buf);
-    return json_string(buf);
+    if (rc == ALD_STORE_NOT_FOUND) {
+        json_decref(body);
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "%s '%s' does not exist", kind,
+                           r->params[0]);
+    }
+    if (rc != ALD_STORE_OK) {
+        json_decref(body);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, body);
 }
+
+/* ---- JSON helpers ---- */
 
 /* Parse the request body as a JSON object; on failure the 400 is queued and NULL returned. */
 static json_t *parse_body(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
@@ -246,8 +254,8 @@ static enum MHD_Result h_health(struct ald_http *h, struct MHD_Connection *c, st
 static json_t *token_json(const struct ald_token_rec *t)
 {
     return json_pack("{s:I, s:s, s:s, s:o, s:o, s:b}", "id", (json_int_t)t->id, "name", t->name,
-                     "scope", ald_scope_name(t->scope), "created_at", time_json(t->created_at),
-                     "last_used_at", time_json(t->last_used_at), "revoked", t->revoked);
+                     "scope", ald_scope_name(t->scope), "created_at", ald_time_json(t->created_at),
+                     "last_used_at", ald_time_json(t->last_used_at), "revoked", t->revoked);
 }
 
 static enum MHD_Result h_tokens_create(struct ald_http *h, struct MHD_Connection *c,
@@ -375,8 +383,8 @@ static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, b
     json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:o}", "name", d->name, "identity",
                           d->identity, "platform", d->platform, "dev", d->dev, "product",
                           d->product_id ? json_integer(d->product_id) : json_null(),
-                          "created_at", time_json(d->created_at), "last_seen_at",
-                          time_json(d->last_seen_at), "reported_at", time_json(d->reported_at));
+                          "created_at", ald_time_json(d->created_at), "last_seen_at",
+                          ald_time_json(d->last_seen_at), "reported_at", ald_time_json(d->reported_at));
     if (o && full) {
         json_t *inv = d->inventory[0] ? json_loads(d->inventory, 0, NULL) : NULL;
         json_object_set_new(o, "inventory", inv ? inv : json_null());
@@ -526,13 +534,7 @@ static enum MHD_Result h_device_get(struct ald_http *h, struct MHD_Connection *c
         return MHD_NO;
     rc = ald_name_valid(r->params[0]) ? h->store->ops->device_get(h->store, r->params[0], d)
                                       : ALD_STORE_NOT_FOUND;
-    if (rc == ALD_STORE_NOT_FOUND)
-        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
-                          r->params[0]);
-    else if (rc != ALD_STORE_OK)
-        ret = reply_store_error(c, r);
-    else
-        ret = reply_json(c, r, MHD_HTTP_OK, device_json(h, d, true, true));
+    ret = reply_lookup(c, r, rc, "device", rc == ALD_STORE_OK ? device_json(h, d, true, true) : NULL);
     memset(d->psk, 0, sizeof d->psk);
     free(d);
     return ret;
@@ -567,7 +569,7 @@ static json_t *image_json(const struct ald_image_rec *m)
                      (json_int_t)m->security_counter, "link_address", link, "payload_size",
                      (json_int_t)m->payload_size, "file_size", (json_int_t)m->file_size,
                      "key_id", m->key_id, "dependencies", deps ? deps : json_array(),
-                     "created_at", time_json(m->created_at));
+                     "created_at", ald_time_json(m->created_at));
 }
 
 static enum MHD_Result h_images_create(struct ald_http *h, struct MHD_Connection *c,
@@ -688,7 +690,7 @@ static int collect_event(void *ctx, const struct ald_event_rec *e)
     json_t *data = json_loads(e->data, 0, NULL);
     return json_array_append_new(
         ctx, json_pack("{s:I, s:o, s:o, s:o, s:s, s:o}", "id", (json_int_t)e->id, "ts",
-                       time_json(e->ts), "device",
+                       ald_time_json(e->ts), "device",
                        e->device[0] ? json_string(e->device) : json_null(), "update_id",
                        e->update_id ? json_integer(e->update_id) : json_null(), "type", e->type,
                        "data", data ? data : json_object()));
@@ -817,13 +819,8 @@ static enum MHD_Result h_updates_list(struct ald_http *h, struct MHD_Connection 
                                : ALD_STORE_NOT_FOUND;
     if (rc == ALD_STORE_OK)
         rc = h->store->ops->update_list(h->store, d->id, 100, collect_update, arr);
-    if (rc == ALD_STORE_NOT_FOUND)
-        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "device '%s' does not exist",
-                          r->params[0]);
-    else if (rc != ALD_STORE_OK)
-        ret = reply_store_error(c, r);
-    else
-        ret = reply_json(c, r, MHD_HTTP_OK, json_pack("{s:O}", "updates", arr));
+    ret = reply_lookup(c, r, rc, "device",
+                       rc == ALD_STORE_OK ? json_pack("{s:O}", "updates", arr) : NULL);
     json_decref(arr);
     free(d);
     return ret;
@@ -837,13 +834,7 @@ static enum MHD_Result h_update_get(struct ald_http *h, struct MHD_Connection *c
     enum ald_store_rc rc = !u ? ALD_STORE_ERROR
                            : parse_id(r->params[0], &id) ? h->store->ops->update_get(h->store, id, u)
                                                          : ALD_STORE_NOT_FOUND;
-    if (rc == ALD_STORE_NOT_FOUND)
-        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "update '%s' does not exist",
-                          r->params[0]);
-    else if (rc != ALD_STORE_OK)
-        ret = reply_store_error(c, r);
-    else
-        ret = reply_json(c, r, MHD_HTTP_OK, update_json_of(h, u));
+    ret = reply_lookup(c, r, rc, "update", rc == ALD_STORE_OK ? update_json_of(h, u) : NULL);
     free(u);
     return ret;
 }

@@ -878,7 +878,7 @@ enum ald_cancel_rc ald_updates_cancel(struct ald_updates *u, int64_t id, struct 
     return rc;
 }
 
-static json_t *time_or_null(int64_t ms)
+json_t *ald_time_json(int64_t ms)
 {
     char text[40];
     if (!ms)
@@ -920,17 +920,17 @@ json_t *ald_update_json(const struct ald_update_rec *r, const struct ald_device_
         "progress", progress, "wire_estimate", (json_int_t)r->wire_estimate, "bytes_sent",
         (json_int_t)r->bytes_tx, "bytes_received", (json_int_t)r->bytes_rx, "result",
         r->result[0] ? json_string(r->result) : json_null(), "why",
-        r->why[0] ? json_string(r->why) : json_null(), "created_at", time_or_null(r->created_at),
-        "started_at", time_or_null(r->started_at), "updated_at", time_or_null(r->updated_at),
-        "finished_at", time_or_null(r->finished_at));
+        r->why[0] ? json_string(r->why) : json_null(), "created_at", ald_time_json(r->created_at),
+        "started_at", ald_time_json(r->started_at), "updated_at", ald_time_json(r->updated_at),
+        "finished_at", ald_time_json(r->finished_at));
     if (r->estimate_only)
         json_object_set_new(o, "estimate_only", json_true());
     if (dev) {
         json_object_set_new(o, "device_online", json_boolean(online(dev)));
-        json_object_set_new(o, "device_last_seen_at", time_or_null(dev->last_seen_at));
+        json_object_set_new(o, "device_last_seen_at", ald_time_json(dev->last_seen_at));
         json_object_set_new(o, "device_next_checkin_at",
                             dev->next_checkin_at > ald_now_ms() - ALD_ONLINE_WINDOW_MS
-                                ? time_or_null(dev->next_checkin_at) : json_null());
+                                ? ald_time_json(dev->next_checkin_at) : json_null());
     }
     return o;
 }
@@ -938,7 +938,7 @@ json_t *ald_update_json(const struct ald_update_rec *r, const struct ald_device_
 void ald_device_live_json(const struct ald_device_rec *dev, json_t *obj)
 {
     json_object_set_new(obj, "online", json_boolean(online(dev)));
-    json_object_set_new(obj, "next_checkin_at", time_or_null(dev->next_checkin_at));
+    json_object_set_new(obj, "next_checkin_at", ald_time_json(dev->next_checkin_at));
     json_object_set_new(obj, "bytes_sent", json_integer((json_int_t)dev->bytes_tx));
     json_object_set_new(obj, "bytes_received", json_integer((json_int_t)dev->bytes_rx));
 }

@@ -64,6 +64,9 @@ void ald_device_live_json(const struct ald_device_rec *dev, json_t *obj);
 /* {"id":7,"state":"downloading"} for the device's active update, or JSON null. */
 json_t *ald_device_update_json(struct ald_store *st, int64_t device_id);
 
+/* An RFC 3339 time as a JSON string, or JSON null for 0 ("never"). */
+json_t *ald_time_json(int64_t ms);
+
 /* Wire bytes a transfer of `size` bytes should cost (docs/protocol.md, "Cost"). */
 uint64_t ald_wire_estimate(uint64_t size);
 

@@ -563,6 +563,84 @@ static void test_names_and_files(void **state)
     assert_int_equal(ald_write_file_atomic(path, "x", 1, 0600), -1);
 }
 
+/* ---- updates, liveness, wire bytes ---- */
+
+static int count_update(void *ctx, const struct ald_update_rec *u)
+{
+    append_item(ctx, u->state);
+    return 0;
+}
+
+static void test_updates(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_update_rec *u = calloc(1, sizeof *u), *got = malloc(sizeof *got);
+    char states[256] = "";
+
+    assert_int_equal(st->ops->device_create(st, device("e1", "id-1")), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "e1", dev), ALD_STORE_OK);
+    assert_int_equal(st->ops->update_active(st, dev->id, got), ALD_STORE_NOT_FOUND);
+
+    u->device_id = dev->id;
+    strcpy(u->state, "queued");
+    strcpy(u->wanted_json, "[\"aa\"]");
+    strcpy(u->steps_json, "[]");
+    u->total_bytes = 1000;
+    u->wire_estimate = 1200;
+    assert_int_equal(st->ops->update_create(st, u), ALD_STORE_OK);
+    assert_true(u->id > 0 && u->created_at > 0);
+    /* At most one active update per device: the database refuses a second. */
+    int64_t first = u->id;
+    assert_int_equal(st->ops->update_create(st, u), ALD_STORE_EXISTS);
+
+    assert_int_equal(st->ops->update_active(st, dev->id, got), ALD_STORE_OK);
+    assert_int_equal(got->id, first);
+    assert_string_equal(got->device, "e1");
+    assert_int_equal(got->wire_estimate, 1200);
+
+    /* Wire bytes go to the device and to its active update; liveness moves. */
+    assert_int_equal(st->ops->device_seen(st, dev->id, 5000, 300, 40, first), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_seen(st, dev->id, 6000, 100, 10, 0), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_checkin(st, dev->id, 9000), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "e1", dev), ALD_STORE_OK);
+    assert_int_equal(dev->bytes_tx, 400);
+    assert_int_equal(dev->bytes_rx, 50);
+    assert_int_equal(dev->last_seen_at, 6000);
+    assert_int_equal(dev->next_checkin_at, 9000);
+    assert_int_equal(st->ops->update_get(st, first, got), ALD_STORE_OK);
+    assert_int_equal(got->bytes_tx, 300);
+    assert_int_equal(got->bytes_rx, 40);
+
+    /* save writes the state but never the byte counters. */
+    strcpy(got->state, "succeeded");
+    got->offset = 77;
+    got->finished_at = 7000;
+    got->bytes_tx = 1;
+    assert_int_equal(st->ops->update_save(st, got), ALD_STORE_OK);
+    assert_int_equal(st->ops->update_get(st, first, got), ALD_STORE_OK);
+    assert_string_equal(got->state, "succeeded");
+    assert_int_equal(got->offset, 77);
+    assert_int_equal(got->bytes_tx, 300);
+    assert_int_equal(st->ops->update_active(st, dev->id, got), ALD_STORE_NOT_FOUND);
+
+    /* A final update frees the slot; listing is newest first. */
+    assert_int_equal(st->ops->update_create(st, u), ALD_STORE_OK);
+    assert_int_equal(st->ops->update_list(st, dev->id, 0, count_update, states), ALD_STORE_OK);
+    assert_string_equal(states, "queued,succeeded,");
+    states[0] = '\0';
+    assert_int_equal(st->ops->update_list(st, dev->id, 1, count_update, states), ALD_STORE_OK);
+    assert_string_equal(states, "queued,");
+
+    /* Deleting the device deletes its updates. */
+    assert_int_equal(st->ops->device_delete(st, "e1"), ALD_STORE_OK);
+    assert_int_equal(st->ops->update_get(st, first, got), ALD_STORE_NOT_FOUND);
+    free(dev);
+    free(u);
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_and_foreign_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
         cmocka_unit_test(test_version_sort_key),
         cmocka_unit_test_setup_teardown(test_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_ingest, setup, teardown),
