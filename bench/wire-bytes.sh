@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Bytes on the wire to deliver one 128 KiB incompressible file, three ways, on a 1500-MTU
+# link between two network namespaces this script creates (and removes):
+#   1. airlift: airliftd and a simulated device over CoAP/DTLS (the whole update: handshakes,
+#      inventories, plan, transfer, status, the install's reboot and the confirmation);
+#   2. libcoap's own Block2 transfer: coap-client GET from coap-server, DTLS PSK, 1024-byte
+#      blocks (the file PUT to the server first, outside the measurement);
+#   3. HTTPS: curl from nginx (TLS 1.3, TCP handshake and close included).
+# Counted at the veth interface (IP bytes: the 14-byte Ethernet header of each frame is
+# taken off), both directions. Prints a table and writes bench/results/wire-bytes.txt.
+# Run as root from the repository: bench/wire-bytes.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+bash scripts/deps.sh
+for b in airliftd airlift_cli airlift-device; do cmake --build "$BUILD" --target "$b" -j2 >/dev/null; done
+AIRLIFTD=$PWD/$BUILD/server/airliftd AIRLIFT=$PWD/$BUILD/cli/airlift DEVICE=$PWD/$BUILD/sim/airlift-device
+FW=${AIRLIFT_FIRMWARE_DIR:-$PWD/../shared/firmware}/electron
+
+S=alws$$ C=alwc$$ SIP=10.231.0.1 CIP=10.231.0.2
+WORK=$(mktemp -d /tmp/airlift-wire.XXXXXX)
+cleanup() {
+    ip netns pids "$S" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    ip netns pids "$C" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    sleep 0.2
+    ip netns del "$S" 2>/dev/null || true
+    ip netns del "$C" 2>/dev/null || true
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+ip netns add "$S"; ip netns add "$C"
+ip link add veth-s netns "$S" type veth peer name veth-c netns "$C"
+ip -n "$S" addr add $SIP/24 dev veth-s; ip -n "$C" addr add $CIP/24 dev veth-c
+for ns in "$S" "$C"; do ip -n "$ns" link set lo up; done
+ip -n "$S" link set veth-s mtu 1500 up; ip -n "$C" link set veth-c mtu 1500 up
+# No segmentation offloads: every counted packet is a real frame of at most 1500 bytes.
+ip netns exec "$S" ethtool -K veth-s tso off gso off gro off >/dev/null 2>&1
+ip netns exec "$C" ethtool -K veth-c tso off gso off gro off >/dev/null 2>&1
+ins() { ip netns exec "$S" "$@"; }
+inc() { ip netns exec "$C" "$@"; }
+
+stat_of() { ip netns exec "$C" cat "/sys/class/net/veth-c/statistics/$1"; }
+snapshot() { echo "$(stat_of rx_bytes) $(stat_of rx_packets) $(stat_of tx_bytes) $(stat_of tx_packets)"; }
+# measure NAME SIZE BEFORE: one table row from the counters since BEFORE (client's view).
+ROWS=()
+measure() {
+    local name=$1 size=$2 rb rp tb tp nrb nrp ntb ntp down up
+    read -r rb rp tb tp <<<"$3"
+    read -r nrb nrp ntb ntp <<<"$(snapshot)"
+    down=$(( (nrb - rb) - 14 * (nrp - rp) )); up=$(( (ntb - tb) - 14 * (ntp - tp) ))
+    ROWS+=("$(printf '%-34s %9d %9d %9d %8d %7.3f' "$name" "$down" "$up" $((down + up)) \
+        $(( (nrp - rp) + (ntp - tp) )) "$(awk "BEGIN{print ($down + $up) / $size}")")")
+}
+
+head -c 131072 /dev/urandom >"$WORK/file.bin"
+
+# ---- 1. airlift ----
+ins "$AIRLIFTD" --data-dir "$WORK/data" --http-listen 127.0.0.1:7780 --coap-listen $SIP:5684 \
+    --admin-token-file "$WORK/token" --coap-idle-timeout 2 >"$WORK/airliftd.log" 2>&1 &
+for _ in $(seq 100); do [ -s "$WORK/token" ] && ins curl -s -o /dev/null http://127.0.0.1:7780/v1/health && break; sleep 0.1; done
+T=$(cat "$WORK/token")
+api() { ins curl -s -H "Authorization: Bearer $T" "$@"; }
+"$AIRLIFT" keys generate --out "$WORK/k.pem" >/dev/null
+for f in bootloader-2.3.0 system-part1-0.6.4 system-part2-0.6.4 system-part3-0.6.4; do
+    "$AIRLIFT" image create --key "$WORK/k.pem" -o "$WORK/$f.alim" "$FW/$f.bin" >/dev/null
+done
+# The Electron's application slot is 128 KiB and keeps the image header in its last 512
+# bytes, so the largest application payload is 130560 bytes (a 130752-byte image file).
+head -c $((131072 - 512)) "$WORK/file.bin" >"$WORK/app.bin"
+"$AIRLIFT" image create --key "$WORK/k.pem" --function application --index 1 --platform 10 \
+    --version 1.0.0 --link-address 0x08080000 -o "$WORK/app.alim" "$WORK/app.bin" >/dev/null
+IMG=$(stat -c %s "$WORK/app.alim")
+reg=$(api -H 'Content-Type: application/json' --data '{"name":"d1","platform":10}' http://127.0.0.1:7780/v1/devices)
+sha=$(api -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/app.alim" http://127.0.0.1:7780/v1/images | jq -r .sha256)
+"$DEVICE" create "$WORK/d1" --trust "$WORK/k.pub.pem" >/dev/null
+"$DEVICE" factory "$WORK/d1" "$WORK/bootloader-2.3.0.alim" "$WORK/system-part1-0.6.4.alim" \
+    "$WORK/system-part2-0.6.4.alim" "$WORK/system-part3-0.6.4.alim" >/dev/null
+"$DEVICE" provision "$WORK/d1" --server $SIP:5684 --identity "$(jq -r .identity <<<"$reg")" \
+    --psk "$(jq -r .psk <<<"$reg")" >/dev/null
+uid=$(api -H 'Content-Type: application/json' --data "{\"images\":[\"$sha\"]}" \
+      http://127.0.0.1:7780/v1/devices/d1/updates | jq -r .id)
+before=$(snapshot)
+if inc timeout 120 "$DEVICE" run "$WORK/d1" --until-idle --retry-ms 500 >"$WORK/device.log" 2>&1 &&
+   [ "$(api http://127.0.0.1:7780/v1/updates/$uid | jq -r .state)" = succeeded ]; then
+    measure "airlift (whole update, CoAP/DTLS)" "$IMG" "$before"
+    sleep 3   # the server ends the session and counts its last bytes
+    srv=$(api http://127.0.0.1:7780/v1/devices/d1 | jq '.bytes_sent + .bytes_received')
+else
+    ROWS+=("airlift: not measured (the update did not succeed; see $WORK/device.log)")
+    srv=0
+fi
+
+# ---- 2. libcoap Block2 over DTLS ----
+ins coap-server-openssl -A $SIP -k airlift-bench -d 4 -v 0 >/dev/null 2>&1 &
+sleep 0.5
+inc coap-client-openssl -m put -u bench -k airlift-bench -b 1024 -f "$WORK/file.bin" \
+    "coaps://$SIP/bench" >/dev/null 2>&1
+before=$(snapshot)
+inc coap-client-openssl -m get -u bench -k airlift-bench -b 1024 -o "$WORK/got.bin" \
+    "coaps://$SIP/bench" >/dev/null 2>&1
+if cmp -s "$WORK/file.bin" "$WORK/got.bin"; then
+    measure "libcoap Block2 (coap-client, DTLS)" 131072 "$before"
+else
+    ROWS+=("libcoap Block2: not measured (the GET did not return the file)")
+fi
+
+# ---- 3. HTTPS: curl from nginx ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=$SIP \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1
+mkdir -p "$WORK/www" && cp "$WORK/file.bin" "$WORK/www/file.bin"
+cat >"$WORK/nginx.conf" <<EOF
+daemon off; pid $WORK/nginx.pid; error_log $WORK/nginx.err;
+events {}
+http { access_log off; client_body_temp_path $WORK; proxy_temp_path $WORK; fastcgi_temp_path $WORK;
+       uwsgi_temp_path $WORK; scgi_temp_path $WORK;
+  server { listen $SIP:8443 ssl; ssl_certificate $WORK/tls.crt; ssl_certificate_key $WORK/tls.key;
+           root $WORK/www; } }
+EOF
+ins nginx -c "$WORK/nginx.conf" &
+sleep 0.5
+before=$(snapshot)
+inc curl -sk -o "$WORK/got2.bin" "https://$SIP:8443/file.bin" || true
+sleep 0.3   # the TCP close
+if cmp -s "$WORK/file.bin" "$WORK/got2.bin"; then
+    measure "HTTPS (curl from nginx, TLS 1.3)" 131072 "$before"
+else
+    ROWS+=("HTTPS: not measured (curl did not fetch the file)")
+fi
+
+out=bench/results/wire-bytes.txt
+{
+    echo "# Bytes on the wire to deliver a 128 KiB incompressible file over a 1500-MTU veth link"
+    echo "# measured by bench/wire-bytes.sh on $(date -u +%Y-%m-%d); IP bytes (Ethernet headers excluded)"
+    echo "# packages: $(dpkg-query -W -f='${Package} ${Version}, ' libcoap3-bin nginx curl libssl3 2>/dev/null)"
+    printf '%-34s %9s %9s %9s %8s %7s\n' method down up total packets ratio
+    printf '%s\n' "${ROWS[@]}"
+    echo "# airlift's ratio is to its image file, $IMG bytes (192 of header + the largest payload"
+    echo "# the Electron's 128 KiB application slot takes); the peers' to the 131072-byte file."
+    echo "# airliftd's own accounting for the same update: $srv bytes (both directions)."
+} | tee "$out"
