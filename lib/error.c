@@ -46,6 +46,11 @@ static const struct err_name names[] = {
     {AL_ERR_TIMEOUT, "timed out", "timeout"},
     {AL_ERR_PROTOCOL, "protocol violation", "protocol"},
     {AL_ERR_CANCELLED, "cancelled", "cancelled"},
+    {AL_ERR_PATCH_CORRUPT, "corrupt patch", "patch_corrupt"},
+    {AL_ERR_PATCH_TRUNCATED, "patch ends early", "patch_truncated"},
+    {AL_ERR_PATCH_BASE, "patch made for another old image", "patch_base"},
+    {AL_ERR_PATCH_UNSUPPORTED, "not a supported delta stream", "patch_unsupported"},
+    {AL_ERR_PATCH_RESUME, "resume point does not match the patch", "patch_resume"},
 };
 
 static const struct err_name *lookup(al_err err)

@@ -13,8 +13,8 @@ PACKAGES=(
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi clang llvm
   # tools used by tests and benchmarks
   curl jq sqlite3 openssl libcoap3-bin python3 procps iproute2
-  # benchmarks only (bench/wire-bytes.sh)
-  nginx ethtool
+  # benchmarks only (bench/wire-bytes.sh; bench/delta.sh)
+  nginx ethtool bsdiff xdelta3 zstd xz-utils
 )
 
 missing=()

@@ -56,6 +56,13 @@ typedef enum al_err {
     AL_ERR_TIMEOUT = 81,    /* no answer in time */
     AL_ERR_PROTOCOL = 82,   /* the peer sent something the protocol forbids */
     AL_ERR_CANCELLED = 83,  /* the update was cancelled */
+
+    /* Delta patches and compressed images (100..119), docs/delta-format.md */
+    AL_ERR_PATCH_CORRUPT = 100,     /* the stream's data is inconsistent (checksum, bounds) */
+    AL_ERR_PATCH_TRUNCATED = 101,   /* the stream ended before the whole output was produced */
+    AL_ERR_PATCH_BASE = 102,        /* the patch was made for another old image (size) */
+    AL_ERR_PATCH_UNSUPPORTED = 103, /* not a delta stream, or a version/parameter not supported */
+    AL_ERR_PATCH_RESUME = 104,      /* the resume point does not match the stream */
 } al_err;
 
 /* Short, stable, human-readable name of an error, e.g. "hash mismatch". Never NULL. */

@@ -1,0 +1,458 @@
+/*
+ * delta_encode.c - patches and compressed full images in the airlift delta stream format
+ * (docs/delta-format.md), and a buffer-to-buffer driver of the device decoder.
+ *
+ * Encoding, in short: both images go through the Thumb-2 branch transform (optional, the
+ * encoder tries both); the transformed new image is cut into blocks; each block is one raw
+ * LZMA1 stream (liblzma, no end marker) whose preset dictionary is the transformed old image
+ * followed by every earlier transformed output byte. A block header gives its output range,
+ * its stream length and the CRC-32 of its output.
+ */
+#include "airlift_host/delta.h"
+
+#include <lzma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "airlift/delta.h"
+#include "airlift/thumb2.h"
+
+#define BLOCK_HEADER_MAX 20
+
+void alh_delta_opts_default(struct alh_delta_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->thumb = -1;
+    o->map = -1;
+    o->lc = o->lp = o->pb = -1;
+    o->old_origin = o->new_origin = -1;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static size_t put_varint(uint8_t *p, uint32_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Where Thumb-2 code starts: after the header of an airlift image, else at 0. */
+static uint32_t detect_origin(const uint8_t *d, size_t len)
+{
+    if (len >= 192 && memcmp(d, "ALIM", 4) == 0) {
+        uint32_t hs = (uint32_t)d[6] | (uint32_t)d[7] << 8;
+        if (hs >= 192 && hs <= len && hs % 2 == 0 && hs <= 0xFFFF)
+            return hs;
+    }
+    return 0;
+}
+
+/* Where the code at origin runs: the link address of an airlift image; else the 16 KiB
+ * boundary below which most pointer-like words (0x08000000..0x08FFFFFF, the STM32 flash)
+ * point into the image; else 0 (no pointers are then found). */
+static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
+{
+    if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
+        return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
+    size_t buckets = 1024, best_count = 0, span = (len >> 14) + 1;
+    uint32_t *hist = calloc(buckets, sizeof *hist), best = 0;
+    if (!hist)
+        return 0;
+    for (size_t i = origin; i + 4 <= len; i += 4) {
+        uint32_t w = (uint32_t)d[i] | (uint32_t)d[i + 1] << 8 | (uint32_t)d[i + 2] << 16 | (uint32_t)d[i + 3] << 24;
+        if (w >= 0x08000000u && w < 0x09000000u && ((w - 0x08000000u) >> 14) < buckets)
+            hist[(w - 0x08000000u) >> 14]++;
+    }
+    size_t counts[1024];
+    for (size_t b = 0; b < buckets; b++) {
+        counts[b] = 0;
+        for (size_t k = b; k < buckets && k < b + span; k++)
+            counts[b] += hist[k];
+        if (counts[b] > best_count)
+            best_count = counts[b];
+    }
+    for (size_t b = 0; b < buckets && best_count >= 16; b++)
+        if (counts[b] * 100 >= best_count * 97) { /* the lowest that covers nearly as many */
+            best = 0x08000000u + (uint32_t)(b << 14);
+            break;
+        }
+    free(hist);
+    return best;
+}
+
+/* Old address -> new address through the map (segments sorted by address). */
+struct segment {
+    uint32_t addr, delta, support;
+};
+
+static uint32_t map_address(const struct segment *seg, size_t n, uint32_t a)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (seg[mid].addr <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? a + seg[lo - 1].delta : a;
+}
+
+static uint32_t get32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * The transform of one image (docs/delta-format.md, "Transforms"), in place. thumb: at every
+ * even offset from origin where a 32-bit BL or B.W starts, its 22-bit halfword offset becomes
+ * the halfword address of its target (mod 2^22); candidates never overlap. seg (old image
+ * only): branch targets go through the address map, and so do the aligned words, outside
+ * branches, that point into the image itself.
+ */
+static void transform(uint8_t *b, size_t len, size_t origin, uint32_t link, int thumb,
+                      const struct segment *seg, size_t nseg)
+{
+    uint8_t *in_branch = calloc(len + 1, 1);
+    if (!in_branch)
+        abort();
+    for (size_t s = origin; thumb && s + 4 <= len; s += 2) {
+        if (!al_thumb2_is_branch(b[s + 1], b[s + 3]))
+            continue;
+        memset(in_branch + s, 1, 4);
+        uint32_t off = al_thumb2_branch_get(b + s), here = link + (uint32_t)(s - origin) + 4;
+        if (seg)
+            off = map_address(seg, nseg, here + ((off ^ 0x200000u) - 0x200000u) * 2) >> 1;
+        else
+            off += here >> 1;
+        al_thumb2_branch_set(b + s, off & 0x3FFFFF);
+    }
+    for (size_t a = origin; seg && a + 4 <= len; a += 4) {
+        uint32_t v = get32le(b + a);
+        if (in_branch[a] || in_branch[a + 1] || in_branch[a + 2] || in_branch[a + 3] ||
+            v - link >= len - origin)
+            continue;
+        v = map_address(seg, nseg, v);
+        b[a] = (uint8_t)v;
+        b[a + 1] = (uint8_t)(v >> 8);
+        b[a + 2] = (uint8_t)(v >> 16);
+        b[a + 3] = (uint8_t)(v >> 24);
+    }
+    free(in_branch);
+}
+
+static int cmp_seg_addr(const void *x, const void *y)
+{
+    const struct segment *a = x, *b = y;
+    return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static int cmp_seg_support(const void *x, const void *y)
+{
+    const struct segment *a = x, *b = y;
+    return a->support > b->support ? -1 : a->support < b->support;
+}
+
+/*
+ * The address map: where 16-byte pieces of new occur exactly once in old, the move
+ * (new address - old address) of the old bytes; runs of equal moves become segments; runs
+ * backed by fewer than 4 pieces are dropped, and only the AL_DELTA_MAX_SEGMENTS best kept.
+ * Returns the number of segments in seg (allocated by the caller for old_len / 2 + 1).
+ */
+#define GRAM 16
+static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
+                        const uint8_t *nw, size_t new_len, uint32_t new_origin, uint32_t new_link,
+                        struct segment *seg)
+{
+    size_t bits = 10;
+    while (((size_t)1 << bits) < old_len)
+        bits++;
+    bits++;
+    size_t mask = ((size_t)1 << bits) - 1, n = 0;
+    int64_t *table = malloc(sizeof(int64_t) << bits);
+    if (!table || old_len < GRAM + old_origin || new_len < GRAM + new_origin) {
+        free(table);
+        return 0;
+    }
+    for (size_t i = 0; i <= mask; i++)
+        table[i] = -1;
+#define GRAM_HASH(p) ((size_t)((get32le(p) * 2654435761u) ^ (get32le((p) + 4) * 2246822519u) ^ \
+                               (get32le((p) + 8) * 3266489917u) ^ (get32le((p) + 12) * 668265263u)))
+    const int64_t dup = (int64_t)1 << 62; /* flag: the piece occurs more than once in old */
+    for (size_t i = old_origin; i + GRAM <= old_len; i += 2) {
+        size_t h = GRAM_HASH(old + i) & mask;
+        while (table[h] >= 0 && memcmp(old + (table[h] & ~dup), old + i, GRAM) != 0)
+            h = (h + 1) & mask;
+        table[h] = table[h] >= 0 ? table[h] | dup : (int64_t)i;
+    }
+    for (size_t j = new_origin; j + GRAM <= new_len; j += 4) {
+        size_t h = GRAM_HASH(nw + j) & mask;
+        while (table[h] >= 0 && memcmp(old + (table[h] & ~dup), nw + j, GRAM) != 0)
+            h = (h + 1) & mask;
+        if (table[h] < 0 || (table[h] & dup))
+            continue;
+        size_t i = (size_t)table[h];
+        uint32_t oa = old_link + (uint32_t)(i - old_origin), na = new_link + (uint32_t)(j - new_origin);
+        seg[n].addr = oa;
+        seg[n].delta = na - oa;
+        seg[n].support = 1;
+        n++;
+    }
+#undef GRAM_HASH
+    free(table);
+    qsort(seg, n, sizeof *seg, cmp_seg_addr);
+    size_t runs = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (runs && seg[runs - 1].delta == seg[k].delta)
+            seg[runs - 1].support++;
+        else
+            seg[runs++] = seg[k];
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < runs; k++)
+        if (seg[k].support >= 4)
+            seg[kept++] = seg[k];
+    if (kept > AL_DELTA_MAX_SEGMENTS) {
+        qsort(seg, kept, sizeof *seg, cmp_seg_support);
+        kept = AL_DELTA_MAX_SEGMENTS;
+        qsort(seg, kept, sizeof *seg, cmp_seg_addr);
+    }
+    n = 0; /* merge neighbours that now move alike */
+    for (size_t k = 0; k < kept; k++)
+        if (!n || seg[n - 1].delta != seg[k].delta)
+            seg[n++] = seg[k];
+    return n;
+}
+
+struct enc {
+    const struct alh_delta_opts *o;
+    uint8_t *virt;      /* transformed old ++ transformed new */
+    size_t old_len, new_len;
+    const uint8_t *new_raw;
+    unsigned lc, lp, pb;
+    uint32_t old_origin, new_origin, old_link, new_link;
+    struct segment *seg; /* the address map */
+    size_t nseg;
+};
+
+/* One block: raw LZMA1 of virt[old_len + start, +len) with the preset dictionary virt[0,
+ * old_len + start). Returns the stream length, or 0 on failure. */
+static size_t encode_block(const struct enc *e, size_t start, size_t len, uint8_t *out, size_t cap)
+{
+    lzma_options_lzma opt;
+    if (lzma_lzma_preset(&opt, e->o->fast ? 6 : (9 | LZMA_PRESET_EXTREME)))
+        return 0;
+    size_t dict_len = e->old_len + start;
+    size_t need = dict_len + len;
+    opt.dict_size = need < LZMA_DICT_SIZE_MIN ? LZMA_DICT_SIZE_MIN : (uint32_t)need;
+    opt.preset_dict = dict_len ? e->virt : NULL;
+    opt.preset_dict_size = (uint32_t)dict_len;
+    opt.lc = e->lc;
+    opt.lp = e->lp;
+    opt.pb = e->pb;
+    opt.ext_flags = 0; /* no end marker: the block header gives the output length */
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t pos = 0;
+    if (lzma_raw_buffer_encode(filters, NULL, e->virt + dict_len, len, out, &pos, cap) != LZMA_OK)
+        return 0;
+    return pos;
+}
+
+/* May a block end at output offset b (a multiple of 16 before the end)? Not if the halfword
+ * before b could start a branch: the decoder would need the next block to decide. */
+static int boundary_ok(const struct enc *e, size_t b, uint32_t new_origin)
+{
+    return b < new_origin + 2 || (e->virt[e->old_len + b - 1] & 0xF8) != 0xF0;
+}
+
+/* Encode the whole stream with the transforms given; returns the length or 0. */
+static size_t encode_stream(struct enc *e, const uint8_t *old, int thumb, int map, uint8_t *out,
+                            size_t cap)
+{
+    uint32_t target = e->o->block_target ? e->o->block_target : 8192;
+    if (e->old_len)
+        memcpy(e->virt, old, e->old_len);
+    if (e->new_len)
+        memcpy(e->virt + e->old_len, e->new_raw, e->new_len);
+    transform(e->virt, e->old_len, e->old_origin, e->old_link, thumb, map ? e->seg : NULL, e->nseg);
+    transform(e->virt + e->old_len, e->new_len, e->new_origin, e->new_link, thumb, NULL, 0);
+    /* Stream header. */
+    memcpy(out, AL_DELTA_MAGIC, 4);
+    out[4] = AL_DELTA_FORMAT_VERSION;
+    out[5] = e->old_len ? AL_DELTA_KIND_PATCH : AL_DELTA_KIND_FULL;
+    out[6] = (uint8_t)((thumb ? AL_DELTA_FLAG_THUMB : 0) | (map ? AL_DELTA_FLAG_MAP : 0));
+    out[7] = (uint8_t)(e->lc | e->lp << 2 | e->pb << 4);
+    put32(out + 8, (uint32_t)e->old_len);
+    put32(out + 12, (uint32_t)e->new_len);
+    out[16] = (uint8_t)e->old_origin;
+    out[17] = (uint8_t)(e->old_origin >> 8);
+    out[18] = (uint8_t)e->new_origin;
+    out[19] = (uint8_t)(e->new_origin >> 8);
+    put32(out + 20, e->old_link);
+    put32(out + 24, e->new_link);
+    put32(out + 28, (uint32_t)lzma_crc32(out, 28, 0));
+    size_t n = AL_DELTA_HEADER_SIZE;
+    if (map) { /* the address map: count, (gap, zigzag delta) per segment, CRC-32 */
+        size_t m0 = n;
+        uint32_t prev = e->old_link;
+        n += put_varint(out + n, (uint32_t)e->nseg);
+        for (size_t k = 0; k < e->nseg; k++) {
+            n += put_varint(out + n, e->seg[k].addr - prev);
+            prev = e->seg[k].addr;
+            int32_t d = (int32_t)e->seg[k].delta;
+            n += put_varint(out + n, ((uint32_t)d << 1) ^ (uint32_t)(d >> 31));
+        }
+        put32(out + n, (uint32_t)lzma_crc32(out + m0, n - m0, 0));
+        n += 4;
+    }
+
+    /* Blocks: guess an output length that gives about `target` stream bytes from the ratio
+     * seen so far, shrink it while the block comes out much larger. */
+    double ratio = e->old_len ? 0.05 : 0.6;
+    uint8_t *tmp = malloc(e->new_len + e->new_len / 8 + 4096);
+    if (!tmp)
+        return 0;
+    size_t start = 0;
+    while (start < e->new_len) {
+        size_t left = e->new_len - start;
+        size_t len = (size_t)(target / ratio);
+        size_t clen = 0;
+        for (int tries = 0;; tries++) {
+            if (len < 1024)
+                len = 1024;
+            if (e->o->block_max_out && len > e->o->block_max_out)
+                len = e->o->block_max_out;
+            len &= ~(size_t)(AL_DELTA_WRITE_ALIGN - 1);
+            if (len == 0 || len >= left)
+                len = left;
+            /* No branch may straddle a block boundary: the decoder finishes each block. */
+            while (thumb && len < left && !boundary_ok(e, start + len, e->new_origin))
+                len += AL_DELTA_WRITE_ALIGN;
+            if (len > left)
+                len = left;
+            clen = encode_block(e, start, len, tmp, e->new_len + e->new_len / 8 + 4096);
+            if (!clen) {
+                free(tmp);
+                return 0;
+            }
+            if (clen <= target + target / 4 || len <= 1024 || tries == 3)
+                break;
+            len = (size_t)((double)len * target / (double)clen);
+        }
+        ratio = (double)clen / (double)len;
+        if (ratio < 0.002)
+            ratio = 0.002;
+        if (n + BLOCK_HEADER_MAX + clen > cap) {
+            free(tmp);
+            return 0;
+        }
+        out[n++] = 1; /* an LZMA block */
+        n += put_varint(out + n, (uint32_t)start);
+        n += put_varint(out + n, (uint32_t)len);
+        n += put_varint(out + n, (uint32_t)clen);
+        put32(out + n, (uint32_t)lzma_crc32(e->virt + e->old_len + start, len, 0));
+        n += 4;
+        memcpy(out + n, tmp, clen);
+        n += clen;
+        start += len;
+    }
+    free(tmp);
+    return n;
+}
+
+int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data, size_t new_len,
+                     const struct alh_delta_opts *opts, uint8_t **out, size_t *out_len, char *err,
+                     size_t errlen)
+{
+    struct alh_delta_opts defaults;
+    struct enc e;
+    uint8_t *best = NULL, *cand = NULL;
+    size_t best_len = 0;
+    int rc = -1;
+    *out = NULL;
+    *out_len = 0;
+    if (!opts) {
+        alh_delta_opts_default(&defaults);
+        opts = &defaults;
+    }
+    if (new_len > AL_DELTA_MAX_SIZE || old_len > AL_DELTA_MAX_SIZE ||
+        (old_len && !old)) {
+        snprintf(err, errlen, "sizes out of range (new 1..%u bytes, old 0..%u)", AL_DELTA_MAX_SIZE,
+                 AL_DELTA_MAX_SIZE);
+        return -1;
+    }
+    memset(&e, 0, sizeof e);
+    e.o = opts;
+    e.old_len = old_len;
+    e.new_len = new_len;
+    e.new_raw = new_data;
+    e.lc = opts->lc >= 0 ? (unsigned)opts->lc : 1;
+    e.lp = opts->lp >= 0 ? (unsigned)opts->lp : 1;
+    e.pb = opts->pb >= 0 ? (unsigned)opts->pb : 1;
+    if (e.lc + e.lp > 2 || e.pb > 2) {
+        snprintf(err, errlen, "LZMA parameters out of range (lc + lp <= 2, pb <= 2)");
+        return -1;
+    }
+    e.old_origin = opts->old_origin >= 0 ? (uint32_t)opts->old_origin : detect_origin(old, old_len);
+    e.new_origin = opts->new_origin >= 0 ? (uint32_t)opts->new_origin : detect_origin(new_data, new_len);
+    if (e.old_origin > 0xFFFF || e.new_origin > 0xFFFF || (e.old_origin | e.new_origin) & 1 ||
+        e.old_origin > old_len || e.new_origin > new_len) {
+        snprintf(err, errlen, "code origins must be even, inside the images and below 65536");
+        return -1;
+    }
+    e.old_link = old_len ? detect_link(old, old_len, e.old_origin) : 0;
+    e.new_link = detect_link(new_data, new_len, e.new_origin);
+    if (!e.old_link || !e.new_link)
+        e.old_link = e.new_link = 0; /* no addresses known: branches stay image-relative */
+    size_t cap = AL_DELTA_HEADER_SIZE + 4 + 10 * AL_DELTA_MAX_SEGMENTS + new_len + new_len / 8 + 4096;
+    e.virt = malloc(old_len + new_len + 1);
+    e.seg = malloc((new_len / 4 + 1) * sizeof *e.seg);
+    best = malloc(cap);
+    cand = malloc(cap);
+    if (!e.virt || !e.seg || !best || !cand) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (old_len && e.old_link)
+        e.nseg = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len, e.new_origin,
+                           e.new_link, e.seg);
+    for (int variant = 0; variant < 4; variant++) {
+        int thumb = variant & 1, map = variant >> 1;
+        if ((opts->thumb >= 0 && thumb != opts->thumb) || (map && (!e.nseg || opts->map == 0)) ||
+            (!map && opts->map == 1 && e.nseg))
+            continue;
+        size_t n = encode_stream(&e, old, thumb, map, cand, cap);
+        if (!n) {
+            snprintf(err, errlen, "LZMA encoder failed");
+            goto out;
+        }
+        if (!best_len || n < best_len) {
+            uint8_t *t = best;
+            best = cand;
+            cand = t;
+            best_len = n;
+        }
+    }
+    *out = best;
+    *out_len = best_len;
+    best = NULL;
+    rc = 0;
+out:
+    free(e.virt);
+    free(e.seg);
+    free(best);
+    free(cand);
+    return rc;
+}

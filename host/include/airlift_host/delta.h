@@ -1,0 +1,44 @@
+/*
+ * airlift_host/delta.h - make delta patches and compressed full images on the host, in the
+ * stream format the device decodes (include/airlift/delta.h, docs/delta-format.md).
+ *
+ * The matcher and entropy coder are liblzma's LZMA1 encoder (raw, no end marker), run once
+ * per block with the old image and all earlier output as its preset dictionary, so matches
+ * reach back into both; the device's decoder reads that window from flash.
+ */
+#ifndef AIRLIFT_HOST_DELTA_H
+#define AIRLIFT_HOST_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct alh_delta_opts {
+    int thumb;                /* Thumb-2 branch transform: -1 try both and keep the smaller, 0 off, 1 on */
+    int map;                  /* old -> new address map (patches): -1 try both, 0 off, 1 on if found */
+    int lc, lp, pb;           /* LZMA parameters; -1 for the defaults (1, 1, 1); lc + lp <= 2, pb <= 2 */
+    uint32_t block_target;    /* aim for blocks of about this many stream bytes; 0: 8192 */
+    uint32_t block_max_out;   /* and at most this many output bytes; 0: no limit */
+    int fast;                 /* 1: LZMA preset 6 instead of 9e (tests) */
+    int old_origin, new_origin; /* where Thumb-2 code starts; -1: detect airlift images, else 0 */
+};
+
+/* The defaults above. */
+void alh_delta_opts_default(struct alh_delta_opts *o);
+
+/*
+ * Encode a patch from old to new (old_len > 0) or a compressed full image (old NULL, old_len
+ * 0). *out is malloc'ed (caller frees). Returns 0, or -1 with a message in err.
+ */
+int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data, size_t new_len,
+                     const struct alh_delta_opts *opts, uint8_t **out, size_t *out_len, char *err,
+                     size_t errlen);
+
+/*
+ * Decode a stream with the device decoder against buffers (tests, the bench tool): old may be
+ * NULL for a full image; *out is malloc'ed. feed_piece: feed in pieces of this size (0: all
+ * at once). Returns the decoder's al_err as an int (0 = AL_OK).
+ */
+int alh_delta_decode(const uint8_t *old, size_t old_len, const uint8_t *stream, size_t stream_len,
+                     size_t feed_piece, uint8_t **out, size_t *out_len);
+
+#endif

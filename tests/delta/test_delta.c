@@ -1,0 +1,407 @@
+/*
+ * test_delta.c - the delta codec: host encoder (host/delta_encode.c) against the device
+ * decoder (lib/delta.c). Round trips on every pair of ../shared/firmware/pairs.tsv (raw and
+ * payload -> image file), compressed full images, random, empty and identical inputs;
+ * resume at every checkpoint and after cuts mid-block; bit flips and truncations fail with
+ * a patch error and never write outside the output; old reads stay inside the old image.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "airlift/delta.h"
+#include "airlift_host/delta.h"
+
+/* A flash-like sink: bytes written once, in order, aligned; reads checked against bounds. */
+struct sink {
+    const uint8_t *old;
+    size_t old_len;
+    uint8_t *out;
+    uint8_t *times; /* how often each output byte was written */
+    size_t cap, written;
+    int bad; /* a contract violation */
+};
+
+static al_err s_read_old(void *ctx, uint32_t off, uint8_t *buf, size_t len)
+{
+    struct sink *s = ctx;
+    if (off > s->old_len || len > s->old_len - off) {
+        s->bad = 1;
+        return AL_ERR_OUT_OF_RANGE;
+    }
+    memcpy(buf, s->old + off, len);
+    return AL_OK;
+}
+
+static al_err s_read_new(void *ctx, uint32_t off, uint8_t *buf, size_t len)
+{
+    struct sink *s = ctx;
+    if (off > s->written || len > s->written - off) {
+        s->bad = 1;
+        return AL_ERR_OUT_OF_RANGE;
+    }
+    memcpy(buf, s->out + off, len);
+    return AL_OK;
+}
+
+static al_err s_write_new(void *ctx, uint32_t off, const uint8_t *buf, size_t len)
+{
+    struct sink *s = ctx;
+    if (off != s->written || off % AL_DELTA_WRITE_ALIGN || off > s->cap || len > s->cap - off) {
+        s->bad = 1;
+        return AL_ERR_OUT_OF_RANGE;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (s->times[off + i]++)
+            s->bad = 1;
+    memcpy(s->out + off, buf, len);
+    s->written += len;
+    return AL_OK;
+}
+
+static void sink_init(struct sink *s, const uint8_t *old, size_t old_len, size_t cap)
+{
+    memset(s, 0, sizeof *s);
+    s->old = old;
+    s->old_len = old_len;
+    s->cap = cap;
+    s->out = calloc(cap + 1, 1);
+    s->times = calloc(cap + 1, 1);
+    assert_non_null(s->out);
+    assert_non_null(s->times);
+}
+
+static void sink_free(struct sink *s)
+{
+    free(s->out);
+    free(s->times);
+}
+
+static struct al_delta_io sink_io(struct sink *s)
+{
+    struct al_delta_io io = {s, s_read_old, s_read_new, s_write_new, (uint32_t)s->old_len};
+    return io;
+}
+
+static struct al_delta dec; /* 11 KiB: static, as on a device */
+
+/* Feed stream[from, len) in pieces of `piece` (0: pseudo-random sizes); stop at max_fed. */
+static al_err feed_range(struct al_delta *st, const uint8_t *stream, size_t len, size_t piece,
+                         size_t max_fed)
+{
+    uint32_t rnd = 12345;
+    while (al_delta_want(st) < len && al_delta_want(st) < max_fed) {
+        size_t off = al_delta_want(st);
+        rnd = rnd * 1103515245u + 12345u;
+        size_t n = piece ? piece : 1 + (rnd >> 16) % 700;
+        if (n > len - off)
+            n = len - off;
+        if (n > max_fed - off)
+            n = max_fed - off;
+        al_err err = al_delta_feed(st, stream + off, n);
+        if (err != AL_OK)
+            return err;
+    }
+    return AL_OK;
+}
+
+/* Decode a whole stream into a fresh sink; returns the error, checks the contract. */
+static al_err decode(const uint8_t *old, size_t old_len, const uint8_t *stream, size_t len,
+                     size_t new_cap, size_t piece, struct sink *s)
+{
+    sink_init(s, old, old_len, new_cap);
+    struct al_delta_io io = sink_io(s);
+    al_err err = al_delta_init(&dec, &io);
+    if (err == AL_OK)
+        err = feed_range(&dec, stream, len, piece, len);
+    if (err == AL_OK)
+        err = al_delta_finish(&dec);
+    assert_false(s->bad);
+    return err;
+}
+
+static uint8_t *encode(const uint8_t *old, size_t old_len, const uint8_t *nw, size_t new_len,
+                       size_t *out_len)
+{
+    struct alh_delta_opts o;
+    uint8_t *out = NULL;
+    char err[160];
+    alh_delta_opts_default(&o);
+    int rc = alh_delta_encode(old, old_len, nw, new_len, &o, &out, out_len, err, sizeof err);
+    if (rc != 0)
+        fail_msg("encode: %s", err);
+    return out;
+}
+
+static void round_trip(const uint8_t *old, size_t old_len, const uint8_t *nw, size_t new_len,
+                       size_t piece, size_t *patch_len)
+{
+    size_t len = 0;
+    uint8_t *p = encode(old, old_len, nw, new_len, &len);
+    struct sink s;
+    assert_int_equal(decode(old, old_len, p, len, new_len, piece, &s), AL_OK);
+    assert_int_equal(s.written, new_len);
+    assert_memory_equal(s.out, nw, new_len);
+    if (patch_len)
+        *patch_len = len;
+    sink_free(&s);
+    free(p);
+}
+
+static uint8_t *load(const char *rel, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", AIRLIFT_FIRMWARE_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    uint8_t *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/* A stand-in for an airlift image file: a 192-byte header (magic, header size, link
+ * address) before the payload. The codec only looks at these fields. */
+static uint8_t *as_image(const uint8_t *payload, size_t len, uint32_t link, size_t *out_len)
+{
+    uint8_t *f = calloc(192 + len, 1);
+    assert_non_null(f);
+    memcpy(f, "ALIM\x01\x00\xc0\x00", 8);
+    for (int i = 0; i < 4; i++)
+        f[48 + i] = (uint8_t)(link >> (8 * i));
+    memcpy(f + 192, payload, len);
+    *out_len = 192 + len;
+    return f;
+}
+
+static void test_pairs(void **state)
+{
+    (void)state;
+    char path[512], line[512];
+    snprintf(path, sizeof path, "%s/pairs.tsv", AIRLIFT_FIRMWARE_DIR);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int pairs = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[128], oldp[200], newp[200], kind[32];
+        if (sscanf(line, "%127s %199s %199s %31s", name, oldp, newp, kind) != 4 || strcmp(name, "name") == 0)
+            continue;
+        size_t ol, nl, il, plen = 0;
+        uint8_t *o = load(oldp, &ol), *n = load(newp, &nl);
+        round_trip(o, ol, n, nl, 0, &plen);
+        assert_true(plen < nl);
+        uint32_t link = (uint32_t)o[0] | (uint32_t)o[1] << 8 | (uint32_t)o[2] << 16 | (uint32_t)o[3] << 24;
+        if (pairs % 4 == 0) { /* old payload -> new image file, on a few pairs (run time) */
+            uint8_t *img = as_image(n, nl, link & 0xFFFFC000u, &il);
+            round_trip(o, ol, img, il, 512, NULL);
+            free(img);
+        }
+        free(o);
+        free(n);
+        pairs++;
+    }
+    fclose(f);
+    assert_int_equal(pairs, 17);
+}
+
+static void test_full_images(void **state)
+{
+    (void)state;
+    const char *files[] = {"electron/bootloader-2.3.0.bin", "electron/system-part1-0.7.0.bin",
+                           "electron/system-part3-2.3.1.bin"};
+    for (unsigned i = 0; i < 3; i++) {
+        size_t nl, plen;
+        uint8_t *n = load(files[i], &nl);
+        round_trip(NULL, 0, n, nl, 1 + i * 100, &plen);
+        assert_true(plen < nl * 3 / 4);
+        free(n);
+    }
+}
+
+static void test_random_empty_identical(void **state)
+{
+    (void)state;
+    uint8_t *a = malloc(70000), *b = malloc(70000);
+    uint32_t x = 1;
+    for (size_t i = 0; i < 70000; i++) {
+        x = x * 1664525u + 1013904223u;
+        a[i] = (uint8_t)(x >> 24);
+    }
+    memcpy(b, a, 70000);
+    for (size_t i = 0; i < 70000; i += 997)
+        b[i] ^= 0x5A;
+    round_trip(NULL, 0, a, 70000, 0, NULL);          /* incompressible */
+    round_trip(a, 70000, b, 70000, 0, NULL);         /* random with changes */
+    size_t plen;
+    round_trip(a, 70000, a, 70000, 0, &plen);        /* identical */
+    assert_true(plen < 400);
+    round_trip(NULL, 0, a, 0, 0, &plen);             /* empty full image */
+    assert_int_equal(plen, AL_DELTA_HEADER_SIZE);
+    round_trip(a, 1000, a, 0, 0, NULL);              /* patch to empty */
+    round_trip(a, 1, b, 1, 1, NULL);                 /* one byte */
+    round_trip(a, 5000, a + 1, 17, 3, NULL);         /* short odd output */
+    free(a);
+    free(b);
+}
+
+/* Power cut or lost link after `cut` stream bytes: resume from the checkpoint, with staging
+ * written as far as the decoder got. The result must be exact, with no byte written twice. */
+static void resume_after(const uint8_t *old, size_t old_len, const uint8_t *nw, size_t new_len,
+                         const uint8_t *p, size_t len, size_t cut, size_t piece)
+{
+    struct sink s;
+    sink_init(&s, old, old_len, new_len);
+    struct al_delta_io io = sink_io(&s);
+    assert_int_equal(al_delta_init(&dec, &io), AL_OK);
+    assert_int_equal(feed_range(&dec, p, len, piece, cut), AL_OK);
+    struct al_delta_checkpoint cp;
+    al_delta_checkpoint(&dec, &cp);
+    uint32_t written = al_delta_written(&dec);
+    assert_true(cp.output_offset <= written);
+    memset(&dec, 0xA5, sizeof dec); /* the RAM is gone */
+    assert_int_equal(al_delta_resume(&dec, &io, &cp, written), AL_OK);
+    assert_int_equal(al_delta_want(&dec), 0);
+    al_err e = feed_range(&dec, p, len, piece, len);
+    if (e != AL_OK) {
+        size_t i = 0;
+        while (i < s.written && s.out[i] == nw[i])
+            i++;
+        fprintf(stderr, "first difference at %zu of %zu written\n", i, s.written);
+    }
+    if (e != AL_OK)
+        fail_msg("resume after %zu (checkpoint %u/%u, written %u): %s", cut, (unsigned)cp.patch_offset,
+                 (unsigned)cp.output_offset, (unsigned)written, al_err_name(e));
+    assert_int_equal(al_delta_finish(&dec), AL_OK);
+    assert_false(s.bad);
+    assert_int_equal(s.written, new_len);
+    assert_memory_equal(s.out, nw, new_len);
+    sink_free(&s);
+}
+
+static void test_resume(void **state)
+{
+    (void)state;
+    const char *pairs[][2] = {{"electron/system-part1-0.6.4.bin", "electron/system-part1-0.7.0.bin"},
+                              {"electron/system-part3-2.2.0.bin", "electron/system-part3-2.3.0.bin"},
+                              {NULL, "electron/bootloader-2.3.0.bin"}};
+    for (unsigned k = 0; k < 3; k++) {
+        size_t ol = 0, nl, len;
+        uint8_t *o = pairs[k][0] ? load(pairs[k][0], &ol) : NULL, *n = load(pairs[k][1], &nl);
+        uint8_t *p = encode(o, ol, n, nl, &len);
+        /* Every checkpoint: decode once, note each new one, resume at each. */
+        struct sink s;
+        struct al_delta_checkpoint seen[64];
+        unsigned count = 0;
+        sink_init(&s, o, ol, nl);
+        struct al_delta_io io = sink_io(&s);
+        assert_int_equal(al_delta_init(&dec, &io), AL_OK);
+        for (size_t off = 0; off < len; off++) {
+            assert_int_equal(al_delta_feed(&dec, p + off, 1), AL_OK);
+            struct al_delta_checkpoint cp;
+            al_delta_checkpoint(&dec, &cp);
+            if (cp.patch_offset && (!count || cp.patch_offset != seen[count - 1].patch_offset) && count < 64)
+                seen[count++] = cp;
+        }
+        assert_int_equal(al_delta_finish(&dec), AL_OK);
+        sink_free(&s);
+        assert_true(count >= 2);
+        for (unsigned i = 0; i < count; i++)
+            resume_after(o, ol, n, nl, p, len, seen[i].patch_offset, 0);
+        /* Cuts mid-block, at a few places, with pieces of several sizes. */
+        for (unsigned i = 1; i < 12; i++)
+            resume_after(o, ol, n, nl, p, len, len * i / 12 + i, i % 3 ? 0 : 64);
+        free(o);
+        free(n);
+        free(p);
+    }
+}
+
+static int is_patch_error(al_err e)
+{
+    return e == AL_ERR_PATCH_CORRUPT || e == AL_ERR_PATCH_TRUNCATED || e == AL_ERR_PATCH_UNSUPPORTED ||
+           e == AL_ERR_PATCH_BASE;
+}
+
+static void test_corrupt_and_truncated(void **state)
+{
+    (void)state;
+    size_t ol, nl, len, len2, ol2, nl2;
+    uint8_t *o = load("electron/bootloader-2.2.0.bin", &ol), *n = load("electron/bootloader-2.3.0.bin", &nl);
+    uint8_t *p = encode(o, ol, n, nl, &len);
+    uint8_t *bad = malloc(len);
+    struct sink s;
+    /* Every bit of a small patch. */
+    for (size_t i = 0; i < len * 8; i++) {
+        memcpy(bad, p, len);
+        bad[i / 8] ^= (uint8_t)(1u << (i % 8));
+        al_err e = decode(o, ol, bad, len, nl, 0, &s);
+        if (!is_patch_error(e))
+            fail_msg("bit %zu: %s", i, al_err_name(e));
+        sink_free(&s);
+    }
+    /* Every truncation. */
+    for (size_t cut = 0; cut < len; cut++) {
+        al_err e = decode(o, ol, p, cut, nl, 0, &s);
+        assert_int_equal(e, AL_ERR_PATCH_TRUNCATED);
+        sink_free(&s);
+    }
+    /* Trailing garbage, and the wrong old image. */
+    uint8_t *longer = calloc(len + 1, 1);
+    memcpy(longer, p, len);
+    assert_int_equal(decode(o, ol, longer, len + 1, nl, 0, &s), AL_ERR_PATCH_CORRUPT);
+    sink_free(&s);
+    free(longer);
+    assert_int_equal(decode(o, ol - 4, p, len, nl, 0, &s), AL_ERR_PATCH_BASE);
+    sink_free(&s);
+    /* Bit flips spread over a larger patch and a compressed image. */
+    uint8_t *o2 = load("electron/system-part1-1.5.0.bin", &ol2), *n2 = load("electron/system-part1-1.5.2.bin", &nl2);
+    for (int full = 0; full <= 1; full++) {
+        uint8_t *p2 = full ? encode(NULL, 0, n2, 20000, &len2) : encode(o2, ol2, n2, nl2, &len2);
+        uint8_t *bad2 = malloc(len2);
+        size_t step = len2 / 60 + 1;
+        for (size_t i = 0; i < len2; i += step) {
+            memcpy(bad2, p2, len2);
+            bad2[i] ^= (uint8_t)(1u << (i % 8));
+            al_err e = full ? decode(NULL, 0, bad2, len2, 20000, 0, &s) : decode(o2, ol2, bad2, len2, nl2, 0, &s);
+            if (!is_patch_error(e))
+                fail_msg("byte %zu: %s", i, al_err_name(e));
+            sink_free(&s);
+        }
+        free(bad2);
+        free(p2);
+    }
+    /* Resume at a wrong place. */
+    struct al_delta_checkpoint cp = {AL_DELTA_HEADER_SIZE + 1, 0};
+    sink_init(&s, o, ol, nl);
+    struct al_delta_io io = sink_io(&s);
+    assert_int_equal(al_delta_resume(&dec, &io, &cp, 0), AL_OK);
+    al_err e = feed_range(&dec, p, len, 0, len);
+    assert_true(e == AL_ERR_PATCH_CORRUPT || e == AL_ERR_PATCH_RESUME);
+    sink_free(&s);
+    free(o2);
+    free(n2);
+    free(bad);
+    free(p);
+    free(o);
+    free(n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pairs),
+        cmocka_unit_test(test_full_images),
+        cmocka_unit_test(test_random_empty_identical),
+        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_corrupt_and_truncated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
