@@ -3,10 +3,10 @@
 # our patch beside bsdiff, xdelta3 -9 and zstd --patch-from -19; our compressed full image
 # beside xz -9e --format=lzma; every stream decoded again by the device decoder and compared.
 # Then the decoder's device cost: Cortex-M4 code size, sizeof(struct al_delta), stack frames.
-# Writes bench/results/delta.txt.   bench/delta.sh [BUILD_DIR]   (default: build-delta)
+# Writes bench/results/delta.txt.   bench/delta.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top/build-delta}
+build=${1:-$top/build}
 fw=${AIRLIFT_FIRMWARE_DIR:-$top/../shared/firmware}
 tool=$build/host/airlift-delta
 [ -x "$tool" ] || { echo "delta.sh: build $tool first (cmake --build $build --target airlift-delta)" >&2; exit 1; }

@@ -78,14 +78,11 @@ static bool already_running(const struct al_agent *a, const struct al_plan_step 
     return false;
 }
 
-/* "f/<plan>/<step>" without stdio. */
-static void transfer_path(char *out, uint32_t plan_id, uint8_t step)
+/* "<plan>/<step>" without stdio. */
+static void transfer_name(char *out, uint32_t plan_id, uint8_t step)
 {
     char digits[10];
-    size_t n = 0, d;
-    out[n++] = 'f';
-    out[n++] = '/';
-    d = 0;
+    size_t n = 0, d = 0;
     do {
         digits[d++] = (char)('0' + plan_id % 10u);
         plan_id /= 10u;
@@ -116,12 +113,12 @@ static al_err run_step(struct al_agent *a, uint8_t i, struct al_session_result *
     struct al_device *dev = a->dev;
     const struct al_journal_state *j = &dev->state;
     struct al_image_header h;
-    char path[24];
+    char name[16];
     uint32_t offset = 0;
     al_err err;
     if (s->encoding != AL_ENC_FULL)
         return step_failed(a, i, AL_ERR_FORMAT_VERSION, out); /* not in this build */
-    transfer_path(path, a->plan.plan_id, i);
+    transfer_name(name, a->plan.plan_id, i);
     if (j->dl_plan_id == a->plan.plan_id && j->dl_step == i && j->dl_offset <= s->transfer_size &&
         memcmp(j->dl_sha256, s->transfer_sha256, AL_SHA256_SIZE) == 0) {
         offset = j->dl_offset; /* resume: staging holds these bytes */
@@ -134,12 +131,12 @@ static al_err run_step(struct al_agent *a, uint8_t i, struct al_session_result *
         if (err != AL_OK)
             return err;
     }
-    send_status(a, AL_STATE_DOWNLOADING, AL_RESULT_NONE, AL_OK, i, offset);
+    /* No "downloading" or "verifying" report: the transfer requests tell the server both. */
     for (unsigned chunks = 1; offset < s->transfer_size; chunks++) {
-        size_t want = s->transfer_size - offset < sizeof a->chunk ? s->transfer_size - offset : sizeof a->chunk;
         size_t got = 0;
-        err = a->transport->fetch(a->transport->ctx, path, offset, a->chunk, want, &got);
-        if (err == AL_OK && (got == 0 || got > want))
+        err = a->transport->fetch(a->transport->ctx, name, offset, s->transfer_size, a->chunk,
+                                  sizeof a->chunk, &got);
+        if (err == AL_OK && (got == 0 || got > sizeof a->chunk || got > s->transfer_size - offset))
             err = AL_ERR_PROTOCOL;
         if (err == AL_OK)
             err = al_stage_write(dev, offset, a->chunk, got);
@@ -156,7 +153,6 @@ static al_err run_step(struct al_agent *a, uint8_t i, struct al_session_result *
                 return err;
         }
     }
-    send_status(a, AL_STATE_VERIFYING, AL_RESULT_NONE, AL_OK, i, offset);
     err = al_stage_verify(dev, &h);
     if (err == AL_OK && memcmp(h.payload_sha256, s->image_sha256, AL_SHA256_SIZE) != 0)
         err = AL_ERR_HASH_MISMATCH; /* a valid image, but not the one the plan names */

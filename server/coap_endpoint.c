@@ -1,6 +1,7 @@
 /*
  * coap_endpoint.c - see coap_endpoint.h. Resources: POST /i (inventory -> plan), POST /s
- * (status), GET /f/{plan}/{step} (transfer, Block2 by libcoap). Every request is bounded;
+ * (status), GET /f/{plan}/{step} (Block2 transfer), GET /w/{plan}/{step} (windowed transfer).
+ * Every request is bounded;
  * anything malformed gets a 4.xx and the endpoint keeps serving everyone else.
  */
 #include "coap_endpoint.h"
@@ -16,9 +17,14 @@
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
 
+#include "airlift/proto.h"
+
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
 #define BLOCK_SZX_MAX 6  /* 1024-byte blocks at most */
+#define WINDOW_MAX 64    /* chunks per window request at most */
+#define WINDOW_HEADERS 9 /* CoAP header 4, Window-Index < 256: 4, payload marker 1; plus the token */
+#define DATAGRAM_MTU 1472 /* the UDP payload of a 1500-byte IPv4 datagram */
 #define UDP_IP_HEADERS 28 /* IPv4 20 + UDP 8, added per datagram to DTLS record bytes */
 #define PLAIN_OVERHEAD 24 /* plain CoAP: header, token, options, estimated per message */
 #define ACCOUNT_EVERY 16384 /* report wire bytes to the service at least this often */
@@ -153,6 +159,7 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
         if (!sb)
             return NULL;
         sb->session = session;
+        coap_session_set_mtu(session, DATAGRAM_MTU); /* windows fill whole datagrams */
         sb->next = c->sessions;
         sb->prev = &c->sessions;
         if (c->sessions)
@@ -200,13 +207,14 @@ static void account(struct ald_coap *c, coap_session_t *session, const coap_pdu_
     c->ops.account(c->ops.ctx, sb->identity, dout, din, ended);
 }
 
-/* Count a plain-CoAP exchange (no DTLS BIO to read). */
+/* Count a plain-CoAP message out, and the request in if `with_request` (no DTLS BIO to read). */
 static void count_plain(coap_session_t *session, const coap_pdu_t *request, size_t in_payload,
-                        size_t out_payload)
+                        size_t out_payload, bool with_request)
 {
     struct session_bytes *sb = bytes_of(session, request);
     if (sb && coap_session_get_proto(session) == COAP_PROTO_UDP) {
-        sb->plain_in += UDP_IP_HEADERS + PLAIN_OVERHEAD + in_payload;
+        if (with_request)
+            sb->plain_in += UDP_IP_HEADERS + PLAIN_OVERHEAD + in_payload;
         sb->plain_out += UDP_IP_HEADERS + PLAIN_OVERHEAD + out_payload;
     }
 }
@@ -259,7 +267,7 @@ static void handle_inventory(coap_resource_t *r, coap_session_t *session, const 
     set_code(response, code);
     if (code / 32 == 2 && plan_len)
         coap_add_data(response, plan_len, plan);
-    count_plain(session, request, len, plan_len);
+    count_plain(session, request, len, plan_len, true);
     account(c, session, request, false, true);
 }
 
@@ -276,23 +284,16 @@ static void handle_status(coap_resource_t *r, coap_session_t *session, const coa
         return;
     identity_of(session, request, id);
     set_code(response, c->ops.status(c->ops.ctx, id, body, len));
-    count_plain(session, request, len, 0);
+    count_plain(session, request, len, 0, true);
     account(c, session, request, false, true);
 }
 
-/* GET f/<plan>/<step>, Block2 (RFC 7959) served here: each block is a request of its own, so
- * the service sees every offset (progress, resume) and nothing is cached per session. */
-static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
-                               const coap_string_t *query, coap_pdu_t *response)
+/* "f/<plan>/<step>" or "w/<plan>/<step>": the resource's letter, or 0 if it is neither. */
+static char transfer_path(const coap_pdu_t *request, uint32_t *plan, uint8_t *step)
 {
-    struct ald_coap *c = endpoint_of(session);
-    char id[ALD_IDENTITY_MAX + 1], path[64];
-    unsigned long plan = 0, step = 0;
+    char path[64], kind[2] = "";
+    unsigned long p = 0, st = 0;
     int used = 0;
-    coap_block_t block = {0, 0, BLOCK_SZX_MAX};
-    uint8_t opt[8];
-    (void)r;
-    (void)query;
     coap_string_t *uri = coap_get_uri_path(request);
     size_t n = uri ? uri->length : 0;
     if (n >= sizeof path)
@@ -301,17 +302,27 @@ static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, cons
         memcpy(path, uri->s, n);
     path[n] = '\0';
     coap_delete_string(uri);
-    if (sscanf(path, "f/%10lu/%3lu%n", &plan, &step, &used) != 2 || (size_t)used != n ||
-        plan > 0xffffffffUL || step > 255) {
-        set_code(response, 132); /* 4.04 */
-        return;
-    }
+    if (sscanf(path, "%1[fw]/%10lu/%3lu%n", kind, &p, &st, &used) != 3 || (size_t)used != n ||
+        p > 0xffffffffUL || st > 255)
+        return 0;
+    *plan = (uint32_t)p;
+    *step = (uint8_t)st;
+    return kind[0];
+}
+
+/* GET f/<plan>/<step>, Block2 (RFC 7959) served here: each block is a request of its own, so
+ * the service sees every offset (progress, resume) and nothing is cached per session. */
+static void serve_block(struct ald_coap *c, coap_session_t *session, const coap_pdu_t *request,
+                        coap_pdu_t *response, const char *id, uint32_t plan, uint8_t step)
+{
+    coap_block_t block = {0, 0, BLOCK_SZX_MAX};
+    uint8_t opt[8];
     if (coap_get_block(request, COAP_OPTION_BLOCK2, &block) && block.szx > BLOCK_SZX_MAX)
         block.szx = BLOCK_SZX_MAX;
     size_t size = (size_t)1 << (block.szx + 4), offset = (size_t)block.num * size, len = 0;
-    identity_of(session, request, id);
     const uint8_t *data = offset <= 0xffffffffu
-        ? c->ops.transfer(c->ops.ctx, id, (uint32_t)plan, (uint8_t)step, (uint32_t)offset, &len)
+        ? c->ops.transfer(c->ops.ctx, id, plan, step, (uint32_t)offset,
+                          (uint32_t)(offset + size), &len)
         : NULL;
     if (!data || offset >= len) {
         if (data && c->ops.release)
@@ -329,7 +340,130 @@ static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, cons
     coap_add_data(response, chunk, data + offset);
     if (c->ops.release)
         c->ops.release(c->ops.ctx, data);
-    count_plain(session, request, 0, chunk);
+    count_plain(session, request, 0, chunk, true);
+}
+
+/* The window request's query: o=OFFSET, n=COUNT, c=CHUNK and optional m=SKIP (bit i: the
+ * device already holds chunk i). Returns false if any is missing, repeated or out of range. */
+struct window {
+    uint32_t offset, count, chunk, skip;
+};
+
+static bool window_query(const coap_pdu_t *request, struct window *w)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *q;
+    unsigned seen = 0;
+    memset(w, 0, sizeof *w);
+    coap_option_iterator_init(request, &it, COAP_OPT_ALL);
+    while ((q = coap_option_next(&it))) {
+        if (it.number != COAP_OPTION_URI_QUERY)
+            continue;
+        char text[24], *end = NULL;
+        size_t n = coap_opt_length(q);
+        if (n < 3 || n >= sizeof text)
+            return false;
+        memcpy(text, coap_opt_value(q), n);
+        text[n] = '\0';
+        if (text[1] != '=' || !strchr("oncm", text[0]) || text[2] == '-')
+            return false;
+        unsigned bit = 1u << (strchr("oncm", text[0]) - "oncm");
+        unsigned long long v = strtoull(text + 2, &end, text[0] == 'm' ? 16 : 10);
+        if (*end || (seen & bit) || v > 0xffffffffULL)
+            return false;
+        seen |= bit;
+        *(text[0] == 'o' ? &w->offset : text[0] == 'n' ? &w->count
+                                      : text[0] == 'c' ? &w->chunk : &w->skip) = (uint32_t)v;
+    }
+    return (seen & 7u) == 7u;
+}
+
+/* A response PDU for one chunk of a window: 2.05, the request's token, Window-Index i. */
+static void add_chunk(coap_pdu_t *pdu, uint32_t index, const uint8_t *data, size_t len)
+{
+    uint8_t opt[4];
+    coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(205));
+    coap_add_option(pdu, AL_COAP_OPTION_WINDOW_INDEX, coap_encode_var_safe(opt, sizeof opt, index),
+                    opt);
+    coap_add_data(pdu, len, data);
+}
+
+/* GET w/<plan>/<step>?o=&n=&c=[&m=]: airlift's windowed transfer (docs/protocol.md). One
+ * request, then chunk i (bytes offset + i * chunk, up to chunk of them) of every i < count
+ * not in the skip mask, each a response of its own with the request's token and Window-Index
+ * i; the last one is the handler's own response, so they leave in order. */
+static void serve_window(struct ald_coap *c, coap_session_t *session, const coap_pdu_t *request,
+                         coap_pdu_t *response, const char *id, uint32_t plan, uint8_t step)
+{
+    struct window w;
+    size_t len = 0;
+    /* The largest chunk that fits one datagram: the session's PDU size less our headers. */
+    size_t fit = coap_session_max_pdu_size(session), headers = WINDOW_HEADERS +
+                 coap_pdu_get_token(request).length;
+    fit = fit > headers ? fit - headers : 0;
+    if (!window_query(request, &w) || w.count == 0 || w.count > WINDOW_MAX || w.chunk < 16 ||
+        w.chunk % 16 || w.chunk > fit || (w.count < 32 && (w.skip >> w.count)) ||
+        (w.count <= 32 && w.skip == (w.count == 32 ? 0xffffffffu : (1u << w.count) - 1u))) {
+        static const char why[] = "bad o/n/c/m";
+        set_code(response, 128); /* 4.00: bad window */
+        coap_add_data(response, sizeof why - 1, (const uint8_t *)why);
+        return;
+    }
+    uint64_t end = (uint64_t)w.offset + (uint64_t)w.count * w.chunk;
+    const uint8_t *data = c->ops.transfer(c->ops.ctx, id, plan, step, w.offset,
+                                          end > 0xffffffffu ? 0xffffffffu : (uint32_t)end, &len);
+    if (!data || w.offset >= len) {
+        if (data && c->ops.release)
+            c->ops.release(c->ops.ctx, data);
+        set_code(response, data ? 130 : 132); /* 4.02 past the end, 4.04 no such transfer */
+        return;
+    }
+    coap_bin_const_t token = coap_pdu_get_token(request);
+    uint32_t last = 0;
+    for (uint32_t i = 0; i < w.count && w.offset + (uint64_t)i * w.chunk < len; i++)
+        if (i >= 32 || !(w.skip >> i & 1u))
+            last = i;
+    for (uint32_t i = 0; i <= last; i++) {
+        if (i < 32 && (w.skip >> i & 1u))
+            continue;
+        size_t at = w.offset + (size_t)i * w.chunk, n = len - at < w.chunk ? len - at : w.chunk;
+        if (i == last) {
+            add_chunk(response, i, data + at, n);
+        } else {
+            coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_NON, COAP_RESPONSE_CODE(205),
+                                            coap_new_message_id(session),
+                                            coap_session_max_pdu_size(session));
+            if (!pdu)
+                break;
+            coap_add_token(pdu, token.length, token.s);
+            add_chunk(pdu, i, data + at, n);
+            coap_send(session, pdu);
+        }
+        count_plain(session, request, 0, n, i == 0);
+    }
+    if (c->ops.release)
+        c->ops.release(c->ops.ctx, data);
+}
+
+static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
+                               const coap_string_t *query, coap_pdu_t *response)
+{
+    struct ald_coap *c = endpoint_of(session);
+    char id[ALD_IDENTITY_MAX + 1];
+    uint32_t plan = 0;
+    uint8_t step = 0;
+    (void)r;
+    (void)query;
+    char kind = transfer_path(request, &plan, &step);
+    if (!kind) {
+        set_code(response, 132); /* 4.04 */
+        return;
+    }
+    identity_of(session, request, id);
+    if (kind == 'f')
+        serve_block(c, session, request, response, id, plan, step);
+    else
+        serve_window(c, session, request, response, id, plan, step);
     account(c, session, request, false, false);
 }
 

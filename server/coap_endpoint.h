@@ -24,11 +24,12 @@ struct ald_device_ops {
                      uint8_t *plan, size_t cap, size_t *plan_len);
     /* A status report arrived: 68, or 128 if malformed. */
     int (*status)(void *ctx, const char *identity, const uint8_t *msg, size_t len);
-    /* The whole transfer resource of step `step` of plan `plan` for this device (the endpoint
-     * serves the Block2 block at `offset` from it), or NULL (4.04). The pointer must stay
-     * valid until release(ctx, ptr), which the endpoint calls once the block is copied. */
+    /* The whole transfer resource of step `step` of plan `plan` for this device, or NULL
+     * (4.04); the endpoint is about to send its bytes from `offset` up to `end` (a Block2
+     * block or a window; end may lie past the size). The pointer must stay valid until
+     * release(ctx, ptr), which the endpoint calls once the bytes are sent. */
     const uint8_t *(*transfer)(void *ctx, const char *identity, uint32_t plan, uint8_t step,
-                               uint32_t offset, size_t *len);
+                               uint32_t offset, uint32_t end, size_t *len);
     void (*release)(void *ctx, const uint8_t *ptr);
     /* Wire bytes to (tx) and from (rx) this device since the last call, UDP/IP headers
      * included; ended: its session is over (closed, or idle past the session timeout).

@@ -261,16 +261,21 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
 
 /* ---- plans ---- */
 
-/* Per-block and per-step costs, measured on the simulated link (docs/protocol.md, "Cost"). */
-#define WIRE_BLOCK 1024u
-#define WIRE_PER_BLOCK 147u  /* request 80 + response headers 67: CoAP, DTLS record, UDP/IPv4 */
-#define WIRE_PER_STEP 4700u  /* two handshakes, inventories, plans, status reports of a step */
+/* Costs of a step on a 1500-MTU link, measured (docs/protocol.md, "Cost"): the windowed
+ * transfer's chunks and window requests on a clean link, and what every step pays once. */
+#define WIRE_CHUNK 1424u
+#define WIRE_PER_CHUNK 67u   /* UDP/IPv4 28, DTLS record 29, CoAP header, token, Window-Index */
+#define WIRE_PER_WINDOW 97u  /* one window request */
+#define WIRE_PER_STEP 4250u  /* two handshakes, inventories, plan, report, close, confirmation */
 
 uint64_t ald_wire_estimate(uint64_t size)
 {
     if (!size)
         return 0;
-    return size + (size + WIRE_BLOCK - 1) / WIRE_BLOCK * WIRE_PER_BLOCK + WIRE_PER_STEP;
+    uint64_t chunks = (size + WIRE_CHUNK - 1) / WIRE_CHUNK, windows = 0;
+    for (uint64_t left = chunks, n = 16; left; windows++, n = n < 64 ? n * 2 : 64)
+        left = left > n ? left - n : 0; /* windows of 16, 32, then 64 chunks */
+    return size + chunks * WIRE_PER_CHUNK + windows * WIRE_PER_WINDOW + WIRE_PER_STEP;
 }
 
 static uint32_t plan_id_of(int64_t update_id, const struct ald_plan_result *p)
@@ -672,7 +677,7 @@ out:
 }
 
 static const uint8_t *on_transfer(void *ctx, const char *identity, uint32_t plan_id,
-                                  uint8_t step, uint32_t offset, size_t *len)
+                                  uint8_t step, uint32_t offset, uint32_t end, size_t *len)
 {
     struct ald_updates *u = ctx;
     struct ald_device_rec *dev = malloc(sizeof *dev);
@@ -699,13 +704,17 @@ static const uint8_t *on_transfer(void *ctx, const char *identity, uint32_t plan
             b->refs++;
             data = b->data;
             *len = b->len;
-            uint32_t end = offset + WIRE_BLOCK < b->len ? offset + WIRE_BLOCK : (uint32_t)b->len;
-            bool persist = end / PROGRESS_EVERY != offset / PROGRESS_EVERY || end == b->len ||
-                           strcmp(rec->state, "downloading") != 0 || rec->step != step;
+            /* The device asked for these bytes: it is downloading, and once the last byte
+             * is on its way, verifying (a device that lost some asks again: downloading). */
+            if (end > b->len)
+                end = (uint32_t)b->len;
+            const char *state = end == b->len ? "verifying" : "downloading";
+            bool persist = end / PROGRESS_EVERY != offset / PROGRESS_EVERY ||
+                           strcmp(rec->state, state) != 0 || rec->step != step;
             rec->step = step;
             rec->offset = end;
             if (persist)
-                transition(u, rec, "downloading", NULL, NULL);
+                transition(u, rec, state, NULL, NULL);
         }
         json_decref(steps);
     }

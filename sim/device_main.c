@@ -76,6 +76,7 @@ static void usage(FILE *out)
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm] [--crash-at-boot]\n"
             "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
+            "          [--mtu BYTES] [--block2]\n"
             "                                 live: boot, report, download, install, confirm\n");
 }
 
@@ -593,6 +594,8 @@ struct behaviour {
     bool until_idle;     /* stop once up to date and confirmed */
     unsigned retry_ms;   /* wait after a failed session */
     uint32_t session_bytes; /* the modem sleeps after this many bytes fetched; 0: no limit */
+    uint16_t mtu;           /* the link's IP MTU (the transfer's chunk size follows); 0: 1500 */
+    bool block2;            /* download by RFC 7959 Block2 instead of windows */
     bool lose_confirm_report; /* the report sent right after confirming never arrives, once */
 };
 
@@ -602,6 +605,7 @@ struct behaviour {
  */
 struct radio {
     const struct al_transport *real;
+    struct al_coap_transport *coap;
     const struct behaviour *b;
     struct al_transport port;
     uint32_t fetched;        /* bytes fetched since the device woke */
@@ -629,15 +633,17 @@ static al_err radio_exchange(void *ctx, uint8_t method, const char *path, const 
                              code);
 }
 
-static al_err radio_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *buf, size_t cap,
-                          size_t *got)
+static al_err radio_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
+                          size_t cap, size_t *got)
 {
     struct radio *r = ctx;
     if (r->b->session_bytes && r->fetched >= r->b->session_bytes) {
         printf("radio: data budget of this wake used up (%u bytes)\n", (unsigned)r->fetched);
         return AL_ERR_TRANSPORT;
     }
-    al_err e = r->real->fetch(r->real->ctx, path, offset, buf, cap, got);
+    if (r->b->session_bytes) /* a modem with a budget asks for no more than it has left */
+        al_coap_set_window_bytes(r->coap, r->b->session_bytes - r->fetched);
+    al_err e = r->real->fetch(r->real->ctx, name, offset, size, buf, cap, got);
     if (e == AL_OK)
         r->fetched += (uint32_t)*got;
     return e;
@@ -680,7 +686,8 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         }
     }
     struct al_coap_config cc = {use_link ? "127.0.0.1" : d->conf.server, port, d->conf.identity,
-                                d->conf.psk, d->conf.psk_len, d->conf.insecure, 20000};
+                                d->conf.psk, d->conf.psk_len, d->conf.insecure, 20000,
+                                b->mtu, b->block2, 0};
     for (unsigned session = 0; !b->max_sessions || session < b->max_sessions; session++) {
         struct al_boot_info info;
         struct al_session_result r;
@@ -718,7 +725,7 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
             why = AL_RESET_FAULT;
             continue;
         }
-        struct radio radio = {al_coap_port(coap), b, {0}, 0, last_boot_state, report_lost};
+        struct radio radio = {al_coap_port(coap), coap, b, {0}, 0, last_boot_state, report_lost};
         radio.port = (struct al_transport){&radio, radio_exchange, radio_fetch};
         al_agent_init(&agent, &d->dev, &radio.port);
         agent.flags = (uint8_t)((info.installed || info.reverted ? AL_INV_AFTER_INSTALL : 0) |
@@ -801,6 +808,16 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--latency") == 0 && v) { lk.latency_ms = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
         else if (strcmp(a, "--bandwidth") == 0 && v) { lk.bandwidth_bps = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
         else if (strcmp(a, "--link") == 0) use_link = true;
+        else if (strcmp(a, "--block2") == 0) b.block2 = true;
+        else if (strcmp(a, "--mtu") == 0 && v) {
+            unsigned long m = strtoul(v, NULL, 10);
+            if (m < 576 || m > 1500) {
+                fprintf(stderr, "%s: run: --mtu takes 576..1500 bytes, not '%s'\n", prog, v);
+                return EXIT_USAGE;
+            }
+            b.mtu = (uint16_t)m;
+            i++;
+        }
         else if (strcmp(a, "--seed") == 0 && v) { lk.seed = (uint32_t)strtoul(v, NULL, 10); i++; }
         else if (a[0] != '-' && !dir) dir = a;
         else {

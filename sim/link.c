@@ -109,7 +109,9 @@ static void deliver_due(struct sim_link *l)
             (void)sendto(l->device_fd, p->data, p->len, 0, (struct sockaddr *)&l->device_addr,
                          sizeof l->device_addr);
         free(p);
-        l->queue[i] = l->queue[--l->queued];
+        /* Keep the order: datagrams due together leave in the order they came. */
+        memmove(&l->queue[i], &l->queue[i + 1], (l->queued - i - 1) * sizeof l->queue[0]);
+        l->queued--;
     }
 }
 

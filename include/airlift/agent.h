@@ -20,24 +20,27 @@
 #include "airlift/install.h"
 #include "airlift/proto.h"
 
-#define AL_AGENT_CHUNK 1024    /* bytes per fetch, a multiple of every write size */
+#define AL_AGENT_CHUNK 1424    /* bytes per fetch at most: what one 1500-byte datagram carries */
 #define AL_AGENT_SAVE_EVERY 8  /* persist the download offset every N chunks */
 
 enum al_method { AL_METHOD_GET = 1, AL_METHOD_POST = 2 };
 
 /*
  * The transport port. exchange: one request and its response (CoAP: a confirmable request;
- * code is the response code as class * 32 + detail, e.g. 2.04 = 68). fetch: up to cap bytes
- * of resource `path` starting at `offset` (CoAP: Block2); *got < cap only at the end.
- * Both return AL_OK, AL_ERR_TRANSPORT or AL_ERR_TIMEOUT.
+ * code is the response code as class * 32 + detail, e.g. 2.04 = 68). fetch: the next piece
+ * of transfer `name` ("<plan>/<step>", `size` bytes in all) starting at `offset`: 1..cap
+ * bytes, a multiple of 16 unless it ends the transfer. The agent asks in order, so a
+ * transport may ask the server for more ahead (CoAP: a window of chunks, or Block2).
+ * Both return AL_OK, AL_ERR_TRANSPORT, AL_ERR_TIMEOUT or AL_ERR_PROTOCOL (the server
+ * refused: no such transfer).
  */
 struct al_transport {
     void *ctx;
     al_err (*exchange)(void *ctx, uint8_t method, const char *path, const uint8_t *req,
                        size_t req_len, uint8_t *resp, size_t resp_cap, size_t *resp_len,
                        uint8_t *code);
-    al_err (*fetch)(void *ctx, const char *path, uint32_t offset, uint8_t *buf, size_t cap,
-                    size_t *got);
+    al_err (*fetch)(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
+                    size_t cap, size_t *got);
 };
 
 #define AL_COAP_CHANGED 68 /* 2.04 */

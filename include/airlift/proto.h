@@ -28,6 +28,11 @@
 #define AL_PROTO_PLAN_MAX (AL_PROTO_PLAN_FIXED + AL_PROTO_MAX_STEPS * AL_PROTO_STEP_SIZE)
 #define AL_PROTO_STATUS_SIZE 13
 
+/* The CoAP option numbering the chunks of a windowed transfer's responses (docs/protocol.md),
+ * from the experimental range; odd, so critical: a client that does not know it must not
+ * take the payload for something else. */
+#define AL_COAP_OPTION_WINDOW_INDEX 65001
+
 /* Inventory flags. */
 #define AL_INV_AFTER_INSTALL 0x01 /* first report after an install or a revert */
 #define AL_INV_SLEEPY 0x02        /* the device sleeps; next_checkin_s says when it is back */

@@ -1,8 +1,14 @@
 /*
  * coap_transport.c - al_transport on libcoap (client). One DTLS session per transport;
- * requests are confirmable (libcoap retransmits them), one at a time. fetch() asks for one
- * RFC 7959 Block2 block of 1024 bytes at the requested offset, so a download resumes at
- * any block boundary.
+ * requests are confirmable (libcoap retransmits them), one at a time.
+ *
+ * fetch() uses airlift's windowed transfer (docs/protocol.md): one non-confirmable request
+ * asks for a window of up to 64 datagram-sized chunks, which the server sends back to back;
+ * chunks that arrive ahead of the one the agent wants wait in a small ring, and anything
+ * lost is asked for again (the chunks already held are named in a skip mask). The window
+ * grows while nothing is lost and halves when something is, so a lossy link does not pay
+ * for a long burst it cannot take. With cfg.block2, fetch() asks for one RFC 7959 Block2
+ * block of 1024 bytes per request instead (stop and wait).
  */
 #include "coap_transport.h"
 
@@ -10,11 +16,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <coap3/coap.h>
+#include <openssl/ssl.h>
 
 #define BLOCK_SZX 6 /* 1024-byte blocks */
 #define BLOCK_SIZE 1024u
+
+#define RING 16            /* chunks held ahead of the one the agent wants */
+#define CHUNK_MAX 1424u    /* the largest chunk a 1500-byte datagram carries under DTLS */
+#define WINDOW_FIRST 16u   /* chunks in the first window of a transfer */
+#define WINDOW_MAX 64u     /* the server's limit */
+#define WINDOW_MIN 4u      /* the least a window grows to */
+#define WINDOW_TIME_MS 2000u /* a window is at most what the link carries in this time */
+#define WINDOW_HEADERS 12u /* CoAP header 4, token <= 3 bytes, Window-Index < 256: 4, marker 1 */
+#define RTO_MS 2000u       /* silence that means loss: CoAP's ACK_TIMEOUT */
+#define REORDER_MS 100u    /* after a window's last chunk, how long a missing one may lag */
+#define RETRIES 4u         /* window requests without an answer before giving up: MAX_RETRANSMIT */
+
+struct held_chunk {
+    bool used;
+    uint32_t offset;
+    uint16_t len;
+    uint8_t data[CHUNK_MAX];
+};
+
+/* The windowed transfer in progress. */
+struct window {
+    char name[32];        /* "<plan>/<step>" */
+    uint32_t size;        /* the transfer's size */
+    uint32_t chunk;       /* bytes per chunk */
+    uint32_t cwnd;        /* chunks to ask for next */
+    uint32_t start, count; /* the window asked for last: chunks start + i * chunk, i < count */
+    uint32_t expect, got;  /* chunks of it the server will send; received so far */
+    uint32_t last_index;   /* highest Window-Index the server will send */
+    bool last_seen;        /* ... and it arrived */
+    bool lost;             /* this window lost something */
+    uint8_t error;         /* a 4.xx/5.xx answer to the window request */
+    coap_bin_const_t token;
+    uint8_t token_bytes[8];
+    /* The window before: its late chunks are as good as any. */
+    coap_bin_const_t prev_token;
+    uint8_t prev_token_bytes[8];
+    uint32_t prev_start, prev_count;
+    uint64_t last_rx_ms;   /* when the request went out or a chunk last arrived */
+    uint64_t sent_ms;      /* when the window request went out */
+    uint32_t bytes;        /* chunk bytes of this window received */
+    unsigned retries;
+    struct held_chunk held[RING];
+};
 
 struct al_coap_transport {
     struct al_transport port;
@@ -33,7 +84,59 @@ struct al_coap_transport {
     uint8_t *resp;
     size_t resp_cap, resp_len;
     bool resp_truncated;
+    struct window win;
 };
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A chunk of a window starting at `start` arrived: keep it if it is one the agent lacks. */
+static void on_window_chunk(struct window *w, const coap_pdu_t *received, bool current)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *opt = coap_check_option(received, AL_COAP_OPTION_WINDOW_INDEX, &it);
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    coap_pdu_code_t code = coap_pdu_get_code(received);
+    uint32_t start = current ? w->start : w->prev_start, count = current ? w->count : w->prev_count;
+    if (code != COAP_RESPONSE_CODE(205) || !opt) {
+        if (current)
+            w->error = (uint8_t)(((code >> 5) & 7) * 32 + (code & 31));
+        return;
+    }
+    uint32_t index = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+    uint64_t offset = (uint64_t)start + (uint64_t)index * w->chunk;
+    coap_get_data(received, &len, &data);
+    if (index >= count || offset >= w->size || len == 0 || len > w->chunk ||
+        (len < w->chunk && offset + len != w->size))
+        return; /* not a chunk we asked for */
+    if (current) {
+        w->last_rx_ms = now_ms();
+        w->got++;
+        w->bytes += (uint32_t)len;
+        if (index == w->last_index)
+            w->last_seen = true;
+    }
+    struct held_chunk *free_slot = NULL;
+    for (int i = 0; i < RING; i++) {
+        if (w->held[i].used && w->held[i].offset == offset)
+            return; /* a duplicate */
+        if (!w->held[i].used && !free_slot)
+            free_slot = &w->held[i];
+    }
+    if (!free_slot) {
+        w->lost = true; /* no room: it will be asked for again */
+        return;
+    }
+    free_slot->used = true;
+    free_slot->offset = (uint32_t)offset;
+    free_slot->len = (uint16_t)len;
+    memcpy(free_slot->data, data, len);
+}
 
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
                                    const coap_pdu_t *received, const coap_mid_t mid)
@@ -44,6 +147,16 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     size_t len = 0;
     (void)sent;
     (void)mid;
+    if (t && t->win.token.length && tok.length == t->win.token.length &&
+        memcmp(tok.s, t->win.token.s, tok.length) == 0) {
+        on_window_chunk(&t->win, received, true);
+        return COAP_RESPONSE_OK;
+    }
+    if (t && t->win.prev_token.length && tok.length == t->win.prev_token.length &&
+        memcmp(tok.s, t->win.prev_token.s, tok.length) == 0) {
+        on_window_chunk(&t->win, received, false);
+        return COAP_RESPONSE_OK;
+    }
     if (!t || t->done || tok.length != t->token.length ||
         memcmp(tok.s, t->token.s, tok.length) != 0)
         return COAP_RESPONSE_OK; /* late duplicate of an earlier exchange */
@@ -87,6 +200,23 @@ static void drop_session(struct al_coap_transport *t)
     }
 }
 
+/*
+ * libcoap sends the first ClientHello at once; the server's HelloVerifyRequest makes the
+ * client send it again, and that one is built from the session's settings now. A device
+ * offers only what airlift's server speaks and asks for no session ticket (it keeps no
+ * session across resets), which saves about 300 bytes per handshake.
+ */
+static void trim_client_hello(coap_session_t *session)
+{
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    SSL *ssl = session ? coap_session_get_tls(session, &lib) : NULL;
+    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
+        return;
+    SSL_set_options(ssl, SSL_OP_NO_TICKET);
+    /* ECDHE-PSK with ChaCha20-Poly1305, and RFC 7252's mandatory PSK suite. */
+    (void)SSL_set_cipher_list(ssl, "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-CCM8");
+}
+
 static al_err connect_session(struct al_coap_transport *t)
 {
     coap_address_t dst;
@@ -111,10 +241,12 @@ static al_err connect_session(struct al_coap_transport *t)
         psk.psk_info.key.s = t->psk;
         psk.psk_info.key.length = t->cfg.psk_len;
         t->session = coap_new_client_session_psk2(t->ctx, NULL, &dst, COAP_PROTO_DTLS, &psk);
+        trim_client_hello(t->session);
     }
     if (!t->session)
         return AL_ERR_TRANSPORT;
     coap_session_set_app_data(t->session, t);
+    coap_session_set_mtu(t->session, (t->cfg.mtu ? t->cfg.mtu : 1500u) - 28u); /* IPv4 + UDP */
     return AL_OK;
 }
 
@@ -150,10 +282,11 @@ static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *re
     return AL_OK;
 }
 
-/* A confirmable request to path (segments separated by '/') with a fresh token. */
-static coap_pdu_t *new_request(struct al_coap_transport *t, coap_pdu_code_t method, const char *path)
+/* A request of `type` to path (segments separated by '/') with a fresh token. */
+static coap_pdu_t *new_request(struct al_coap_transport *t, coap_pdu_type_t type,
+                               coap_pdu_code_t method, const char *path)
 {
-    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, method, coap_new_message_id(t->session),
+    coap_pdu_t *pdu = coap_pdu_init(type, method, coap_new_message_id(t->session),
                                     coap_session_max_pdu_size(t->session));
     if (!pdu)
         return NULL;
@@ -188,7 +321,7 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
     al_err err = connect_session(t);
     if (err != AL_OK)
         return err;
-    coap_pdu_t *pdu = new_request(t, method == AL_METHOD_GET ? COAP_REQUEST_CODE_GET
+    coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, method == AL_METHOD_GET ? COAP_REQUEST_CODE_GET
                                                              : COAP_REQUEST_CODE_POST, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
@@ -199,17 +332,16 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
     return transact(t, pdu, resp, resp_cap, resp_len, code);
 }
 
-static al_err coap_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *buf, size_t cap,
-                         size_t *got)
+/* One RFC 7959 Block2 block of 1024 bytes per request (cfg.block2). */
+static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_t offset,
+                          uint8_t *buf, size_t cap, size_t *got)
 {
-    struct al_coap_transport *t = ctx;
     uint8_t opt[4], code = 0;
+    char path[40];
     if (offset % BLOCK_SIZE)
         return AL_ERR_INVALID_ARG;
-    al_err err = connect_session(t);
-    if (err != AL_OK)
-        return err;
-    coap_pdu_t *pdu = new_request(t, COAP_REQUEST_CODE_GET, path);
+    snprintf(path, sizeof path, "f/%s", name);
+    coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
     unsigned num = offset / BLOCK_SIZE;
@@ -217,7 +349,7 @@ static al_err coap_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *
                     coap_encode_var_safe(opt, sizeof opt, (num << 4) | BLOCK_SZX), opt);
     uint8_t block[BLOCK_SIZE];
     size_t len = 0;
-    err = transact(t, pdu, block, sizeof block, &len, &code);
+    al_err err = transact(t, pdu, block, sizeof block, &len, &code);
     if (err != AL_OK)
         return err;
     if (code != AL_COAP_CONTENT)
@@ -227,6 +359,173 @@ static al_err coap_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *
     memcpy(buf, block, len);
     *got = len;
     return AL_OK;
+}
+
+/* Ask for a window of chunks from `offset`, skipping the ones already held. */
+static al_err request_window(struct al_coap_transport *t, uint32_t offset)
+{
+    struct window *w = &t->win;
+    char path[40], q[24];
+    uint32_t skip = 0, remaining = (w->size - offset + w->chunk - 1) / w->chunk;
+    memcpy(w->prev_token_bytes, w->token_bytes, sizeof w->token_bytes);
+    w->prev_token.s = w->prev_token_bytes;
+    w->prev_token.length = w->token.length;
+    w->prev_start = w->start;
+    w->prev_count = w->count;
+    w->start = offset;
+    w->count = w->cwnd < remaining ? w->cwnd : remaining;
+    if (t->cfg.window_bytes && w->count > t->cfg.window_bytes / w->chunk)
+        w->count = t->cfg.window_bytes / w->chunk > 1 ? t->cfg.window_bytes / w->chunk : 1;
+    for (int i = 0; i < RING; i++) {
+        uint32_t rel = w->held[i].offset - offset;
+        if (w->held[i].used && w->held[i].offset >= offset && rel % w->chunk == 0 &&
+            rel / w->chunk < 32 && rel / w->chunk < w->count)
+            skip |= 1u << (rel / w->chunk);
+    }
+    w->expect = 0;
+    w->last_index = 0;
+    for (uint32_t i = 0; i < w->count; i++)
+        if (i >= 32 || !(skip >> i & 1u)) {
+            w->expect++;
+            w->last_index = i;
+        }
+    w->got = 0;
+    w->bytes = 0;
+    w->last_seen = false;
+    w->lost = false;
+    w->error = 0;
+    snprintf(path, sizeof path, "w/%s", w->name);
+    coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, path);
+    if (!pdu)
+        return AL_ERR_TRANSPORT;
+    memcpy(w->token_bytes, t->token_bytes, t->token.length);
+    w->token.s = w->token_bytes;
+    w->token.length = t->token.length;
+    const char *fmt[4] = {"o=%u", "n=%u", "c=%u", "m=%x"};
+    uint32_t val[4] = {offset, w->count, w->chunk, skip};
+    for (int i = 0; i < (skip ? 4 : 3); i++) {
+        int n = snprintf(q, sizeof q, fmt[i], (unsigned)val[i]);
+        coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)q);
+    }
+    w->last_rx_ms = w->sent_ms = now_ms();
+    if (coap_send(t->session, pdu) == COAP_INVALID_MID) {
+        t->broken = true;
+        return AL_ERR_TRANSPORT;
+    }
+    return AL_OK;
+}
+
+/* The window after one that arrived whole: twice as large, but no more than the link
+ * delivers in WINDOW_TIME_MS (what a device that dies or sleeps mid-window has paid for
+ * in vain). */
+static uint32_t grown_window(const struct al_coap_transport *t)
+{
+    const struct window *w = &t->win;
+    uint64_t took = w->last_rx_ms > w->sent_ms ? w->last_rx_ms - w->sent_ms : 1;
+    uint64_t by_rate = (uint64_t)w->bytes * WINDOW_TIME_MS / took / w->chunk;
+    uint32_t n = w->cwnd * 2 < WINDOW_MAX ? w->cwnd * 2 : WINDOW_MAX;
+    if (n > by_rate)
+        n = by_rate > WINDOW_MIN ? (uint32_t)by_rate : WINDOW_MIN;
+    return n;
+}
+
+/* Hand the agent the chunk at `offset` if it is held; drop what lies behind it. */
+static bool take_held(struct window *w, uint32_t offset, uint8_t *buf, size_t cap, size_t *got)
+{
+    bool found = false;
+    for (int i = 0; i < RING; i++) {
+        struct held_chunk *h = &w->held[i];
+        if (h->used && h->offset == offset && h->len <= cap) {
+            memcpy(buf, h->data, h->len);
+            *got = h->len;
+            h->used = false;
+            found = true;
+        } else if (h->used && h->offset < offset) {
+            h->used = false;
+        }
+    }
+    return found;
+}
+
+/* airlift's windowed transfer; see the top of this file. */
+static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32_t offset,
+                           uint32_t size, uint8_t *buf, size_t cap, size_t *got)
+{
+    struct window *w = &t->win;
+    if (strcmp(w->name, name) != 0 || w->size != size) {
+        /* A new transfer: the largest chunk the session's datagrams carry, and the buffer. */
+        size_t pdu = coap_session_max_pdu_size(t->session), chunk = CHUNK_MAX;
+        if (pdu > WINDOW_HEADERS && pdu - WINDOW_HEADERS < chunk)
+            chunk = pdu - WINDOW_HEADERS;
+        if (chunk > cap)
+            chunk = cap;
+        chunk -= chunk % 16;
+        if (chunk < 16 || strlen(name) >= sizeof w->name)
+            return AL_ERR_INVALID_ARG;
+        memset(w, 0, sizeof *w);
+        snprintf(w->name, sizeof w->name, "%s", name);
+        w->size = size;
+        w->chunk = (uint32_t)chunk;
+        w->cwnd = WINDOW_FIRST;
+    }
+    if (take_held(w, offset, buf, cap, got))
+        return AL_OK;
+    bool in_window = w->token.length && offset >= w->start &&
+                     offset < w->start + (uint64_t)w->count * w->chunk &&
+                     (offset - w->start) % w->chunk == 0;
+    if (!in_window || w->last_seen || w->error) {
+        /* The last window is over: it lost something (halve) or all of it came (double). */
+        if (w->token.length && (in_window || w->lost || w->error))
+            w->cwnd = w->cwnd / 2 > 2 ? w->cwnd / 2 : 2;
+        else if (w->token.length)
+            w->cwnd = grown_window(t);
+        w->retries = 0;
+        al_err err = request_window(t, offset);
+        if (err != AL_OK)
+            return err;
+    }
+    uint32_t rto = RTO_MS, waited = 0, limit = t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000;
+    for (;;) {
+        int spent = coap_io_process(t->ctx, 20);
+        if (spent < 0 || t->broken) {
+            t->broken = true;
+            return AL_ERR_TRANSPORT;
+        }
+        waited += spent > 0 ? (uint32_t)spent : 1u;
+        if (take_held(w, offset, buf, cap, got))
+            return AL_OK;
+        if (w->error)
+            return w->error == 132 || w->error == 130 || w->error == 128 ? AL_ERR_PROTOCOL
+                                                                          : AL_ERR_TRANSPORT;
+        uint64_t quiet = now_ms() - w->last_rx_ms;
+        bool silent = quiet >= rto;
+        if ((w->last_seen && quiet >= REORDER_MS) || silent) {
+            /* The window is over (or went quiet) without the chunk: ask again from it. */
+            if (silent && ++w->retries > RETRIES)
+                return AL_ERR_TIMEOUT;
+            if (silent)
+                rto *= 2;
+            w->cwnd = w->cwnd / 2 > 2 ? w->cwnd / 2 : 2;
+            al_err err = request_window(t, offset);
+            if (err != AL_OK)
+                return err;
+        }
+        if (waited >= limit)
+            return AL_ERR_TIMEOUT;
+    }
+}
+
+static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
+                         size_t cap, size_t *got)
+{
+    struct al_coap_transport *t = ctx;
+    al_err err = connect_session(t);
+    if (err != AL_OK)
+        return err;
+    if (offset >= size)
+        return AL_ERR_INVALID_ARG;
+    return t->cfg.block2 ? fetch_block(t, name, offset, buf, cap, got)
+                         : fetch_window(t, name, offset, size, buf, cap, got);
 }
 
 int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cfg, char *err,
@@ -260,6 +559,7 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
     coap_register_response_handler(t->ctx, on_response);
     coap_register_event_handler(t->ctx, on_event);
     coap_register_nack_handler(t->ctx, on_nack);
+    coap_register_option(t->ctx, AL_COAP_OPTION_WINDOW_INDEX);
     t->port = (struct al_transport){t, coap_exchange, coap_fetch};
     *out = t;
     return 0;
@@ -272,6 +572,11 @@ void al_coap_close(struct al_coap_transport *t)
     drop_session(t);
     coap_free_context(t->ctx);
     free(t);
+}
+
+void al_coap_set_window_bytes(struct al_coap_transport *t, uint32_t bytes)
+{
+    t->cfg.window_bytes = bytes;
 }
 
 const struct al_transport *al_coap_port(struct al_coap_transport *t)

@@ -19,6 +19,10 @@ struct al_coap_config {
     size_t psk_len;
     bool insecure;         /* plain CoAP, no DTLS: development only */
     uint32_t timeout_ms;   /* per exchange, retransmissions included; 0: 30 s */
+    uint16_t mtu;          /* the path's IP MTU, for the transfer's chunk size; 0: 1500 */
+    bool block2;           /* fetch by RFC 7959 Block2, 1024 bytes a request, not by windows */
+    uint32_t window_bytes; /* ask for at most this many bytes at once (a modem's budget per
+                              wake, say); 0: no limit but the protocol's and the link's */
 };
 
 struct al_coap_transport;
@@ -28,5 +32,7 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
                  size_t errlen);
 void al_coap_close(struct al_coap_transport *t);
 const struct al_transport *al_coap_port(struct al_coap_transport *t);
+/* Change cfg.window_bytes: what the device can still take (a modem's budget left this wake). */
+void al_coap_set_window_bytes(struct al_coap_transport *t, uint32_t bytes);
 
 #endif

@@ -40,18 +40,19 @@ static al_err fake_exchange(void *ctx, uint8_t method, const char *path, const u
     return AL_OK;
 }
 
-static al_err fake_fetch(void *ctx, const char *path, uint32_t offset, uint8_t *buf, size_t cap,
-                         size_t *got)
+static al_err fake_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
+                         size_t cap, size_t *got)
 {
     struct fake_link *l = ctx;
     unsigned plan, step;
     size_t len;
-    assert_int_equal(sscanf(path, "f/%u/%u", &plan, &step), 2);
+    assert_int_equal(sscanf(name, "%u/%u", &plan, &step), 2);
     if (++l->fetches == l->fail_fetch_at)
         return AL_ERR_TIMEOUT;
     const uint8_t *data = fake_transfer(&l->server, plan, (uint8_t)step, &len);
     assert_non_null(data);
     assert_true(offset < len);
+    assert_int_equal(size, len);
     size_t n = len - offset < cap ? len - offset : cap;
     memcpy(buf, data + offset, n);
     if (l->server.corrupt)
@@ -162,15 +163,15 @@ static void test_lost_link_resumes_at_saved_offset(void **state)
     struct world *w = *state;
     struct al_session_result r;
     w->link.server.target = &w->app2;
-    w->link.fail_fetch_at = 40; /* 39 KiB in */
+    w->link.fail_fetch_at = 40; /* 39 chunks in */
     assert_int_equal(al_agent_session(&w->agent, &r), AL_ERR_TIMEOUT);
     assert_int_equal(w->link.server.last_inventory.dl_plan_id, 0);
     /* Next session (same boot, or after sleep): the inventory says where it stands. */
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
     assert_int_equal(w->link.server.last_inventory.dl_plan_id, 7);
-    assert_int_equal(w->link.server.last_inventory.dl_offset, 39 * 1024);
+    assert_int_equal(w->link.server.last_inventory.dl_offset, 39 * AL_AGENT_CHUNK);
     assert_true(r.reset_needed);
-    assert_int_equal(r.bytes_fetched, w->app2.len - 39 * 1024); /* nothing fetched twice */
+    assert_int_equal(r.bytes_fetched, w->app2.len - 39 * AL_AGENT_CHUNK); /* nothing fetched twice */
     assert_true(reboot(w).installed);
 }
 
