@@ -18,22 +18,25 @@ struct mem_io {
     size_t cap, written;
 };
 
+/* len bytes at off of src (have bytes). */
+static al_err mem_copy(const uint8_t *src, size_t have, uint32_t off, uint8_t *buf, size_t len)
+{
+    if (off > have || len > have - off)
+        return AL_ERR_OUT_OF_RANGE;
+    memcpy(buf, src + off, len);
+    return AL_OK;
+}
+
 static al_err mem_read_old(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 {
     struct mem_io *m = ctx;
-    if (off > m->old_len || len > m->old_len - off)
-        return AL_ERR_OUT_OF_RANGE;
-    memcpy(buf, m->old + off, len);
-    return AL_OK;
+    return mem_copy(m->old, m->old_len, off, buf, len);
 }
 
 static al_err mem_read_new(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 {
     struct mem_io *m = ctx;
-    if (off > m->written || len > m->written - off)
-        return AL_ERR_OUT_OF_RANGE;
-    memcpy(buf, m->out + off, len);
-    return AL_OK;
+    return mem_copy(m->out, m->written, off, buf, len);
 }
 
 static al_err mem_write_new(void *ctx, uint32_t off, const uint8_t *buf, size_t len)

@@ -10,6 +10,8 @@
  */
 #include "airlift/delta.h"
 #include "airlift/thumb2.h"
+#include "bytes.h"
+#include "crc32.h"
 
 #include <string.h>
 
@@ -44,24 +46,6 @@ enum { PH_HEADER, PH_MAP, PH_BLOCK_HEADER, PH_BLOCK_DATA, PH_DONE, PH_ERROR };
 
 typedef char probs_layout_check[(P_LITERAL == 1175 && AL_DELTA_PROBS == 1175 + 0x300 * 4) ? 1 : -1];
 typedef char ring_pow2_check[(AL_DELTA_RING & (AL_DELTA_RING - 1)) == 0 ? 1 : -1];
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* CRC-32 (IEEE 802.3, reflected, as zlib and xz), four bits at a time. */
-static uint32_t crc32_update(uint32_t crc, uint8_t byte)
-{
-    static const uint32_t tab[16] = {
-        0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-        0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-        0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
-    crc = ~crc ^ byte;
-    crc = (crc >> 4) ^ tab[crc & 15];
-    crc = (crc >> 4) ^ tab[crc & 15];
-    return ~crc;
-}
 
 static void fail(struct al_delta *st, al_err err)
 {
@@ -267,7 +251,7 @@ static void finalize(struct al_delta *st)
 static void put_byte(struct al_delta *st, uint8_t b)
 {
     st->ring[st->produced & (AL_DELTA_RING - 1)] = b;
-    st->crc = crc32_update(st->crc, b);
+    st->crc = al_crc32(st->crc, &b, 1);
     st->produced++;
 }
 
@@ -464,26 +448,23 @@ copy:
 
 al_err al_delta_parse_header(const uint8_t *b, size_t len, struct al_delta_header *out)
 {
-    uint32_t crc = 0;
     if (len < AL_DELTA_HEADER_SIZE)
         return AL_ERR_PATCH_TRUNCATED;
     if (memcmp(b, AL_DELTA_MAGIC, 4) != 0 || b[4] != AL_DELTA_FORMAT_VERSION)
         return AL_ERR_PATCH_UNSUPPORTED;
-    for (unsigned i = 0; i < AL_DELTA_HEADER_SIZE - 4; i++)
-        crc = crc32_update(crc, b[i]);
-    if (crc != get32(b + AL_DELTA_HEADER_SIZE - 4))
+    if (al_crc32(0, b, AL_DELTA_HEADER_SIZE - 4) != al_get32(b + AL_DELTA_HEADER_SIZE - 4))
         return AL_ERR_PATCH_CORRUPT;
     out->kind = b[5];
     out->flags = b[6];
     out->lc = b[7] & 3;
     out->lp = (b[7] >> 2) & 3;
     out->pb = (b[7] >> 4) & 3;
-    out->old_size = get32(b + 8);
-    out->new_size = get32(b + 12);
-    out->old_origin = (uint16_t)(b[16] | b[17] << 8);
-    out->new_origin = (uint16_t)(b[18] | b[19] << 8);
-    out->old_link = get32(b + 20);
-    out->new_link = get32(b + 24);
+    out->old_size = al_get32(b + 8);
+    out->new_size = al_get32(b + 12);
+    out->old_origin = al_get16(b + 16);
+    out->new_origin = al_get16(b + 18);
+    out->old_link = al_get32(b + 20);
+    out->new_link = al_get32(b + 24);
     if (out->kind > AL_DELTA_KIND_PATCH || (out->flags & ~(AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAP)) ||
         (b[7] & 0xC0) || out->lc + out->lp > 2 || out->pb > 2 || out->new_size > AL_DELTA_MAX_SIZE ||
         out->old_size > AL_DELTA_MAX_SIZE || (out->kind == AL_DELTA_KIND_FULL) != (out->old_size == 0) ||
@@ -569,14 +550,14 @@ static void map_byte(struct al_delta *st, uint8_t c)
     if (st->map_left == 0) { /* the CRC */
         st->hbuf[st->hdr_fill++] = c;
         if (st->hdr_fill == 4) {
-            if (get32(st->hbuf) != st->prologue_crc)
+            if (al_get32(st->hbuf) != st->prologue_crc)
                 fail(st, AL_ERR_PATCH_CORRUPT);
             else
                 prologue_done(st);
         }
         return;
     }
-    st->prologue_crc = crc32_update(st->prologue_crc, c);
+    st->prologue_crc = al_crc32(st->prologue_crc, &c, 1);
     if (st->vshift == 28 && c > 15) {
         fail(st, AL_ERR_PATCH_CORRUPT);
         return;
@@ -651,7 +632,7 @@ static int block_header(struct al_delta *st)
     st->blk_out_start = out_start;
     st->blk_out_end = out_start + out_len;
     st->blk_in_left = in_len;
-    st->blk_crc = get32(st->hbuf + i);
+    st->blk_crc = al_get32(st->hbuf + i);
     st->crc = 0;
     st->in_len = st->in_pos = 0;
     st->rc_bad = 0;

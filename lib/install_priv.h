@@ -12,6 +12,7 @@
 #include "airlift/image.h"
 #include "airlift/install.h"
 #include "airlift/layout.h"
+#include "crc32.h"
 
 /* Transaction kinds and phases, as stored in the journal (docs/install-engine.md). */
 enum al_txn_kind {
@@ -27,9 +28,6 @@ enum al_txn_phase {
     AL_PHASE_TRIAL = 3,     /* new image in place, booting on trial */
     AL_PHASE_REVERTING = 4, /* restoring the backup into the slot */
 };
-
-/* --- crc32.c --- */
-uint32_t al_crc32(uint32_t crc, const void *data, size_t len);
 
 /* --- flashio.c: region-relative flash access --- */
 al_err al_region_read(const struct al_region *r, uint32_t off, void *buf, size_t len);

@@ -419,10 +419,16 @@ static void serve_window(struct ald_coap *c, coap_session_t *session, const coap
         return;
     }
     coap_bin_const_t token = coap_pdu_get_token(request);
-    uint32_t last = 0;
+    uint32_t last = UINT32_MAX; /* the last chunk to send */
     for (uint32_t i = 0; i < w.count && w.offset + (uint64_t)i * w.chunk < len; i++)
         if (i >= 32 || !(w.skip >> i & 1u))
             last = i;
+    if (last == UINT32_MAX) { /* the mask skips every chunk left before the end */
+        if (c->ops.release)
+            c->ops.release(c->ops.ctx, data);
+        set_code(response, 128);
+        return;
+    }
     for (uint32_t i = 0; i <= last; i++) {
         if (i < 32 && (w.skip >> i & 1u))
             continue;

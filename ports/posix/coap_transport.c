@@ -49,7 +49,6 @@ struct window {
     uint32_t chunk;       /* bytes per chunk */
     uint32_t cwnd;        /* chunks to ask for next */
     uint32_t start, count; /* the window asked for last: chunks start + i * chunk, i < count */
-    uint32_t expect, got;  /* chunks of it the server will send; received so far */
     uint32_t last_index;   /* highest Window-Index the server will send */
     bool last_seen;        /* ... and it arrived */
     bool lost;             /* this window lost something */
@@ -116,7 +115,6 @@ static void on_window_chunk(struct window *w, const coap_pdu_t *received, bool c
         return; /* not a chunk we asked for */
     if (current) {
         w->last_rx_ms = now_ms();
-        w->got++;
         w->bytes += (uint32_t)len;
         if (index == w->last_index)
             w->last_seen = true;
@@ -382,14 +380,10 @@ static al_err request_window(struct al_coap_transport *t, uint32_t offset)
             rel / w->chunk < 32 && rel / w->chunk < w->count)
             skip |= 1u << (rel / w->chunk);
     }
-    w->expect = 0;
     w->last_index = 0;
     for (uint32_t i = 0; i < w->count; i++)
-        if (i >= 32 || !(skip >> i & 1u)) {
-            w->expect++;
+        if (i >= 32 || !(skip >> i & 1u))
             w->last_index = i;
-        }
-    w->got = 0;
     w->bytes = 0;
     w->last_seen = false;
     w->lost = false;

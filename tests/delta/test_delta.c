@@ -28,26 +28,28 @@ struct sink {
     int bad; /* a contract violation */
 };
 
-static al_err s_read_old(void *ctx, uint32_t off, uint8_t *buf, size_t len)
+/* len bytes at off of src (have bytes), or a contract violation. */
+static al_err sink_copy(struct sink *s, const uint8_t *src, size_t have, uint32_t off,
+                        uint8_t *buf, size_t len)
 {
-    struct sink *s = ctx;
-    if (off > s->old_len || len > s->old_len - off) {
+    if (off > have || len > have - off) {
         s->bad = 1;
         return AL_ERR_OUT_OF_RANGE;
     }
-    memcpy(buf, s->old + off, len);
+    memcpy(buf, src + off, len);
     return AL_OK;
+}
+
+static al_err s_read_old(void *ctx, uint32_t off, uint8_t *buf, size_t len)
+{
+    struct sink *s = ctx;
+    return sink_copy(s, s->old, s->old_len, off, buf, len);
 }
 
 static al_err s_read_new(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 {
     struct sink *s = ctx;
-    if (off > s->written || len > s->written - off) {
-        s->bad = 1;
-        return AL_ERR_OUT_OF_RANGE;
-    }
-    memcpy(buf, s->out + off, len);
-    return AL_OK;
+    return sink_copy(s, s->out, s->written, off, buf, len);
 }
 
 static al_err s_write_new(void *ctx, uint32_t off, const uint8_t *buf, size_t len)
