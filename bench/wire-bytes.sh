@@ -31,9 +31,15 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$S"; ip netns add "$C"
 ip link add veth-s netns "$S" type veth peer name veth-c netns "$C"
+# IPv4 only, with static neighbours: no IPv6 router or neighbour discovery and no ARP
+# lands in the counters, only the traffic being measured.
+ip netns exec "$S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip netns exec "$C" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n "$S" addr add $SIP/24 dev veth-s; ip -n "$C" addr add $CIP/24 dev veth-c
 for ns in "$S" "$C"; do ip -n "$ns" link set lo up; done
 ip -n "$S" link set veth-s mtu 1500 up; ip -n "$C" link set veth-c mtu 1500 up
+ip -n "$S" neigh replace $CIP lladdr "$(ip -n "$C" -br link show veth-c | awk '{print $3}')" dev veth-s nud permanent
+ip -n "$C" neigh replace $SIP lladdr "$(ip -n "$S" -br link show veth-s | awk '{print $3}')" dev veth-c nud permanent
 # No segmentation offloads: every counted packet is a real frame of at most 1500 bytes.
 ip netns exec "$S" ethtool -K veth-s tso off gso off gro off >/dev/null 2>&1
 ip netns exec "$C" ethtool -K veth-c tso off gso off gro off >/dev/null 2>&1

@@ -40,12 +40,12 @@ static void send_status(struct al_agent *a, uint8_t state, uint8_t result, al_er
                         uint8_t step, uint32_t offset)
 {
     struct al_status st = {state, result, (uint8_t)detail, a->plan.plan_id, step, offset};
-    uint8_t buf[AL_PROTO_STATUS_SIZE], resp[16];
+    uint8_t buf[AL_PROTO_STATUS_SIZE];
     size_t len, resp_len;
     uint8_t code;
     if (al_status_encode(&st, buf, sizeof buf, &len) == AL_OK)
-        (void)a->transport->exchange(a->transport->ctx, AL_METHOD_POST, "s", buf, len, resp,
-                                     sizeof resp, &resp_len, &code);
+        (void)a->transport->exchange(a->transport->ctx, AL_METHOD_POST, "s", buf, len, NULL, 0,
+                                     &resp_len, &code);
 }
 
 /* LwM2M-style result for a refusal of the staged image. */

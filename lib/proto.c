@@ -21,10 +21,16 @@ al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t 
     size_t r = reason_len(inv->reason);
     if (inv->module_count > AL_PROTO_MAX_MODULES)
         return AL_ERR_INVALID_ARG;
-    size_t need = AL_PROTO_INVENTORY_FIXED + r + (size_t)inv->module_count * AL_PROTO_MODULE_SIZE;
+    size_t need = AL_PROTO_INVENTORY_FIXED + r;
+    for (uint8_t i = 0; i < inv->module_count; i++) {
+        char text[AL_VERSION_STR_MAX];
+        size_t v = al_version_format(&inv->modules[i].version, text, sizeof text);
+        if (v == 0)
+            return AL_ERR_INVALID_ARG;
+        need += AL_PROTO_MODULE_FIXED + v;
+    }
     if (cap < need)
         return AL_ERR_BUFFER_TOO_SMALL;
-    memset(buf, 0, need);
     buf[0] = AL_PROTO_VERSION;
     buf[1] = inv->flags;
     buf[2] = inv->boot_state;
@@ -38,13 +44,17 @@ al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t 
     buf[17] = (uint8_t)r;
     memcpy(buf + AL_PROTO_INVENTORY_FIXED, inv->reason, r);
     uint8_t *m = buf + AL_PROTO_INVENTORY_FIXED + r;
-    for (uint8_t i = 0; i < inv->module_count; i++, m += AL_PROTO_MODULE_SIZE) {
+    for (uint8_t i = 0; i < inv->module_count; i++) {
         const struct al_module_status *s = &inv->modules[i];
+        char text[AL_VERSION_STR_MAX];
+        size_t v = al_version_format(&s->version, text, sizeof text);
         m[0] = s->function;
         m[1] = s->index;
         m[2] = (uint8_t)((s->present ? 1u : 0u) | (s->on_trial ? 2u : 0u));
-        al_version_encode(&s->version, m + 4);
-        memcpy(m + 32, s->payload_sha256, AL_SHA256_SIZE);
+        m[3] = (uint8_t)v;
+        memcpy(m + 4, text, v);
+        memcpy(m + 4 + v, s->payload_sha256, AL_SHA256_SIZE);
+        m += AL_PROTO_MODULE_FIXED + v;
     }
     *len = need;
     return AL_OK;
@@ -67,26 +77,30 @@ al_err al_inventory_decode(const uint8_t *buf, size_t len, struct al_inventory *
     size_t r = buf[17];
     if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY)) || inv->boot_state > AL_BOOT_REVERTED ||
         inv->module_count > AL_PROTO_MAX_MODULES || r > AL_REASON_MAX - 1 ||
-        len != AL_PROTO_INVENTORY_FIXED + r + (size_t)inv->module_count * AL_PROTO_MODULE_SIZE)
+        len < AL_PROTO_INVENTORY_FIXED + r)
         return AL_ERR_PROTOCOL;
     for (size_t i = 0; i < r; i++)
         if (buf[AL_PROTO_INVENTORY_FIXED + i] == 0)
             return AL_ERR_PROTOCOL;
     memcpy(inv->reason, buf + AL_PROTO_INVENTORY_FIXED, r);
-    const uint8_t *m = buf + AL_PROTO_INVENTORY_FIXED + r;
-    for (uint8_t i = 0; i < inv->module_count; i++, m += AL_PROTO_MODULE_SIZE) {
+    size_t at = AL_PROTO_INVENTORY_FIXED + r;
+    for (uint8_t i = 0; i < inv->module_count; i++) {
         struct al_module_status *s = &inv->modules[i];
-        if (m[0] < AL_FN_BOOTLOADER || m[0] > AL_FN_MAX || m[1] > AL_INDEX_MAX || (m[2] & ~3u) || m[3])
+        const uint8_t *m = buf + at;
+        if (len - at < AL_PROTO_MODULE_FIXED || m[3] > len - at - AL_PROTO_MODULE_FIXED)
+            return AL_ERR_PROTOCOL;
+        size_t v = m[3];
+        if (m[0] < AL_FN_BOOTLOADER || m[0] > AL_FN_MAX || m[1] > AL_INDEX_MAX || (m[2] & ~3u) ||
+            al_version_parse((const char *)m + 4, v, &s->version) != AL_OK)
             return AL_ERR_PROTOCOL;
         s->function = m[0];
         s->index = m[1];
         s->present = m[2] & 1u;
         s->on_trial = (m[2] & 2u) != 0;
-        if (al_version_decode(m + 4, &s->version) != AL_OK)
-            return AL_ERR_PROTOCOL;
-        memcpy(s->payload_sha256, m + 32, AL_SHA256_SIZE);
+        memcpy(s->payload_sha256, m + 4 + v, AL_SHA256_SIZE);
+        at += AL_PROTO_MODULE_FIXED + v;
     }
-    return AL_OK;
+    return at == len ? AL_OK : AL_ERR_PROTOCOL;
 }
 
 al_err al_plan_encode(const struct al_plan *plan, uint8_t *buf, size_t cap, size_t *len)

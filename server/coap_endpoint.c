@@ -23,7 +23,7 @@
 #define MAX_PLAN 1024
 #define BLOCK_SZX_MAX 6  /* 1024-byte blocks at most */
 #define WINDOW_MAX 64    /* chunks per window request at most */
-#define WINDOW_HEADERS 9 /* CoAP header 4, Window-Index < 256: 4, payload marker 1; plus the token */
+#define WINDOW_HEADERS 6 /* CoAP header 4, payload marker 1, chunk index 1; plus the token */
 #define DATAGRAM_MTU 1472 /* the UDP payload of a 1500-byte IPv4 datagram */
 #define UDP_IP_HEADERS 28 /* IPv4 20 + UDP 8, added per datagram to DTLS record bytes */
 #define PLAIN_OVERHEAD 24 /* plain CoAP: header, token, options, estimated per message */
@@ -378,20 +378,22 @@ static bool window_query(const coap_pdu_t *request, struct window *w)
     return (seen & 7u) == 7u;
 }
 
-/* A response PDU for one chunk of a window: 2.05, the request's token, Window-Index i. */
+/* A response PDU for one chunk of a window: 2.05, the request's token, a payload of the
+ * chunk's index (one byte) and its bytes. */
 static void add_chunk(coap_pdu_t *pdu, uint32_t index, const uint8_t *data, size_t len)
 {
-    uint8_t opt[4];
     coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(205));
-    coap_add_option(pdu, AL_COAP_OPTION_WINDOW_INDEX, coap_encode_var_safe(opt, sizeof opt, index),
-                    opt);
-    coap_add_data(pdu, len, data);
+    uint8_t *at = coap_add_data_after(pdu, len + 1);
+    if (at) {
+        at[0] = (uint8_t)index;
+        memcpy(at + 1, data, len);
+    }
 }
 
 /* GET w/<plan>/<step>?o=&n=&c=[&m=]: airlift's windowed transfer (docs/protocol.md). One
  * request, then chunk i (bytes offset + i * chunk, up to chunk of them) of every i < count
- * not in the skip mask, each a response of its own with the request's token and Window-Index
- * i; the last one is the handler's own response, so they leave in order. */
+ * not in the skip mask, each a response of its own with the request's token and a payload
+ * of i (one byte) and the chunk; the last one is the handler's own response, so they leave in order. */
 static void serve_window(struct ald_coap *c, coap_session_t *session, const coap_pdu_t *request,
                          coap_pdu_t *response, const char *id, uint32_t plan, uint8_t step)
 {
@@ -521,8 +523,6 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
         psk.version = COAP_DTLS_SPSK_SETUP_VERSION;
         psk.validate_id_call_back = validate_identity;
         psk.id_call_back_arg = c;
-        psk.psk_info.hint.s = (const uint8_t *)"airlift";
-        psk.psk_info.hint.length = 7;
         if (!coap_dtls_is_supported() || !coap_context_set_psk2(c->ctx, &psk)) {
             snprintf(err, errlen, "libcoap has no DTLS PSK support");
             goto fail_quiet;

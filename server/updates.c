@@ -264,9 +264,9 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
 /* Costs of a step on a 1500-MTU link, measured (docs/protocol.md, "Cost"): the windowed
  * transfer's chunks and window requests on a clean link, and what every step pays once. */
 #define WIRE_CHUNK 1424u
-#define WIRE_PER_CHUNK 67u   /* UDP/IPv4 28, DTLS record 29, CoAP header, token, Window-Index */
-#define WIRE_PER_WINDOW 97u  /* one window request */
-#define WIRE_PER_STEP 4250u  /* two handshakes, inventories, plan, report, close, confirmation */
+#define WIRE_PER_CHUNK 64u   /* UDP/IPv4 28, DTLS record 29, CoAP header, token, marker, index */
+#define WIRE_PER_WINDOW 96u  /* one window request */
+#define WIRE_PER_STEP 3700u  /* two handshakes, inventories, plan, report, close, confirmation */
 
 uint64_t ald_wire_estimate(uint64_t size)
 {

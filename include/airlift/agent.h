@@ -27,7 +27,9 @@ enum al_method { AL_METHOD_GET = 1, AL_METHOD_POST = 2 };
 
 /*
  * The transport port. exchange: one request and its response (CoAP: a confirmable request;
- * code is the response code as class * 32 + detail, e.g. 2.04 = 68). fetch: the next piece
+ * code is the response code as class * 32 + detail, e.g. 2.04 = 68); with resp NULL, a
+ * message that wants no answer, sent once and not waited for (CoAP: non-confirmable, with
+ * No-Response), which is how status reports travel: the next inventory is the truth. fetch: the next piece
  * of transfer `name` ("<plan>/<step>", `size` bytes in all) starting at `offset`: 1..cap
  * bytes, a multiple of 16 unless it ends the transfer. The agent asks in order, so a
  * transport may ask the server for more ahead (CoAP: a window of chunks, or Block2).

@@ -19,19 +19,15 @@
 #define AL_PROTO_VERSION 1
 #define AL_PROTO_MAX_MODULES AL_MAX_MODULES
 #define AL_PROTO_MAX_STEPS 8
-#define AL_PROTO_MODULE_SIZE 64
+#define AL_PROTO_MODULE_FIXED 36 /* a module entry without its version text */
+#define AL_PROTO_MODULE_MAX (AL_PROTO_MODULE_FIXED + AL_VERSION_STR_MAX - 1)
 #define AL_PROTO_INVENTORY_FIXED 18
 #define AL_PROTO_INVENTORY_MAX \
-    (AL_PROTO_INVENTORY_FIXED + (AL_REASON_MAX - 1) + AL_PROTO_MAX_MODULES * AL_PROTO_MODULE_SIZE)
+    (AL_PROTO_INVENTORY_FIXED + (AL_REASON_MAX - 1) + AL_PROTO_MAX_MODULES * AL_PROTO_MODULE_MAX)
 #define AL_PROTO_STEP_SIZE 72
 #define AL_PROTO_PLAN_FIXED 9
 #define AL_PROTO_PLAN_MAX (AL_PROTO_PLAN_FIXED + AL_PROTO_MAX_STEPS * AL_PROTO_STEP_SIZE)
 #define AL_PROTO_STATUS_SIZE 13
-
-/* The CoAP option numbering the chunks of a windowed transfer's responses (docs/protocol.md),
- * from the experimental range; odd, so critical: a client that does not know it must not
- * take the payload for something else. */
-#define AL_COAP_OPTION_WINDOW_INDEX 65001
 
 /* Inventory flags. */
 #define AL_INV_AFTER_INSTALL 0x01 /* first report after an install or a revert */

@@ -30,7 +30,7 @@
 #define WINDOW_MAX 64u     /* the server's limit */
 #define WINDOW_MIN 4u      /* the least a window grows to */
 #define WINDOW_TIME_MS 2000u /* a window is at most what the link carries in this time */
-#define WINDOW_HEADERS 12u /* CoAP header 4, token <= 3 bytes, Window-Index < 256: 4, marker 1 */
+#define WINDOW_HEADERS 9u /* CoAP header 4, token <= 3 bytes, payload marker 1, chunk index 1 */
 #define RTO_MS 2000u       /* silence that means loss: CoAP's ACK_TIMEOUT */
 #define REORDER_MS 100u    /* after a window's last chunk, how long a missing one may lag */
 #define RETRIES 4u         /* window requests without an answer before giving up: MAX_RETRANSMIT */
@@ -49,7 +49,7 @@ struct window {
     uint32_t chunk;       /* bytes per chunk */
     uint32_t cwnd;        /* chunks to ask for next */
     uint32_t start, count; /* the window asked for last: chunks start + i * chunk, i < count */
-    uint32_t last_index;   /* highest Window-Index the server will send */
+    uint32_t last_index;   /* highest chunk index the server will send */
     bool last_seen;        /* ... and it arrived */
     bool lost;             /* this window lost something */
     uint8_t error;         /* a 4.xx/5.xx answer to the window request */
@@ -96,20 +96,20 @@ static uint64_t now_ms(void)
 /* A chunk of a window starting at `start` arrived: keep it if it is one the agent lacks. */
 static void on_window_chunk(struct window *w, const coap_pdu_t *received, bool current)
 {
-    coap_opt_iterator_t it;
-    coap_opt_t *opt = coap_check_option(received, AL_COAP_OPTION_WINDOW_INDEX, &it);
     const uint8_t *data = NULL;
     size_t len = 0;
     coap_pdu_code_t code = coap_pdu_get_code(received);
     uint32_t start = current ? w->start : w->prev_start, count = current ? w->count : w->prev_count;
-    if (code != COAP_RESPONSE_CODE(205) || !opt) {
+    if (code != COAP_RESPONSE_CODE(205)) {
         if (current)
             w->error = (uint8_t)(((code >> 5) & 7) * 32 + (code & 31));
         return;
     }
-    uint32_t index = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+    if (!coap_get_data(received, &len, &data) || len < 2)
+        return; /* no index, no bytes */
+    uint32_t index = *data++;
+    len--;
     uint64_t offset = (uint64_t)start + (uint64_t)index * w->chunk;
-    coap_get_data(received, &len, &data);
     if (index >= count || offset >= w->size || len == 0 || len > w->chunk ||
         (len < w->chunk && offset + len != w->size))
         return; /* not a chunk we asked for */
@@ -319,13 +319,26 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
     al_err err = connect_session(t);
     if (err != AL_OK)
         return err;
-    coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, method == AL_METHOD_GET ? COAP_REQUEST_CODE_GET
-                                                             : COAP_REQUEST_CODE_POST, path);
+    coap_pdu_t *pdu = new_request(t, resp ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
+                                  method == AL_METHOD_GET ? COAP_REQUEST_CODE_GET
+                                                          : COAP_REQUEST_CODE_POST, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
+    if (!resp) { /* no answer wanted: NON, and No-Response (RFC 7967) for every class */
+        uint8_t none[1];
+        coap_add_option(pdu, COAP_OPTION_NORESPONSE, coap_encode_var_safe(none, sizeof none, 26),
+                        none);
+    }
     if (req_len && !coap_add_data(pdu, req_len, req)) {
         coap_delete_pdu(pdu);
         return AL_ERR_TRANSPORT;
+    }
+    if (!resp) {
+        if (coap_send(t->session, pdu) == COAP_INVALID_MID) {
+            t->broken = true;
+            return AL_ERR_TRANSPORT;
+        }
+        return AL_OK;
     }
     return transact(t, pdu, resp, resp_cap, resp_len, code);
 }
@@ -553,7 +566,6 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
     coap_register_response_handler(t->ctx, on_response);
     coap_register_event_handler(t->ctx, on_event);
     coap_register_nack_handler(t->ctx, on_nack);
-    coap_register_option(t->ctx, AL_COAP_OPTION_WINDOW_INDEX);
     t->port = (struct al_transport){t, coap_exchange, coap_fetch};
     *out = t;
     return 0;

@@ -42,7 +42,7 @@ static void test_inventory_round_trip(void **state)
     uint8_t buf[AL_PROTO_INVENTORY_MAX];
     size_t len;
     assert_int_equal(al_inventory_encode(&in, buf, sizeof buf, &len), AL_OK);
-    assert_int_equal(len, 18 + strlen(in.reason) + 5 * 64); /* 371 bytes: one datagram */
+    assert_int_equal(len, 18 + strlen(in.reason) + 5 * (36 + 10)); /* 281 bytes: one datagram */
     assert_int_equal(al_inventory_decode(buf, len, &out), AL_OK);
     assert_int_equal(out.flags, in.flags);
     assert_int_equal(out.boot_state, in.boot_state);
@@ -81,8 +81,11 @@ static void test_inventory_rejects(void **state)
         {mod0, 0},       /* module function 0 */
         {mod0 + 1, 16},  /* module index */
         {mod0 + 2, 4},   /* module flags */
-        {mod0 + 3, 1},   /* reserved */
-        {mod0 + 4 + 12, '!'}, /* version pre-release */
+        {mod0 + 3, 1},   /* version length: "0" is no version */
+        {mod0 + 3, 200}, /* version length past the end */
+        {mod0 + 3, 11},  /* version length takes a byte of the hash */
+        {mod0 + 4 + 1, 'x'},  /* version number */
+        {mod0 + 4 + 6, '!'},  /* version pre-release */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(bad, buf, len);
