@@ -379,9 +379,17 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
         printf("Plan for %s%s:\n", name,
                json_is_true(json_object_get(plan, "estimate_only"))
                    ? " (it has not reported yet: dependencies are checked when it does)" : "");
-        json_array_foreach(json_object_get(plan, "steps"), i, s)
-            printf("  %zu. %-11s %2lld  %-10s %9lld bytes\n", i + 1, str(s, "function"),
+        json_array_foreach(json_object_get(plan, "steps"), i, s) {
+            const char *enc = str(s, "encoding");
+            printf("  %zu. %-11s %2lld  %-10s %9lld bytes", i + 1, str(s, "function"),
                    num(s, "index"), str(s, "version"), num(s, "size"));
+            if (!strcmp(enc, "delta"))
+                printf("  patch from %s (image %lld bytes)", str(s, "base_version"),
+                       num(s, "image_size"));
+            else if (!strcmp(enc, "compressed"))
+                printf("  compressed (image %lld bytes)", num(s, "image_size"));
+            printf("\n");
+        }
         printf("This update sends about %s MB over the air (%lld bytes incl. protocol overhead).\n",
                figure, num(plan, "wire_estimate"));
     }

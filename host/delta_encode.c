@@ -412,7 +412,7 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         snprintf(err, errlen, "code origins must be even, inside the images and below 65536");
         return -1;
     }
-    e.old_link = old_len ? detect_link(old, old_len, e.old_origin) : 0;
+    e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, old_len, e.old_origin);
     e.new_link = detect_link(new_data, new_len, e.new_origin);
     if (!e.old_link || !e.new_link)
         e.old_link = e.new_link = 0; /* no addresses known: branches stay image-relative */

@@ -19,7 +19,7 @@ static al_err send_inventory(struct al_agent *a)
 {
     size_t len = 0, resp_len = 0;
     uint8_t code = 0;
-    al_err err = al_inventory_collect(a->dev, a->flags, a->next_checkin_s, &a->inv);
+    al_err err = al_inventory_collect(a->dev, a->flags | AL_INV_STREAMS, a->next_checkin_s, &a->inv);
     if (err == AL_OK)
         err = al_inventory_encode(&a->inv, a->msg, sizeof a->msg, &len);
     if (err == AL_OK)
@@ -98,74 +98,226 @@ static void transfer_name(char *out, uint32_t plan_id, uint8_t step)
     out[n] = '\0';
 }
 
-/* A step failed on the device: say so, forget the download, stay on the current firmware. */
-static al_err step_failed(struct al_agent *a, uint8_t step, al_err why, struct al_session_result *out)
+/* The download record of step i of the current plan. */
+static struct al_download record_of(const struct al_agent *a, uint8_t i)
 {
-    out->failed_result = result_of(why);
-    send_status(a, AL_STATE_FAILED, out->failed_result, why, step, 0);
-    return al_save_download(a->dev, 0, 0, 0, NULL);
+    struct al_download d;
+    memset(&d, 0, sizeof d);
+    d.plan_id = a->plan.plan_id;
+    d.step = i;
+    memcpy(d.sha256, a->plan.steps[i].transfer_sha256, AL_SHA256_SIZE);
+    return d;
 }
 
-/* Download step i into staging, resuming where the journal says, then verify and install. */
-static al_err run_step(struct al_agent *a, uint8_t i, struct al_session_result *out)
+/*
+ * A step failed on the device: say so, and keep the failure in the download record, so the
+ * next inventory tells the server even if the report is lost (it then sends the full image
+ * instead of a patch, or gives up). The device stays on its current firmware.
+ */
+static al_err step_failed(struct al_agent *a, uint8_t step, al_err why, struct al_session_result *out)
 {
-    const struct al_plan_step *s = &a->plan.steps[i];
-    struct al_device *dev = a->dev;
-    const struct al_journal_state *j = &dev->state;
+    struct al_download d = record_of(a, step);
+    out->failed_result = result_of(why);
+    d.result = out->failed_result;
+    d.err = (uint8_t)why;
+    send_status(a, AL_STATE_FAILED, out->failed_result, why, step, 0);
+    return al_save_download(a->dev, &d);
+}
+
+/* Is the journal's download record about this very transfer? */
+static bool record_matches(const struct al_agent *a, uint8_t i)
+{
+    const struct al_download *d = &a->dev->state.dl;
+    return d->plan_id == a->plan.plan_id && d->step == i &&
+           memcmp(d->sha256, a->plan.steps[i].transfer_sha256, AL_SHA256_SIZE) == 0;
+}
+
+/* Staging holds a complete image file: verify it, check it is the planned one, install. */
+static al_err install_staged(struct al_agent *a, uint8_t i, uint32_t offset,
+                             struct al_session_result *out)
+{
     struct al_image_header h;
-    char name[16];
-    uint32_t offset = 0;
-    al_err err;
-    if (s->encoding != AL_ENC_FULL)
-        return step_failed(a, i, AL_ERR_FORMAT_VERSION, out); /* not in this build */
-    transfer_name(name, a->plan.plan_id, i);
-    if (j->dl_plan_id == a->plan.plan_id && j->dl_step == i && j->dl_offset <= s->transfer_size &&
-        memcmp(j->dl_sha256, s->transfer_sha256, AL_SHA256_SIZE) == 0) {
-        offset = j->dl_offset; /* resume: staging holds these bytes */
-    } else {
-        err = al_stage_begin(dev, s->transfer_size);
-        if (err == AL_ERR_TOO_LARGE)
-            return step_failed(a, i, err, out);
-        if (err == AL_OK)
-            err = al_save_download(dev, a->plan.plan_id, i, 0, s->transfer_sha256);
-        if (err != AL_OK)
-            return err;
-    }
-    /* No "downloading" or "verifying" report: the transfer requests tell the server both. */
-    for (unsigned chunks = 1; offset < s->transfer_size; chunks++) {
-        size_t got = 0;
-        err = a->transport->fetch(a->transport->ctx, name, offset, s->transfer_size, a->chunk,
-                                  sizeof a->chunk, &got);
-        if (err == AL_OK && (got == 0 || got > sizeof a->chunk || got > s->transfer_size - offset))
-            err = AL_ERR_PROTOCOL;
-        if (err == AL_OK)
-            err = al_stage_write(dev, offset, a->chunk, got);
-        if (err != AL_OK) {
-            if (err == AL_ERR_TRANSPORT || err == AL_ERR_TIMEOUT || err == AL_ERR_PROTOCOL)
-                (void)al_save_download(dev, a->plan.plan_id, i, offset, s->transfer_sha256);
-            return err; /* the next session resumes at the saved offset */
-        }
-        offset += (uint32_t)got;
-        out->bytes_fetched += (uint32_t)got;
-        if (chunks % AL_AGENT_SAVE_EVERY == 0 || offset == s->transfer_size) {
-            err = al_save_download(dev, a->plan.plan_id, i, offset, s->transfer_sha256);
-            if (err != AL_OK)
-                return err;
-        }
-    }
-    err = al_stage_verify(dev, &h);
-    if (err == AL_OK && memcmp(h.payload_sha256, s->image_sha256, AL_SHA256_SIZE) != 0)
+    al_err err = al_stage_verify(a->dev, &h);
+    if (err == AL_OK && memcmp(h.payload_sha256, a->plan.steps[i].image_sha256, AL_SHA256_SIZE) != 0)
         err = AL_ERR_HASH_MISMATCH; /* a valid image, but not the one the plan names */
     if (err == AL_OK)
-        err = al_install_request(dev);
+        err = al_install_request(a->dev);
     if (err == AL_ERR_POWER_LOSS)
         return err;
     if (err != AL_OK)
         return step_failed(a, i, err, out);
     send_status(a, AL_STATE_INSTALLING, AL_RESULT_NONE, AL_OK, i, offset);
-    err = al_save_download(dev, 0, 0, 0, NULL);
+    err = al_save_download(a->dev, NULL);
     out->reset_needed = err == AL_OK;
     return err;
+}
+
+static bool link_error(al_err err)
+{
+    return err == AL_ERR_TRANSPORT || err == AL_ERR_TIMEOUT || err == AL_ERR_PROTOCOL;
+}
+
+/* Download a full image into staging, resuming where the journal says. */
+static al_err run_full(struct al_agent *a, uint8_t i, const char *name, struct al_session_result *out)
+{
+    const struct al_plan_step *s = &a->plan.steps[i];
+    struct al_device *dev = a->dev;
+    struct al_download d = record_of(a, i);
+    al_err err;
+    if (record_matches(a, i) && dev->state.dl.offset <= s->transfer_size) {
+        d.offset = dev->state.dl.offset; /* resume: staging holds these bytes */
+    } else {
+        err = al_stage_begin(dev, s->transfer_size);
+        if (err == AL_ERR_TOO_LARGE)
+            return step_failed(a, i, err, out);
+        if (err == AL_OK)
+            err = al_save_download(dev, &d);
+        if (err != AL_OK)
+            return err;
+    }
+    /* No "downloading" or "verifying" report: the transfer requests tell the server both. */
+    for (unsigned chunks = 1; d.offset < s->transfer_size; chunks++) {
+        size_t got = 0;
+        err = a->transport->fetch(a->transport->ctx, name, d.offset, s->transfer_size,
+                                  s->transfer_size, a->chunk, sizeof a->chunk, &got);
+        if (err == AL_OK && (got == 0 || got > sizeof a->chunk || got > s->transfer_size - d.offset))
+            err = AL_ERR_PROTOCOL;
+        if (err == AL_OK)
+            err = al_stage_write(dev, d.offset, a->chunk, got);
+        if (err != AL_OK) {
+            if (link_error(err))
+                (void)al_save_download(dev, &d);
+            return err; /* the next session resumes at the saved offset */
+        }
+        d.offset += (uint32_t)got;
+        out->bytes_fetched += (uint32_t)got;
+        if (chunks % AL_AGENT_SAVE_EVERY == 0 || d.offset == s->transfer_size) {
+            err = al_save_download(dev, &d);
+            if (err != AL_OK)
+                return err;
+        }
+    }
+    return install_staged(a, i, d.offset, out);
+}
+
+/* The decoder's I/O: the old image is the running module's payload, the output staging. */
+static al_err stream_read_old(void *ctx, uint32_t off, uint8_t *buf, size_t len)
+{
+    struct al_agent *a = ctx;
+    return al_running_read(a->dev, a->base_function, a->base_index, off, buf, len, NULL);
+}
+
+static al_err stream_read_new(void *ctx, uint32_t off, uint8_t *buf, size_t len)
+{
+    return al_stage_read(((struct al_agent *)ctx)->dev, off, buf, len);
+}
+
+static al_err stream_write_new(void *ctx, uint32_t off, const uint8_t *buf, size_t len)
+{
+    struct al_agent *a = ctx;
+    if (!a->stage_begun) {
+        /* The first output of a fresh stream: now its size is known, erase what it needs. */
+        al_err err = off == 0 ? al_stage_begin(a->dev, a->stream.hdr.new_size) : AL_ERR_STATE;
+        if (err != AL_OK)
+            return err;
+        a->stage_begun = true;
+    }
+    return al_stage_write(a->dev, off, buf, len);
+}
+
+/* Persist where a stream can resume: its checkpoint and how far staging is written. */
+static al_err save_stream(struct al_agent *a, uint8_t i)
+{
+    struct al_download d = record_of(a, i);
+    struct al_delta_checkpoint cp;
+    al_delta_checkpoint(&a->stream, &cp);
+    d.offset = cp.patch_offset;
+    d.out_offset = cp.output_offset;
+    d.written = al_delta_written(&a->stream);
+    return al_save_download(a->dev, &d);
+}
+
+/* Decode a compressed image or a patch into staging, resuming at the journal's checkpoint. */
+static al_err run_stream(struct al_agent *a, uint8_t i, const char *name, struct al_session_result *out)
+{
+    const struct al_plan_step *s = &a->plan.steps[i];
+    const struct al_download *rec = &a->dev->state.dl;
+    struct al_delta_io io = {a, stream_read_old, stream_read_new, stream_write_new, 0};
+    uint32_t resume_at = 0;
+    al_err err = AL_OK;
+    a->base_function = s->function;
+    a->base_index = s->index;
+    if (s->encoding == AL_ENC_DELTA &&
+        al_running_read(a->dev, s->function, s->index, 0, NULL, 0, &io.old_size) != AL_OK)
+        return step_failed(a, i, AL_ERR_PATCH_BASE, out); /* nothing to patch */
+    if (record_matches(a, i) && rec->written) {
+        struct al_delta_checkpoint cp = {rec->offset, rec->out_offset};
+        err = al_delta_resume(&a->stream, &io, &cp, rec->written);
+        resume_at = cp.patch_offset;
+        a->stage_begun = true; /* staging was erased when this stream began */
+    }
+    if (!resume_at || err != AL_OK) {
+        struct al_download d = record_of(a, i);
+        a->stage_begun = false;
+        resume_at = 0;
+        err = al_delta_init(&a->stream, &io);
+        if (err == AL_OK)
+            err = al_save_download(a->dev, &d); /* the stream starts; nothing written yet */
+        if (err != AL_OK)
+            return err;
+    }
+    for (unsigned pieces = 1; !al_delta_done(&a->stream); pieces++) {
+        uint32_t at = al_delta_want(&a->stream), until = s->transfer_size;
+        size_t got = 0;
+        if (at >= s->transfer_size)
+            break; /* the stream ended early: al_delta_finish says so */
+        if (at < resume_at && resume_at - at > AL_DELTA_PROLOGUE_MAX)
+            until = at + AL_DELTA_PROLOGUE_MAX; /* the prologue again, then the jump */
+        else if (at < resume_at)
+            until = resume_at;
+        err = a->transport->fetch(a->transport->ctx, name, at, s->transfer_size, until, a->chunk,
+                                  sizeof a->chunk, &got);
+        if (err == AL_OK && (got == 0 || got > sizeof a->chunk || got > s->transfer_size - at))
+            err = AL_ERR_PROTOCOL;
+        if (err != AL_OK) {
+            if (link_error(err) && a->stage_begun)
+                (void)save_stream(a, i);
+            return err; /* the next session resumes at the checkpoint */
+        }
+        out->bytes_fetched += (uint32_t)got;
+        err = al_delta_feed(&a->stream, a->chunk, got);
+        if (err != AL_OK)
+            break;
+        if (pieces % AL_AGENT_SAVE_EVERY == 0 && a->stage_begun) {
+            err = save_stream(a, i);
+            if (err != AL_OK)
+                return err;
+        }
+    }
+    if (err == AL_OK)
+        err = al_delta_finish(&a->stream);
+    if (err == AL_ERR_POWER_LOSS || err == AL_ERR_FLASH || err == AL_ERR_JOURNAL)
+        return err; /* the device, not the stream: the next session resumes */
+    if (err != AL_OK)
+        return step_failed(a, i, err, out);
+    return install_staged(a, i, s->transfer_size, out);
+}
+
+/* Run step i: download it into staging (resuming where the journal says), verify, install. */
+static al_err run_step(struct al_agent *a, uint8_t i, struct al_session_result *out)
+{
+    const struct al_plan_step *s = &a->plan.steps[i];
+    char name[16];
+    if (record_matches(a, i) && a->dev->state.dl.result) {
+        /* This very transfer failed here before: say so again rather than fetch it again. */
+        out->failed_result = a->dev->state.dl.result;
+        send_status(a, AL_STATE_FAILED, a->dev->state.dl.result, (al_err)a->dev->state.dl.err, i, 0);
+        return AL_OK;
+    }
+    transfer_name(name, a->plan.plan_id, i);
+    if (s->encoding == AL_ENC_FULL)
+        return run_full(a, i, name, out);
+    return run_stream(a, i, name, out);
 }
 
 al_err al_agent_session(struct al_agent *a, struct al_session_result *out)

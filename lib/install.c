@@ -153,19 +153,26 @@ al_err al_confirm(struct al_device *dev)
     return al_journal_commit(dev);
 }
 
-al_err al_save_download(struct al_device *dev, uint32_t plan_id, uint8_t step, uint32_t offset,
-                        const uint8_t sha256[AL_SHA256_SIZE])
+al_err al_save_download(struct al_device *dev, const struct al_download *dl)
 {
     if (!dev->open)
         return AL_ERR_STATE;
-    dev->state.dl_plan_id = plan_id;
-    dev->state.dl_step = step;
-    dev->state.dl_offset = offset;
-    if (sha256)
-        memcpy(dev->state.dl_sha256, sha256, AL_SHA256_SIZE);
+    if (dl)
+        dev->state.dl = *dl;
     else
-        memset(dev->state.dl_sha256, 0, AL_SHA256_SIZE);
+        memset(&dev->state.dl, 0, sizeof dev->state.dl);
     return al_journal_commit(dev);
+}
+
+al_err al_stage_read(struct al_device *dev, uint32_t off, void *buf, size_t len)
+{
+    const struct al_region *staging;
+    if (!dev->open)
+        return AL_ERR_STATE;
+    staging = al_layout_find(dev->cfg.layout, AL_REGION_STAGING);
+    if (off > staging->size || len > staging->size - off)
+        return AL_ERR_OUT_OF_RANGE;
+    return al_region_read(staging, off, buf, len);
 }
 
 /* --- inventory and dependencies --- */
@@ -214,6 +221,29 @@ al_err al_modules(struct al_device *dev, struct al_module_status *out, size_t ca
     }
     *count = n;
     return AL_OK;
+}
+
+static al_err read_slot_header(const struct al_region *r, struct al_image_header *h);
+
+al_err al_running_read(struct al_device *dev, uint8_t function, uint8_t index, uint32_t off,
+                       void *buf, size_t len, uint32_t *size)
+{
+    const struct al_region *r;
+    struct al_image_header h;
+    if (!dev->open)
+        return AL_ERR_STATE;
+    r = al_layout_slot(dev->cfg.layout, function, index);
+    if (!r)
+        return AL_ERR_NO_SLOT;
+    r = installed_region(dev, r);
+    /* The header as the inventory verified it; only its size is needed here. */
+    if (read_slot_header(r, &h) != AL_OK || h.payload_size > al_slot_payload_max(r))
+        return AL_ERR_NO_IMAGE;
+    if (size)
+        *size = h.payload_size;
+    if (off > h.payload_size || len > h.payload_size - off)
+        return AL_ERR_OUT_OF_RANGE;
+    return len ? al_region_read(r, off, buf, len) : AL_OK;
 }
 
 enum al_boot_state al_boot_state(const struct al_device *dev)

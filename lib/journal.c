@@ -38,7 +38,11 @@ enum {
     OFF_DL_STEP = OFF_DL_PLAN + 4,                          /* 182 */
     OFF_DL_OFFSET = OFF_DL_STEP + 1,                        /* 183 */
     OFF_DL_SHA = OFF_DL_OFFSET + 4,                         /* 187 */
-    OFF_END = OFF_DL_SHA + 32,                              /* 219 */
+    OFF_DL_RESULT = OFF_DL_SHA + 32,                        /* 219 */
+    OFF_DL_ERR = OFF_DL_RESULT + 1,                         /* 220 */
+    OFF_DL_OUT = OFF_DL_ERR + 1,                            /* 221 */
+    OFF_DL_WRITTEN = OFF_DL_OUT + 4,                        /* 225 */
+    OFF_END = OFF_DL_WRITTEN + 4,                           /* 229 */
 };
 _Static_assert(OFF_END <= REC_CRC_OFF, "journal record fields overflow the record");
 
@@ -63,10 +67,14 @@ static void encode(const struct al_journal_state *s, uint8_t *rec)
     for (size_t i = 0; i < AL_MAX_MODULES; i++)
         al_put32(rec + OFF_COUNTERS + 4 * i, s->counters[i]);
     al_put32(rec + OFF_BOOT_COUNT, s->boot_count);
-    al_put32(rec + OFF_DL_PLAN, s->dl_plan_id);
-    rec[OFF_DL_STEP] = s->dl_step;
-    al_put32(rec + OFF_DL_OFFSET, s->dl_offset);
-    memcpy(rec + OFF_DL_SHA, s->dl_sha256, 32);
+    al_put32(rec + OFF_DL_PLAN, s->dl.plan_id);
+    rec[OFF_DL_STEP] = s->dl.step;
+    al_put32(rec + OFF_DL_OFFSET, s->dl.offset);
+    memcpy(rec + OFF_DL_SHA, s->dl.sha256, 32);
+    rec[OFF_DL_RESULT] = s->dl.result;
+    rec[OFF_DL_ERR] = s->dl.err;
+    al_put32(rec + OFF_DL_OUT, s->dl.out_offset);
+    al_put32(rec + OFF_DL_WRITTEN, s->dl.written);
     al_put32(rec + REC_CRC_OFF, al_crc32(0, rec, REC_CRC_OFF));
 }
 
@@ -95,10 +103,14 @@ static bool decode(const uint8_t *rec, struct al_journal_state *s)
     for (size_t i = 0; i < AL_MAX_MODULES; i++)
         s->counters[i] = al_get32(rec + OFF_COUNTERS + 4 * i);
     s->boot_count = al_get32(rec + OFF_BOOT_COUNT);
-    s->dl_plan_id = al_get32(rec + OFF_DL_PLAN);
-    s->dl_step = rec[OFF_DL_STEP];
-    s->dl_offset = al_get32(rec + OFF_DL_OFFSET);
-    memcpy(s->dl_sha256, rec + OFF_DL_SHA, 32);
+    s->dl.plan_id = al_get32(rec + OFF_DL_PLAN);
+    s->dl.step = rec[OFF_DL_STEP];
+    s->dl.offset = al_get32(rec + OFF_DL_OFFSET);
+    memcpy(s->dl.sha256, rec + OFF_DL_SHA, 32);
+    s->dl.result = rec[OFF_DL_RESULT];
+    s->dl.err = rec[OFF_DL_ERR];
+    s->dl.out_offset = al_get32(rec + OFF_DL_OUT);
+    s->dl.written = al_get32(rec + OFF_DL_WRITTEN);
     return true;
 }
 

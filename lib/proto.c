@@ -41,7 +41,9 @@ al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t 
     al_put32(buf + 8, inv->dl_plan_id);
     buf[12] = inv->dl_step;
     al_put32(buf + 13, inv->dl_offset);
-    buf[17] = (uint8_t)r;
+    buf[17] = inv->dl_result;
+    buf[18] = inv->dl_err;
+    buf[19] = (uint8_t)r;
     memcpy(buf + AL_PROTO_INVENTORY_FIXED, inv->reason, r);
     uint8_t *m = buf + AL_PROTO_INVENTORY_FIXED + r;
     for (uint8_t i = 0; i < inv->module_count; i++) {
@@ -74,8 +76,11 @@ al_err al_inventory_decode(const uint8_t *buf, size_t len, struct al_inventory *
     inv->dl_plan_id = al_get32(buf + 8);
     inv->dl_step = buf[12];
     inv->dl_offset = al_get32(buf + 13);
-    size_t r = buf[17];
-    if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY)) || inv->boot_state > AL_BOOT_REVERTED ||
+    inv->dl_result = buf[17];
+    inv->dl_err = buf[18];
+    size_t r = buf[19];
+    if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY | AL_INV_STREAMS)) ||
+        inv->dl_result > AL_RESULT_ROLLBACK || (inv->dl_err && !inv->dl_result) || inv->boot_state > AL_BOOT_REVERTED ||
         inv->module_count > AL_PROTO_MAX_MODULES || r > AL_REASON_MAX - 1 ||
         len < AL_PROTO_INVENTORY_FIXED + r)
         return AL_ERR_PROTOCOL;
@@ -203,9 +208,11 @@ al_err al_inventory_collect(struct al_device *dev, uint8_t flags, uint16_t next_
     inv->boot_state = (uint8_t)al_boot_state(dev);
     inv->last_result = dev->state.last_result;
     inv->last_err = dev->state.last_err;
-    inv->dl_plan_id = dev->state.dl_plan_id;
-    inv->dl_step = dev->state.dl_step;
-    inv->dl_offset = dev->state.dl_offset;
+    inv->dl_plan_id = dev->state.dl.plan_id;
+    inv->dl_step = dev->state.dl.step;
+    inv->dl_offset = dev->state.dl.offset;
+    inv->dl_result = dev->state.dl.result;
+    inv->dl_err = dev->state.dl.err;
     memcpy(inv->reason, dev->state.last_reason, AL_REASON_MAX);
     inv->reason[AL_REASON_MAX - 1] = '\0';
     return AL_OK;

@@ -121,6 +121,7 @@ struct ald_update_rec {
     char wanted_json[ALD_WANTED_JSON_MAX];
     char steps_json[ALD_STEPS_JSON_MAX];
     bool estimate_only;            /* planned without an inventory */
+    bool full_only;                /* the device failed a compressed or delta transfer */
     uint32_t plan_id;              /* of the plan last given to the device; 0: none */
     uint32_t step;                 /* step under way */
     uint32_t offset;               /* bytes of that step the device holds */

@@ -104,6 +104,8 @@ static const char *const migrations[] = {
     "CREATE INDEX updates_device ON updates(device_id, id);"
     "CREATE UNIQUE INDEX updates_one_active ON updates(device_id)"
     "  WHERE state NOT IN ('succeeded', 'failed', 'reverted', 'cancelled');",
+    /* 3: an update whose device could not apply a compressed or delta transfer. */
+    "ALTER TABLE updates ADD COLUMN full_only INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -850,8 +852,8 @@ static enum ald_store_rc op_device_checkin(struct ald_store *st, int64_t device_
 #define UPDATE_COLS                                                                            \
     "u.id, u.device_id, d.name, u.state, u.wanted, u.steps, u.estimate_only, u.plan_id, "      \
     "u.step, u.xfer_offset, u.done_bytes, u.total_bytes, u.wire_estimate, u.bytes_tx, "        \
-    "u.bytes_rx, u.result, u.why, u.created_at, u.started_at, u.updated_at, u.finished_at "    \
-    "FROM updates u JOIN devices d ON d.id = u.device_id"
+    "u.bytes_rx, u.result, u.why, u.created_at, u.started_at, u.updated_at, u.finished_at, "   \
+    "u.full_only FROM updates u JOIN devices d ON d.id = u.device_id"
 #define UPDATE_FINAL "('succeeded', 'failed', 'reverted', 'cancelled')"
 
 static bool read_update_v(sqlite3_stmt *stmt, void *out)
@@ -880,6 +882,7 @@ static bool read_update_v(sqlite3_stmt *stmt, void *out)
     u->started_at = sqlite3_column_int64(stmt, 18);
     u->updated_at = sqlite3_column_int64(stmt, 19);
     u->finished_at = sqlite3_column_int64(stmt, 20);
+    u->full_only = sqlite3_column_int(stmt, 21) != 0;
     return true;
 }
 
@@ -912,11 +915,12 @@ static enum ald_store_rc op_update_save(struct ald_store *st, const struct ald_u
     sqlite3_stmt *stmt = prep_bind(s,
         "UPDATE updates SET state = ?, wanted = ?, steps = ?, estimate_only = ?, plan_id = ?, "
         "step = ?, xfer_offset = ?, done_bytes = ?, total_bytes = ?, wire_estimate = ?, "
-        "result = ?, why = ?, started_at = ?, updated_at = ?, finished_at = ? WHERE id = ?",
-        "tttiiiiuuuttiiii", u->state, u->wanted_json, u->steps_json, (int64_t)u->estimate_only,
+        "result = ?, why = ?, started_at = ?, updated_at = ?, finished_at = ?, full_only = ? "
+        "WHERE id = ?",
+        "tttiiiiuuuttiiiii", u->state, u->wanted_json, u->steps_json, (int64_t)u->estimate_only,
         (int64_t)u->plan_id, (int64_t)u->step, (int64_t)u->offset, u->done_bytes,
         u->total_bytes, u->wire_estimate, u->result, u->why, u->started_at, u->updated_at,
-        u->finished_at, u->id);
+        u->finished_at, (int64_t)u->full_only, u->id);
     if (stmt)
         rc = change_one(s, stmt, "update_save");
     sqlite3_finalize(stmt);

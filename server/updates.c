@@ -25,14 +25,15 @@
 #include "images.h"
 #include "log.h"
 #include "planner.h"
+#include "transfers.h"
 
 #define BLOB_CACHE 4            /* image files kept in memory for transfers */
 #define CATALOG_MAX 256         /* images of one platform the planner considers */
 #define PROGRESS_EVERY 8192     /* persist transfer progress every this many bytes */
 
 struct blob {
-    char sha256[ALD_SHA256_HEX + 1]; /* payload hash: the image's name */
-    uint8_t *data;                   /* the whole image file */
+    char key[ALD_TRANSFER_KEY_MAX + 1]; /* the transfer's name (transfers.h) */
+    uint8_t *data;                   /* the whole image file, or stream */
     size_t len;
     uint8_t file_sha256[32];         /* what the device checks the transfer against */
     unsigned refs;
@@ -81,57 +82,34 @@ void ald_updates_close(struct ald_updates *u)
 
 /* ---- image files ---- */
 
-/* Read a whole file into a fresh buffer (at most max bytes). NULL on any failure. */
-static uint8_t *read_file(const char *path, size_t max, size_t *len)
-{
-    struct stat sb;
-    uint8_t *buf = NULL;
-    size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size <= 0 || (uint64_t)sb.st_size > max)
-        goto out;
-    buf = malloc((size_t)sb.st_size);
-    while (buf && got < (size_t)sb.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
-        if (n <= 0) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        got += (size_t)n;
-    }
-    *len = got;
-out:
-    if (fd >= 0)
-        close(fd);
-    return buf;
-}
-
-/* The cached blob of an image, loading it (evicting the least recently used idle one). */
-static struct blob *blob_get(struct ald_updates *u, const char *sha256)
+/* The cached bytes of a transfer, loading (or making) them and evicting the least recently
+ * used idle blob. */
+static struct blob *blob_get(struct ald_updates *u, const char *key)
 {
     struct blob *victim = NULL;
+    struct ald_transfer t;
     char path[ALD_PATH_MAX];
     for (int i = 0; i < BLOB_CACHE; i++) {
         struct blob *b = &u->blobs[i];
-        if (b->data && !strcmp(b->sha256, sha256)) {
+        if (b->data && !strcmp(b->key, key)) {
             b->used = ++u->clock;
             return b;
         }
         if (!b->refs && (!victim || !b->data || (victim->data && b->used < victim->used)))
             victim = b;
     }
-    if (!victim || !ald_image_blob_path(u->data_dir, sha256, path, sizeof path))
+    if (!victim || !ald_transfer_parse_key(key, &t) ||
+        !ald_transfer_path(u->data_dir, &t, path, sizeof path))
         return NULL;
     size_t len = 0;
-    uint8_t *data = read_file(path, AL_IMAGE_MAX_HEADER + (size_t)AL_IMAGE_MAX_PAYLOAD, &len);
+    uint8_t *data = ald_read_file(path, AL_IMAGE_MAX_HEADER + (size_t)AL_IMAGE_MAX_PAYLOAD, &len);
     if (!data) {
         ald_log(ALD_LOG_ERROR, "cannot read an image blob", "path", path, NULL);
         return NULL;
     }
     free(victim->data);
     memset(victim, 0, sizeof *victim);
-    memcpy(victim->sha256, sha256, ALD_SHA256_HEX);
+    snprintf(victim->key, sizeof victim->key, "%s", key);
     victim->data = data;
     victim->len = len;
     ald_sha256(data, len, victim->file_sha256);
@@ -218,22 +196,29 @@ static json_t *inventory_json(const struct al_inventory *inv)
                                              "step", inv->dl_step, "offset",
                                              (json_int_t)inv->dl_offset)
                                  : json_null();
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "boot_state",
+    if (inv->dl_plan_id && inv->dl_result) {
+        json_object_set_new(dl, "failed", json_string(al_result_name(inv->dl_result)));
+        json_object_set_new(dl, "error", json_string(al_err_name((al_err)inv->dl_err)));
+    }
+    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:o, s:o}", "boot_state",
                      boot_state_name(inv->boot_state), "last_result",
                      al_result_name(inv->last_result), "reason", inv->reason, "after_install",
                      (inv->flags & AL_INV_AFTER_INSTALL) != 0, "sleepy",
-                     (inv->flags & AL_INV_SLEEPY) != 0, "next_checkin_s", inv->next_checkin_s,
+                     (inv->flags & AL_INV_SLEEPY) != 0, "streams",
+                     (inv->flags & AL_INV_STREAMS) != 0, "next_checkin_s", inv->next_checkin_s,
                      "download", dl, "modules", mods);
 }
 
 /* The running modules of a stored inventory (JSON text); false if it cannot be read. */
-static bool modules_from_json(const char *text, struct al_module_status *mods, size_t *count)
+static bool modules_from_json(const char *text, struct al_module_status *mods, size_t *count,
+                              bool *streams)
 {
     json_error_t jerr;
     json_t *root = json_loads(text, 0, &jerr), *arr, *m;
     size_t i;
     bool ok = root != NULL;
     *count = 0;
+    *streams = root && json_is_true(json_object_get(root, "streams"));
     arr = root ? json_object_get(root, "modules") : NULL;
     json_array_foreach(arr, i, m) {
         const char *fn = json_string_value(json_object_get(m, "function"));
@@ -278,30 +263,76 @@ uint64_t ald_wire_estimate(uint64_t size)
     return size + chunks * WIRE_PER_CHUNK + windows * WIRE_PER_WINDOW + WIRE_PER_STEP;
 }
 
-static uint32_t plan_id_of(int64_t update_id, const struct ald_plan_result *p)
+/* A plan's transfers: per step, what travels (transfers.h), and for a patch the version it
+ * applies to. */
+struct plan_transfers {
+    struct ald_transfer t[ALD_PLAN_MAX_STEPS];
+    char base_version[ALD_PLAN_MAX_STEPS][AL_VERSION_STR_MAX];
+};
+
+/* A plan's id names exactly what travels: another transfer for a step (a full image after a
+ * patch failed) is another plan, so an old download record never matches it. */
+static uint32_t plan_id_of(int64_t update_id, const struct ald_plan_result *p,
+                           const struct plan_transfers *x)
 {
-    uint32_t h = 2166136261u; /* FNV-1a over the update id and the step images */
+    uint32_t h = 2166136261u; /* FNV-1a over the update id and the step transfers' names */
     for (int i = 0; i < 8; i++)
         h = (h ^ (uint8_t)((uint64_t)update_id >> (8 * i))) * 16777619u;
-    for (size_t s = 0; s < p->step_count; s++)
-        for (size_t i = 0; i < AL_SHA256_SIZE; i++)
-            h = (h ^ p->steps[s]->hdr.payload_sha256[i]) * 16777619u;
+    for (size_t s = 0; s < p->step_count; s++) {
+        char key[ALD_TRANSFER_KEY_MAX + 1];
+        ald_transfer_key(&x->t[s], key);
+        for (const char *c = key; *c; c++)
+            h = (h ^ (uint8_t)*c) * 16777619u;
+    }
     return h ? h : 1;
 }
 
-static json_t *step_json(const struct al_image_header *h, uint64_t size, const char *state)
+static json_t *step_json(const struct al_image_header *h, const struct ald_transfer *t,
+                         const char *base_version, const char *state)
 {
-    char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX];
+    char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX], key[ALD_TRANSFER_KEY_MAX + 1];
     ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
     al_version_format(&h->version, ver, sizeof ver);
-    return json_pack("{s:s, s:i, s:s, s:s, s:I, s:s, s:s}", "function",
-                     al_function_name(h->function), "index", h->index, "version", ver, "sha256",
-                     hex, "size", (json_int_t)size, "encoding", "full", "state", state);
+    ald_transfer_key(t, key);
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "function",
+                          al_function_name(h->function), "index", h->index, "version", ver,
+                          "sha256", hex, "size", (json_int_t)t->size, "image_size",
+                          (json_int_t)((uint64_t)h->header_size + h->payload_size), "encoding",
+                          ald_encoding_name(t->encoding), "transfer", key, "state", state);
+    if (t->encoding == AL_ENC_DELTA) {
+        json_object_set_new(o, "base", json_string(t->base));
+        json_object_set_new(o, "base_version", json_string(base_version));
+    }
+    return o;
 }
 
-static uint64_t file_size_of(const struct al_image_header *h)
+/*
+ * Choose what travels for each step: a device that decodes streams, unless this update
+ * fell back to full images, gets the smallest of image, compressed image and patch from
+ * the image it runs in that slot. false if an image file cannot be read.
+ */
+static bool choose_transfers(struct ald_updates *u, const struct ald_plan_result *p,
+                             const struct al_module_status *mods, size_t n, bool streams,
+                             struct plan_transfers *x)
 {
-    return (uint64_t)h->header_size + h->payload_size;
+    memset(x, 0, sizeof *x);
+    for (size_t s = 0; s < p->step_count; s++) {
+        const struct al_image_header *h = &p->steps[s]->hdr;
+        char target[ALD_SHA256_HEX + 1], base[ALD_SHA256_HEX + 1];
+        const struct al_module_status *running = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (mods[i].present && mods[i].function == h->function &&
+                (h->function == AL_FN_BOOTLOADER || mods[i].index == h->index))
+                running = &mods[i];
+        ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, target);
+        if (running)
+            ald_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
+        if (!ald_transfer_choose(u->data_dir, target, running ? base : NULL, streams, &x->t[s]))
+            return false;
+        if (running)
+            al_version_format(&running->version, x->base_version[s], AL_VERSION_STR_MAX);
+    }
+    return true;
 }
 
 /* Does the module list run an image with this payload hash? */
@@ -322,7 +353,8 @@ static bool runs(const struct al_module_status *mods, size_t n, const char *sha_
  * what is left.
  */
 static void set_steps(struct ald_update_rec *rec, const struct ald_plan_result *p,
-                      const struct al_module_status *mods, size_t n, const char *first_state)
+                      const struct plan_transfers *x, const struct al_module_status *mods,
+                      size_t n, const char *first_state)
 {
     json_t *old = json_loads(rec->steps_json, 0, NULL), *steps = json_array(), *s;
     size_t i;
@@ -343,8 +375,8 @@ static void set_steps(struct ald_update_rec *rec, const struct ald_plan_result *
     }
     json_decref(old);
     for (size_t k = 0; k < p->step_count; k++) {
-        uint64_t size = file_size_of(&p->steps[k]->hdr);
-        json_array_append_new(steps, step_json(&p->steps[k]->hdr, size,
+        uint64_t size = x->t[k].size;
+        json_array_append_new(steps, step_json(&p->steps[k]->hdr, &x->t[k], x->base_version[k],
                                                k == 0 ? first_state : "pending"));
         left += size;
         wire += ald_wire_estimate(size);
@@ -488,6 +520,66 @@ static bool state_is(const struct ald_update_rec *rec, const char *const *states
     return false;
 }
 
+/* The step of the plan that is n-th among the steps not done, or NULL. steps is borrowed. */
+static json_t *plan_step(json_t *steps, uint32_t n)
+{
+    json_t *s;
+    size_t i, k = 0;
+    json_array_foreach(steps, i, s) {
+        if (step_done(s))
+            continue;
+        if (k++ == n)
+            return s;
+    }
+    return NULL;
+}
+
+/*
+ * The device could not use step `step` of the update's current plan (its report said so,
+ * or the failure kept in its next inventory). A compressed or delta transfer falls back to
+ * full images: the next plan sends the image file. Anything else ends the update. Returns
+ * true if the update goes on. Called with u->lock held.
+ */
+static bool step_failure(struct ald_updates *u, struct ald_update_rec *rec, uint32_t step,
+                         uint8_t result, uint8_t err)
+{
+    char why[ALD_WHY_MAX + 1];
+    json_t *steps = json_loads(rec->steps_json, 0, NULL), *s = plan_step(steps, step);
+    const char *enc = s ? json_string_value(json_object_get(s, "encoding")) : NULL;
+    bool stream = enc && strcmp(enc, "full") != 0;
+    if (stream && !rec->full_only) {
+        char data[ALD_WHY_MAX + 64];
+        const char *key = json_string_value(json_object_get(s, "transfer"));
+        struct ald_transfer t;
+        if (key && ald_transfer_parse_key(key, &t)) {
+            ald_transfer_forget(u->data_dir, &t);
+            for (int i = 0; i < BLOB_CACHE; i++)
+                if (u->blobs[i].data && !u->blobs[i].refs && !strcmp(u->blobs[i].key, key)) {
+                    free(u->blobs[i].data);
+                    memset(&u->blobs[i], 0, sizeof u->blobs[i]);
+                }
+        }
+        rec->full_only = true;
+        snprintf(why, sizeof why, "the device could not apply the %s transfer of step %u (%s): "
+                 "sending the full image", enc, step + 1, al_err_name((al_err)err));
+        snprintf(rec->why, sizeof rec->why, "%s", why);
+        rec->updated_at = ald_now_ms();
+        if (u->st->ops->update_save(u->st, rec) == ALD_STORE_OK) {
+            snprintf(data, sizeof data, "{\"step\":%u,\"encoding\":\"%s\",\"error\":\"%s\"}",
+                     step, enc, al_err_name((al_err)err));
+            ald_event_emit(u->st, "update.fallback", rec->device, rec->id, data);
+            ald_log(ALD_LOG_WARN, "falling back to full images", "device", rec->device, "why",
+                    why, NULL);
+        }
+    } else if (!stream) {
+        snprintf(why, sizeof why, "the device refused step %u: %s (%s)", step + 1,
+                 al_result_name(result), al_strerror((al_err)err));
+        transition(u, rec, "failed", al_result_name(result), why);
+    }
+    json_decref(steps);
+    return stream; /* a stream's failure, now or already, is handled by sending full images */
+}
+
 /*
  * An inventory from a device with an active update: move the update along and fill the
  * answer. Called with u->lock held.
@@ -497,11 +589,15 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
 {
     static const char *const after_install[] = {"installing", "rebooting", "confirming", NULL};
     struct ald_image *catalog = malloc(CATALOG_MAX * sizeof *catalog);
+    struct plan_transfers *x = malloc(sizeof *x);
     struct ald_plan_result p;
     char code[ALD_SHA256_HEX + 1], msg[ALD_WHY_MAX + 1];
     plan->status = AL_PLAN_UP_TO_DATE;
-    if (!catalog)
+    if (!catalog || !x) {
+        free(catalog);
+        free(x);
         return;
+    }
     if (inv->boot_state == AL_BOOT_REVERTED && state_is(rec, after_install)) {
         char why[ALD_WHY_MAX + 1];
         snprintf(why, sizeof why, "the new firmware never confirmed; the device went back: %s",
@@ -509,14 +605,24 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
         transition(u, rec, "reverted", al_result_name(AL_RESULT_REVERTED), why);
         goto out;
     }
+    if (inv->dl_plan_id && inv->dl_plan_id == rec->plan_id && inv->dl_result &&
+        !step_failure(u, rec, inv->dl_step, inv->dl_result, inv->dl_err))
+        goto out; /* what its report said, if that was lost: the inventory keeps it */
     if (!plan_update(u, dev->platform, rec, inv->modules, inv->module_count, catalog, &p, code,
                      sizeof code, msg, sizeof msg)) {
         transition(u, rec, "failed", "dependency", msg);
         goto out;
     }
     rec->estimate_only = false;
+    if (!choose_transfers(u, &p, inv->modules, inv->module_count,
+                          (inv->flags & AL_INV_STREAMS) && !rec->full_only, x)) {
+        ald_log(ALD_LOG_ERROR, "cannot prepare the transfers of a plan", "device", dev->name, NULL);
+        plan->status = AL_PLAN_WAIT; /* storage trouble: ask again later */
+        plan->poll_s = 60;
+        goto out;
+    }
     if (p.step_count == 0) {
-        set_steps(rec, &p, inv->modules, inv->module_count, "pending");
+        set_steps(rec, &p, x, inv->modules, inv->module_count, "pending");
         rec->offset = 0;
         if (inv->boot_state == AL_BOOT_TRIAL)
             transition(u, rec, "confirming", NULL, NULL);
@@ -525,15 +631,17 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
         goto out;
     }
     plan->status = AL_PLAN_UPDATE;
-    plan->plan_id = plan_id_of(rec->id, &p);
+    plan->plan_id = plan_id_of(rec->id, &p, x);
     plan->step_count = (uint8_t)p.step_count;
     for (size_t s = 0; s < p.step_count; s++) {
         struct al_plan_step *st = &plan->steps[s];
         const struct al_image_header *h = &p.steps[s]->hdr;
-        char hex[ALD_SHA256_HEX + 1];
+        char key[ALD_TRANSFER_KEY_MAX + 1];
         struct blob *b;
-        ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
-        if (!(b = blob_get(u, hex))) {
+        ald_transfer_key(&x->t[s], key);
+        if (!(b = blob_get(u, key))) {
+            ald_log(ALD_LOG_ERROR, "cannot load a transfer", "device", dev->name, "transfer", key,
+                    NULL);
             plan->status = AL_PLAN_WAIT; /* storage trouble: ask again later */
             plan->poll_s = 60;
             plan->step_count = 0;
@@ -541,13 +649,13 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
         }
         st->function = h->function;
         st->index = h->index;
-        st->encoding = AL_ENC_FULL;
+        st->encoding = x->t[s].encoding;
         st->transfer_size = (uint32_t)b->len;
         memcpy(st->transfer_sha256, b->file_sha256, AL_SHA256_SIZE);
         memcpy(st->image_sha256, h->payload_sha256, AL_SHA256_SIZE);
     }
     bool on_trial = inv->boot_state == AL_BOOT_TRIAL;
-    set_steps(rec, &p, inv->modules, inv->module_count, on_trial ? "installing" : "downloading");
+    set_steps(rec, &p, x, inv->modules, inv->module_count, on_trial ? "installing" : "downloading");
     rec->plan_id = plan->plan_id;
     rec->step = 0;
     rec->offset = inv->dl_plan_id == plan->plan_id && inv->dl_step == 0 ? inv->dl_offset : 0;
@@ -555,6 +663,7 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
     transition(u, rec, on_trial ? "confirming" : "downloading", NULL, NULL);
 out:
     free(catalog);
+    free(x);
 }
 
 static int64_t device_by_identity(struct ald_updates *u, const char *identity,
@@ -646,7 +755,6 @@ static int on_status(void *ctx, const char *identity, const uint8_t *msg, size_t
     pthread_mutex_lock(&u->lock);
     if (u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK &&
         rec->plan_id == s.plan_id) {
-        char why[ALD_WHY_MAX + 1];
         rec->step = s.step;
         rec->offset = s.offset;
         switch (s.state) {
@@ -661,9 +769,7 @@ static int on_status(void *ctx, const char *identity, const uint8_t *msg, size_t
             transition(u, rec, "installing", NULL, NULL);
             break;
         case AL_STATE_FAILED:
-            snprintf(why, sizeof why, "the device refused step %u: %s (%s)", s.step + 1,
-                     al_result_name(s.result), al_strerror((al_err)s.err));
-            transition(u, rec, "failed", al_result_name(s.result), why);
+            (void)step_failure(u, rec, s.step, s.result, s.err);
             break;
         default:
             break;
@@ -688,18 +794,9 @@ static const uint8_t *on_transfer(void *ctx, const char *identity, uint32_t plan
     pthread_mutex_lock(&u->lock);
     if (u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK &&
         rec->plan_id == plan_id) {
-        json_t *steps = json_loads(rec->steps_json, 0, NULL), *s;
-        size_t i, k = 0;
-        const char *sha = NULL;
-        json_array_foreach(steps, i, s) { /* step n of the plan: n-th step not done */
-            if (step_done(s))
-                continue;
-            if (k++ == step) {
-                sha = json_string_value(json_object_get(s, "sha256"));
-                break;
-            }
-        }
-        struct blob *b = sha ? blob_get(u, sha) : NULL;
+        json_t *steps = json_loads(rec->steps_json, 0, NULL), *s = plan_step(steps, step);
+        const char *key = s ? json_string_value(json_object_get(s, "transfer")) : NULL;
+        struct blob *b = key ? blob_get(u, key) : NULL;
         if (b && offset < b->len) {
             b->refs++;
             data = b->data;
@@ -798,11 +895,13 @@ enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
     struct al_module_status mods[AL_MAX_MODULES];
     struct ald_plan_result p;
     struct ald_update_rec *old = malloc(sizeof *old);
+    struct plan_transfers *x = malloc(sizeof *x);
     enum ald_queue_rc rc = ALD_QUEUE_ERROR;
     size_t nmods = 0;
+    bool streams = false;
     code[0] = msg[0] = '\0';
     memset(out, 0, sizeof *out);
-    if (!dev || !catalog || !old)
+    if (!dev || !catalog || !old || !x)
         goto out;
     enum ald_store_rc src = u->st->ops->device_get(u->st, device, dev);
     if (src != ALD_STORE_OK) {
@@ -827,7 +926,7 @@ enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
         }
     }
     out->estimate_only = !dev->inventory[0];
-    if (dev->inventory[0] && !modules_from_json(dev->inventory, mods, &nmods)) {
+    if (dev->inventory[0] && !modules_from_json(dev->inventory, mods, &nmods, &streams)) {
         snprintf(msg, msglen, "the device's last inventory cannot be read");
         goto out;
     }
@@ -838,7 +937,12 @@ enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
                                                        : ALD_QUEUE_PLAN_ERROR;
         goto out;
     }
-    set_steps(out, &p, mods, nmods, "pending");
+    if (!choose_transfers(u, &p, mods, nmods, streams, x)) {
+        snprintf(code, codelen, "internal");
+        snprintf(msg, msglen, "cannot read or encode the images");
+        goto out;
+    }
+    set_steps(out, &p, x, mods, nmods, "pending");
     if (p.step_count == 0) {
         snprintf(out->state, sizeof out->state, "up_to_date");
         rc = ALD_QUEUE_UP_TO_DATE;
@@ -867,6 +971,7 @@ out:
     free(dev);
     free(catalog);
     free(old);
+    free(x);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -180,4 +181,29 @@ out:
         unlink(tmp);
     errno = saved;
     return rc;
+}
+
+uint8_t *ald_read_file(const char *path, size_t max, size_t *len)
+{
+    struct stat sb;
+    uint8_t *buf = NULL;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size <= 0 || (uint64_t)sb.st_size > max)
+        goto out;
+    buf = malloc((size_t)sb.st_size);
+    while (buf && got < (size_t)sb.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (n <= 0) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        got += (size_t)n;
+    }
+    *len = got;
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
 }

@@ -41,4 +41,7 @@ bool ald_name_valid(const char *s);
  */
 int ald_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
+/* A whole file (1..max bytes) in a fresh malloc'ed buffer; NULL on any failure. */
+uint8_t *ald_read_file(const char *path, size_t max, size_t *len);
+
 #endif

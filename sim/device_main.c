@@ -633,7 +633,8 @@ static al_err radio_exchange(void *ctx, uint8_t method, const char *path, const 
                              code);
 }
 
-static al_err radio_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
+static al_err radio_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size,
+                          uint32_t until, uint8_t *buf,
                           size_t cap, size_t *got)
 {
     struct radio *r = ctx;
@@ -643,7 +644,7 @@ static al_err radio_fetch(void *ctx, const char *name, uint32_t offset, uint32_t
     }
     if (r->b->session_bytes) /* a modem with a budget asks for no more than it has left */
         al_coap_set_window_bytes(r->coap, r->b->session_bytes - r->fetched);
-    al_err e = r->real->fetch(r->real->ctx, name, offset, size, buf, cap, got);
+    al_err e = r->real->fetch(r->real->ctx, name, offset, size, until, buf, cap, got);
     if (e == AL_OK)
         r->fetched += (uint32_t)*got;
     return e;

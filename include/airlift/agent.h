@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "airlift/delta.h"
 #include "airlift/install.h"
 #include "airlift/proto.h"
 
@@ -29,10 +30,12 @@ enum al_method { AL_METHOD_GET = 1, AL_METHOD_POST = 2 };
  * The transport port. exchange: one request and its response (CoAP: a confirmable request;
  * code is the response code as class * 32 + detail, e.g. 2.04 = 68); with resp NULL, a
  * message that wants no answer, sent once and not waited for (CoAP: non-confirmable, with
- * No-Response), which is how status reports travel: the next inventory is the truth. fetch: the next piece
- * of transfer `name` ("<plan>/<step>", `size` bytes in all) starting at `offset`: 1..cap
- * bytes, a multiple of 16 unless it ends the transfer. The agent asks in order, so a
- * transport may ask the server for more ahead (CoAP: a window of chunks, or Block2).
+ * No-Response), which is how status reports travel: the next inventory is the truth.
+ * fetch: the next piece of transfer `name` ("<plan>/<step>", `size` bytes in all) starting
+ * at `offset`: 1..cap bytes, a multiple of 16 unless it ends the transfer. The agent asks
+ * in order up to `until` (<= size), so a transport may ask the server for more ahead, but
+ * not past `until` (CoAP: a window of chunks, or Block2); then the agent may go on
+ * elsewhere (resuming a delta stream, it reads the stream's first bytes, then jumps).
  * Both return AL_OK, AL_ERR_TRANSPORT, AL_ERR_TIMEOUT or AL_ERR_PROTOCOL (the server
  * refused: no such transfer).
  */
@@ -41,8 +44,8 @@ struct al_transport {
     al_err (*exchange)(void *ctx, uint8_t method, const char *path, const uint8_t *req,
                        size_t req_len, uint8_t *resp, size_t resp_cap, size_t *resp_len,
                        uint8_t *code);
-    al_err (*fetch)(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
-                    size_t cap, size_t *got);
+    al_err (*fetch)(void *ctx, const char *name, uint32_t offset, uint32_t size, uint32_t until,
+                    uint8_t *buf, size_t cap, size_t *got);
 };
 
 #define AL_COAP_CHANGED 68 /* 2.04 */
@@ -69,6 +72,10 @@ struct al_agent {
     struct al_plan plan;     /* last plan received */
     uint8_t msg[AL_PROTO_INVENTORY_MAX];
     uint8_t chunk[AL_AGENT_CHUNK];
+    /* A compressed or delta step: the decoder, its old image, whether staging is erased. */
+    struct al_delta stream;
+    uint8_t base_function, base_index;
+    bool stage_begun;
 };
 
 void al_agent_init(struct al_agent *a, struct al_device *dev, const struct al_transport *t);

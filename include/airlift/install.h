@@ -76,6 +76,18 @@ struct al_module_status {
     uint32_t size;             /* payload size */
 };
 
+/* The update agent's download record, kept in the journal (the engine only stores it). */
+struct al_download {
+    uint32_t plan_id;     /* 0: none */
+    uint8_t step;
+    uint8_t result;       /* 0: under way; else enum al_result: this transfer failed */
+    uint8_t err;          /* al_err detail of that failure */
+    uint32_t offset;      /* transfer bytes safely used: resume here (a stream: its checkpoint) */
+    uint32_t out_offset;  /* a compressed or delta stream: output offset of the checkpoint */
+    uint32_t written;     /* a compressed or delta stream: staging bytes written */
+    uint8_t sha256[AL_SHA256_SIZE]; /* of the transfer */
+};
+
 /* Persistent state kept in the journal (the engine owns it; read it via al_status). */
 struct al_journal_state {
     uint32_t seq;
@@ -95,10 +107,7 @@ struct al_journal_state {
     uint32_t counters[AL_MAX_MODULES]; /* anti-rollback floor per region index */
     uint32_t boot_count;
     /* Download progress of the update agent (docs/protocol.md); opaque to the engine. */
-    uint32_t dl_plan_id;
-    uint8_t dl_step;
-    uint32_t dl_offset;
-    uint8_t dl_sha256[AL_SHA256_SIZE];
+    struct al_download dl;
 };
 
 struct al_device_config {
@@ -161,9 +170,16 @@ al_err al_confirm(struct al_device *dev);
 al_err al_modules(struct al_device *dev, struct al_module_status *out, size_t cap, size_t *count);
 enum al_boot_state al_boot_state(const struct al_device *dev);
 
-/* Persist agent download progress (opaque to the engine) in the journal. */
-al_err al_save_download(struct al_device *dev, uint32_t plan_id, uint8_t step, uint32_t offset,
-                        const uint8_t sha256[AL_SHA256_SIZE]);
+/* Persist the agent's download record (opaque to the engine) in the journal; NULL clears it. */
+al_err al_save_download(struct al_device *dev, const struct al_download *dl);
+
+/* Read bytes [off, off + len) of the payload of the verified image running in the slot of
+ * (function, index) (the bootloader: its active copy); *size gets the payload size. A
+ * module with no verified image: AL_ERR_NO_IMAGE. len 0 only fetches the size. */
+al_err al_running_read(struct al_device *dev, uint8_t function, uint8_t index, uint32_t off,
+                       void *buf, size_t len, uint32_t *size);
+/* Read back bytes of staging (what a download wrote). */
+al_err al_stage_read(struct al_device *dev, uint32_t off, void *buf, size_t len);
 
 /* Human name of an al_result, e.g. "reverted". */
 const char *al_result_name(uint8_t result);

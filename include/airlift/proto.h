@@ -21,7 +21,7 @@
 #define AL_PROTO_MAX_STEPS 8
 #define AL_PROTO_MODULE_FIXED 36 /* a module entry without its version text */
 #define AL_PROTO_MODULE_MAX (AL_PROTO_MODULE_FIXED + AL_VERSION_STR_MAX - 1)
-#define AL_PROTO_INVENTORY_FIXED 18
+#define AL_PROTO_INVENTORY_FIXED 20
 #define AL_PROTO_INVENTORY_MAX \
     (AL_PROTO_INVENTORY_FIXED + (AL_REASON_MAX - 1) + AL_PROTO_MAX_MODULES * AL_PROTO_MODULE_MAX)
 #define AL_PROTO_STEP_SIZE 72
@@ -32,6 +32,7 @@
 /* Inventory flags. */
 #define AL_INV_AFTER_INSTALL 0x01 /* first report after an install or a revert */
 #define AL_INV_SLEEPY 0x02        /* the device sleeps; next_checkin_s says when it is back */
+#define AL_INV_STREAMS 0x04       /* the device decodes compressed and delta transfers */
 
 /* What the device runs and where it stands: sent at every session start. */
 struct al_inventory {
@@ -43,6 +44,8 @@ struct al_inventory {
     uint32_t dl_plan_id;  /* download in progress: 0 = none */
     uint8_t dl_step;
     uint32_t dl_offset;
+    uint8_t dl_result;    /* 0: under way; else enum al_result: that transfer failed */
+    uint8_t dl_err;       /* al_err detail of the failure */
     char reason[AL_REASON_MAX]; /* NUL-terminated */
     uint8_t module_count;
     struct al_module_status modules[AL_PROTO_MAX_MODULES];

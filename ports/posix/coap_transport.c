@@ -50,6 +50,7 @@ struct window {
     uint32_t cwnd;        /* chunks to ask for next */
     uint32_t start, count; /* the window asked for last: chunks start + i * chunk, i < count */
     uint32_t last_index;   /* highest chunk index the server will send */
+    uint32_t until;        /* the agent wants bytes below this before it jumps elsewhere */
     bool last_seen;        /* ... and it arrived */
     bool lost;             /* this window lost something */
     uint8_t error;         /* a 4.xx/5.xx answer to the window request */
@@ -349,8 +350,6 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
 {
     uint8_t opt[4], code = 0;
     char path[40];
-    if (offset % BLOCK_SIZE)
-        return AL_ERR_INVALID_ARG;
     snprintf(path, sizeof path, "f/%s", name);
     coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, path);
     if (!pdu)
@@ -365,9 +364,13 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
         return err;
     if (code != AL_COAP_CONTENT)
         return code == 132 /* 4.04 */ ? AL_ERR_PROTOCOL : AL_ERR_TRANSPORT;
+    size_t skip = offset % BLOCK_SIZE; /* a resumed stream starts inside a block */
+    if (len <= skip)
+        return AL_ERR_PROTOCOL;
+    len -= skip;
     if (len > cap)
         len = cap;
-    memcpy(buf, block, len);
+    memcpy(buf, block + skip, len);
     *got = len;
     return AL_OK;
 }
@@ -377,7 +380,7 @@ static al_err request_window(struct al_coap_transport *t, uint32_t offset)
 {
     struct window *w = &t->win;
     char path[40], q[24];
-    uint32_t skip = 0, remaining = (w->size - offset + w->chunk - 1) / w->chunk;
+    uint32_t skip = 0, remaining = (w->until - offset + w->chunk - 1) / w->chunk;
     memcpy(w->prev_token_bytes, w->token_bytes, sizeof w->token_bytes);
     w->prev_token.s = w->prev_token_bytes;
     w->prev_token.length = w->token.length;
@@ -456,7 +459,7 @@ static bool take_held(struct window *w, uint32_t offset, uint8_t *buf, size_t ca
 
 /* airlift's windowed transfer; see the top of this file. */
 static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32_t offset,
-                           uint32_t size, uint8_t *buf, size_t cap, size_t *got)
+                           uint32_t size, uint32_t until, uint8_t *buf, size_t cap, size_t *got)
 {
     struct window *w = &t->win;
     if (strcmp(w->name, name) != 0 || w->size != size) {
@@ -475,6 +478,7 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
         w->chunk = (uint32_t)chunk;
         w->cwnd = WINDOW_FIRST;
     }
+    w->until = until > offset && until < size ? until : size;
     if (take_held(w, offset, buf, cap, got))
         return AL_OK;
     bool in_window = w->token.length && offset >= w->start &&
@@ -522,8 +526,8 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
     }
 }
 
-static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
-                         size_t cap, size_t *got)
+static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size,
+                         uint32_t until, uint8_t *buf, size_t cap, size_t *got)
 {
     struct al_coap_transport *t = ctx;
     al_err err = connect_session(t);
@@ -532,7 +536,7 @@ static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
     if (offset >= size)
         return AL_ERR_INVALID_ARG;
     return t->cfg.block2 ? fetch_block(t, name, offset, buf, cap, got)
-                         : fetch_window(t, name, offset, size, buf, cap, got);
+                         : fetch_window(t, name, offset, size, until, buf, cap, got);
 }
 
 int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cfg, char *err,

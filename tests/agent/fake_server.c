@@ -27,9 +27,9 @@ int fake_inventory(struct fake_server *s, const uint8_t *req, size_t len, uint8_
         plan.step_count = 1;
         st->function = s->target->hdr.function;
         st->index = s->target->hdr.index;
-        st->encoding = AL_ENC_FULL;
-        st->transfer_size = (uint32_t)s->target->len;
-        SHA256(s->target->bytes, s->target->len, st->transfer_sha256);
+        st->encoding = s->stream ? s->encoding : AL_ENC_FULL;
+        st->transfer_size = (uint32_t)(s->stream ? s->stream_len : s->target->len);
+        SHA256(s->stream ? s->stream : s->target->bytes, st->transfer_size, st->transfer_sha256);
         memcpy(st->image_sha256, s->target->hdr.payload_sha256, 32);
     }
     return al_plan_encode(&plan, out, cap, out_len) == AL_OK ? 68 : 160;
@@ -47,8 +47,17 @@ const uint8_t *fake_transfer(struct fake_server *s, uint32_t plan, uint8_t step,
 {
     if (!s->target || plan != s->plan_id || step != 0)
         return NULL;
-    *len = s->target->len;
+    uint8_t *bytes = s->stream ? s->stream : s->target->bytes;
+    *len = s->stream ? s->stream_len : s->target->len;
     if (s->corrupt)
-        s->target->bytes[s->target->len / 2] ^= 1; /* the test restores it */
-    return s->target->bytes;
+        bytes[*len / 2] ^= 1;
+    return bytes;
+}
+
+void fake_restore(struct fake_server *s)
+{
+    if (s->corrupt && s->stream)
+        s->stream[s->stream_len / 2] ^= 1;
+    else if (s->corrupt)
+        s->target->bytes[s->target->len / 2] ^= 1;
 }

@@ -17,7 +17,10 @@ struct fake_server {
     const struct test_image *target;
     uint32_t plan_id;
     bool force_step;  /* plan the step even if the device runs it (a buggy server) */
-    bool corrupt;     /* serve a flipped byte in the first block */
+    bool corrupt;     /* serve a flipped byte in the middle */
+    uint8_t *stream;  /* if set: send this compressed or delta stream, not the image file */
+    size_t stream_len;
+    uint8_t encoding; /* of the stream: AL_ENC_COMPRESSED or AL_ENC_DELTA */
     uint32_t bytes_served;
     struct al_inventory last_inventory;
     int inventories;
@@ -30,7 +33,9 @@ bool fake_runs(const struct al_inventory *inv, const struct test_image *img);
 int fake_inventory(struct fake_server *s, const uint8_t *req, size_t len, uint8_t *plan,
                    size_t cap, size_t *plan_len);
 int fake_status(struct fake_server *s, const uint8_t *req, size_t len);
-/* The transfer of (plan, step), or NULL. */
+/* The transfer of (plan, step), or NULL. With corrupt, one byte in its middle is flipped
+ * until fake_restore. */
 const uint8_t *fake_transfer(struct fake_server *s, uint32_t plan, uint8_t step, size_t *len);
+void fake_restore(struct fake_server *s);
 
 #endif

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "airlift/agent.h"
+#include "airlift_host/delta.h"
 #include "fake_server.h"
 #include "harness.h"
 
@@ -23,6 +24,7 @@ struct fake_link {
     struct fake_server server;
     int fail_fetch_at; /* fetch number that fails (0: none) */
     int fetches;
+    uint32_t offsets[512], untils[512]; /* of each fetch */
 };
 
 static al_err fake_exchange(void *ctx, uint8_t method, const char *path, const uint8_t *req,
@@ -41,13 +43,19 @@ static al_err fake_exchange(void *ctx, uint8_t method, const char *path, const u
     return AL_OK;
 }
 
-static al_err fake_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size, uint8_t *buf,
+static al_err fake_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size,
+                         uint32_t until, uint8_t *buf,
                          size_t cap, size_t *got)
 {
     struct fake_link *l = ctx;
     unsigned plan, step;
     size_t len;
     assert_int_equal(sscanf(name, "%u/%u", &plan, &step), 2);
+    if (l->fetches < 512) {
+        l->offsets[l->fetches] = offset;
+        l->untils[l->fetches] = until;
+    }
+    assert_true(until > offset && until <= size);
     if (++l->fetches == l->fail_fetch_at)
         return AL_ERR_TIMEOUT;
     const uint8_t *data = fake_transfer(&l->server, plan, (uint8_t)step, &len);
@@ -56,8 +64,7 @@ static al_err fake_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
     assert_int_equal(size, len);
     size_t n = len - offset < cap ? len - offset : cap;
     memcpy(buf, data + offset, n);
-    if (l->server.corrupt)
-        l->server.target->bytes[len / 2] ^= 1; /* fake_transfer flipped it: restore */
+    fake_restore(&l->server);
     l->server.bytes_served += (uint32_t)n;
     *got = n;
     return AL_OK;
@@ -225,16 +232,130 @@ static void test_corrupt_transfer_is_reported_not_installed(void **state)
     assert_int_equal(last->result, AL_RESULT_INTEGRITY_FAILURE);
     assert_int_equal(last->err, AL_ERR_HASH_MISMATCH);
     assert_false(reboot(w).installed);
-    /* The download state was forgotten: the next attempt starts clean and succeeds. */
+    /* The failure is kept: the next inventory tells the server even if the report was lost,
+     * and the same transfer is not fetched again. */
+    uint32_t served = w->link.server.bytes_served;
     w->link.server.corrupt = false;
     assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    assert_false(r.reset_needed);
+    assert_int_equal(w->link.server.last_inventory.dl_result, AL_RESULT_INTEGRITY_FAILURE);
+    assert_int_equal(w->link.server.last_inventory.dl_err, AL_ERR_HASH_MISMATCH);
+    assert_int_equal(w->link.server.bytes_served, served);
+    /* A new plan (the user tries again) starts clean and succeeds. */
+    w->link.server.plan_id++;
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
     assert_true(r.reset_needed);
+}
+
+/* A stream of img from the running image `from` (a patch), or compressed (from NULL). */
+static void make_stream(struct world *w, const struct test_image *from, const struct test_image *img,
+                        uint8_t encoding)
+{
+    struct alh_delta_opts o;
+    char err[160];
+    alh_delta_opts_default(&o);
+    o.fast = 1;
+    o.old_origin = 0;
+    if (from)
+        o.old_link = from->hdr.link_address;
+    assert_int_equal(alh_delta_encode(from ? from->bytes + from->hdr.header_size : NULL,
+                                      from ? from->hdr.payload_size : 0, img->bytes, img->len, &o,
+                                      &w->link.server.stream, &w->link.server.stream_len, err,
+                                      sizeof err), 0);
+    w->link.server.encoding = encoding;
+    w->link.server.target = img;
+}
+
+static void test_delta_update_sends_a_fraction(void **state)
+{
+    struct world *w = *state;
+    struct al_session_result r;
+    make_stream(w, &w->app, &w->app2, AL_ENC_DELTA);
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    assert_true(w->link.server.last_inventory.flags & AL_INV_STREAMS);
+    assert_true(r.reset_needed);
+    assert_int_equal(w->link.server.bytes_served, w->link.server.stream_len);
+    assert_true(w->link.server.stream_len < w->app2.len / 2);
+    assert_true(reboot(w).installed);
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    assert_true(r.confirmed);
+    assert_true(fake_runs(&w->link.server.last_inventory, &w->app2));
+    free(w->link.server.stream);
+}
+
+static void test_stream_resumes_at_its_checkpoint(void **state)
+{
+    struct world *w = *state;
+    struct al_session_result r;
+    struct test_image noise;
+    uint8_t *p = malloc(60000);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < 60000; i++, x = x * 1103515245u + 12345u)
+        p[i] = (uint8_t)(x >> 16); /* incompressible: the stream is as long as the image */
+    harness_image(&w->h, &noise, AL_FN_APPLICATION, 1, "1.2.0", 2, p, 60000, "2:1:0.6.4");
+    free(p);
+    make_stream(w, NULL, &noise, AL_ENC_COMPRESSED);
+    w->link.fail_fetch_at = 30; /* the link drops after 29 pieces */
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_ERR_TIMEOUT);
+    const struct al_download *d = &w->h.dev.state.dl;
+    assert_true(d->offset > 0 && d->written >= d->out_offset && d->written > 0);
+    uint32_t checkpoint = d->offset, served = w->link.server.bytes_served;
+    int first = w->link.fetches;
+    w->link.fail_fetch_at = 0;
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    assert_true(r.reset_needed);
+    /* It read the prologue again (asking for no more), then went on from the checkpoint. */
+    assert_int_equal(w->link.offsets[first], 0);
+    assert_true(w->link.untils[first] <= AL_DELTA_PROLOGUE_MAX);
+    assert_int_equal(w->link.offsets[first + 1], checkpoint);
+    uint32_t again = w->link.server.bytes_served - served;
+    assert_true(again <= w->link.server.stream_len - checkpoint + AL_AGENT_CHUNK);
+    assert_true(reboot(w).installed);
+    free(w->link.server.stream);
+    harness_image_free(&noise);
+}
+
+static void test_corrupt_patch_fails_and_the_image_runs_on(void **state)
+{
+    struct world *w = *state;
+    struct al_session_result r;
+    make_stream(w, &w->app, &w->app2, AL_ENC_DELTA);
+    w->link.server.corrupt = true;
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    assert_false(r.reset_needed);
+    assert_int_equal(r.failed_result, AL_RESULT_INTEGRITY_FAILURE);
+    const struct al_status *last = &w->link.server.statuses[w->link.server.status_count - 1];
+    assert_int_equal(last->state, AL_STATE_FAILED);
+    assert_true(last->err == AL_ERR_PATCH_CORRUPT || last->err == AL_ERR_HASH_MISMATCH);
+    assert_false(reboot(w).installed);
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    assert_true(fake_runs(&w->link.server.last_inventory, &w->app)); /* untouched */
+    assert_int_equal(w->link.server.last_inventory.dl_result, AL_RESULT_INTEGRITY_FAILURE);
+    free(w->link.server.stream);
+}
+
+static void test_patch_for_another_base_is_refused(void **state)
+{
+    struct world *w = *state;
+    struct al_session_result r;
+    make_stream(w, &w->sys[1], &w->app2, AL_ENC_DELTA); /* made from the wrong old image */
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    assert_false(r.reset_needed);
+    assert_int_equal(w->link.server.statuses[w->link.server.status_count - 1].err,
+                     AL_ERR_PATCH_BASE);
+    assert_int_equal(w->link.fetches, 1); /* the header said so: nothing more is fetched */
+    assert_int_equal(w->h.dev.state.dl.err, AL_ERR_PATCH_BASE);
+    free(w->link.server.stream);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_update_through_trial_to_confirmed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delta_update_sends_a_fraction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_resumes_at_its_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_patch_fails_and_the_image_runs_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patch_for_another_base_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_link_resumes_at_saved_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_mid_download_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_image_is_never_sent_again, setup, teardown),

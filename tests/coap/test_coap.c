@@ -218,7 +218,7 @@ static void test_malformed_payloads_get_4xx(void **state)
     assert_int_equal(code, 128); /* 4.00 */
     assert_int_equal(t->exchange(t->ctx, AL_METHOD_POST, "s", junk, 3, resp, sizeof resp, &len, &code), AL_OK);
     assert_int_equal(code, 128);
-    assert_int_equal(t->fetch(t->ctx, "999/0", 0, 4096, resp, sizeof resp, &len), AL_ERR_PROTOCOL); /* 4.04 */
+    assert_int_equal(t->fetch(t->ctx, "999/0", 0, 4096, 4096, resp, sizeof resp, &len), AL_ERR_PROTOCOL); /* 4.04 */
     assert_int_equal(t->exchange(t->ctx, AL_METHOD_GET, "nothing/here", NULL, 0, resp, sizeof resp,
                                  &len, &code), AL_OK);
     assert_int_equal(code, 132); /* 4.04 */

@@ -283,16 +283,24 @@ static void test_busy_while_on_trial(void **state)
 static void test_journal_survives_many_records(void **state)
 {
     struct world *w = *state;
-    uint8_t sha[AL_SHA256_SIZE] = {1, 2, 3};
+    struct al_download d;
+    memset(&d, 0, sizeof d); /* padding too: the whole struct is compared below */
+    d.plan_id = 42;
+    d.step = 1;
+    d.result = AL_RESULT_INTEGRITY_FAILURE;
+    d.err = AL_ERR_PATCH_CORRUPT;
+    d.out_offset = 4096;
+    d.sha256[0] = 1;
     /* Journal A holds 64 records, B 256: 700 records wrap both areas more than once. */
-    for (uint32_t i = 0; i < 700; i++)
-        assert_int_equal(al_save_download(&w->h.dev, 42, 1, i * 1024, sha), AL_OK);
+    for (uint32_t i = 0; i < 700; i++) {
+        d.offset = i * 1024;
+        d.written = i * 2048;
+        assert_int_equal(al_save_download(&w->h.dev, &d), AL_OK);
+    }
     uint32_t seq = w->h.dev.state.seq;
     reboot(w, AL_RESET_POWER_ON);
     assert_int_equal(w->h.dev.state.seq, seq);
-    assert_int_equal(w->h.dev.state.dl_plan_id, 42);
-    assert_int_equal(w->h.dev.state.dl_offset, 699 * 1024);
-    assert_memory_equal(w->h.dev.state.dl_sha256, sha, sizeof sha);
+    assert_memory_equal(&w->h.dev.state.dl, &d, sizeof d);
 }
 
 static void test_corrupt_staging_is_not_installed(void **state)

@@ -13,12 +13,20 @@
  *   - in the end the transaction has finished (new image confirmed) or been undone (old image
  *     back, result "reverted"), as the scenario expects.
  *
+ * Patched scenarios download a delta patch instead of the image: the real update agent
+ * decodes it into staging (reading the old image from its slot) against a stand-in server,
+ * so the cuts also land in every staging write and checkpoint of the decoder, and the
+ * agent must resume from the journal's checkpoint and produce the exact image.
+ *
  * Usage: test_powercut BOARD [SCENARIO]   (BOARD: electron | pages4k)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "airlift/agent.h"
+#include "airlift_host/delta.h"
+#include "fake_server.h"
 #include "harness.h"
 
 enum outcome { EXPECT_NEW, EXPECT_OLD };
@@ -29,17 +37,20 @@ struct scenario {
     bool confirms;          /* does the new firmware confirm itself? */
     enum outcome outcome;
     bool double_cut;        /* cut once mid-install, then sweep the restarted install */
+    bool patched;           /* the agent downloads a delta patch (else: the image, staged) */
 };
 
 static const struct scenario scenarios[] = {
-    {"application", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false},
-    {"system-1", AL_FN_SYSTEM, 1, true, EXPECT_NEW, false},
-    {"system-2", AL_FN_SYSTEM, 2, true, EXPECT_NEW, false},
-    {"system-3", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false},
-    {"bootloader", AL_FN_BOOTLOADER, 0, true, EXPECT_NEW, false},
-    {"revert", AL_FN_APPLICATION, 1, false, EXPECT_OLD, false},
-    {"bootloader-revert", AL_FN_BOOTLOADER, 0, false, EXPECT_OLD, false},
-    {"cut-and-restart", AL_FN_SYSTEM, 1, true, EXPECT_NEW, true},
+    {"application", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false, false},
+    {"system-1", AL_FN_SYSTEM, 1, true, EXPECT_NEW, false, false},
+    {"system-2", AL_FN_SYSTEM, 2, true, EXPECT_NEW, false, false},
+    {"system-3", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, false},
+    {"bootloader", AL_FN_BOOTLOADER, 0, true, EXPECT_NEW, false, false},
+    {"revert", AL_FN_APPLICATION, 1, false, EXPECT_OLD, false, false},
+    {"bootloader-revert", AL_FN_BOOTLOADER, 0, false, EXPECT_OLD, false, false},
+    {"cut-and-restart", AL_FN_SYSTEM, 1, true, EXPECT_NEW, true, false},
+    {"system-3-patched", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, true},
+    {"application-patched", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false, true},
 };
 
 /* Everything one scenario needs: the board after factory programming, and the images. */
@@ -51,7 +62,59 @@ struct fixture {
     size_t old_index;             /* factory[] entry the update replaces */
     struct sim_snapshot snap;
     const struct scenario *sc;
+    /* Patched scenarios: the stand-in server and the agent (RAM: rebuilt at every boot). */
+    struct fake_server server;
+    struct al_transport transport;
+    struct al_agent agent;
 };
+
+static al_err fake_exchange(void *ctx, uint8_t method, const char *path, const uint8_t *req,
+                            size_t req_len, uint8_t *resp, size_t cap, size_t *resp_len,
+                            uint8_t *code)
+{
+    (void)method;
+    *resp_len = 0;
+    *code = (uint8_t)(strcmp(path, "s") == 0 ? fake_status(ctx, req, req_len)
+                      : fake_inventory(ctx, req, req_len, resp, cap, resp_len));
+    return AL_OK;
+}
+
+static al_err fake_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size,
+                         uint32_t until, uint8_t *buf, size_t cap, size_t *got)
+{
+    struct fake_server *s = ctx;
+    size_t len;
+    (void)name;
+    (void)until;
+    const uint8_t *data = fake_transfer(s, s->plan_id, 0, &len);
+    if (!data || offset >= len || size != len)
+        return AL_ERR_PROTOCOL;
+    *got = len - offset < cap ? len - offset : cap;
+    memcpy(buf, data + offset, *got);
+    return AL_OK;
+}
+
+/* The patch from the factory image of the slot to the update (old image: the slot's payload). */
+static void make_patch(struct fixture *fx)
+{
+    const struct test_image *old = &fx->factory[fx->old_index];
+    struct alh_delta_opts o;
+    char err[160];
+    alh_delta_opts_default(&o);
+    o.fast = 1;
+    o.old_origin = 0;
+    o.old_link = old->hdr.link_address;
+    if (alh_delta_encode(old->bytes + old->hdr.header_size, old->hdr.payload_size, fx->update.bytes,
+                         fx->update.len, &o, &fx->server.stream, &fx->server.stream_len, err,
+                         sizeof err) != 0) {
+        fprintf(stderr, "test_powercut: cannot make the patch: %s\n", err);
+        exit(2);
+    }
+    fx->server.encoding = AL_ENC_DELTA;
+    fx->server.target = &fx->update;
+    fx->server.plan_id = 9;
+    fx->transport = (struct al_transport){&fx->server, fake_exchange, fake_fetch};
+}
 
 static bool has_slot(struct harness *h, uint8_t function, uint8_t index)
 {
@@ -115,6 +178,8 @@ static void fixture_setup(struct fixture *fx, const char *board, const struct sc
     for (size_t i = 0; i < fx->factory_count; i++)
         harness_factory(h, &fx->factory[i]);
     sim_snapshot_take(&h->board, &fx->snap);
+    if (sc->patched)
+        make_patch(fx);
 }
 
 static void fixture_teardown(struct fixture *fx)
@@ -122,6 +187,7 @@ static void fixture_teardown(struct fixture *fx)
     for (size_t i = 0; i < fx->factory_count; i++)
         harness_image_free(&fx->factory[i]);
     harness_image_free(&fx->update);
+    free(fx->server.stream);
     sim_snapshot_free(&fx->snap);
     harness_close(&fx->h);
 }
@@ -257,6 +323,22 @@ static void run_once(struct fixture *fx, uint64_t cut1, uint64_t cut2, bool torn
                 continue;
             if (err != AL_OK)
                 FAIL(run, "confirm failed: %s", al_strerror(err));
+        }
+        if (!requested && info.installed)
+            requested = true; /* the cut came after the agent's install request was recorded */
+        if (!requested && fx->sc->patched) {
+            /* The update agent decodes the patch into staging and asks for the install. */
+            struct al_session_result r;
+            al_agent_init(&fx->agent, &h->dev, &fx->transport);
+            err = al_agent_session(&fx->agent, &r);
+            if (err == AL_ERR_POWER_LOSS)
+                continue;
+            if (err != AL_OK || !r.reset_needed)
+                FAIL(run, "the agent: %s, result %s", al_strerror(err),
+                     al_result_name(r.failed_result));
+            requested = true;
+            why = AL_RESET_SOFTWARE;
+            continue;
         }
         if (!requested) {
             /* The update agent downloads the image and asks for the install. */

@@ -21,6 +21,8 @@ static struct al_inventory sample_inventory(void)
     inv.dl_plan_id = 0x01020304;
     inv.dl_step = 2;
     inv.dl_offset = 65536;
+    inv.dl_result = AL_RESULT_INTEGRITY_FAILURE;
+    inv.dl_err = AL_ERR_PATCH_BASE;
     strcpy(inv.reason, "not confirmed (last reset: crash)");
     inv.module_count = 5;
     for (uint8_t i = 0; i < 5; i++) {
@@ -42,13 +44,15 @@ static void test_inventory_round_trip(void **state)
     uint8_t buf[AL_PROTO_INVENTORY_MAX];
     size_t len;
     assert_int_equal(al_inventory_encode(&in, buf, sizeof buf, &len), AL_OK);
-    assert_int_equal(len, 18 + strlen(in.reason) + 5 * (36 + 10)); /* 281 bytes: one datagram */
+    assert_int_equal(len, 20 + strlen(in.reason) + 5 * (36 + 10)); /* 283 bytes: one datagram */
     assert_int_equal(al_inventory_decode(buf, len, &out), AL_OK);
     assert_int_equal(out.flags, in.flags);
     assert_int_equal(out.boot_state, in.boot_state);
     assert_int_equal(out.next_checkin_s, 3600);
     assert_int_equal(out.dl_plan_id, in.dl_plan_id);
     assert_int_equal(out.dl_offset, 65536);
+    assert_int_equal(out.dl_result, AL_RESULT_INTEGRITY_FAILURE);
+    assert_int_equal(out.dl_err, AL_ERR_PATCH_BASE);
     assert_string_equal(out.reason, in.reason);
     assert_int_equal(out.module_count, 5);
     for (int i = 0; i < 5; i++) {
@@ -69,15 +73,17 @@ static void test_inventory_rejects(void **state)
     uint8_t buf[AL_PROTO_INVENTORY_MAX], bad[AL_PROTO_INVENTORY_MAX];
     size_t len;
     assert_int_equal(al_inventory_encode(&in, buf, sizeof buf, &len), AL_OK);
-    size_t mod0 = 18 + strlen(in.reason);
+    size_t mod0 = 20 + strlen(in.reason);
     struct { size_t off; uint8_t v; } cases[] = {
         {0, 2},          /* protocol version */
         {1, 0x80},       /* unknown flag */
         {2, 3},          /* boot state */
         {5, 6},          /* module count disagrees with the length */
         {5, 13},         /* too many modules */
-        {17, 48},        /* reason too long */
-        {18, 0},         /* NUL inside the reason */
+        {17, 14},        /* download result unknown */
+        {17, 0},         /* an error detail without a result */
+        {19, 48},        /* reason too long */
+        {20, 0},         /* NUL inside the reason */
         {mod0, 0},       /* module function 0 */
         {mod0 + 1, 16},  /* module index */
         {mod0 + 2, 4},   /* module flags */

@@ -20,6 +20,7 @@ struct alh_delta_opts {
     uint32_t block_max_out;   /* and at most this many output bytes; 0: no limit */
     int fast;                 /* 1: LZMA preset 6 instead of 9e (tests) */
     int old_origin, new_origin; /* where Thumb-2 code starts; -1: detect airlift images, else 0 */
+    uint32_t old_link;        /* where the old image's origin runs; 0: detect */
 };
 
 /* The defaults above. */
