@@ -36,10 +36,11 @@ mkdir -p "$top/bench/results"
   echo "# total"
   arm-none-eabi-size "$out/libairlift.o" | sed "s|$out/||"
   # RAM: the caller-owned context, and the largest stack frames (gcc -fstack-usage).
-  printf '#include "airlift/install.h"\nstruct al_device al_probe_device;\n' > "$out/probe.c"
+  printf '#include "airlift/agent.h"\nstruct al_device al_probe_device;\nstruct al_agent al_probe_agent;\nstruct al_delta al_probe_delta;\n' > "$out/probe.c"
   "$CC" "${FLAGS[@]}" -c "$out/probe.c" -o "$out/probe.o"
-  dev_size=$(arm-none-eabi-nm -S "$out/probe.o" | awk '/al_probe_device/{print $2}')
-  echo "# RAM: sizeof(struct al_device) = $((16#$dev_size)) bytes, plus a caller-provided scratch buffer (256 bytes minimum, 1024 in the simulator)"
+  size_of() { echo $((16#$(arm-none-eabi-nm -S "$out/probe.o" | awk -v s="$1" '$4 == s {print $2}'))); }
+  echo "# RAM: sizeof(struct al_device) = $(size_of al_probe_device) bytes, plus a caller-provided scratch buffer (256 bytes minimum, 1024 in the simulator)"
+  echo "# RAM: sizeof(struct al_agent) = $(size_of al_probe_agent) bytes, of which the stream decoder (struct al_delta) $(size_of al_probe_delta), the chunk buffer $(printf '#include "airlift/agent.h"\nAL_AGENT_CHUNK\n' | "$CC" -E -P -I"$top/include" - | tail -1); the rest: the last inventory and plan, the message buffer"
   echo "# largest stack frames (bytes, function):"
   cat "$out"/*.su | grep -v probe | sort -t$'\t' -k2 -n -r | head -8 | sed "s|$top/||" | awk -F'\t' '{print "#   " $2 "\t" $1}'
 } | tee "$top/bench/results/device-size.txt"

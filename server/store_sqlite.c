@@ -106,6 +106,47 @@ static const char *const migrations[] = {
     "  WHERE state NOT IN ('succeeded', 'failed', 'reverted', 'cancelled');",
     /* 3: an update whose device could not apply a compressed or delta transfer. */
     "ALTER TABLE updates ADD COLUMN full_only INTEGER NOT NULL DEFAULT 0;",
+    /* 4: fleets (docs/fleets.md): device groups, channels and pins; releases; rollouts and
+     * their devices; events and updates that belong to a rollout. */
+    "ALTER TABLE devices ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';"
+    "ALTER TABLE devices ADD COLUMN channel TEXT NOT NULL DEFAULT 'stable';"
+    "ALTER TABLE devices ADD COLUMN pinned TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE releases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,"
+    "  version TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  images TEXT NOT NULL,"
+    "  notes TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (product_id, version));"
+    "CREATE TABLE rollouts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
+    "  target TEXT NOT NULL,"
+    "  waves TEXT NOT NULL,"
+    "  success_percent INTEGER NOT NULL,"
+    "  error_count INTEGER NOT NULL DEFAULT 0,"
+    "  error_percent INTEGER NOT NULL DEFAULT 0,"
+    "  rate_per_min INTEGER NOT NULL DEFAULT 0,"
+    "  budget_bytes_per_day INTEGER NOT NULL DEFAULT 0,"
+    "  state TEXT NOT NULL,"
+    "  why TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE rollout_devices ("
+    "  rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,"
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  wave INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  update_id INTEGER,"
+    "  started_at INTEGER NOT NULL DEFAULT 0,"
+    "  finished_at INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (rollout_id, device_id));"
+    "ALTER TABLE updates ADD COLUMN rollout_id INTEGER;"
+    "ALTER TABLE events ADD COLUMN rollout_id INTEGER;"
+    "CREATE INDEX events_rollout ON events(rollout_id, id) WHERE rollout_id IS NOT NULL;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
