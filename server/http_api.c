@@ -32,6 +32,7 @@
 #include "images.h"
 #include "log.h"
 #include "planner.h"
+#include "rollouts.h"
 #include "updates.h"
 
 #ifndef AIRLIFTD_VERSION
@@ -48,6 +49,7 @@ struct ald_http {
     struct MHD_Daemon *daemon;
     struct ald_store *store;
     struct ald_updates *updates;
+    struct ald_rollouts *rollouts; /* NULL: the fleet endpoints answer 503 */
     const char *data_dir;
     uint16_t port;
 };
@@ -79,7 +81,7 @@ struct req {
     int64_t started_ms;
     char method[16];
     char path[256];
-    char location[128]; /* Location header of a 201, if set */
+    char location[192]; /* Location header of a 201, if set */
 };
 
 /* ---- replies ---- */
@@ -380,10 +382,14 @@ static enum MHD_Result h_token_delete(struct ald_http *h, struct MHD_Connection 
 static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, bool full,
                            bool with_update)
 {
-    json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:o}", "name", d->name, "identity",
-                          d->identity, "platform", d->platform, "dev", d->dev, "product",
-                          d->product_id ? json_integer(d->product_id) : json_null(),
-                          "created_at", ald_time_json(d->created_at), "last_seen_at",
+    json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "name",
+                          d->name, "identity", d->identity, "platform", d->platform, "dev", d->dev,
+                          "product", d->product_id ? json_integer(d->product_id) : json_null(),
+                          "groups",
+                          d->groups_json[0] ? json_loads(d->groups_json, 0, NULL) : json_array(),
+                          "channel", d->channel[0] ? d->channel : "stable", "pinned",
+                          d->pinned[0] ? json_string(d->pinned) : json_null(), "created_at",
+                          ald_time_json(d->created_at), "last_seen_at",
                           ald_time_json(d->last_seen_at), "reported_at", ald_time_json(d->reported_at));
     if (o && full) {
         json_t *inv = d->inventory[0] ? json_loads(d->inventory, 0, NULL) : NULL;
@@ -393,6 +399,19 @@ static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, b
         ald_device_live_json(d, o);
     if (o && with_update)
         json_object_set_new(o, "update", ald_device_update_json(h->store, d->id));
+    return o;
+}
+
+/* Replace a device object's product id by the product's name (not inside a store listing:
+ * it reads the store). */
+static json_t *name_product(struct ald_http *h, json_t *o)
+{
+    struct ald_product_rec p;
+    json_t *id = json_object_get(o, "product");
+    if (json_is_integer(id))
+        json_object_set_new(o, "product",
+                            h->store->ops->product_get_id(h->store, json_integer_value(id), &p) ==
+                                    ALD_STORE_OK ? json_string(p.name) : json_null());
     return o;
 }
 
@@ -518,9 +537,11 @@ static enum MHD_Result h_devices_list(struct ald_http *h, struct MHD_Connection 
         json_decref(l.ids);
         return reply_store_error(c, r);
     }
-    json_array_foreach(l.ids, i, id)
+    json_array_foreach(l.ids, i, id) {
         json_object_set_new(json_array_get(l.devices, i), "update",
                             ald_device_update_json(h->store, json_integer_value(id)));
+        name_product(h, json_array_get(l.devices, i));
+    }
     json_decref(l.ids);
     return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "devices", l.devices));
 }
@@ -534,7 +555,8 @@ static enum MHD_Result h_device_get(struct ald_http *h, struct MHD_Connection *c
         return MHD_NO;
     rc = ald_name_valid(r->params[0]) ? h->store->ops->device_get(h->store, r->params[0], d)
                                       : ALD_STORE_NOT_FOUND;
-    ret = reply_lookup(c, r, rc, "device", rc == ALD_STORE_OK ? device_json(h, d, true, true) : NULL);
+    ret = reply_lookup(c, r, rc, "device",
+                       rc == ALD_STORE_OK ? name_product(h, device_json(h, d, true, true)) : NULL);
     memset(d->psk, 0, sizeof d->psk);
     free(d);
     return ret;
@@ -768,7 +790,7 @@ static enum MHD_Result h_updates_create(struct ald_http *h, struct MHD_Connectio
     }
     bool dry_run = json_is_true(dry);
     switch (ald_updates_queue(h->updates, r->params[0], sha, n, dry_run, u, code, sizeof code,
-                              msg, sizeof msg)) {
+                              msg, sizeof msg, 0)) {
     case ALD_QUEUE_QUEUED:
         if (!dry_run) {
             snprintf(r->location, sizeof r->location, "/v1/updates/%lld", (long long)u->id);
@@ -862,6 +884,469 @@ static enum MHD_Result h_update_cancel(struct ald_http *h, struct MHD_Connection
     return ret;
 }
 
+/* ---- handlers: fleets (docs/fleets.md) ---- */
+
+static json_t *product_json(const struct ald_product_rec *p)
+{
+    return json_pack("{s:s, s:i, s:o}", "name", p->name, "platform", p->platform, "created_at",
+                     ald_time_json(p->created_at));
+}
+
+static int collect_product(void *ctx, const struct ald_product_rec *p)
+{
+    return json_array_append_new(ctx, product_json(p));
+}
+
+static enum MHD_Result h_products_create(struct ald_http *h, struct MHD_Connection *c,
+                                         struct req *r)
+{
+    static const char *const fields[] = {"name", "platform", NULL};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_product_rec p;
+    const char *name;
+    json_t *doc = parse_body(c, r, &ret);
+    memset(&p, 0, sizeof p);
+    if (!doc || !only_fields(c, r, doc, fields, &ret) ||
+        !(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)))
+        goto out;
+    if (!ald_name_valid(name)) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "product name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
+                          "or digit");
+        goto out;
+    }
+    if (!platform_value(json_object_get(doc, "platform"), &p.platform)) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "field 'platform' must be a platform id 0..65535 or \"electron\"");
+        goto out;
+    }
+    memcpy(p.name, name, strlen(name) + 1);
+    switch (h->store->ops->product_create(h->store, &p)) {
+    case ALD_STORE_OK:
+        snprintf(r->location, sizeof r->location, "/v1/products/%s", p.name);
+        ald_event_emit(h->store, "product.created", NULL, 0, NULL);
+        ret = reply_json(c, r, MHD_HTTP_CREATED, product_json(&p));
+        break;
+    case ALD_STORE_EXISTS:
+        ret = reply_error(c, r, MHD_HTTP_CONFLICT, "exists", "product '%s' already exists", name);
+        break;
+    default:
+        ret = reply_store_error(c, r);
+    }
+out:
+    json_decref(doc);
+    return ret;
+}
+
+static enum MHD_Result h_products_list(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    json_t *arr = json_array();
+    if (h->store->ops->product_list(h->store, collect_product, arr) != ALD_STORE_OK) {
+        json_decref(arr);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "products", arr));
+}
+
+static enum MHD_Result h_product_get(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_product_rec p;
+    enum ald_store_rc rc = h->store->ops->product_get(h->store, r->params[0], &p);
+    return reply_lookup(c, r, rc, "product", rc == ALD_STORE_OK ? product_json(&p) : NULL);
+}
+
+/* A JSON array of 0..16 distinct names, as compact text into out. */
+static bool names_json(json_t *v, char *out, size_t cap)
+{
+    json_t *x;
+    size_t i;
+    if (!json_is_array(v) || json_array_size(v) > 16)
+        return false;
+    json_array_foreach(v, i, x) {
+        if (!json_is_string(x) || !ald_name_valid(json_string_value(x)))
+            return false;
+        for (size_t k = 0; k < i; k++)
+            if (json_equal(x, json_array_get(v, k)))
+                return false;
+    }
+    char *text = json_dumps(v, JSON_COMPACT);
+    bool ok = text && strlen(text) < cap;
+    if (ok)
+        memcpy(out, text, strlen(text) + 1);
+    free(text);
+    return ok;
+}
+
+/* PATCH /v1/devices/{name}: product, groups, channel, pinned, dev. */
+static enum MHD_Result h_device_patch(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    static const char *const fields[] = {"product", "groups", "channel", "pinned", "dev", NULL};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_device_rec *d = malloc(sizeof *d);
+    struct ald_product_rec p;
+    json_t *doc = parse_body(c, r, &ret), *v;
+    const char *why = NULL;
+    enum ald_store_rc rc;
+    struct al_version ver;
+    if (!d || !doc || !only_fields(c, r, doc, fields, &ret))
+        goto out;
+    rc = h->store->ops->device_get(h->store, r->params[0], d);
+    if (rc != ALD_STORE_OK) {
+        ret = reply_lookup(c, r, rc, "device", NULL);
+        goto out;
+    }
+    if ((v = json_object_get(doc, "product"))) {
+        if (json_is_null(v))
+            d->product_id = 0;
+        else if (!json_is_string(v) ||
+                 h->store->ops->product_get(h->store, json_string_value(v), &p) != ALD_STORE_OK)
+            why = "'product' must name an existing product, or be null";
+        else if (p.platform != d->platform)
+            why = "the product is for another platform than the device";
+        else
+            d->product_id = p.id;
+    }
+    if (!why && (v = json_object_get(doc, "groups")) &&
+        !names_json(v, d->groups_json, sizeof d->groups_json))
+        why = "'groups' must be an array of at most 16 distinct names";
+    if (!why && (v = json_object_get(doc, "channel"))) {
+        if (!json_is_string(v) || !ald_name_valid(json_string_value(v)))
+            why = "'channel' must be a name (stable, beta, rc, or your own)";
+        else
+            snprintf(d->channel, sizeof d->channel, "%s", json_string_value(v));
+    }
+    if (!why && (v = json_object_get(doc, "pinned"))) {
+        if (json_is_null(v))
+            d->pinned[0] = '\0';
+        else if (!json_is_string(v) ||
+                 al_version_parse(json_string_value(v), strlen(json_string_value(v)), &ver) != AL_OK)
+            why = "'pinned' must be a release version (e.g. \"1.2.0\") or null";
+        else
+            snprintf(d->pinned, sizeof d->pinned, "%s", json_string_value(v));
+    }
+    if (!why && (v = json_object_get(doc, "dev"))) {
+        if (!json_is_boolean(v))
+            why = "'dev' must be true or false";
+        else
+            d->dev = json_is_true(v);
+    }
+    if (why) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", why);
+        goto out;
+    }
+    if (h->store->ops->device_set_fleet(h->store, d) != ALD_STORE_OK) {
+        ret = reply_store_error(c, r);
+        goto out;
+    }
+    ald_event_emit(h->store, "device.changed", d->name, 0, NULL);
+    ret = reply_json(c, r, MHD_HTTP_OK, name_product(h, device_json(h, d, false, false)));
+out:
+    json_decref(doc);
+    free(d);
+    return ret;
+}
+
+static json_t *release_json(const struct ald_release_rec *rel, const char *product)
+{
+    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:o}", "id", (json_int_t)rel->id, "product",
+                     product, "version", rel->version, "channel", rel->channel, "images",
+                     json_loads(rel->images_json, 0, NULL), "notes", rel->notes, "created_at",
+                     ald_time_json(rel->created_at));
+}
+
+struct release_list {
+    json_t *arr;
+    const char *product;
+};
+
+static int collect_release(void *ctx, const struct ald_release_rec *rel)
+{
+    struct release_list *l = ctx;
+    return json_array_append_new(l->arr, release_json(rel, l->product));
+}
+
+/* The product named by the first path parameter, or a 404 queued. */
+static bool path_product(struct ald_http *h, struct MHD_Connection *c, struct req *r,
+                         struct ald_product_rec *p, enum MHD_Result *ret)
+{
+    enum ald_store_rc rc = h->store->ops->product_get(h->store, r->params[0], p);
+    if (rc != ALD_STORE_OK)
+        *ret = reply_lookup(c, r, rc, "product", NULL);
+    return rc == ALD_STORE_OK;
+}
+
+/* POST /v1/products/{p}/releases: {"version", "channel", "images": [sha...], "notes"}. */
+static enum MHD_Result h_releases_create(struct ald_http *h, struct MHD_Connection *c,
+                                         struct req *r)
+{
+    static const char *const fields[] = {"version", "channel", "images", "notes", NULL};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_product_rec p;
+    struct ald_release_rec rel;
+    struct ald_image_rec *img = malloc(sizeof *img);
+    struct al_version ver;
+    json_t *doc = parse_body(c, r, &ret), *images, *v;
+    const char *version, *channel = "stable", *notes = "";
+    size_t i;
+    memset(&rel, 0, sizeof rel);
+    if (!img || !doc || !only_fields(c, r, doc, fields, &ret) || !path_product(h, c, r, &p, &ret) ||
+        !(version = string_field(c, r, doc, "version", ALD_VERSION_MAX, &ret)))
+        goto out;
+    if (al_version_parse(version, strlen(version), &ver) != AL_OK) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "'version' must be a semantic version (e.g. \"1.2.0\" or \"2.0.0-rc.1\")");
+        goto out;
+    }
+    if (json_object_get(doc, "channel") &&
+        !(channel = string_field(c, r, doc, "channel", ALD_NAME_MAX, &ret)))
+        goto out;
+    if (!ald_name_valid(channel)) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "'channel' must be a name");
+        goto out;
+    }
+    if (json_object_get(doc, "notes") && !(notes = string_field(c, r, doc, "notes", ALD_WHY_MAX, &ret)))
+        goto out;
+    images = json_object_get(doc, "images");
+    if (!json_is_array(images) || json_array_size(images) < 1 ||
+        json_array_size(images) > ALD_PLAN_MAX_STEPS) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "'images' must list 1 to %d image hashes", ALD_PLAN_MAX_STEPS);
+        goto out;
+    }
+    json_array_foreach(images, i, v) {
+        const char *sha = json_string_value(v);
+        if (!sha || !ald_is_lower_hex(sha, ALD_SHA256_HEX) ||
+            h->store->ops->image_get(h->store, sha, img) != ALD_STORE_OK) {
+            ret = reply_error(c, r, 422, "unknown_image",
+                              "images[%zu]: the server holds no such image: upload it first", i);
+            goto out;
+        }
+        if (img->platform != p.platform) {
+            ret = reply_error(c, r, 422, "wrong_platform",
+                              "images[%zu] is built for platform %u; the product is platform %u",
+                              i, img->platform, p.platform);
+            goto out;
+        }
+    }
+    char *text = json_dumps(images, JSON_COMPACT);
+    snprintf(rel.images_json, sizeof rel.images_json, "%s", text ? text : "[]");
+    free(text);
+    rel.product_id = p.id;
+    snprintf(rel.version, sizeof rel.version, "%s", version);
+    snprintf(rel.channel, sizeof rel.channel, "%s", channel);
+    snprintf(rel.notes, sizeof rel.notes, "%s", notes);
+    switch (h->store->ops->release_create(h->store, &rel)) {
+    case ALD_STORE_OK:
+        snprintf(r->location, sizeof r->location, "/v1/products/%s/releases/%s", p.name, rel.version);
+        ald_event_emit(h->store, "release.created", NULL, 0, NULL);
+        ret = reply_json(c, r, MHD_HTTP_CREATED, release_json(&rel, p.name));
+        break;
+    case ALD_STORE_EXISTS:
+        ret = reply_error(c, r, MHD_HTTP_CONFLICT, "exists", "product '%s' already has release %s",
+                          p.name, version);
+        break;
+    default:
+        ret = reply_store_error(c, r);
+    }
+out:
+    json_decref(doc);
+    free(img);
+    return ret;
+}
+
+static enum MHD_Result h_releases_list(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    enum MHD_Result ret = MHD_NO;
+    struct ald_product_rec p;
+    if (!path_product(h, c, r, &p, &ret))
+        return ret;
+    struct release_list l = {json_array(), p.name};
+    if (h->store->ops->release_list(h->store, p.id, collect_release, &l) != ALD_STORE_OK) {
+        json_decref(l.arr);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "releases", l.arr));
+}
+
+static enum MHD_Result h_release_get(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    enum MHD_Result ret = MHD_NO;
+    struct ald_product_rec p;
+    struct ald_release_rec rel;
+    if (!path_product(h, c, r, &p, &ret))
+        return ret;
+    enum ald_store_rc rc = h->store->ops->release_get(h->store, p.id, r->params[1], &rel);
+    if (rc == ALD_STORE_NOT_FOUND)
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "product '%s' has no release %s",
+                           p.name, r->params[1]);
+    return reply_lookup(c, r, rc, "release", rc == ALD_STORE_OK ? release_json(&rel, p.name) : NULL);
+}
+
+/* POST /v1/rollouts: {"product", "release", "target", "waves", "success_percent",
+ * "error_count", "error_percent", "rate_per_min", "budget_bytes_per_day"}. */
+static enum MHD_Result h_rollouts_create(struct ald_http *h, struct MHD_Connection *c,
+                                         struct req *r)
+{
+    static const char *const fields[] = {"product", "release", "target", "waves",
+                                         "success_percent", "error_count", "error_percent",
+                                         "rate_per_min", "budget_bytes_per_day", NULL};
+    static const char *const ints[] = {"success_percent", "error_count", "error_percent",
+                                       "rate_per_min", "budget_bytes_per_day"};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_product_rec p;
+    struct ald_release_rec rel;
+    struct ald_rollout_rec ro;
+    json_t *doc = parse_body(c, r, &ret), *v;
+    const char *product, *version;
+    char msg[256];
+    json_int_t num[5] = {100, 0, 0, 0, 0};
+    memset(&ro, 0, sizeof ro);
+    if (!doc || !only_fields(c, r, doc, fields, &ret) ||
+        !(product = string_field(c, r, doc, "product", ALD_NAME_MAX, &ret)) ||
+        !(version = string_field(c, r, doc, "release", ALD_VERSION_MAX, &ret)))
+        goto out;
+    if (!h->rollouts) {
+        ret = reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "rollouts are off");
+        goto out;
+    }
+    if (h->store->ops->product_get(h->store, product, &p) != ALD_STORE_OK ||
+        h->store->ops->release_get(h->store, p.id, version, &rel) != ALD_STORE_OK) {
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "product '%s' has no release %s",
+                          product, version);
+        goto out;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        if (!(v = json_object_get(doc, ints[i])))
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                              "'%s' must be a whole number >= 0", ints[i]);
+            goto out;
+        }
+        num[i] = json_integer_value(v);
+    }
+    v = json_object_get(doc, "target");
+    char *text = json_dumps(v ? v : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(ro.target_json, sizeof ro.target_json, "%s", text ? text : "");
+    free(text);
+    v = json_object_get(doc, "waves");
+    text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    snprintf(ro.waves_json, sizeof ro.waves_json, "%s", text ? text : "[{\"percent\":100}]");
+    free(text);
+    ro.release_id = rel.id;
+    ro.success_percent = num[0] > 100 ? 101 : (int)num[0];
+    ro.error_count = num[1] > 1000000 ? 1000000 : (int)num[1];
+    ro.error_percent = num[2] > 100 ? 101 : (int)num[2];
+    ro.rate_per_min = num[3] > 1000000 ? 1000000 : (int)num[3];
+    ro.budget_bytes_per_day = (uint64_t)num[4];
+    switch (ald_rollout_create(h->rollouts, &ro, msg, sizeof msg)) {
+    case ALD_ROLLOUT_OK:
+        snprintf(r->location, sizeof r->location, "/v1/rollouts/%lld", (long long)ro.id);
+        ret = reply_json(c, r, MHD_HTTP_CREATED, ald_rollout_json(h->rollouts, &ro));
+        break;
+    case ALD_ROLLOUT_BAD_REQUEST:
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", msg);
+        break;
+    case ALD_ROLLOUT_NOT_FOUND:
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "%s", msg);
+        break;
+    default:
+        ret = reply_store_error(c, r);
+    }
+out:
+    json_decref(doc);
+    return ret;
+}
+
+struct rollout_ids {
+    int64_t ids[1024];
+    size_t n;
+};
+
+static int collect_rollout_id(void *ctx, const struct ald_rollout_rec *ro)
+{
+    struct rollout_ids *l = ctx;
+    if (l->n < sizeof l->ids / sizeof l->ids[0])
+        l->ids[l->n++] = ro->id;
+    return 0;
+}
+
+/* GET /v1/rollouts: the newest 1024 (JSON built after the listing: it reads the store). */
+static enum MHD_Result h_rollouts_list(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct rollout_ids *l = calloc(1, sizeof *l);
+    struct ald_rollout_rec ro;
+    json_t *arr = json_array();
+    if (!l || !h->rollouts ||
+        h->store->ops->rollout_list(h->store, collect_rollout_id, l) != ALD_STORE_OK) {
+        free(l);
+        json_decref(arr);
+        return reply_store_error(c, r);
+    }
+    for (size_t i = 0; i < l->n; i++)
+        if (h->store->ops->rollout_get(h->store, l->ids[i], &ro) == ALD_STORE_OK)
+            json_array_append_new(arr, ald_rollout_json(h->rollouts, &ro));
+    free(l);
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "rollouts", arr));
+}
+
+static enum MHD_Result h_rollout_get(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_rollout_rec ro;
+    int64_t id;
+    if (!parse_id(r->params[0], &id))
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no rollout '%s'", r->params[0]);
+    enum ald_store_rc rc = h->store->ops->rollout_get(h->store, id, &ro);
+    return reply_lookup(c, r, rc, "rollout",
+                        rc == ALD_STORE_OK && h->rollouts ? ald_rollout_json(h->rollouts, &ro) : NULL);
+}
+
+static int collect_rollout_device(void *ctx, const struct ald_rollout_device_rec *rd)
+{
+    return json_array_append_new(ctx, json_pack("{s:s, s:i, s:s, s:o, s:o, s:o}", "device",
+        rd->device, "wave", rd->wave + 1, "state", rd->state, "update_id",
+        rd->update_id ? json_integer(rd->update_id) : json_null(), "started_at",
+        ald_time_json(rd->started_at), "finished_at", ald_time_json(rd->finished_at)));
+}
+
+static enum MHD_Result h_rollout_devices(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_rollout_rec ro;
+    int64_t id;
+    json_t *arr = json_array();
+    if (!parse_id(r->params[0], &id) || h->store->ops->rollout_get(h->store, id, &ro) != ALD_STORE_OK) {
+        json_decref(arr);
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no rollout '%s'", r->params[0]);
+    }
+    if (h->store->ops->rollout_device_list(h->store, id, collect_rollout_device, arr) != ALD_STORE_OK) {
+        json_decref(arr);
+        return reply_store_error(c, r);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "devices", arr));
+}
+
+/* POST /v1/rollouts/{id}/{pause|resume|cancel} */
+static enum MHD_Result h_rollout_act(struct ald_http *h, struct MHD_Connection *c, struct req *r)
+{
+    struct ald_rollout_rec ro;
+    char msg[160];
+    int64_t id;
+    if (!h->rollouts || !parse_id(r->params[0], &id))
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no rollout '%s'", r->params[0]);
+    switch (ald_rollout_act(h->rollouts, id, r->params[1], &ro, msg, sizeof msg)) {
+    case ALD_ROLLOUT_OK:
+        return reply_json(c, r, MHD_HTTP_OK, ald_rollout_json(h->rollouts, &ro));
+    case ALD_ROLLOUT_NOT_FOUND:
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "%s", msg);
+    case ALD_ROLLOUT_BAD_REQUEST:
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "%s", msg);
+    case ALD_ROLLOUT_CONFLICT:
+        return reply_error(c, r, MHD_HTTP_CONFLICT, "conflict", "%s", msg);
+    default:
+        return reply_store_error(c, r);
+    }
+}
+
 /* ---- routing ---- */
 
 static const struct route routes[] = {
@@ -882,6 +1367,18 @@ static const struct route routes[] = {
     {"GET", "/v1/devices/{}/updates", ALD_SCOPE_READ, BODY_NONE, h_updates_list},
     {"GET", "/v1/updates/{}", ALD_SCOPE_READ, BODY_NONE, h_update_get},
     {"POST", "/v1/updates/{}/cancel", ALD_SCOPE_OPERATOR, BODY_NONE, h_update_cancel},
+    {"PATCH", "/v1/devices/{}", ALD_SCOPE_OPERATOR, BODY_JSON, h_device_patch},
+    {"POST", "/v1/products", ALD_SCOPE_OPERATOR, BODY_JSON, h_products_create},
+    {"GET", "/v1/products", ALD_SCOPE_READ, BODY_NONE, h_products_list},
+    {"GET", "/v1/products/{}", ALD_SCOPE_READ, BODY_NONE, h_product_get},
+    {"POST", "/v1/products/{}/releases", ALD_SCOPE_OPERATOR, BODY_JSON, h_releases_create},
+    {"GET", "/v1/products/{}/releases", ALD_SCOPE_READ, BODY_NONE, h_releases_list},
+    {"GET", "/v1/products/{}/releases/{}", ALD_SCOPE_READ, BODY_NONE, h_release_get},
+    {"POST", "/v1/rollouts", ALD_SCOPE_OPERATOR, BODY_JSON, h_rollouts_create},
+    {"GET", "/v1/rollouts", ALD_SCOPE_READ, BODY_NONE, h_rollouts_list},
+    {"GET", "/v1/rollouts/{}", ALD_SCOPE_READ, BODY_NONE, h_rollout_get},
+    {"GET", "/v1/rollouts/{}/devices", ALD_SCOPE_READ, BODY_NONE, h_rollout_devices},
+    {"POST", "/v1/rollouts/{}/{}", ALD_SCOPE_OPERATOR, BODY_NONE, h_rollout_act},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -1203,6 +1700,11 @@ out:
 uint16_t ald_http_port(const struct ald_http *h)
 {
     return h->port;
+}
+
+void ald_http_set_rollouts(struct ald_http *h, struct ald_rollouts *r)
+{
+    h->rollouts = r;
 }
 
 void ald_http_stop(struct ald_http *h)

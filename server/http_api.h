@@ -25,6 +25,10 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
                    struct ald_store *store, struct ald_updates *updates, const char *data_dir,
                    char *err, size_t errlen);
 
+/* The rollout service the fleet endpoints use (docs/fleets.md); set before serving them. */
+struct ald_rollouts;
+void ald_http_set_rollouts(struct ald_http *h, struct ald_rollouts *r);
+
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);
 

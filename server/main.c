@@ -27,6 +27,7 @@
 #include "config.h"
 #include "http_api.h"
 #include "log.h"
+#include "rollouts.h"
 #include "store.h"
 #include "updates.h"
 
@@ -178,6 +179,7 @@ int main(int argc, char **argv)
     struct ald_config cfg;
     struct ald_store *store = NULL;
     struct ald_http *http = NULL;
+    struct ald_rollouts *rollouts = NULL;
     struct ald_updates *updates = NULL;
     struct device_thread devices = {0};
     struct ald_device_ops device_ops;
@@ -243,6 +245,11 @@ int main(int argc, char **argv)
         exit_code = ALD_EXIT_BIND;
         goto out;
     }
+    if (ald_rollouts_start(&rollouts, store, updates, 0) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot start the rollout thread", NULL);
+        goto out;
+    }
+    ald_http_set_rollouts(http, rollouts);
     snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),
              (unsigned)ald_coap_bound_port(devices.coap));
     if (cfg.port_file[0]) {
@@ -277,6 +284,7 @@ int main(int argc, char **argv)
     exit_code = ALD_EXIT_OK;
 out:
     ald_http_stop(http);
+    ald_rollouts_stop(rollouts);
     if (devices.running) {
         __atomic_store_n(&devices.stop, 1, __ATOMIC_RELEASE);
         pthread_join(devices.thread, NULL);

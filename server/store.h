@@ -63,6 +63,15 @@ struct ald_token_rec {
     bool revoked;
 };
 
+#define ALD_GROUPS_JSON_MAX 512
+
+struct ald_product_rec {
+    int64_t id;
+    char name[ALD_NAME_MAX + 1];
+    uint16_t platform;
+    int64_t created_at;
+};
+
 struct ald_device_rec {
     int64_t id;
     char name[ALD_NAME_MAX + 1];
@@ -72,6 +81,9 @@ struct ald_device_rec {
     uint16_t platform;
     bool dev;                      /* development device: releases leave it alone */
     int64_t product_id;            /* 0: in no product */
+    char groups_json[ALD_GROUPS_JSON_MAX]; /* JSON array of group names, "[]" if none */
+    char channel[ALD_NAME_MAX + 1];  /* the release channel it follows ("stable") */
+    char pinned[ALD_VERSION_MAX + 1]; /* a release version it stays on; "" if not pinned */
     int64_t created_at;
     int64_t last_seen_at;
     int64_t reported_at;           /* when the inventory below was reported; 0: never */
@@ -132,6 +144,48 @@ struct ald_update_rec {
     char result[ALD_RESULT_MAX + 1]; /* device result name, "" if none */
     char why[ALD_WHY_MAX + 1];
     int64_t created_at, started_at, updated_at, finished_at; /* 0: not yet */
+    int64_t rollout_id;            /* the rollout that started it; 0: a user did */
+};
+
+/* Fleets (docs/fleets.md). A release: a set of images with a version, on a channel. */
+#define ALD_TARGET_JSON_MAX 1024
+#define ALD_WAVES_JSON_MAX 512
+struct ald_release_rec {
+    int64_t id;
+    int64_t product_id;
+    char version[ALD_VERSION_MAX + 1];
+    char channel[ALD_NAME_MAX + 1];
+    char images_json[ALD_WANTED_JSON_MAX]; /* JSON array of payload hashes */
+    char notes[ALD_WHY_MAX + 1];
+    int64_t created_at;
+};
+
+/* A rollout: a release going out to the devices of a target, wave by wave. */
+struct ald_rollout_rec {
+    int64_t id;
+    int64_t release_id;
+    char target_json[ALD_TARGET_JSON_MAX]; /* {"groups":[...],"channel":"beta"}; {}: all */
+    char waves_json[ALD_WAVES_JSON_MAX];   /* [{"percent":5},{"count":20},{"percent":100}] */
+    int success_percent;           /* of a wave that must succeed before the next starts */
+    int error_count;               /* pause when failures + reverts reach this; 0: unused */
+    int error_percent;             /* or this percent of the updates started; 0: unused */
+    int rate_per_min;              /* updates started per minute at most; 0: no limit */
+    uint64_t budget_bytes_per_day; /* a device's automatic-update bytes per 24 h; 0: none */
+    char state[ALD_UPDATE_STATE_MAX + 1]; /* running, paused, completed, cancelled */
+    char why[ALD_WHY_MAX + 1];
+    int64_t created_at, updated_at, finished_at;
+};
+
+/* One device of a rollout. */
+struct ald_rollout_device_rec {
+    int64_t rollout_id;
+    int64_t device_id;
+    char device[ALD_NAME_MAX + 1]; /* filled by reads */
+    int wave;
+    char state[ALD_UPDATE_STATE_MAX + 1]; /* pending, updating, succeeded, failed, reverted,
+                                           * cancelled, deferred (over its data budget) */
+    int64_t update_id;
+    int64_t started_at, finished_at;
 };
 
 struct ald_event_filter {
@@ -147,6 +201,10 @@ typedef int (*ald_device_cb)(void *ctx, const struct ald_device_rec *rec);
 typedef int (*ald_image_cb)(void *ctx, const struct ald_image_rec *rec);
 typedef int (*ald_event_cb)(void *ctx, const struct ald_event_rec *rec);
 typedef int (*ald_update_cb)(void *ctx, const struct ald_update_rec *rec);
+typedef int (*ald_product_cb)(void *ctx, const struct ald_product_rec *rec);
+typedef int (*ald_release_cb)(void *ctx, const struct ald_release_rec *rec);
+typedef int (*ald_rollout_cb)(void *ctx, const struct ald_rollout_rec *rec);
+typedef int (*ald_rollout_device_cb)(void *ctx, const struct ald_rollout_device_rec *rec);
 
 struct ald_store_ops {
     const char *backend; /* "sqlite", "postgresql" */
@@ -212,6 +270,37 @@ struct ald_store_ops {
                                        struct ald_update_rec *out);
     enum ald_store_rc (*update_list)(struct ald_store *st, int64_t device_id, size_t limit,
                                      ald_update_cb cb, void *ctx);
+
+    /* Fleets. product_create: fills id, created_at; EXISTS if the name is taken.
+     * device_set_fleet: product, groups, channel, pin and dev flag of one device.
+     * release_create: fills id, created_at; EXISTS if the product has that version.
+     * rollout_create: fills id, created_at, updated_at; rollout_save writes the rest.
+     * rollout_device_put: insert or replace. auto_bytes: a device's wire bytes of updates
+     * started by rollouts since a time. */
+    enum ald_store_rc (*product_create)(struct ald_store *st, struct ald_product_rec *rec);
+    enum ald_store_rc (*product_get)(struct ald_store *st, const char *name,
+                                     struct ald_product_rec *out);
+    enum ald_store_rc (*product_get_id)(struct ald_store *st, int64_t id,
+                                        struct ald_product_rec *out);
+    enum ald_store_rc (*product_list)(struct ald_store *st, ald_product_cb cb, void *ctx);
+    enum ald_store_rc (*device_set_fleet)(struct ald_store *st, const struct ald_device_rec *rec);
+    enum ald_store_rc (*release_create)(struct ald_store *st, struct ald_release_rec *rec);
+    enum ald_store_rc (*release_get)(struct ald_store *st, int64_t product_id, const char *version,
+                                     struct ald_release_rec *out);
+    enum ald_store_rc (*release_get_id)(struct ald_store *st, int64_t id,
+                                        struct ald_release_rec *out);
+    enum ald_store_rc (*release_list)(struct ald_store *st, int64_t product_id, ald_release_cb cb,
+                                      void *ctx);
+    enum ald_store_rc (*rollout_create)(struct ald_store *st, struct ald_rollout_rec *rec);
+    enum ald_store_rc (*rollout_save)(struct ald_store *st, const struct ald_rollout_rec *rec);
+    enum ald_store_rc (*rollout_get)(struct ald_store *st, int64_t id, struct ald_rollout_rec *out);
+    enum ald_store_rc (*rollout_list)(struct ald_store *st, ald_rollout_cb cb, void *ctx);
+    enum ald_store_rc (*rollout_device_put)(struct ald_store *st,
+                                            const struct ald_rollout_device_rec *rec);
+    enum ald_store_rc (*rollout_device_list)(struct ald_store *st, int64_t rollout_id,
+                                             ald_rollout_device_cb cb, void *ctx);
+    enum ald_store_rc (*auto_bytes)(struct ald_store *st, int64_t device_id, int64_t since,
+                                    uint64_t *out);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

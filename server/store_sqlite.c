@@ -515,7 +515,7 @@ out:
 #define DEVICE_COLS                                                                            \
     "id, name, psk_identity, psk, platform, dev, coalesce(product_id, 0), created_at, "       \
     "coalesce(last_seen_at, 0), coalesce(inventory, ''), coalesce(reported_at, 0), "          \
-    "next_checkin_at, bytes_tx, bytes_rx"
+    "next_checkin_at, bytes_tx, bytes_rx, groups, channel, pinned"
 
 static bool read_device_v(sqlite3_stmt *stmt, void *out)
 {
@@ -525,7 +525,10 @@ static bool read_device_v(sqlite3_stmt *stmt, void *out)
     d->id = sqlite3_column_int64(stmt, 0);
     if (!col_text(stmt, 1, d->name, sizeof d->name) ||
         !col_text(stmt, 2, d->identity, sizeof d->identity) || psk_len <= 0 ||
-        psk_len > ALD_PSK_MAX_LEN || !col_text(stmt, 9, d->inventory, sizeof d->inventory))
+        psk_len > ALD_PSK_MAX_LEN || !col_text(stmt, 9, d->inventory, sizeof d->inventory) ||
+        !col_text(stmt, 14, d->groups_json, sizeof d->groups_json) ||
+        !col_text(stmt, 15, d->channel, sizeof d->channel) ||
+        !col_text(stmt, 16, d->pinned, sizeof d->pinned))
         return false;
     memcpy(d->psk, sqlite3_column_blob(stmt, 3), (size_t)psk_len);
     d->psk_len = (size_t)psk_len;
@@ -894,7 +897,7 @@ static enum ald_store_rc op_device_checkin(struct ald_store *st, int64_t device_
     "u.id, u.device_id, d.name, u.state, u.wanted, u.steps, u.estimate_only, u.plan_id, "      \
     "u.step, u.xfer_offset, u.done_bytes, u.total_bytes, u.wire_estimate, u.bytes_tx, "        \
     "u.bytes_rx, u.result, u.why, u.created_at, u.started_at, u.updated_at, u.finished_at, "   \
-    "u.full_only FROM updates u JOIN devices d ON d.id = u.device_id"
+    "u.full_only, coalesce(u.rollout_id, 0) FROM updates u JOIN devices d ON d.id = u.device_id"
 #define UPDATE_FINAL "('succeeded', 'failed', 'reverted', 'cancelled')"
 
 static bool read_update_v(sqlite3_stmt *stmt, void *out)
@@ -924,6 +927,7 @@ static bool read_update_v(sqlite3_stmt *stmt, void *out)
     u->updated_at = sqlite3_column_int64(stmt, 19);
     u->finished_at = sqlite3_column_int64(stmt, 20);
     u->full_only = sqlite3_column_int(stmt, 21) != 0;
+    u->rollout_id = sqlite3_column_int64(stmt, 22);
     return true;
 }
 
@@ -935,10 +939,11 @@ static enum ald_store_rc op_update_create(struct ald_store *st, struct ald_updat
     rec->created_at = rec->updated_at = ald_now_ms();
     sqlite3_stmt *stmt = prep_bind(s,
         "INSERT INTO updates(device_id, state, wanted, steps, estimate_only, total_bytes, "
-        "wire_estimate, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)", "itttiuuii",
+        "wire_estimate, created_at, updated_at, rollout_id) VALUES (?,?,?,?,?,?,?,?,?,"
+        "nullif(?, 0))", "itttiuuiii",
         rec->device_id, rec->state, rec->wanted_json, rec->steps_json,
         (int64_t)rec->estimate_only, rec->total_bytes, rec->wire_estimate, rec->created_at,
-        rec->updated_at);
+        rec->updated_at, rec->rollout_id);
     if (stmt)
         rc = step_done(s, stmt, "update_create");
     if (rc == ALD_STORE_OK)
@@ -1012,6 +1017,287 @@ static enum ald_store_rc op_update_list(struct ald_store *st, int64_t device_id,
     return rc;
 }
 
+/* ---- fleets ---- */
+
+/* One statement that changes rows, under the lock: OK, EXISTS or ERROR. Fills *id with the
+ * new row's id if id is not NULL. */
+static enum ald_store_rc exec_change(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what,
+                                     int64_t *id)
+{
+    enum ald_store_rc rc = stmt ? step_done(s, stmt, what) : ALD_STORE_ERROR;
+    if (rc == ALD_STORE_OK && id)
+        *id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static bool read_product_v(sqlite3_stmt *stmt, void *out)
+{
+    struct ald_product_rec *p = out;
+    memset(p, 0, sizeof *p);
+    p->id = sqlite3_column_int64(stmt, 0);
+    p->platform = (uint16_t)sqlite3_column_int(stmt, 2);
+    p->created_at = sqlite3_column_int64(stmt, 3);
+    return col_text(stmt, 1, p->name, sizeof p->name);
+}
+
+static bool read_release_v(sqlite3_stmt *stmt, void *out)
+{
+    struct ald_release_rec *r = out;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(stmt, 0);
+    r->product_id = sqlite3_column_int64(stmt, 1);
+    r->created_at = sqlite3_column_int64(stmt, 6);
+    return col_text(stmt, 2, r->version, sizeof r->version) &&
+           col_text(stmt, 3, r->channel, sizeof r->channel) &&
+           col_text(stmt, 4, r->images_json, sizeof r->images_json) &&
+           col_text(stmt, 5, r->notes, sizeof r->notes);
+}
+
+static bool read_rollout_v(sqlite3_stmt *stmt, void *out)
+{
+    struct ald_rollout_rec *r = out;
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(stmt, 0);
+    r->release_id = sqlite3_column_int64(stmt, 1);
+    r->success_percent = sqlite3_column_int(stmt, 4);
+    r->error_count = sqlite3_column_int(stmt, 5);
+    r->error_percent = sqlite3_column_int(stmt, 6);
+    r->rate_per_min = sqlite3_column_int(stmt, 7);
+    r->budget_bytes_per_day = (uint64_t)sqlite3_column_int64(stmt, 8);
+    r->created_at = sqlite3_column_int64(stmt, 11);
+    r->updated_at = sqlite3_column_int64(stmt, 12);
+    r->finished_at = sqlite3_column_int64(stmt, 13);
+    return col_text(stmt, 2, r->target_json, sizeof r->target_json) &&
+           col_text(stmt, 3, r->waves_json, sizeof r->waves_json) &&
+           col_text(stmt, 9, r->state, sizeof r->state) &&
+           col_text(stmt, 10, r->why, sizeof r->why);
+}
+
+static bool read_rollout_device_v(sqlite3_stmt *stmt, void *out)
+{
+    struct ald_rollout_device_rec *r = out;
+    memset(r, 0, sizeof *r);
+    r->rollout_id = sqlite3_column_int64(stmt, 0);
+    r->device_id = sqlite3_column_int64(stmt, 1);
+    r->wave = sqlite3_column_int(stmt, 3);
+    r->update_id = sqlite3_column_int64(stmt, 5);
+    r->started_at = sqlite3_column_int64(stmt, 6);
+    r->finished_at = sqlite3_column_int64(stmt, 7);
+    return col_text(stmt, 2, r->device, sizeof r->device) &&
+           col_text(stmt, 4, r->state, sizeof r->state);
+}
+
+#define PRODUCT_COLS "id, name, platform, created_at FROM products"
+#define RELEASE_COLS "id, product_id, version, channel, images, notes, created_at FROM releases"
+#define ROLLOUT_COLS                                                                            \
+    "id, release_id, target, waves, success_percent, error_count, error_percent, rate_per_min, " \
+    "budget_bytes_per_day, state, why, created_at, updated_at, finished_at FROM rollouts"
+
+/* Run a query that reads one row (one == true) or calls cb on each, under the lock. */
+static enum ald_store_rc fleet_read(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what,
+                                    bool (*read)(sqlite3_stmt *, void *), size_t rec_size,
+                                    void *one, int (*cb)(void *, const void *), void *ctx)
+{
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    if (stmt)
+        rc = one ? query_one(s, stmt, what, read, one)
+                 : list_rows(s, stmt, what, rec_size, read, cb, ctx);
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_product_create(struct ald_store *st, struct ald_product_rec *rec)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    rec->created_at = ald_now_ms();
+    enum ald_store_rc rc = exec_change(s, prep_bind(s,
+        "INSERT INTO products(name, platform, created_at) VALUES (?,?,?)", "tii", rec->name,
+        (int64_t)rec->platform, rec->created_at), "product_create", &rec->id);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_product_get(struct ald_store *st, const char *name,
+                                        struct ald_product_rec *out)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep_bind(s, "SELECT " PRODUCT_COLS " WHERE name = ?", "t", name),
+                      "product_get", read_product_v, 0, out, NULL, NULL);
+}
+
+static enum ald_store_rc op_product_get_id(struct ald_store *st, int64_t id,
+                                           struct ald_product_rec *out)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep_bind(s, "SELECT " PRODUCT_COLS " WHERE id = ?", "i", id),
+                      "product_get_id", read_product_v, 0, out, NULL, NULL);
+}
+
+static enum ald_store_rc op_product_list(struct ald_store *st, ald_product_cb cb, void *ctx)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep(s, "SELECT " PRODUCT_COLS " ORDER BY name"), "product_list",
+                      read_product_v, sizeof(struct ald_product_rec), NULL,
+                      (int (*)(void *, const void *))cb, ctx);
+}
+
+static enum ald_store_rc op_device_set_fleet(struct ald_store *st, const struct ald_device_rec *d)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s,
+        "UPDATE devices SET product_id = nullif(?, 0), groups = ?, channel = ?, pinned = ?, "
+        "dev = ? WHERE id = ?", "itttii", d->product_id, d->groups_json, d->channel, d->pinned,
+        (int64_t)d->dev, d->id);
+    enum ald_store_rc rc = stmt ? change_one(s, stmt, "device_set_fleet") : ALD_STORE_ERROR;
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_release_create(struct ald_store *st, struct ald_release_rec *rec)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    rec->created_at = ald_now_ms();
+    enum ald_store_rc rc = exec_change(s, prep_bind(s,
+        "INSERT INTO releases(product_id, version, channel, images, notes, created_at) "
+        "VALUES (?,?,?,?,?,?)", "itttti", rec->product_id,
+        rec->version, rec->channel, rec->images_json, rec->notes, rec->created_at),
+        "release_create", &rec->id);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_release_get(struct ald_store *st, int64_t product_id,
+                                        const char *version, struct ald_release_rec *out)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep_bind(s, "SELECT " RELEASE_COLS " WHERE product_id = ? AND version = ?",
+                                   "it", product_id, version),
+                      "release_get", read_release_v, 0, out, NULL, NULL);
+}
+
+static enum ald_store_rc op_release_get_id(struct ald_store *st, int64_t id,
+                                           struct ald_release_rec *out)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep_bind(s, "SELECT " RELEASE_COLS " WHERE id = ?", "i", id),
+                      "release_get_id", read_release_v, 0, out, NULL, NULL);
+}
+
+static enum ald_store_rc op_release_list(struct ald_store *st, int64_t product_id,
+                                         ald_release_cb cb, void *ctx)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep_bind(s, "SELECT " RELEASE_COLS " WHERE product_id = ? ORDER BY id",
+                                   "i", product_id),
+                      "release_list", read_release_v, sizeof(struct ald_release_rec), NULL,
+                      (int (*)(void *, const void *))cb, ctx);
+}
+
+static enum ald_store_rc op_rollout_create(struct ald_store *st, struct ald_rollout_rec *r)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    r->created_at = r->updated_at = ald_now_ms();
+    enum ald_store_rc rc = exec_change(s, prep_bind(s,
+        "INSERT INTO rollouts(release_id, target, waves, success_percent, error_count, "
+        "error_percent, rate_per_min, budget_bytes_per_day, state, why, created_at, updated_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", "ittiiiiuttii", r->release_id, r->target_json,
+        r->waves_json, (int64_t)r->success_percent, (int64_t)r->error_count,
+        (int64_t)r->error_percent, (int64_t)r->rate_per_min, r->budget_bytes_per_day, r->state,
+        r->why, r->created_at, r->updated_at), "rollout_create", &r->id);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_rollout_save(struct ald_store *st, const struct ald_rollout_rec *r)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s,
+        "UPDATE rollouts SET state = ?, why = ?, updated_at = ?, finished_at = ? WHERE id = ?",
+        "ttiii", r->state, r->why, r->updated_at, r->finished_at, r->id);
+    enum ald_store_rc rc = stmt ? change_one(s, stmt, "rollout_save") : ALD_STORE_ERROR;
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_rollout_get(struct ald_store *st, int64_t id, struct ald_rollout_rec *out)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep_bind(s, "SELECT " ROLLOUT_COLS " WHERE id = ?", "i", id),
+                      "rollout_get", read_rollout_v, 0, out, NULL, NULL);
+}
+
+static enum ald_store_rc op_rollout_list(struct ald_store *st, ald_rollout_cb cb, void *ctx)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep(s, "SELECT " ROLLOUT_COLS " ORDER BY id"), "rollout_list",
+                      read_rollout_v, sizeof(struct ald_rollout_rec), NULL,
+                      (int (*)(void *, const void *))cb, ctx);
+}
+
+static enum ald_store_rc op_rollout_device_put(struct ald_store *st,
+                                               const struct ald_rollout_device_rec *r)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    enum ald_store_rc rc = exec_change(s, prep_bind(s,
+        "INSERT OR REPLACE INTO rollout_devices(rollout_id, device_id, wave, state, update_id, "
+        "started_at, finished_at) VALUES (?,?,?,?,nullif(?, 0),?,?)", "iiitiii", r->rollout_id,
+        r->device_id, (int64_t)r->wave, r->state, r->update_id, r->started_at, r->finished_at),
+        "rollout_device_put", NULL);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_rollout_device_list(struct ald_store *st, int64_t rollout_id,
+                                                ald_rollout_device_cb cb, void *ctx)
+{
+    struct sqlite_store *s = S(st);
+    pthread_mutex_lock(&s->lock);
+    return fleet_read(s, prep_bind(s,
+        "SELECT r.rollout_id, r.device_id, d.name, r.wave, r.state, coalesce(r.update_id, 0), "
+        "r.started_at, r.finished_at FROM rollout_devices r JOIN devices d ON d.id = r.device_id "
+        "WHERE r.rollout_id = ? ORDER BY r.wave, d.name", "i", rollout_id),
+        "rollout_device_list", read_rollout_device_v, sizeof(struct ald_rollout_device_rec), NULL,
+        (int (*)(void *, const void *))cb, ctx);
+}
+
+static enum ald_store_rc op_auto_bytes(struct ald_store *st, int64_t device_id, int64_t since,
+                                       uint64_t *out)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep_bind(s,
+        "SELECT coalesce(sum(bytes_tx + bytes_rx), 0) FROM updates WHERE device_id = ? AND "
+        "rollout_id IS NOT NULL AND created_at >= ?", "ii", device_id, since);
+    if (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
+        *out = (uint64_t)sqlite3_column_int64(stmt, 0);
+        rc = ALD_STORE_OK;
+    } else if (stmt) {
+        rc = db_fail(s, "auto_bytes");
+    }
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 static const struct ald_store_ops sqlite_ops = {
     .backend = "sqlite",
     .close = op_close,
@@ -1040,6 +1326,22 @@ static const struct ald_store_ops sqlite_ops = {
     .update_get = op_update_get,
     .update_active = op_update_active,
     .update_list = op_update_list,
+    .product_create = op_product_create,
+    .product_get = op_product_get,
+    .product_get_id = op_product_get_id,
+    .product_list = op_product_list,
+    .device_set_fleet = op_device_set_fleet,
+    .release_create = op_release_create,
+    .release_get = op_release_get,
+    .release_get_id = op_release_get_id,
+    .release_list = op_release_list,
+    .rollout_create = op_rollout_create,
+    .rollout_save = op_rollout_save,
+    .rollout_get = op_rollout_get,
+    .rollout_list = op_rollout_list,
+    .rollout_device_put = op_rollout_device_put,
+    .rollout_device_list = op_rollout_device_list,
+    .auto_bytes = op_auto_bytes,
 };
 
 /* Run a PRAGMA and check its one-row answer if expect is not NULL. */

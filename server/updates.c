@@ -888,7 +888,7 @@ static bool wanted_json_of(const char *const *sha, size_t n, char *out, size_t c
 enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
                                     const char *const *sha256, size_t n, bool dry_run,
                                     struct ald_update_rec *out, char *code, size_t codelen,
-                                    char *msg, size_t msglen)
+                                    char *msg, size_t msglen, int64_t rollout_id)
 {
     struct ald_device_rec *dev = malloc(sizeof *dev);
     struct ald_image *catalog = malloc(CATALOG_MAX * sizeof *catalog);
@@ -909,6 +909,7 @@ enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
         goto out;
     }
     out->device_id = dev->id;
+    out->rollout_id = rollout_id;
     snprintf(out->device, sizeof out->device, "%s", dev->name);
     snprintf(out->state, sizeof out->state, "queued");
     snprintf(out->steps_json, sizeof out->steps_json, "[]");

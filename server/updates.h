@@ -43,11 +43,12 @@ enum ald_queue_rc {
 /*
  * Make `device` run the images named by payload hashes sha256[0..n). Plans against the last
  * inventory; supersedes the device's active update unless dry_run. code/msg explain errors.
+ * rollout_id: the rollout that starts it (0: a user).
  */
 enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
                                     const char *const *sha256, size_t n, bool dry_run,
                                     struct ald_update_rec *out, char *code, size_t codelen,
-                                    char *msg, size_t msglen);
+                                    char *msg, size_t msglen, int64_t rollout_id);
 
 enum ald_cancel_rc { ALD_CANCEL_OK = 0, ALD_CANCEL_NOT_FOUND = 1, ALD_CANCEL_FINAL = 2,
                      ALD_CANCEL_ERROR = 3 };
