@@ -240,3 +240,231 @@ int cli_api_ok(struct cli *cli, const struct cli_server *srv, const char *method
     }
     return rc;
 }
+
+bool cli_query_add(char *path, size_t cap, const char *key, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = strlen(path), n = len;
+    int w = snprintf(path + n, cap - n, "%c%s=", strchr(path, '?') ? '&' : '?', key);
+    if (w < 0 || (size_t)w >= cap - n)
+        goto too_long;
+    n += (size_t)w;
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+        bool plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+                     (*v >= '0' && *v <= '9') || strchr("-._~", *v);
+        if (n + (plain ? 1 : 3) >= cap)
+            goto too_long;
+        if (plain) {
+            path[n++] = (char)*v;
+        } else {
+            path[n++] = '%';
+            path[n++] = hex[*v >> 4];
+            path[n++] = hex[*v & 15];
+        }
+    }
+    path[n] = '\0';
+    return true;
+too_long:
+    path[len] = '\0';
+    return false;
+}
+
+/* ---- server-sent events ---- */
+
+#define SSE_LINE_MAX (256u * 1024u) /* one line of the stream; an event is far smaller */
+#define SSE_SILENCE_S 45L           /* three missed keepalives: the connection is dead */
+
+/* A growable text, bounded by SSE_LINE_MAX. */
+struct text {
+    char *s;
+    size_t len, cap;
+};
+
+static bool text_add(struct text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > SSE_LINE_MAX)
+        return false;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(t->s, cap);
+        if (!grown)
+            return false;
+        t->s = grown;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, s, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+    return true;
+}
+
+struct sse {
+    cli_sse_fn fn;
+    void *ctx;
+    const volatile sig_atomic_t *stop;
+    CURL *curl;
+    long status;                /* of the reply, once its body starts */
+    bool open;                  /* the server accepted the stream */
+    bool stopped;               /* fn or *stop ended it */
+    bool too_long;              /* a line past SSE_LINE_MAX */
+    bool not_sse;               /* a 200 that is not text/event-stream */
+    struct buffer error_body;   /* the body of an error reply */
+    struct text line, id, type, data;
+};
+
+/* One complete line (without its end) of the event stream format. */
+static bool sse_line(struct sse *p, const char *line, size_t n)
+{
+    if (n == 0) { /* dispatch */
+        if (p->data.len) {
+            struct cli_sse_event ev = {p->id.s ? p->id.s : "",
+                                       p->type.len ? p->type.s : "message", p->data.s};
+            p->data.s[--p->data.len] = '\0'; /* the last line's '\n' */
+            if (p->fn(p->ctx, &ev) != 0) {
+                p->stopped = true;
+                return false;
+            }
+        }
+        p->data.len = p->type.len = 0;
+        return true;
+    }
+    if (line[0] == ':') /* a comment: keepalives and such */
+        return true;
+    const char *colon = memchr(line, ':', n), *value = colon ? colon + 1 : line + n;
+    size_t field = colon ? (size_t)(colon - line) : n;
+    if (value < line + n && *value == ' ')
+        value++;
+    size_t vlen = (size_t)(line + n - value);
+    if (field == 4 && !memcmp(line, "data", 4))
+        return text_add(&p->data, value, vlen) && text_add(&p->data, "\n", 1);
+    if (field == 5 && !memcmp(line, "event", 5)) {
+        p->type.len = 0;
+        return text_add(&p->type, value, vlen);
+    }
+    if (field == 2 && !memcmp(line, "id", 2)) {
+        p->id.len = 0;
+        return text_add(&p->id, value, vlen);
+    }
+    return true; /* retry and unknown fields: ignored */
+}
+
+static size_t sse_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct sse *p = userdata;
+    size_t n = size * nmemb;
+    if (!p->status) {
+        const char *ctype = NULL;
+        curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &p->status);
+        curl_easy_getinfo(p->curl, CURLINFO_CONTENT_TYPE, &ctype);
+        if (p->status == 200 && (!ctype || strncmp(ctype, "text/event-stream", 17))) {
+            p->not_sse = true;
+            return 0;
+        }
+        if (p->status == 200) {
+            p->open = true;
+            if (p->fn(p->ctx, NULL) != 0) {
+                p->stopped = true;
+                return 0;
+            }
+        }
+    }
+    if (p->status != 200)
+        return collect(ptr, size, nmemb, &p->error_body);
+    /* Lines end with "\n" or "\r\n". */
+    for (size_t i = 0; i < n; i++) {
+        if (ptr[i] != '\n') {
+            if (!text_add(&p->line, ptr + i, 1)) {
+                p->too_long = true;
+                return 0;
+            }
+            continue;
+        }
+        size_t len = p->line.len;
+        if (len && p->line.s[len - 1] == '\r')
+            len--;
+        if (!sse_line(p, len ? p->line.s : "", len)) {
+            p->too_long = !p->stopped;
+            return 0;
+        }
+        p->line.len = 0;
+    }
+    return n;
+}
+
+static int sse_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                        curl_off_t ulnow)
+{
+    struct sse *p = clientp;
+    if (*p->stop)
+        p->stopped = true;
+    return p->stopped;
+}
+
+int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *path,
+                   cli_sse_fn fn, void *ctx, const volatile sig_atomic_t *stop)
+{
+    char url[CLI_URL_MAX + 256], auth[CLI_TOKEN_MAX + 32], errbuf[CURL_ERROR_SIZE];
+    struct curl_slist *headers = NULL;
+    struct sse p = {.fn = fn, .ctx = ctx, .stop = stop};
+    int rc = CLI_EXIT_INTERNAL;
+    CURLcode cc;
+
+    if (!(p.curl = curl_easy_init()))
+        goto out;
+    snprintf(url, sizeof url, "%s%s", srv->url, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", srv->token);
+    headers = curl_slist_append(headers, auth);
+    headers = curl_slist_append(headers, "Accept: text/event-stream");
+    errbuf[0] = '\0';
+    curl_easy_setopt(p.curl, CURLOPT_URL, url);
+    curl_easy_setopt(p.curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(p.curl, CURLOPT_WRITEFUNCTION, sse_write);
+    curl_easy_setopt(p.curl, CURLOPT_WRITEDATA, &p);
+    curl_easy_setopt(p.curl, CURLOPT_XFERINFOFUNCTION, sse_progress);
+    curl_easy_setopt(p.curl, CURLOPT_XFERINFODATA, &p);
+    curl_easy_setopt(p.curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(p.curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(p.curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(p.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(p.curl, CURLOPT_LOW_SPEED_TIME, SSE_SILENCE_S);
+    curl_easy_setopt(p.curl, CURLOPT_NOSIGNAL, 1L);
+    cc = curl_easy_perform(p.curl);
+    if (p.stopped) {
+        rc = 0;
+    } else if (p.status && p.status != 200) {
+        json_t *reply = p.error_body.len ? json_loadb(p.error_body.data, p.error_body.len, 0, NULL)
+                                         : NULL;
+        rc = cli_api_error(cli, srv, p.status, reply);
+        json_decref(reply);
+    } else if (p.not_sse) {
+        rc = cli_error(cli, CLI_EXIT_SERVER, "%s%s is not an event stream (an older airliftd?)",
+                       srv->url, path);
+    } else if (p.too_long) {
+        rc = cli_error(cli, CLI_EXIT_SERVER, "the event stream from %s has a line over %u bytes",
+                       srv->url, SSE_LINE_MAX);
+    } else if (!p.open) {
+        rc = cli_error(cli, CLI_EXIT_SERVER, "cannot reach airliftd at %s: %s", srv->url,
+                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else if (cc == CURLE_OPERATION_TIMEDOUT) {
+        rc = cli_error(cli, CLI_EXIT_SERVER, "no word from airliftd at %s for %ld s, not even "
+                       "a keepalive: the connection is lost", srv->url, SSE_SILENCE_S);
+    } else if (cc == CURLE_OK) {
+        rc = cli_error(cli, CLI_EXIT_SERVER, "airliftd at %s ended the event stream (shutting "
+                       "down?)", srv->url);
+    } else {
+        rc = cli_error(cli, CLI_EXIT_SERVER, "the event stream from %s broke: %s", srv->url,
+                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    }
+out:
+    curl_slist_free_all(headers);
+    if (p.curl)
+        curl_easy_cleanup(p.curl);
+    free(p.error_body.data);
+    free(p.line.s);
+    free(p.id.s);
+    free(p.type.s);
+    free(p.data.s);
+    return rc;
+}

@@ -9,6 +9,7 @@
 #ifndef AIRLIFT_CLI_H
 #define AIRLIFT_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,8 @@ struct cli {
     bool json;                /* --json: machine-readable output on stdout */
     char path[CLI_PATH_MAX];  /* command words, for messages ("image create") */
     bool json_done;           /* a JSON document went to stdout: errors add no other */
+    bool ndjson;              /* --json prints NDJSON: each document compact on one line,
+                                 an error is one more line (streams of records) */
     const char *server_flag;  /* --server URL, or NULL */
     const char *token_flag;   /* --token TOKEN, or NULL */
     const char *token_file;   /* --token-file PATH, or NULL */
@@ -70,6 +73,7 @@ extern const struct cli_command cli_image_group;
 extern const struct cli_command cli_devices_group;
 extern const struct cli_command cli_flash_command;
 extern const struct cli_command cli_status_command;
+extern const struct cli_command cli_events_command;
 
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 
@@ -100,6 +104,32 @@ int cli_api_error(struct cli *cli, const struct cli_server *srv, long status, js
 /* cli_api that treats any status >= 300 as an error (printed; CLI_EXIT_SERVER). */
 int cli_api_ok(struct cli *cli, const struct cli_server *srv, const char *method,
                const char *path, json_t *body, json_t **reply);
+
+/*
+ * Append "?key=value" (or "&key=value" if path has a query already) to path, the value
+ * percent-encoded. false if it would not fit in cap (path is then unchanged).
+ */
+bool cli_query_add(char *path, size_t cap, const char *key, const char *value);
+
+/* One server-sent event: id ("" if none), type ("message" if none), data (its lines joined
+ * by '\n'). */
+struct cli_sse_event {
+    const char *id;
+    const char *type;
+    const char *data;
+};
+/* Called once with ev == NULL when the server has accepted the stream, then for each
+ * event; returning non-zero ends the stream. */
+typedef int (*cli_sse_fn)(void *ctx, const struct cli_sse_event *ev);
+
+/*
+ * GET path as a stream of server-sent events (text/event-stream), calling fn, until fn
+ * returns non-zero or *stop becomes non-zero (checked at least once a second): then 0.
+ * An unreachable server, an API error, a stream that breaks, ends or stays silent for 45 s
+ * (the server sends a keepalive every 15 s) are printed and return CLI_EXIT_SERVER.
+ */
+int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *path,
+                   cli_sse_fn fn, void *ctx, const volatile sig_atomic_t *stop);
 
 /* ---- option parsing ---- */
 
@@ -176,7 +206,8 @@ int cli_path_exists(const char *path);
 void cli_hex(const uint8_t *bytes, size_t n, char *out, size_t cap);
 /* Canonical version string into buf (AL_VERSION_STR_MAX). */
 const char *cli_version_str(const struct al_version *v, char buf[AL_VERSION_STR_MAX]);
-/* Print v as indented JSON on stdout and release it. Returns 0 or CLI_EXIT_INTERNAL. */
+/* Print v as indented JSON (with cli->ndjson: one compact line) on stdout and release it.
+ * Returns 0 or CLI_EXIT_INTERNAL. */
 int cli_json_print(struct cli *cli, json_t *v);
 /* json object setters that survive NULL values (jansson's *_new helpers return NULL on OOM). */
 void cli_json_set(json_t *obj, const char *key, json_t *value);

@@ -18,6 +18,7 @@ static const struct cli_command *const top_commands[] = {
     &cli_devices_group,
     &cli_flash_command,
     &cli_status_command,
+    &cli_events_command,
     NULL,
 };
 

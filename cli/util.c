@@ -454,12 +454,15 @@ int cli_json_print(struct cli *cli, json_t *v)
 {
     int result = CLI_EXIT_INTERNAL;
 
-    cli->json_done = true; /* also on failure: stdout may hold part of a document */
+    /* Also on failure: stdout may hold part of a document. A stream of lines can always
+     * take one more (an error). */
+    cli->json_done = !cli->ndjson;
     if (v == NULL) {
         fputs("airlift: out of memory building JSON output\n", stderr);
         goto out;
     }
-    if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
+    if (json_dumpf(v, stdout, (cli->ndjson ? JSON_COMPACT : JSON_INDENT(2)) |
+                                  JSON_PRESERVE_ORDER) != 0 ||
         fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
         fputs("airlift: cannot write JSON output\n", stderr);
         goto out;

@@ -16,12 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -42,8 +44,16 @@
 #define MAX_SEGMENTS 6
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT 1000
+#define EVENT_PREFIX_MAX 31       /* the `type` filter */
+#define STREAM_POLL_MS 200        /* how often the ticker looks for new events */
+#define STREAM_KEEPALIVE_MS 15000 /* a comment after this much silence; token re-checked */
+#define STREAM_BATCH 64           /* events read from the store at once */
+#define STREAM_BLOCK 16384        /* libmicrohttpd's buffer for a stream */
+#define STREAM_END_WAIT_MS 1000   /* at shutdown, for the streams to end */
 #define PSK_BYTES 32
 #define IDENTITY_RANDOM_BYTES 8
+
+struct event_stream;
 
 struct ald_http {
     struct MHD_Daemon *daemon;
@@ -52,6 +62,13 @@ struct ald_http {
     struct ald_rollouts *rollouts; /* NULL: the fleet endpoints answer 503 */
     const char *data_dir;
     uint16_t port;
+    /* Live event streams and the thread that wakes them (see "the live event stream"). */
+    pthread_mutex_t streams_lock;
+    pthread_cond_t streams_wake;
+    struct event_stream *streams;
+    bool stopping;
+    pthread_t ticker;
+    bool ticker_running;
 };
 
 enum body_kind { BODY_NONE, BODY_JSON, BODY_IMAGE };
@@ -707,33 +724,88 @@ out:
 
 /* ---- handlers: events ---- */
 
-static int collect_event(void *ctx, const struct ald_event_rec *e)
+static json_t *event_json(const struct ald_event_rec *e)
 {
     json_t *data = json_loads(e->data, 0, NULL);
-    return json_array_append_new(
-        ctx, json_pack("{s:I, s:o, s:o, s:o, s:s, s:o}", "id", (json_int_t)e->id, "ts",
-                       ald_time_json(e->ts), "device",
-                       e->device[0] ? json_string(e->device) : json_null(), "update_id",
-                       e->update_id ? json_integer(e->update_id) : json_null(), "type", e->type,
-                       "data", data ? data : json_object()));
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:s, s:o}", "id", (json_int_t)e->id, "ts",
+                     ald_time_json(e->ts), "device",
+                     e->device[0] ? json_string(e->device) : json_null(), "update_id",
+                     e->update_id ? json_integer(e->update_id) : json_null(), "rollout_id",
+                     e->rollout_id ? json_integer(e->rollout_id) : json_null(), "type",
+                     e->type, "data", data ? data : json_object());
+}
+
+static int collect_event(void *ctx, const struct ald_event_rec *e)
+{
+    return json_array_append_new(ctx, event_json(e));
+}
+
+/* A type prefix: 1..EVENT_PREFIX_MAX of [a-z.]. */
+static bool type_prefix_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > EVENT_PREFIX_MAX)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || *s == '.'))
+            return false;
+    return true;
+}
+
+/* "0" or an event id. */
+static bool parse_after(const char *s, int64_t *out)
+{
+    if (!strcmp(s, "0")) {
+        *out = 0;
+        return true;
+    }
+    return parse_id(s, out);
+}
+
+/*
+ * The filters both event endpoints take: device, update, rollout, type, after. f's strings
+ * point into the request's arguments. On failure the 400 is queued and false returned.
+ */
+static bool event_filter_params(struct MHD_Connection *c, struct req *r,
+                                struct ald_event_filter *f, enum MHD_Result *ret)
+{
+    const char *device = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
+    const char *update = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "update");
+    const char *rollout = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "rollout");
+    const char *type = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type");
+    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    const char *bad = NULL;
+
+    if (device && !ald_name_valid(device))
+        bad = "'device' must be a device name";
+    else if (update && !parse_id(update, &f->update_id))
+        bad = "'update' must be an update id (a positive integer)";
+    else if (rollout && !parse_id(rollout, &f->rollout_id))
+        bad = "'rollout' must be a rollout id (a positive integer)";
+    else if (type && !type_prefix_valid(type))
+        bad = "'type' must be 1..31 of [a-z.], the start of event types (\"update.\")";
+    else if (after && !parse_after(after, &f->after_id))
+        bad = "'after' must be an event id";
+    if (bad) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", bad);
+        return false;
+    }
+    f->device = device;
+    f->type_prefix = type;
+    return true;
 }
 
 static enum MHD_Result h_events_list(struct ald_http *h, struct MHD_Connection *c,
                                      struct req *r)
 {
-    const char *device = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
-    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
     const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-    struct ald_event_filter f = {0, NULL, EVENTS_DEFAULT_LIMIT};
+    struct ald_event_filter f = {.limit = EVENTS_DEFAULT_LIMIT};
+    enum MHD_Result ret = MHD_NO;
     int64_t n;
     json_t *arr;
 
-    if (device && !ald_name_valid(device))
-        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "bad 'device' parameter");
-    f.device = device;
-    if (after && strcmp(after, "0") != 0 && !parse_id(after, &f.after_id))
-        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                           "'after' must be an event id");
+    if (!event_filter_params(c, r, &f, &ret))
+        return ret;
     if (limit) {
         if (!parse_id(limit, &n) || n > EVENTS_MAX_LIMIT)
             return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
@@ -746,6 +818,265 @@ static enum MHD_Result h_events_list(struct ald_http *h, struct MHD_Connection *
         return reply_store_error(c, r);
     }
     return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "events", arr));
+}
+
+/*
+ * The live event stream (GET /v1/events/stream, server-sent events).
+ *
+ * A stream must not hold a worker thread: each worker serves many connections. So a stream
+ * with nothing to send suspends its connection (MHD_suspend_connection, from inside its
+ * content reader), and the ticker thread resumes it when the store has a newer event than
+ * the stream has looked at, or a keepalive or a token check is due. On resume libmicrohttpd
+ * calls the reader again, which reads the store and writes, or suspends again.
+ *
+ * h->streams_lock guards the list of streams, each stream's `suspended` and h->stopping.
+ * The reader sets its stream's other fields before taking the lock to suspend, and the
+ * ticker reads them only while the stream is suspended, under the lock. Shutdown sets
+ * stopping and resumes every stream, whose reader then ends it: libmicrohttpd must never be
+ * stopped with a connection suspended.
+ */
+struct event_stream {
+    struct event_stream *next;
+    struct ald_http *h;
+    struct MHD_Connection *c;
+    struct ald_event_filter f;     /* f.after_id: every event up to it has been looked at */
+    char device[ALD_NAME_MAX + 1];
+    char type_prefix[EVENT_PREFIX_MAX + 1];
+    int64_t token_id;
+    bool suspended;
+    bool failed;                   /* out of memory while formatting */
+    size_t batch;                  /* events in the current batch */
+    int64_t last_write_ms, auth_checked_ms; /* monotonic */
+    char *out;                     /* wire text not yet given to libmicrohttpd */
+    size_t len, off, cap;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Append n bytes to the stream's pending text; false on out of memory. */
+static bool stream_put(struct event_stream *s, const char *text, size_t n)
+{
+    if (s->len + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        char *grown;
+        while (cap < s->len + n)
+            cap *= 2;
+        if (!(grown = realloc(s->out, cap)))
+            return false;
+        s->out = grown;
+        s->cap = cap;
+    }
+    memcpy(s->out + s->len, text, n);
+    s->len += n;
+    return true;
+}
+
+/* One event on the wire: "id: N\nevent: TYPE\ndata: {...}\n\n" (compact JSON: one line). */
+static int stream_collect(void *ctx, const struct ald_event_rec *e)
+{
+    struct event_stream *s = ctx;
+    json_t *o = event_json(e);
+    char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char head[ALD_EVENT_TYPE_MAX + 48];
+    int n = snprintf(head, sizeof head, "id: %" PRId64 "\nevent: %s\ndata: ", e->id, e->type);
+    json_decref(o);
+    if (!json || !stream_put(s, head, (size_t)n) || !stream_put(s, json, strlen(json)) ||
+        !stream_put(s, "\n\n", 2)) {
+        free(json);
+        s->failed = true;
+        return 1;
+    }
+    free(json);
+    s->f.after_id = e->id;
+    s->batch++;
+    return 0;
+}
+
+/* The next batch of matching events into s->out; false if the store failed. */
+static bool stream_fill(struct event_stream *s)
+{
+    struct ald_store *st = s->h->store;
+    int64_t last = 0;
+    s->batch = 0;
+    s->f.limit = STREAM_BATCH;
+    /* `last` first: every event up to it is visible to the listing that follows. */
+    if (st->ops->event_last_id(st, &last) != ALD_STORE_OK ||
+        st->ops->event_list(st, &s->f, stream_collect, s) != ALD_STORE_OK || s->failed)
+        return false;
+    /* A short batch: nothing else up to `last` matches; never look there again. */
+    if (s->batch < STREAM_BATCH && last > s->f.after_id)
+        s->f.after_id = last;
+    return true;
+}
+
+/* Is the stream's token still good? (checked every STREAM_KEEPALIVE_MS) */
+static bool stream_token_live(struct event_stream *s, int64_t now)
+{
+    struct ald_token_rec t;
+    enum ald_store_rc rc;
+    if (now - s->auth_checked_ms < STREAM_KEEPALIVE_MS)
+        return true;
+    s->auth_checked_ms = now;
+    rc = s->h->store->ops->token_get(s->h->store, s->token_id, &t);
+    return rc == ALD_STORE_ERROR || (rc == ALD_STORE_OK && !t.revoked);
+}
+
+static bool streams_stopping(struct ald_http *h)
+{
+    pthread_mutex_lock(&h->streams_lock);
+    bool stopping = h->stopping;
+    pthread_mutex_unlock(&h->streams_lock);
+    return stopping;
+}
+
+/* libmicrohttpd's content reader of a stream: hand out pending text, or suspend. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct event_stream *s = cls;
+    struct ald_http *h = s->h;
+    int64_t now = mono_ms();
+    (void)pos;
+    if (streams_stopping(h) || !stream_token_live(s, now))
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (s->off == s->len) {
+        s->off = s->len = 0;
+        if (!stream_fill(s))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (s->len == 0 && now - s->last_write_ms >= STREAM_KEEPALIVE_MS &&
+            !stream_put(s, ": keepalive\n\n", 13))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (s->off < s->len) {
+        size_t n = s->len - s->off < max ? s->len - s->off : max;
+        memcpy(buf, s->out + s->off, n);
+        s->off += n;
+        s->last_write_ms = now;
+        return (ssize_t)n;
+    }
+    pthread_mutex_lock(&h->streams_lock);
+    if (h->stopping) {
+        pthread_mutex_unlock(&h->streams_lock);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    s->suspended = true;
+    MHD_suspend_connection(s->c);
+    pthread_mutex_unlock(&h->streams_lock);
+    return 0;
+}
+
+/* The response is gone (the connection closed): forget the stream. */
+static void stream_free(void *cls)
+{
+    struct event_stream *s = cls;
+    struct ald_http *h = s->h;
+    pthread_mutex_lock(&h->streams_lock);
+    for (struct event_stream **p = &h->streams; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    pthread_cond_broadcast(&h->streams_wake); /* streams_stop waits for the last one */
+    pthread_mutex_unlock(&h->streams_lock);
+    free(s->out);
+    free(s);
+}
+
+/* The ticker: every STREAM_POLL_MS, resume the suspended streams that have work. */
+static void *streams_tick(void *arg)
+{
+    struct ald_http *h = arg;
+    struct timespec until;
+    pthread_mutex_lock(&h->streams_lock);
+    while (!h->stopping) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += STREAM_POLL_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&h->streams_wake, &h->streams_lock, &until);
+        if (h->stopping || !h->streams)
+            continue;
+        int64_t last = 0, now;
+        pthread_mutex_unlock(&h->streams_lock);
+        /* A failing store wakes every stream: its reader reports the failure. */
+        bool known = h->store->ops->event_last_id(h->store, &last) == ALD_STORE_OK;
+        now = mono_ms();
+        pthread_mutex_lock(&h->streams_lock);
+        for (struct event_stream *s = h->streams; s; s = s->next) {
+            if (!s->suspended)
+                continue;
+            if (known && last <= s->f.after_id &&
+                now - s->last_write_ms < STREAM_KEEPALIVE_MS &&
+                now - s->auth_checked_ms < STREAM_KEEPALIVE_MS)
+                continue;
+            s->suspended = false;
+            MHD_resume_connection(s->c);
+        }
+    }
+    pthread_mutex_unlock(&h->streams_lock);
+    return NULL;
+}
+
+static enum MHD_Result h_events_stream(struct ald_http *h, struct MHD_Connection *c,
+                                       struct req *r)
+{
+    const char *last_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    struct ald_event_filter f = {0};
+    struct event_stream *s;
+    struct MHD_Response *resp;
+    enum MHD_Result ret = MHD_NO;
+    char opening[48];
+    int n;
+
+    if (!event_filter_params(c, r, &f, &ret))
+        return ret;
+    /* A reconnecting EventSource repeats the URL: its Last-Event-ID is the newer news. */
+    if (last_id && !parse_after(last_id, &f.after_id))
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "Last-Event-ID must be an event id");
+    if (!last_id && !MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after") &&
+        h->store->ops->event_last_id(h->store, &f.after_id) != ALD_STORE_OK)
+        return reply_store_error(c, r);
+    if (!(s = calloc(1, sizeof *s)))
+        return MHD_NO;
+    s->h = h;
+    s->c = c;
+    s->f = f;
+    if (f.device) {
+        snprintf(s->device, sizeof s->device, "%s", f.device);
+        s->f.device = s->device;
+    }
+    if (f.type_prefix) {
+        snprintf(s->type_prefix, sizeof s->type_prefix, "%s", f.type_prefix);
+        s->f.type_prefix = s->type_prefix;
+    }
+    s->token_id = r->token.id;
+    s->last_write_ms = s->auth_checked_ms = mono_ms();
+    /* A comment first: the client knows the stream is open, and from where. */
+    n = snprintf(opening, sizeof opening, ": after %" PRId64 "\n\n", f.after_id);
+    if (!stream_put(s, opening, (size_t)n)) {
+        free(s);
+        return MHD_NO;
+    }
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, s,
+                                             stream_free);
+    if (!resp) {
+        free(s->out);
+        free(s);
+        return MHD_NO;
+    }
+    pthread_mutex_lock(&h->streams_lock);
+    s->next = h->streams;
+    h->streams = s;
+    pthread_mutex_unlock(&h->streams_lock);
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* proxies: do not buffer */
+    return send_reply(c, r, MHD_HTTP_OK, resp);
 }
 
 /* ---- handlers: updates ---- */
@@ -1363,6 +1694,7 @@ static const struct route routes[] = {
     {"GET", "/v1/images/{}", ALD_SCOPE_READ, BODY_NONE, h_image_get},
     {"GET", "/v1/images/{}/blob", ALD_SCOPE_READ, BODY_NONE, h_image_blob},
     {"GET", "/v1/events", ALD_SCOPE_READ, BODY_NONE, h_events_list},
+    {"GET", "/v1/events/stream", ALD_SCOPE_READ, BODY_NONE, h_events_stream},
     {"POST", "/v1/devices/{}/updates", ALD_SCOPE_OPERATOR, BODY_JSON, h_updates_create},
     {"GET", "/v1/devices/{}/updates", ALD_SCOPE_READ, BODY_NONE, h_updates_list},
     {"GET", "/v1/updates/{}", ALD_SCOPE_READ, BODY_NONE, h_update_get},
@@ -1640,6 +1972,64 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     ald_log(ALD_LOG_WARN, "http", "detail", msg, NULL);
 }
 
+/* The lock, the condition (on the monotonic clock) and the ticker of the streams. */
+static bool streams_init(struct ald_http *h)
+{
+    pthread_condattr_t attr;
+    bool cond_ok;
+    if (pthread_condattr_init(&attr) != 0)
+        return false;
+    cond_ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+              pthread_cond_init(&h->streams_wake, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (!cond_ok)
+        return false;
+    if (pthread_mutex_init(&h->streams_lock, NULL) != 0) {
+        pthread_cond_destroy(&h->streams_wake);
+        return false;
+    }
+    if (pthread_create(&h->ticker, NULL, streams_tick, h) != 0) {
+        pthread_mutex_destroy(&h->streams_lock);
+        pthread_cond_destroy(&h->streams_wake);
+        return false;
+    }
+    h->ticker_running = true;
+    return true;
+}
+
+/*
+ * End every stream: no connection may stay suspended once libmicrohttpd stops. Each reader
+ * then ends its stream properly (the client sees an end, not a broken transfer); what is
+ * still open after STREAM_END_WAIT_MS is cut by MHD_stop_daemon.
+ */
+static void streams_stop(struct ald_http *h)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += STREAM_END_WAIT_MS / 1000;
+    pthread_mutex_lock(&h->streams_lock);
+    h->stopping = true;
+    for (struct event_stream *s = h->streams; s; s = s->next) {
+        if (s->suspended) {
+            s->suspended = false;
+            MHD_resume_connection(s->c);
+        }
+    }
+    pthread_cond_broadcast(&h->streams_wake);
+    while (h->streams && pthread_cond_timedwait(&h->streams_wake, &h->streams_lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&h->streams_lock);
+    if (h->ticker_running)
+        pthread_join(h->ticker, NULL);
+    h->ticker_running = false;
+}
+
+static void streams_destroy(struct ald_http *h)
+{
+    pthread_mutex_destroy(&h->streams_lock);
+    pthread_cond_destroy(&h->streams_wake);
+}
+
 int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
                    struct ald_store *store, struct ald_updates *updates, const char *data_dir,
                    char *err, size_t errlen)
@@ -1649,8 +2039,9 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
     struct sockaddr_in6 sin6;
     const struct sockaddr *sa;
     const union MHD_DaemonInfo *info;
+    /* Suspend/resume: event streams wait without holding a worker. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_USE_AUTO;
+                     MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
     int rc = -1;
 
     *out = NULL;
@@ -1662,6 +2053,12 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
     h->store = store;
     h->updates = updates;
     h->data_dir = data_dir;
+    if (!streams_init(h)) {
+        snprintf(err, errlen, "cannot start the event stream thread");
+        free(h);
+        h = NULL;
+        goto out;
+    }
     memset(&sin, 0, sizeof sin);
     memset(&sin6, 0, sizeof sin6);
     if (listen->ipv6) {
@@ -1692,8 +2089,11 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
     *out = h;
     rc = 0;
 out:
-    if (rc != 0)
+    if (rc != 0 && h) {
+        streams_stop(h);
+        streams_destroy(h);
         free(h);
+    }
     return rc;
 }
 
@@ -1712,10 +2112,13 @@ void ald_http_stop(struct ald_http *h)
     MHD_socket fd;
     if (!h)
         return;
-    /* Stop accepting first; workers then finish what they are doing and are joined. */
+    /* Stop accepting first; end the event streams (they would wait forever); workers then
+     * finish what they are doing and are joined. */
     fd = MHD_quiesce_daemon(h->daemon);
+    streams_stop(h);
     MHD_stop_daemon(h->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    streams_destroy(h);
     free(h);
 }

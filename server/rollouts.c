@@ -85,9 +85,8 @@ static int collect_rollout(void *ctx, const struct ald_rollout_rec *ro)
 static void emit(struct ald_rollouts *r, const char *type, const char *device, int64_t update_id,
                  int64_t rollout_id, json_t *data)
 {
-    json_object_set_new(data, "rollout", json_integer(rollout_id));
     char *text = json_dumps(data, JSON_COMPACT);
-    ald_event_emit(r->st, type, device, update_id, text);
+    ald_event_emit_rollout(r->st, type, device, update_id, rollout_id, text);
     free(text);
     json_decref(data);
 }

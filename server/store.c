@@ -81,6 +81,13 @@ bool ald_version_sort_key(const struct al_version *v, char *out, size_t cap)
 enum ald_store_rc ald_event_emit(struct ald_store *st, const char *type, const char *device,
                                  int64_t update_id, const char *data_json)
 {
+    return ald_event_emit_rollout(st, type, device, update_id, 0, data_json);
+}
+
+enum ald_store_rc ald_event_emit_rollout(struct ald_store *st, const char *type,
+                                         const char *device, int64_t update_id,
+                                         int64_t rollout_id, const char *data_json)
+{
     struct ald_event_rec ev;
     memset(&ev, 0, sizeof ev);
     if (strlen(type) > ALD_EVENT_TYPE_MAX || (device && strlen(device) > ALD_NAME_MAX) ||
@@ -90,6 +97,7 @@ enum ald_store_rc ald_event_emit(struct ald_store *st, const char *type, const c
     if (device)
         memcpy(ev.device, device, strlen(device) + 1);
     ev.update_id = update_id;
+    ev.rollout_id = rollout_id;
     if (data_json)
         memcpy(ev.data, data_json, strlen(data_json) + 1);
     else

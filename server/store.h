@@ -115,6 +115,7 @@ struct ald_event_rec {
     int64_t ts;
     char device[ALD_NAME_MAX + 1]; /* "" if not about one device */
     int64_t update_id;             /* 0 if not about one update */
+    int64_t rollout_id;            /* 0 if not about one rollout */
     char type[ALD_EVENT_TYPE_MAX + 1]; /* "device.created", "image.uploaded", ... */
     char data[ALD_EVENT_DATA_MAX]; /* JSON object text, "{}" if nothing more to say */
 };
@@ -192,6 +193,9 @@ struct ald_event_filter {
     int64_t after_id;              /* only events with id > after_id */
     const char *device;            /* NULL: any */
     size_t limit;                  /* 0: no limit */
+    int64_t update_id;             /* 0: any */
+    int64_t rollout_id;            /* 0: any */
+    const char *type_prefix;       /* NULL: any; else types starting with it ("update.") */
 };
 
 struct ald_store;
@@ -247,7 +251,8 @@ struct ald_store_ops {
                                    struct ald_image_rec *out);
     enum ald_store_rc (*image_list)(struct ald_store *st, ald_image_cb cb, void *ctx);
 
-    /* Events. append: fills rec->id, and rec->ts if 0. list: in id order, filtered. */
+    /* Events. append: fills rec->id, and rec->ts if 0. list: ascending id order, the events
+     * that match every filter field set (at most limit). */
     enum ald_store_rc (*event_append)(struct ald_store *st, struct ald_event_rec *rec);
     enum ald_store_rc (*event_list)(struct ald_store *st, const struct ald_event_filter *f,
                                     ald_event_cb cb, void *ctx);
@@ -301,6 +306,9 @@ struct ald_store_ops {
                                              ald_rollout_device_cb cb, void *ctx);
     enum ald_store_rc (*auto_bytes)(struct ald_store *st, int64_t device_id, int64_t since,
                                     uint64_t *out);
+    /* The id of the newest event, 0 if there is none. Every event with a smaller id is
+     * visible to event_list by the time this returns (what a live stream relies on). */
+    enum ald_store_rc (*event_last_id)(struct ald_store *st, int64_t *out);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */
@@ -326,9 +334,13 @@ int ald_store_sqlite_latest_schema(void);
 struct al_version;
 bool ald_version_sort_key(const struct al_version *v, char *out, size_t cap);
 
-/* Convenience: append an event with printf-free JSON data (data_json may be NULL for {}). */
+/* Convenience: append an event with printf-free JSON data (data_json may be NULL for {}).
+ * device may be NULL; update_id and rollout_id 0 for none. */
 enum ald_store_rc ald_event_emit(struct ald_store *st, const char *type, const char *device,
                                  int64_t update_id, const char *data_json);
+enum ald_store_rc ald_event_emit_rollout(struct ald_store *st, const char *type,
+                                         const char *device, int64_t update_id,
+                                         int64_t rollout_id, const char *data_json);
 
 /* Scope names: "read", "operator", "admin"; parse returns 0 for an unknown name. */
 const char *ald_scope_name(enum ald_scope scope);

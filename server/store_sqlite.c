@@ -757,6 +757,9 @@ out:
     return rc;
 }
 
+#define EVENT_COLS "id, ts, coalesce(device, ''), coalesce(update_id, 0), type, data, " \
+                   "coalesce(rollout_id, 0)"
+
 static bool read_event_v(sqlite3_stmt *stmt, void *out)
 {
     struct ald_event_rec *e = out;
@@ -764,9 +767,27 @@ static bool read_event_v(sqlite3_stmt *stmt, void *out)
     e->id = sqlite3_column_int64(stmt, 0);
     e->ts = sqlite3_column_int64(stmt, 1);
     e->update_id = sqlite3_column_int64(stmt, 3);
+    e->rollout_id = sqlite3_column_int64(stmt, 6);
     return col_text(stmt, 2, e->device, sizeof e->device) &&
            col_text(stmt, 4, e->type, sizeof e->type) &&
            col_text(stmt, 5, e->data, sizeof e->data);
+}
+
+/* Bind v to parameter i, or NULL for 0 (ids) / "" (texts): "none" is NULL in the table. */
+static void bind_id_or_null(sqlite3_stmt *stmt, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(stmt, i, v);
+    else
+        sqlite3_bind_null(stmt, i);
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *v)
+{
+    if (v && *v)
+        sqlite3_bind_text(stmt, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, i);
 }
 
 static enum ald_store_rc op_event_append(struct ald_store *st, struct ald_event_rec *rec)
@@ -775,22 +796,18 @@ static enum ald_store_rc op_event_append(struct ald_store *st, struct ald_event_
     sqlite3_stmt *stmt = NULL;
     enum ald_store_rc rc = ALD_STORE_ERROR;
     pthread_mutex_lock(&s->lock);
-    stmt = prep(s, "INSERT INTO events(ts, device, update_id, type, data) VALUES (?,?,?,?,?)");
+    stmt = prep(s, "INSERT INTO events(ts, device, update_id, type, data, rollout_id) "
+                   "VALUES (?,?,?,?,?,?)");
     if (!stmt)
         goto out;
     if (!rec->ts)
         rec->ts = ald_now_ms();
     sqlite3_bind_int64(stmt, 1, rec->ts);
-    if (rec->device[0])
-        sqlite3_bind_text(stmt, 2, rec->device, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(stmt, 2);
-    if (rec->update_id)
-        sqlite3_bind_int64(stmt, 3, rec->update_id);
-    else
-        sqlite3_bind_null(stmt, 3);
+    bind_text_or_null(stmt, 2, rec->device);
+    bind_id_or_null(stmt, 3, rec->update_id);
     sqlite3_bind_text(stmt, 4, rec->type, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt, 5, rec->data[0] ? rec->data : "{}", -1, SQLITE_TRANSIENT);
+    bind_id_or_null(stmt, 6, rec->rollout_id);
     rc = step_done(s, stmt, "event_append");
     if (rc == ALD_STORE_OK)
         rec->id = sqlite3_last_insert_rowid(s->db);
@@ -807,8 +824,11 @@ static enum ald_store_rc op_event_list(struct ald_store *st, const struct ald_ev
     sqlite3_stmt *stmt = NULL;
     enum ald_store_rc rc = ALD_STORE_ERROR;
     pthread_mutex_lock(&s->lock);
-    stmt = prep(s, "SELECT id, ts, coalesce(device, ''), coalesce(update_id, 0), type, data "
-                   "FROM events WHERE id > ?1 AND (?2 IS NULL OR device = ?2) "
+    /* The prefix compares bytes (substr), not LIKE: no wildcards, case-sensitive. */
+    stmt = prep(s, "SELECT " EVENT_COLS " FROM events WHERE id > ?1 "
+                   "AND (?2 IS NULL OR device = ?2) AND (?4 IS NULL OR update_id = ?4) "
+                   "AND (?5 IS NULL OR rollout_id = ?5) "
+                   "AND (?6 IS NULL OR substr(type, 1, length(?6)) = ?6) "
                    "ORDER BY id LIMIT ?3");
     if (!stmt)
         goto out;
@@ -818,9 +838,29 @@ static enum ald_store_rc op_event_list(struct ald_store *st, const struct ald_ev
     else
         sqlite3_bind_null(stmt, 2);
     sqlite3_bind_int64(stmt, 3, f->limit ? (sqlite3_int64)f->limit : -1);
+    bind_id_or_null(stmt, 4, f->update_id);
+    bind_id_or_null(stmt, 5, f->rollout_id);
+    bind_text_or_null(stmt, 6, f->type_prefix);
     rc = list_rows(s, stmt, "event_list", sizeof(struct ald_event_rec), read_event_v,
                    (int (*)(void *, const void *))cb, ctx);
 out:
+    sqlite3_finalize(stmt);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static enum ald_store_rc op_event_last_id(struct ald_store *st, int64_t *out)
+{
+    struct sqlite_store *s = S(st);
+    enum ald_store_rc rc = ALD_STORE_ERROR;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *stmt = prep(s, "SELECT coalesce(max(id), 0) FROM events");
+    if (stmt && sqlite3_step(stmt) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(stmt, 0);
+        rc = ALD_STORE_OK;
+    } else if (stmt) {
+        db_fail(s, "event_last_id");
+    }
     sqlite3_finalize(stmt);
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -1342,6 +1382,7 @@ static const struct ald_store_ops sqlite_ops = {
     .rollout_device_put = op_rollout_device_put,
     .rollout_device_list = op_rollout_device_list,
     .auto_bytes = op_auto_bytes,
+    .event_last_id = op_event_last_id,
 };
 
 /* Run a PRAGMA and check its one-row answer if expect is not NULL. */

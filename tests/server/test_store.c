@@ -432,8 +432,12 @@ static void test_events(void **state)
 {
     struct fixture *fx = *state;
     struct ald_store *st = fx->st;
-    struct ald_event_filter all = {0, NULL, 0}, one = {0, "dev-1", 0}, page = {0, NULL, 2};
+    struct ald_event_filter all = {.limit = 0}, one = {.device = "dev-1"}, page = {.limit = 2};
     struct event_seen seen;
+    int64_t last = -1;
+
+    assert_int_equal(st->ops->event_last_id(st, &last), ALD_STORE_OK);
+    assert_int_equal(last, 0);
 
     assert_int_equal(ald_event_emit(st, "device.created", "dev-1", 0, NULL), ALD_STORE_OK);
     assert_int_equal(ald_event_emit(st, "device.created", "dev-2", 0, "{\"platform\":10}"),
@@ -455,6 +459,8 @@ static void test_events(void **state)
     seen.last_id = page.after_id;
     assert_int_equal(st->ops->event_list(st, &page, collect_events, &seen), ALD_STORE_OK);
     assert_string_equal(seen.types, "update.queued,image.uploaded,");
+    assert_int_equal(st->ops->event_last_id(st, &last), ALD_STORE_OK);
+    assert_int_equal(last, seen.last_id);
 
     /* Oversized fields are refused, not truncated. */
     {
@@ -463,6 +469,70 @@ static void test_events(void **state)
         big[sizeof big - 1] = '\0';
         assert_int_equal(ald_event_emit(st, "x", NULL, 0, big), ALD_STORE_ERROR);
     }
+}
+
+/* Events of updates and rollouts, and the filters on them. */
+static int keep_event(void *ctx, const struct ald_event_rec *e)
+{
+    *(struct ald_event_rec *)ctx = *e;
+    return 1; /* the first is enough */
+}
+
+static void test_event_filters(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_event_rec *got = calloc(1, sizeof *got);
+    struct event_seen seen;
+    struct ald_event_filter f;
+
+    assert_int_equal(ald_event_emit(st, "device.created", "dev-1", 0, NULL), ALD_STORE_OK);
+    assert_int_equal(ald_event_emit(st, "update.queued", "dev-1", 7, NULL), ALD_STORE_OK);
+    assert_int_equal(ald_event_emit_rollout(st, "rollout.started", NULL, 0, 3, "{\"wave\":1}"),
+                     ALD_STORE_OK);
+    assert_int_equal(ald_event_emit_rollout(st, "update.queued", "dev-2", 8, 3, NULL),
+                     ALD_STORE_OK);
+    assert_int_equal(ald_event_emit_rollout(st, "update.succeeded", "dev-1", 7, 0, NULL),
+                     ALD_STORE_OK);
+    assert_int_equal(ald_event_emit(st, "updates", NULL, 0, NULL), ALD_STORE_OK);
+
+    /* rollout_id is kept, and 0 reads back as 0 (NULL in the table). */
+    memset(&f, 0, sizeof f);
+    f.rollout_id = 3;
+    assert_int_equal(st->ops->event_list(st, &f, keep_event, got), ALD_STORE_OK);
+    assert_string_equal(got->type, "rollout.started");
+    assert_int_equal(got->rollout_id, 3);
+    assert_int_equal(got->update_id, 0);
+    assert_string_equal(got->device, "");
+    assert_string_equal(got->data, "{\"wave\":1}");
+    memset(&f, 0, sizeof f);
+    assert_int_equal(st->ops->event_list(st, &f, keep_event, got), ALD_STORE_OK);
+    assert_int_equal(got->rollout_id, 0);
+
+    struct {
+        struct ald_event_filter f;
+        const char *types;
+    } cases[] = {
+        {{.rollout_id = 3}, "rollout.started,update.queued,"},
+        {{.update_id = 7}, "update.queued,update.succeeded,"},
+        {{.update_id = 8, .rollout_id = 3}, "update.queued,"},
+        {{.update_id = 7, .rollout_id = 3}, ""},
+        {{.type_prefix = "update."}, "update.queued,update.queued,update.succeeded,"},
+        {{.type_prefix = "update"}, "update.queued,update.queued,update.succeeded,updates,"},
+        {{.type_prefix = "UPDATE."}, ""},      /* case-sensitive */
+        {{.type_prefix = "update%"}, ""},      /* no LIKE wildcards */
+        {{.type_prefix = "update.", .device = "dev-1"}, "update.queued,update.succeeded,"},
+        {{.type_prefix = "update.", .limit = 1, .after_id = 2}, "update.queued,"},
+        {{.rollout_id = 99}, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&seen, 0, sizeof seen);
+        seen.last_id = cases[i].f.after_id;
+        assert_int_equal(st->ops->event_list(st, &cases[i].f, collect_events, &seen),
+                         ALD_STORE_OK);
+        assert_string_equal(seen.types, cases[i].types);
+    }
+    free(got);
 }
 
 /* ---- settings and helpers ---- */
@@ -654,6 +724,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_ingest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_filters, setup, teardown),
         cmocka_unit_test(test_listen_parse),
         cmocka_unit_test_setup_teardown(test_config_file_and_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_and_files, setup, teardown),
