@@ -495,7 +495,7 @@ static void transition(struct ald_updates *u, struct ald_update_rec *rec, const 
                                  (json_int_t)rec->offset);
         char *text = json_dumps(data, JSON_COMPACT);
         snprintf(type, sizeof type, "update.%s", state);
-        ald_event_emit(u->st, type, rec->device, rec->id, text);
+        ald_event_emit_rollout(u->st, type, rec->device, rec->id, rec->rollout_id, text);
         if (rec->why[0])
             ald_log(ALD_LOG_INFO, "update", "device", rec->device, "state", state, "why",
                     rec->why, NULL);
