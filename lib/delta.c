@@ -206,8 +206,13 @@ static void emit(struct al_delta *st, const uint8_t *b, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         st->outbuf[st->out_len++] = b[i];
-        if (st->out_len == AL_DELTA_OUTBUF)
+        if (st->out_len == AL_DELTA_OUTBUF) {
             flush_out(st);
+            if (st->phase == PH_ERROR) {
+                st->out_len = 0; /* a failed write: nothing more goes into the buffer */
+                return;
+            }
+        }
     }
     st->finalized += n;
 }

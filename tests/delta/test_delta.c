@@ -26,6 +26,7 @@ struct sink {
     uint8_t *times; /* how often each output byte was written */
     size_t cap, written;
     int bad; /* a contract violation */
+    size_t fail_from; /* writes at or past this output offset fail (0: none), like a dead flash */
 };
 
 /* len bytes at off of src (have bytes), or a contract violation. */
@@ -55,6 +56,8 @@ static al_err s_read_new(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 static al_err s_write_new(void *ctx, uint32_t off, const uint8_t *buf, size_t len)
 {
     struct sink *s = ctx;
+    if (s->fail_from && off + len > s->fail_from)
+        return AL_ERR_FLASH;
     if (off != s->written || off % AL_DELTA_WRITE_ALIGN || off > s->cap || len > s->cap - off) {
         s->bad = 1;
         return AL_ERR_OUT_OF_RANGE;
@@ -326,6 +329,33 @@ static void test_resume(void **state)
     }
 }
 
+/* A write that fails mid-stream (a flash error, a power cut) stops the decoder with that
+ * error, at once and for good, whatever the piece sizes. */
+static void test_write_failure(void **state)
+{
+    (void)state;
+    size_t ol, nl, len;
+    uint8_t *o = load("electron/system-part1-0.6.4.bin", &ol), *n = load("electron/system-part1-0.7.0.bin", &nl);
+    uint8_t *p = encode(o, ol, n, nl, &len);
+    for (size_t at = 16; at < nl; at += nl / 7 + 3) {
+        struct sink s;
+        sink_init(&s, o, ol, nl);
+        s.fail_from = at;
+        struct al_delta_io io = sink_io(&s);
+        assert_int_equal(al_delta_init(&dec, &io), AL_OK);
+        al_err err = al_delta_feed(&dec, p, len);
+        assert_int_equal(err, AL_ERR_FLASH);
+        assert_int_equal(al_delta_feed(&dec, p, 1), AL_ERR_FLASH);
+        assert_int_equal(al_delta_finish(&dec), AL_ERR_FLASH);
+        assert_true(s.written <= at);
+        assert_false(s.bad);
+        sink_free(&s);
+    }
+    free(o);
+    free(n);
+    free(p);
+}
+
 static int is_patch_error(al_err e)
 {
     return e == AL_ERR_PATCH_CORRUPT || e == AL_ERR_PATCH_TRUNCATED || e == AL_ERR_PATCH_UNSUPPORTED ||
@@ -403,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_full_images),
         cmocka_unit_test(test_random_empty_identical),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_corrupt_and_truncated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

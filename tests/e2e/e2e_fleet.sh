@@ -97,7 +97,7 @@ check "every device of the field group succeeded, the late one too" \
 echo "rollout: $(rollout | jq -c '{state, why, counts, waves: [.waves[] | {devices, succeeded}]}')"
 
 # Wave order: each wave's first start came after the wave before it was all done.
-ev=$(api GET "/v1/events?type=rollout.&limit=5000")
+ev=$(api GET "/v1/events?rollout=$R&type=rollout.&limit=1000")
 order_ok=true
 for w in 2 3; do
     first_start=$(jq "[.events[] | select(.type==\"rollout.wave\" and .data.wave==$w)][0].id" <<<"$ev")
