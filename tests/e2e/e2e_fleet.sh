@@ -61,6 +61,8 @@ images=$(for f in bootloader-2.3.0 system-part1-0.7.0 system-part2-0.7.0 system-
 rel=$(api_json POST /v1/products/tracker/releases \
       "{\"version\":\"2.0.0\",\"images\":$(jq -R . <<<"$images" | jq -s -c .)}")
 check "release 2.0.0 created" test "$(jq -r .version <<<"$rel")" = 2.0.0
+"$AIRLIFT" events --follow --json --device f001 >"$WORK/f001.events" 2>"$WORK/f001.events.err" &
+PIDS+=($!)
 ro=$(api_json POST /v1/rollouts '{"product":"tracker","release":"2.0.0","target":{"groups":["field"]},
       "waves":[{"count":3},{"percent":30},{"percent":100}],"success_percent":100,"error_percent":20}')
 R=$(jq -r .id <<<"$ro")
@@ -147,9 +149,30 @@ for d in $(jq -r '.devices[] | select(.wave==2) | .device' <<<"$devs"); do
 done
 check "the later wave downloaded no byte of it ($bytes_later)" test "$bytes_later" -eq 0
 
-# ---- 3. one device's story ----
+# ---- 3. the rate limit and the data budget ----
+head -c 20000 /dev/urandom >"$WORK/app4.bin"
+APP4=$(sign app4 "$WORK/app4.bin" --function application --index 1 --platform 10 --version 3.1.0 \
+       --link-address 0x08080000)
+api_json POST /v1/products/tracker/releases "{\"version\":\"3.1.0\",\"images\":[\"$APP4\"]}" >/dev/null
+R=$(api_json POST /v1/rollouts '{"product":"tracker","release":"3.1.0","target":{"groups":["field"]},
+      "budget_bytes_per_day":20000}' | jq -r .id)
+check "over the data budget, the field group is deferred" wait_rollout ".counts.deferred == $((GOOD + 1))"
+check "and nothing started" test "$(rollout | jq '.counts.updating + .counts.succeeded')" -eq 0
+api POST "/v1/rollouts/$R/cancel" >/dev/null
+R=$(api_json POST /v1/rollouts '{"product":"tracker","release":"3.1.0","target":{"groups":["lab"]},
+      "rate_per_min":2}' | jq -r .id)
+sleep 5
+started=$(rollout | jq '.devices - .counts.pending')
+check "a rate of 2 per minute starts 2 updates in the first minute ($started)" test "$started" -eq 2
+api POST "/v1/rollouts/$R/cancel" >/dev/null
+check "a cancelled rollout is cancelled" test "$(rollout | jq -r .state)" = cancelled
+
+# ---- 4. one device's story ----
 story=$(api GET "/v1/events?device=f001&type=update.&limit=1000" | jq -r '[.events[].type] | join(" ")')
 echo "f001: $story"
 check "f001's update went queued ... succeeded, in order" \
     grep -Eq "update.queued( update.[a-z]+)* update.downloading( update.[a-z]+)* update.installing( update.[a-z]+)* update.confirming( update.[a-z]+)* update.succeeded" <<<"$story"
+live=$(jq -r 'select((.type // "") | startswith("update.")) | .type' "$WORK/f001.events" | sed '/update.succeeded/q' | tr '\n' ' ')
+echo "f001, live: $live"
+check "the live event stream told the same story" test "${live% }" = "$story"
 finish
