@@ -269,6 +269,19 @@ too_long:
     return false;
 }
 
+int cli_path_add(struct cli *cli, char *path, size_t cap, const char *what, const char *value)
+{
+    size_t len = strlen(path), n = strlen(value);
+    bool ok = n > 0 && n <= 80 && len + 1 + n < cap;
+    for (const unsigned char *v = (const unsigned char *)value; ok && *v; v++)
+        ok = *v > ' ' && *v != 0x7f && !strchr("/?#%", *v);
+    if (!ok)
+        return cli_usage_error(cli, "%s '%s' is not valid: expected a name (1..64 of "
+                               "[A-Za-z0-9._-]) or a version", what, value);
+    snprintf(path + len, cap - len, "/%s", value);
+    return 0;
+}
+
 /* ---- server-sent events ---- */
 
 #define SSE_LINE_MAX (256u * 1024u) /* one line of the stream; an event is far smaller */

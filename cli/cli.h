@@ -34,7 +34,9 @@ enum cli_exit {
     CLI_EXIT_TIMEOUT = 9,        /* reserved: no final answer in time */
     CLI_EXIT_OFFLINE = 10,       /* reserved: the device is offline */
     CLI_EXIT_CANCELLED = 11,     /* reserved: cancelled at the confirmation prompt */
-    CLI_EXIT_RESERVED_LAST = 15, /* 12..15 reserved for later server commands */
+    CLI_EXIT_ROLLOUT_PAUSED = 12,    /* a watched rollout paused (by itself or a user) */
+    CLI_EXIT_ROLLOUT_CANCELLED = 13, /* a watched rollout was cancelled */
+    CLI_EXIT_RESERVED_LAST = 15, /* 14..15 reserved for later server commands */
 };
 
 #define CLI_PATH_MAX 64 /* "image create": the words of the command being run */
@@ -74,6 +76,10 @@ extern const struct cli_command cli_devices_group;
 extern const struct cli_command cli_flash_command;
 extern const struct cli_command cli_status_command;
 extern const struct cli_command cli_events_command;
+extern const struct cli_command cli_products_group;
+extern const struct cli_command cli_releases_group;
+extern const struct cli_command cli_release_command;
+extern const struct cli_command cli_rollouts_group;
 
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 
@@ -110,6 +116,14 @@ int cli_api_ok(struct cli *cli, const struct cli_server *srv, const char *method
  * percent-encoded. false if it would not fit in cap (path is then unchanged).
  */
 bool cli_query_add(char *path, size_t cap, const char *key, const char *value);
+
+/*
+ * Append "/" and a name or version given on the command line to an API path. A value that
+ * cannot be one path segment (empty, too long, or holding '/', '?', '#', '%', a space or a
+ * control character) is a usage error naming `what` ("product"): returns CLI_EXIT_USAGE,
+ * else 0.
+ */
+int cli_path_add(struct cli *cli, char *path, size_t cap, const char *what, const char *value);
 
 /* One server-sent event: id ("" if none), type ("message" if none), data (its lines joined
  * by '\n'). */
@@ -161,6 +175,15 @@ void cli_parser_init(struct cli_parser *p, struct cli *cli, const struct cli_opt
 /* Next option id, or a CLI_ARG_* value. --json is handled here (sets cli->json). */
 int cli_parser_next(struct cli_parser *p, const char **value);
 
+/*
+ * Parse the arguments of a leaf that takes exactly n positional arguments and no options
+ * (but --help and --json): into args[0..n-1]. usage names them ("PRODUCT VERSION") for the
+ * error when some are missing. Returns 0, -1 after printing --help, or an exit code.
+ */
+int cli_positionals(struct cli *cli, const struct cli_command *self, int argc, char **argv,
+                    const char **args, int n, const char *usage);
+/* A positive decimal id (or 0 when zero_ok), as the API takes it: rollouts, updates, events. */
+bool cli_parse_id(const char *s, bool zero_ok, long long *out);
 /* Strict numbers: decimal, or hex with 0x; no sign, no spaces, <= max. */
 bool cli_parse_u32(const char *s, uint32_t max, uint32_t *out);
 /* "bootloader", "system", "application" (or "app"), "radio", or 1..4. */
@@ -213,10 +236,41 @@ int cli_json_print(struct cli *cli, json_t *v);
 void cli_json_set(json_t *obj, const char *key, json_t *value);
 /* {"code": n, "name": "hash_mismatch", "message": "hash mismatch"} */
 json_t *cli_json_al_err(al_err err);
+/* o[key] as a string ("" if absent or not a string) and as an integer (0 if not one). */
+const char *cli_jstr(json_t *o, const char *key);
+long long cli_jint(json_t *o, const char *key);
 
 /* ---- image helpers, shared with the server commands to come ---- */
 
 /* The header as a JSON object (fields in docs/cli.md). NULL on out of memory. */
 json_t *cli_image_header_json(const struct al_image_header *h);
+
+/* ---- image files sent to the server (cli/upload.c): flash, releases create ---- */
+
+/* An image file checked here: structure, payload hash, platform, signature (with keys). */
+struct cli_local_image {
+    const char *path;
+    uint8_t *file; /* the whole file once read; cli_images_free releases it */
+    size_t len;
+    struct al_image_header h;
+    char sha256[2 * AL_SHA256_SIZE + 1]; /* payload hash, lower-case hex */
+};
+
+/* Load n signing keys (private or public PEM) for signature checks; exit code or 0. */
+int cli_load_keys(struct cli *cli, const char *const *paths, size_t n, struct al_key *keys);
+/*
+ * Read img->path and check it: an airlift image of the right size whose payload matches its
+ * hash, built for `platform` (else "built for platform 6; <owner> is platform 10"), signed
+ * by a key of ring if ring holds any. Prints the error and returns its exit code, else 0.
+ */
+int cli_image_check(struct cli *cli, struct cli_local_image *img, uint16_t platform,
+                    const char *owner, const struct al_keyring *ring);
+/* Check each image (cli_image_check), at most one per module (else a usage error), and
+ * upload it (POST /v1/images; one the server already holds is fine). Exit code or 0. */
+int cli_images_send(struct cli *cli, const struct cli_server *srv, struct cli_local_image *imgs,
+                    size_t n, uint16_t platform, const char *owner, const struct al_keyring *ring);
+void cli_images_free(struct cli_local_image *imgs, size_t n);
+/* 64 hex digits: a payload hash (the API wants them lower-case). */
+bool cli_is_sha256_hex(const char *s);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * cmd_devices.c - airlift devices add | list | show | remove: the fleet as airliftd knows it,
- * and what each device actually runs, as it last reported.
+ * cmd_devices.c - airlift devices add | list | show | set | remove: the fleet as airliftd knows
+ * it, what each device actually runs, as it last reported, and where it belongs in the fleet
+ * (product, groups, channel, pinned release, development device).
  */
 #define _DEFAULT_SOURCE /* timegm */
 #define _XOPEN_SOURCE 700 /* strptime */
@@ -11,7 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-enum { OPT_PLATFORM, OPT_DEV, OPT_COAP, OPT_OUT };
+enum {
+    OPT_PLATFORM, OPT_DEV, OPT_COAP, OPT_OUT, OPT_PRODUCT, OPT_NO_PRODUCT, OPT_GROUP,
+    OPT_NO_GROUPS, OPT_CHANNEL, OPT_PIN, OPT_NO_PIN, OPT_NO_DEV
+};
 
 /* Parse the leaf's options: only positionals and --help; returns the one NAME or NULL. */
 static int one_name(struct cli *cli, const struct cli_command *self, int argc, char **argv,
@@ -59,6 +63,33 @@ static const char *liveness(json_t *d)
     if (json_is_true(json_object_get(d, "online")))
         return "online";
     return json_is_string(json_object_get(d, "next_checkin_at")) ? "asleep" : "offline";
+}
+
+/* "field, lab", or "-" for none. */
+static void names_line(json_t *arr, char *buf, size_t cap)
+{
+    json_t *v;
+    size_t i, used = 0;
+    snprintf(buf, cap, "-");
+    json_array_foreach(arr, i, v) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", json_string_value(v));
+        if (w < 0 || (size_t)w >= cap - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* Where a device stands in the fleet, one line after prefix. */
+static void print_fleet_line(const char *prefix, json_t *d)
+{
+    char groups[512];
+    const char *product = json_string_value(json_object_get(d, "product"));
+    const char *pinned = json_string_value(json_object_get(d, "pinned"));
+    names_line(json_object_get(d, "groups"), groups, sizeof groups);
+    printf("%sproduct %s, groups %s, channel %s, pinned %s%s\n", prefix,
+           product ? product : "-", groups,
+           json_string_value(json_object_get(d, "channel")), pinned ? pinned : "-",
+           json_is_true(json_object_get(d, "dev")) ? ", development device" : "");
 }
 
 static int devices_add(struct cli *cli, const struct cli_command *self, int argc, char **argv)
@@ -192,6 +223,7 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
            ago(json_object_get(d, "last_seen_at"), seen, sizeof seen),
            (long long)json_integer_value(json_object_get(d, "bytes_sent")),
            (long long)json_integer_value(json_object_get(d, "bytes_received")));
+    print_fleet_line("fleet: ", d);
     if (!json_is_object(inv)) {
         printf("it has not reported what it runs yet\n");
     } else {
@@ -220,6 +252,111 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
                json_string_value(json_object_get(u, "state")), name);
     json_decref(d);
     return 0;
+}
+
+/* Two flags that say opposite things: a usage error if both were given. */
+static bool opposed(struct cli *cli, bool a, bool b, const char *fa, const char *fb, int *rc)
+{
+    if (a && b)
+        *rc = cli_usage_error(cli, "%s and %s contradict each other: give one", fa, fb);
+    return a && b;
+}
+
+static int devices_set(struct cli *cli, const struct cli_command *self, int argc, char **argv)
+{
+    static const struct cli_option options[] = {
+        {"product", 0, true, OPT_PRODUCT}, {"no-product", 0, false, OPT_NO_PRODUCT},
+        {"group", 'g', true, OPT_GROUP}, {"no-groups", 0, false, OPT_NO_GROUPS},
+        {"channel", 0, true, OPT_CHANNEL}, {"pin", 0, true, OPT_PIN},
+        {"no-pin", 0, false, OPT_NO_PIN}, {"dev", 0, false, OPT_DEV},
+        {"no-dev", 0, false, OPT_NO_DEV}, {NULL, 0, false, 0}};
+    struct cli_parser p;
+    struct cli_server srv;
+    struct al_version ver;
+    const char *value, *name = NULL, *product = NULL, *channel = NULL, *pin = NULL;
+    bool no_product = false, no_groups = false, no_pin = false, dev = false, no_dev = false;
+    json_t *groups = json_array(), *req = json_object(), *reply = NULL;
+    char path[160] = "/v1/devices";
+    int opt, rc = CLI_EXIT_USAGE;
+    cli_parser_init(&p, cli, options, argc, argv);
+    while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
+        switch (opt) {
+        case OPT_PRODUCT: product = value; break;
+        case OPT_NO_PRODUCT: no_product = true; break;
+        case OPT_GROUP: json_array_append_new(groups, json_string(value)); break;
+        case OPT_NO_GROUPS: no_groups = true; break;
+        case OPT_CHANNEL: channel = value; break;
+        case OPT_PIN:
+            if (!cli_parse_version(value, &ver)) {
+                rc = cli_usage_error(cli, "--pin '%s': expected a release version such as "
+                                     "1.2.0", value);
+                goto out;
+            }
+            pin = value;
+            break;
+        case OPT_NO_PIN: no_pin = true; break;
+        case OPT_DEV: dev = true; break;
+        case OPT_NO_DEV: no_dev = true; break;
+        case CLI_ARG_HELP: cli_print_help(self, cli->path); rc = 0; goto out;
+        case CLI_ARG_POSITIONAL:
+            if (name) {
+                rc = cli_usage_error(cli, "one device name, please");
+                goto out;
+            }
+            name = value;
+            break;
+        default: goto out;
+        }
+    }
+    if (!name) {
+        rc = cli_usage_error(cli, "which device? (airlift devices set NAME [options])");
+        goto out;
+    }
+    if (opposed(cli, product, no_product, "--product", "--no-product", &rc) ||
+        opposed(cli, json_array_size(groups), no_groups, "--group", "--no-groups", &rc) ||
+        opposed(cli, pin, no_pin, "--pin", "--no-pin", &rc) ||
+        opposed(cli, dev, no_dev, "--dev", "--no-dev", &rc))
+        goto out;
+    if (product || no_product)
+        cli_json_set(req, "product", product ? json_string(product) : json_null());
+    if (json_array_size(groups) || no_groups)
+        json_object_set(req, "groups", groups);
+    if (channel)
+        cli_json_set(req, "channel", json_string(channel));
+    if (pin || no_pin)
+        cli_json_set(req, "pinned", pin ? json_string(pin) : json_null());
+    if (dev || no_dev)
+        cli_json_set(req, "dev", json_boolean(dev));
+    if (!json_object_size(req)) {
+        rc = cli_usage_error(cli, "nothing to set: give --product, --group, --channel, --pin, "
+                             "--dev or their --no- forms");
+        goto out;
+    }
+    if ((rc = cli_path_add(cli, path, sizeof path, "device", name)) != 0 ||
+        (rc = cli_server_load(cli, &srv)) != 0)
+        goto out;
+    if (product) { /* the server's word for an unknown product names no product */
+        char ppath[160] = "/v1/products";
+        if ((rc = cli_path_add(cli, ppath, sizeof ppath, "product", product)) != 0 ||
+            (rc = cli_api_ok(cli, &srv, "GET", ppath, NULL, &reply)) != 0)
+            goto out;
+        json_decref(reply);
+        reply = NULL;
+    }
+    if ((rc = cli_api_ok(cli, &srv, "PATCH", path, req, &reply)) != 0)
+        goto out;
+    if (cli->json) {
+        rc = cli_json_print(cli, reply);
+        reply = NULL;
+        goto out;
+    }
+    printf("%s: ", name);
+    print_fleet_line("", reply);
+out:
+    json_decref(groups);
+    json_decref(req);
+    json_decref(reply);
+    return rc;
 }
 
 static int devices_remove(struct cli *cli, const struct cli_command *self, int argc, char **argv)
@@ -262,13 +399,32 @@ static const struct cli_command show_cmd = {
     "Usage: airlift devices show NAME [--json]\n"
     "\n"
     "Every module (function, index, version, hash, trial), boot state and reason, download in\n"
-    "progress, wire bytes and the active update, from the device's last inventory.\n",
+    "progress, wire bytes and the active update, from the device's last inventory; and its\n"
+    "place in the fleet: product, groups, channel, pinned release (airlift devices set).\n",
     devices_show, NULL};
+static const struct cli_command set_cmd = {
+    "set", NULL, "put a device in a product, groups, a channel; pin it; mark it dev",
+    "Usage: airlift devices set NAME [--product P | --no-product] [--group G]... [--no-groups]\n"
+    "                           [--channel C] [--pin VERSION | --no-pin] [--dev | --no-dev]\n"
+    "\n"
+    "Changes where NAME stands in the fleet; what is not given stays as it is.\n"
+    "  --product P      the device belongs to product P (same platform as the device)\n"
+    "  --no-product     it belongs to no product: no rollout reaches it\n"
+    "  -g, --group G    its groups are these (repeatable; replaces the list; at most 16)\n"
+    "  --no-groups      it is in no group\n"
+    "  --channel C      its release channel (stable, beta, rc, or your own; default stable)\n"
+    "  --pin VERSION    only a rollout of this release version updates it\n"
+    "  --no-pin         any release may update it again\n"
+    "  --dev            a development device: rollouts leave it alone\n"
+    "  --no-dev         a fleet device again\n"
+    "\n"
+    "Prints the device's product, groups, channel and pin; --json: the API's device object.\n",
+    devices_set, NULL};
 static const struct cli_command remove_cmd = {
     "remove", "rm", "forget a device (it can no longer connect)",
     "Usage: airlift devices remove NAME\n", devices_remove, NULL};
 
 static const struct cli_command *const devices_cmds[] = {&add_cmd, &list_cmd, &show_cmd,
-                                                          &remove_cmd, NULL};
+                                                          &set_cmd, &remove_cmd, NULL};
 const struct cli_command cli_devices_group = {
-    "devices", "device", "devices: add, list, show, remove", NULL, NULL, devices_cmds};
+    "devices", "device", "devices: add, list, show, set, remove", NULL, NULL, devices_cmds};

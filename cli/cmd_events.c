@@ -25,21 +25,6 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-/* A positive decimal id (or 0 when zero_ok), as the API takes it. */
-static bool parse_id(const char *s, bool zero_ok, long long *out)
-{
-    long long v = 0;
-    if (!*s || strlen(s) > 18 || (*s == '0' && (s[1] || !zero_ok)))
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
 static bool type_prefix_valid(const char *s)
 {
     size_t n = strlen(s);
@@ -209,7 +194,7 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
         case OPT_DEVICE: fits = cli_query_add(query, sizeof query, "device", value); break;
         case OPT_UPDATE:
         case OPT_ROLLOUT:
-            if (!parse_id(value, false, &id))
+            if (!cli_parse_id(value, false, &id))
                 return cli_usage_error(cli, "--%s '%s': expected an id (a positive integer)",
                                        opt == OPT_UPDATE ? "update" : "rollout", value);
             fits = cli_query_add(query, sizeof query, opt == OPT_UPDATE ? "update" : "rollout",
@@ -223,12 +208,12 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
             fits = cli_query_add(query, sizeof query, "type", value);
             break;
         case OPT_AFTER:
-            if (!parse_id(value, true, &run.last_id))
+            if (!cli_parse_id(value, true, &run.last_id))
                 return cli_usage_error(cli, "--after '%s': expected an event id", value);
             after_given = true;
             break;
         case OPT_LIMIT:
-            if (!parse_id(value, false, &run.limit))
+            if (!cli_parse_id(value, false, &run.limit))
                 return cli_usage_error(cli, "--limit '%s': expected a positive number", value);
             break;
         case OPT_FOLLOW: follow = true; break;

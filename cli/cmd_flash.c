@@ -12,10 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "al_host_crypto.h"
-#include "airlift_host/keys.h"
-
-#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_HEADER + AL_IMAGE_MAX_PAYLOAD)
 #define MAX_IMAGES 8
 #define POLL_MS 500
 #define BAR_WIDTH 24
@@ -185,68 +181,6 @@ static int follow(struct cli *cli, const struct cli_server *srv, const char *nam
     }
 }
 
-/* An image file checked here: structure, payload hash, platform, signature (with keys). */
-struct local_image {
-    const char *path;
-    uint8_t *file;
-    size_t len;
-    struct al_image_header h;
-    char sha256[2 * AL_SHA256_SIZE + 1];
-};
-
-static int check_image(struct cli *cli, struct local_image *img, uint16_t platform,
-                       const struct al_keyring *ring)
-{
-    char err[256];
-    uint8_t digest[AL_SHA256_SIZE];
-    union al_sha256_state st;
-    const struct al_crypto *crypto = al_host_crypto();
-    if (cli_read_file(img->path, IMAGE_FILE_MAX, &img->file, &img->len, err, sizeof err) !=
-        CLI_READ_OK)
-        return cli_error(cli, CLI_EXIT_IO, "%s: %s", img->path, err);
-    al_err e = al_image_parse_header(img->file, img->len, &img->h);
-    if (e != AL_OK)
-        return cli_error(cli, CLI_EXIT_INVALID, "%s: not a valid airlift image: %s", img->path,
-                         al_strerror(e));
-    if (img->len != (size_t)img->h.header_size + img->h.payload_size)
-        return cli_error(cli, CLI_EXIT_INVALID, "%s: %zu bytes, the header says %u: truncated "
-                         "or padded", img->path, img->len, img->h.header_size + img->h.payload_size);
-    crypto->sha256_init(&st);
-    crypto->sha256_update(&st, img->file + img->h.header_size, img->h.payload_size);
-    crypto->sha256_final(&st, digest);
-    if (memcmp(digest, img->h.payload_sha256, sizeof digest))
-        return cli_error(cli, CLI_EXIT_INVALID, "%s: payload SHA-256 does not match its header: "
-                         "the file is corrupt", img->path);
-    if (img->h.platform != platform)
-        return cli_error(cli, CLI_EXIT_INVALID, "%s: built for platform %u; the device is "
-                         "platform %u", img->path, img->h.platform, platform);
-    if (ring->count) {
-        struct al_verify_params vp = {crypto, ring, platform};
-        struct al_image_header h;
-        if ((e = al_image_verify_buffer(&vp, img->file, img->len, &h)) != AL_OK)
-            return cli_error(cli, CLI_EXIT_INVALID, "%s: signature check failed: %s", img->path,
-                             al_strerror(e));
-    }
-    cli_hex(img->h.payload_sha256, AL_SHA256_SIZE, img->sha256, sizeof img->sha256);
-    return 0;
-}
-
-static int load_keys(struct cli *cli, const char *const *paths, size_t n, struct al_key *keys)
-{
-    char err[256];
-    for (size_t i = 0; i < n; i++) {
-        alh_key *k = NULL;
-        if (alh_key_load(paths[i], &k, err, sizeof err) != 0)
-            return cli_error(cli, CLI_EXIT_KEY, "%s", err);
-        int bad = alh_key_public_point(k, keys[i].pub);
-        alh_key_free(k);
-        if (bad)
-            return cli_error(cli, CLI_EXIT_KEY, "%s: cannot read its public point", paths[i]);
-        alh_key_id(keys[i].pub, keys[i].id);
-    }
-    return 0;
-}
-
 /* Ask for the MB figure; 0 if typed exactly, else an exit code. */
 static int confirm(struct cli *cli, const char *figure)
 {
@@ -270,7 +204,7 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
     static const struct cli_option options[] = {
         {"yes", 'y', false, OPT_YES}, {"no-wait", 0, false, OPT_NO_WAIT},
         {"timeout", 0, true, OPT_TIMEOUT}, {"key", 'k', true, OPT_KEY}, {NULL, 0, false, 0}};
-    struct local_image imgs[MAX_IMAGES];
+    struct cli_local_image imgs[MAX_IMAGES];
     const char *name = NULL, *value, *key_paths[MAX_IMAGES];
     struct al_key keys[MAX_IMAGES];
     struct al_keyring ring = {keys, 0};
@@ -279,7 +213,7 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
     size_t n = 0, nkeys = 0;
     bool yes = false, no_wait = false;
     uint32_t timeout = 600;
-    json_t *dev = NULL, *plan = NULL, *req = NULL, *reply = NULL, *hashes = json_array();
+    json_t *dev = NULL, *plan = NULL, *req = NULL, *hashes = json_array();
     char path[160], figure[32], steps[512];
     long status = 0;
     int opt, rc = CLI_EXIT_USAGE;
@@ -320,35 +254,18 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
         rc = cli_usage_error(cli, "usage: airlift flash NAME IMAGE... (see --help)");
         goto out;
     }
-    if ((rc = load_keys(cli, key_paths, nkeys, keys)) != 0 ||
+    if ((rc = cli_load_keys(cli, key_paths, nkeys, keys)) != 0 ||
         (rc = cli_server_load(cli, &srv)) != 0)
         goto out;
     ring.count = nkeys;
     snprintf(path, sizeof path, "/v1/devices/%s", name);
     if ((rc = cli_api_ok(cli, &srv, "GET", path, NULL, &dev)) != 0)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = check_image(cli, &imgs[i], (uint16_t)num(dev, "platform"), &ring)) != 0)
-            goto out;
-        for (size_t k = 0; k < i; k++)
-            if (imgs[k].h.function == imgs[i].h.function &&
-                (imgs[k].h.function == AL_FN_BOOTLOADER || imgs[k].h.index == imgs[i].h.index)) {
-                rc = cli_usage_error(cli, "%s and %s are both %s %u: one image per module",
-                                     imgs[k].path, imgs[i].path,
-                                     al_function_name(imgs[i].h.function), imgs[i].h.index);
-                goto out;
-            }
-        if ((rc = cli_api(cli, &srv, "POST", "/v1/images", NULL, imgs[i].file, imgs[i].len,
-                          "application/octet-stream", &status, &reply)) != 0)
-            goto out;
-        if (status != 200 && status != 201) {
-            rc = cli_api_error(cli, &srv, status, reply);
-            goto out;
-        }
-        json_decref(reply);
-        reply = NULL;
+    if ((rc = cli_images_send(cli, &srv, imgs, n, (uint16_t)num(dev, "platform"), "the device",
+                              &ring)) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
         json_array_append_new(hashes, json_string(imgs[i].sha256));
-    }
     snprintf(path, sizeof path, "/v1/devices/%s/updates", name);
     req = json_pack("{s:O, s:b}", "images", hashes, "dry_run", 1);
     if ((rc = cli_api(cli, &srv, "POST", path, req, NULL, 0, NULL, &status, &plan)) != 0)
@@ -415,12 +332,10 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
     fflush(stdout);
     rc = follow(cli, &srv, name, num(plan, "id"), timeout);
 out:
-    for (size_t i = 0; i < n; i++)
-        free(imgs[i].file);
+    cli_images_free(imgs, n);
     json_decref(dev);
     json_decref(plan);
     json_decref(req);
-    json_decref(reply);
     json_decref(hashes);
     return rc;
 }

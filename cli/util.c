@@ -119,6 +119,44 @@ int cli_parser_next(struct cli_parser *p, const char **value)
     return opt->id;
 }
 
+int cli_positionals(struct cli *cli, const struct cli_command *self, int argc, char **argv,
+                    const char **args, int n, const char *usage)
+{
+    static const struct cli_option none[] = {{NULL, 0, false, 0}};
+    struct cli_parser p;
+    const char *value;
+    int opt, got = 0;
+    cli_parser_init(&p, cli, none, argc, argv);
+    while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
+        if (opt == CLI_ARG_HELP) {
+            cli_print_help(self, cli->path);
+            return -1;
+        }
+        if (opt != CLI_ARG_POSITIONAL)
+            return CLI_EXIT_USAGE;
+        if (got == n)
+            return cli_usage_error(cli, "unexpected argument '%s'", value);
+        args[got++] = value;
+    }
+    if (got < n)
+        return cli_usage_error(cli, "usage: airlift %s %s", cli->path, usage);
+    return 0;
+}
+
+bool cli_parse_id(const char *s, bool zero_ok, long long *out)
+{
+    long long v = 0;
+    if (!*s || strlen(s) > 18 || (*s == '0' && (s[1] || !zero_ok)))
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
 bool cli_parse_u32(const char *s, uint32_t max, uint32_t *out)
 {
     unsigned long long v;
@@ -489,4 +527,15 @@ json_t *cli_json_al_err(al_err err)
 {
     return json_pack("{s:i, s:s, s:s}", "code", (int)err, "name", al_err_name(err), "message",
                      al_strerror(err));
+}
+
+const char *cli_jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+long long cli_jint(json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
 }
