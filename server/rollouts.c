@@ -568,7 +568,9 @@ json_t *ald_rollout_json(struct ald_rollouts *r, const struct ald_rollout_rec *r
     struct list rdevs = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     struct ald_release_rec rel;
     json_t *waves = json_array(), *totals = json_object();
+    struct ald_product_rec prod;
     bool have_rel = r->st->ops->release_get_id(r->st, ro->release_id, &rel) == ALD_STORE_OK;
+    bool have_prod = have_rel && r->st->ops->product_get_id(r->st, rel.product_id, &prod) == ALD_STORE_OK;
     r->st->ops->rollout_device_list(r->st, ro->id, collect_rdev, &rdevs);
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
         json_object_set_new(totals, states[i], json_integer(0));
@@ -589,7 +591,8 @@ json_t *ald_rollout_json(struct ald_rollouts *r, const struct ald_rollout_rec *r
     free(rdevs.items);
     return json_pack("{s:I, s:o, s:o, s:o, s:i, s:i, s:i, s:i, s:I, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o}",
         "id", (json_int_t)ro->id,
-        "release", have_rel ? json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)rel.id, "version",
+        "release", have_rel ? json_pack("{s:I, s:s, s:s, s:s, s:o}", "id", (json_int_t)rel.id,
+                                        "product", have_prod ? prod.name : "", "version",
                                         rel.version, "channel", rel.channel, "images",
                                         json_loads(rel.images_json, 0, NULL))
                             : json_null(),
