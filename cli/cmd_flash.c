@@ -84,7 +84,7 @@ static int outcome(struct cli *cli, const char *name, json_t *u)
         return code;
     }
     if (code == CLI_EXIT_OK)
-        printf("%s now runs %s (confirmed). %lld bytes of images, %lld bytes on the wire "
+        printf("%s now runs %s (confirmed). %lld bytes of images and patches, %lld bytes on the wire "
                "(%lld sent, %lld received).\n", name, steps, num(json_object_get(u, "progress"), "total"),
                num(u, "bytes_sent") + num(u, "bytes_received"), num(u, "bytes_sent"),
                num(u, "bytes_received"));

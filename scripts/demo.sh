@@ -44,8 +44,9 @@ head -c 40000 /dev/urandom >"$work/tracker-2.0.0.bin"   # stands in for the user
 run airlift image create --key "$work/author.pem" --function application --index 1 --platform 10 \
     --version 2.0.0 --link-address 0x08080000 --dep system:2:0.7.0 \
     -o "$work/tracker-2.0.0.alim" "$work/tracker-2.0.0.bin"
-# The server holds the Device OS parts it may need to fill dependencies with.
-for f in "$work"/system-part*-0.7.0.alim; do
+# The server holds the Device OS parts it may need to fill dependencies with, and the ones
+# the devices left the factory with, so it can send patches from those.
+for f in "$work"/system-part*-0.7.0.alim "$work"/system-part*-0.6.4.alim; do
     curl -s -H "Authorization: Bearer $AIRLIFT_TOKEN" -H 'Content-Type: application/octet-stream' \
         --data-binary @"$f" http://127.0.0.1:7780/v1/images >/dev/null
 done

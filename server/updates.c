@@ -808,8 +808,9 @@ static const uint8_t *on_transfer(void *ctx, const char *identity, uint32_t plan
             const char *state = end == b->len ? "verifying" : "downloading";
             bool persist = end / PROGRESS_EVERY != offset / PROGRESS_EVERY ||
                            strcmp(rec->state, state) != 0 || rec->step != step;
+            if (rec->step != step || end > rec->offset)
+                rec->offset = end; /* progress never goes back: a lost chunk asked again */
             rec->step = step;
-            rec->offset = end;
             if (persist)
                 transition(u, rec, state, NULL, NULL);
         }

@@ -24,8 +24,8 @@ struct sim_link {
     struct sim_link_config cfg;
     struct sim_link_stats stats;
     int device_fd;   /* bound to 127.0.0.1:local_port, talks to the device */
-    int server_fd;   /* connected to the server */
-    struct sockaddr_in device_addr; /* learnt from the first datagram */
+    int server_fd;   /* connected to the server; a new one (a new NAT mapping) per device socket */
+    struct sockaddr_in device_addr; /* learnt from the device's datagrams */
     bool device_known;
     struct sockaddr_in server;
     pthread_t thread;
@@ -115,6 +115,33 @@ static void deliver_due(struct sim_link *l)
     }
 }
 
+/*
+ * The device speaks from a new socket (it reset, or slept with its modem off): like a
+ * carrier's NAT, give it a new mapping, i.e. a new source port towards the server, so the
+ * server sees a new peer and never mistakes the new handshake for the old session's. The
+ * old mapping's datagrams still in flight to the device are lost with it.
+ */
+static void remap(struct sim_link *l)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)&l->server, sizeof l->server) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return; /* keep the old mapping */
+    }
+    close(l->server_fd);
+    l->server_fd = fd;
+    for (size_t i = 0; i < l->queued;) {
+        if (!l->queue[i]->up) {
+            free(l->queue[i]);
+            memmove(&l->queue[i], &l->queue[i + 1], (l->queued - i - 1) * sizeof l->queue[0]);
+            l->queued--;
+        } else {
+            i++;
+        }
+    }
+}
+
 static void *run(void *arg)
 {
     struct sim_link *l = arg;
@@ -129,6 +156,9 @@ static void *run(void *arg)
             socklen_t fl = sizeof from;
             ssize_t n = recvfrom(l->device_fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
             if (n > 0) {
+                if (l->device_known && (from.sin_port != l->device_addr.sin_port ||
+                                        from.sin_addr.s_addr != l->device_addr.sin_addr.s_addr))
+                    remap(l);
                 l->device_addr = from;
                 l->device_known = true;
                 relay(l, true, buf, (size_t)n);
