@@ -271,10 +271,8 @@ static al_err run_stream(struct al_agent *a, uint8_t i, const char *name, struct
         size_t got = 0;
         if (at >= s->transfer_size)
             break; /* the stream ended early: al_delta_finish says so */
-        if (at < resume_at && resume_at - at > AL_DELTA_PROLOGUE_MAX)
-            until = at + AL_DELTA_PROLOGUE_MAX; /* the prologue again, then the jump */
-        else if (at < resume_at)
-            until = resume_at;
+        if (at < resume_at) /* the prologue again (it is never longer), then the jump */
+            until = resume_at < AL_DELTA_PROLOGUE_MAX ? resume_at : AL_DELTA_PROLOGUE_MAX;
         err = a->transport->fetch(a->transport->ctx, name, at, s->transfer_size, until, a->chunk,
                                   sizeof a->chunk, &got);
         if (err == AL_OK && (got == 0 || got > sizeof a->chunk || got > s->transfer_size - at))

@@ -18,18 +18,10 @@ static size_t reason_len(const char *s)
 
 al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t cap, size_t *len)
 {
-    size_t r = reason_len(inv->reason);
+    size_t r = reason_len(inv->reason), at = AL_PROTO_INVENTORY_FIXED + r;
     if (inv->module_count > AL_PROTO_MAX_MODULES)
         return AL_ERR_INVALID_ARG;
-    size_t need = AL_PROTO_INVENTORY_FIXED + r;
-    for (uint8_t i = 0; i < inv->module_count; i++) {
-        char text[AL_VERSION_STR_MAX];
-        size_t v = al_version_format(&inv->modules[i].version, text, sizeof text);
-        if (v == 0)
-            return AL_ERR_INVALID_ARG;
-        need += AL_PROTO_MODULE_FIXED + v;
-    }
-    if (cap < need)
+    if (cap < at)
         return AL_ERR_BUFFER_TOO_SMALL;
     buf[0] = AL_PROTO_VERSION;
     buf[1] = inv->flags;
@@ -45,20 +37,24 @@ al_err al_inventory_encode(const struct al_inventory *inv, uint8_t *buf, size_t 
     buf[18] = inv->dl_err;
     buf[19] = (uint8_t)r;
     memcpy(buf + AL_PROTO_INVENTORY_FIXED, inv->reason, r);
-    uint8_t *m = buf + AL_PROTO_INVENTORY_FIXED + r;
     for (uint8_t i = 0; i < inv->module_count; i++) {
         const struct al_module_status *s = &inv->modules[i];
         char text[AL_VERSION_STR_MAX];
         size_t v = al_version_format(&s->version, text, sizeof text);
+        if (v == 0)
+            return AL_ERR_INVALID_ARG;
+        if (cap - at < AL_PROTO_MODULE_FIXED + v)
+            return AL_ERR_BUFFER_TOO_SMALL;
+        uint8_t *m = buf + at;
         m[0] = s->function;
         m[1] = s->index;
         m[2] = (uint8_t)((s->present ? 1u : 0u) | (s->on_trial ? 2u : 0u));
         m[3] = (uint8_t)v;
         memcpy(m + 4, text, v);
         memcpy(m + 4 + v, s->payload_sha256, AL_SHA256_SIZE);
-        m += AL_PROTO_MODULE_FIXED + v;
+        at += AL_PROTO_MODULE_FIXED + v;
     }
-    *len = need;
+    *len = at;
     return AL_OK;
 }
 

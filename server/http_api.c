@@ -1557,8 +1557,8 @@ static enum MHD_Result h_rollouts_create(struct ald_http *h, struct MHD_Connecti
         num[i] = json_integer_value(v);
     }
     v = json_object_get(doc, "target");
-    char *text = json_dumps(v ? v : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
-    snprintf(ro.target_json, sizeof ro.target_json, "%s", text ? text : "");
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    snprintf(ro.target_json, sizeof ro.target_json, "%s", v ? (text ? text : "") : "{}");
     free(text);
     v = json_object_get(doc, "waves");
     text = v ? json_dumps(v, JSON_COMPACT) : NULL;

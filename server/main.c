@@ -66,9 +66,6 @@ static int take_data_dir(const char *dir, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/images", dir);
     if (ensure_dir(path, err, errlen) != 0)
         goto out;
-    snprintf(path, sizeof path, "%s/transfers", dir);
-    if (ensure_dir(path, err, errlen) != 0)
-        goto out;
     snprintf(path, sizeof path, "%s/airliftd.lock", dir);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {

@@ -93,7 +93,7 @@ static bool make_stream(const char *data_dir, const struct ald_transfer *t, cons
                                 sizeof err) != 0) {
         goto out;
     }
-    snprintf(blob, sizeof blob, "%s/transfers", data_dir); /* airliftd makes it; tests may not */
+    snprintf(blob, sizeof blob, "%s/transfers", data_dir); /* made with the first stream */
     if (mkdir(blob, 0700) != 0 && errno != EEXIST)
         goto out;
     ok = ald_write_file_atomic(path, out, out_len, 0600) == 0;

@@ -29,8 +29,9 @@ void ald_transfer_key(const struct ald_transfer *t, char *out);
 /* The inverse; false for anything that is not a key. */
 bool ald_transfer_parse_key(const char *key, struct ald_transfer *out);
 
-/* Where a transfer's bytes are: the image blob, or the stream file, made if missing (which
- * takes the encoder a fraction of a second per 100 KiB). false if it cannot be made. */
+/* Where a transfer's bytes are: the image blob, or the stream file, made if missing (the
+ * encoder takes 0.22 s for an Electron system-part1 patch, 0.48 s for system-part2's). false
+ * if it cannot be made. */
 bool ald_transfer_path(const char *data_dir, const struct ald_transfer *t, char *path, size_t cap);
 
 /*

@@ -117,6 +117,16 @@ static struct blob *blob_get(struct ald_updates *u, const char *key)
     return victim;
 }
 
+/* Forget the cached bytes of a transfer (if no transfer is reading them). */
+static void blob_drop(struct ald_updates *u, const char *key)
+{
+    for (int i = 0; i < BLOB_CACHE; i++)
+        if (u->blobs[i].data && !u->blobs[i].refs && !strcmp(u->blobs[i].key, key)) {
+            free(u->blobs[i].data);
+            memset(&u->blobs[i], 0, sizeof u->blobs[i]);
+        }
+}
+
 /* The header of a held image, read from its blob. false if unreadable. */
 static bool image_header(struct ald_updates *u, const char *sha256, struct al_image_header *h)
 {
@@ -553,11 +563,7 @@ static bool step_failure(struct ald_updates *u, struct ald_update_rec *rec, uint
         struct ald_transfer t;
         if (key && ald_transfer_parse_key(key, &t)) {
             ald_transfer_forget(u->data_dir, &t);
-            for (int i = 0; i < BLOB_CACHE; i++)
-                if (u->blobs[i].data && !u->blobs[i].refs && !strcmp(u->blobs[i].key, key)) {
-                    free(u->blobs[i].data);
-                    memset(&u->blobs[i], 0, sizeof u->blobs[i]);
-                }
+            blob_drop(u, key);
         }
         rec->full_only = true;
         snprintf(why, sizeof why, "the device could not apply the %s transfer of step %u (%s): "
