@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "util.h"
 
-#define ALD_PATH_MAX 1024
 #define ALD_ADDR_MAX 64
 
 /* A parsed "HOST:PORT" / "[V6]:PORT"; host is a numeric address. */

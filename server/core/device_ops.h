@@ -1,11 +1,10 @@
 /*
- * coap_endpoint.h - airliftd's device endpoint: CoAP over DTLS 1.2 (PSK per device) on
- * libcoap, serving the resources of docs/protocol.md. What the endpoint does with a message
- * is decided by the callbacks (the planner and the store); the endpoint only authenticates,
- * routes, bounds and transfers.
+ * device_ops.h - what a device endpoint asks of the core: the operations the update service
+ * implements (core/updates.c) and a transport adapter (coap/coap_endpoint.c) calls for every
+ * authenticated message. Nothing here knows CoAP beyond the reply codes it returns.
  */
-#ifndef AIRLIFTD_COAP_ENDPOINT_H
-#define AIRLIFTD_COAP_ENDPOINT_H
+#ifndef AIRLIFTD_DEVICE_OPS_H
+#define AIRLIFTD_DEVICE_OPS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,19 +35,5 @@ struct ald_device_ops {
      * May be NULL. */
     void (*account)(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended);
 };
-
-struct ald_coap;
-
-/*
- * Listen on addr:port (numeric IPv4; port 0 picks one). insecure: plain CoAP instead of DTLS,
- * for development only. A session silent for idle_s seconds ends (0: 30 s). Returns 0, or -1
- * with err set.
- */
-int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
-                   unsigned idle_s, const struct ald_device_ops *ops, char *err, size_t errlen);
-uint16_t ald_coap_bound_port(const struct ald_coap *c);
-/* Serve for up to timeout_ms; returns -1 on a fatal I/O error. */
-int ald_coap_serve(struct ald_coap *c, uint32_t timeout_ms);
-void ald_coap_stop(struct ald_coap *c);
 
 #endif

@@ -21,7 +21,6 @@
 
 #include "airlift/image.h"
 #include "airlift/proto.h"
-#include "config.h"
 #include "images.h"
 #include "log.h"
 #include "planner.h"

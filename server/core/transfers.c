@@ -13,7 +13,6 @@
 #include "airlift/image.h"
 #include "airlift/proto.h"
 #include "airlift_host/delta.h"
-#include "config.h"
 #include "images.h"
 #include "log.h"
 

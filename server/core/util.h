@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define ALD_SHA256_HEX 64 /* characters of a SHA-256 in hex, without NUL */
+#define ALD_PATH_MAX 1024 /* file paths the server builds */
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes with the NUL). */
 void ald_hex_encode(const uint8_t *in, size_t n, char *out);

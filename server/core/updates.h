@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "coap_endpoint.h"
+#include "device_ops.h"
 #include "store.h"
 
 #define ALD_ONLINE_WINDOW_MS 60000 /* a device heard from this recently is "online" */
