@@ -2,12 +2,14 @@
  * rollouts.h - releases going out to fleets, wave by wave (docs/fleets.md).
  *
  * A rollout's whole state is in the store: which devices it holds, in which wave, and what
- * became of each one's update. A background thread looks at every rollout twice a second
- * and moves it along: it enrolls the target's devices (those that join later too), learns
- * how their updates ended, pauses the rollout when failures pass its error threshold, and
- * starts updates for the next devices when the waves before theirs met the success
- * threshold, within the rate limit and each device's data budget. Every pass can be
- * repeated after a crash: nothing is lost or started twice.
+ * became of each one's update. The API's side (rollouts.c) creates rollouts and pauses,
+ * resumes or cancels them; a background thread (rollout_engine.c) moves running ones along:
+ * it enrolls the target's devices (those that join later too), learns how their updates
+ * ended, pauses the rollout when failures pass its error threshold, and starts updates for
+ * the next devices when the waves before theirs met the success threshold, within the rate
+ * limit and each device's data budget. Its work follows the event log, so finished rollouts
+ * and a quiet fleet cost nothing. Every pass can be repeated after a crash: nothing is lost
+ * or started twice.
  */
 #ifndef AIRLIFTD_ROLLOUTS_H
 #define AIRLIFTD_ROLLOUTS_H
@@ -27,7 +29,7 @@ int ald_rollouts_start(struct ald_rollouts **out, struct ald_store *st, struct a
                        unsigned tick_ms);
 void ald_rollouts_stop(struct ald_rollouts *r);
 
-/* One pass over every rollout (the thread's work; tests call it directly). */
+/* One pass of the engine (the thread's work; tests may call it directly). */
 void ald_rollouts_tick(struct ald_rollouts *r);
 
 enum ald_rollout_rc {

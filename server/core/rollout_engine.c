@@ -1,0 +1,742 @@
+/*
+ * rollout_engine.c - the background pass that moves rollouts along (docs/fleets.md).
+ *
+ * Its work follows what changed, so a quiet fleet costs nothing:
+ *  - Only running rollouts are evaluated; paused ones only learn how their updates ended;
+ *    completed and cancelled ones are never read again.
+ *  - The event log is the change feed. The engine reads the events after its cursor: an
+ *    update's final event (it names its rollout) moves that rollout device along; a
+ *    device.created or device.changed event enrolls that one device in the running rollouts
+ *    of its product whose target it is in.
+ *  - A running rollout is evaluated (one aggregate query of its devices per wave and state)
+ *    when an event touched it, while it has devices it may start, and otherwise every
+ *    RECHECK_MS as a safety net. Starting takes a page of its pending devices at a time.
+ *  - A rollout's whole target is enrolled once per node, when the node first takes it up (an
+ *    indexed query of the product's devices), and its updates under way are looked at once.
+ * Nothing here is needed for correctness across a crash: every step is repeatable from the
+ * store, and a node that starts (or restarts) begins with a full look at each running rollout.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "planner.h"
+#include "rollouts_priv.h"
+#include "util.h"
+
+#define DAY_MS (24 * 3600 * 1000LL)
+#define MINUTE_MS (60 * 1000LL)
+#define RECHECK_MS (30 * 1000LL)      /* a quiet running rollout is looked at this often */
+#define FOLLOW_ALL_MS (5 * 60 * 1000LL) /* and all its updates under way this often */
+#define DEFERRED_RETRY_MS MINUTE_MS    /* devices over their data budget are retried */
+#define START_BATCH 64                 /* updates started per rollout per pass at most */
+#define EVENTS_PAGE 256                /* events read per query; a pass reads until caught up */
+#define EVENTS_PER_PASS 4096
+
+/* What this node knows of one rollout it moves. */
+struct slot {
+    int64_t id;
+    bool enrolled;       /* the whole target was enrolled by this node */
+    bool dirty;          /* an event touched it since its last evaluation */
+    bool seen;           /* still running or paused at this pass */
+    int64_t next_eval;   /* evaluate at the latest then */
+    int64_t next_follow; /* look at every update under way then */
+    int64_t next_deferred;
+};
+
+struct ald_engine {
+    int64_t cursor; /* the last event read; -1 until the first pass */
+    struct slot *slots;
+    size_t n, cap;
+};
+
+struct ald_engine *ald_engine_new(void)
+{
+    struct ald_engine *e = calloc(1, sizeof *e);
+    if (e)
+        e->cursor = -1;
+    return e;
+}
+
+void ald_engine_free(struct ald_engine *e)
+{
+    if (!e)
+        return;
+    free(e->slots);
+    free(e);
+}
+
+static struct slot *slot_of(struct ald_engine *e, int64_t id, bool make)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (e->slots[i].id == id)
+            return &e->slots[i];
+    if (!make)
+        return NULL;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 8;
+        struct slot *p = realloc(e->slots, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        e->slots = p;
+        e->cap = cap;
+    }
+    struct slot *s = &e->slots[e->n++];
+    memset(s, 0, sizeof *s);
+    s->id = id;
+    return s;
+}
+
+/* ---- lists from the store ---- */
+
+struct list {
+    void *items;
+    size_t n, cap, size;
+};
+
+static int append(struct list *l, const void *item)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        void *p = realloc(l->items, cap * l->size);
+        if (!p)
+            return -1;
+        l->items = p;
+        l->cap = cap;
+    }
+    memcpy((char *)l->items + l->n++ * l->size, item, l->size);
+    return 0;
+}
+
+static int collect_rollout(void *ctx, const struct ald_rollout_rec *ro)
+{
+    return append(ctx, ro);
+}
+
+static int collect_rdev(void *ctx, const struct ald_rollout_device_rec *rd)
+{
+    return append(ctx, rd);
+}
+
+static int collect_event(void *ctx, const struct ald_event_rec *ev)
+{
+    return append(ctx, ev);
+}
+
+/* What enrolment needs to know of a device. */
+struct member {
+    int64_t id;
+    char name[ALD_NAME_MAX + 1];
+    int64_t product_id;
+    bool dev;
+    char groups_json[ALD_GROUPS_JSON_MAX];
+    char channel[ALD_NAME_MAX + 1];
+    char pinned[ALD_VERSION_MAX + 1];
+};
+
+static int collect_summary(void *ctx, const struct ald_device_summary *d)
+{
+    struct member m;
+    memset(&m, 0, sizeof m);
+    m.id = d->id;
+    memcpy(m.name, d->name, sizeof m.name);
+    m.product_id = d->product_id;
+    m.dev = d->dev;
+    memcpy(m.groups_json, d->groups_json, sizeof m.groups_json);
+    memcpy(m.channel, d->channel, sizeof m.channel);
+    memcpy(m.pinned, d->pinned, sizeof m.pinned);
+    return append(ctx, &m);
+}
+
+static void member_of_device(const struct ald_device_rec *d, struct member *m)
+{
+    memset(m, 0, sizeof *m);
+    m->id = d->id;
+    memcpy(m->name, d->name, sizeof m->name);
+    m->product_id = d->product_id;
+    m->dev = d->dev;
+    memcpy(m->groups_json, d->groups_json, sizeof m->groups_json);
+    memcpy(m->channel, d->channel, sizeof m->channel);
+    memcpy(m->pinned, d->pinned, sizeof m->pinned);
+}
+
+/* ---- targets and waves ---- */
+
+/* Channels a rollout reaches: the target's "channels", else the release's channel. */
+static bool channel_in(const json_t *target, const struct ald_release_rec *rel, const char *ch)
+{
+    json_t *chs = json_object_get(target, "channels"), *v;
+    size_t i;
+    if (!json_array_size(chs))
+        return !strcmp(ch, rel->channel);
+    json_array_foreach(chs, i, v)
+        if (json_is_string(v) && !strcmp(json_string_value(v), ch))
+            return true;
+    return false;
+}
+
+/* Is m one of the devices the rollout is for? Development devices never are; a pinned
+ * device only for the release it is pinned to. */
+static bool in_target(const json_t *target, const struct ald_release_rec *rel,
+                      const struct member *m)
+{
+    json_t *groups = json_object_get(target, "groups"), *mine, *g, *h;
+    size_t i, k;
+    bool hit = false;
+    if (m->product_id != rel->product_id || m->dev || (m->pinned[0] && strcmp(m->pinned, rel->version)))
+        return false;
+    if (!channel_in(target, rel, m->channel))
+        return false;
+    if (!json_array_size(groups))
+        return true;
+    mine = json_loads(m->groups_json, 0, NULL);
+    json_array_foreach(groups, i, g)
+        json_array_foreach(mine, k, h)
+            hit |= json_equal(g, h) != 0;
+    json_decref(mine);
+    return hit;
+}
+
+/* Sizes of the waves for n devices: a count, or a percent of n (at least 1); the last
+ * wave takes whatever is left. */
+static size_t wave_sizes(const char *waves_json, size_t n, size_t *sizes)
+{
+    json_t *waves = json_loads(waves_json, 0, NULL), *w;
+    size_t i, count = 0, left = n;
+    json_array_foreach(waves, i, w) {
+        json_int_t c = json_integer_value(json_object_get(w, "count"));
+        json_int_t p = json_integer_value(json_object_get(w, "percent"));
+        size_t want = c > 0 ? (size_t)c : (size_t)((n * (size_t)p + 99) / 100);
+        if (want == 0)
+            want = 1;
+        sizes[count++] = want < left ? want : left;
+        left -= sizes[count - 1];
+        if (count == ALD_ROLLOUT_MAX_WAVES)
+            break;
+    }
+    if (count)
+        sizes[count - 1] += left;
+    json_decref(waves);
+    return count;
+}
+
+static size_t wave_count(const char *waves_json)
+{
+    json_t *waves = json_loads(waves_json, 0, NULL);
+    size_t n = json_array_size(waves);
+    json_decref(waves);
+    return n < 1 ? 1 : n > ALD_ROLLOUT_MAX_WAVES ? ALD_ROLLOUT_MAX_WAVES : n;
+}
+
+static bool is(const struct ald_rollout_device_rec *rd, const char *state)
+{
+    return !strcmp(rd->state, state);
+}
+
+static bool enrolled(struct ald_rollouts *r, int64_t rollout_id, int64_t device_id)
+{
+    struct ald_rollout_device_filter f = {rollout_id, device_id, NULL, -1, 1};
+    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    bool yes = r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) != ALD_STORE_OK ||
+               l.n > 0; /* on a store error, enroll nothing */
+    free(l.items);
+    return yes;
+}
+
+static void enroll_one(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
+                       const struct member *m, int wave, bool joined)
+{
+    struct ald_rollout_device_rec rd;
+    memset(&rd, 0, sizeof rd);
+    rd.rollout_id = ro->id;
+    rd.device_id = m->id;
+    memcpy(rd.device, m->name, sizeof rd.device);
+    rd.wave = wave;
+    if (joined) {
+        ald_rollout_save_device(r, ro, &rd, "pending", NULL);
+        ald_rollout_emit(r, "rollout.device", rd.device, 0, ro->id,
+                         json_pack("{s:s, s:i}", "state", "joined", "wave", rd.wave + 1));
+    } else {
+        snprintf(rd.state, sizeof rd.state, "pending");
+        (void)r->st->ops->rollout_device_put(r->st, &rd);
+    }
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Enroll the whole target: at a rollout's first pass in waves, later (another node, a
+ * restart, a resume) only the devices it does not hold yet, into its last wave. */
+static bool enroll_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
+                       const struct ald_release_rec *rel)
+{
+    struct ald_device_filter f;
+    struct list members = {NULL, 0, 0, sizeof(struct member)};
+    struct list fresh = {NULL, 0, 0, sizeof(struct member)};
+    struct list had = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_rollout_device_filter hf = {ro->id, 0, NULL, -1, 0};
+    json_t *target = json_loads(ro->target_json, 0, NULL);
+    size_t sizes[ALD_ROLLOUT_MAX_WAVES], waves;
+    int64_t *ids = NULL;
+    bool ok = false;
+    memset(&f, 0, sizeof f);
+    f.product_id = rel->product_id;
+    f.online = -1;
+    f.index = -1;
+    if (r->st->ops->rollout_device_query(r->st, &hf, collect_rdev, &had) != ALD_STORE_OK ||
+        r->st->ops->device_query(r->st, &f, collect_summary, &members) != ALD_STORE_OK)
+        goto out;
+    if (had.n && !(ids = malloc(had.n * sizeof *ids)))
+        goto out;
+    for (size_t i = 0; i < had.n; i++)
+        ids[i] = ((struct ald_rollout_device_rec *)had.items)[i].device_id;
+    if (had.n)
+        qsort(ids, had.n, sizeof *ids, cmp_id);
+    for (size_t i = 0; i < members.n; i++) {
+        const struct member *m = (struct member *)members.items + i;
+        if (in_target(target, rel, m) && (!had.n || !bsearch(&m->id, ids, had.n, sizeof *ids, cmp_id)))
+            append(&fresh, m);
+    }
+    waves = wave_sizes(ro->waves_json, fresh.n, sizes);
+    for (size_t i = 0, w = 0, in_wave = 0; i < fresh.n; i++) {
+        const struct member *m = (struct member *)fresh.items + i;
+        if (had.n) {
+            enroll_one(r, ro, m, (int)wave_count(ro->waves_json) - 1, true);
+            continue;
+        }
+        while (w + 1 < waves && in_wave >= sizes[w]) {
+            w++;
+            in_wave = 0;
+        }
+        enroll_one(r, ro, m, (int)w, false);
+        in_wave++;
+    }
+    ok = true;
+out:
+    json_decref(target);
+    free(ids);
+    free(members.items);
+    free(fresh.items);
+    free(had.items);
+    return ok;
+}
+
+/* A rollout device whose update may have ended: learn how. */
+static void follow_device(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
+                          struct ald_rollout_device_rec *rd, struct ald_update_rec *upd)
+{
+    if (!is(rd, "updating") || r->st->ops->update_get(r->st, rd->update_id, upd) != ALD_STORE_OK ||
+        !ald_update_state_final(upd->state))
+        return;
+    rd->finished_at = upd->finished_at ? upd->finished_at : ald_now_ms();
+    ald_rollout_save_device(r, ro, rd, upd->state, upd->why);
+}
+
+static void follow_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro)
+{
+    struct ald_rollout_device_filter f = {ro->id, 0, "updating", -1, 0};
+    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_update_rec *upd = malloc(sizeof *upd);
+    if (upd && r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) == ALD_STORE_OK)
+        for (size_t i = 0; i < l.n; i++)
+            follow_device(r, ro, (struct ald_rollout_device_rec *)l.items + i, upd);
+    free(upd);
+    free(l.items);
+}
+
+/* Start (or adopt, after a crash) the update of one device. Returns true if it started. */
+static bool start_device(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
+                         const struct ald_release_rec *rel, struct ald_rollout_device_rec *rd)
+{
+    struct ald_update_rec *upd = malloc(sizeof *upd);
+    json_t *images = json_loads(rel->images_json, 0, NULL), *v;
+    const char *sha[ALD_PLAN_MAX_STEPS];
+    char code[80], msg[ALD_WHY_MAX + 1];
+    size_t n = 0, i;
+    bool started = false;
+    if (!upd || !images)
+        goto out;
+    json_array_foreach(images, i, v)
+        if (n < ALD_PLAN_MAX_STEPS && json_is_string(v))
+            sha[n++] = json_string_value(v);
+    if (r->st->ops->update_active(r->st, rd->device_id, upd) == ALD_STORE_OK) {
+        if (upd->rollout_id == ro->id) { /* queued before a crash: adopt it */
+            rd->update_id = upd->id;
+            rd->started_at = upd->created_at;
+            ald_rollout_save_device(r, ro, rd, "updating", NULL);
+            started = true;
+            goto out;
+        }
+        if (!upd->rollout_id)
+            goto out; /* someone flashes it by hand: wait for that to end */
+    }
+    if (ro->budget_bytes_per_day) {
+        uint64_t used = 0;
+        enum ald_queue_rc q = ald_updates_queue(r->u, rd->device, sha, n, true, upd, code,
+                                                sizeof code, msg, sizeof msg, ro->id);
+        if (q == ALD_QUEUE_QUEUED &&
+            (r->st->ops->auto_bytes(r->st, rd->device_id, ald_now_ms() - DAY_MS, &used) != ALD_STORE_OK ||
+             used + upd->wire_estimate > ro->budget_bytes_per_day)) {
+            snprintf(msg, sizeof msg, "over its data budget: %llu bytes used today, the update "
+                     "needs about %llu, the budget is %llu", (unsigned long long)used,
+                     (unsigned long long)upd->wire_estimate,
+                     (unsigned long long)ro->budget_bytes_per_day);
+            ald_rollout_save_device(r, ro, rd, "deferred", msg);
+            goto out;
+        }
+    }
+    switch (ald_updates_queue(r->u, rd->device, sha, n, false, upd, code, sizeof code, msg,
+                              sizeof msg, ro->id)) {
+    case ALD_QUEUE_QUEUED:
+        rd->update_id = upd->id;
+        rd->started_at = ald_now_ms();
+        ald_rollout_save_device(r, ro, rd, "updating", NULL);
+        started = true;
+        break;
+    case ALD_QUEUE_UP_TO_DATE:
+        rd->started_at = rd->finished_at = ald_now_ms();
+        ald_rollout_save_device(r, ro, rd, "succeeded", "already runs the release");
+        break;
+    case ALD_QUEUE_NO_DEVICE:
+        ald_rollout_save_device(r, ro, rd, "cancelled", "the device was deleted");
+        break;
+    case ALD_QUEUE_ERROR:
+        break; /* storage trouble: the next pass tries again */
+    default:
+        rd->started_at = rd->finished_at = ald_now_ms();
+        ald_rollout_save_device(r, ro, rd, "failed", msg);
+        break;
+    }
+out:
+    json_decref(images);
+    free(upd);
+    return started;
+}
+
+/* ---- evaluating one running rollout ---- */
+
+struct counts {
+    size_t waves;
+    size_t size[ALD_ROLLOUT_MAX_WAVES], ok[ALD_ROLLOUT_MAX_WAVES];
+    size_t waiting[ALD_ROLLOUT_MAX_WAVES]; /* pending or deferred: not started */
+    size_t pending[ALD_ROLLOUT_MAX_WAVES], deferred[ALD_ROLLOUT_MAX_WAVES];
+    size_t devices, started, failures, open, recent;
+};
+
+static int count_row(void *ctx, int wave, const char *state, uint64_t n, uint64_t since)
+{
+    struct counts *c = ctx;
+    size_t w = wave < 0 ? 0 : wave >= ALD_ROLLOUT_MAX_WAVES ? ALD_ROLLOUT_MAX_WAVES - 1 : (size_t)wave;
+    bool waiting = !strcmp(state, "pending") || !strcmp(state, "deferred");
+    if (w + 1 > c->waves)
+        c->waves = w + 1;
+    c->size[w] += n;
+    c->devices += n;
+    c->ok[w] += !strcmp(state, "succeeded") ? n : 0;
+    c->waiting[w] += waiting ? n : 0;
+    c->pending[w] += !strcmp(state, "pending") ? n : 0;
+    c->deferred[w] += !strcmp(state, "deferred") ? n : 0;
+    c->started += waiting ? 0 : n;
+    c->failures += !strcmp(state, "failed") || !strcmp(state, "reverted") ? n : 0;
+    c->open += waiting || !strcmp(state, "updating") ? n : 0;
+    c->recent += since;
+    return 0;
+}
+
+/* Start up to `budget` devices of `state` in the open waves; returns how many started. */
+static size_t start_some(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
+                         const struct ald_release_rec *rel, struct counts *c, size_t open_waves,
+                         const char *state, size_t budget)
+{
+    struct ald_rollout_device_filter f = {ro->id, 0, state, (int)open_waves - 1, budget};
+    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    size_t started = 0;
+    if (!budget || r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) != ALD_STORE_OK)
+        goto out;
+    for (size_t i = 0; i < l.n; i++) {
+        struct ald_rollout_device_rec *rd = (struct ald_rollout_device_rec *)l.items + i;
+        size_t w = rd->wave < ALD_ROLLOUT_MAX_WAVES ? (size_t)rd->wave : ALD_ROLLOUT_MAX_WAVES - 1;
+        if (w > 0 && c->waiting[w] == c->size[w] && is(rd, "pending")) /* the wave's first */
+            ald_rollout_emit(r, "rollout.wave", NULL, 0, ro->id, json_pack("{s:i}", "wave", rd->wave + 1));
+        if (c->waiting[w])
+            c->waiting[w]--;
+        if (start_device(r, ro, rel, rd))
+            started++;
+    }
+out:
+    free(l.items);
+    return started;
+}
+
+/* Returns when it wants to be evaluated again at the latest. */
+static int64_t evaluate(struct ald_rollouts *r, struct ald_rollout_rec *ro, struct slot *s,
+                        int64_t now)
+{
+    struct ald_release_rec rel;
+    struct counts c;
+    memset(&c, 0, sizeof c);
+    if (r->st->ops->release_get_id(r->st, ro->release_id, &rel) != ALD_STORE_OK)
+        return now + RECHECK_MS;
+    if (!s->enrolled) {
+        if (!enroll_all(r, ro, &rel))
+            return now + RECHECK_MS;
+        s->enrolled = true;
+        s->next_follow = 0;
+    }
+    if (now >= s->next_follow) {
+        follow_all(r, ro);
+        s->next_follow = now + FOLLOW_ALL_MS;
+    }
+    if (r->st->ops->rollout_device_counts(r->st, ro->id, now - MINUTE_MS, count_row, &c) != ALD_STORE_OK)
+        return now + RECHECK_MS;
+    if ((ro->error_count && c.failures >= (size_t)ro->error_count) ||
+        (ro->error_percent && c.started && c.failures * 100 >= (size_t)ro->error_percent * c.started)) {
+        char why[160];
+        snprintf(why, sizeof why, "%zu of %zu updates started failed or reverted (threshold: %d%s)",
+                 c.failures, c.started, ro->error_count ? ro->error_count : ro->error_percent,
+                 ro->error_count ? "" : "%");
+        ald_rollout_set_state(r, ro, "paused", why);
+        return now + RECHECK_MS;
+    }
+    if (!c.open) {
+        char why[96];
+        snprintf(why, sizeof why, "%zu devices: %zu failed or reverted", c.devices, c.failures);
+        ald_rollout_set_state(r, ro, "completed", why);
+        return now + RECHECK_MS;
+    }
+    /* Waves open in order: wave w only once every wave before it met the success threshold. */
+    size_t open_waves = 0, waiting = 0;
+    while (open_waves < c.waves) {
+        size_t w = open_waves++;
+        if (c.ok[w] * 100 < (size_t)ro->success_percent * c.size[w])
+            break;
+    }
+    size_t budget = START_BATCH;
+    if (ro->rate_per_min)
+        budget = c.recent >= (size_t)ro->rate_per_min ? 0 : (size_t)ro->rate_per_min - c.recent;
+    budget = budget > START_BATCH ? START_BATCH : budget;
+    for (size_t w = 0; w < open_waves; w++)
+        waiting += c.pending[w];
+    size_t started = start_some(r, ro, &rel, &c, open_waves, "pending", budget);
+    bool retry_deferred = false;
+    for (size_t w = 0; w < open_waves; w++)
+        retry_deferred |= c.deferred[w] > 0;
+    if (retry_deferred && now >= s->next_deferred && budget > started) {
+        start_some(r, ro, &rel, &c, open_waves, "deferred", budget - started);
+        s->next_deferred = now + DEFERRED_RETRY_MS;
+    }
+    /* More to start: come back next pass (a rate limit frees up within the minute). */
+    if (waiting > started)
+        return now + (ro->rate_per_min && !budget ? 1000 : 0);
+    return now + RECHECK_MS;
+}
+
+/* ---- the change feed ---- */
+
+static bool final_update_event(const char *type)
+{
+    return !strcmp(type, "update.succeeded") || !strcmp(type, "update.failed") ||
+           !strcmp(type, "update.reverted") || !strcmp(type, "update.cancelled");
+}
+
+/* A device was created or changed: enroll it in the running rollouts it now belongs to. */
+static void device_event(struct ald_rollouts *r, const struct list *running, const char *name)
+{
+    struct ald_device_rec *d = malloc(sizeof *d);
+    struct member m;
+    if (!d || r->st->ops->device_get(r->st, name, d) != ALD_STORE_OK)
+        goto out;
+    member_of_device(d, &m);
+    for (size_t i = 0; i < running->n; i++) {
+        struct ald_rollout_rec *ro = (struct ald_rollout_rec *)running->items + i;
+        struct slot *s = slot_of(r->engine, ro->id, false);
+        struct ald_release_rec rel;
+        json_t *target;
+        if (!s || !s->enrolled || strcmp(ro->state, "running") ||
+            r->st->ops->release_get_id(r->st, ro->release_id, &rel) != ALD_STORE_OK ||
+            rel.product_id != m.product_id)
+            continue;
+        target = json_loads(ro->target_json, 0, NULL);
+        if (in_target(target, &rel, &m) && !enrolled(r, ro->id, m.id)) {
+            enroll_one(r, ro, &m, (int)wave_count(ro->waves_json) - 1, true);
+            s->dirty = true;
+        }
+        json_decref(target);
+    }
+out:
+    free(d);
+}
+
+/* An update of a rollout ended: move its rollout device along. */
+static void update_event(struct ald_rollouts *r, const struct list *active, int64_t rollout_id,
+                         int64_t update_id)
+{
+    struct ald_update_rec *upd = malloc(sizeof *upd);
+    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    for (size_t i = 0; upd && i < active->n; i++) {
+        struct ald_rollout_rec *ro = (struct ald_rollout_rec *)active->items + i;
+        struct slot *s = slot_of(r->engine, ro->id, false);
+        if (ro->id != rollout_id || r->st->ops->update_get(r->st, update_id, upd) != ALD_STORE_OK)
+            continue;
+        struct ald_rollout_device_filter f = {ro->id, upd->device_id, NULL, -1, 1};
+        if (r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) == ALD_STORE_OK && l.n) {
+            struct ald_rollout_device_rec *rd = l.items;
+            if (rd->update_id == update_id)
+                follow_device(r, ro, rd, upd);
+        }
+        if (s)
+            s->dirty = true;
+        break;
+    }
+    free(l.items);
+    free(upd);
+}
+
+/* Read the events since the cursor and act on those that concern rollouts. */
+static void read_events(struct ald_rollouts *r, const struct list *active)
+{
+    struct ald_engine *e = r->engine;
+    struct list evs = {NULL, 0, 0, sizeof(struct ald_event_rec)};
+    size_t read = 0;
+    if (e->cursor < 0) { /* first pass: everything before now is covered by the full look */
+        int64_t last = 0;
+        if (r->st->ops->event_last_id(r->st, &last) == ALD_STORE_OK)
+            e->cursor = last;
+        return;
+    }
+    while (read < EVENTS_PER_PASS) {
+        struct ald_event_filter f;
+        memset(&f, 0, sizeof f);
+        f.after_id = e->cursor;
+        f.limit = EVENTS_PAGE;
+        evs.n = 0;
+        if (r->st->ops->event_list(r->st, &f, collect_event, &evs) != ALD_STORE_OK || !evs.n)
+            break;
+        for (size_t i = 0; i < evs.n; i++) {
+            const struct ald_event_rec *ev = (struct ald_event_rec *)evs.items + i;
+            e->cursor = ev->id;
+            if (ev->rollout_id && ev->update_id && final_update_event(ev->type))
+                update_event(r, active, ev->rollout_id, ev->update_id);
+            else if (ev->device[0] && (!strcmp(ev->type, "device.created") ||
+                                       !strcmp(ev->type, "device.changed")))
+                device_event(r, active, ev->device);
+            else if (ev->rollout_id && !strncmp(ev->type, "rollout.", 8)) {
+                struct slot *s = slot_of(e, ev->rollout_id, false);
+                if (s)
+                    s->dirty = true;
+            }
+        }
+        read += evs.n;
+        if (evs.n < EVENTS_PAGE)
+            break;
+    }
+    free(evs.items);
+}
+
+/* ---- the pass ---- */
+
+static void forget_finished(struct ald_engine *e)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < e->n; i++)
+        if (e->slots[i].seen)
+            e->slots[k++] = e->slots[i];
+    e->n = k;
+}
+
+void ald_rollouts_tick(struct ald_rollouts *r)
+{
+    struct list active = {NULL, 0, 0, sizeof(struct ald_rollout_rec)};
+    struct ald_engine *e = r->engine;
+    int64_t now = ald_now_ms();
+    pthread_mutex_lock(&r->lock);
+    if (r->st->ops->rollout_list_state(r->st, "running", collect_rollout, &active) != ALD_STORE_OK ||
+        r->st->ops->rollout_list_state(r->st, "paused", collect_rollout, &active) != ALD_STORE_OK)
+        goto out;
+    for (size_t i = 0; i < e->n; i++)
+        e->slots[i].seen = false;
+    for (size_t i = 0; i < active.n; i++) {
+        struct slot *s = slot_of(e, ((struct ald_rollout_rec *)active.items)[i].id, true);
+        if (s)
+            s->seen = true;
+    }
+    forget_finished(e);
+    read_events(r, &active);
+    for (size_t i = 0; i < active.n; i++) {
+        struct ald_rollout_rec *ro = (struct ald_rollout_rec *)active.items + i;
+        struct slot *s = slot_of(e, ro->id, false);
+        if (!s)
+            continue;
+        if (strcmp(ro->state, "running")) {
+            s->enrolled = false; /* a resumed rollout takes a full look again */
+            continue;
+        }
+        if (!s->dirty && now < s->next_eval && s->enrolled)
+            continue;
+        /* Re-read: an event above may have moved it (a threshold, a user's action). */
+        if (r->st->ops->rollout_get(r->st, ro->id, ro) != ALD_STORE_OK || strcmp(ro->state, "running"))
+            continue;
+        s->dirty = false;
+        s->next_eval = evaluate(r, ro, s, now);
+    }
+out:
+    pthread_mutex_unlock(&r->lock);
+    free(active.items);
+}
+
+static void *run(void *arg)
+{
+    struct ald_rollouts *r = arg;
+    while (!atomic_load(&r->stop)) {
+        ald_rollouts_tick(r);
+        for (unsigned waited = 0; waited < r->tick_ms && !atomic_load(&r->stop); waited += 50) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+int ald_rollouts_start(struct ald_rollouts **out, struct ald_store *st, struct ald_updates *u,
+                       unsigned tick_ms)
+{
+    struct ald_rollouts *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    r->st = st;
+    r->u = u;
+    r->tick_ms = tick_ms ? tick_ms : 500;
+    r->engine = ald_engine_new();
+    if (!r->engine) {
+        free(r);
+        return -1;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    atomic_init(&r->stop, false);
+    if (pthread_create(&r->thread, NULL, run, r) != 0) {
+        pthread_mutex_destroy(&r->lock);
+        ald_engine_free(r->engine);
+        free(r);
+        return -1;
+    }
+    r->started = true;
+    *out = r;
+    return 0;
+}
+
+void ald_rollouts_stop(struct ald_rollouts *r)
+{
+    if (!r)
+        return;
+    atomic_store(&r->stop, true);
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->lock);
+    ald_engine_free(r->engine);
+    free(r);
+}
