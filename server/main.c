@@ -181,6 +181,7 @@ int main(int argc, char **argv)
     struct device_thread devices = {0};
     struct ald_device_ops device_ops;
     char err[4096], port_text[32], http_addr[ALD_ADDR_MAX + 16], coap_addr[ALD_ADDR_MAX + 16];
+    char store_url[4200];
     sigset_t signals;
     int exit_code = ALD_EXIT_INTERNAL, lock_fd = -1, sig = 0;
     bool port_file_written = false;
@@ -206,7 +207,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     lock_fd = take_data_dir(cfg.data_dir, err, sizeof err);
-    if (lock_fd < 0 || ald_store_sqlite_open(cfg.data_dir, &store, err, sizeof err) != 0 ||
+    if ((size_t)snprintf(store_url, sizeof store_url, "sqlite:%s/airlift.db", cfg.data_dir) >=
+        sizeof store_url)
+        snprintf(store_url, sizeof store_url, "sqlite:"); /* refused below: too long */
+    if (lock_fd < 0 ||
+        ald_store_open(store_url, &store, err, sizeof err) != ALD_STORE_OPEN_OK ||
         bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot use the data directory", "data_dir", cfg.data_dir,
                 "error", err, NULL);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "airlift/version.h"
 
@@ -103,4 +104,58 @@ enum ald_store_rc ald_event_emit_rollout(struct ald_store *st, const char *type,
     else
         memcpy(ev.data, "{}", 3);
     return st->ops->event_append(st, &ev);
+}
+
+const char *ald_store_rc_name(enum ald_store_rc rc)
+{
+    switch (rc) {
+    case ALD_STORE_OK:
+        return "ok";
+    case ALD_STORE_NOT_FOUND:
+        return "not_found";
+    case ALD_STORE_EXISTS:
+        return "exists";
+    case ALD_STORE_ERROR:
+        return "error";
+    case ALD_STORE_RETRY:
+        return "retry";
+    case ALD_STORE_CONFLICT:
+        return "conflict";
+    case ALD_STORE_UNAVAILABLE:
+        return "unavailable";
+    }
+    return "unknown";
+}
+
+#define TXN_RETRIES 5
+
+enum ald_store_rc ald_store_txn(struct ald_store *st,
+                                enum ald_store_rc (*fn)(struct ald_store *tx, void *ctx),
+                                void *ctx)
+{
+    enum ald_store_rc rc = ALD_STORE_RETRY;
+    for (int attempt = 0; attempt <= TXN_RETRIES; attempt++) {
+        struct ald_store *tx = NULL;
+        if (attempt > 0) {
+            /* 2, 4, 6, ... ms: lets the winner of the race finish. */
+            struct timespec pause = {0, 2000000L * attempt};
+            nanosleep(&pause, NULL);
+        }
+        rc = st->ops->begin(st, &tx);
+        if (rc == ALD_STORE_RETRY)
+            continue;
+        if (rc != ALD_STORE_OK)
+            return rc;
+        rc = fn(tx, ctx);
+        if (rc != ALD_STORE_OK) {
+            st->ops->rollback(tx);
+            if (rc == ALD_STORE_RETRY)
+                continue;
+            return rc;
+        }
+        rc = st->ops->commit(tx);
+        if (rc != ALD_STORE_RETRY)
+            return rc;
+    }
+    return rc;
 }

@@ -1,25 +1,33 @@
 /*
- * store.h - airliftd's storage interface.
+ * store.h - airliftd's storage interface, version 2 (docs/store.md).
  *
- * Everything the daemon keeps goes through one small table of operations, like SQLite's VFS:
- * store_sqlite.c implements it on an embedded SQLite file (the default), and a PostgreSQL
- * backend for shared multi-node deployments will implement the same table. Callers never see
- * SQL, connections or backend structs.
+ * Everything the daemon keeps goes through one small table of operations, like SQLite's VFS.
+ * store_sql.c implements it once, over the SQL driver interface of sqldb.h, for two engines:
+ * an embedded SQLite file (the default, "sqlite:PATH") and PostgreSQL ("postgresql://...",
+ * several airliftd nodes on one database). Callers never see SQL, connections or backend
+ * structs.
  *
  * Contract for every operation:
- *  - Returns an ald_store_rc. ALD_STORE_ERROR means the backend failed (I/O, corruption,
+ *  - Returns an ald_store_rc. ALD_STORE_ERROR means the backend failed (bad data, disk full,
  *    out of memory); the backend has logged the detail, callers answer 500 / exit 3.
- *  - Safe to call from several threads at once (the backend serialises or pools).
+ *    ALD_STORE_UNAVAILABLE: the database cannot be reached (the connection is reconnected
+ *    on next use). ALD_STORE_RETRY: the transaction lost a race; run it again.
+ *  - Safe to call from several threads at once (the backend pools connections). An
+ *    operation called on a transaction handle (ops->begin) runs inside that transaction;
+ *    one called on the store runs on its own (atomically when it writes several rows).
  *  - Records are caller-owned, fixed-size structs: no allocation crosses the interface.
  *    Strings in records are NUL-terminated and bounded by the array sizes below; a backend
  *    refuses (ALD_STORE_ERROR) data that would not fit rather than truncating it.
  *  - Lists stream through a callback, row by row, in a stable order; a callback returning
- *    non-zero stops the listing early (the operation still returns ALD_STORE_OK).
+ *    non-zero stops the listing early (the operation still returns ALD_STORE_OK). A
+ *    callback must not call the store (the connection is busy with the listing).
  *  - Timestamps are milliseconds since the Unix epoch, UTC; 0 means "never / unknown".
+ *  - Updates and rollouts carry a revision (rev): save writes only if the stored revision
+ *    equals the record's, then bumps it; otherwise ALD_STORE_CONFLICT.
  *
- * Extending it (updates, plans, byte accounting, products, releases, rollouts): add record
- * structs and operations at the end of struct ald_store_ops, a migration to each backend,
- * and never change the meaning of an existing operation.
+ * Extending it: add record structs and operations at the end of struct ald_store_ops, a
+ * migration to each dialect's list in store_sql.c, and never change the meaning of an
+ * existing operation (docs/store.md "Adding an operation").
  */
 #ifndef AIRLIFTD_STORE_H
 #define AIRLIFTD_STORE_H
@@ -35,6 +43,9 @@ enum ald_store_rc {
     ALD_STORE_NOT_FOUND = 1, /* no such record */
     ALD_STORE_EXISTS = 2,    /* a unique key (name, identity, hash) is already taken */
     ALD_STORE_ERROR = 3,     /* the backend failed; detail in the log */
+    ALD_STORE_RETRY = 4,     /* serialization failure / deadlock: run the transaction again */
+    ALD_STORE_CONFLICT = 5,  /* a revision did not match: someone saved the record first */
+    ALD_STORE_UNAVAILABLE = 6, /* the database cannot be reached */
 };
 
 /* What an API token may do; each scope includes the ones below it. */
@@ -146,6 +157,7 @@ struct ald_update_rec {
     char why[ALD_WHY_MAX + 1];
     int64_t created_at, started_at, updated_at, finished_at; /* 0: not yet */
     int64_t rollout_id;            /* the rollout that started it; 0: a user did */
+    int64_t rev;                   /* revision: 1 after create, + 1 per save */
 };
 
 /* Fleets (docs/fleets.md). A release: a set of images with a version, on a channel. */
@@ -175,6 +187,7 @@ struct ald_rollout_rec {
     char state[ALD_UPDATE_STATE_MAX + 1]; /* running, paused, completed, cancelled */
     char why[ALD_WHY_MAX + 1];
     int64_t created_at, updated_at, finished_at;
+    int64_t rev;                   /* revision: 1 after create, + 1 per save */
 };
 
 /* One device of a rollout. */
@@ -198,8 +211,68 @@ struct ald_event_filter {
     const char *type_prefix;       /* NULL: any; else types starting with it ("update.") */
 };
 
+/* Device queries (device_query, device_count): the devices matching every field set. */
+struct ald_device_filter {
+    int64_t product_id;        /* 0: any; -1: devices in no product */
+    const char *group;         /* NULL: any; else devices whose groups contain it */
+    const char *channel;       /* NULL: any */
+    const char *function;      /* with index and version: devices whose last inventory has */
+    int index;                 /*   that module (function name as the API spells it,      */
+    const char *version;       /*   "system", "application", "bootloader", ...) at that
+                                *   version; NULL: any */
+    int online;                /* -1 any, 1 last_seen_at >= online_since, 0 not */
+    int64_t online_since;
+    const char *update_state;  /* NULL any; "none": no active update; "active": any; else
+                                * that state of the active update */
+    const char *name_prefix;   /* NULL: any */
+    const char *after_name;    /* keyset paging: names > after_name; NULL: from the start */
+    size_t limit;              /* 0: no limit */
+};
+
+/* A device without its PSK and inventory, with its active update. */
+struct ald_device_summary {
+    int64_t id;
+    char name[ALD_NAME_MAX + 1];
+    char identity[ALD_IDENTITY_MAX_LEN + 1];
+    uint16_t platform;
+    bool dev;
+    int64_t product_id;
+    char groups_json[ALD_GROUPS_JSON_MAX];
+    char channel[ALD_NAME_MAX + 1];
+    char pinned[ALD_VERSION_MAX + 1];
+    int64_t created_at, last_seen_at, reported_at, next_checkin_at;
+    uint64_t bytes_tx, bytes_rx;
+    int64_t update_id;                           /* the active update; 0: none */
+    char update_state[ALD_UPDATE_STATE_MAX + 1]; /* its state; "": none */
+};
+
+/* One module of a device's last inventory (the device_modules table). */
+#define ALD_FUNCTION_NAME_MAX 15
+struct ald_module_rec {
+    int64_t device_id;
+    char function[ALD_FUNCTION_NAME_MAX + 1];   /* "system", "application", ... */
+    int index;
+    char version[ALD_VERSION_MAX + 1];
+    char version_key[ALD_VERSION_KEY_MAX + 1];  /* ald_version_sort_key() */
+    char sha256[ALD_SHA256_HEX + 1];            /* payload hash, hex */
+};
+
+struct ald_rollout_device_filter {
+    int64_t rollout_id;  /* 0: any */
+    int64_t device_id;   /* 0: any */
+    const char *state;   /* NULL: any */
+    int max_wave;        /* -1: any; else only wave <= max_wave */
+    size_t limit;        /* 0: no limit */
+};
+
 struct ald_store;
 
+typedef int (*ald_device_summary_cb)(void *ctx, const struct ald_device_summary *rec);
+typedef int (*ald_module_cb)(void *ctx, const struct ald_module_rec *rec);
+typedef int (*ald_module_version_cb)(void *ctx, const char *function, int index,
+                                     const char *version, uint64_t count);
+typedef int (*ald_rollout_count_cb)(void *ctx, int wave, const char *state, uint64_t n,
+                                    uint64_t started_since);
 typedef int (*ald_token_cb)(void *ctx, const struct ald_token_rec *rec);
 typedef int (*ald_device_cb)(void *ctx, const struct ald_device_rec *rec);
 typedef int (*ald_image_cb)(void *ctx, const struct ald_image_rec *rec);
@@ -232,7 +305,9 @@ struct ald_store_ops {
 
     /* Devices. create: fills rec->id and rec->created_at; EXISTS if name or identity is
      * taken. get/by_identity: NOT_FOUND if absent. report: stores an inventory (JSON text)
-     * and sets reported_at = last_seen_at = now. delete: NOT_FOUND if absent; the device's
+     * and sets reported_at = last_seen_at = now, and rewrites the device's device_modules
+     * rows from the inventory's "modules" (atomically; an inventory that is not such JSON
+     * leaves no module rows). delete: NOT_FOUND if absent; the device's
      * events stay (history outlives devices). List in name order. */
     enum ald_store_rc (*device_create)(struct ald_store *st, struct ald_device_rec *rec);
     enum ald_store_rc (*device_get)(struct ald_store *st, const char *name,
@@ -264,12 +339,14 @@ struct ald_store_ops {
     enum ald_store_rc (*device_checkin)(struct ald_store *st, int64_t device_id,
                                         int64_t next_checkin_at);
 
-    /* Updates. create: fills id, created_at, updated_at. save: writes every field but id,
-     * device_id, created_at and the byte counters (those only grow, via device_seen).
+    /* Updates. create: fills id, created_at, updated_at, rev = 1. save: writes every field
+     * but id, device_id, created_at and the byte counters (those only grow, via
+     * device_seen), only if the stored rev equals rec->rev, then sets rec->rev to the new
+     * revision; CONFLICT (nothing written) if the revisions differ, NOT_FOUND if no such id.
      * active: the device's update that is not final (at most one), else NOT_FOUND.
      * list: one device's updates, newest first, at most limit (0: all). */
     enum ald_store_rc (*update_create)(struct ald_store *st, struct ald_update_rec *rec);
-    enum ald_store_rc (*update_save)(struct ald_store *st, const struct ald_update_rec *rec);
+    enum ald_store_rc (*update_save)(struct ald_store *st, struct ald_update_rec *rec);
     enum ald_store_rc (*update_get)(struct ald_store *st, int64_t id, struct ald_update_rec *out);
     enum ald_store_rc (*update_active)(struct ald_store *st, int64_t device_id,
                                        struct ald_update_rec *out);
@@ -279,7 +356,8 @@ struct ald_store_ops {
     /* Fleets. product_create: fills id, created_at; EXISTS if the name is taken.
      * device_set_fleet: product, groups, channel, pin and dev flag of one device.
      * release_create: fills id, created_at; EXISTS if the product has that version.
-     * rollout_create: fills id, created_at, updated_at; rollout_save writes the rest.
+     * rollout_create: fills id, created_at, updated_at, rev = 1; rollout_save writes state,
+     * why, updated_at and finished_at under the same revision rule as update_save.
      * rollout_device_put: insert or replace. auto_bytes: a device's wire bytes of updates
      * started by rollouts since a time. */
     enum ald_store_rc (*product_create)(struct ald_store *st, struct ald_product_rec *rec);
@@ -297,7 +375,7 @@ struct ald_store_ops {
     enum ald_store_rc (*release_list)(struct ald_store *st, int64_t product_id, ald_release_cb cb,
                                       void *ctx);
     enum ald_store_rc (*rollout_create)(struct ald_store *st, struct ald_rollout_rec *rec);
-    enum ald_store_rc (*rollout_save)(struct ald_store *st, const struct ald_rollout_rec *rec);
+    enum ald_store_rc (*rollout_save)(struct ald_store *st, struct ald_rollout_rec *rec);
     enum ald_store_rc (*rollout_get)(struct ald_store *st, int64_t id, struct ald_rollout_rec *out);
     enum ald_store_rc (*rollout_list)(struct ald_store *st, ald_rollout_cb cb, void *ctx);
     enum ald_store_rc (*rollout_device_put)(struct ald_store *st,
@@ -309,6 +387,49 @@ struct ald_store_ops {
     /* The id of the newest event, 0 if there is none. Every event with a smaller id is
      * visible to event_list by the time this returns (what a live stream relies on). */
     enum ald_store_rc (*event_last_id)(struct ald_store *st, int64_t *out);
+
+    /* ---- version 2 ---- */
+
+    /*
+     * Transactions. begin: a handle bound to one connection; every operation called on *tx
+     * runs inside the transaction (SQLite BEGIN IMMEDIATE; PostgreSQL BEGIN ISOLATION LEVEL
+     * REPEATABLE READ). commit and rollback end it and free tx, whatever they return.
+     * commit: OK, RETRY (run the whole transaction again) or UNAVAILABLE. Once an operation
+     * on tx has returned EXISTS, RETRY, ERROR or UNAVAILABLE the transaction is spoilt:
+     * commit rolls it back and returns that code. begin on a transaction handle is ERROR
+     * (no nesting). While a transaction is open on SQLite the store's one connection is
+     * taken: the thread holding tx must call operations on tx only. See ald_store_txn().
+     */
+    enum ald_store_rc (*begin)(struct ald_store *st, struct ald_store **tx);
+    enum ald_store_rc (*commit)(struct ald_store *tx);
+    enum ald_store_rc (*rollback)(struct ald_store *tx);
+
+    /* Devices without their inventory, filtered (every field set) and in name order. */
+    enum ald_store_rc (*device_query)(struct ald_store *st, const struct ald_device_filter *f,
+                                      ald_device_summary_cb cb, void *ctx);
+    /* How many devices match f (its after_name and limit are ignored). */
+    enum ald_store_rc (*device_count)(struct ald_store *st, const struct ald_device_filter *f,
+                                      uint64_t *out);
+    /* The modules of one device's last inventory, by function and index. */
+    enum ald_store_rc (*device_modules)(struct ald_store *st, int64_t device_id,
+                                        ald_module_cb cb, void *ctx);
+    /* The fleet's version distribution: how many devices run each (function, index,
+     * version), of one product (product_id > 0), of no product (-1) or all (0); ordered by
+     * function, index, version_key. */
+    enum ald_store_rc (*module_versions)(struct ald_store *st, int64_t product_id,
+                                         ald_module_version_cb cb, void *ctx);
+    /* Rollouts whose state is `state` (NULL: all), id order. */
+    enum ald_store_rc (*rollout_list_state)(struct ald_store *st, const char *state,
+                                            ald_rollout_cb cb, void *ctx);
+    /* Rollout devices matching every field of f, in (rollout_id, wave, device name) order. */
+    enum ald_store_rc (*rollout_device_query)(struct ald_store *st,
+                                              const struct ald_rollout_device_filter *f,
+                                              ald_rollout_device_cb cb, void *ctx);
+    /* One row per (wave, state) of a rollout, in that order: how many devices, and how many
+     * of them started an update (started_at != 0) at or after since_ms. */
+    enum ald_store_rc (*rollout_device_counts)(struct ald_store *st, int64_t rollout_id,
+                                               int64_t since_ms, ald_rollout_count_cb cb,
+                                               void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */
@@ -316,14 +437,38 @@ struct ald_store {
     const struct ald_store_ops *ops;
 };
 
-/*
- * Open (creating if needed) the SQLite store in data_dir (database file airlift.db) and
- * apply pending migrations. Returns 0 with *out set, or -1 with a message in err.
- */
-int ald_store_sqlite_open(const char *data_dir, struct ald_store **out, char *err, size_t errlen);
+enum ald_store_open_rc {
+    ALD_STORE_OPEN_OK = 0,
+    ALD_STORE_OPEN_BAD_URL = 1,      /* malformed, unknown scheme, or a driver not built in */
+    ALD_STORE_OPEN_UNREACHABLE = 2,  /* cannot connect, or authentication failed */
+    ALD_STORE_OPEN_NEWER_SCHEMA = 3, /* written by a newer airliftd: refused, not misread */
+    ALD_STORE_OPEN_ERROR = 4,        /* anything else (unusable file, failed migration, ...) */
+};
 
-/* The number of the newest schema migration this build knows. */
-int ald_store_sqlite_latest_schema(void);
+/*
+ * Open the store at url ("sqlite:PATH", created if missing; "postgresql://..." or
+ * "postgres://...", a libpq URI) and apply pending migrations (on PostgreSQL under an
+ * advisory lock, so nodes starting together migrate once). Returns OK with *out set, or
+ * another code with *out NULL and a message in err (never a password).
+ */
+enum ald_store_open_rc ald_store_open(const char *url, struct ald_store **out, char *err,
+                                      size_t errlen);
+
+/* The number of the newest schema migration this build knows (the same in every dialect). */
+int ald_store_latest_schema(void);
+
+/* Name of a result code ("ok", "not_found", ...), for logs and tests. */
+const char *ald_store_rc_name(enum ald_store_rc rc);
+
+/*
+ * Run fn in a transaction: begin, fn(tx, ctx), commit. If fn returns anything but OK the
+ * transaction is rolled back and that code returned. On RETRY (from begin, fn or commit)
+ * the whole thing runs again, up to 5 more times, with a short growing pause; then RETRY.
+ * fn must call the store only through tx, and may run more than once.
+ */
+enum ald_store_rc ald_store_txn(struct ald_store *st,
+                                enum ald_store_rc (*fn)(struct ald_store *tx, void *ctx),
+                                void *ctx);
 
 /*
  * Key that sorts (bytewise) like semantic-version precedence: major, minor, patch as

@@ -1,8 +1,13 @@
 /*
- * test_store.c - airliftd's storage (SQLite backend through the store.h interface), image
- * intake, settings and helpers. Each test opens a fresh store in its own temporary
- * directory.
+ * test_store.c - the store conformance suite (every store.h operation, through the
+ * interface only), plus image intake, settings and helpers.
+ *
+ * The store under test is the URL in AIRLIFT_TEST_STORE_URL, or a fresh temporary
+ * "sqlite:" file when it is unset. Each test starts from an empty store: a new file for
+ * SQLite; for PostgreSQL the public schema is dropped and created again (the URL must name
+ * a database the test may wipe). Tests of SQLite's own settings run on SQLite only.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,6 +29,7 @@
 #include "config.h"
 #include "images.h"
 #include "log.h"
+#include "sqldb.h"
 #include "store.h"
 
 /* Append s and a comma to out (cap 256), bounded. */
@@ -34,6 +41,8 @@ static void append_item(char *out, const char *s)
 
 struct fixture {
     char dir[256];
+    char url[512];
+    bool sqlite; /* the store under test is a SQLite file (dir/airlift.db) */
     struct ald_store *st;
 };
 
@@ -44,15 +53,48 @@ static void rm_rf(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Run SQL on the store's database through its driver, outside the store. */
+static void raw_exec(const struct fixture *fx, const char *sql)
+{
+    const char *target = NULL;
+    const struct ald_sql_driver *drv = ald_sqldb_for_url(fx->url, &target);
+    struct ald_sqldb *db = NULL;
+    char err[256];
+    assert_non_null(drv);
+    if (drv->connect(target, &db, err, sizeof err) != ALD_SQL_OK)
+        fail_msg("connect: %s", err);
+    if (drv->exec(db, sql) != ALD_SQL_OK)
+        fail_msg("%s: %s", sql, drv->errmsg(db));
+    drv->close(db);
+}
+
+static void open_store(struct fixture *fx)
+{
+    char err[256];
+    enum ald_store_open_rc rc = ald_store_open(fx->url, &fx->st, err, sizeof err);
+    if (rc != ALD_STORE_OPEN_OK)
+        fail_msg("open %d: %s", rc, err);
+}
+
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
-    char err[256];
+    const char *url = getenv("AIRLIFT_TEST_STORE_URL");
     snprintf(fx->dir, sizeof fx->dir, "%s/ald-store.XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(fx->dir));
-    if (ald_store_sqlite_open(fx->dir, &fx->st, err, sizeof err) != 0)
-        fail_msg("open: %s", err);
+    if (url && *url) {
+        snprintf(fx->url, sizeof fx->url, "%s", url);
+        fx->sqlite = strncmp(url, "sqlite:", 7) == 0;
+        if (!fx->sqlite)
+            raw_exec(fx, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+    } else {
+        snprintf(fx->url, sizeof fx->url, "sqlite:%s/airlift.db", fx->dir);
+        fx->sqlite = true;
+    }
+    if (fx->sqlite && url && *url)
+        unlink(fx->url + 7);
+    open_store(fx);
     *state = fx;
     return 0;
 }
@@ -67,22 +109,21 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- migrations ---- */
+/* ---- migrations and opening ---- */
 
 static void test_migrations_idempotent(void **state)
 {
     struct fixture *fx = *state;
-    char err[256];
     int v = 0;
     assert_int_equal(fx->st->ops->schema_version(fx->st, &v), ALD_STORE_OK);
-    assert_int_equal(v, ald_store_sqlite_latest_schema());
+    assert_int_equal(v, ald_store_latest_schema());
     fx->st->ops->close(fx->st);
     fx->st = NULL;
     /* Reopening applies nothing and changes nothing. */
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(ald_store_sqlite_open(fx->dir, &fx->st, err, sizeof err), 0);
+        open_store(fx);
         assert_int_equal(fx->st->ops->schema_version(fx->st, &v), ALD_STORE_OK);
-        assert_int_equal(v, ald_store_sqlite_latest_schema());
+        assert_int_equal(v, ald_store_latest_schema());
         fx->st->ops->close(fx->st);
         fx->st = NULL;
     }
@@ -91,19 +132,42 @@ static void test_migrations_idempotent(void **state)
 static void test_newer_schema_refused(void **state)
 {
     struct fixture *fx = *state;
-    char path[512], err[256];
-    sqlite3 *db;
+    char err[256];
     fx->st->ops->close(fx->st);
     fx->st = NULL;
-    snprintf(path, sizeof path, "%s/airlift.db", fx->dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (999, 0)", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
-    assert_int_equal(ald_store_sqlite_open(fx->dir, &fx->st, err, sizeof err), -1);
+    raw_exec(fx, "INSERT INTO schema_version(version, applied_at) VALUES (999, 0)");
+    assert_int_equal(ald_store_open(fx->url, &fx->st, err, sizeof err),
+                     ALD_STORE_OPEN_NEWER_SCHEMA);
     assert_null(fx->st);
     assert_non_null(strstr(err, "newer"));
+}
+
+static void test_open_results(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = (struct ald_store *)1;
+    char err[256], url[400];
+    assert_int_equal(ald_store_open("mysql://x", &st, err, sizeof err), ALD_STORE_OPEN_BAD_URL);
+    assert_null(st);
+    assert_non_null(strstr(err, "scheme"));
+    assert_int_equal(ald_store_open("sqlite:", &st, err, sizeof err), ALD_STORE_OPEN_BAD_URL);
+    assert_int_equal(ald_store_open("", &st, err, sizeof err), ALD_STORE_OPEN_BAD_URL);
+    assert_int_equal(ald_store_open(NULL, &st, err, sizeof err), ALD_STORE_OPEN_BAD_URL);
+#ifndef AIRLIFT_HAVE_PG
+    assert_int_equal(ald_store_open("postgresql://u@127.0.0.1:1/db", &st, err, sizeof err),
+                     ALD_STORE_OPEN_BAD_URL);
+    assert_non_null(strstr(err, "without PostgreSQL"));
+#else
+    /* Nothing listens on port 1. */
+    assert_int_equal(ald_store_open("postgresql://u:secret@127.0.0.1:1/db", &st, err, sizeof err),
+                     ALD_STORE_OPEN_UNREACHABLE);
+    assert_null(strstr(err, "secret"));
+#endif
+    /* A file that cannot be made. */
+    snprintf(url, sizeof url, "sqlite:%s/no/such/dir/x.db", fx->dir);
+    assert_int_equal(ald_store_open(url, &st, err, sizeof err), ALD_STORE_OPEN_ERROR);
+    assert_null(st);
+    assert_string_equal(ald_store_rc_name(ALD_STORE_CONFLICT), "conflict");
 }
 
 static void test_wal_and_foreign_keys(void **state)
@@ -112,13 +176,16 @@ static void test_wal_and_foreign_keys(void **state)
     char path[512];
     sqlite3 *db;
     sqlite3_stmt *stmt;
-    snprintf(path, sizeof path, "%s/airlift.db", fx->dir);
+    if (!fx->sqlite)
+        skip();
+    snprintf(path, sizeof path, "%s", fx->url + 7);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
     sqlite3_finalize(stmt);
     sqlite3_close(db);
+    assert_string_equal(fx->st->ops->backend, "sqlite");
 }
 
 /* ---- tokens ---- */
@@ -711,6 +778,778 @@ static void test_updates(void **state)
     free(got);
 }
 
+/* ---- version 2: transactions ---- */
+
+static struct ald_product_rec *product(const char *name)
+{
+    static struct ald_product_rec p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.name, sizeof p.name, "%s", name);
+    p.platform = 10;
+    return &p;
+}
+
+static void test_transactions(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st, *tx = NULL, *tx2 = NULL;
+    struct ald_product_rec got;
+    struct ald_event_rec ev;
+    int64_t last = 0;
+
+    /* Rolled back: nothing stays, events included. */
+    assert_int_equal(st->ops->begin(st, &tx), ALD_STORE_OK);
+    assert_non_null(tx);
+    assert_int_equal(tx->ops->product_create(tx, product("p1")), ALD_STORE_OK);
+    assert_int_equal(tx->ops->product_get(tx, "p1", &got), ALD_STORE_OK);
+    assert_int_equal(ald_event_emit(tx, "test.rolledback", NULL, 0, NULL), ALD_STORE_OK);
+    /* No nesting. */
+    assert_int_equal(tx->ops->begin(tx, &tx2), ALD_STORE_ERROR);
+    assert_null(tx2);
+    assert_int_equal(tx->ops->rollback(tx), ALD_STORE_OK);
+    assert_int_equal(st->ops->product_get(st, "p1", &got), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->event_last_id(st, &last), ALD_STORE_OK);
+    assert_int_equal(last, 0);
+
+    /* Committed: all of it stays. */
+    assert_int_equal(st->ops->begin(st, &tx), ALD_STORE_OK);
+    assert_int_equal(tx->ops->product_create(tx, product("p1")), ALD_STORE_OK);
+    assert_int_equal(tx->ops->product_create(tx, product("p2")), ALD_STORE_OK);
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.type, sizeof ev.type, "test.committed");
+    assert_int_equal(tx->ops->event_append(tx, &ev), ALD_STORE_OK);
+    assert_true(ev.id > 0);
+    assert_int_equal(tx->ops->commit(tx), ALD_STORE_OK);
+    assert_int_equal(st->ops->product_get(st, "p1", &got), ALD_STORE_OK);
+    assert_int_equal(st->ops->product_get(st, "p2", &got), ALD_STORE_OK);
+    assert_int_equal(st->ops->event_last_id(st, &last), ALD_STORE_OK);
+    assert_int_equal(last, ev.id);
+
+    /* A failed statement spoils the transaction: commit rolls back and says why. */
+    assert_int_equal(st->ops->begin(st, &tx), ALD_STORE_OK);
+    assert_int_equal(tx->ops->product_create(tx, product("p3")), ALD_STORE_OK);
+    assert_int_equal(tx->ops->product_create(tx, product("p1")), ALD_STORE_EXISTS);
+    assert_int_equal(tx->ops->product_get(tx, "p3", &got), ALD_STORE_EXISTS);
+    assert_int_equal(tx->ops->commit(tx), ALD_STORE_EXISTS);
+    assert_int_equal(st->ops->product_get(st, "p3", &got), ALD_STORE_NOT_FOUND);
+    /* The store is usable afterwards. */
+    assert_int_equal(st->ops->product_create(st, product("p3")), ALD_STORE_OK);
+}
+
+struct txn_ctx {
+    int calls;
+    int fail_times;
+    enum ald_store_rc fail_with;
+};
+
+static enum ald_store_rc txn_fn(struct ald_store *tx, void *ctx)
+{
+    struct txn_ctx *c = ctx;
+    char name[32];
+    snprintf(name, sizeof name, "t%d", c->calls);
+    enum ald_store_rc rc = tx->ops->product_create(tx, product(name));
+    if (rc != ALD_STORE_OK)
+        return rc;
+    if (c->calls++ < c->fail_times)
+        return c->fail_with;
+    return ALD_STORE_OK;
+}
+
+static int count_products(void *ctx, const struct ald_product_rec *p)
+{
+    (void)p;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_txn_helper(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_product_rec got;
+    int n = 0;
+
+    /* RETRY twice, then it goes through: only the last run's writes stay. */
+    struct txn_ctx c = {0, 2, ALD_STORE_RETRY};
+    assert_int_equal(ald_store_txn(st, txn_fn, &c), ALD_STORE_OK);
+    assert_int_equal(c.calls, 3);
+    assert_int_equal(st->ops->product_get(st, "t0", &got), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->product_get(st, "t1", &got), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->product_get(st, "t2", &got), ALD_STORE_OK);
+
+    /* RETRY every time: 1 + 5 runs, then RETRY. */
+    struct txn_ctx always = {20, 100, ALD_STORE_RETRY};
+    assert_int_equal(ald_store_txn(st, txn_fn, &always), ALD_STORE_RETRY);
+    assert_int_equal(always.calls, 26);
+
+    /* Another failure is not retried, and rolls back. */
+    struct txn_ctx other = {10, 100, ALD_STORE_NOT_FOUND};
+    assert_int_equal(ald_store_txn(st, txn_fn, &other), ALD_STORE_NOT_FOUND);
+    assert_int_equal(other.calls, 11);
+    assert_int_equal(st->ops->product_get(st, "t10", &got), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->product_list(st, count_products, &n), ALD_STORE_OK);
+    assert_int_equal(n, 1);
+}
+
+/* Two stores on one database: the second waits for the first's transaction (SQLite: the
+ * write lock; PostgreSQL: the row), and a REPEATABLE READ loser gets RETRY or CONFLICT. */
+static void test_two_handles(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st, *other = NULL, *tx = NULL;
+    struct ald_update_rec *a = calloc(1, sizeof *a), *b = malloc(sizeof *b);
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    char err[256];
+    assert_int_equal(ald_store_open(fx->url, &other, err, sizeof err), ALD_STORE_OPEN_OK);
+    assert_int_equal(st->ops->device_create(st, device("h1", "id-h1")), ALD_STORE_OK);
+    assert_int_equal(other->ops->device_get(other, "h1", dev), ALD_STORE_OK);
+    a->device_id = dev->id;
+    snprintf(a->state, sizeof a->state, "queued");
+    snprintf(a->wanted_json, sizeof a->wanted_json, "[]");
+    snprintf(a->steps_json, sizeof a->steps_json, "[]");
+    assert_int_equal(st->ops->update_create(st, a), ALD_STORE_OK);
+    assert_int_equal(other->ops->update_get(other, a->id, b), ALD_STORE_OK);
+
+    /* Inside a transaction on st, a save; the other handle's stale save loses. */
+    assert_int_equal(st->ops->begin(st, &tx), ALD_STORE_OK);
+    snprintf(a->state, sizeof a->state, "downloading");
+    assert_int_equal(tx->ops->update_save(tx, a), ALD_STORE_OK);
+    assert_int_equal(a->rev, 2);
+    assert_int_equal(tx->ops->commit(tx), ALD_STORE_OK);
+    snprintf(b->state, sizeof b->state, "cancelled");
+    assert_int_equal(other->ops->update_save(other, b), ALD_STORE_CONFLICT);
+    assert_int_equal(other->ops->update_get(other, a->id, b), ALD_STORE_OK);
+    assert_string_equal(b->state, "downloading");
+    assert_int_equal(b->rev, 2);
+    other->ops->close(other);
+    free(a);
+    free(b);
+    free(dev);
+}
+
+/* ---- version 2: revisions ---- */
+
+static void make_rollout(struct ald_store *st, struct ald_rollout_rec *ro, const char *prod)
+{
+    struct ald_product_rec *p = product(prod);
+    struct ald_release_rec rel;
+    assert_int_equal(st->ops->product_create(st, p), ALD_STORE_OK);
+    memset(&rel, 0, sizeof rel);
+    rel.product_id = p->id;
+    snprintf(rel.version, sizeof rel.version, "1.0.0");
+    snprintf(rel.channel, sizeof rel.channel, "stable");
+    snprintf(rel.images_json, sizeof rel.images_json, "[]");
+    assert_int_equal(st->ops->release_create(st, &rel), ALD_STORE_OK);
+    memset(ro, 0, sizeof *ro);
+    ro->release_id = rel.id;
+    snprintf(ro->target_json, sizeof ro->target_json, "{}");
+    snprintf(ro->waves_json, sizeof ro->waves_json, "[{\"percent\":100}]");
+    ro->success_percent = 90;
+    snprintf(ro->state, sizeof ro->state, "running");
+    assert_int_equal(st->ops->rollout_create(st, ro), ALD_STORE_OK);
+}
+
+static void test_revisions(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_update_rec *u = calloc(1, sizeof *u), *a = malloc(sizeof *a),
+                          *b = malloc(sizeof *b);
+    struct ald_rollout_rec ro, ra, rb;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+
+    assert_int_equal(st->ops->device_create(st, device("r1", "id-r1")), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "r1", dev), ALD_STORE_OK);
+    u->device_id = dev->id;
+    snprintf(u->state, sizeof u->state, "queued");
+    snprintf(u->wanted_json, sizeof u->wanted_json, "[]");
+    snprintf(u->steps_json, sizeof u->steps_json, "[]");
+    assert_int_equal(st->ops->update_create(st, u), ALD_STORE_OK);
+    assert_int_equal(u->rev, 1);
+    assert_int_equal(st->ops->update_get(st, u->id, a), ALD_STORE_OK);
+    assert_int_equal(st->ops->update_get(st, u->id, b), ALD_STORE_OK);
+    assert_int_equal(a->rev, 1);
+
+    snprintf(a->state, sizeof a->state, "downloading");
+    assert_int_equal(st->ops->update_save(st, a), ALD_STORE_OK);
+    assert_int_equal(a->rev, 2);
+    /* Saving the same record again goes on from its new revision. */
+    a->offset = 10;
+    assert_int_equal(st->ops->update_save(st, a), ALD_STORE_OK);
+    assert_int_equal(a->rev, 3);
+    /* A stale copy is refused and writes nothing. */
+    snprintf(b->state, sizeof b->state, "cancelled");
+    assert_int_equal(st->ops->update_save(st, b), ALD_STORE_CONFLICT);
+    assert_int_equal(b->rev, 1);
+    assert_int_equal(st->ops->update_get(st, u->id, b), ALD_STORE_OK);
+    assert_string_equal(b->state, "downloading");
+    assert_int_equal(b->offset, 10);
+    assert_int_equal(b->rev, 3);
+    b->id = 987654;
+    assert_int_equal(st->ops->update_save(st, b), ALD_STORE_NOT_FOUND);
+
+    make_rollout(st, &ro, "revs");
+    assert_int_equal(ro.rev, 1);
+    assert_int_equal(st->ops->rollout_get(st, ro.id, &ra), ALD_STORE_OK);
+    assert_int_equal(st->ops->rollout_get(st, ro.id, &rb), ALD_STORE_OK);
+    assert_int_equal(ra.rev, 1);
+    snprintf(ra.state, sizeof ra.state, "paused");
+    assert_int_equal(st->ops->rollout_save(st, &ra), ALD_STORE_OK);
+    assert_int_equal(ra.rev, 2);
+    snprintf(rb.state, sizeof rb.state, "cancelled");
+    assert_int_equal(st->ops->rollout_save(st, &rb), ALD_STORE_CONFLICT);
+    assert_int_equal(st->ops->rollout_get(st, ro.id, &rb), ALD_STORE_OK);
+    assert_string_equal(rb.state, "paused");
+    assert_int_equal(rb.rev, 2);
+    rb.id = 98765;
+    assert_int_equal(st->ops->rollout_save(st, &rb), ALD_STORE_NOT_FOUND);
+    free(u);
+    free(a);
+    free(b);
+    free(dev);
+}
+
+/* ---- version 2: event order with several writers ---- */
+
+#define EV_WRITERS 4
+#define EV_EACH 50
+
+struct ev_reader {
+    struct ald_store *st;
+    int64_t after;
+    int seen;
+    bool ordered;
+};
+
+static int ev_collect(void *ctx, const struct ald_event_rec *e)
+{
+    struct ev_reader *r = ctx;
+    if (e->id <= r->after)
+        r->ordered = false;
+    r->after = e->id;
+    r->seen++;
+    return 0;
+}
+
+static void *ev_writer(void *arg)
+{
+    struct ald_store *st = arg;
+    for (int i = 0; i < EV_EACH; i++)
+        if (ald_event_emit(st, "test.order", NULL, 0, NULL) != ALD_STORE_OK)
+            return (void *)1;
+    return NULL;
+}
+
+static void test_event_order(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *writers[EV_WRITERS];
+    pthread_t threads[EV_WRITERS];
+    struct ev_reader r = {fx->st, 0, 0, true};
+    struct ald_event_filter f;
+    char err[256];
+    void *ret;
+    /* Each writer its own store (its own connections), as several nodes would be. */
+    for (int i = 0; i < EV_WRITERS; i++) {
+        assert_int_equal(ald_store_open(fx->url, &writers[i], err, sizeof err),
+                         ALD_STORE_OPEN_OK);
+        assert_int_equal(pthread_create(&threads[i], NULL, ev_writer, writers[i]), 0);
+    }
+    memset(&f, 0, sizeof f);
+    /* A live reader that only ever asks for ids above the last it saw must see them all. */
+    while (r.seen < EV_WRITERS * EV_EACH) {
+        int before = r.seen;
+        f.after_id = r.after;
+        assert_int_equal(fx->st->ops->event_list(fx->st, &f, ev_collect, &r), ALD_STORE_OK);
+        if (r.seen == before) {
+            int64_t last = 0;
+            assert_int_equal(fx->st->ops->event_last_id(fx->st, &last), ALD_STORE_OK);
+            /* Nothing new, yet the newest id is past what we saw: a skipped event. */
+            if (last > r.after) {
+                f.after_id = r.after;
+                assert_int_equal(fx->st->ops->event_list(fx->st, &f, ev_collect, &r),
+                                 ALD_STORE_OK);
+                assert_true(r.seen > before);
+            }
+            nanosleep(&(struct timespec){0, 1000000L}, NULL);
+        }
+    }
+    for (int i = 0; i < EV_WRITERS; i++) {
+        assert_int_equal(pthread_join(threads[i], &ret), 0);
+        assert_null(ret);
+        writers[i]->ops->close(writers[i]);
+    }
+    assert_true(r.ordered);
+    assert_int_equal(r.seen, EV_WRITERS * EV_EACH);
+}
+
+/* ---- version 2: device queries and modules ---- */
+
+static void inventory(char *out, size_t cap, const char *sys_version, const char *app_version)
+{
+    snprintf(out, cap,
+             "{\"boot_state\":\"normal\",\"modules\":["
+             "{\"function\":\"system\",\"index\":1,\"version\":\"%s\",\"sha256\":\"%064d\","
+             "\"size\":10,\"security_counter\":0,\"on_trial\":false},"
+             "{\"function\":\"application\",\"index\":1,\"version\":\"%s\",\"sha256\":\"%064d\","
+             "\"size\":10,\"security_counter\":0,\"on_trial\":false},"
+             "{\"function\":\"bogus\",\"index\":1,\"version\":\"1.0.0\",\"sha256\":\"%064d\"},"
+             "{\"function\":\"radio\",\"index\":1,\"version\":\"not-a-version\",\"sha256\":\"%064d\"}"
+             "]}", sys_version, 1, app_version, 2, 3, 4);
+}
+
+static int collect_summary(void *ctx, const struct ald_device_summary *d)
+{
+    append_item(ctx, d->name);
+    return 0;
+}
+
+/* Names of the devices matching f, as "a,b,"; checks device_count agrees. */
+static const char *query(struct ald_store *st, const struct ald_device_filter *f)
+{
+    static char names[256];
+    uint64_t n = 0, k = 0;
+    names[0] = '\0';
+    assert_int_equal(st->ops->device_query(st, f, collect_summary, names), ALD_STORE_OK);
+    for (const char *p = names; *p; p++)
+        k += *p == ',';
+    if (!f->after_name && !f->limit) {
+        assert_int_equal(st->ops->device_count(st, f, &n), ALD_STORE_OK);
+        assert_int_equal(n, k);
+    }
+    return names;
+}
+
+static struct ald_device_filter any(void)
+{
+    struct ald_device_filter f;
+    memset(&f, 0, sizeof f);
+    f.online = -1;
+    return f;
+}
+
+struct mv {
+    char out[512];
+};
+
+static int collect_mv(void *ctx, const char *function, int index, const char *version,
+                      uint64_t count)
+{
+    struct mv *m = ctx;
+    size_t len = strlen(m->out);
+    snprintf(m->out + len, sizeof m->out - len, "%s%d@%s=%llu,", function, index, version,
+             (unsigned long long)count);
+    return 0;
+}
+
+static int collect_module(void *ctx, const struct ald_module_rec *m)
+{
+    char item[128];
+    snprintf(item, sizeof item, "%s%d@%s", m->function, m->index, m->version);
+    append_item(ctx, item);
+    return 0;
+}
+
+static int grab_summary(void *ctx, const struct ald_device_summary *d)
+{
+    memcpy(ctx, d, sizeof *d);
+    return 1;
+}
+
+static void test_device_queries(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_device_rec *d = malloc(sizeof *d);
+    struct ald_update_rec *u = calloc(1, sizeof *u);
+    struct ald_product_rec *p = product("fleet");
+    struct ald_device_filter f;
+    struct ald_device_summary one;
+    char inv[2048], mods[256] = "", name[32], ident[32];
+    struct mv mv;
+    uint64_t n = 0;
+
+    assert_int_equal(st->ops->product_create(st, p), ALD_STORE_OK);
+    /* a0..a4 in the product, groups ["g1"] or ["g1","g2"]; b0..b2 in none, channel beta. */
+    for (int i = 0; i < 8; i++) {
+        bool a = i < 5;
+        snprintf(name, sizeof name, "%s%d", a ? "a" : "b", a ? i : i - 5);
+        snprintf(ident, sizeof ident, "id-%d", i);
+        assert_int_equal(st->ops->device_create(st, device(name, ident)), ALD_STORE_OK);
+        assert_int_equal(st->ops->device_get(st, name, d), ALD_STORE_OK);
+        d->product_id = a ? p->id : 0;
+        snprintf(d->groups_json, sizeof d->groups_json, i % 2 ? "[\"g1\",\"g2\"]" : "[\"g1\"]");
+        snprintf(d->channel, sizeof d->channel, a ? "stable" : "beta");
+        assert_int_equal(st->ops->device_set_fleet(st, d), ALD_STORE_OK);
+        inventory(inv, sizeof inv, i < 3 ? "3.0.0" : "3.1.0-rc.1", "1.2.0");
+        if (i != 7)
+            assert_int_equal(st->ops->device_report(st, name, inv, 1000 + i), ALD_STORE_OK);
+    }
+    /* a1 has an active update. */
+    assert_int_equal(st->ops->device_get(st, "a1", d), ALD_STORE_OK);
+    u->device_id = d->id;
+    snprintf(u->state, sizeof u->state, "downloading");
+    snprintf(u->wanted_json, sizeof u->wanted_json, "[]");
+    snprintf(u->steps_json, sizeof u->steps_json, "[]");
+    assert_int_equal(st->ops->update_create(st, u), ALD_STORE_OK);
+
+    f = any();
+    assert_string_equal(query(st, &f), "a0,a1,a2,a3,a4,b0,b1,b2,");
+    f.product_id = p->id;
+    assert_string_equal(query(st, &f), "a0,a1,a2,a3,a4,");
+    f.product_id = -1;
+    assert_string_equal(query(st, &f), "b0,b1,b2,");
+    f = any();
+    f.group = "g2";
+    assert_string_equal(query(st, &f), "a1,a3,b0,b2,");
+    f.group = "g";
+    assert_string_equal(query(st, &f), "");
+    f = any();
+    f.channel = "beta";
+    assert_string_equal(query(st, &f), "b0,b1,b2,");
+    f = any();
+    f.function = "system";
+    f.index = 1;
+    f.version = "3.1.0-rc.1";
+    assert_string_equal(query(st, &f), "a3,a4,b0,b1,");
+    f.version = NULL;
+    assert_string_equal(query(st, &f), "a0,a1,a2,a3,a4,b0,b1,");
+    f.function = "bogus";
+    assert_string_equal(query(st, &f), "");
+    f = any();
+    f.online = 1;
+    f.online_since = 1005;
+    assert_string_equal(query(st, &f), "b0,b1,");
+    f.online = 0;
+    assert_string_equal(query(st, &f), "a0,a1,a2,a3,a4,b2,");
+    f = any();
+    f.update_state = "active";
+    assert_string_equal(query(st, &f), "a1,");
+    f.update_state = "downloading";
+    assert_string_equal(query(st, &f), "a1,");
+    f.update_state = "queued";
+    assert_string_equal(query(st, &f), "");
+    f.update_state = "none";
+    assert_string_equal(query(st, &f), "a0,a2,a3,a4,b0,b1,b2,");
+    f = any();
+    f.name_prefix = "b";
+    assert_string_equal(query(st, &f), "b0,b1,b2,");
+    f.name_prefix = "a3";
+    assert_string_equal(query(st, &f), "a3,");
+    /* Several fields at once. */
+    f = any();
+    f.product_id = p->id;
+    f.group = "g2";
+    f.update_state = "none";
+    assert_string_equal(query(st, &f), "a3,");
+
+    /* Keyset paging: pages of 3 until the end. */
+    f = any();
+    f.limit = 3;
+    assert_string_equal(query(st, &f), "a0,a1,a2,");
+    f.after_name = "a2";
+    assert_string_equal(query(st, &f), "a3,a4,b0,");
+    f.after_name = "b0";
+    assert_string_equal(query(st, &f), "b1,b2,");
+    f.after_name = "b2";
+    assert_string_equal(query(st, &f), "");
+    f = any();
+    assert_int_equal(st->ops->device_count(st, &f, &n), ALD_STORE_OK);
+    assert_int_equal(n, 8);
+
+    /* A summary carries the active update. */
+    f = any();
+    f.name_prefix = "a1";
+    memset(&one, 0, sizeof one);
+    assert_int_equal(st->ops->device_query(st, &f, grab_summary, &one), ALD_STORE_OK);
+    assert_string_equal(one.name, "a1");
+    assert_int_equal(one.update_id, u->id);
+    assert_string_equal(one.update_state, "downloading");
+    assert_int_equal(one.product_id, p->id);
+    assert_string_equal(one.groups_json, "[\"g1\",\"g2\"]");
+    assert_int_equal(one.reported_at, 1001);
+
+    /* Modules: well-formed ones only, by function and index. */
+    assert_int_equal(st->ops->device_get(st, "a0", d), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_modules(st, d->id, collect_module, mods), ALD_STORE_OK);
+    assert_string_equal(mods, "application1@1.2.0,system1@3.0.0,");
+    /* A new report replaces them; text that is not JSON leaves none. */
+    inventory(inv, sizeof inv, "3.2.0", "1.2.0");
+    assert_int_equal(st->ops->device_report(st, "a0", inv, 2000), ALD_STORE_OK);
+    mods[0] = '\0';
+    assert_int_equal(st->ops->device_modules(st, d->id, collect_module, mods), ALD_STORE_OK);
+    assert_string_equal(mods, "application1@1.2.0,system1@3.2.0,");
+    assert_int_equal(st->ops->device_report(st, "b1", "not json", 2000), ALD_STORE_OK);
+
+    /* The version distribution, in version-key order (a pre-release before its release). */
+    memset(&mv, 0, sizeof mv);
+    assert_int_equal(st->ops->module_versions(st, 0, collect_mv, &mv), ALD_STORE_OK);
+    assert_string_equal(mv.out, "application1@1.2.0=6,system1@3.0.0=2,system1@3.1.0-rc.1=3,"
+                                "system1@3.2.0=1,");
+    memset(&mv, 0, sizeof mv);
+    assert_int_equal(st->ops->module_versions(st, p->id, collect_mv, &mv), ALD_STORE_OK);
+    assert_string_equal(mv.out, "application1@1.2.0=5,system1@3.0.0=2,system1@3.1.0-rc.1=2,"
+                                "system1@3.2.0=1,");
+    memset(&mv, 0, sizeof mv);
+    assert_int_equal(st->ops->module_versions(st, -1, collect_mv, &mv), ALD_STORE_OK);
+    assert_string_equal(mv.out, "application1@1.2.0=1,system1@3.1.0-rc.1=1,");
+
+    /* Deleting a device deletes its modules. */
+    assert_int_equal(st->ops->device_delete(st, "a0"), ALD_STORE_OK);
+    mods[0] = '\0';
+    assert_int_equal(st->ops->device_modules(st, d->id, collect_module, mods), ALD_STORE_OK);
+    assert_string_equal(mods, "");
+    free(d);
+    free(u);
+}
+
+/* ---- version 2: the rollout engine's queries ---- */
+
+static int collect_rd(void *ctx, const struct ald_rollout_device_rec *r)
+{
+    char item[96];
+    snprintf(item, sizeof item, "%lld:%d:%s:%s", (long long)r->rollout_id, r->wave, r->device,
+             r->state);
+    append_item(ctx, item);
+    return 0;
+}
+
+static int collect_rollout(void *ctx, const struct ald_rollout_rec *r)
+{
+    char item[32];
+    snprintf(item, sizeof item, "%lld", (long long)r->id);
+    append_item(ctx, item);
+    return 0;
+}
+
+static int collect_counts(void *ctx, int wave, const char *state, uint64_t n, uint64_t since)
+{
+    char item[64];
+    snprintf(item, sizeof item, "%d:%s:%llu:%llu", wave, state, (unsigned long long)n,
+             (unsigned long long)since);
+    append_item(ctx, item);
+    return 0;
+}
+
+static void test_rollout_queries(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_rollout_rec r1, r2;
+    struct ald_rollout_device_rec rd;
+    struct ald_rollout_device_filter f;
+    struct ald_device_rec *d = malloc(sizeof *d);
+    int64_t ids[4];
+    char out[256] = "", expect[256];
+    static const char *const names[] = {"d3", "d1", "d2", "d0"};
+
+    make_rollout(st, &r1, "ro1");
+    make_rollout(st, &r2, "ro2");
+    snprintf(r2.state, sizeof r2.state, "paused");
+    assert_int_equal(st->ops->rollout_save(st, &r2), ALD_STORE_OK);
+    for (int i = 0; i < 4; i++) {
+        char ident[16];
+        snprintf(ident, sizeof ident, "rid-%d", i);
+        assert_int_equal(st->ops->device_create(st, device(names[i], ident)), ALD_STORE_OK);
+        assert_int_equal(st->ops->device_get(st, names[i], d), ALD_STORE_OK);
+        ids[i] = d->id;
+    }
+    /* r1: d3 wave 0 updating (started 500), d1 wave 0 pending, d2 wave 1 updating (started
+     * 100), d0 wave 1 succeeded (started 900). r2: d0 wave 0 pending. */
+    static const struct {
+        int wave;
+        const char *state;
+        int64_t started;
+    } rows[] = {{0, "updating", 500}, {0, "pending", 0}, {1, "updating", 100},
+                {1, "succeeded", 900}};
+    for (int i = 0; i < 4; i++) {
+        memset(&rd, 0, sizeof rd);
+        rd.rollout_id = r1.id;
+        rd.device_id = ids[i];
+        rd.wave = rows[i].wave;
+        snprintf(rd.state, sizeof rd.state, "%s", "pending");
+        assert_int_equal(st->ops->rollout_device_put(st, &rd), ALD_STORE_OK);
+        /* put again: replaces. */
+        snprintf(rd.state, sizeof rd.state, "%s", rows[i].state);
+        rd.started_at = rows[i].started;
+        assert_int_equal(st->ops->rollout_device_put(st, &rd), ALD_STORE_OK);
+    }
+    memset(&rd, 0, sizeof rd);
+    rd.rollout_id = r2.id;
+    rd.device_id = ids[3];
+    snprintf(rd.state, sizeof rd.state, "pending");
+    assert_int_equal(st->ops->rollout_device_put(st, &rd), ALD_STORE_OK);
+
+    assert_int_equal(st->ops->rollout_list_state(st, "running", collect_rollout, out),
+                     ALD_STORE_OK);
+    snprintf(expect, sizeof expect, "%lld,", (long long)r1.id);
+    assert_string_equal(out, expect);
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_list_state(st, NULL, collect_rollout, out), ALD_STORE_OK);
+    snprintf(expect, sizeof expect, "%lld,%lld,", (long long)r1.id, (long long)r2.id);
+    assert_string_equal(out, expect);
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_list_state(st, "completed", collect_rollout, out),
+                     ALD_STORE_OK);
+    assert_string_equal(out, "");
+
+    long long a = (long long)r1.id, b = (long long)r2.id;
+    memset(&f, 0, sizeof f);
+    f.max_wave = -1;
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_device_query(st, &f, collect_rd, out), ALD_STORE_OK);
+    snprintf(expect, sizeof expect,
+             "%lld:0:d1:pending,%lld:0:d3:updating,%lld:1:d0:succeeded,%lld:1:d2:updating,"
+             "%lld:0:d0:pending,", a, a, a, a, b);
+    assert_string_equal(out, expect);
+    f.rollout_id = r1.id;
+    f.state = "updating";
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_device_query(st, &f, collect_rd, out), ALD_STORE_OK);
+    snprintf(expect, sizeof expect, "%lld:0:d3:updating,%lld:1:d2:updating,", a, a);
+    assert_string_equal(out, expect);
+    f.max_wave = 0;
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_device_query(st, &f, collect_rd, out), ALD_STORE_OK);
+    snprintf(expect, sizeof expect, "%lld:0:d3:updating,", a);
+    assert_string_equal(out, expect);
+    memset(&f, 0, sizeof f);
+    f.max_wave = -1;
+    f.device_id = ids[3];
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_device_query(st, &f, collect_rd, out), ALD_STORE_OK);
+    snprintf(expect, sizeof expect, "%lld:1:d0:succeeded,%lld:0:d0:pending,", a, b);
+    assert_string_equal(out, expect);
+    f.limit = 1;
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_device_query(st, &f, collect_rd, out), ALD_STORE_OK);
+    snprintf(expect, sizeof expect, "%lld:1:d0:succeeded,", a);
+    assert_string_equal(out, expect);
+
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_device_counts(st, r1.id, 400, collect_counts, out),
+                     ALD_STORE_OK);
+    assert_string_equal(out, "0:pending:1:0,0:updating:1:1,1:succeeded:1:1,1:updating:1:0,");
+    out[0] = '\0';
+    assert_int_equal(st->ops->rollout_device_counts(st, r1.id, 0, collect_counts, out),
+                     ALD_STORE_OK);
+    assert_string_equal(out, "0:pending:1:0,0:updating:1:1,1:succeeded:1:1,1:updating:1:1,");
+    free(d);
+}
+
+/* ---- version 2: migration 5 fills device_modules from stored inventories ---- */
+
+static void test_modules_backfill(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_device_rec *d = malloc(sizeof *d);
+    char inv[2048], mods[256] = "";
+    int v = 0;
+    inventory(inv, sizeof inv, "2.0.0", "1.0.0");
+    assert_int_equal(st->ops->device_create(st, device("old", "id-old")), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_report(st, "old", inv, 10), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "old", d), ALD_STORE_OK);
+    st->ops->close(st);
+    fx->st = NULL;
+    /* Back to schema 4, as an airliftd of the previous version left it. */
+    raw_exec(fx, "DROP TABLE device_modules;"
+                 "DROP INDEX devices_product; DROP INDEX rollouts_state;"
+                 "DROP INDEX rollout_devices_state; DROP INDEX rollout_devices_device;"
+                 "ALTER TABLE updates DROP COLUMN rev; ALTER TABLE rollouts DROP COLUMN rev;"
+                 "DELETE FROM schema_version WHERE version = 5");
+    open_store(fx);
+    st = fx->st;
+    assert_int_equal(st->ops->schema_version(st, &v), ALD_STORE_OK);
+    assert_int_equal(v, 5);
+    assert_int_equal(st->ops->device_modules(st, d->id, collect_module, mods), ALD_STORE_OK);
+    assert_string_equal(mods, "application1@1.0.0,system1@2.0.0,");
+    free(d);
+}
+
+/* ---- a page of devices out of many (AIRLIFT_STORE_BENCH=N devices; skipped if unset) ---- */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int count_summary(void *ctx, const struct ald_device_summary *d)
+{
+    (void)d;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_query_bench(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st, *tx = NULL;
+    const char *env = getenv("AIRLIFT_STORE_BENCH");
+    long total = env ? strtol(env, NULL, 10) : 0;
+    struct ald_device_filter f = any();
+    char name[32], ident[32], after[32], inv[2048];
+    double t0, t1;
+    int rows = 0, pages = 0;
+    if (total <= 0)
+        skip();
+    t0 = now_ms();
+    assert_int_equal(st->ops->begin(st, &tx), ALD_STORE_OK);
+    for (long i = 0; i < total; i++) {
+        snprintf(name, sizeof name, "dev-%07ld", i);
+        snprintf(ident, sizeof ident, "bench-%ld", i);
+        assert_int_equal(tx->ops->device_create(tx, device(name, ident)), ALD_STORE_OK);
+        inventory(inv, sizeof inv, i % 10 ? "3.0.0" : "3.1.0", "1.0.0");
+        assert_int_equal(tx->ops->device_report(tx, name, inv, 1000 + i), ALD_STORE_OK);
+    }
+    assert_int_equal(tx->ops->commit(tx), ALD_STORE_OK);
+    t1 = now_ms();
+    print_message("bench: %ld devices created and reported in %.0f ms\n", total, t1 - t0);
+
+    /* Pages of 100 from the middle, no filter. */
+    f.limit = 100;
+    t0 = now_ms();
+    for (int i = 0; i < 200; i++) {
+        snprintf(after, sizeof after, "dev-%07ld", (long)(i * (total / 200)));
+        f.after_name = after;
+        rows = 0;
+        assert_int_equal(st->ops->device_query(st, &f, count_summary, &rows), ALD_STORE_OK);
+        pages++;
+    }
+    t1 = now_ms();
+    print_message("bench: page of 100 (keyset, no filter): %.3f ms\n", (t1 - t0) / pages);
+    /* Pages of 100 with a module filter matching 1 in 10. */
+    f.function = "system";
+    f.index = 1;
+    f.version = "3.1.0";
+    pages = 0;
+    t0 = now_ms();
+    for (int i = 0; i < 50; i++) {
+        snprintf(after, sizeof after, "dev-%07ld", (long)(i * (total / 100)));
+        f.after_name = after;
+        rows = 0;
+        assert_int_equal(st->ops->device_query(st, &f, count_summary, &rows), ALD_STORE_OK);
+        pages++;
+    }
+    t1 = now_ms();
+    print_message("bench: page of 100 (module version, 1 in 10): %.3f ms\n", (t1 - t0) / pages);
+    f = any();
+    uint64_t n = 0;
+    t0 = now_ms();
+    assert_int_equal(st->ops->device_count(st, &f, &n), ALD_STORE_OK);
+    t1 = now_ms();
+    assert_int_equal(n, (uint64_t)total);
+    print_message("bench: device_count of all: %.3f ms\n", t1 - t0);
+    struct mv mv;
+    memset(&mv, 0, sizeof mv);
+    t0 = now_ms();
+    assert_int_equal(st->ops->module_versions(st, 0, collect_mv, &mv), ALD_STORE_OK);
+    t1 = now_ms();
+    print_message("bench: module_versions: %.3f ms (%s)\n", t1 - t0, mv.out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +1567,16 @@ int main(void)
         cmocka_unit_test(test_listen_parse),
         cmocka_unit_test_setup_teardown(test_config_file_and_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names_and_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_helper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollout_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modules_backfill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_bench, setup, teardown),
     };
     ald_log_setup(ALD_LOG_ERROR, false); /* keep expected failures quiet */
     return cmocka_run_group_tests(tests, NULL, NULL);
