@@ -154,18 +154,19 @@ static void note_changes(struct ald_sqldb *db, PGresult *res)
 /* ------------------------------------------------------------------------------------- */
 /* Connecting                                                                             */
 
-/* True if url carries a password: "user:password@" in its authority or password= in its
- * query. */
+/* True if url may carry a password: a ':' before the last '@' ahead of the first '/' (as
+ * libpq reads "user:password@"), or a password= anywhere. */
 static bool url_has_password(const char *url)
 {
-    const char *auth = strstr(url, "://"), *end, *at, *colon;
+    const char *auth = strstr(url, "://"), *end, *at = NULL;
     if (!auth)
         return false;
     auth += 3;
-    end = auth + strcspn(auth, "/?#");
-    at = memchr(auth, '@', (size_t)(end - auth));
-    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    return colon != NULL || strstr(url, "password=") != NULL;
+    end = auth + strcspn(auth, "/");
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    return (at && memchr(auth, ':', (size_t)(at - auth))) || strstr(url, "password=") != NULL;
 }
 
 /* The value of keyword in a parsed conninfo, or dflt. */
