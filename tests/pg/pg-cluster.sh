@@ -6,6 +6,7 @@
 #   pg-cluster.sh stop DIR           stop it (fast shutdown); DIR is left as it is
 #   pg-cluster.sh createdb DIR NAME  a fresh, empty database NAME (dropped first if it exists);
 #                                    print its URL
+#   pg-cluster.sh dropdb DIR NAME    drop database NAME if it exists
 #   pg-cluster.sh url DIR [NAME]     print the URL of database NAME (default airlift)
 #
 # The cluster lives in DIR/data, logs to DIR/log, listens only on the Unix socket in DIR/sock
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 die() { echo "pg-cluster: $*" >&2; exit 1; }
-usage() { echo "usage: pg-cluster.sh start|stop DIR | createdb DIR NAME | url DIR [NAME]" >&2; exit 2; }
+usage() { echo "usage: pg-cluster.sh start|stop DIR | createdb|dropdb DIR NAME | url DIR [NAME]" >&2; exit 2; }
 
 [ $# -ge 2 ] || usage
 cmd=$1
@@ -109,6 +110,13 @@ createdb)
     psql_q postgres "DROP DATABASE IF EXISTS $3 WITH (FORCE)" >/dev/null
     psql_q postgres "CREATE DATABASE $3" >/dev/null
     url_of "$3"
+    ;;
+dropdb)
+    [ $# -eq 3 ] || usage
+    valid_name "$3" || die "database name '$3': expected [a-z_][a-z0-9_]* (at most 63 characters)"
+    [ "$3" != postgres ] || die "will not drop the database postgres"
+    running || die "no cluster running in $DIR (run: pg-cluster.sh start $DIR)"
+    psql_q postgres "DROP DATABASE IF EXISTS $3 WITH (FORCE)" >/dev/null
     ;;
 url)
     [ $# -le 3 ] || usage
