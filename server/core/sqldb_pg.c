@@ -483,7 +483,10 @@ static enum ald_sql_rc pg_prepare(struct ald_sqldb *db, const char *sql, struct 
     snprintf(s->name, sizeof s->name, "ald_%u", ++db->next_id);
     res = PQprepare(db->conn, s->name, text, nparams, NULL);
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = fail(db, res, "prepare");
+        char head[81], what[100];
+        one_line(head, sizeof head, sql); /* the statement's start names it in the log */
+        snprintf(what, sizeof what, "prepare `%s%s`", head, strlen(sql) > 80 ? "..." : "");
+        rc = fail(db, res, what);
         goto out;
     }
     s->in_use = true;
@@ -787,6 +790,8 @@ static enum ald_sql_rc pg_wait(struct ald_sqldb *db, unsigned timeout_ms, char *
         left = deadline - now_ms();
         if (left < 0)
             left = 0;
+        if (left > 1000000)
+            left = 1000000; /* poll takes an int: wake now and then on long waits */
         r = poll(&pfd, 1, (int)left);
         if (r < 0 && errno != EINTR) {
             set_err(db, "postgresql: wait: poll: %s", strerror(errno));

@@ -303,6 +303,7 @@ static void test_errors(void **state)
     assert_null(s);
     assert_non_null(strstr(D->errmsg(db), "syntax error"));
     assert_non_null(strstr(D->errmsg(db), "42601"));
+    assert_non_null(strstr(D->errmsg(db), "`SELEKT 1`")); /* names the statement */
     assert_int_equal(D->exec(db, "SELECT * FROM tpg_no_such_table"), ALD_SQL_ERROR);
     assert_non_null(strstr(D->errmsg(db), "tpg_no_such_table"));
 
