@@ -822,6 +822,11 @@ static enum ald_sql_rc pg_notify(struct ald_sqldb *db, const char *channel, cons
     return rc;
 }
 
+/*
+ * The PostgreSQL driver: connect takes a libpq URI (postgresql://... or postgres://...);
+ * every other member follows sqldb.h, as the comment at the top of this file details
+ * (docs/deployment.md, "The PostgreSQL driver").
+ */
 const struct ald_sql_driver ald_sqldb_pg = {
     .name = "postgresql",
     .connect = pg_connect,

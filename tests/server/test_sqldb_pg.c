@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "sqldb.h"
 
@@ -406,6 +407,57 @@ static void test_retry(void **state)
     D->close(b);
 }
 
+struct blocked {
+    struct ald_sqldb *db;
+    const char *sql;
+    enum ald_sql_rc rc;
+};
+
+static void *run_blocked(void *arg)
+{
+    struct blocked *b = arg;
+    b->rc = D->exec(b->db, b->sql); /* no cmocka asserts off the main thread */
+    return NULL;
+}
+
+/* A real deadlock: two transactions each wait for the row the other holds; the server
+ * (deadlock_timeout, 1 s) aborts one of them with 40P01, which is RETRY. */
+static void test_deadlock(void **state)
+{
+    struct ald_sqldb *a = conn(), *b = conn();
+    struct blocked t = {a, "UPDATE tpg_dl SET v = v + 1 WHERE id = 2", ALD_SQL_OK};
+    pthread_t th;
+    enum ald_sql_rc rb;
+    (void)state;
+    exec_ok(a, "DROP TABLE IF EXISTS tpg_dl; CREATE TABLE tpg_dl (id INT PRIMARY KEY, v INT);"
+               "INSERT INTO tpg_dl VALUES (1, 0), (2, 0)");
+    exec_ok(a, "BEGIN");
+    exec_ok(a, "UPDATE tpg_dl SET v = v + 1 WHERE id = 1");
+    exec_ok(b, "BEGIN");
+    exec_ok(b, "UPDATE tpg_dl SET v = v + 1 WHERE id = 2");
+    assert_int_equal(pthread_create(&th, NULL, run_blocked, &t), 0);
+    sleep_ms(200); /* a now waits for b's row 2 */
+    rb = D->exec(b, "UPDATE tpg_dl SET v = v + 1 WHERE id = 1");
+    if (rb == ALD_SQL_RETRY) {
+        assert_non_null(strstr(D->errmsg(b), "40P01"));
+        exec_ok(b, "ROLLBACK"); /* frees a */
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(t.rc, ALD_SQL_OK);
+        exec_ok(a, "COMMIT");
+    } else {
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(t.rc, ALD_SQL_RETRY);
+        assert_non_null(strstr(D->errmsg(a), "40P01"));
+        assert_int_equal(rb, ALD_SQL_OK);
+        exec_ok(a, "ROLLBACK");
+        exec_ok(b, "COMMIT");
+    }
+    assert_int_equal(query_int(a, "SELECT sum(v) FROM tpg_dl"), 2);
+    exec_ok(a, "DROP TABLE tpg_dl");
+    D->close(a);
+    D->close(b);
+}
+
 /* The backend is terminated under a connection: every later call is GONE. */
 static void test_gone_terminated(void **state)
 {
@@ -593,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_unreachable),   cmocka_unit_test(test_types),
         cmocka_unit_test(test_placeholders),  cmocka_unit_test(test_errors),
         cmocka_unit_test(test_constraint),    cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_deadlock),
         cmocka_unit_test(test_gone_terminated), cmocka_unit_test(test_gone_stopped),
         cmocka_unit_test(test_cache),         cmocka_unit_test(test_changes),
         cmocka_unit_test(test_listen_notify),
