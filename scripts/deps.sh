@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   libmbedtls-dev libssl-dev libcoap3-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
   libcmocka-dev libzstd-dev liblzma-dev libcurl4-openssl-dev
+  # the PostgreSQL store: libpq for airliftd, the server for the tests' throwaway cluster
+  libpq-dev postgresql
   # device library cross-compile (Cortex-M4) and fuzzing
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi clang llvm
   # tools used by tests and benchmarks

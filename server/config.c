@@ -16,6 +16,9 @@ const char ald_usage_text[] =
     "\n"
     "Options (each also accepted as `name = value` in the --config file):\n"
     "  --data-dir DIR           database and images (default ./airlift-data)\n"
+    "  --store URL              the database: sqlite:PATH, or postgresql://USER@HOST/DB\n"
+    "                           for several nodes on one PostgreSQL database (default\n"
+    "                           sqlite:DATA_DIR/airlift.db)\n"
     "  --http-listen ADDR:PORT  management API (default 127.0.0.1:7780; port 0 picks one)\n"
     "  --coap-listen ADDR:PORT  device endpoint (default 127.0.0.1:5684)\n"
     "  --coap-idle-timeout S    end a silent device's session after S seconds (default 30)\n"
@@ -41,6 +44,87 @@ static bool copy_str(char *out, size_t cap, const char *s)
         return false;
     memcpy(out, s, n + 1);
     return true;
+}
+
+/* Append n bytes of s to out[cap] at *o, cut to fit (out stays NUL-terminated). */
+static void put(char *out, size_t cap, size_t *o, const char *s, size_t n)
+{
+    if (*o + 1 >= cap)
+        return;
+    if (n > cap - 1 - *o)
+        n = cap - 1 - *o;
+    memcpy(out + *o, s, n);
+    *o += n;
+    out[*o] = '\0';
+}
+
+void ald_url_redact(const char *url, char *out, size_t cap)
+{
+    const char *auth, *auth_end, *at = NULL, *colon = NULL, *q, *p;
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    if (strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11)) {
+        put(out, cap, &o, url, strlen(url));
+        return;
+    }
+    /* Like libpq, look for user:password@ up to the first '/'; take the last '@', so a
+     * password with an unencoded '@' or '?' is hidden whole. */
+    auth = strstr(url, "://") + 3;
+    auth_end = auth + strcspn(auth, "/");
+    for (p = auth; p < auth_end; p++)
+        if (*p == '@')
+            at = p;
+    if (at)
+        colon = memchr(auth, ':', (size_t)(at - auth));
+    if (colon) {
+        put(out, cap, &o, url, (size_t)(colon + 1 - url));
+        put(out, cap, &o, "***", 3);
+        p = at;
+    } else {
+        p = url;
+    }
+    q = strchr(at ? at : auth, '?');
+    if (!q) {
+        put(out, cap, &o, p, strlen(p));
+        return;
+    }
+    put(out, cap, &o, p, (size_t)(q + 1 - p));
+    for (p = q + 1; *p;) {
+        size_t n = strcspn(p, "&#");
+        if (n >= 9 && !strncmp(p, "password=", 9)) {
+            put(out, cap, &o, "password=***", 12);
+        } else {
+            put(out, cap, &o, p, n);
+        }
+        p += n;
+        if (*p == '#') {
+            put(out, cap, &o, p, strlen(p));
+            break;
+        }
+        if (*p == '&')
+            put(out, cap, &o, p++, 1);
+    }
+}
+
+int ald_config_store_url(const struct ald_config *cfg, char *out, size_t cap)
+{
+    int n;
+    if (cfg->store_url[0])
+        n = snprintf(out, cap, "%s", cfg->store_url);
+    else
+        n = snprintf(out, cap, "sqlite:%s/airlift.db", cfg->data_dir);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* A --store value: sqlite:PATH (PATH not empty) or a postgresql:// / postgres:// URL. */
+static bool store_url_ok(const char *v)
+{
+    if (!strncmp(v, "sqlite:", 7))
+        return v[7] != '\0';
+    return (!strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11)) &&
+           !strpbrk(v, " \t\r\n");
 }
 
 bool ald_listen_parse(const char *s, struct ald_listen *out)
@@ -92,6 +176,20 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
     if (!strcmp(key, "data-dir")) {
         if (!value[0] || !copy_str(cfg->data_dir, sizeof cfg->data_dir, value)) {
             snprintf(err, errlen, "--data-dir: empty or too long");
+            goto out;
+        }
+    } else if (!strcmp(key, "store")) {
+        char shown[160];
+        ald_url_redact(value, shown, sizeof shown);
+        if (!store_url_ok(value)) {
+            snprintf(err, errlen,
+                     "--store: expected sqlite:PATH, postgresql://... or postgres://..., got '%s'",
+                     shown);
+            goto out;
+        }
+        if (!copy_str(cfg->store_url, sizeof cfg->store_url, value)) {
+            snprintf(err, errlen, "--store: URL too long (at most %d bytes)",
+                     ALD_STORE_URL_MAX - 1);
             goto out;
         }
     } else if (!strcmp(key, "http-listen") || !strcmp(key, "coap-listen")) {
@@ -212,7 +310,7 @@ static bool takes_value(const char *name)
     static const char *const with_value[] = {"data-dir",     "http-listen",      "coap-listen",
                                              "config",       "log-level",        "log-format",
                                              "admin-token-file", "port-file",    "http-threads",
-                                             "coap-security", "coap-idle-timeout"};
+                                             "coap-security", "coap-idle-timeout", "store"};
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
             return true;

@@ -14,6 +14,7 @@
 #include "util.h"
 
 #define ALD_ADDR_MAX 64
+#define ALD_STORE_URL_MAX 1024
 
 /* A parsed "HOST:PORT" / "[V6]:PORT"; host is a numeric address. */
 struct ald_listen {
@@ -25,6 +26,7 @@ struct ald_listen {
 
 struct ald_config {
     char data_dir[ALD_PATH_MAX];
+    char store_url[ALD_STORE_URL_MAX]; /* --store; "" means sqlite:DATA_DIR/airlift.db */
     struct ald_listen http;
     struct ald_listen coap;
     bool coap_insecure;          /* --coap-security none: plain CoAP, development only */
@@ -56,6 +58,19 @@ int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, si
 
 /* Parse "HOST:PORT" or "[HOST]:PORT" with a numeric IPv4/IPv6 host; false if malformed. */
 bool ald_listen_parse(const char *s, struct ald_listen *out);
+
+/*
+ * The store URL in effect: --store, or "sqlite:DATA_DIR/airlift.db" when it is not set.
+ * Returns 0, or -1 if it does not fit in out[cap].
+ */
+int ald_config_store_url(const struct ald_config *cfg, char *out, size_t cap);
+
+/*
+ * url fit for a log line or an error: in a postgresql:// or postgres:// URL, the password of
+ * "user:password@" and the value of a password= query parameter become "***"; anything else
+ * is copied as it is. out is always NUL-terminated (cut to cap - 1 bytes).
+ */
+void ald_url_redact(const char *url, char *out, size_t cap);
 
 /* The --help text. */
 extern const char ald_usage_text[];

@@ -11,13 +11,46 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/airlift-e2e.XXXXXX")
 PIDS=()
 FAILS=0
 PASSES=0
+PG_CLUSTER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../pg" && pwd)/pg-cluster.sh
+E2E_PG_DB=
 
 cleanup() {
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
-    if [ "$FAILS" -eq 0 ]; then rm -rf "$WORK"; else echo "kept $WORK for inspection"; fi
+    if [ "$FAILS" -eq 0 ]; then
+        rm -rf "$WORK"
+        [ -z "$E2E_PG_DB" ] || "$PG_CLUSTER" dropdb "$AIRLIFT_TEST_PG_DIR" "$E2E_PG_DB" 2>/dev/null
+    else
+        echo "kept $WORK for inspection${E2E_PG_DB:+ (and database $E2E_PG_DB)}"
+    fi
 }
 trap cleanup EXIT
+
+# The store the tests' airliftd runs on. By default SQLite in the data directory. With
+# AIRLIFT_TEST_STORE_URL set, that URL (--store). With AIRLIFT_TEST_PG_DIR naming a running
+# test cluster (tests/pg/pg-cluster.sh start DIR), fresh_store_db gives each test script a
+# fresh database of its own there, e2e_<script>_<pid>, dropped when the test passes.
+fresh_store_db() {
+    local script
+    script=$(basename "$0" .sh | tr -c 'a-z0-9_\n' '_' | cut -c1-40)
+    E2E_PG_DB=e2e_${script}_$$
+    if ! AIRLIFT_TEST_STORE_URL=$("$PG_CLUSTER" createdb "$AIRLIFT_TEST_PG_DIR" "$E2E_PG_DB"); then
+        echo "cannot create database $E2E_PG_DB in the test cluster $AIRLIFT_TEST_PG_DIR" >&2
+        E2E_PG_DB=
+        exit 1
+    fi
+    export AIRLIFT_TEST_STORE_URL
+}
+[ -z "${AIRLIFT_TEST_PG_DIR:-}" ] || fresh_store_db
+# Every airliftd a test starts (start_server, and the tests' own restarts through $AIRLIFTD)
+# gets --store: $AIRLIFTD is then a wrapper that execs the real one (same pid), with --store
+# first so a test's own --store would win.
+if [ -n "${AIRLIFT_TEST_STORE_URL:-}" ]; then
+    printf '#!/bin/sh\nexec "%s" --store "$AIRLIFT_TEST_STORE_URL" "$@"\n' "$AIRLIFTD" \
+        >"$WORK/airliftd-store.sh"
+    chmod +x "$WORK/airliftd-store.sh"
+    AIRLIFTD=$WORK/airliftd-store.sh
+fi
 
 pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
 fail() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
