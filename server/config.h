@@ -48,6 +48,8 @@ enum ald_exit {
     ALD_EXIT_USAGE = 2,    /* bad flag, value or config file */
     ALD_EXIT_DATA = 3,     /* data directory or database unusable */
     ALD_EXIT_BIND = 4,     /* cannot listen on the requested address */
+    ALD_EXIT_STORE_DOWN = 5, /* the database (--store) cannot be reached */
+    ALD_EXIT_SCHEMA = 6,   /* the database was written by a newer airliftd */
 };
 
 /*

@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     struct device_thread devices = {0};
     struct ald_device_ops device_ops;
     char err[4096], port_text[32], http_addr[ALD_ADDR_MAX + 16], coap_addr[ALD_ADDR_MAX + 16];
-    char store_url[4200];
+    char store_url[ALD_STORE_URL_MAX + 16], store_shown[ALD_STORE_URL_MAX + 16];
     sigset_t signals;
     int exit_code = ALD_EXIT_INTERNAL, lock_fd = -1, sig = 0;
     bool port_file_written = false;
@@ -207,13 +207,41 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     lock_fd = take_data_dir(cfg.data_dir, err, sizeof err);
-    if ((size_t)snprintf(store_url, sizeof store_url, "sqlite:%s/airlift.db", cfg.data_dir) >=
-        sizeof store_url)
-        snprintf(store_url, sizeof store_url, "sqlite:"); /* refused below: too long */
-    if (lock_fd < 0 ||
-        ald_store_open(store_url, &store, err, sizeof err) != ALD_STORE_OPEN_OK ||
-        bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
+    if (lock_fd < 0) {
         ald_log(ALD_LOG_ERROR, "cannot use the data directory", "data_dir", cfg.data_dir,
+                "error", err, NULL);
+        exit_code = ALD_EXIT_DATA;
+        goto out;
+    }
+    if (ald_config_store_url(&cfg, store_url, sizeof store_url) != 0) {
+        ald_log(ALD_LOG_ERROR, "the data directory's path is too long for a store URL",
+                "data_dir", cfg.data_dir, NULL);
+        exit_code = ALD_EXIT_USAGE;
+        goto out;
+    }
+    ald_url_redact(store_url, store_shown, sizeof store_shown);
+    switch (ald_store_open(store_url, &store, err, sizeof err)) {
+    case ALD_STORE_OPEN_OK:
+        break;
+    case ALD_STORE_OPEN_BAD_URL:
+        exit_code = ALD_EXIT_USAGE;
+        break;
+    case ALD_STORE_OPEN_UNREACHABLE:
+        exit_code = ALD_EXIT_STORE_DOWN;
+        break;
+    case ALD_STORE_OPEN_NEWER_SCHEMA:
+        exit_code = ALD_EXIT_SCHEMA;
+        break;
+    default:
+        exit_code = ALD_EXIT_DATA;
+        break;
+    }
+    if (!store) {
+        ald_log(ALD_LOG_ERROR, "cannot open the store", "store", store_shown, "error", err, NULL);
+        goto out;
+    }
+    if (bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot create the first admin token", "store", store_shown,
                 "error", err, NULL);
         exit_code = ALD_EXIT_DATA;
         goto out;
