@@ -13,8 +13,10 @@
  *    RECHECK_MS as a safety net. Starting takes a page of its pending devices at a time.
  *  - A rollout's whole target is enrolled once per node, when the node first takes it up (an
  *    indexed query of the product's devices), and its updates under way are looked at once.
- * Nothing here is needed for correctness across a crash: every step is repeatable from the
- * store, and a node that starts (or restarts) begins with a full look at each running rollout.
+ * With several nodes on one database, each rollout is moved by the one node that holds its
+ * claim (store.h: claim; a PostgreSQL session lock, lost at once when the node dies); a
+ * node that wins a claim begins with a full look at that rollout. Nothing here is needed
+ * for correctness across a crash: every step is repeatable from the store.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@ struct slot {
     bool enrolled;       /* the whole target was enrolled by this node */
     bool dirty;          /* an event touched it since its last evaluation */
     bool seen;           /* still running or paused at this pass */
+    bool claimed;        /* this node holds its claim (store.h: claim) */
     int64_t next_eval;   /* evaluate at the latest then */
     int64_t next_follow; /* look at every update under way then */
     int64_t next_deferred;
@@ -640,13 +643,39 @@ static void read_events(struct ald_rollouts *r, const struct list *active)
 
 /* ---- the pass ---- */
 
-static void forget_finished(struct ald_engine *e)
+/* Drop the slots of rollouts that ended, letting go of their claims. */
+static void forget_finished(struct ald_rollouts *r)
 {
+    struct ald_engine *e = r->engine;
     size_t k = 0;
-    for (size_t i = 0; i < e->n; i++)
+    for (size_t i = 0; i < e->n; i++) {
         if (e->slots[i].seen)
             e->slots[k++] = e->slots[i];
+        else if (e->slots[i].claimed)
+            (void)r->st->ops->unclaim(r->st, e->slots[i].id);
+    }
     e->n = k;
+}
+
+/* Keep from `active` only the rollouts this node holds the claim of (another node moves
+ * the others). A claim newly won starts with a full look. */
+static void keep_claimed(struct ald_rollouts *r, struct list *active)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < active->n; i++) {
+        struct ald_rollout_rec *ro = (struct ald_rollout_rec *)active->items + i;
+        struct slot *s = slot_of(r->engine, ro->id, false);
+        bool held = false;
+        if (!s || r->st->ops->claim(r->st, ro->id, &held) != ALD_STORE_OK)
+            held = false;
+        if (held && !s->claimed)
+            s->enrolled = false;
+        if (s)
+            s->claimed = held;
+        if (held)
+            memmove((struct ald_rollout_rec *)active->items + k++, ro, sizeof *ro);
+    }
+    active->n = k;
 }
 
 void ald_rollouts_tick(struct ald_rollouts *r)
@@ -665,7 +694,8 @@ void ald_rollouts_tick(struct ald_rollouts *r)
         if (s)
             s->seen = true;
     }
-    forget_finished(e);
+    forget_finished(r);
+    keep_claimed(r, &active);
     read_events(r, &active);
     for (size_t i = 0; i < active.n; i++) {
         struct ald_rollout_rec *ro = (struct ald_rollout_rec *)active.items + i;

@@ -430,6 +430,16 @@ struct ald_store_ops {
     enum ald_store_rc (*rollout_device_counts)(struct ald_store *st, int64_t rollout_id,
                                                int64_t since_ms, ald_rollout_count_cb cb,
                                                void *ctx);
+
+    /* Claims: this node's exclusive hold on one piece of work (key: a rollout id), so that
+     * of several nodes on one database one at a time does it, and a node that dies loses it
+     * at once. claim sets *held (true: this node holds it, now or already; false: another
+     * node does). Each call checks that the holding session is alive, so a claim lost with
+     * its connection is never taken for held. unclaim lets go (OK if not held). PostgreSQL:
+     * session advisory locks on a connection kept for claims alone; SQLite (one node): always
+     * held. */
+    enum ald_store_rc (*claim)(struct ald_store *st, int64_t key, bool *held);
+    enum ald_store_rc (*unclaim)(struct ald_store *st, int64_t key);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

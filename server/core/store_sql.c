@@ -364,6 +364,11 @@ struct pool {
     struct ald_store_ops ops; /* sql_ops, with backend = the driver's name */
     size_t n;
     struct conn conns[POOL_MAX];
+    /* Claims (PostgreSQL): the session holding them and the keys it holds. */
+    pthread_mutex_t claims_lock;
+    struct ald_sqldb *claims_db;
+    int64_t *held;
+    size_t nheld, capheld;
 };
 
 /* The store, and a transaction handle: both start with struct ald_store. */
@@ -929,6 +934,9 @@ static void pool_free(struct pool *p)
         return;
     for (size_t i = 0; i < p->n; i++)
         p->drv->close(p->conns[i].db);
+    p->drv->close(p->claims_db);
+    free(p->held);
+    pthread_mutex_destroy(&p->claims_lock);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->freed);
     free(p->target);
@@ -2180,6 +2188,112 @@ static enum ald_store_rc op_module_versions(struct ald_store *st, int64_t produc
     return leave(&o, rc);
 }
 
+/* ---- claims ---- */
+
+#define CLAIM_NAMESPACE 0x616c7274LL /* "alrt": the high 32 bits of a rollout claim's lock key */
+
+/* One integer from a statement on the claims session; GONE and errors as ald_sql_rc. */
+static enum ald_sql_rc claims_int(struct pool *p, const char *sql, int64_t key, int64_t *out)
+{
+    struct ald_sqlstmt *stmt = NULL;
+    enum ald_sql_rc r = p->drv->prepare(p->claims_db, sql, &stmt);
+    if (r == ALD_SQL_OK && key)
+        r = p->drv->bind_int64(stmt, 1, CLAIM_NAMESPACE << 32 | (key & 0xffffffffLL));
+    if (r == ALD_SQL_OK)
+        r = p->drv->step(stmt);
+    if (r == ALD_SQL_ROW) {
+        *out = p->drv->column_int64(stmt, 0);
+        r = ALD_SQL_OK;
+    } else if (r == ALD_SQL_DONE) {
+        r = ALD_SQL_ERROR;
+    }
+    p->drv->finalize(stmt);
+    return r;
+}
+
+static enum ald_store_rc claims_lost(struct pool *p, enum ald_sql_rc r)
+{
+    ald_log(ALD_LOG_ERROR, r == ALD_SQL_GONE ? "claims session lost" : "claims session failed",
+            "error", p->claims_db ? p->drv->errmsg(p->claims_db) : "cannot connect", NULL);
+    p->drv->close(p->claims_db);
+    p->claims_db = NULL;
+    p->nheld = 0; /* the server let go of every lock of that session */
+    return r == ALD_SQL_GONE || r == ALD_SQL_OK ? ALD_STORE_UNAVAILABLE : ALD_STORE_ERROR;
+}
+
+static enum ald_store_rc op_claim(struct ald_store *st, int64_t key, bool *held)
+{
+    struct pool *p = ((struct sql_store *)st)->pool;
+    enum ald_store_rc rc = ALD_STORE_OK;
+    enum ald_sql_rc r;
+    char err[256];
+    int64_t v = 0;
+    *held = true;
+    if (p->dialect != DIALECT_PG)
+        return ALD_STORE_OK;
+    pthread_mutex_lock(&p->claims_lock);
+    *held = false;
+    if (!p->claims_db && p->drv->connect(p->target, &p->claims_db, err, sizeof err) != ALD_SQL_OK) {
+        p->claims_db = NULL;
+        rc = claims_lost(p, ALD_SQL_GONE);
+        goto out;
+    }
+    if ((r = claims_int(p, "SELECT 1", 0, &v)) != ALD_SQL_OK) { /* still the same session? */
+        rc = claims_lost(p, r);
+        goto out;
+    }
+    for (size_t i = 0; i < p->nheld; i++)
+        if (p->held[i] == key) {
+            *held = true;
+            goto out;
+        }
+    if ((r = claims_int(p, "SELECT CASE WHEN pg_try_advisory_lock(CAST(?1 AS BIGINT)) THEN 1 ELSE 0 END",
+                        key, &v)) != ALD_SQL_OK) {
+        rc = claims_lost(p, r);
+        goto out;
+    }
+    if (v != 1)
+        goto out;
+    if (p->nheld == p->capheld) {
+        size_t cap = p->capheld ? p->capheld * 2 : 8;
+        int64_t *h = realloc(p->held, cap * sizeof *h);
+        if (!h) {
+            claims_int(p, "SELECT CASE WHEN pg_advisory_unlock(CAST(?1 AS BIGINT)) THEN 1 ELSE 0 END", key, &v);
+            rc = ALD_STORE_ERROR;
+            goto out;
+        }
+        p->held = h;
+        p->capheld = cap;
+    }
+    p->held[p->nheld++] = key;
+    *held = true;
+out:
+    pthread_mutex_unlock(&p->claims_lock);
+    return rc;
+}
+
+static enum ald_store_rc op_unclaim(struct ald_store *st, int64_t key)
+{
+    struct pool *p = ((struct sql_store *)st)->pool;
+    enum ald_store_rc rc = ALD_STORE_OK;
+    int64_t v = 0;
+    if (p->dialect != DIALECT_PG)
+        return ALD_STORE_OK;
+    pthread_mutex_lock(&p->claims_lock);
+    for (size_t i = 0; i < p->nheld; i++) {
+        if (p->held[i] != key)
+            continue;
+        p->held[i] = p->held[--p->nheld];
+        enum ald_sql_rc r = claims_int(p, "SELECT CASE WHEN pg_advisory_unlock(CAST(?1 AS BIGINT)) "
+                                          "THEN 1 ELSE 0 END", key, &v);
+        if (r != ALD_SQL_OK)
+            rc = claims_lost(p, r);
+        break;
+    }
+    pthread_mutex_unlock(&p->claims_lock);
+    return rc;
+}
+
 static const struct ald_store_ops sql_ops = {
     .backend = "", /* the driver's name, in each pool's copy */
     .close = op_close,
@@ -2235,6 +2349,8 @@ static const struct ald_store_ops sql_ops = {
     .rollout_list_state = op_rollout_list_state,
     .rollout_device_query = op_rollout_device_query,
     .rollout_device_counts = op_rollout_device_counts,
+    .claim = op_claim,
+    .unclaim = op_unclaim,
 };
 
 /* ---- opening ---- */
@@ -2288,6 +2404,7 @@ enum ald_store_open_rc ald_store_open(const char *url, struct ald_store **out, c
     p->dialect = strcmp(drv->name, "sqlite") ? DIALECT_PG : DIALECT_SQLITE;
     p->n = p->dialect == DIALECT_PG ? POOL_PG : 1;
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->claims_lock, NULL);
     pthread_cond_init(&p->freed, NULL);
     p->ops = sql_ops;
     p->ops.backend = drv->name;
