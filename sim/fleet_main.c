@@ -40,6 +40,7 @@
 #include "cowflash.h"
 #include "devconf.h"
 #include "fleet.h"
+#include "fleet_crypto.h"
 #include "link.h"
 
 static const char *prog = "airlift-fleet";
@@ -432,7 +433,7 @@ static void *device_thread(void *arg)
         if (boot) {
             struct al_device_config cfg = {
                 .layout = &d->layout,
-                .crypto = al_host_crypto(),
+                .crypto = fleet_crypto(),
                 .keys = &fleet.keyring,
                 .platform = (uint16_t)fleet.conf.platform,
                 .scratch = d->scratch,
@@ -868,7 +869,8 @@ static int cmd_run(int argc, char **argv)
             own_pages += devs[i].flash[f].own_pages;
     }
     size_t utd, done = count_done(devs, n, &utd);
-    uint64_t checkins = atomic_load(&stats.checkins);
+    uint64_t checkins = atomic_load(&stats.checkins), vrem, vcomp;
+    fleet_crypto_counts(&vrem, &vcomp);
     printf("{\"devices\":%zu,\"elapsed_s\":%.3f,\"goal\":\"%s\",\"goal_met\":%s,"
            "\"mix\":{\"always_on\":%zu,\"sleepy\":%zu,\"lossy\":%zu,\"never_confirm\":%zu,\"crash_at_boot\":%zu},"
            "\"boots\":%" PRIuFAST64 ",\"sessions\":%" PRIuFAST64 ",\"checkins\":%" PRIu64 ",\"session_errors\":%" PRIuFAST64 ","
@@ -881,6 +883,7 @@ static int cmd_run(int argc, char **argv)
            "\"memory\":{\"rss_bytes\":%" PRIu64 ",\"rss_peak_bytes\":%" PRIu64 ",\"rss_before_devices_bytes\":%" PRIu64
            ",\"rss_per_device_bytes\":%.0f,\"flash_pages_written\":%" PRIu64 ",\"stack_kb\":%zu},"
            "\"cpu_s\":{\"user\":%.3f,\"system\":%.3f,\"total\":%.3f},\"cpu_ms_per_checkin\":%.3f,"
+           "\"verifications\":{\"computed\":%" PRIu64 ",\"remembered\":%" PRIu64 "},"
            "\"all_threads_ended\":%s}\n",
            n, elapsed, o->until_updated ? "until-updated" : "duration", goal ? "true" : "false",
            n - mix[0], mix[0], mix[1], mix[2], mix[3], atomic_load(&stats.boots), atomic_load(&stats.sessions), checkins,
@@ -891,7 +894,7 @@ static int cmd_run(int argc, char **argv)
            utd, done, atomic_load(&stats.bytes_fetched), lossy_started, up, down, dropped, rss_end,
            rss_peak_run, rss_base, n ? (double)(rss_peak_run - rss_base) / (double)n : 0.0, own_pages,
            o->stack_kb, cpu_user, cpu_sys, cpu, checkins ? cpu * 1000.0 / (double)checkins : 0.0,
-           all_ended ? "true" : "false");
+           vcomp, vrem, all_ended ? "true" : "false");
     fflush(stdout);
     if (!all_ended) {
         /* A device still in a session owns its memory: leave it to the exit. */
