@@ -407,6 +407,7 @@ static void *device_thread(void *arg)
     bool sleepy = d->kind & KIND_SLEEPY, never_confirm = d->kind & KIND_NEVER_CONFIRM;
     bool crash_at_boot = d->kind & KIND_CRASH_AT_BOOT, keep = !sleepy && o->period_s + 5 < o->server_idle_s;
     bool installed_once = false;
+    unsigned failures = 0; /* sessions failed in a row */
     char err[256];
     uint16_t port = d->link ? d->link_port : o->port;
     struct al_coap_config cc = {d->link ? "127.0.0.1" : o->server, port, d->row->identity,
@@ -481,10 +482,15 @@ static void *device_thread(void *arg)
             atomic_store(&d->up_to_date, false);
             close_transport(&coap, &seen);
             boot = sleepy || e == AL_ERR_POWER_LOSS; /* a sleepy device sleeps; else it retries */
-            next = now_ms() + (sleepy ? o->sleep_s * 1000ull : o->retry_ms + rng_next(&d->rng) % (o->retry_ms + 1));
+            /* Back off like a modem: retry_ms, doubling per failure in a row up to 64 times
+             * that, plus up to as much again at random, so failures do not come back in step. */
+            uint64_t backoff = (uint64_t)o->retry_ms << (failures < 6 ? failures : 6);
+            failures++;
+            next = now_ms() + (sleepy ? o->sleep_s * 1000ull : backoff + rng_next(&d->rng) % (backoff + 1));
             w = wait_until(d, next);
             continue;
         }
+        failures = 0;
         atomic_fetch_add(&stats.checkins, 1);
         atomic_fetch_add(&stats.bytes_fetched, r.bytes_fetched);
         if (r.confirmed) {

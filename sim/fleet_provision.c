@@ -118,7 +118,12 @@ int fleet_cmd_provision(int argc, char **argv)
                 fprintf(stderr, "%s: provision: %s takes a number up to 1000000, not '%s'\n", prog, a, v);
                 return FLEET_EXIT_USAGE;
             }
-            *(a[2] == 'c' ? &count : a[3] == 't' ? &start : &platform) = n;
+            if (strcmp(a, "--count") == 0)
+                count = n;
+            else if (strcmp(a, "--start") == 0)
+                start = n;
+            else
+                platform = n;
             i++;
         } else if (a[0] != '-' && !dir) dir = a;
         else {
