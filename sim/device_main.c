@@ -30,30 +30,14 @@
 #include "airlift_host/keys.h"
 #include "al_host_crypto.h"
 #include "board.h"
-#include "factory.h"
+#include "devconf.h"
 
 enum { EXIT_OK = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_FILE = 3, EXIT_REFUSED = 4,
        EXIT_KEY = 5, EXIT_REVERTED = 8 };
 
-#define MAX_KEYS 4
-
-struct device_conf {
-    char board[32];
-    unsigned platform;
-    struct al_key keys[MAX_KEYS];
-    size_t key_count;
-    /* Set by 'provision': how to reach airliftd. */
-    char server[64];     /* numeric IPv4 address */
-    unsigned port;
-    char identity[64];
-    uint8_t psk[64];
-    size_t psk_len;
-    bool insecure;
-};
-
 struct sim_device {
     char dir[512];
-    struct device_conf conf;
+    struct sim_conf conf;
     struct sim_board board;
     struct al_keyring keyring;
     uint8_t scratch[1024];
@@ -80,136 +64,12 @@ static void usage(FILE *out)
             "                                 live: boot, report, download, install, confirm\n");
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long n;
-    int rc = -1;
-    if (!f) {
-        fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
-        return -1;
-    }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto out;
-    if (n > 64L * 1024 * 1024) {
-        fprintf(stderr, "%s: %s is too large to be an image\n", prog, path);
-        goto out;
-    }
-    buf = malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "%s: cannot read %s\n", prog, path);
-        goto out;
-    }
-    *out = buf;
-    *len = (size_t)n;
-    buf = NULL;
-    rc = 0;
-out:
-    free(buf);
-    fclose(f);
-    return rc;
-}
-
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return s[2 * n] == '\0' || s[2 * n] == '\n' ? 0 : -1;
-}
-
-/* device.conf: "board NAME", "platform N", "key HEX65" lines. */
-static int conf_save(const char *dir, const struct device_conf *c)
-{
-    char path[600], tmp[610], h[2 * AL_P256_PUBKEY_SIZE + 1];
-    snprintf(path, sizeof path, "%s/device.conf", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "board %s\nplatform %u\n", c->board, c->platform);
-    for (size_t i = 0; i < c->key_count; i++) {
-        hex(c->keys[i].pub, AL_P256_PUBKEY_SIZE, h);
-        fprintf(f, "key %s\n", h);
-    }
-    if (c->identity[0]) {
-        char p[129];
-        hex(c->psk, c->psk_len, p);
-        fprintf(f, "server %s\nport %u\nidentity %s\npsk %s\ninsecure %d\n", c->server, c->port,
-                c->identity, p, c->insecure);
-    }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return -1;
-    return 0;
-}
-
-static int conf_load(const char *dir, struct device_conf *c)
-{
-    char path[600], line[256];
-    snprintf(path, sizeof path, "%s/device.conf", dir);
-    FILE *f = fopen(path, "r");
-    memset(c, 0, sizeof *c);
-    if (!f) {
-        fprintf(stderr, "%s: %s is not a device (no device.conf; run 'create' first)\n", prog, dir);
-        return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
-        char *v = strchr(line, ' ');
-        if (!v)
-            continue;
-        *v++ = '\0';
-        v[strcspn(v, "\n")] = '\0';
-        if (strcmp(line, "board") == 0) {
-            snprintf(c->board, sizeof c->board, "%s", v);
-        } else if (strcmp(line, "platform") == 0) {
-            c->platform = (unsigned)strtoul(v, NULL, 10);
-        } else if (strcmp(line, "server") == 0) {
-            snprintf(c->server, sizeof c->server, "%s", v);
-        } else if (strcmp(line, "port") == 0) {
-            c->port = (unsigned)strtoul(v, NULL, 10);
-        } else if (strcmp(line, "identity") == 0) {
-            snprintf(c->identity, sizeof c->identity, "%s", v);
-        } else if (strcmp(line, "insecure") == 0) {
-            c->insecure = strcmp(v, "1") == 0;
-        } else if (strcmp(line, "psk") == 0) {
-            size_t n = strlen(v) / 2;
-            if (n == 0 || n > sizeof c->psk || unhex(v, c->psk, n) != 0) {
-                fclose(f);
-                fprintf(stderr, "%s: %s: bad psk line\n", prog, path);
-                return -1;
-            }
-            c->psk_len = n;
-        } else if (strcmp(line, "key") == 0 && c->key_count < MAX_KEYS) {
-            struct al_key *k = &c->keys[c->key_count];
-            if (unhex(v, k->pub, AL_P256_PUBKEY_SIZE) != 0) {
-                fclose(f);
-                fprintf(stderr, "%s: %s: bad key line\n", prog, path);
-                return -1;
-            }
-            alh_key_id(k->pub, k->id);
-            c->key_count++;
-        }
-    }
-    fclose(f);
-    return 0;
-}
-
 /* Power the device on: open its flash files and the engine (no boot yet). */
 static int device_open(struct sim_device *d, const char *dir)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "%s", dir);
-    if (conf_load(dir, &d->conf) != 0)
+    if (sim_conf_load(dir, &d->conf, prog) != 0)
         return EXIT_FILE;
     if (sim_board_open(&d->board, d->conf.board, dir) != 0) {
         fprintf(stderr, "%s: cannot open the %s board in %s\n", prog, d->conf.board, dir);
@@ -292,7 +152,7 @@ static int do_boot(struct sim_device *d, enum al_reset_reason why, bool confirm)
 
 static int cmd_create(int argc, char **argv)
 {
-    struct device_conf c = {.platform = 10};
+    struct sim_conf c = {.platform = 10};
     const char *dir = NULL, *trust = NULL;
     snprintf(c.board, sizeof c.board, "electron");
     for (int i = 0; i < argc; i++) {
@@ -333,49 +193,12 @@ static int cmd_create(int argc, char **argv)
         return EXIT_USAGE;
     }
     sim_board_close(&b);
-    if (conf_save(dir, &c) != 0) {
+    if (sim_conf_save(dir, &c) != 0) {
         fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
         return EXIT_FILE;
     }
     printf("created a simulated %s device in %s (platform %u)\n", c.board, dir, c.platform);
     return EXIT_OK;
-}
-
-/* Program an image file straight into its slot, as a factory programmer would. */
-static int factory_one(struct sim_device *d, const char *path)
-{
-    uint8_t *img = NULL;
-    size_t len;
-    struct al_image_header h;
-    struct al_verify_params p = {al_host_crypto(), &d->keyring, (uint16_t)d->conf.platform};
-    int rc = EXIT_FILE;
-    if (read_file(path, &img, &len) != 0)
-        return EXIT_FILE;
-    al_err err = al_image_verify_buffer(&p, img, len, &h);
-    if (err != AL_OK) {
-        fprintf(stderr, "%s: %s: %s\n", prog, path, al_strerror(err));
-        rc = EXIT_REFUSED;
-        goto out;
-    }
-    const struct al_region *r = al_layout_slot(&d->board.layout, h.function, h.index);
-    if (!r || h.payload_size > al_slot_payload_max(r)) {
-        fprintf(stderr, "%s: %s: no slot for %s %u on this board\n", prog, path,
-                al_function_name(h.function), h.index);
-        rc = EXIT_REFUSED;
-        goto out;
-    }
-    if (sim_factory_program(r, img, h.header_size, h.payload_size) != 0) {
-        fprintf(stderr, "%s: programming %s failed\n", prog, r->name);
-        rc = EXIT_INTERNAL;
-        goto out;
-    }
-    char v[AL_VERSION_STR_MAX];
-    al_version_format(&h.version, v, sizeof v);
-    printf("factory: %s %u %s -> %s\n", al_function_name(h.function), h.index, v, r->name);
-    rc = EXIT_OK;
-out:
-    free(img);
-    return rc;
 }
 
 static int cmd_factory(int argc, char **argv)
@@ -389,7 +212,7 @@ static int cmd_factory(int argc, char **argv)
     if ((rc = device_open(&d, argv[0])) != EXIT_OK)
         return rc;
     for (int i = 1; i < argc && rc == EXIT_OK; i++)
-        rc = factory_one(&d, argv[i]);
+        rc = sim_factory_image(&d.board.layout, &d.keyring, (uint16_t)d.conf.platform, argv[i], prog);
     device_close(&d);
     return rc;
 }
@@ -421,7 +244,7 @@ static int cmd_install(int argc, char **argv)
         fprintf(stderr, "%s: install needs DIR and IMAGE (--chunk: a multiple of 8)\n", prog);
         return EXIT_USAGE;
     }
-    if (read_file(path, &img, &len) != 0)
+    if (sim_read_image(path, &img, &len, prog) != 0)
         return EXIT_FILE;
     if ((rc = device_open(&d, dir)) != EXIT_OK) {
         free(img);
@@ -517,7 +340,7 @@ static int cmd_show(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         const struct al_module_status *m = &mods[i];
         al_version_format(&m->version, v, sizeof v);
-        hex(m->payload_sha256, 32, sha);
+        sim_hex(m->payload_sha256, 32, sha);
         if (json)
             printf("%s{\"function\":\"%s\",\"index\":%u,\"present\":%s,\"on_trial\":%s,"
                    "\"version\":\"%s\",\"size\":%u,\"sha256\":\"%s\"}",
@@ -538,7 +361,7 @@ static int cmd_show(int argc, char **argv)
 
 static int cmd_provision(int argc, char **argv)
 {
-    struct device_conf c;
+    struct sim_conf c;
     const char *dir = NULL, *server = NULL, *identity = NULL, *psk = NULL;
     bool insecure = false;
     for (int i = 0; i < argc; i++) {
@@ -556,7 +379,7 @@ static int cmd_provision(int argc, char **argv)
         fprintf(stderr, "%s: provision needs DIR --server ADDR:PORT --identity ID --psk HEX\n", prog);
         return EXIT_USAGE;
     }
-    if (conf_load(dir, &c) != 0)
+    if (sim_conf_load(dir, &c, prog) != 0)
         return EXIT_FILE;
     const char *colon = strrchr(server, ':');
     char *end = NULL;
@@ -573,11 +396,11 @@ static int cmd_provision(int argc, char **argv)
     c.insecure = insecure;
     c.psk_len = psk ? strlen(psk) / 2 : 0;
     if (psk && (strlen(psk) % 2 || c.psk_len == 0 || c.psk_len > sizeof c.psk ||
-                unhex(psk, c.psk, c.psk_len) != 0)) {
+                sim_unhex(psk, c.psk, c.psk_len) != 0)) {
         fprintf(stderr, "%s: --psk must be 2..128 hex digits\n", prog);
         return EXIT_USAGE;
     }
-    if (conf_save(dir, &c) != 0) {
+    if (sim_conf_save(dir, &c) != 0) {
         fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
         return EXIT_FILE;
     }

@@ -75,6 +75,8 @@ struct al_coap_transport {
     coap_context_t *ctx;
     coap_session_t *session;
     bool broken; /* DTLS failed or closed: reconnect on next use */
+    bool connected; /* the session's handshake completed */
+    struct al_coap_stats stats;
     /* The one exchange in flight. */
     coap_bin_const_t token;
     uint8_t token_bytes[8];
@@ -173,6 +175,10 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct al_coap_transport *t = coap_session_get_app_data(session);
+    if (t && event == COAP_EVENT_DTLS_CONNECTED && !t->connected) {
+        t->connected = true;
+        t->stats.handshakes++;
+    }
     if (t && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED ||
               event == COAP_EVENT_SESSION_FAILED))
         t->broken = true;
@@ -193,6 +199,7 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
 static void drop_session(struct al_coap_transport *t)
 {
     if (t->session) {
+        t->connected = false;
         coap_session_set_app_data(t->session, NULL);
         coap_session_release(t->session);
         t->session = NULL;
@@ -244,6 +251,8 @@ static al_err connect_session(struct al_coap_transport *t)
     }
     if (!t->session)
         return AL_ERR_TRANSPORT;
+    if (!t->cfg.insecure)
+        t->stats.sessions++;
     coap_session_set_app_data(t->session, t);
     coap_session_set_mtu(t->session, (t->cfg.mtu ? t->cfg.mtu : 1500u) - 28u); /* IPv4 + UDP */
     return AL_OK;
@@ -587,6 +596,11 @@ void al_coap_close(struct al_coap_transport *t)
 void al_coap_set_window_bytes(struct al_coap_transport *t, uint32_t bytes)
 {
     t->cfg.window_bytes = bytes;
+}
+
+const struct al_coap_stats *al_coap_stats(const struct al_coap_transport *t)
+{
+    return &t->stats;
 }
 
 const struct al_transport *al_coap_port(struct al_coap_transport *t)

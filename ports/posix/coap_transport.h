@@ -32,6 +32,14 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
                  size_t errlen);
 void al_coap_close(struct al_coap_transport *t);
 const struct al_transport *al_coap_port(struct al_coap_transport *t);
+/* DTLS handshakes of one transport so far (the fleet simulator counts them): sessions
+ * started, and those whose handshake completed. Between exchanges, the difference is the
+ * handshakes that failed (DTLS alert, timeout, no answer). */
+struct al_coap_stats {
+    uint32_t sessions;
+    uint32_t handshakes;
+};
+const struct al_coap_stats *al_coap_stats(const struct al_coap_transport *t);
 /* Change cfg.window_bytes: what the device can still take (a modem's budget left this wake). */
 void al_coap_set_window_bytes(struct al_coap_transport *t, uint32_t bytes);
 
