@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# bench/fleet.sh [BUILD] - airliftd at fleet scale, on SQLite and on PostgreSQL, in one run.
+# Figures, not tests; written to bench/results/fleet.txt. Sizes (environment):
+#   FLEET_REGISTERED  registered devices for the idle and API figures (default 100000)
+#   FLEET_SIM         simulated devices for the check-in, storm and rollout figures (10000)
+#   FLEET_BACKENDS    "sqlite postgresql" (default both)
+#   FLEET_IDLE_S      how long the idle figure is measured (60)
+# What each figure is, and how it is measured, is printed beside it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+BUILD=$(cd "$BUILD" && pwd)
+REG=${FLEET_REGISTERED:-100000}
+SIM=${FLEET_SIM:-10000}
+BACKENDS=${FLEET_BACKENDS:-sqlite postgresql}
+IDLE_S=${FLEET_IDLE_S:-60}
+AIRLIFTD=$BUILD/server/airliftd
+FLEET=$BUILD/sim/airlift-fleet
+AIRLIFT=$BUILD/cli/airlift
+PGC=$PWD/tests/pg/pg-cluster.sh
+FW=${AIRLIFT_FIRMWARE_DIR:-$PWD/../shared/firmware}/electron
+OUT=bench/results/fleet.txt
+WORK=$(mktemp -d /tmp/airlift-fleet-bench.XXXXXX)
+TICKS=$(getconf CLK_TCK)
+ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+mkdir -p bench/results
+: >"$WORK/out"
+say() { echo "$*" | tee -a "$WORK/out"; }
+cleanup() {
+    [ -n "${SERVER_PID:-}" ] && kill -9 "$SERVER_PID" 2>/dev/null
+    pkill -9 -f "$WORK/" 2>/dev/null
+    [ -d "$WORK/pg" ] && bash "$PGC" stop "$WORK/pg" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# start_server [flags]: airliftd on the backend in $STORE; sets HTTP, COAP, TOKEN, SERVER_PID.
+start_server() {
+    rm -rf "$WORK/data" "$WORK/port"
+    "$AIRLIFTD" --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
+        --port-file "$WORK/port" --admin-token-file "$WORK/token" --log-level warn \
+        ${STORE:+--store "$STORE"} "$@" >>"$WORK/airliftd.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 400); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+    HTTP=$(sed -n 1p "$WORK/port"); COAP=$(sed -n 2p "$WORK/port"); TOKEN=$(cat "$WORK/token")
+    export AIRLIFT_SERVER="http://127.0.0.1:$HTTP" AIRLIFT_TOKEN="$TOKEN"
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
+api() { local m=$1 p=$2; shift 2; curl -s -X "$m" -H "Authorization: Bearer $TOKEN" "$@" "$AIRLIFT_SERVER$p"; }
+api_json() { api "$1" "$2" -H 'Content-Type: application/json' --data "$3"; }
+upload() { api POST /v1/images -H 'Content-Type: application/octet-stream' --data-binary @"$1" | jq -r .sha256; }
+
+fresh_db() { # fresh_db NAME: an empty database (PostgreSQL) or file (SQLite); sets STORE
+    if [ "$BACKEND" = postgresql ]; then
+        STORE=$(bash "$PGC" createdb "$WORK/pg" "$1")
+    else
+        STORE=
+    fi
+}
+
+# Signed images once: Device OS 0.6.4 (the factory) and 0.7.0, an application.
+"$AIRLIFT" keys generate --out "$WORK/author.pem" >/dev/null
+for f in bootloader-2.3.0 system-part1-0.6.4 system-part2-0.6.4 system-part3-0.6.4 \
+         system-part1-0.7.0 system-part2-0.7.0 system-part3-0.7.0; do
+    "$AIRLIFT" image create --key "$WORK/author.pem" -o "$WORK/$f.alim" "$FW/$f.bin" >/dev/null
+done
+head -c 30000 /dev/urandom >"$WORK/app.bin"
+"$AIRLIFT" image create --key "$WORK/author.pem" -o "$WORK/app.alim" --function application \
+    --index 1 --platform 10 --version 2.0.0 --link-address 0x08080000 "$WORK/app.bin" >/dev/null
+FACTORY="$WORK/bootloader-2.3.0.alim $WORK/system-part1-0.6.4.alim $WORK/system-part2-0.6.4.alim $WORK/system-part3-0.6.4.alim"
+
+say "# airliftd at fleet scale (bench/fleet.sh), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+say "# registered devices: $REG; simulated devices: $SIM"
+
+for BACKEND in $BACKENDS; do
+    if [ "$BACKEND" = postgresql ]; then
+        bash "$PGC" start "$WORK/pg" >/dev/null || { say "postgresql: no cluster, skipped"; continue; }
+    fi
+    say ""
+    say "## $BACKEND"
+
+    # ---- idle: REG registered devices (none online), 20 finished and 2 running rollouts ----
+    fresh_db idle
+    start_server
+    t0=$SECONDS
+    rm -rf "$WORK/idle"
+    "$FLEET" provision "$WORK/idle" --api "$AIRLIFT_SERVER" --token "$TOKEN" --count "$REG" \
+        --prefix d- --product tracker --group field >/dev/null 2>"$WORK/provision.err" ||
+        { api_json POST /v1/products '{"name":"tracker","platform":10}' >/dev/null
+          "$FLEET" provision "$WORK/idle" --api "$AIRLIFT_SERVER" --token "$TOKEN" --count "$REG" \
+              --prefix d- --product tracker --group field >/dev/null 2>>"$WORK/provision.err"; }
+    say "registered $REG devices through the API in $((SECONDS - t0)) s"
+    app=$(upload "$WORK/app.alim")
+    for i in $(seq 1 22); do
+        api_json POST /v1/products/tracker/releases "{\"version\":\"2.0.$i\",\"images\":[\"$app\"]}" >/dev/null
+    done
+    for i in $(seq 1 20); do # finished: rollouts to a group no device is in
+        api_json POST /v1/rollouts "{\"product\":\"tracker\",\"release\":\"2.0.$i\",\"target\":{\"groups\":[\"none$i\"]},\"allow_empty\":true}" >/dev/null
+    done
+    for i in 21 22; do # running: waves over the whole fleet, the first wave queued and waiting
+        api_json POST /v1/rollouts "{\"product\":\"tracker\",\"release\":\"2.0.$i\",\"target\":{\"groups\":[\"field\"]},\"waves\":[{\"percent\":1},{\"percent\":100}]}" >/dev/null
+    done
+    sleep 20 # enrolment and the first wave's updates
+    states=$(api GET /v1/rollouts | jq -r '[.rollouts[].state] | group_by(.) | map("\(.[0]) \(length)") | join(", ")')
+    c0=$(cpu_ticks "$SERVER_PID"); sleep "$IDLE_S"; c1=$(cpu_ticks "$SERVER_PID")
+    idle=$(echo "scale=2; ($c1 - $c0) * 100 / $TICKS / $IDLE_S" | bc)
+    say "idle: $REG registered devices, rollouts: $states; airliftd $idle % of one core over $IDLE_S s (/proc/PID/stat utime+stime), RSS $(rss_kb "$SERVER_PID") KB"
+
+    # ---- the API: a page of 100, and a filtered page, with REG devices ----
+    for q in "limit=100" "limit=100&after=d-050000" "limit=100&product=tracker&group=field&online=false"; do
+        for _ in $(seq 300); do
+            curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" "$AIRLIFT_SERVER/v1/devices?$q"
+        done | sort -n >"$WORK/lat"
+        p50=$(awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.5)]*1000}' "$WORK/lat")
+        p99=$(awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.99)]*1000}' "$WORK/lat")
+        say "GET /v1/devices?$q: p50 $p50 ms, p99 $p99 ms (300 requests, curl time_total)"
+    done
+    stop_server
+
+    # ---- check-ins, a reconnect storm, a rollout: SIM simulated devices ----
+    fresh_db sim
+    start_server --coap-idle-timeout 30
+    api_json POST /v1/products '{"name":"tracker","platform":10}' >/dev/null
+    for f in $FACTORY; do upload "$f" >/dev/null; done
+    rm -rf "$WORK/sim"
+    "$FLEET" provision "$WORK/sim" --api "$AIRLIFT_SERVER" --token "$TOKEN" --count "$SIM" \
+        --prefix s- --product tracker --group field >/dev/null 2>>"$WORK/provision.err"
+    "$FLEET" factory "$WORK/sim" --trust "$WORK/author.pem" $FACTORY >/dev/null
+
+    # DTLS check-ins (handshake, inventory, plan) of sleepy devices.
+    n=$((SIM < 3000 ? SIM : 3000))
+    c0=$(cpu_ticks "$SERVER_PID")
+    "$FLEET" run "$WORK/sim" --server "127.0.0.1:$COAP" --limit "$n" --sleepy 100% --sleep 10 \
+        --jitter 10 --duration 60 >"$WORK/checkins.json" 2>/dev/null
+    c1=$(cpu_ticks "$SERVER_PID")
+    ci=$(jq '.checkins // 0' "$WORK/checkins.json")
+    cpu_s=$(echo "scale=3; ($c1 - $c0) / $TICKS" | bc)
+    say "check-ins: $n sleepy devices waking every 10 s for 60 s: $ci DTLS check-ins, $(jq '.handshakes_failed // 0' "$WORK/checkins.json") failed handshakes; airliftd $cpu_s CPU s: $(echo "scale=0; $ci / ($cpu_s + 0.001)" | bc) check-ins per CPU second"
+
+    # A reconnect storm: airliftd restarted under all devices, which come back at once.
+    "$FLEET" run "$WORK/sim" --server "127.0.0.1:$COAP" --sleepy 100% --sleep 30 --jitter 20 \
+        --duration 330 >"$WORK/storm.json" 2>"$WORK/storm.err" &
+    FP=$!
+    sleep 40
+    kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+    "$AIRLIFTD" --data-dir "$WORK/data" --http-listen "127.0.0.1:$HTTP" --coap-listen "127.0.0.1:$COAP" \
+        --log-level warn ${STORE:+--store "$STORE"} >>"$WORK/airliftd.log" 2>&1 &
+    SERVER_PID=$!
+    t0=$SECONDS
+    since=$(date +%s%3N)
+    while [ $((SECONDS - t0)) -lt 300 ]; do
+        seen=$(api GET "/v1/devices?limit=1&online=true&count=true" | jq '.count // 0')
+        [ "$seen" -ge "$SIM" ] && break
+        sleep 2
+    done
+    say "reconnect storm: airliftd SIGKILLed and restarted under $SIM devices: $seen of them back online after $((SECONDS - t0)) s"
+    wait "$FP"
+
+    # A rollout of one release to every simulated device, in waves.
+    for f in system-part1-0.7.0 system-part2-0.7.0 system-part3-0.7.0; do upload "$WORK/$f.alim" >/dev/null; done
+    app=$(upload "$WORK/app.alim")
+    rel=$(for f in system-part1-0.7.0 system-part2-0.7.0 system-part3-0.7.0; do upload "$WORK/$f.alim"; done; echo "$app")
+    api_json POST /v1/products/tracker/releases "{\"version\":\"2.0.0\",\"images\":$(jq -R . <<<"$rel" | jq -s -c .)}" >/dev/null
+    c0=$(cpu_ticks "$SERVER_PID"); t0=$SECONDS
+    "$FLEET" run "$WORK/sim" --server "127.0.0.1:$COAP" --sleepy 100% --sleep 30 --jitter 30 \
+        --until-updated --duration 3000 >"$WORK/rollout.json" 2>"$WORK/rollout.err" &
+    FP=$!
+    sleep 5
+    R=$(api_json POST /v1/rollouts '{"product":"tracker","release":"2.0.0","target":{"groups":["field"]},"waves":[{"percent":1},{"percent":10},{"percent":100}],"success_percent":95}' | jq -r .id)
+    wait "$FP"
+    c1=$(cpu_ticks "$SERVER_PID")
+    ro=$(api GET "/v1/rollouts/$R")
+    bytes=$(api GET "/v1/devices?limit=100000" | jq '[.devices[] | .bytes_sent + .bytes_received] | add / length | floor')
+    say "rollout to $SIM devices in 3 waves: $(jq -r '.state' <<<"$ro"), $(jq -c '.counts' <<<"$ro"); $((SECONDS - t0)) s wall; airliftd $(echo "scale=1; ($c1 - $c0) / $TICKS" | bc) CPU s, RSS $(rss_kb "$SERVER_PID") KB; $bytes wire bytes per device (server's count, both ways, since registration)"
+    stop_server
+done
+
+cp "$WORK/out" "$OUT"
+echo "wrote $OUT"
