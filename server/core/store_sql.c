@@ -182,7 +182,8 @@ static const char *const sqlite_migrations[] = {
     "  version_key TEXT NOT NULL,"
     "  sha256 TEXT NOT NULL,"
     "  PRIMARY KEY (device_id, function, module_index)) WITHOUT ROWID;"
-    "CREATE INDEX device_modules_version ON device_modules(function, module_index, version_key);"
+    "CREATE INDEX device_modules_version"
+    "  ON device_modules(function, module_index, version_key, version);"
     "CREATE INDEX device_modules_exact ON device_modules(function, module_index, version);"
     "CREATE INDEX devices_product ON devices(product_id, name);"
     "CREATE INDEX rollouts_state ON rollouts(state, id);"
@@ -330,7 +331,8 @@ static const char *const pg_migrations[] = {
     "  version_key TEXT COLLATE \"C\" NOT NULL,"
     "  sha256 TEXT NOT NULL,"
     "  PRIMARY KEY (device_id, function, module_index));"
-    "CREATE INDEX device_modules_version ON device_modules(function, module_index, version_key);"
+    "CREATE INDEX device_modules_version"
+    "  ON device_modules(function, module_index, version_key, version);"
     "CREATE INDEX device_modules_exact ON device_modules(function, module_index, version);"
     "CREATE INDEX devices_product ON devices(product_id, name);"
     "CREATE INDEX rollouts_state ON rollouts(state, id);"
@@ -2025,9 +2027,9 @@ static void device_where(struct qb *b, const struct ald_device_filter *f, bool p
             qb_add(b, " AND d.name < ");
             qb_text(b, upper);
         }
-        qb_add(b, " AND substr(d.name, 1, ");
+        qb_add(b, " AND substr(d.name, 1, CAST(");
         qb_int(b, (int64_t)n);
-        qb_add(b, ") = ");
+        qb_add(b, " AS INTEGER)) = ");
         qb_again(b, k);
     }
     if (paging && f->after_name) {
