@@ -492,7 +492,7 @@ struct ald_result ald_rollout_create(struct ald_rollouts *r, const char *product
 {
     struct ald_product_rec prod;
     struct ald_release_rec rel;
-    char msg[160];
+    char msg[256];
     enum ald_store_rc rc;
     if (r->st->ops->product_get(r->st, product, &prod) != ALD_STORE_OK ||
         r->st->ops->release_get(r->st, prod.id, version, &rel) != ALD_STORE_OK)
