@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "result.h"
 #include "store.h"
 
 #define ALD_TOKEN_PREFIX "alt_"
@@ -25,5 +26,39 @@ bool ald_token_hash(const char *token, uint8_t sha256[32]);
  */
 enum ald_store_rc ald_token_issue(struct ald_store *st, const char *name, enum ald_scope scope,
                                   char out[ALD_TOKEN_LEN + 1], struct ald_token_rec *rec);
+
+/* ---- the tokens service (POST/GET/DELETE /v1/tokens, and every request's bearer) ---- */
+
+/*
+ * Create a token named `name` (ald_name_valid) with the scope named `scope` ("read",
+ * "operator", "admin"), on behalf of the token named `by` (for the log). On success the token
+ * string (shown once) is in out, its record in *rec, and a token.created event is recorded.
+ * Errors: BAD_REQUEST (name, scope), INTERNAL.
+ */
+struct ald_result ald_token_create(struct ald_store *st, const char *name, const char *scope,
+                                   const char *by, char out[ALD_TOKEN_LEN + 1],
+                                   struct ald_token_rec *rec);
+
+/* Call each(ctx, token) for every token, revoked ones too. Errors: INTERNAL. */
+struct ald_result ald_token_list(struct ald_store *st, ald_token_cb each, void *ctx);
+
+/*
+ * Revoke token `id` on behalf of `by`; revoking a revoked token succeeds and does nothing.
+ * Errors: NOT_FOUND, CONFLICT "last_admin" (it is the last live admin token), INTERNAL.
+ */
+struct ald_result ald_token_revoke(struct ald_store *st, int64_t id, const char *by);
+
+/*
+ * Authenticate the presented token string: it must be shaped like a token, name a live
+ * token, and have at least scope `need`. On success *out is the token and its use is
+ * recorded. Errors: UNAUTHORIZED (malformed, unknown, revoked), FORBIDDEN (scope too low;
+ * *out is the token), INTERNAL.
+ */
+struct ald_result ald_token_authenticate(struct ald_store *st, const char *token,
+                                         enum ald_scope need, struct ald_token_rec *out);
+
+/* Is token `id` still live (not revoked)? A failing store counts as live: a stream is not
+ * cut for the database's hiccup. */
+bool ald_token_live(struct ald_store *st, int64_t id);
 
 #endif

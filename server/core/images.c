@@ -192,3 +192,64 @@ out:
     free(scratch);
     return result;
 }
+
+struct ald_result ald_image_create(struct ald_store *st, const char *data_dir,
+                                   const uint8_t *file, size_t len, const char *by,
+                                   struct ald_image_rec *rec, bool *created)
+{
+    char code[48], msg[256];
+    *created = false;
+    switch (ald_image_ingest(st, data_dir, file, len, rec, code, sizeof code, msg, sizeof msg)) {
+    case ALD_INGEST_CREATED:
+        *created = true;
+        ald_log(ALD_LOG_INFO, "image stored", "sha256", rec->sha256, "version", rec->version,
+                "by", by, NULL);
+        return ald_ok();
+    case ALD_INGEST_SAME:
+        return ald_ok();
+    case ALD_INGEST_CONFLICT:
+        return ald_fail(ALD_ERR_EXISTS, "exists", "%s", msg);
+    case ALD_INGEST_INVALID:
+        return ald_with_detail(ald_fail(ALD_ERR_BAD_REQUEST, "invalid_image", "%s", msg), code);
+    default:
+        return ald_store_failed(ALD_STORE_ERROR);
+    }
+}
+
+struct ald_result ald_image_list(struct ald_store *st, ald_image_cb each, void *ctx)
+{
+    enum ald_store_rc rc = st->ops->image_list(st, each, ctx);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}
+
+struct ald_result ald_image_get(struct ald_store *st, const char *sha256,
+                                struct ald_image_rec *rec)
+{
+    enum ald_store_rc rc;
+    if (!ald_is_lower_hex(sha256, ALD_SHA256_HEX))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "an image is named by its payload SHA-256: 64 lowercase hex digits");
+    rc = st->ops->image_get(st, sha256, rec);
+    if (rc == ALD_STORE_NOT_FOUND)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "image '%s' does not exist", sha256);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}
+
+struct ald_result ald_image_open_blob(const char *data_dir, const struct ald_image_rec *rec,
+                                      int *fd, uint64_t *size)
+{
+    char path[2048] = "";
+    struct stat sb;
+    *fd = -1;
+    if (!ald_image_blob_path(data_dir, rec->sha256, path, sizeof path) ||
+        (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(*fd, &sb) != 0) {
+        ald_log(ALD_LOG_ERROR, "image blob missing", "path", path, "error", strerror(errno),
+                NULL);
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        return ald_store_failed(ALD_STORE_ERROR);
+    }
+    *size = (uint64_t)sb.st_size;
+    return ald_ok();
+}

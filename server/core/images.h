@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "result.h"
 #include "store.h"
 
 enum ald_ingest {
@@ -37,5 +38,30 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
 
 /* Path of an image's blob; false if it does not fit. */
 bool ald_image_blob_path(const char *data_dir, const char *sha256, char *out, size_t cap);
+
+/* ---- the images service (POST/GET /v1/images...) ---- */
+
+/*
+ * Take in an uploaded image file (ald_image_ingest) on behalf of the token named `by`. On
+ * success *rec is the held image and *created says whether it is new (false: this exact
+ * file was already held). Errors: BAD_REQUEST "invalid_image" with the image format's error
+ * name as detail, EXISTS (same payload, another header), INTERNAL.
+ */
+struct ald_result ald_image_create(struct ald_store *st, const char *data_dir,
+                                   const uint8_t *file, size_t len, const char *by,
+                                   struct ald_image_rec *rec, bool *created);
+
+/* Call each(ctx, image) for every image. Errors: INTERNAL. */
+struct ald_result ald_image_list(struct ald_store *st, ald_image_cb each, void *ctx);
+
+/* The image whose payload hash is sha256 (64 lowercase hex digits) into *rec.
+ * Errors: BAD_REQUEST (not such a hash), NOT_FOUND, INTERNAL. */
+struct ald_result ald_image_get(struct ald_store *st, const char *sha256,
+                                struct ald_image_rec *rec);
+
+/* Open the blob of image rec for reading: *fd (the caller closes it) and its *size.
+ * Errors: INTERNAL (the blob is missing: logged). */
+struct ald_result ald_image_open_blob(const char *data_dir, const struct ald_image_rec *rec,
+                                      int *fd, uint64_t *size);
 
 #endif

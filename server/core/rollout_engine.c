@@ -359,7 +359,7 @@ static bool start_device(struct ald_rollouts *r, const struct ald_rollout_rec *r
     struct ald_update_rec *upd = malloc(sizeof *upd);
     json_t *images = json_loads(rel->images_json, 0, NULL), *v;
     const char *sha[ALD_PLAN_MAX_STEPS];
-    char code[80], msg[ALD_WHY_MAX + 1];
+    char msg[ALD_WHY_MAX + 1];
     size_t n = 0, i;
     bool started = false;
     if (!upd || !images)
@@ -380,9 +380,8 @@ static bool start_device(struct ald_rollouts *r, const struct ald_rollout_rec *r
     }
     if (ro->budget_bytes_per_day) {
         uint64_t used = 0;
-        enum ald_queue_rc q = ald_updates_queue(r->u, rd->device, sha, n, true, upd, code,
-                                                sizeof code, msg, sizeof msg, ro->id);
-        if (q == ALD_QUEUE_QUEUED &&
+        struct ald_result q = ald_updates_queue(r->u, rd->device, sha, n, true, upd, ro->id);
+        if (ald_is_ok(&q) && strcmp(upd->state, "up_to_date") &&
             (r->st->ops->auto_bytes(r->st, rd->device_id, ald_now_ms() - DAY_MS, &used) != ALD_STORE_OK ||
              used + upd->wire_estimate > ro->budget_bytes_per_day)) {
             snprintf(msg, sizeof msg, "over its data budget: %llu bytes used today, the update "
@@ -393,28 +392,21 @@ static bool start_device(struct ald_rollouts *r, const struct ald_rollout_rec *r
             goto out;
         }
     }
-    switch (ald_updates_queue(r->u, rd->device, sha, n, false, upd, code, sizeof code, msg,
-                              sizeof msg, ro->id)) {
-    case ALD_QUEUE_QUEUED:
+    struct ald_result q = ald_updates_queue(r->u, rd->device, sha, n, false, upd, ro->id);
+    if (ald_is_ok(&q) && strcmp(upd->state, "up_to_date")) {
         rd->update_id = upd->id;
         rd->started_at = ald_now_ms();
         ald_rollout_save_device(r, ro, rd, "updating", NULL);
         started = true;
-        break;
-    case ALD_QUEUE_UP_TO_DATE:
+    } else if (ald_is_ok(&q)) {
         rd->started_at = rd->finished_at = ald_now_ms();
         ald_rollout_save_device(r, ro, rd, "succeeded", "already runs the release");
-        break;
-    case ALD_QUEUE_NO_DEVICE:
+    } else if (q.code == ALD_ERR_NOT_FOUND) {
         ald_rollout_save_device(r, ro, rd, "cancelled", "the device was deleted");
-        break;
-    case ALD_QUEUE_ERROR:
-        break; /* storage trouble: the next pass tries again */
-    default:
+    } else if (q.code != ALD_ERR_INTERNAL && q.code != ALD_ERR_UNAVAILABLE) {
         rd->started_at = rd->finished_at = ald_now_ms();
-        ald_rollout_save_device(r, ro, rd, "failed", msg);
-        break;
-    }
+        ald_rollout_save_device(r, ro, rd, "failed", q.msg);
+    } /* else storage trouble: the next pass tries again */
 out:
     json_decref(images);
     free(upd);

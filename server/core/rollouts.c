@@ -146,42 +146,45 @@ static bool valid_target(const char *text, char *msg, size_t msglen)
     return ok;
 }
 
-enum ald_rollout_rc ald_rollout_create(struct ald_rollouts *r, struct ald_rollout_rec *rec,
-                                       char *msg, size_t msglen)
+struct ald_result ald_rollout_create(struct ald_rollouts *r, const char *product,
+                                     const char *version, struct ald_rollout_rec *rec)
 {
+    struct ald_product_rec prod;
     struct ald_release_rec rel;
-    if (r->st->ops->release_get_id(r->st, rec->release_id, &rel) != ALD_STORE_OK) {
-        snprintf(msg, msglen, "no such release");
-        return ALD_ROLLOUT_NOT_FOUND;
-    }
-    if (!valid_waves(rec->waves_json, msg, msglen) || !valid_target(rec->target_json, msg, msglen))
-        return ALD_ROLLOUT_BAD_REQUEST;
+    char msg[256];
+    enum ald_store_rc rc;
+    if (r->st->ops->product_get(r->st, product, &prod) != ALD_STORE_OK ||
+        r->st->ops->release_get(r->st, prod.id, version, &rel) != ALD_STORE_OK)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' has no release %s",
+                        product, version);
+    rec->release_id = rel.id;
+    if (!valid_waves(rec->waves_json, msg, sizeof msg) ||
+        !valid_target(rec->target_json, msg, sizeof msg))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", msg);
     if (rec->success_percent < 1 || rec->success_percent > 100 || rec->error_count < 0 ||
-        rec->error_percent < 0 || rec->error_percent > 100 || rec->rate_per_min < 0) {
-        snprintf(msg, msglen, "success_percent 1..100, error_percent 0..100, error_count and "
-                 "rate_per_min >= 0");
-        return ALD_ROLLOUT_BAD_REQUEST;
-    }
+        rec->error_percent < 0 || rec->error_percent > 100 || rec->rate_per_min < 0)
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "success_percent 1..100, error_percent 0..100, error_count and "
+                        "rate_per_min >= 0");
     snprintf(rec->state, sizeof rec->state, "running");
     rec->why[0] = '\0';
     pthread_mutex_lock(&r->lock);
-    enum ald_store_rc rc = r->st->ops->rollout_create(r->st, rec);
+    rc = r->st->ops->rollout_create(r->st, rec);
     pthread_mutex_unlock(&r->lock);
     if (rc != ALD_STORE_OK)
-        return ALD_ROLLOUT_ERROR;
+        return ald_store_failed(rc);
     emit(r, "rollout.running", NULL, 0, rec->id,
          json_pack("{s:s, s:s}", "release", rel.version, "why", "started"));
-    return ALD_ROLLOUT_OK;
+    return ald_ok();
 }
 
-enum ald_rollout_rc ald_rollout_act(struct ald_rollouts *r, int64_t id, const char *action,
-                                    struct ald_rollout_rec *out, char *msg, size_t msglen)
+struct ald_result ald_rollout_act(struct ald_rollouts *r, int64_t id, const char *action,
+                                  struct ald_rollout_rec *out)
 {
-    enum ald_rollout_rc rc = ALD_ROLLOUT_OK;
+    struct ald_result res = ald_ok();
     pthread_mutex_lock(&r->lock);
     if (r->st->ops->rollout_get(r->st, id, out) != ALD_STORE_OK) {
-        snprintf(msg, msglen, "no rollout %lld", (long long)id);
-        rc = ALD_ROLLOUT_NOT_FOUND;
+        res = ald_fail(ALD_ERR_NOT_FOUND, "not_found", "no rollout %lld", (long long)id);
     } else if (!strcmp(action, "pause") && !strcmp(out->state, "running")) {
         set_state(r, out, "paused", "paused by a user");
     } else if (!strcmp(action, "resume") && !strcmp(out->state, "paused")) {
@@ -202,14 +205,15 @@ enum ald_rollout_rc ald_rollout_act(struct ald_rollouts *r, int64_t id, const ch
         free(rdevs.items);
         set_state(r, out, "cancelled", "cancelled by a user");
     } else if (strcmp(action, "pause") && strcmp(action, "resume") && strcmp(action, "cancel")) {
-        snprintf(msg, msglen, "unknown action '%s': pause, resume or cancel", action);
-        rc = ALD_ROLLOUT_BAD_REQUEST;
+        /* The action is the last segment of the path: an unknown one names no resource. */
+        res = ald_fail(ALD_ERR_NOT_FOUND, "not_found",
+                       "unknown action '%s': pause, resume or cancel", action);
     } else {
-        snprintf(msg, msglen, "cannot %s a rollout that is %s", action, out->state);
-        rc = ALD_ROLLOUT_CONFLICT;
+        res = ald_fail(ALD_ERR_CONFLICT, "conflict", "cannot %s a rollout that is %s", action,
+                       out->state);
     }
     pthread_mutex_unlock(&r->lock);
-    return rc;
+    return res;
 }
 
 json_t *ald_rollout_json(struct ald_rollouts *r, const struct ald_rollout_rec *ro)

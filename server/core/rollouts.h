@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "result.h"
 #include "store.h"
 #include "updates.h"
 
@@ -32,24 +33,38 @@ void ald_rollouts_stop(struct ald_rollouts *r);
 /* One pass of the engine (the thread's work; tests may call it directly). */
 void ald_rollouts_tick(struct ald_rollouts *r);
 
-enum ald_rollout_rc {
-    ALD_ROLLOUT_OK = 0,
-    ALD_ROLLOUT_NOT_FOUND = 1, /* no such rollout, product or release: msg says which */
-    ALD_ROLLOUT_BAD_REQUEST = 2, /* msg says what */
-    ALD_ROLLOUT_CONFLICT = 3,  /* the rollout's state does not allow it */
-    ALD_ROLLOUT_ERROR = 4,
-};
+/*
+ * Create a rollout of release `version` of `product` in state running. The other fields of
+ * rec (target, waves, thresholds, limits) are validated here; on success rec is the new
+ * rollout. Errors: NOT_FOUND (no such product or release), BAD_REQUEST (names what is
+ * wrong), INTERNAL.
+ */
+struct ald_result ald_rollout_create(struct ald_rollouts *r, const char *product,
+                                     const char *version, struct ald_rollout_rec *rec);
 
 /*
- * Create a rollout of `rec->release_id` (other fields of rec: target, waves, thresholds,
- * limits; validated here) in state running. Fills rec.
+ * "pause", "resume" or "cancel" a rollout; *out is the rollout afterwards. Cancel also
+ * cancels its updates still under way. Errors: NOT_FOUND (no such rollout, or an unknown
+ * action), CONFLICT "conflict" (its state does not allow it).
  */
-enum ald_rollout_rc ald_rollout_create(struct ald_rollouts *r, struct ald_rollout_rec *rec,
-                                       char *msg, size_t msglen);
+struct ald_result ald_rollout_act(struct ald_rollouts *r, int64_t id, const char *action,
+                                  struct ald_rollout_rec *out);
 
-/* "pause", "resume" or "cancel" a rollout. Cancel also cancels its updates still under way. */
-enum ald_rollout_rc ald_rollout_act(struct ald_rollouts *r, int64_t id, const char *action,
-                                    struct ald_rollout_rec *out, char *msg, size_t msglen);
+/* ---- queries of the rollouts service (rollouts_api.c): they need only the store ---- */
+
+/* Rollout `id` into *out. Errors: NOT_FOUND, INTERNAL. */
+struct ald_result ald_rollout_get(struct ald_store *st, int64_t id, struct ald_rollout_rec *out);
+
+/* The ids of the newest ALD_ROLLOUT_LIST_MAX rollouts, in the store's order, into ids[];
+ * *n is how many. Errors: INTERNAL. */
+#define ALD_ROLLOUT_LIST_MAX 1024
+struct ald_result ald_rollout_ids(struct ald_store *st, int64_t ids[ALD_ROLLOUT_LIST_MAX],
+                                  size_t *n);
+
+/* Call each(ctx, device) for every device of rollout `id`.
+ * Errors: NOT_FOUND "no rollout 'id'", INTERNAL. */
+struct ald_result ald_rollout_devices(struct ald_store *st, int64_t id,
+                                      ald_rollout_device_cb each, void *ctx);
 
 /* The rollout as JSON: its fields, the release, and per wave the devices' states counted. */
 json_t *ald_rollout_json(struct ald_rollouts *r, const struct ald_rollout_rec *rec);

@@ -891,18 +891,50 @@ static bool wanted_json_of(const char *const *sha, size_t n, char *out, size_t c
     return ok;
 }
 
-enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
-                                    const char *const *sha256, size_t n, bool dry_run,
-                                    struct ald_update_rec *out, char *code, size_t codelen,
-                                    char *msg, size_t msglen, int64_t rollout_id)
+/* What queueing came to, inside ald_updates_queue. */
+enum queue_rc {
+    ALD_QUEUE_QUEUED = 0,      /* *out is the new update (or what it would be, dry run) */
+    ALD_QUEUE_UP_TO_DATE = 1,  /* the device runs all of it: nothing queued */
+    ALD_QUEUE_NO_DEVICE = 2,   /* msg names it */
+    ALD_QUEUE_BAD_REQUEST = 3, /* msg says what (e.g. two images for one module) */
+    ALD_QUEUE_UNKNOWN_IMAGE = 4, /* code is the hash not held */
+    ALD_QUEUE_PLAN_ERROR = 5,  /* code: planner reason name; msg: what is missing */
+    ALD_QUEUE_ERROR = 6,       /* storage failed, or the images cannot be read */
+};
+
+/* The result of queueing: rc, with the planner's code and msg. */
+static struct ald_result queue_result(enum queue_rc rc, const char *code, const char *msg)
 {
+    switch (rc) {
+    case ALD_QUEUE_QUEUED:
+    case ALD_QUEUE_UP_TO_DATE:
+        return ald_ok();
+    case ALD_QUEUE_NO_DEVICE:
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "%s", msg);
+    case ALD_QUEUE_BAD_REQUEST:
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", msg);
+    case ALD_QUEUE_UNKNOWN_IMAGE:
+        return ald_with_detail(ald_fail(ALD_ERR_UNPROCESSABLE, "unknown_image", "%s", msg), code);
+    case ALD_QUEUE_PLAN_ERROR:
+        return ald_with_detail(ald_fail(ALD_ERR_UNPROCESSABLE, "plan_error", "%s", msg), code);
+    default:
+        return ald_store_failed(ALD_STORE_ERROR);
+    }
+}
+
+struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
+                                    const char *const *sha256, size_t n, bool dry_run,
+                                    struct ald_update_rec *out, int64_t rollout_id)
+{
+    char code[80], msg[ALD_WHY_MAX + 1];
+    const size_t codelen = sizeof code, msglen = sizeof msg;
     struct ald_device_rec *dev = malloc(sizeof *dev);
     struct ald_image *catalog = malloc(CATALOG_MAX * sizeof *catalog);
     struct al_module_status mods[AL_MAX_MODULES];
     struct ald_plan_result p;
     struct ald_update_rec *old = malloc(sizeof *old);
     struct plan_transfers *x = malloc(sizeof *x);
-    enum ald_queue_rc rc = ALD_QUEUE_ERROR;
+    enum queue_rc rc = ALD_QUEUE_ERROR;
     size_t nmods = 0;
     bool streams = false;
     code[0] = msg[0] = '\0';
@@ -912,6 +944,7 @@ enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
     enum ald_store_rc src = u->st->ops->device_get(u->st, device, dev);
     if (src != ALD_STORE_OK) {
         rc = src == ALD_STORE_NOT_FOUND ? ALD_QUEUE_NO_DEVICE : ALD_QUEUE_ERROR;
+        snprintf(msg, msglen, "device '%s' does not exist", device);
         goto out;
     }
     out->device_id = dev->id;
@@ -979,24 +1012,27 @@ out:
     free(catalog);
     free(old);
     free(x);
-    return rc;
+    return queue_result(rc, code, msg);
 }
 
-enum ald_cancel_rc ald_updates_cancel(struct ald_updates *u, int64_t id, struct ald_update_rec *out)
+struct ald_result ald_updates_cancel(struct ald_updates *u, int64_t id,
+                                     struct ald_update_rec *out)
 {
-    enum ald_cancel_rc rc;
+    struct ald_result res = ald_ok();
     pthread_mutex_lock(&u->lock);
     enum ald_store_rc src = u->st->ops->update_get(u->st, id, out);
-    if (src != ALD_STORE_OK) {
-        rc = src == ALD_STORE_NOT_FOUND ? ALD_CANCEL_NOT_FOUND : ALD_CANCEL_ERROR;
-    } else if (ald_update_state_final(out->state)) {
-        rc = ALD_CANCEL_FINAL;
-    } else {
+    if (src == ALD_STORE_NOT_FOUND)
+        res = ald_fail(ALD_ERR_NOT_FOUND, "not_found", "update '%lld' does not exist",
+                       (long long)id);
+    else if (src != ALD_STORE_OK)
+        res = ald_store_failed(src);
+    else if (ald_update_state_final(out->state))
+        res = ald_fail(ALD_ERR_CONFLICT, "final", "update %lld already ended (%s)", (long long)id,
+                       out->state);
+    else
         transition(u, out, "cancelled", al_result_name(AL_RESULT_CANCELLED), "cancelled by a user");
-        rc = ALD_CANCEL_OK;
-    }
     pthread_mutex_unlock(&u->lock);
-    return rc;
+    return res;
 }
 
 json_t *ald_time_json(int64_t ms)

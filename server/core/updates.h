@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "device_ops.h"
+#include "result.h"
 #include "store.h"
 
 #define ALD_ONLINE_WINDOW_MS 60000 /* a device heard from this recently is "online" */
@@ -30,30 +31,36 @@ void ald_updates_close(struct ald_updates *u);
 /* The callbacks the CoAP endpoint calls; ctx is u. */
 struct ald_device_ops ald_updates_device_ops(struct ald_updates *u);
 
-enum ald_queue_rc {
-    ALD_QUEUE_QUEUED = 0,     /* *out is the new update (or what it would be, dry run) */
-    ALD_QUEUE_UP_TO_DATE = 1, /* the device runs all of it: nothing queued */
-    ALD_QUEUE_NO_DEVICE = 2,
-    ALD_QUEUE_BAD_REQUEST = 3, /* msg says what (e.g. two images for one module) */
-    ALD_QUEUE_UNKNOWN_IMAGE = 4, /* code is the hash not held */
-    ALD_QUEUE_PLAN_ERROR = 5, /* code: planner reason name; msg: what is missing */
-    ALD_QUEUE_ERROR = 6,      /* storage failed */
-};
-
 /*
  * Make `device` run the images named by payload hashes sha256[0..n). Plans against the last
- * inventory; supersedes the device's active update unless dry_run. code/msg explain errors.
- * rollout_id: the rollout that starts it (0: a user).
+ * inventory; supersedes the device's active update unless dry_run. rollout_id: the rollout
+ * that starts it (0: a user). On success *out is the new update (or what it would be, dry
+ * run), or, with out->state "up_to_date", nothing was queued: the device runs all of it.
+ * Errors: NOT_FOUND (device), BAD_REQUEST (e.g. two images for one module), UNPROCESSABLE
+ * "unknown_image" (detail: the hash not held) or "plan_error" (detail: the planner's reason
+ * name), INTERNAL.
  */
-enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
+struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
                                     const char *const *sha256, size_t n, bool dry_run,
-                                    struct ald_update_rec *out, char *code, size_t codelen,
-                                    char *msg, size_t msglen, int64_t rollout_id);
+                                    struct ald_update_rec *out, int64_t rollout_id);
 
-enum ald_cancel_rc { ALD_CANCEL_OK = 0, ALD_CANCEL_NOT_FOUND = 1, ALD_CANCEL_FINAL = 2,
-                     ALD_CANCEL_ERROR = 3 };
-enum ald_cancel_rc ald_updates_cancel(struct ald_updates *u, int64_t id,
-                                      struct ald_update_rec *out);
+/* Cancel update `id`; *out is the update afterwards (also on CONFLICT: its final state).
+ * Errors: NOT_FOUND, CONFLICT "final" (it already ended), INTERNAL. */
+struct ald_result ald_updates_cancel(struct ald_updates *u, int64_t id,
+                                     struct ald_update_rec *out);
+
+/* ---- queries of the update service (updates_api.c): they need only the store ---- */
+
+/* Update `id` into *out. Errors: NOT_FOUND, INTERNAL. */
+struct ald_result ald_update_get(struct ald_store *st, int64_t id, struct ald_update_rec *out);
+
+/* Call each(ctx, update) for the newest `limit` updates of device `name`, newest first (the
+ * store is locked meanwhile). Errors: NOT_FOUND (device), INTERNAL. */
+struct ald_result ald_update_list(struct ald_store *st, const char *name, size_t limit,
+                                  ald_update_cb each, void *ctx);
+
+/* ald_update_json of rec with its device's liveness (if the device still exists). */
+json_t *ald_update_json_live(struct ald_store *st, const struct ald_update_rec *rec);
 
 /* Is this update state one of the final ones? */
 bool ald_update_state_final(const char *state);

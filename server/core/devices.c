@@ -1,0 +1,193 @@
+/*
+ * devices.c - see devices.h.
+ */
+#include "devices.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "airlift/image.h"
+#include "log.h"
+#include "util.h"
+
+#define IDENTITY_RANDOM_BYTES 8
+#define CREATE_ATTEMPTS 3
+
+bool ald_platform_by_name(const char *name, uint16_t *out)
+{
+    if (!strcmp(name, "electron")) {
+        *out = 10;
+        return true;
+    }
+    return false;
+}
+
+struct ald_result ald_device_name_check(const char *name)
+{
+    if (!ald_name_valid(name))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "device name must be 1..64 of [A-Za-z0-9._-], starting with a letter or "
+                        "digit");
+    return ald_ok();
+}
+
+struct ald_result ald_device_create(struct ald_store *st, const char *name, uint16_t platform,
+                                    bool dev, const char *by, struct ald_device_rec *out)
+{
+    enum ald_store_rc rc = ALD_STORE_EXISTS;
+    struct ald_result res = ald_device_name_check(name);
+    char data[128];
+    memset(out, 0, sizeof *out);
+    if (!ald_is_ok(&res))
+        return res;
+    out->platform = platform;
+    out->dev = dev;
+    memcpy(out->name, name, strlen(name) + 1);
+    out->psk_len = ALD_DEVICE_PSK_BYTES;
+    /* A fresh random identity per attempt: a collision (never seen) just retries. */
+    for (int attempt = 0; attempt < CREATE_ATTEMPTS && rc == ALD_STORE_EXISTS; attempt++) {
+        uint8_t rnd[IDENTITY_RANDOM_BYTES];
+        struct ald_device_rec *other;
+        enum ald_store_rc orc;
+        if (!ald_random(rnd, sizeof rnd) || !ald_random(out->psk, ALD_DEVICE_PSK_BYTES)) {
+            rc = ALD_STORE_ERROR;
+            break;
+        }
+        memcpy(out->identity, "airlift-", 8);
+        ald_hex_encode(rnd, sizeof rnd, out->identity + 8);
+        rc = st->ops->device_create(st, out);
+        if (rc != ALD_STORE_EXISTS)
+            break;
+        /* Taken: the name, or (by a freak chance) the identity? */
+        other = malloc(sizeof *other);
+        orc = other ? st->ops->device_get(st, name, other) : ALD_STORE_ERROR;
+        free(other);
+        if (orc != ALD_STORE_NOT_FOUND) {
+            memset(out->psk, 0, sizeof out->psk);
+            return ald_fail(ALD_ERR_EXISTS, "exists", "device '%s' already exists", name);
+        }
+    }
+    if (rc != ALD_STORE_OK) {
+        memset(out->psk, 0, sizeof out->psk);
+        return ald_store_failed(rc);
+    }
+    snprintf(data, sizeof data, "{\"platform\":%u,\"dev\":%s}", (unsigned)out->platform,
+             out->dev ? "true" : "false");
+    ald_event_emit(st, "device.created", out->name, 0, data);
+    ald_log(ALD_LOG_INFO, "device created", "device", out->name, "identity", out->identity, "by",
+            by, NULL);
+    return ald_ok();
+}
+
+struct ald_result ald_device_list(struct ald_store *st, ald_device_cb each, void *ctx)
+{
+    enum ald_store_rc rc = st->ops->device_list(st, each, ctx);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}
+
+struct ald_result ald_device_get(struct ald_store *st, const char *name,
+                                 struct ald_device_rec *out)
+{
+    enum ald_store_rc rc =
+        ald_name_valid(name) ? st->ops->device_get(st, name, out) : ALD_STORE_NOT_FOUND;
+    if (rc == ALD_STORE_NOT_FOUND)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", name);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}
+
+struct ald_result ald_device_delete(struct ald_store *st, const char *name, const char *by)
+{
+    enum ald_store_rc rc =
+        ald_name_valid(name) ? st->ops->device_delete(st, name) : ALD_STORE_NOT_FOUND;
+    if (rc == ALD_STORE_NOT_FOUND)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", name);
+    if (rc != ALD_STORE_OK)
+        return ald_store_failed(rc);
+    ald_event_emit(st, "device.deleted", name, 0, NULL);
+    ald_log(ALD_LOG_INFO, "device deleted", "device", name, "by", by, NULL);
+    return ald_ok();
+}
+
+/* groups[0..n) as a compact JSON array into out: distinct valid names only. */
+static bool groups_json(const char *const *groups, size_t n, char *out, size_t cap)
+{
+    json_t *arr = json_array();
+    char *text = NULL;
+    bool ok = arr && n <= ALD_GROUPS_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = groups[i] && ald_name_valid(groups[i]);
+        for (size_t k = 0; ok && k < i; k++)
+            ok = strcmp(groups[i], groups[k]) != 0;
+        if (ok)
+            ok = json_array_append_new(arr, json_string(groups[i])) == 0;
+    }
+    text = ok ? json_dumps(arr, JSON_COMPACT) : NULL;
+    ok = text && strlen(text) < cap;
+    if (ok)
+        memcpy(out, text, strlen(text) + 1);
+    free(text);
+    json_decref(arr);
+    return ok;
+}
+
+struct ald_result ald_device_change(struct ald_store *st, const char *name,
+                                    const struct ald_device_change *ch,
+                                    struct ald_device_rec *out)
+{
+    struct ald_result res = ald_device_get(st, name, out);
+    struct ald_product_rec p;
+    struct al_version ver;
+    enum ald_store_rc rc;
+    const char *why = NULL;
+    if (!ald_is_ok(&res))
+        return res;
+    if (ch->set_product) {
+        if (!ch->product)
+            out->product_id = 0;
+        else if (st->ops->product_get(st, ch->product, &p) != ALD_STORE_OK)
+            why = "'product' must name an existing product, or be null";
+        else if (p.platform != out->platform)
+            why = "the product is for another platform than the device";
+        else
+            out->product_id = p.id;
+    }
+    if (!why && ch->set_groups &&
+        !groups_json(ch->groups, ch->ngroups, out->groups_json, sizeof out->groups_json))
+        why = "'groups' must be an array of at most 16 distinct names";
+    if (!why && ch->channel) {
+        if (!ald_name_valid(ch->channel))
+            why = "'channel' must be a name (stable, beta, rc, or your own)";
+        else
+            snprintf(out->channel, sizeof out->channel, "%s", ch->channel);
+    }
+    if (!why && ch->set_pinned) {
+        if (!ch->pinned)
+            out->pinned[0] = '\0';
+        else if (strlen(ch->pinned) > ALD_VERSION_MAX ||
+                 al_version_parse(ch->pinned, strlen(ch->pinned), &ver) != AL_OK)
+            why = "'pinned' must be a release version (e.g. \"1.2.0\") or null";
+        else
+            snprintf(out->pinned, sizeof out->pinned, "%s", ch->pinned);
+    }
+    if (!why && ch->set_dev)
+        out->dev = ch->dev;
+    if (why)
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", why);
+    if ((rc = st->ops->device_set_fleet(st, out)) != ALD_STORE_OK)
+        return ald_store_failed(rc);
+    ald_event_emit(st, "device.changed", out->name, 0, NULL);
+    return ald_ok();
+}
+
+bool ald_product_name(struct ald_store *st, int64_t id, char out[ALD_NAME_MAX + 1])
+{
+    struct ald_product_rec p;
+    out[0] = '\0';
+    if (st->ops->product_get_id(st, id, &p) != ALD_STORE_OK)
+        return false;
+    snprintf(out, ALD_NAME_MAX + 1, "%s", p.name);
+    return true;
+}

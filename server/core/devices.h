@@ -1,0 +1,74 @@
+/*
+ * devices.h - the devices service: creating, listing, reading, changing and deleting the
+ * devices of the management API (docs/api.md, "Devices"; fleet fields: docs/fleets.md).
+ */
+#ifndef AIRLIFTD_DEVICES_H
+#define AIRLIFTD_DEVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "result.h"
+#include "store.h"
+
+#define ALD_DEVICE_PSK_BYTES 32
+#define ALD_GROUPS_MAX 16 /* groups one device may be in */
+
+/* The platform id of a known platform name ("electron"); false if the name is unknown. */
+bool ald_platform_by_name(const char *name, uint16_t *out);
+
+/* Is name a valid device name (ald_name_valid)? Errors: BAD_REQUEST, naming the rule. */
+struct ald_result ald_device_name_check(const char *name);
+
+/*
+ * Create device `name` (ald_name_valid) for `platform`, with a fresh random identity and
+ * PSK, on behalf of the token named `by`. On success *out is the device, PSK included (the
+ * caller shows it once and wipes it), and a device.created event is recorded.
+ * Errors: BAD_REQUEST (name), EXISTS, INTERNAL.
+ */
+struct ald_result ald_device_create(struct ald_store *st, const char *name, uint16_t platform,
+                                    bool dev, const char *by, struct ald_device_rec *out);
+
+/* Call each(ctx, device) for every device in name order (the store is locked meanwhile:
+ * each must not call the store). Errors: INTERNAL. */
+struct ald_result ald_device_list(struct ald_store *st, ald_device_cb each, void *ctx);
+
+/* Device `name` into *out. Errors: NOT_FOUND (also for a name that is not valid), INTERNAL. */
+struct ald_result ald_device_get(struct ald_store *st, const char *name,
+                                 struct ald_device_rec *out);
+
+/* Delete device `name` on behalf of `by`; its history stays. Errors: NOT_FOUND, INTERNAL. */
+struct ald_result ald_device_delete(struct ald_store *st, const char *name, const char *by);
+
+/*
+ * A change of a device's fleet fields (PATCH /v1/devices/{name}). A set_* flag false
+ * leaves the field as it is.
+ */
+struct ald_device_change {
+    bool set_product;
+    const char *product;         /* a product name; NULL: no product */
+    bool set_groups;
+    const char *const *groups;   /* ngroups group names */
+    size_t ngroups;
+    const char *channel;         /* NULL: unchanged */
+    bool set_pinned;
+    const char *pinned;          /* a release version; NULL: not pinned */
+    bool set_dev;
+    bool dev;
+};
+
+/*
+ * Apply ch to device `name`: the product must exist and be for the device's platform, the
+ * groups at most ALD_GROUPS_MAX distinct names, the channel a name, the pin a version.
+ * On success *out is the changed device and a device.changed event is recorded.
+ * Errors: NOT_FOUND (device), BAD_REQUEST (names the first wrong field), INTERNAL.
+ */
+struct ald_result ald_device_change(struct ald_store *st, const char *name,
+                                    const struct ald_device_change *ch,
+                                    struct ald_device_rec *out);
+
+/* The name of product `id` into out; false (out "") if it does not exist. */
+bool ald_product_name(struct ald_store *st, int64_t id, char out[ALD_NAME_MAX + 1]);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * products.c - see products.h (products; releases are in releases.c).
+ */
+#include "products.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+struct ald_result ald_product_name_check(const char *name)
+{
+    if (!ald_name_valid(name))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "product name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
+                        "or digit");
+    return ald_ok();
+}
+
+struct ald_result ald_product_create(struct ald_store *st, const char *name, uint16_t platform,
+                                     struct ald_product_rec *out)
+{
+    struct ald_result res = ald_product_name_check(name);
+    enum ald_store_rc rc;
+    memset(out, 0, sizeof *out);
+    if (!ald_is_ok(&res))
+        return res;
+    memcpy(out->name, name, strlen(name) + 1);
+    out->platform = platform;
+    rc = st->ops->product_create(st, out);
+    if (rc == ALD_STORE_EXISTS)
+        return ald_fail(ALD_ERR_EXISTS, "exists", "product '%s' already exists", name);
+    if (rc != ALD_STORE_OK)
+        return ald_store_failed(rc);
+    ald_event_emit(st, "product.created", NULL, 0, NULL);
+    return ald_ok();
+}
+
+struct ald_result ald_product_list(struct ald_store *st, ald_product_cb each, void *ctx)
+{
+    enum ald_store_rc rc = st->ops->product_list(st, each, ctx);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}
+
+struct ald_result ald_product_get(struct ald_store *st, const char *name,
+                                  struct ald_product_rec *out)
+{
+    enum ald_store_rc rc = st->ops->product_get(st, name, out);
+    if (rc == ALD_STORE_NOT_FOUND)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' does not exist", name);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}

@@ -1,0 +1,110 @@
+/*
+ * releases.c - see products.h (releases).
+ */
+#include "products.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "airlift/image.h"
+#include "planner.h"
+#include "util.h"
+
+struct ald_result ald_release_create(struct ald_store *st, const struct ald_product_rec *p,
+                                     const struct ald_release_spec *spec,
+                                     struct ald_release_rec *out)
+{
+    const char *channel = spec->channel ? spec->channel : "stable";
+    const char *notes = spec->notes ? spec->notes : "";
+    struct ald_image_rec *img = NULL;
+    struct al_version ver;
+    struct ald_result res;
+    json_t *arr = NULL;
+    char *text = NULL;
+    enum ald_store_rc rc;
+
+    memset(out, 0, sizeof *out);
+    if (strlen(spec->version) > ALD_VERSION_MAX ||
+        al_version_parse(spec->version, strlen(spec->version), &ver) != AL_OK) {
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                       "'version' must be a semantic version (e.g. \"1.2.0\" or \"2.0.0-rc.1\")");
+        goto out;
+    }
+    if (!ald_name_valid(channel)) {
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "'channel' must be a name");
+        goto out;
+    }
+    if (strlen(notes) > ALD_WHY_MAX) {
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                       "field 'notes' must be at most %d bytes, without NUL", ALD_WHY_MAX);
+        goto out;
+    }
+    if (spec->nimages < 1 || spec->nimages > ALD_PLAN_MAX_STEPS) {
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                       "'images' must list 1 to %d image hashes", ALD_PLAN_MAX_STEPS);
+        goto out;
+    }
+    if (!(img = malloc(sizeof *img)) || !(arr = json_array())) {
+        res = ald_store_failed(ALD_STORE_ERROR);
+        goto out;
+    }
+    for (size_t i = 0; i < spec->nimages; i++) {
+        const char *sha = spec->images[i];
+        if (!sha || !ald_is_lower_hex(sha, ALD_SHA256_HEX) ||
+            st->ops->image_get(st, sha, img) != ALD_STORE_OK) {
+            res = ald_fail(ALD_ERR_UNPROCESSABLE, "unknown_image",
+                           "images[%zu]: the server holds no such image: upload it first", i);
+            goto out;
+        }
+        if (img->platform != p->platform) {
+            res = ald_fail(ALD_ERR_UNPROCESSABLE, "wrong_platform",
+                           "images[%zu] is built for platform %u; the product is platform %u", i,
+                           img->platform, p->platform);
+            goto out;
+        }
+        json_array_append_new(arr, json_string(sha));
+    }
+    text = json_dumps(arr, JSON_COMPACT);
+    snprintf(out->images_json, sizeof out->images_json, "%s", text ? text : "[]");
+    out->product_id = p->id;
+    snprintf(out->version, sizeof out->version, "%s", spec->version);
+    snprintf(out->channel, sizeof out->channel, "%s", channel);
+    snprintf(out->notes, sizeof out->notes, "%s", notes);
+    rc = st->ops->release_create(st, out);
+    if (rc == ALD_STORE_EXISTS) {
+        res = ald_fail(ALD_ERR_EXISTS, "exists", "product '%s' already has release %s", p->name,
+                       spec->version);
+        goto out;
+    }
+    if (rc != ALD_STORE_OK) {
+        res = ald_store_failed(rc);
+        goto out;
+    }
+    ald_event_emit(st, "release.created", NULL, 0, NULL);
+    res = ald_ok();
+out:
+    free(text);
+    json_decref(arr);
+    free(img);
+    return res;
+}
+
+struct ald_result ald_release_list(struct ald_store *st, const struct ald_product_rec *p,
+                                   ald_release_cb each, void *ctx)
+{
+    enum ald_store_rc rc = st->ops->release_list(st, p->id, each, ctx);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}
+
+struct ald_result ald_release_get(struct ald_store *st, const struct ald_product_rec *p,
+                                  const char *version, struct ald_release_rec *out)
+{
+    enum ald_store_rc rc = st->ops->release_get(st, p->id, version, out);
+    if (rc == ALD_STORE_NOT_FOUND)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' has no release %s",
+                        p->name, version);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}

@@ -1,0 +1,107 @@
+/*
+ * h_events.c - GET /v1/events: the event log, filtered (docs/api.md, "Events"). The live
+ * stream of the same events is h_stream.c.
+ */
+#include <string.h>
+
+#include "events.h"
+#include "http_priv.h"
+#include "reply.h"
+#include "updates.h"
+#include "util.h"
+
+#define EVENTS_DEFAULT_LIMIT 100
+#define EVENTS_MAX_LIMIT 1000
+
+json_t *event_json(const struct ald_event_rec *e)
+{
+    json_t *data = json_loads(e->data, 0, NULL);
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:s, s:o}", "id", (json_int_t)e->id, "ts",
+                     ald_time_json(e->ts), "device",
+                     e->device[0] ? json_string(e->device) : json_null(), "update_id",
+                     e->update_id ? json_integer(e->update_id) : json_null(), "rollout_id",
+                     e->rollout_id ? json_integer(e->rollout_id) : json_null(), "type",
+                     e->type, "data", data ? data : json_object());
+}
+
+static int collect_event(void *ctx, const struct ald_event_rec *e)
+{
+    return json_array_append_new(ctx, event_json(e));
+}
+
+/* A type prefix: 1..EVENT_PREFIX_MAX of [a-z.]. */
+static bool type_prefix_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > EVENT_PREFIX_MAX)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || *s == '.'))
+            return false;
+    return true;
+}
+
+bool parse_after(const char *s, int64_t *out)
+{
+    if (!strcmp(s, "0")) {
+        *out = 0;
+        return true;
+    }
+    return parse_id(s, out);
+}
+
+bool event_filter_params(struct MHD_Connection *c, struct req *r, struct ald_event_filter *f,
+                         enum MHD_Result *ret)
+{
+    const char *device = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device");
+    const char *update = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "update");
+    const char *rollout = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "rollout");
+    const char *type = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type");
+    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    const char *bad = NULL;
+
+    if (device && !ald_name_valid(device))
+        bad = "'device' must be a device name";
+    else if (update && !parse_id(update, &f->update_id))
+        bad = "'update' must be an update id (a positive integer)";
+    else if (rollout && !parse_id(rollout, &f->rollout_id))
+        bad = "'rollout' must be a rollout id (a positive integer)";
+    else if (type && !type_prefix_valid(type))
+        bad = "'type' must be 1..31 of [a-z.], the start of event types (\"update.\")";
+    else if (after && !parse_after(after, &f->after_id))
+        bad = "'after' must be an event id";
+    if (bad) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", bad);
+        return false;
+    }
+    f->device = device;
+    f->type_prefix = type;
+    return true;
+}
+
+HANDLER(h_events_list)
+{
+    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    struct ald_event_filter f = {.limit = EVENTS_DEFAULT_LIMIT};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_result res;
+    int64_t n;
+    json_t *arr;
+
+    if (!event_filter_params(c, r, &f, &ret))
+        return ret;
+    if (limit) {
+        if (!parse_id(limit, &n) || n > EVENTS_MAX_LIMIT)
+            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                               "'limit' must be 1..%d", EVENTS_MAX_LIMIT);
+        f.limit = (size_t)n;
+    }
+    if (!(arr = json_array()))
+        return MHD_NO;
+    res = ald_event_list(h->store, &f, collect_event, arr);
+    if (!ald_is_ok(&res)) {
+        json_decref(arr);
+        return reply_result(c, r, &res);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "events", arr));
+}

@@ -1,0 +1,119 @@
+/*
+ * h_updates.c - updates: queue or preview one (POST /v1/devices/{name}/updates), list a
+ * device's, read and cancel one (docs/api.md, "Updates").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_priv.h"
+#include "planner.h"
+#include "reply.h"
+#include "updates.h"
+
+#define UPDATES_LIST_MAX 100 /* the newest a device listing shows */
+
+/* POST /v1/devices/{name}/updates: {"images": [sha256...], "dry_run": bool}. */
+HANDLER(h_updates_create)
+{
+    static const char *const fields[] = {"images", "dry_run", NULL};
+    enum MHD_Result ret = MHD_NO;
+    struct ald_update_rec *u = malloc(sizeof *u);
+    const char *sha[ALD_PLAN_MAX_STEPS];
+    json_t *doc = parse_body(c, r, &ret), *images, *v, *dry;
+    struct ald_result res;
+    bool dry_run, queued;
+    size_t i, n;
+
+    if (!u || !doc || !only_fields(c, r, doc, fields, &ret))
+        goto out;
+    images = json_object_get(doc, "images");
+    dry = json_object_get(doc, "dry_run");
+    n = json_array_size(images);
+    if (!json_is_array(images) || n < 1 || n > ALD_PLAN_MAX_STEPS ||
+        (dry && !json_is_boolean(dry))) {
+        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "'images' must be an array of 1..%d image hashes; 'dry_run' a boolean",
+                          ALD_PLAN_MAX_STEPS);
+        goto out;
+    }
+    json_array_foreach(images, i, v) {
+        if (!(sha[i] = json_string_value(v))) {
+            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                              "images[%zu] must be a string", i);
+            goto out;
+        }
+    }
+    dry_run = json_is_true(dry);
+    res = ald_updates_queue(h->updates, r->params[0], sha, n, dry_run, u, 0);
+    if (!ald_is_ok(&res)) {
+        ret = reply_result(c, r, &res);
+        goto out;
+    }
+    queued = strcmp(u->state, "up_to_date") != 0;
+    if (queued && !dry_run)
+        snprintf(r->location, sizeof r->location, "/v1/updates/%lld", (long long)u->id);
+    ret = reply_json(c, r, queued && !dry_run ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+                     ald_update_json_live(h->store, u));
+out:
+    free(u);
+    json_decref(doc);
+    return ret;
+}
+
+static int collect_update(void *ctx, const struct ald_update_rec *u)
+{
+    return json_array_append_new(ctx, ald_update_json(u, NULL));
+}
+
+HANDLER(h_updates_list)
+{
+    json_t *arr = json_array();
+    struct ald_result res;
+    if (!arr)
+        return MHD_NO;
+    res = ald_update_list(h->store, r->params[0], UPDATES_LIST_MAX, collect_update, arr);
+    if (!ald_is_ok(&res)) {
+        json_decref(arr);
+        return reply_result(c, r, &res);
+    }
+    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "updates", arr));
+}
+
+HANDLER(h_update_get)
+{
+    struct ald_update_rec *u = malloc(sizeof *u);
+    struct ald_result res;
+    enum MHD_Result ret;
+    int64_t id = 0;
+    if (!u)
+        return MHD_NO;
+    if (!parse_id(r->params[0], &id))
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "update '%s' does not exist",
+                          r->params[0]);
+    else if (res = ald_update_get(h->store, id, u), !ald_is_ok(&res))
+        ret = reply_result(c, r, &res);
+    else
+        ret = reply_json(c, r, MHD_HTTP_OK, ald_update_json_live(h->store, u));
+    free(u);
+    return ret;
+}
+
+HANDLER(h_update_cancel)
+{
+    struct ald_update_rec *u = malloc(sizeof *u);
+    struct ald_result res;
+    enum MHD_Result ret;
+    int64_t id = 0;
+    if (!u)
+        return MHD_NO;
+    if (!parse_id(r->params[0], &id))
+        ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "update '%s' does not exist",
+                          r->params[0]);
+    else if (res = ald_updates_cancel(h->updates, id, u), !ald_is_ok(&res))
+        ret = reply_result(c, r, &res);
+    else
+        ret = reply_json(c, r, MHD_HTTP_OK, ald_update_json_live(h->store, u));
+    free(u);
+    return ret;
+}

@@ -1,0 +1,97 @@
+/*
+ * parse.c - the request-parsing helpers the handlers share (see http_priv.h).
+ */
+#include <string.h>
+
+#include "devices.h"
+#include "http_priv.h"
+#include "reply.h"
+
+json_t *parse_body(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
+{
+    json_error_t jerr;
+    json_t *doc;
+    if (r->len == 0) {
+        /* jansson would say "line -1, column -1: wrong arguments" */
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json",
+                           "request body is empty: send a JSON object");
+        return NULL;
+    }
+    doc = json_loadb((const char *)r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json",
+                           "request body is not valid JSON (line %d, column %d): %s", jerr.line,
+                           jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json",
+                           "request body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+bool only_fields(struct MHD_Connection *c, struct req *r, json_t *obj,
+                 const char *const *allowed, enum MHD_Result *ret)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value) {
+        bool known = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (!strcmp(key, *a))
+                known = true;
+        if (!known) {
+            *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "unknown field '%.64s'",
+                               key);
+            return false;
+        }
+    }
+    return true;
+}
+
+const char *string_field(struct MHD_Connection *c, struct req *r, json_t *obj,
+                         const char *field, size_t max, enum MHD_Result *ret)
+{
+    json_t *v = json_object_get(obj, field);
+    if (!v) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "missing field '%s'", field);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "field '%s' must be a string", field);
+        return NULL;
+    }
+    if (json_string_length(v) > max || strlen(json_string_value(v)) != json_string_length(v)) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "field '%s' must be at most %zu bytes, without NUL", field, max);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+bool parse_id(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    if (!*s || *s == '0' || strlen(s) > 18)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool platform_value(json_t *v, uint16_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 65535) {
+        *out = (uint16_t)json_integer_value(v);
+        return true;
+    }
+    return json_is_string(v) && ald_platform_by_name(json_string_value(v), out);
+}

@@ -1,0 +1,379 @@
+/*
+ * router.c - the management API's front: the route table, matching a request to its
+ * handler, authentication, the request's body, the access log, and starting and stopping
+ * the server (see http_api.h). The handlers are in h_*.c, the replies in reply.c.
+ *
+ * Life of a request (libmicrohttpd calls on_request several times per request):
+ *  1. first call: route the method and path, authenticate the bearer token, check the
+ *     scope, Content-Type and declared Content-Length. Any failure queues the error reply
+ *     at once, before a byte of the body is read.
+ *  2. upload calls: the body is appended to a buffer bounded by the route's limit; past it
+ *     the rest is discarded and the request ends in 413.
+ *  3. last call: the route's handler runs and queues exactly one reply.
+ * on_completed logs the request and frees its state.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "http_priv.h"
+#include "log.h"
+#include "reply.h"
+#include "util.h"
+
+/* ---- routing ---- */
+
+static const struct route routes[] = {
+    {"GET", "/v1/health", 0, BODY_NONE, h_health},
+    {"POST", "/v1/tokens", ALD_SCOPE_ADMIN, BODY_JSON, h_tokens_create},
+    {"GET", "/v1/tokens", ALD_SCOPE_ADMIN, BODY_NONE, h_tokens_list},
+    {"DELETE", "/v1/tokens/{}", ALD_SCOPE_ADMIN, BODY_NONE, h_token_delete},
+    {"POST", "/v1/devices", ALD_SCOPE_OPERATOR, BODY_JSON, h_devices_create},
+    {"GET", "/v1/devices", ALD_SCOPE_READ, BODY_NONE, h_devices_list},
+    {"GET", "/v1/devices/{}", ALD_SCOPE_READ, BODY_NONE, h_device_get},
+    {"DELETE", "/v1/devices/{}", ALD_SCOPE_OPERATOR, BODY_NONE, h_device_delete},
+    {"POST", "/v1/images", ALD_SCOPE_OPERATOR, BODY_IMAGE, h_images_create},
+    {"GET", "/v1/images", ALD_SCOPE_READ, BODY_NONE, h_images_list},
+    {"GET", "/v1/images/{}", ALD_SCOPE_READ, BODY_NONE, h_image_get},
+    {"GET", "/v1/images/{}/blob", ALD_SCOPE_READ, BODY_NONE, h_image_blob},
+    {"GET", "/v1/events", ALD_SCOPE_READ, BODY_NONE, h_events_list},
+    {"GET", "/v1/events/stream", ALD_SCOPE_READ, BODY_NONE, h_events_stream},
+    {"POST", "/v1/devices/{}/updates", ALD_SCOPE_OPERATOR, BODY_JSON, h_updates_create},
+    {"GET", "/v1/devices/{}/updates", ALD_SCOPE_READ, BODY_NONE, h_updates_list},
+    {"GET", "/v1/updates/{}", ALD_SCOPE_READ, BODY_NONE, h_update_get},
+    {"POST", "/v1/updates/{}/cancel", ALD_SCOPE_OPERATOR, BODY_NONE, h_update_cancel},
+    {"PATCH", "/v1/devices/{}", ALD_SCOPE_OPERATOR, BODY_JSON, h_device_patch},
+    {"POST", "/v1/products", ALD_SCOPE_OPERATOR, BODY_JSON, h_products_create},
+    {"GET", "/v1/products", ALD_SCOPE_READ, BODY_NONE, h_products_list},
+    {"GET", "/v1/products/{}", ALD_SCOPE_READ, BODY_NONE, h_product_get},
+    {"POST", "/v1/products/{}/releases", ALD_SCOPE_OPERATOR, BODY_JSON, h_releases_create},
+    {"GET", "/v1/products/{}/releases", ALD_SCOPE_READ, BODY_NONE, h_releases_list},
+    {"GET", "/v1/products/{}/releases/{}", ALD_SCOPE_READ, BODY_NONE, h_release_get},
+    {"POST", "/v1/rollouts", ALD_SCOPE_OPERATOR, BODY_JSON, h_rollouts_create},
+    {"GET", "/v1/rollouts", ALD_SCOPE_READ, BODY_NONE, h_rollouts_list},
+    {"GET", "/v1/rollouts/{}", ALD_SCOPE_READ, BODY_NONE, h_rollout_get},
+    {"GET", "/v1/rollouts/{}/devices", ALD_SCOPE_READ, BODY_NONE, h_rollout_devices},
+    {"POST", "/v1/rollouts/{}/{}", ALD_SCOPE_OPERATOR, BODY_NONE, h_rollout_act},
+};
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+/*
+ * Does path match pattern? Path parameters ("{}") are copied to params (at most 2, each at
+ * most PARAM_MAX bytes; a longer one does not match). A trailing slash does not match.
+ */
+static bool match(const char *pattern, const char *path, char params[2][PARAM_MAX + 1])
+{
+    int nparam = 0;
+    while (*pattern && *path) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n > PARAM_MAX || nparam >= 2)
+                return false;
+            memcpy(params[nparam], path, n);
+            params[nparam++][n] = '\0';
+            pattern += 2;
+            path += n;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+/* Parse the Content-Length header; false if absent or malformed. */
+static bool content_length(struct MHD_Connection *c, uint64_t *out)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    if (!v || !*v || strlen(v) > 19)
+        return false;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9')
+            return false;
+        n = n * 10 + (uint64_t)(*v - '0');
+    }
+    *out = n;
+    return true;
+}
+
+/* Is the request's Content-Type (parameters ignored, case-insensitive) one of types? */
+static bool content_type_is(struct MHD_Connection *c, const char *const *types)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n;
+    if (!v)
+        return false;
+    n = strcspn(v, "; \t");
+    for (; *types; types++)
+        if (strlen(*types) == n && strncasecmp(v, *types, n) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Authenticate: "Authorization: Bearer alt_<hex>" naming a live token with at least `need`
+ * (r->token is then the caller's token). On failure the 401/403 is queued and false
+ * returned.
+ */
+static bool authorize(struct ald_http *h, struct MHD_Connection *c, struct req *r,
+                      enum ald_scope need, enum MHD_Result *ret)
+{
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    struct ald_result res;
+
+    if (!auth) {
+        res = ald_fail(ALD_ERR_UNAUTHORIZED, "unauthorized",
+                       "missing bearer token (Authorization: Bearer alt_...)");
+    } else if (strncasecmp(auth, "Bearer ", 7) != 0) {
+        res = ald_fail(ALD_ERR_UNAUTHORIZED, "unauthorized",
+                       "Authorization must use the Bearer scheme");
+    } else {
+        auth += 7;
+        while (*auth == ' ')
+            auth++;
+        res = ald_token_authenticate(h->store, auth, need, &r->token);
+    }
+    if (ald_is_ok(&res))
+        return true;
+    *ret = reply_result(c, r, &res);
+    return false;
+}
+
+/*
+ * First call of a request: route, authenticate, check the declared body. Returns MHD_YES to
+ * go on reading the body (or with a reply already queued), MHD_NO to drop the connection.
+ */
+static enum MHD_Result begin(struct ald_http *h, struct MHD_Connection *c, struct req *r,
+                             const char *url, const char *method)
+{
+    static const char *const json_types[] = {"application/json", NULL};
+    static const char *const image_types[] = {"application/octet-stream",
+                                              "application/vnd.airlift.image", NULL};
+    enum MHD_Result ret = MHD_YES;
+    bool path_known = false;
+    uint64_t declared = 0;
+
+    for (size_t i = 0; i < ROUTE_COUNT && !r->route; i++) {
+        if (!match(routes[i].pattern, url, r->params))
+            continue;
+        path_known = true;
+        if (!strcmp(routes[i].method, method))
+            r->route = &routes[i];
+    }
+    if (!r->route) {
+        if (path_known)
+            return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               "%s is not allowed on this resource", r->method);
+        return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint: %s",
+                           r->path);
+    }
+    if (r->route->scope && !authorize(h, c, r, r->route->scope, &ret))
+        return ret;
+    r->limit = r->route->body == BODY_JSON    ? ALD_JSON_BODY_MAX
+               : r->route->body == BODY_IMAGE ? ALD_IMAGE_BODY_MAX
+                                              : 0;
+    if (content_length(c, &declared) && declared > r->limit)
+        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                           "request body of %" PRIu64 " bytes exceeds the limit of %zu bytes",
+                           declared, r->limit);
+    if (r->route->body == BODY_JSON && !content_type_is(c, json_types))
+        return reply_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                           "send the body as Content-Type: application/json");
+    if (r->route->body == BODY_IMAGE && !content_type_is(c, image_types))
+        return reply_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                           "send the image as Content-Type: application/octet-stream");
+    if (declared > 0) {
+        r->body = malloc((size_t)declared);
+        if (!r->body)
+            return MHD_NO;
+        r->cap = (size_t)declared;
+    }
+    return MHD_YES;
+}
+
+/* Append an upload chunk, bounded by r->limit; past it the request is marked too large. */
+static bool append_body(struct req *r, const char *data, size_t n)
+{
+    if (r->too_large || n > r->limit - r->len) {
+        r->too_large = true;
+        return true;
+    }
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        uint8_t *grown;
+        while (cap < r->len + n)
+            cap *= 2;
+        if (cap > r->limit)
+            cap = r->limit;
+        grown = realloc(r->body, cap);
+        if (!grown)
+            return false;
+        r->body = grown;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct ald_http *h = cls;
+    struct req *r = *con_cls;
+
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        r->started_ms = ald_now_ms();
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        return begin(h, c, r, url, method);
+    }
+    if (*upload_data_size) {
+        /* After an early reply the rest of the body is read and dropped. */
+        bool ok = r->replied || append_body(r, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return ok ? MHD_YES : MHD_NO;
+    }
+    if (r->replied)
+        return MHD_YES;
+    if (r->too_large)
+        return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                           "request body exceeds the limit of %zu bytes", r->limit);
+    return r->route->handle(h, c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req *r = *con_cls;
+    char status[8], ms[24];
+    if (!r)
+        return;
+    snprintf(status, sizeof status, "%u", r->status);
+    snprintf(ms, sizeof ms, "%" PRId64, ald_now_ms() - r->started_ms);
+    /* For a request cut short, the extra key turns "aborted=true" on; otherwise the NULL
+     * ends the list there. */
+    ald_log(r->status >= 500 ? ALD_LOG_WARN : ALD_LOG_INFO, "request", "method", r->method,
+            "path", r->path, "status", status, "ms", ms, "token", r->token.name,
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "aborted", "true", NULL);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    size_t n;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    ald_log(ALD_LOG_WARN, "http", "detail", msg, NULL);
+}
+
+int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
+                   struct ald_store *store, struct ald_updates *updates, const char *data_dir,
+                   char *err, size_t errlen)
+{
+    struct ald_http *h = NULL;
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    const struct sockaddr *sa;
+    const union MHD_DaemonInfo *info;
+    /* Suspend/resume: event streams wait without holding a worker. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
+    int rc = -1;
+
+    *out = NULL;
+    h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    h->store = store;
+    h->updates = updates;
+    h->data_dir = data_dir;
+    if (!streams_init(h)) {
+        snprintf(err, errlen, "cannot start the event stream thread");
+        free(h);
+        h = NULL;
+        goto out;
+    }
+    memset(&sin, 0, sizeof sin);
+    memset(&sin6, 0, sizeof sin6);
+    if (listen->ipv6) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(listen->port);
+        inet_pton(AF_INET6, listen->host, &sin6.sin6_addr);
+        sa = (const struct sockaddr *)&sin6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(listen->port);
+        inet_pton(AF_INET, listen->host, &sin.sin_addr);
+        sa = (const struct sockaddr *)&sin;
+    }
+    h->daemon = MHD_start_daemon(
+        flags, listen->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        h, MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
+    if (!h->daemon) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not available?)",
+                 listen->text);
+        goto out;
+    }
+    info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : listen->port;
+    *out = h;
+    rc = 0;
+out:
+    if (rc != 0 && h) {
+        streams_stop(h);
+        streams_destroy(h);
+        free(h);
+    }
+    return rc;
+}
+
+uint16_t ald_http_port(const struct ald_http *h)
+{
+    return h->port;
+}
+
+void ald_http_set_rollouts(struct ald_http *h, struct ald_rollouts *r)
+{
+    h->rollouts = r;
+}
+
+void ald_http_stop(struct ald_http *h)
+{
+    MHD_socket fd;
+    if (!h)
+        return;
+    /* Stop accepting first; end the event streams (they would wait forever); workers then
+     * finish what they are doing and are joined. */
+    fd = MHD_quiesce_daemon(h->daemon);
+    streams_stop(h);
+    MHD_stop_daemon(h->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    streams_destroy(h);
+    free(h);
+}

@@ -1,0 +1,239 @@
+/*
+ * test_services.c - the core services the management API calls (server/core: tokens,
+ * devices, products, releases) and their struct ald_result answers, and the one mapping of
+ * results to HTTP statuses (server/http/reply.c). Each test opens a fresh store in its own
+ * temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "auth.h"
+#include "devices.h"
+#include "products.h"
+#include "reply.h"
+#include "result.h"
+#include "store.h"
+
+struct fixture {
+    char dir[256];
+    struct ald_store *st;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    char err[256], url[300];
+    snprintf(fx->dir, sizeof fx->dir, "%s/ald-services.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(url, sizeof url, "sqlite:%s/airlift.db", fx->dir);
+    if (ald_store_open(url, &fx->st, err, sizeof err) != ALD_STORE_OPEN_OK)
+        fail_msg("open: %s", err);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    char cmd[512];
+    fx->st->ops->close(fx->st);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+static void test_result_helpers(void **state)
+{
+    struct ald_result res = ald_ok();
+    char long_msg[2000];
+    (void)state;
+    assert_int_equal(res.code, ALD_OK);
+    assert_true(ald_is_ok(&res));
+    assert_string_equal(res.reason, "");
+    res = ald_with_detail(ald_fail(ALD_ERR_UNPROCESSABLE, "plan_error", "no %s", "order"),
+                          "no_order");
+    assert_false(ald_is_ok(&res));
+    assert_string_equal(res.reason, "plan_error");
+    assert_string_equal(res.detail, "no_order");
+    assert_string_equal(res.msg, "no order");
+    memset(long_msg, 'x', sizeof long_msg - 1);
+    long_msg[sizeof long_msg - 1] = '\0';
+    res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", long_msg);
+    assert_int_equal(strlen(res.msg), ALD_RESULT_MSG_MAX); /* cut, never overrun */
+    res = ald_store_failed(ALD_STORE_ERROR);
+    assert_int_equal(res.code, ALD_ERR_INTERNAL);
+    assert_string_equal(res.reason, "internal");
+}
+
+static void test_http_status_mapping(void **state)
+{
+    static const struct { enum ald_code code; unsigned status; } map[] = {
+        {ALD_OK, 200},           {ALD_ERR_BAD_REQUEST, 400}, {ALD_ERR_UNAUTHORIZED, 401},
+        {ALD_ERR_FORBIDDEN, 403}, {ALD_ERR_NOT_FOUND, 404},  {ALD_ERR_EXISTS, 409},
+        {ALD_ERR_CONFLICT, 409},  {ALD_ERR_TOO_LARGE, 413},  {ALD_ERR_UNPROCESSABLE, 422},
+        {ALD_ERR_UNAVAILABLE, 503}, {ALD_ERR_INTERNAL, 500},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        assert_int_equal(http_status_of(map[i].code), map[i].status);
+}
+
+static void test_tokens(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_token_rec rec, who;
+    char admin[ALD_TOKEN_LEN + 1], reader[ALD_TOKEN_LEN + 1];
+    struct ald_result res;
+
+    res = ald_token_create(fx->st, "-bad", "read", "t", reader, &rec);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    assert_non_null(strstr(res.msg, "token name"));
+    res = ald_token_create(fx->st, "x", "root", "t", reader, &rec);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    assert_non_null(strstr(res.msg, "scope"));
+
+    res = ald_token_create(fx->st, "boss", "admin", "t", admin, &rec);
+    assert_true(ald_is_ok(&res));
+    int64_t admin_id = rec.id;
+    res = ald_token_create(fx->st, "viewer", "read", "t", reader, &rec);
+    assert_true(ald_is_ok(&res));
+
+    res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_READ, &who);
+    assert_true(ald_is_ok(&res));
+    assert_string_equal(who.name, "viewer");
+    res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_OPERATOR, &who);
+    assert_int_equal(res.code, ALD_ERR_FORBIDDEN);
+    assert_string_equal(res.reason, "forbidden");
+    res = ald_token_authenticate(fx->st, "alt_nope", ALD_SCOPE_READ, &who);
+    assert_int_equal(res.code, ALD_ERR_UNAUTHORIZED);
+    assert_non_null(strstr(res.msg, "malformed"));
+
+    res = ald_token_revoke(fx->st, 9999, "t");
+    assert_int_equal(res.code, ALD_ERR_NOT_FOUND);
+    res = ald_token_revoke(fx->st, admin_id, "t");
+    assert_int_equal(res.code, ALD_ERR_CONFLICT);
+    assert_string_equal(res.reason, "last_admin");
+    res = ald_token_revoke(fx->st, rec.id, "t");
+    assert_true(ald_is_ok(&res));
+    res = ald_token_revoke(fx->st, rec.id, "t"); /* again: nothing to do */
+    assert_true(ald_is_ok(&res));
+    res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_READ, &who);
+    assert_int_equal(res.code, ALD_ERR_UNAUTHORIZED);
+    assert_string_equal(res.msg, "token revoked");
+    assert_false(ald_token_live(fx->st, rec.id));
+    assert_true(ald_token_live(fx->st, admin_id));
+}
+
+static void test_devices(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_device_rec *d = malloc(sizeof *d);
+    struct ald_product_rec p, other;
+    struct ald_device_change ch;
+    const char *dup[] = {"a", "a"};
+    const char *groups[] = {"north", "south"};
+    struct ald_result res;
+
+    res = ald_device_create(fx->st, "a b", 10, false, "t", d);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    res = ald_device_create(fx->st, "d1", 10, false, "t", d);
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(d->psk_len, ALD_DEVICE_PSK_BYTES);
+    res = ald_device_create(fx->st, "d1", 10, false, "t", d);
+    assert_int_equal(res.code, ALD_ERR_EXISTS);
+    assert_string_equal(res.msg, "device 'd1' already exists");
+    res = ald_device_get(fx->st, "no/such", d);
+    assert_int_equal(res.code, ALD_ERR_NOT_FOUND);
+    res = ald_device_delete(fx->st, "ghost", "t");
+    assert_int_equal(res.code, ALD_ERR_NOT_FOUND);
+    assert_string_equal(res.msg, "device 'ghost' does not exist");
+
+    res = ald_product_create(fx->st, "p10", 10, &p);
+    assert_true(ald_is_ok(&res));
+    res = ald_product_create(fx->st, "p6", 6, &other);
+    assert_true(ald_is_ok(&res));
+    res = ald_product_create(fx->st, "p10", 10, &other);
+    assert_int_equal(res.code, ALD_ERR_EXISTS);
+
+    memset(&ch, 0, sizeof ch);
+    ch.set_product = true;
+    ch.product = "p6";
+    res = ald_device_change(fx->st, "d1", &ch, d);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    assert_non_null(strstr(res.msg, "another platform"));
+    memset(&ch, 0, sizeof ch);
+    ch.set_groups = true;
+    ch.groups = dup;
+    ch.ngroups = 2;
+    res = ald_device_change(fx->st, "d1", &ch, d);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    assert_non_null(strstr(res.msg, "'groups'"));
+    memset(&ch, 0, sizeof ch);
+    ch.set_product = true;
+    ch.product = "p10";
+    ch.set_groups = true;
+    ch.groups = groups;
+    ch.ngroups = 2;
+    ch.channel = "beta";
+    ch.set_pinned = true;
+    ch.pinned = "1.2.0";
+    res = ald_device_change(fx->st, "d1", &ch, d);
+    assert_true(ald_is_ok(&res));
+    res = ald_device_get(fx->st, "d1", d);
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(d->product_id, p.id);
+    assert_string_equal(d->groups_json, "[\"north\",\"south\"]");
+    assert_string_equal(d->channel, "beta");
+    assert_string_equal(d->pinned, "1.2.0");
+    free(d);
+}
+
+static void test_releases(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_product_rec p;
+    struct ald_release_rec rel;
+    const char *unknown[] = {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+    struct ald_release_spec spec = {"1.0.0", NULL, NULL, unknown, 1};
+    struct ald_result res = ald_product_create(fx->st, "p", 10, &p);
+    assert_true(ald_is_ok(&res));
+    res = ald_release_create(fx->st, &p, &spec, &rel);
+    assert_int_equal(res.code, ALD_ERR_UNPROCESSABLE);
+    assert_string_equal(res.reason, "unknown_image");
+    spec.version = "one";
+    res = ald_release_create(fx->st, &p, &spec, &rel);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    assert_non_null(strstr(res.msg, "semantic version"));
+    spec.version = "1.0.0";
+    spec.nimages = 0;
+    res = ald_release_create(fx->st, &p, &spec, &rel);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    assert_non_null(strstr(res.msg, "'images'"));
+    res = ald_release_get(fx->st, &p, "1.0.0", &rel);
+    assert_int_equal(res.code, ALD_ERR_NOT_FOUND);
+    assert_string_equal(res.msg, "product 'p' has no release 1.0.0");
+    res = ald_product_get(fx->st, "q", &p);
+    assert_int_equal(res.code, ALD_ERR_NOT_FOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_result_helpers),
+        cmocka_unit_test(test_http_status_mapping),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_releases, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
