@@ -23,7 +23,7 @@ struct ald_workers {
     ald_work_fn fn;
     void *ctx;
     bool stopping;
-    size_t cap, head, count;         /* the queue: a ring of cap keys */
+    size_t cap, count;               /* the queue: count keys, oldest first */
     char (*queue)[ALD_WORK_KEY_MAX + 1];
     unsigned threads, started;
     pthread_t *tids;
@@ -45,6 +45,26 @@ unsigned ald_workers_default_count(void)
     return cores >= 2 ? 2u : 1u;
 }
 
+/* Do keys a and b name jobs of one group (the same text before the first '.')? */
+static bool same_group(const char *a, const char *b)
+{
+    size_t na = strcspn(a, "."), nb = strcspn(b, ".");
+    return na == nb && !memcmp(a, b, na);
+}
+
+/* The oldest queued job whose group no thread runs now, or -1. Called with w->lock held. */
+static long runnable(const struct ald_workers *w)
+{
+    for (size_t i = 0; i < w->count; i++) {
+        bool busy = false;
+        for (unsigned t = 0; t < w->threads && !busy; t++)
+            busy = w->running[t][0] && same_group(w->running[t], w->queue[i]);
+        if (!busy)
+            return (long)i;
+    }
+    return -1;
+}
+
 struct thread_arg {
     struct ald_workers *w;
     unsigned slot;
@@ -58,12 +78,13 @@ static void *worker_main(void *p)
     free(p);
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->stopping && !w->count)
+        long i;
+        while (!w->stopping && (i = runnable(w)) < 0)
             pthread_cond_wait(&w->work, &w->lock);
         if (w->stopping)
             break;
-        memcpy(key, w->queue[w->head], sizeof key);
-        w->head = (w->head + 1) % w->cap;
+        memcpy(key, w->queue[i], sizeof key);
+        memmove(w->queue[i], w->queue[i + 1], (w->count - (size_t)i - 1) * sizeof w->queue[0]);
         w->count--;
         memcpy(w->running[a.slot], key, sizeof key);
         pthread_mutex_unlock(&w->lock);
@@ -77,6 +98,7 @@ static void *worker_main(void *p)
             f->at_ms = mono_ms();
         }
         pthread_cond_broadcast(&w->done);
+        pthread_cond_broadcast(&w->work); /* a job of its group may run now */
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -152,7 +174,7 @@ static bool pending_locked(const struct ald_workers *w, const char *key)
         if (!strcmp(w->running[i], key))
             return true;
     for (size_t i = 0; i < w->count; i++)
-        if (!strcmp(w->queue[(w->head + i) % w->cap], key))
+        if (!strcmp(w->queue[i], key))
             return true;
     return false;
 }
@@ -177,9 +199,9 @@ enum ald_work_rc ald_workers_submit(struct ald_workers *w, const char *key)
     } else if (w->stopping || w->count == w->cap) {
         rc = ALD_WORK_BUSY;
     } else {
-        memcpy(w->queue[(w->head + w->count) % w->cap], key, n + 1);
+        memcpy(w->queue[w->count], key, n + 1);
         w->count++;
-        pthread_cond_signal(&w->work);
+        pthread_cond_broadcast(&w->work); /* the thread woken must be free to run it */
     }
     pthread_mutex_unlock(&w->lock);
     return rc;

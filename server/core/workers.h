@@ -7,6 +7,10 @@
  * has a fixed capacity; when it is full, ald_workers_submit says so at once (ALD_WORK_BUSY)
  * and the caller falls back, it never blocks. A job that failed is remembered for a while
  * (ALD_WORK_FAIL_MS), so a job that cannot succeed is not run again for every request.
+ *
+ * Jobs whose keys share the text before the first '.' form a group (for transfers: the
+ * image they make a stream of) and run one at a time, oldest first: the patch and the
+ * compressed copy of one large image never take every thread, so other images' jobs go on.
  */
 #ifndef AIRLIFTD_WORKERS_H
 #define AIRLIFTD_WORKERS_H
