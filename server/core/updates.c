@@ -31,7 +31,7 @@
 #define BLOB_CACHE 4            /* image files kept in memory for transfers */
 #define CATALOG_MAX 256         /* images of one platform the planner considers */
 #define PROGRESS_EVERY 8192     /* persist transfer progress every this many bytes */
-#define API_WAIT_MS 3000        /* the API waits this long at most for a transfer being made */
+#define API_WAIT_MS 5000        /* the API waits this long at most for a transfer being made */
 #define API_WAITERS 1           /* requests that may wait at once (the others answer at once) */
 #define ENCODE_BYTES_PER_S 100000u /* the encoder's pace on incompressible data, about */
 #define POLL_BUSY_S 30          /* come back after this when the encoding queue is full */

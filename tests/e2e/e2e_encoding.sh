@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Slow encodings never hold a request thread (docs/protocol.md, "Transfers being made").
 # A 1 MiB image that does not compress takes seconds to encode. While airliftd makes it:
-# the API's queue answers within its bounded wait with the step's encoding "pending";
+# the API's queue answers with the step's encoding "pending" (at once, or after its bounded
+# wait for the one request allowed to wait);
 # /v1/health answers; the device it is for is told to come back (a plan that waits) instead
 # of being sent the full image; and another device's small patch is made, planned and sent
 # meanwhile. Every check is an ordering (the slow stream is still absent from the data
@@ -21,7 +22,12 @@ timeout 60 "$DEVICE" run "$WORK/d1" --sessions 1 >"$WORK/d1.log" 2>&1
 timeout 60 "$DEVICE" run "$WORK/d2" --sessions 1 >"$WORK/d2.log" 2>&1
 
 # ---- 1. the API answers with what it knows ----
+# A dry run takes the one place for a request that waits (up to 5 s) for a stream; the
+# real request that follows while it waits answers at once.
 start=$SECONDS
+api_json POST /v1/devices/d1/updates "{\"images\":[\"$BIG\"],\"dry_run\":true}" >"$WORK/dry.json" &
+DRY_PID=$!
+sleep 1
 r=$(api_json POST /v1/devices/d1/updates "{\"images\":[\"$BIG\"]}")
 U1=$(jq -r .id <<<"$r")
 echo "queue answered in $((SECONDS - start)) s: $(jq -c '[.steps[] | {encoding, size}]' <<<"$r")"
@@ -45,11 +51,14 @@ check "d1's update waits, queued" test "$(update_state "$U1")" = queued
 
 # ---- 4. another device's small patch goes meanwhile ----
 U2=$(api_json POST /v1/devices/d2/updates "{\"images\":[\"$NEW\"]}" | jq -r .id)
-check "d2's plan is a patch" test "$(api GET "/v1/updates/$U2" | jq -r '.steps[0].encoding')" = delta
 run_device d2 --until-idle
-check "d2 downloads its patch" wait_state "$U2" downloading verifying installing rebooting \
-    confirming succeeded
+check "d2 downloads" wait_state "$U2" downloading verifying installing rebooting confirming \
+    succeeded
 check "d2 was sending while the slow stream is made" making
+check "d2's plan is a patch" test "$(api GET "/v1/updates/$U2" | jq -r '.steps[0].encoding')" = delta
+wait "$DRY_PID"
+check "the dry run that waited answered while the stream is made, pending too" \
+    bash -c "[ \"\$(jq -r '.steps[0].encoding' '$WORK/dry.json')\" = pending ]"
 check "d2's update succeeds" wait_state "$U2" succeeded
 echo "d2 updated $((SECONDS - start)) s after the slow encoding began;" \
      "the slow stream is $([ -e "$slow" ] && echo made || echo still being made)"
