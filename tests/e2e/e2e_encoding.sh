@@ -64,7 +64,7 @@ echo "d2 updated $((SECONDS - start)) s after the slow encoding began;" \
      "the slow stream is $([ -e "$slow" ] && echo made || echo still being made)"
 
 # ---- 5. once made, d1 gets its plan ----
-for _ in $(seq 600); do [ -e "$slow" ] && break; sleep 0.1; done
+for _ in $(seq 3000); do [ -e "$slow" ] && break; sleep 0.1; done # a loaded machine: minutes
 check "the slow stream got made ($((SECONDS - start)) s)" test -e "$slow"
 r=$(api_json POST /v1/devices/d1/updates "{\"images\":[\"$BIG\"],\"dry_run\":true}")
 check "the dry run now knows the encoding" test "$(jq -r '.steps[0].encoding' <<<"$r")" != pending
