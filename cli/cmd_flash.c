@@ -305,6 +305,8 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
                        num(s, "image_size"));
             else if (!strcmp(enc, "compressed"))
                 printf("  compressed (image %lld bytes)", num(s, "image_size"));
+            else if (!strcmp(enc, "pending"))
+                printf("  patch or compressed image being made: at most this");
             printf("\n");
         }
         printf("This update sends about %s MB over the air (%lld bytes incl. protocol overhead).\n",

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers.h"
+
 const char ald_usage_text[] =
     "Usage: airliftd [OPTIONS]\n"
     "\n"
@@ -30,6 +32,8 @@ const char ald_usage_text[] =
     "  --admin-token-file PATH  at first start, also write the admin token there (0600)\n"
     "  --port-file PATH         after binding, write the HTTP port there\n"
     "  --http-threads N         HTTP worker threads, 1..64 (default 4)\n"
+    "  --workers N              threads that make patches and compressed images, 1..64\n"
+    "                           (default: 2, or 1 on a single core)\n"
     "  -h, --help               print this help and exit\n"
     "  --version                print the version and exit\n"
     "\n"
@@ -236,6 +240,16 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         *(threads ? &cfg->http_threads : &cfg->coap_idle_s) = (unsigned)n;
+    } else if (!strcmp(key, "workers")) {
+        char *end;
+        unsigned long n;
+        errno = 0;
+        n = strtoul(value, &end, 10);
+        if (errno || end == value || *end || n < 1 || n > ALD_WORKERS_MAX) {
+            snprintf(err, errlen, "--workers: expected 1..%d", ALD_WORKERS_MAX);
+            goto out;
+        }
+        cfg->workers = (unsigned)n;
     } else {
         snprintf(err, errlen, "unknown option '%.64s'", key);
         goto out;
@@ -311,6 +325,8 @@ static bool takes_value(const char *name)
                                              "config",       "log-level",        "log-format",
                                              "admin-token-file", "port-file",    "http-threads",
                                              "coap-security", "coap-idle-timeout", "store"};
+    if (!strcmp(name, "workers"))
+        return true;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
             return true;
@@ -387,6 +403,7 @@ int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, si
     ald_listen_parse("127.0.0.1:5684", &cfg->coap);
     cfg->log_level = ALD_LOG_INFO;
     cfg->http_threads = 4;
+    cfg->workers = ald_workers_default_count();
     cfg->coap_idle_s = 30;
     if (parse_args(cfg, argc, argv, 0, err, errlen) != 0)
         goto out;

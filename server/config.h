@@ -37,6 +37,7 @@ struct ald_config {
     enum ald_log_level log_level;
     bool log_json;
     unsigned http_threads;
+    unsigned workers;            /* --workers: threads that make transfers (core/workers.h) */
     bool help;
     bool version;
 };

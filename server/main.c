@@ -30,6 +30,7 @@
 #include "rollouts.h"
 #include "store.h"
 #include "updates.h"
+#include "workers.h"
 
 #ifndef AIRLIFTD_VERSION
 #define AIRLIFTD_VERSION "0.0.0"
@@ -248,6 +249,10 @@ int main(int argc, char **argv)
     }
     if (ald_updates_open(&updates, store, cfg.data_dir) != 0) {
         ald_log(ALD_LOG_ERROR, "out of memory", NULL);
+        goto out;
+    }
+    if (ald_updates_start_workers(updates, cfg.workers, ALD_WORK_QUEUE_DEFAULT) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot start the encoding workers", NULL);
         goto out;
     }
     device_ops = ald_updates_device_ops(updates);

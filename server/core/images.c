@@ -16,11 +16,12 @@
 
 #include "airlift/image.h"
 #include "al_host_crypto.h"
+#include "blobs.h"
 #include "log.h"
 
 bool ald_image_blob_path(const char *data_dir, const char *sha256, char *out, size_t cap)
 {
-    return (size_t)snprintf(out, cap, "%s/images/%s.alim", data_dir, sha256) < cap;
+    return ald_blob_path(data_dir, ALD_BLOB_IMAGE, sha256, out, cap);
 }
 
 /* Serialises check-then-write of blobs and rows, so two uploads of one payload with
@@ -67,32 +68,21 @@ out:
     return ok;
 }
 
-/* Does the file at path hold exactly (data, len)? */
-static bool same_file(const char *path, const uint8_t *data, size_t len)
+/* Does image blob `sha256` hold exactly (data, len)? */
+static bool same_blob(const char *data_dir, const char *sha256, const uint8_t *data, size_t len)
 {
     uint8_t buf[65536];
-    size_t off = 0;
-    bool same = false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        goto out;
+    uint64_t off = 0;
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = ald_blob_read(data_dir, ALD_BLOB_IMAGE, sha256, off, buf, sizeof buf);
         if (n < 0)
-            goto out;
+            return false;
         if (n == 0)
-            break;
+            return off == len;
         if ((size_t)n > len - off || memcmp(buf, data + off, (size_t)n) != 0)
-            goto out;
-        off += (size_t)n;
+            return false;
+        off += (uint64_t)n;
     }
-    same = off == len;
-out:
-    if (fd >= 0)
-        close(fd);
-    return same;
 }
 
 enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, const uint8_t *file,
@@ -158,12 +148,13 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
     if (src == ALD_STORE_ERROR)
         goto out;
     if (src == ALD_STORE_OK) {
-        if (same_file(path, file, len)) {
+        if (same_blob(data_dir, rec->sha256, file, len)) {
             result = ALD_INGEST_SAME;
-        } else if (access(path, F_OK) != 0 && rec->file_size == len) {
+        } else if (!ald_blob_exists(data_dir, ALD_BLOB_IMAGE, rec->sha256, NULL) &&
+                   rec->file_size == len) {
             /* The row outlived its blob (restored database?): put the file back. */
-            result = ald_write_file_atomic(path, file, len, 0644) == 0 ? ALD_INGEST_SAME
-                                                                        : ALD_INGEST_ERROR;
+            result = ald_blob_put(data_dir, ALD_BLOB_IMAGE, rec->sha256, file, len, 0644) == 0
+                         ? ALD_INGEST_SAME : ALD_INGEST_ERROR;
         } else {
             snprintf(code, codelen, "exists");
             snprintf(msg, msglen, "an image with payload %s is already held with a different "
@@ -173,7 +164,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
         }
         goto out;
     }
-    if (ald_write_file_atomic(path, file, len, 0644) != 0) {
+    if (ald_blob_put(data_dir, ALD_BLOB_IMAGE, rec->sha256, file, len, 0644) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot write image blob", "path", path, "error", strerror(errno),
                 NULL);
         goto out;

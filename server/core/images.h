@@ -1,10 +1,10 @@
 /*
  * images.h - taking in image files uploaded to airliftd and keeping their blobs.
  *
- * Blobs are content addressed in the data directory: images/<payload-sha256>.alim, written
- * atomically (temporary file, fsync, rename, fsync of the directory). The database row is
- * written after the blob, so a crash leaves at worst an unreferenced blob, never a row
- * without its file.
+ * Blobs are content addressed, kept through blobs.h (kind ALD_BLOB_IMAGE, key the payload
+ * SHA-256: images/<payload-sha256>.alim, written atomically). The database row is written
+ * after the blob, so a crash leaves at worst an unreferenced blob, never a row without its
+ * file.
  *
  * The server holds no signing keys and does not verify signatures: devices do, end to end,
  * against the keys they trust. The server checks structure, exact size and the payload

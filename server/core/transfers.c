@@ -3,17 +3,14 @@
  */
 #include "transfers.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "airlift/image.h"
 #include "airlift/proto.h"
 #include "airlift_host/delta.h"
-#include "images.h"
+#include "blobs.h"
 #include "log.h"
 
 #define IMAGE_FILE_MAX (AL_IMAGE_MAX_HEADER + (size_t)AL_IMAGE_MAX_PAYLOAD)
@@ -55,31 +52,24 @@ bool ald_transfer_parse_key(const char *key, struct ald_transfer *out)
     return true;
 }
 
-static bool stream_path(const char *data_dir, const struct ald_transfer *t, char *path, size_t cap)
+/* Encode the stream of t and store it: the target image file, from the base image's
+ * payload for a patch. */
+static bool make_stream(const char *data_dir, const struct ald_transfer *t)
 {
-    char key[ALD_TRANSFER_KEY_MAX + 1];
-    ald_transfer_key(t, key);
-    return (size_t)snprintf(path, cap, "%s/transfers/%s.ald", data_dir, key) < cap;
-}
-
-/* Encode the stream of t into path: the target image file, from the base image's payload. */
-static bool make_stream(const char *data_dir, const struct ald_transfer *t, const char *path)
-{
-    char blob[ALD_PATH_MAX], err[160] = "";
+    char key[ALD_TRANSFER_KEY_MAX + 1], err[160] = "";
     uint8_t *target = NULL, *base = NULL, *out = NULL;
     size_t target_len = 0, base_len = 0, out_len = 0;
     struct al_image_header bh;
     struct alh_delta_opts opts;
     bool ok = false;
+    ald_transfer_key(t, key);
     alh_delta_opts_default(&opts);
-    if (!ald_image_blob_path(data_dir, t->target, blob, sizeof blob) ||
-        !(target = ald_read_file(blob, IMAGE_FILE_MAX, &target_len)))
+    if (!(target = ald_blob_get(data_dir, ALD_BLOB_IMAGE, t->target, IMAGE_FILE_MAX, &target_len)))
         goto out;
     if (t->encoding == AL_ENC_DELTA) {
         /* The device reads the old image from its slot: the payload alone, at the slot's
          * address (that is where its branches and pointers point). */
-        if (!ald_image_blob_path(data_dir, t->base, blob, sizeof blob) ||
-            !(base = ald_read_file(blob, IMAGE_FILE_MAX, &base_len)) ||
+        if (!(base = ald_blob_get(data_dir, ALD_BLOB_IMAGE, t->base, IMAGE_FILE_MAX, &base_len)) ||
             al_image_parse_header(base, base_len, &bh) != AL_OK ||
             (size_t)bh.header_size + bh.payload_size != base_len)
             goto out;
@@ -92,13 +82,10 @@ static bool make_stream(const char *data_dir, const struct ald_transfer *t, cons
                                 sizeof err) != 0) {
         goto out;
     }
-    snprintf(blob, sizeof blob, "%s/transfers", data_dir); /* made with the first stream */
-    if (mkdir(blob, 0700) != 0 && errno != EEXIST)
-        goto out;
-    ok = ald_write_file_atomic(path, out, out_len, 0600) == 0;
+    ok = ald_blob_put(data_dir, ALD_BLOB_TRANSFER, key, out, out_len, 0600) == 0;
 out:
     if (!ok)
-        ald_log(ALD_LOG_ERROR, "cannot make a transfer stream", "path", path, "why",
+        ald_log(ALD_LOG_ERROR, "cannot make a transfer stream", "transfer", key, "why",
                 err[0] ? err : "the images cannot be read or written", NULL);
     free(target);
     free(base);
@@ -108,54 +95,94 @@ out:
 
 void ald_transfer_forget(const char *data_dir, const struct ald_transfer *t)
 {
-    char path[ALD_PATH_MAX];
-    if (t->encoding != AL_ENC_FULL && stream_path(data_dir, t, path, sizeof path))
-        (void)unlink(path);
+    char key[ALD_TRANSFER_KEY_MAX + 1];
+    ald_transfer_key(t, key);
+    if (t->encoding != AL_ENC_FULL)
+        (void)ald_blob_delete(data_dir, ALD_BLOB_TRANSFER, key);
 }
 
-bool ald_transfer_path(const char *data_dir, const struct ald_transfer *t, char *path, size_t cap)
+uint8_t *ald_transfer_get(const char *data_dir, const struct ald_transfer *t, size_t *len)
 {
-    struct stat sb;
+    char key[ALD_TRANSFER_KEY_MAX + 1];
     if (t->encoding == AL_ENC_FULL)
-        return ald_image_blob_path(data_dir, t->target, path, cap);
-    if (!stream_path(data_dir, t, path, cap))
-        return false;
-    return stat(path, &sb) == 0 || make_stream(data_dir, t, path);
+        return ald_blob_get(data_dir, ALD_BLOB_IMAGE, t->target, IMAGE_FILE_MAX, len);
+    ald_transfer_key(t, key);
+    return ald_blob_get(data_dir, ALD_BLOB_TRANSFER, key, IMAGE_FILE_MAX, len);
 }
 
-/* Size of t's bytes, made if need be; 0 if they cannot be had. */
-static uint64_t transfer_size(const char *data_dir, const struct ald_transfer *t)
+/* Size of t's bytes if held now; 0 if not. */
+static uint64_t held_size(const char *data_dir, const struct ald_transfer *t)
 {
-    char path[ALD_PATH_MAX];
-    struct stat sb;
-    if (!ald_transfer_path(data_dir, t, path, sizeof path) || stat(path, &sb) != 0)
+    char key[ALD_TRANSFER_KEY_MAX + 1];
+    uint64_t size = 0;
+    ald_transfer_key(t, key);
+    if (!ald_blob_exists(data_dir, t->encoding == AL_ENC_FULL ? ALD_BLOB_IMAGE : ALD_BLOB_TRANSFER,
+                         key, &size))
         return 0;
-    return (uint64_t)sb.st_size;
+    return size;
 }
 
-bool ald_transfer_choose(const char *data_dir, const char *target, const char *base,
-                         bool streams, struct ald_transfer *out)
+bool ald_transfer_make(const char *data_dir, const struct ald_transfer *t)
+{
+    return held_size(data_dir, t) || (t->encoding != AL_ENC_FULL && make_stream(data_dir, t));
+}
+
+bool ald_transfer_job(void *ctx, const char *key)
 {
     struct ald_transfer t;
-    char blob[ALD_PATH_MAX];
-    struct stat sb;
+    return ald_transfer_parse_key(key, &t) && ald_transfer_make(ctx, &t);
+}
+
+/* Consider candidate t: held (size set, kept in *best if smaller), or queued on w, or made
+ * here with w NULL. Updates the overall state *st. */
+static void consider(const char *data_dir, struct ald_workers *w, struct ald_transfer *t,
+                     struct ald_transfer *best, enum ald_transfer_state *st)
+{
+    char key[ALD_TRANSFER_KEY_MAX + 1];
+    if (!(t->size = held_size(data_dir, t))) {
+        if (w) {
+            ald_transfer_key(t, key);
+            switch (ald_workers_submit(w, key)) {
+            case ALD_WORK_QUEUED:
+            case ALD_WORK_RUNNING:
+                *st = ALD_TRANSFER_PENDING;
+                break;
+            case ALD_WORK_BUSY:
+                if (*st == ALD_TRANSFER_READY)
+                    *st = ALD_TRANSFER_BUSY;
+                break;
+            case ALD_WORK_FAILED: /* left out: the smallest of the others is sent */
+                break;
+            }
+            return;
+        }
+        if (!make_stream(data_dir, t) || !(t->size = held_size(data_dir, t)))
+            return;
+    }
+    if (t->size < best->size)
+        *best = *t;
+}
+
+enum ald_transfer_state ald_transfer_choose(const char *data_dir, struct ald_workers *w,
+                                            const char *target, const char *base, bool streams,
+                                            struct ald_transfer *out)
+{
+    enum ald_transfer_state st = ALD_TRANSFER_READY;
+    struct ald_transfer t;
     memset(out, 0, sizeof *out);
     snprintf(out->target, sizeof out->target, "%s", target);
     out->encoding = AL_ENC_FULL;
-    if (!(out->size = transfer_size(data_dir, out)))
-        return false;
+    if (!(out->size = held_size(data_dir, out)))
+        return ALD_TRANSFER_ERROR;
     if (!streams)
-        return true;
+        return st;
     t = *out;
     t.encoding = AL_ENC_COMPRESSED;
-    if ((t.size = transfer_size(data_dir, &t)) && t.size < out->size)
-        *out = t;
-    if (base && strcmp(base, target) != 0 && ald_image_blob_path(data_dir, base, blob, sizeof blob) &&
-        stat(blob, &sb) == 0) {
+    consider(data_dir, w, &t, out, &st);
+    if (base && strcmp(base, target) != 0 && ald_blob_exists(data_dir, ALD_BLOB_IMAGE, base, NULL)) {
         t.encoding = AL_ENC_DELTA;
         snprintf(t.base, sizeof t.base, "%s", base);
-        if ((t.size = transfer_size(data_dir, &t)) && t.size < out->size)
-            *out = t;
+        consider(data_dir, w, &t, out, &st);
     }
-    return true;
+    return st;
 }

@@ -21,14 +21,20 @@
 
 #include "airlift/image.h"
 #include "airlift/proto.h"
+#include "blobs.h"
 #include "images.h"
 #include "log.h"
 #include "planner.h"
 #include "transfers.h"
+#include "workers.h"
 
 #define BLOB_CACHE 4            /* image files kept in memory for transfers */
 #define CATALOG_MAX 256         /* images of one platform the planner considers */
 #define PROGRESS_EVERY 8192     /* persist transfer progress every this many bytes */
+#define API_WAIT_MS 5000        /* the API waits this long at most for a transfer being made */
+#define API_WAITERS 1           /* requests that may wait at once (the others answer at once) */
+#define ENCODE_BYTES_PER_S 100000u /* the encoder's pace on incompressible data, about */
+#define POLL_BUSY_S 30          /* come back after this when the encoding queue is full */
 
 struct blob {
     char key[ALD_TRANSFER_KEY_MAX + 1]; /* the transfer's name (transfers.h) */
@@ -45,6 +51,9 @@ struct ald_updates {
     pthread_mutex_t lock;
     struct blob blobs[BLOB_CACHE];
     uint64_t clock;
+    struct ald_workers *workers; /* makes transfers; NULL: made on the asking thread */
+    pthread_mutex_t wait_lock;   /* guards api_waiters */
+    unsigned api_waiters;        /* API requests waiting for a transfer now */
 };
 
 static const char *const final_states[] = {"succeeded", "failed", "reverted", "cancelled"};
@@ -65,29 +74,39 @@ int ald_updates_open(struct ald_updates **out, struct ald_store *st, const char 
     u->st = st;
     u->data_dir = data_dir;
     pthread_mutex_init(&u->lock, NULL);
+    pthread_mutex_init(&u->wait_lock, NULL);
     *out = u;
     return 0;
+}
+
+int ald_updates_start_workers(struct ald_updates *u, unsigned threads, size_t queue)
+{
+    if (u->workers)
+        return -1;
+    return ald_workers_open(&u->workers, threads, queue, ald_transfer_job, (void *)u->data_dir);
 }
 
 void ald_updates_close(struct ald_updates *u)
 {
     if (!u)
         return;
+    ald_workers_close(u->workers); /* a running job finishes first */
     for (int i = 0; i < BLOB_CACHE; i++)
         free(u->blobs[i].data);
+    pthread_mutex_destroy(&u->wait_lock);
     pthread_mutex_destroy(&u->lock);
     free(u);
 }
 
 /* ---- image files ---- */
 
-/* The cached bytes of a transfer, loading (or making) them and evicting the least recently
- * used idle blob. */
+/* The cached bytes of a transfer, loading them and evicting the least recently used idle
+ * blob. NULL if not held (a stream is never made here: the plan that names it waited for
+ * it). */
 static struct blob *blob_get(struct ald_updates *u, const char *key)
 {
     struct blob *victim = NULL;
     struct ald_transfer t;
-    char path[ALD_PATH_MAX];
     for (int i = 0; i < BLOB_CACHE; i++) {
         struct blob *b = &u->blobs[i];
         if (b->data && !strcmp(b->key, key)) {
@@ -97,13 +116,12 @@ static struct blob *blob_get(struct ald_updates *u, const char *key)
         if (!b->refs && (!victim || !b->data || (victim->data && b->used < victim->used)))
             victim = b;
     }
-    if (!victim || !ald_transfer_parse_key(key, &t) ||
-        !ald_transfer_path(u->data_dir, &t, path, sizeof path))
+    if (!victim || !ald_transfer_parse_key(key, &t))
         return NULL;
     size_t len = 0;
-    uint8_t *data = ald_read_file(path, AL_IMAGE_MAX_HEADER + (size_t)AL_IMAGE_MAX_PAYLOAD, &len);
+    uint8_t *data = ald_transfer_get(u->data_dir, &t, &len);
     if (!data) {
-        ald_log(ALD_LOG_ERROR, "cannot read an image blob", "path", path, NULL);
+        ald_log(ALD_LOG_ERROR, "cannot read a transfer", "transfer", key, NULL);
         return NULL;
     }
     free(victim->data);
@@ -129,16 +147,8 @@ static void blob_drop(struct ald_updates *u, const char *key)
 /* The header of a held image, read from its blob. false if unreadable. */
 static bool image_header(struct ald_updates *u, const char *sha256, struct al_image_header *h)
 {
-    char path[ALD_PATH_MAX];
     uint8_t buf[AL_IMAGE_MAX_HEADER];
-    ssize_t n = -1;
-    if (!ald_image_blob_path(u->data_dir, sha256, path, sizeof path))
-        return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = pread(fd, buf, sizeof buf, 0);
-        close(fd);
-    }
+    ssize_t n = ald_blob_read(u->data_dir, ALD_BLOB_IMAGE, sha256, 0, buf, sizeof buf);
     return n > 0 && al_image_parse_header(buf, (size_t)n, h) == AL_OK;
 }
 
@@ -276,6 +286,7 @@ uint64_t ald_wire_estimate(uint64_t size)
  * applies to. */
 struct plan_transfers {
     struct ald_transfer t[ALD_PLAN_MAX_STEPS];
+    uint8_t state[ALD_PLAN_MAX_STEPS]; /* enum ald_transfer_state: READY, PENDING or BUSY */
     char base_version[ALD_PLAN_MAX_STEPS][AL_VERSION_STR_MAX];
 };
 
@@ -297,7 +308,7 @@ static uint32_t plan_id_of(int64_t update_id, const struct ald_plan_result *p,
 }
 
 static json_t *step_json(const struct al_image_header *h, const struct ald_transfer *t,
-                         const char *base_version, const char *state)
+                         bool making, const char *base_version, const char *state)
 {
     char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX], key[ALD_TRANSFER_KEY_MAX + 1];
     ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
@@ -307,8 +318,9 @@ static json_t *step_json(const struct al_image_header *h, const struct ald_trans
                           al_function_name(h->function), "index", h->index, "version", ver,
                           "sha256", hex, "size", (json_int_t)t->size, "image_size",
                           (json_int_t)((uint64_t)h->header_size + h->payload_size), "encoding",
-                          ald_encoding_name(t->encoding), "transfer", key, "state", state);
-    if (t->encoding == AL_ENC_DELTA) {
+                          making ? "pending" : ald_encoding_name(t->encoding), "transfer", key,
+                          "state", state);
+    if (t->encoding == AL_ENC_DELTA && !making) {
         json_object_set_new(o, "base", json_string(t->base));
         json_object_set_new(o, "base_version", json_string(base_version));
     }
@@ -318,12 +330,16 @@ static json_t *step_json(const struct al_image_header *h, const struct ald_trans
 /*
  * Choose what travels for each step: a device that decodes streams, unless this update
  * fell back to full images, gets the smallest of image, compressed image and patch from
- * the image it runs in that slot. false if an image file cannot be read.
+ * the image it runs in that slot. Streams not made yet are queued on the pool: the answer
+ * is then PENDING (or BUSY, the queue full) and x->state says which steps wait. ERROR if
+ * an image file cannot be read.
  */
-static bool choose_transfers(struct ald_updates *u, const struct ald_plan_result *p,
-                             const struct al_module_status *mods, size_t n, bool streams,
-                             struct plan_transfers *x)
+static enum ald_transfer_state choose_transfers(struct ald_updates *u,
+                                                const struct ald_plan_result *p,
+                                                const struct al_module_status *mods, size_t n,
+                                                bool streams, struct plan_transfers *x)
 {
+    enum ald_transfer_state all = ALD_TRANSFER_READY;
     memset(x, 0, sizeof *x);
     for (size_t s = 0; s < p->step_count; s++) {
         const struct al_image_header *h = &p->steps[s]->hdr;
@@ -336,12 +352,61 @@ static bool choose_transfers(struct ald_updates *u, const struct ald_plan_result
         ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, target);
         if (running)
             ald_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
-        if (!ald_transfer_choose(u->data_dir, target, running ? base : NULL, streams, &x->t[s]))
-            return false;
+        enum ald_transfer_state st = ald_transfer_choose(u->data_dir, u->workers, target,
+                                                         running ? base : NULL, streams, &x->t[s]);
+        if (st == ALD_TRANSFER_ERROR)
+            return st;
+        x->state[s] = (uint8_t)st;
+        if (st == ALD_TRANSFER_PENDING || (st == ALD_TRANSFER_BUSY && all == ALD_TRANSFER_READY))
+            all = st;
         if (running)
             al_version_format(&running->version, x->base_version[s], AL_VERSION_STR_MAX);
     }
-    return true;
+    return all;
+}
+
+/* Seconds until the streams of a plan that waits are likely made: their images' size at
+ * the encoder's pace on data that does not compress, 2..60. */
+static uint16_t making_seconds(const struct ald_plan_result *p, const struct plan_transfers *x)
+{
+    uint64_t bytes = 0;
+    for (size_t s = 0; s < p->step_count; s++)
+        if (x->state[s] != ALD_TRANSFER_READY)
+            bytes += (uint64_t)p->steps[s]->hdr.header_size + p->steps[s]->hdr.payload_size;
+    uint64_t secs = 2 + bytes / ENCODE_BYTES_PER_S;
+    return (uint16_t)(secs > 60 ? 60 : secs);
+}
+
+/*
+ * choose_transfers for the API: if a stream is being made, wait for it up to API_WAIT_MS,
+ * but only if no other request waits already (API_WAITERS), so slow requests never hold
+ * every HTTP worker. Never called on the device endpoint's thread.
+ */
+static enum ald_transfer_state choose_transfers_api(struct ald_updates *u,
+                                                    const struct ald_plan_result *p,
+                                                    const struct al_module_status *mods,
+                                                    size_t n, bool streams,
+                                                    struct plan_transfers *x)
+{
+    enum ald_transfer_state st = choose_transfers(u, p, mods, n, streams, x);
+    if (st != ALD_TRANSFER_PENDING || !u->workers)
+        return st;
+    pthread_mutex_lock(&u->wait_lock);
+    bool wait = u->api_waiters < API_WAITERS;
+    if (wait)
+        u->api_waiters++;
+    pthread_mutex_unlock(&u->wait_lock);
+    if (!wait)
+        return st;
+    int64_t until = ald_now_ms() + API_WAIT_MS;
+    for (int64_t left; st == ALD_TRANSFER_PENDING && (left = until - ald_now_ms()) > 0;) {
+        (void)ald_workers_wait(u->workers, (unsigned)left);
+        st = choose_transfers(u, p, mods, n, streams, x);
+    }
+    pthread_mutex_lock(&u->wait_lock);
+    u->api_waiters--;
+    pthread_mutex_unlock(&u->wait_lock);
+    return st;
 }
 
 /* Does the module list run an image with this payload hash? */
@@ -385,7 +450,9 @@ static void set_steps(struct ald_update_rec *rec, const struct ald_plan_result *
     json_decref(old);
     for (size_t k = 0; k < p->step_count; k++) {
         uint64_t size = x->t[k].size;
-        json_array_append_new(steps, step_json(&p->steps[k]->hdr, &x->t[k], x->base_version[k],
+        json_array_append_new(steps, step_json(&p->steps[k]->hdr, &x->t[k],
+                                               x->state[k] != ALD_TRANSFER_READY,
+                                               x->base_version[k],
                                                k == 0 ? first_state : "pending"));
         left += size;
         wire += ald_wire_estimate(size);
@@ -619,11 +686,28 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
         goto out;
     }
     rec->estimate_only = false;
-    if (!choose_transfers(u, &p, inv->modules, inv->module_count,
-                          (inv->flags & AL_INV_STREAMS) && !rec->full_only, x)) {
+    enum ald_transfer_state made = choose_transfers(u, &p, inv->modules, inv->module_count,
+                                                    (inv->flags & AL_INV_STREAMS) && !rec->full_only, x);
+    if (made == ALD_TRANSFER_ERROR) {
         ald_log(ALD_LOG_ERROR, "cannot prepare the transfers of a plan", "device", dev->name, NULL);
         plan->status = AL_PLAN_WAIT; /* storage trouble: ask again later */
         plan->poll_s = 60;
+        goto out;
+    }
+    if (made != ALD_TRANSFER_READY) {
+        /* A patch or compressed image is being made (or waits for room in the queue): the
+         * device comes back for it rather than take the full image now (docs/protocol.md,
+         * "Transfers being made"). */
+        char secs[8];
+        plan->status = AL_PLAN_WAIT;
+        plan->poll_s = made == ALD_TRANSFER_BUSY ? POLL_BUSY_S : making_seconds(&p, x);
+        snprintf(secs, sizeof secs, "%u", (unsigned)plan->poll_s);
+        if (made == ALD_TRANSFER_BUSY)
+            ald_log(ALD_LOG_WARN, "the encoding queue is full: the device comes back later",
+                    "device", dev->name, "poll_s", secs, NULL);
+        else
+            ald_log(ALD_LOG_INFO, "a transfer is being made: the device comes back", "device",
+                    dev->name, "poll_s", secs, NULL);
         goto out;
     }
     if (p.step_count == 0) {
@@ -977,7 +1061,7 @@ struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
                                                        : ALD_QUEUE_PLAN_ERROR;
         goto out;
     }
-    if (!choose_transfers(u, &p, mods, nmods, streams, x)) {
+    if (choose_transfers_api(u, &p, mods, nmods, streams, x) == ALD_TRANSFER_ERROR) {
         snprintf(code, codelen, "internal");
         snprintf(msg, msglen, "cannot read or encode the images");
         goto out;

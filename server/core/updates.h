@@ -26,7 +26,15 @@ struct ald_updates;
 
 /* store and data_dir must outlive the service. Returns 0, or -1 (out of memory). */
 int ald_updates_open(struct ald_updates **out, struct ald_store *st, const char *data_dir);
+/* Stops the worker pool (if started) first: a job being made finishes. NULL ok. */
 void ald_updates_close(struct ald_updates *u);
+
+/*
+ * Make transfers (patches, compressed images) on a pool of `threads` worker threads with a
+ * queue of `queue` jobs (workers.h), instead of on the thread that asks. Without it, they
+ * are made on the asking thread (tests). Call once, before the service is used. 0, or -1.
+ */
+int ald_updates_start_workers(struct ald_updates *u, unsigned threads, size_t queue);
 
 /* The callbacks the CoAP endpoint calls; ctx is u. */
 struct ald_device_ops ald_updates_device_ops(struct ald_updates *u);
