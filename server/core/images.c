@@ -137,7 +137,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
         goto out;
     }
 
-    ald_hex_encode(h.payload_sha256, 32, rec->sha256);
+    alc_hex_encode(h.payload_sha256, 32, rec->sha256);
     rec->function = h.function;
     rec->index = h.index;
     rec->platform = h.platform;
@@ -146,7 +146,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
     rec->link_address = h.link_address;
     rec->payload_size = h.payload_size;
     rec->file_size = len;
-    ald_hex_encode(h.key_id, AL_KEY_ID_SIZE, rec->key_id);
+    alc_hex_encode(h.key_id, AL_KEY_ID_SIZE, rec->key_id);
     if (!ald_version_sort_key(&h.version, rec->version_key, sizeof rec->version_key) ||
         !deps_to_json(&h, rec->deps_json, sizeof rec->deps_json) ||
         !ald_image_blob_path(data_dir, rec->sha256, path, sizeof path))
@@ -162,7 +162,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
             result = ALD_INGEST_SAME;
         } else if (access(path, F_OK) != 0 && rec->file_size == len) {
             /* The row outlived its blob (restored database?): put the file back. */
-            result = ald_write_file_atomic(path, file, len, 0644) == 0 ? ALD_INGEST_SAME
+            result = alc_write_file_atomic(path, file, len) == 0 ? ALD_INGEST_SAME
                                                                         : ALD_INGEST_ERROR;
         } else {
             snprintf(code, codelen, "exists");
@@ -173,7 +173,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
         }
         goto out;
     }
-    if (ald_write_file_atomic(path, file, len, 0644) != 0) {
+    if (alc_write_file_atomic(path, file, len) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot write image blob", "path", path, "error", strerror(errno),
                 NULL);
         goto out;

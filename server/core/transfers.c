@@ -40,13 +40,13 @@ bool ald_transfer_parse_key(const char *key, struct ald_transfer *out)
         return false;
     memcpy(out->target, key, ALD_SHA256_HEX);
     const char *rest = key + ALD_SHA256_HEX;
-    if (!ald_is_lower_hex(out->target, ALD_SHA256_HEX))
+    if (!alc_is_lower_hex(out->target, ALD_SHA256_HEX))
         return false;
     if (!*rest) {
         out->encoding = AL_ENC_FULL;
     } else if (!strcmp(rest, ".z")) {
         out->encoding = AL_ENC_COMPRESSED;
-    } else if (rest[0] == '.' && ald_is_lower_hex(rest + 1, ALD_SHA256_HEX)) {
+    } else if (rest[0] == '.' && alc_is_lower_hex(rest + 1, ALD_SHA256_HEX)) {
         out->encoding = AL_ENC_DELTA;
         memcpy(out->base, rest + 1, ALD_SHA256_HEX);
     } else {
@@ -95,7 +95,7 @@ static bool make_stream(const char *data_dir, const struct ald_transfer *t, cons
     snprintf(blob, sizeof blob, "%s/transfers", data_dir); /* made with the first stream */
     if (mkdir(blob, 0700) != 0 && errno != EEXIST)
         goto out;
-    ok = ald_write_file_atomic(path, out, out_len, 0600) == 0;
+    ok = alc_write_file_atomic_mode(path, out, out_len, 0600) == 0;
 out:
     if (!ok)
         ald_log(ALD_LOG_ERROR, "cannot make a transfer stream", "path", path, "why",

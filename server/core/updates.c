@@ -194,7 +194,7 @@ static json_t *inventory_json(const struct al_inventory *inv)
         const struct al_module_status *m = &inv->modules[i];
         if (!m->present)
             continue;
-        ald_hex_encode(m->payload_sha256, AL_SHA256_SIZE, hex);
+        alc_hex_encode(m->payload_sha256, AL_SHA256_SIZE, hex);
         al_version_format(&m->version, ver, sizeof ver);
         json_array_append_new(mods, json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:b}",
             "function", al_function_name(m->function), "index", m->index, "version", ver,
@@ -243,7 +243,7 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
         s->index = (uint8_t)json_integer_value(json_object_get(m, "index"));
         s->present = true;
         if (!s->function || al_version_parse(ver, strlen(ver), &s->version) != AL_OK ||
-            !ald_hex_decode(sha, s->payload_sha256, AL_SHA256_SIZE)) {
+            !alc_hex_decode(sha, s->payload_sha256, AL_SHA256_SIZE)) {
             ok = false;
             break;
         }
@@ -300,7 +300,7 @@ static json_t *step_json(const struct al_image_header *h, const struct ald_trans
                          const char *base_version, const char *state)
 {
     char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX], key[ALD_TRANSFER_KEY_MAX + 1];
-    ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
+    alc_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
     al_version_format(&h->version, ver, sizeof ver);
     ald_transfer_key(t, key);
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "function",
@@ -333,9 +333,9 @@ static bool choose_transfers(struct ald_updates *u, const struct ald_plan_result
             if (mods[i].present && mods[i].function == h->function &&
                 (h->function == AL_FN_BOOTLOADER || mods[i].index == h->index))
                 running = &mods[i];
-        ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, target);
+        alc_hex_encode(h->payload_sha256, AL_SHA256_SIZE, target);
         if (running)
-            ald_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
+            alc_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
         if (!ald_transfer_choose(u->data_dir, target, running ? base : NULL, streams, &x->t[s]))
             return false;
         if (running)
@@ -348,7 +348,7 @@ static bool choose_transfers(struct ald_updates *u, const struct ald_plan_result
 static bool runs(const struct al_module_status *mods, size_t n, const char *sha_hex)
 {
     uint8_t sha[AL_SHA256_SIZE];
-    if (!ald_hex_decode(sha_hex, sha, sizeof sha))
+    if (!alc_hex_decode(sha_hex, sha, sizeof sha))
         return false;
     for (size_t i = 0; i < n; i++)
         if (mods[i].present && !memcmp(mods[i].payload_sha256, sha, sizeof sha))
@@ -373,7 +373,7 @@ static void set_steps(struct ald_update_rec *rec, const struct ald_plan_result *
         bool in_plan = false;
         for (size_t k = 0; sha && k < p->step_count; k++) {
             char hex[ALD_SHA256_HEX + 1];
-            ald_hex_encode(p->steps[k]->hdr.payload_sha256, AL_SHA256_SIZE, hex);
+            alc_hex_encode(p->steps[k]->hdr.payload_sha256, AL_SHA256_SIZE, hex);
             in_plan |= !strcmp(hex, sha);
         }
         if (sha && !in_plan && runs(mods, n, sha)) {
@@ -874,7 +874,7 @@ static bool wanted_json_of(const char *const *sha, size_t n, char *out, size_t c
     if (!ok)
         snprintf(msg, msglen, "images: give 1 to %d image hashes", ALD_PLAN_MAX_STEPS);
     for (size_t i = 0; ok && i < n; i++) {
-        ok = ald_is_lower_hex(sha[i], ALD_SHA256_HEX);
+        ok = alc_is_lower_hex(sha[i], ALD_SHA256_HEX);
         for (size_t k = 0; ok && k < i; k++)
             ok = strcmp(sha[i], sha[k]) != 0;
         if (!ok)
@@ -940,7 +940,7 @@ enum ald_queue_rc ald_updates_queue(struct ald_updates *u, const char *device,
     if (!plan_update(u, dev->platform, out, mods, nmods, catalog, &p, code, codelen, msg,
                      msglen)) {
         rc = !strcmp(code, "internal") ? ALD_QUEUE_ERROR
-             : ald_is_lower_hex(code, ALD_SHA256_HEX) ? ALD_QUEUE_UNKNOWN_IMAGE
+             : alc_is_lower_hex(code, ALD_SHA256_HEX) ? ALD_QUEUE_UNKNOWN_IMAGE
                                                        : ALD_QUEUE_PLAN_ERROR;
         goto out;
     }

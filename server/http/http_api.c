@@ -30,6 +30,9 @@
 #include <microhttpd.h>
 
 #include "airlift/image.h"
+#include "airlift_common/buf.h"
+#include "airlift_common/parse.h"
+#include "airlift_common/platform.h"
 #include "auth.h"
 #include "images.h"
 #include "log.h"
@@ -49,6 +52,7 @@
 #define STREAM_KEEPALIVE_MS 15000 /* a comment after this much silence; token re-checked */
 #define STREAM_BATCH 64           /* events read from the store at once */
 #define STREAM_BLOCK 16384        /* libmicrohttpd's buffer for a stream */
+#define STREAM_PENDING_MAX (STREAM_BATCH * 16384u) /* a batch as wire text, at most */
 #define STREAM_END_WAIT_MS 1000   /* at shutdown, for the streams to end */
 #define PSK_BYTES 32
 #define IDENTITY_RANDOM_BYTES 8
@@ -90,8 +94,7 @@ struct req {
     const struct route *route;
     char params[2][PARAM_MAX + 1];
     struct ald_token_rec token;
-    uint8_t *body;
-    size_t len, cap, limit;
+    struct alc_buf body; /* the request body; body.max is the route's limit */
     bool too_large;
     bool replied;
     unsigned status;
@@ -193,7 +196,8 @@ static enum MHD_Result reply_lookup(struct MHD_Connection *c, struct req *r,
 static json_t *parse_body(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
 {
     json_error_t jerr;
-    json_t *doc = json_loadb((const char *)r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES,
+                              &jerr);
     if (!doc) {
         *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json",
                            "request body is not valid JSON (line %d, column %d): %s", jerr.line,
@@ -293,7 +297,7 @@ static enum MHD_Result h_tokens_create(struct ald_http *h, struct MHD_Connection
     if (!(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)) ||
         !(scope_name = string_field(c, r, doc, "scope", 16, &ret)))
         goto out;
-    if (!ald_name_valid(name)) {
+    if (!alc_name_valid(name)) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
                           "token name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
                           "or digit");
@@ -337,21 +341,6 @@ static enum MHD_Result h_tokens_list(struct ald_http *h, struct MHD_Connection *
     return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "tokens", arr));
 }
 
-/* Parse a positive decimal id; false for anything else. */
-static bool parse_id(const char *s, int64_t *out)
-{
-    int64_t v = 0;
-    if (!*s || *s == '0' || strlen(s) > 18)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
 static int count_active_admins(void *ctx, const struct ald_token_rec *t)
 {
     if (t->scope == ALD_SCOPE_ADMIN && !t->revoked)
@@ -368,7 +357,7 @@ static enum MHD_Result h_token_delete(struct ald_http *h, struct MHD_Connection 
     int64_t id;
     char data[64];
 
-    if (!parse_id(r->params[0], &id) ||
+    if (!alc_parse_id(r->params[0], false, &id) ||
         (rc = h->store->ops->token_get(h->store, id, &t)) == ALD_STORE_NOT_FOUND)
         return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "token '%s' does not exist",
                            r->params[0]);
@@ -432,18 +421,16 @@ static json_t *name_product(struct ald_http *h, json_t *o)
     return o;
 }
 
-/* "platform": a number 0..65535, or a known name. false if neither. */
+/* "platform": a number 0..65535, or a platform name (airlift_common/platform.h). false if
+ * neither. */
 static bool platform_value(json_t *v, uint16_t *out)
 {
-    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 65535) {
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        json_integer_value(v) <= ALC_PLATFORM_ID_MAX) {
         *out = (uint16_t)json_integer_value(v);
         return true;
     }
-    if (json_is_string(v) && !strcmp(json_string_value(v), "electron")) {
-        *out = 10;
-        return true;
-    }
-    return false;
+    return json_is_string(v) && alc_platform_by_name(json_string_value(v), out);
 }
 
 static enum MHD_Result h_devices_create(struct ald_http *h, struct MHD_Connection *c,
@@ -465,7 +452,7 @@ static enum MHD_Result h_devices_create(struct ald_http *h, struct MHD_Connectio
         goto out;
     if (!(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)))
         goto out;
-    if (!ald_name_valid(name)) {
+    if (!alc_name_valid(name)) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
                           "device name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
                           "or digit");
@@ -473,7 +460,8 @@ static enum MHD_Result h_devices_create(struct ald_http *h, struct MHD_Connectio
     }
     if (!platform_value(json_object_get(doc, "platform"), &d->platform)) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "field 'platform' must be a platform id 0..65535 or \"electron\"");
+                          "field 'platform' must be a platform id 0..65535 or a platform name "
+                          "(\"electron\", \"boron\", ...)");
         goto out;
     }
     dev = json_object_get(doc, "dev");
@@ -494,7 +482,7 @@ static enum MHD_Result h_devices_create(struct ald_http *h, struct MHD_Connectio
             break;
         }
         memcpy(d->identity, "airlift-", 8);
-        ald_hex_encode(rnd, sizeof rnd, d->identity + 8);
+        alc_hex_encode(rnd, sizeof rnd, d->identity + 8);
         rc = h->store->ops->device_create(h->store, d);
         if (rc != ALD_STORE_EXISTS)
             break;
@@ -516,7 +504,7 @@ static enum MHD_Result h_devices_create(struct ald_http *h, struct MHD_Connectio
     ald_event_emit(h->store, "device.created", d->name, 0, data);
     ald_log(ALD_LOG_INFO, "device created", "device", d->name, "identity", d->identity, "by",
             r->token.name, NULL);
-    ald_hex_encode(d->psk, d->psk_len, psk_hex);
+    alc_hex_encode(d->psk, d->psk_len, psk_hex);
     body = device_json(h, d, false, false);
     json_object_set_new(body, "psk", json_string(psk_hex));
     snprintf(r->location, sizeof r->location, "/v1/devices/%s", d->name);
@@ -570,7 +558,7 @@ static enum MHD_Result h_device_get(struct ald_http *h, struct MHD_Connection *c
     enum MHD_Result ret;
     if (!d)
         return MHD_NO;
-    rc = ald_name_valid(r->params[0]) ? h->store->ops->device_get(h->store, r->params[0], d)
+    rc = alc_name_valid(r->params[0]) ? h->store->ops->device_get(h->store, r->params[0], d)
                                       : ALD_STORE_NOT_FOUND;
     ret = reply_lookup(c, r, rc, "device",
                        rc == ALD_STORE_OK ? name_product(h, device_json(h, d, true, true)) : NULL);
@@ -582,7 +570,7 @@ static enum MHD_Result h_device_get(struct ald_http *h, struct MHD_Connection *c
 static enum MHD_Result h_device_delete(struct ald_http *h, struct MHD_Connection *c,
                                        struct req *r)
 {
-    enum ald_store_rc rc = ald_name_valid(r->params[0])
+    enum ald_store_rc rc = alc_name_valid(r->params[0])
                                ? h->store->ops->device_delete(h->store, r->params[0])
                                : ALD_STORE_NOT_FOUND;
     if (rc == ALD_STORE_NOT_FOUND)
@@ -619,8 +607,8 @@ static enum MHD_Result h_images_create(struct ald_http *h, struct MHD_Connection
     enum MHD_Result ret;
     if (!m)
         return MHD_NO;
-    switch (ald_image_ingest(h->store, h->data_dir, r->body, r->len, m, code, sizeof code, msg,
-                             sizeof msg)) {
+    switch (ald_image_ingest(h->store, h->data_dir, r->body.data, r->body.len, m, code,
+                             sizeof code, msg, sizeof msg)) {
     case ALD_INGEST_CREATED:
         ald_log(ALD_LOG_INFO, "image stored", "sha256", m->sha256, "version", m->version, "by",
                 r->token.name, NULL);
@@ -665,7 +653,7 @@ static bool find_image(struct ald_http *h, struct MHD_Connection *c, struct req 
                        struct ald_image_rec *m, enum MHD_Result *ret)
 {
     enum ald_store_rc rc;
-    if (!ald_is_lower_hex(r->params[0], ALD_SHA256_HEX)) {
+    if (!alc_is_lower_hex(r->params[0], ALD_SHA256_HEX)) {
         *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
                            "an image is named by its payload SHA-256: 64 lowercase hex digits");
         return false;
@@ -752,16 +740,6 @@ static bool type_prefix_valid(const char *s)
     return true;
 }
 
-/* "0" or an event id. */
-static bool parse_after(const char *s, int64_t *out)
-{
-    if (!strcmp(s, "0")) {
-        *out = 0;
-        return true;
-    }
-    return parse_id(s, out);
-}
-
 /*
  * The filters both event endpoints take: device, update, rollout, type, after. f's strings
  * point into the request's arguments. On failure the 400 is queued and false returned.
@@ -776,15 +754,15 @@ static bool event_filter_params(struct MHD_Connection *c, struct req *r,
     const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
     const char *bad = NULL;
 
-    if (device && !ald_name_valid(device))
+    if (device && !alc_name_valid(device))
         bad = "'device' must be a device name";
-    else if (update && !parse_id(update, &f->update_id))
+    else if (update && !alc_parse_id(update, false, &f->update_id))
         bad = "'update' must be an update id (a positive integer)";
-    else if (rollout && !parse_id(rollout, &f->rollout_id))
+    else if (rollout && !alc_parse_id(rollout, false, &f->rollout_id))
         bad = "'rollout' must be a rollout id (a positive integer)";
     else if (type && !type_prefix_valid(type))
         bad = "'type' must be 1..31 of [a-z.], the start of event types (\"update.\")";
-    else if (after && !parse_after(after, &f->after_id))
+    else if (after && !alc_parse_id(after, true, &f->after_id))
         bad = "'after' must be an event id";
     if (bad) {
         *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", bad);
@@ -807,7 +785,7 @@ static enum MHD_Result h_events_list(struct ald_http *h, struct MHD_Connection *
     if (!event_filter_params(c, r, &f, &ret))
         return ret;
     if (limit) {
-        if (!parse_id(limit, &n) || n > EVENTS_MAX_LIMIT)
+        if (!alc_parse_id(limit, false, &n) || n > EVENTS_MAX_LIMIT)
             return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
                                "'limit' must be 1..%d", EVENTS_MAX_LIMIT);
         f.limit = (size_t)n;
@@ -847,8 +825,8 @@ struct event_stream {
     bool failed;                   /* out of memory while formatting */
     size_t batch;                  /* events in the current batch */
     int64_t last_write_ms, auth_checked_ms; /* monotonic */
-    char *out;                     /* wire text not yet given to libmicrohttpd */
-    size_t len, off, cap;
+    struct alc_buf out;            /* wire text; from out.data + off not yet given out */
+    size_t off;
 };
 
 static int64_t mono_ms(void)
@@ -858,22 +836,11 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Append n bytes to the stream's pending text; false on out of memory. */
+/* Append n bytes to the stream's pending text; false on out of memory (or past
+ * STREAM_PENDING_MAX, which one batch does not reach). */
 static bool stream_put(struct event_stream *s, const char *text, size_t n)
 {
-    if (s->len + n > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        char *grown;
-        while (cap < s->len + n)
-            cap *= 2;
-        if (!(grown = realloc(s->out, cap)))
-            return false;
-        s->out = grown;
-        s->cap = cap;
-    }
-    memcpy(s->out + s->len, text, n);
-    s->len += n;
-    return true;
+    return alc_buf_append(&s->out, text, n) == ALC_BUF_OK;
 }
 
 /* One event on the wire: "id: N\nevent: TYPE\ndata: {...}\n\n" (compact JSON: one line). */
@@ -943,17 +910,18 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     (void)pos;
     if (streams_stopping(h) || !stream_token_live(s, now))
         return MHD_CONTENT_READER_END_OF_STREAM;
-    if (s->off == s->len) {
-        s->off = s->len = 0;
+    if (s->off == s->out.len) {
+        s->off = 0;
+        alc_buf_clear(&s->out);
         if (!stream_fill(s))
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (s->len == 0 && now - s->last_write_ms >= STREAM_KEEPALIVE_MS &&
+        if (s->out.len == 0 && now - s->last_write_ms >= STREAM_KEEPALIVE_MS &&
             !stream_put(s, ": keepalive\n\n", 13))
             return MHD_CONTENT_READER_END_WITH_ERROR;
     }
-    if (s->off < s->len) {
-        size_t n = s->len - s->off < max ? s->len - s->off : max;
-        memcpy(buf, s->out + s->off, n);
+    if (s->off < s->out.len) {
+        size_t n = s->out.len - s->off < max ? s->out.len - s->off : max;
+        memcpy(buf, s->out.data + s->off, n);
         s->off += n;
         s->last_write_ms = now;
         return (ssize_t)n;
@@ -983,7 +951,7 @@ static void stream_free(void *cls)
     }
     pthread_cond_broadcast(&h->streams_wake); /* streams_stop waits for the last one */
     pthread_mutex_unlock(&h->streams_lock);
-    free(s->out);
+    alc_buf_free(&s->out);
     free(s);
 }
 
@@ -1036,7 +1004,7 @@ static enum MHD_Result h_events_stream(struct ald_http *h, struct MHD_Connection
     if (!event_filter_params(c, r, &f, &ret))
         return ret;
     /* A reconnecting EventSource repeats the URL: its Last-Event-ID is the newer news. */
-    if (last_id && !parse_after(last_id, &f.after_id))
+    if (last_id && !alc_parse_id(last_id, true, &f.after_id))
         return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
                            "Last-Event-ID must be an event id");
     if (!last_id && !MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after") &&
@@ -1057,16 +1025,18 @@ static enum MHD_Result h_events_stream(struct ald_http *h, struct MHD_Connection
     }
     s->token_id = r->token.id;
     s->last_write_ms = s->auth_checked_ms = mono_ms();
+    alc_buf_init(&s->out, STREAM_PENDING_MAX);
     /* A comment first: the client knows the stream is open, and from where. */
     n = snprintf(opening, sizeof opening, ": after %" PRId64 "\n\n", f.after_id);
     if (!stream_put(s, opening, (size_t)n)) {
+        alc_buf_free(&s->out);
         free(s);
         return MHD_NO;
     }
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, s,
                                              stream_free);
     if (!resp) {
-        free(s->out);
+        alc_buf_free(&s->out);
         free(s);
         return MHD_NO;
     }
@@ -1167,7 +1137,7 @@ static enum MHD_Result h_updates_list(struct ald_http *h, struct MHD_Connection 
     json_t *arr = json_array();
     enum MHD_Result ret;
     enum ald_store_rc rc = !d || !arr ? ALD_STORE_ERROR
-                           : ald_name_valid(r->params[0])
+                           : alc_name_valid(r->params[0])
                                ? h->store->ops->device_get(h->store, r->params[0], d)
                                : ALD_STORE_NOT_FOUND;
     if (rc == ALD_STORE_OK)
@@ -1185,7 +1155,7 @@ static enum MHD_Result h_update_get(struct ald_http *h, struct MHD_Connection *c
     int64_t id = 0;
     enum MHD_Result ret;
     enum ald_store_rc rc = !u ? ALD_STORE_ERROR
-                           : parse_id(r->params[0], &id) ? h->store->ops->update_get(h->store, id, u)
+                           : alc_parse_id(r->params[0], false, &id) ? h->store->ops->update_get(h->store, id, u)
                                                          : ALD_STORE_NOT_FOUND;
     ret = reply_lookup(c, r, rc, "update", rc == ALD_STORE_OK ? update_json_of(h, u) : NULL);
     free(u);
@@ -1199,7 +1169,7 @@ static enum MHD_Result h_update_cancel(struct ald_http *h, struct MHD_Connection
     int64_t id = 0;
     enum MHD_Result ret;
     enum ald_cancel_rc rc = !u ? ALD_CANCEL_ERROR
-                            : parse_id(r->params[0], &id) ? ald_updates_cancel(h->updates, id, u)
+                            : alc_parse_id(r->params[0], false, &id) ? ald_updates_cancel(h->updates, id, u)
                                                           : ALD_CANCEL_NOT_FOUND;
     if (rc == ALD_CANCEL_NOT_FOUND)
         ret = reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "update '%s' does not exist",
@@ -1240,7 +1210,7 @@ static enum MHD_Result h_products_create(struct ald_http *h, struct MHD_Connecti
     if (!doc || !only_fields(c, r, doc, fields, &ret) ||
         !(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)))
         goto out;
-    if (!ald_name_valid(name)) {
+    if (!alc_name_valid(name)) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
                           "product name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
                           "or digit");
@@ -1248,7 +1218,8 @@ static enum MHD_Result h_products_create(struct ald_http *h, struct MHD_Connecti
     }
     if (!platform_value(json_object_get(doc, "platform"), &p.platform)) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "field 'platform' must be a platform id 0..65535 or \"electron\"");
+                          "field 'platform' must be a platform id 0..65535 or a platform name "
+                          "(\"electron\", \"boron\", ...)");
         goto out;
     }
     memcpy(p.name, name, strlen(name) + 1);
@@ -1294,7 +1265,7 @@ static bool names_json(json_t *v, char *out, size_t cap)
     if (!json_is_array(v) || json_array_size(v) > 16)
         return false;
     json_array_foreach(v, i, x) {
-        if (!json_is_string(x) || !ald_name_valid(json_string_value(x)))
+        if (!json_is_string(x) || !alc_name_valid(json_string_value(x)))
             return false;
         for (size_t k = 0; k < i; k++)
             if (json_equal(x, json_array_get(v, k)))
@@ -1341,7 +1312,7 @@ static enum MHD_Result h_device_patch(struct ald_http *h, struct MHD_Connection 
         !names_json(v, d->groups_json, sizeof d->groups_json))
         why = "'groups' must be an array of at most 16 distinct names";
     if (!why && (v = json_object_get(doc, "channel"))) {
-        if (!json_is_string(v) || !ald_name_valid(json_string_value(v)))
+        if (!json_is_string(v) || !alc_name_valid(json_string_value(v)))
             why = "'channel' must be a name (stable, beta, rc, or your own)";
         else
             snprintf(d->channel, sizeof d->channel, "%s", json_string_value(v));
@@ -1431,7 +1402,7 @@ static enum MHD_Result h_releases_create(struct ald_http *h, struct MHD_Connecti
     if (json_object_get(doc, "channel") &&
         !(channel = string_field(c, r, doc, "channel", ALD_NAME_MAX, &ret)))
         goto out;
-    if (!ald_name_valid(channel)) {
+    if (!alc_name_valid(channel)) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "'channel' must be a name");
         goto out;
     }
@@ -1446,7 +1417,7 @@ static enum MHD_Result h_releases_create(struct ald_http *h, struct MHD_Connecti
     }
     json_array_foreach(images, i, v) {
         const char *sha = json_string_value(v);
-        if (!sha || !ald_is_lower_hex(sha, ALD_SHA256_HEX) ||
+        if (!sha || !alc_is_lower_hex(sha, ALD_SHA256_HEX) ||
             h->store->ops->image_get(h->store, sha, img) != ALD_STORE_OK) {
             ret = reply_error(c, r, 422, "unknown_image",
                               "images[%zu]: the server holds no such image: upload it first", i);
@@ -1625,7 +1596,7 @@ static enum MHD_Result h_rollout_get(struct ald_http *h, struct MHD_Connection *
 {
     struct ald_rollout_rec ro;
     int64_t id;
-    if (!parse_id(r->params[0], &id))
+    if (!alc_parse_id(r->params[0], false, &id))
         return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no rollout '%s'", r->params[0]);
     enum ald_store_rc rc = h->store->ops->rollout_get(h->store, id, &ro);
     return reply_lookup(c, r, rc, "rollout",
@@ -1645,7 +1616,7 @@ static enum MHD_Result h_rollout_devices(struct ald_http *h, struct MHD_Connecti
     struct ald_rollout_rec ro;
     int64_t id;
     json_t *arr = json_array();
-    if (!parse_id(r->params[0], &id) || h->store->ops->rollout_get(h->store, id, &ro) != ALD_STORE_OK) {
+    if (!alc_parse_id(r->params[0], false, &id) || h->store->ops->rollout_get(h->store, id, &ro) != ALD_STORE_OK) {
         json_decref(arr);
         return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no rollout '%s'", r->params[0]);
     }
@@ -1662,7 +1633,7 @@ static enum MHD_Result h_rollout_act(struct ald_http *h, struct MHD_Connection *
     struct ald_rollout_rec ro;
     char msg[160];
     int64_t id;
-    if (!h->rollouts || !parse_id(r->params[0], &id))
+    if (!h->rollouts || !alc_parse_id(r->params[0], false, &id))
         return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no rollout '%s'", r->params[0]);
     switch (ald_rollout_act(h->rollouts, id, r->params[1], &ro, msg, sizeof msg)) {
     case ALD_ROLLOUT_OK:
@@ -1863,51 +1834,30 @@ static enum MHD_Result begin(struct ald_http *h, struct MHD_Connection *c, struc
     }
     if (r->route->scope && !authorize(h, c, r, r->route->scope, &ret))
         return ret;
-    r->limit = r->route->body == BODY_JSON    ? ALD_JSON_BODY_MAX
-               : r->route->body == BODY_IMAGE ? ALD_IMAGE_BODY_MAX
-                                              : 0;
-    if (content_length(c, &declared) && declared > r->limit)
+    alc_buf_init(&r->body, r->route->body == BODY_JSON    ? ALD_JSON_BODY_MAX
+                           : r->route->body == BODY_IMAGE ? ALD_IMAGE_BODY_MAX
+                                                          : 0);
+    if (content_length(c, &declared) && declared > r->body.max)
         return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                            "request body of %" PRIu64 " bytes exceeds the limit of %zu bytes",
-                           declared, r->limit);
+                           declared, r->body.max);
     if (r->route->body == BODY_JSON && !content_type_is(c, json_types))
         return reply_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                            "send the body as Content-Type: application/json");
     if (r->route->body == BODY_IMAGE && !content_type_is(c, image_types))
         return reply_error(c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                            "send the image as Content-Type: application/octet-stream");
-    if (declared > 0) {
-        r->body = malloc((size_t)declared);
-        if (!r->body)
-            return MHD_NO;
-        r->cap = (size_t)declared;
-    }
+    if (declared > 0 && alc_buf_reserve(&r->body, (size_t)declared) != ALC_BUF_OK)
+        return MHD_NO;
     return MHD_YES;
 }
 
-/* Append an upload chunk, bounded by r->limit; past it the request is marked too large. */
+/* Append an upload chunk, bounded by r->body.max; past it the request is marked too large. */
 static bool append_body(struct req *r, const char *data, size_t n)
 {
-    if (r->too_large || n > r->limit - r->len) {
-        r->too_large = true;
-        return true;
-    }
-    if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        uint8_t *grown;
-        while (cap < r->len + n)
-            cap *= 2;
-        if (cap > r->limit)
-            cap = r->limit;
-        grown = realloc(r->body, cap);
-        if (!grown)
-            return false;
-        r->body = grown;
-        r->cap = cap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    return true;
+    enum alc_buf_rc rc = r->too_large ? ALC_BUF_FULL : alc_buf_append(&r->body, data, n);
+    r->too_large = rc == ALC_BUF_FULL;
+    return rc != ALC_BUF_NOMEM;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -1938,7 +1888,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     if (r->too_large)
         return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-                           "request body exceeds the limit of %zu bytes", r->limit);
+                           "request body exceeds the limit of %zu bytes", r->body.max);
     return r->route->handle(h, c, r);
 }
 
@@ -1956,7 +1906,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     ald_log(r->status >= 500 ? ALD_LOG_WARN : ALD_LOG_INFO, "request", "method", r->method,
             "path", r->path, "status", status, "ms", ms, "token", r->token.name,
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL : "aborted", "true", NULL);
-    free(r->body);
+    alc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
 }
