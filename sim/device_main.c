@@ -25,6 +25,11 @@
 
 #include "airlift/agent.h"
 #include "airlift/install.h"
+#include "airlift_common/atomic_file.h"
+#include "airlift_common/buf.h"
+#include "airlift_common/hex.h"
+#include "airlift_common/parse.h"
+#include "airlift_common/platform.h"
 #include "coap_transport.h"
 #include "link.h"
 #include "airlift_host/keys.h"
@@ -111,46 +116,30 @@ out:
     return rc;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
-}
-
-static int unhex(const char *s, uint8_t *out, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return s[2 * n] == '\0' || s[2 * n] == '\n' ? 0 : -1;
-}
-
-/* device.conf: "board NAME", "platform N", "key HEX65" lines. */
+/* device.conf: "board NAME", "platform N", "key HEX65" lines; written atomically. */
 static int conf_save(const char *dir, const struct device_conf *c)
 {
-    char path[600], tmp[610], h[2 * AL_P256_PUBKEY_SIZE + 1];
+    char path[600], h[2 * AL_P256_PUBKEY_SIZE + 1];
+    struct alc_buf text;
+    int rc = -1;
+    bool ok;
     snprintf(path, sizeof path, "%s/device.conf", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "board %s\nplatform %u\n", c->board, c->platform);
-    for (size_t i = 0; i < c->key_count; i++) {
-        hex(c->keys[i].pub, AL_P256_PUBKEY_SIZE, h);
-        fprintf(f, "key %s\n", h);
+    alc_buf_init(&text, 8192);
+    ok = alc_buf_printf(&text, "board %s\nplatform %u\n", c->board, c->platform) == ALC_BUF_OK;
+    for (size_t i = 0; ok && i < c->key_count; i++) {
+        alc_hex_encode(c->keys[i].pub, AL_P256_PUBKEY_SIZE, h);
+        ok = alc_buf_printf(&text, "key %s\n", h) == ALC_BUF_OK;
     }
-    if (c->identity[0]) {
+    if (ok && c->identity[0]) {
         char p[129];
-        hex(c->psk, c->psk_len, p);
-        fprintf(f, "server %s\nport %u\nidentity %s\npsk %s\ninsecure %d\n", c->server, c->port,
-                c->identity, p, c->insecure);
+        alc_hex_encode(c->psk, c->psk_len, p);
+        ok = alc_buf_printf(&text, "server %s\nport %u\nidentity %s\npsk %s\ninsecure %d\n",
+                            c->server, c->port, c->identity, p, c->insecure) == ALC_BUF_OK;
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return -1;
-    return 0;
+    if (ok)
+        rc = alc_write_file_atomic(path, text.data, text.len);
+    alc_buf_free(&text);
+    return rc;
 }
 
 static int conf_load(const char *dir, struct device_conf *c)
@@ -183,7 +172,7 @@ static int conf_load(const char *dir, struct device_conf *c)
             c->insecure = strcmp(v, "1") == 0;
         } else if (strcmp(line, "psk") == 0) {
             size_t n = strlen(v) / 2;
-            if (n == 0 || n > sizeof c->psk || unhex(v, c->psk, n) != 0) {
+            if (n == 0 || n > sizeof c->psk || !alc_hex_decode(v, c->psk, n)) {
                 fclose(f);
                 fprintf(stderr, "%s: %s: bad psk line\n", prog, path);
                 return -1;
@@ -191,7 +180,7 @@ static int conf_load(const char *dir, struct device_conf *c)
             c->psk_len = n;
         } else if (strcmp(line, "key") == 0 && c->key_count < MAX_KEYS) {
             struct al_key *k = &c->keys[c->key_count];
-            if (unhex(v, k->pub, AL_P256_PUBKEY_SIZE) != 0) {
+            if (!alc_hex_decode(v, k->pub, AL_P256_PUBKEY_SIZE)) {
                 fclose(f);
                 fprintf(stderr, "%s: %s: bad key line\n", prog, path);
                 return -1;
@@ -292,7 +281,7 @@ static int do_boot(struct sim_device *d, enum al_reset_reason why, bool confirm)
 
 static int cmd_create(int argc, char **argv)
 {
-    struct device_conf c = {.platform = 10};
+    struct device_conf c = {.platform = ALC_PLATFORM_ELECTRON};
     const char *dir = NULL, *trust = NULL;
     snprintf(c.board, sizeof c.board, "electron");
     for (int i = 0; i < argc; i++) {
@@ -300,8 +289,15 @@ static int cmd_create(int argc, char **argv)
             trust = argv[++i];
         else if (strcmp(argv[i], "--board") == 0 && i + 1 < argc)
             snprintf(c.board, sizeof c.board, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
-            c.platform = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc) {
+            uint16_t id;
+            if (!alc_platform_parse(argv[++i], &id)) {
+                fprintf(stderr, "%s: create: --platform '%s': expected a platform name "
+                        "(electron, boron, ...) or an id 0..65535\n", prog, argv[i]);
+                return EXIT_USAGE;
+            }
+            c.platform = id;
+        }
         else if (argv[i][0] != '-' && !dir)
             dir = argv[i];
         else {
@@ -517,7 +513,7 @@ static int cmd_show(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         const struct al_module_status *m = &mods[i];
         al_version_format(&m->version, v, sizeof v);
-        hex(m->payload_sha256, 32, sha);
+        alc_hex_encode(m->payload_sha256, 32, sha);
         if (json)
             printf("%s{\"function\":\"%s\",\"index\":%u,\"present\":%s,\"on_trial\":%s,"
                    "\"version\":\"%s\",\"size\":%u,\"sha256\":\"%s\"}",
@@ -559,9 +555,8 @@ static int cmd_provision(int argc, char **argv)
     if (conf_load(dir, &c) != 0)
         return EXIT_FILE;
     const char *colon = strrchr(server, ':');
-    char *end = NULL;
-    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
-    if (!colon || !end || *end || port == 0 || port > 65535 || (size_t)(colon - server) >= sizeof c.server ||
+    int64_t port = 0;
+    if (!colon || !alc_parse_i64(colon + 1, 1, 65535, &port) || (size_t)(colon - server) >= sizeof c.server ||
         strlen(identity) >= sizeof c.identity) {
         fprintf(stderr, "%s: --server must be ADDR:PORT (numeric IPv4), --identity < 64 bytes\n", prog);
         return EXIT_USAGE;
@@ -573,7 +568,7 @@ static int cmd_provision(int argc, char **argv)
     c.insecure = insecure;
     c.psk_len = psk ? strlen(psk) / 2 : 0;
     if (psk && (strlen(psk) % 2 || c.psk_len == 0 || c.psk_len > sizeof c.psk ||
-                unhex(psk, c.psk, c.psk_len) != 0)) {
+                !alc_hex_decode(psk, c.psk, c.psk_len))) {
         fprintf(stderr, "%s: --psk must be 2..128 hex digits\n", prog);
         return EXIT_USAGE;
     }
