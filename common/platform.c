@@ -28,15 +28,22 @@ const char *alc_platform_name(unsigned id)
     return NULL;
 }
 
-bool alc_platform_parse(const char *s, uint16_t *id)
+bool alc_platform_by_name(const char *name, uint16_t *id)
 {
-    int64_t v;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (!strcmp(s, table[i].name)) {
+        if (!strcmp(name, table[i].name)) {
             *id = table[i].id;
             return true;
         }
     }
+    return false;
+}
+
+bool alc_platform_parse(const char *s, uint16_t *id)
+{
+    int64_t v;
+    if (alc_platform_by_name(s, id))
+        return true;
     if (!alc_parse_i64(s, 0, ALC_PLATFORM_ID_MAX, &v))
         return false;
     *id = (uint16_t)v;

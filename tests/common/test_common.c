@@ -96,9 +96,13 @@ static void test_platforms(void **state)
         assert_string_equal(alc_platform_name(t[i].id), t[i].name);
         assert_true(alc_platform_parse(t[i].name, &id));
         assert_int_equal(id, t[i].id);
+        assert_true(alc_platform_by_name(t[i].name, &id));
+        assert_int_equal(id, t[i].id);
     }
     assert_string_equal(alc_platform_name(ALC_PLATFORM_ELECTRON), "electron");
     assert_null(alc_platform_name(9999));
+    assert_false(alc_platform_by_name("10", &id)); /* names only */
+    assert_false(alc_platform_by_name("electron ", &id));
     assert_true(alc_platform_parse("10", &id));
     assert_int_equal(id, 10);
     assert_true(alc_platform_parse("65535", &id));

@@ -24,6 +24,9 @@ const struct alc_platform *alc_platforms(size_t *n);
 /* The name of platform id, or NULL if the table has none. */
 const char *alc_platform_name(unsigned id);
 
+/* The id of the platform called name (exact, lowercase); false if the table has none. */
+bool alc_platform_by_name(const char *name, uint16_t *id);
+
 /*
  * A platform as users write it: a name from the table (exact, lowercase) or a decimal id
  * 0..ALC_PLATFORM_ID_MAX (digits only, no sign, no leading zero). false for anything else.
