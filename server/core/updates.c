@@ -21,6 +21,7 @@
 
 #include "airlift/image.h"
 #include "airlift/proto.h"
+#include "airlift/wire.h"
 #include "images.h"
 #include "log.h"
 #include "planner.h"
@@ -257,7 +258,6 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
 
 /* Costs of a step on a 1500-MTU link, measured (docs/protocol.md, "Cost"): the windowed
  * transfer's chunks and window requests on a clean link, and what every step pays once. */
-#define WIRE_CHUNK 1424u
 #define WIRE_PER_CHUNK 64u   /* UDP/IPv4 28, DTLS record 29, CoAP header, token, marker, index */
 #define WIRE_PER_WINDOW 96u  /* one window request */
 #define WIRE_PER_STEP 3700u  /* two handshakes, inventories, plan, report, close, confirmation */
@@ -266,8 +266,9 @@ uint64_t ald_wire_estimate(uint64_t size)
 {
     if (!size)
         return 0;
-    uint64_t chunks = (size + WIRE_CHUNK - 1) / WIRE_CHUNK, windows = 0;
-    for (uint64_t left = chunks, n = 16; left; windows++, n = n < 64 ? n * 2 : 64)
+    uint64_t chunks = (size + AL_WIRE_CHUNK_MAX - 1) / AL_WIRE_CHUNK_MAX, windows = 0;
+    for (uint64_t left = chunks, n = AL_WIRE_WINDOW_FIRST; left;
+         windows++, n = n < AL_WIRE_WINDOW_MAX ? n * 2 : AL_WIRE_WINDOW_MAX)
         left = left > n ? left - n : 0; /* windows of 16, 32, then 64 chunks */
     return size + chunks * WIRE_PER_CHUNK + windows * WIRE_PER_WINDOW + WIRE_PER_STEP;
 }
