@@ -192,16 +192,24 @@ static void test_crash_before_rename(void **state)
     assert_int_equal(entries(), 1); /* the temporary file is gone */
 }
 
+/* Replace "old content" with "new content" while the Nth fsync fails; want: what is left.
+ * Either way the call fails with the fsync's EIO and no temporary file stays. */
+static void write_failing_fsync(int call, const char *want)
+{
+    write_old();
+    hook.fail_fsync_call = call;
+    assert_int_equal(alc_write_file_atomic(hook.target, "new content", 11), -1);
+    assert_int_equal(errno, EIO);
+    assert_content(want);
+    assert_int_equal(entries(), 1);
+}
+
+/* The file's fsync fails: it is never renamed, the old content stays. */
 static void test_fsync_fails(void **state)
 {
     (void)state;
-    write_old();
-    hook.fail_fsync_call = 1;
-    assert_int_equal(alc_write_file_atomic(hook.target, "new content", 11), -1);
-    assert_int_equal(errno, EIO);
-    assert_content("old content");
-    assert_int_equal(entries(), 1);
-    assert_string_equal(hook.seen_tmp, ""); /* never renamed */
+    write_failing_fsync(1, "old content");
+    assert_string_equal(hook.seen_tmp, "");
 }
 
 static void test_disk_full(void **state)
@@ -221,12 +229,7 @@ static void test_disk_full(void **state)
 static void test_directory_fsync_fails(void **state)
 {
     (void)state;
-    write_old();
-    hook.fail_fsync_call = 2;
-    assert_int_equal(alc_write_file_atomic(hook.target, "new content", 11), -1);
-    assert_int_equal(errno, EIO);
-    assert_content("new content");
-    assert_int_equal(entries(), 1);
+    write_failing_fsync(2, "new content");
 }
 
 static void test_bad_paths(void **state)
@@ -261,15 +264,11 @@ static void test_relative_path(void **state)
 
 int main(void)
 {
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown) /* a fresh directory */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_new_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mode_and_replace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_before_rename, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fsync_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_directory_fsync_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_relative_path, setup, teardown),
+        TEST(test_new_file),    TEST(test_mode_and_replace),      TEST(test_crash_before_rename),
+        TEST(test_fsync_fails), TEST(test_directory_fsync_fails), TEST(test_disk_full),
+        TEST(test_bad_paths),   TEST(test_relative_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
