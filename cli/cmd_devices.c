@@ -385,11 +385,12 @@ static int devices_remove(struct cli *cli, const struct cli_command *self, int a
 
 static const struct cli_command add_cmd = {
     "add", NULL, "register a device and issue its DTLS identity and key",
-    "Usage: airlift devices add NAME [--platform electron|N] [--dev] [--coap ADDR:PORT]\n"
+    "Usage: airlift devices add NAME [--platform P] [--dev] [--coap ADDR:PORT]\n"
     "                           [--out FILE]\n"
     "\n"
     "Registers NAME with airliftd and prints its DTLS PSK identity and key (shown once).\n"
-    "  --platform P    platform of the device (default electron = 10)\n"
+    "  --platform P    platform of the device: a name (electron, boron, ...) or an id\n"
+    "                  0..65535 (default electron = 10)\n"
     "  --dev           a development device: fleet releases leave it alone\n"
     "  --coap A:P      the device endpoint to print in the provisioning line\n"
     "                  (default 127.0.0.1:5684)\n"

@@ -131,11 +131,11 @@ out:
 
 static const struct cli_command create_cmd = {
     "create", NULL, "add a product: a kind of device, on one platform",
-    "Usage: airlift products create NAME --platform electron|ID [--json]\n"
+    "Usage: airlift products create NAME --platform NAME|ID [--json]\n"
     "\n"
     "Adds the product NAME (1..64 of [A-Za-z0-9._-]). Its releases hold images built for its\n"
     "platform, and only devices of that platform can belong to it.\n"
-    "  --platform P    electron (10) or a platform id 0..65535 (required)\n",
+    "  --platform P    a platform name (electron, boron, ...) or id 0..65535 (required)\n",
     products_create, NULL};
 static const struct cli_command list_cmd = {
     "list", "ls", "every product and its platform",

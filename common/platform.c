@@ -1,6 +1,6 @@
 /*
- * platform.c - see airlift_common/platform.h. Ids are Particle's (Device OS
- * hal/shared/platforms.h).
+ * platform.c - see airlift_common/platform.h. The ids are the ones Particle's Device OS
+ * gives its platforms (PLATFORM_ID), which module headers carry.
  */
 #include "airlift_common/platform.h"
 
