@@ -72,7 +72,8 @@ int alc_write_file_atomic_mode(const char *path, const void *data, size_t len, u
         tmp[0] = '\0';
         goto out;
     }
-    if (fchmod(fd, (mode_t)mode) != 0)
+    /* Not inherited by a program another thread starts meanwhile. */
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(fd, (mode_t)mode) != 0)
         goto out;
     while (len > 0) {
         ssize_t n = write(fd, p, len);

@@ -25,8 +25,9 @@ int alc_write_file_atomic(const char *path, const void *data, size_t len);
 
 /*
  * The same with the file's permission bits: exactly `mode` (e.g. 0600 for private keys and
- * credentials), whatever the process umask. The file never has wider permissions than
- * `mode`, not even before the rename.
+ * credentials), whatever the process umask. The temporary file is created 0600 and gets
+ * `mode` before any byte is written, so a secret is never readable by others. A mode with
+ * bits beyond 07777 is EINVAL.
  */
 int alc_write_file_atomic_mode(const char *path, const void *data, size_t len, unsigned mode);
 
