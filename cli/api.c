@@ -137,28 +137,12 @@ int cli_server_load(struct cli *cli, struct cli_server *srv)
     return 0;
 }
 
-struct buffer {
-    char *data;
-    size_t len;
-    bool too_large;
-};
-
+/* curl's write callback into a struct alc_buf: past its max (or out of memory) the
+ * transfer ends. */
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    struct buffer *b = userdata;
     size_t n = size * nmemb;
-    if (b->len + n > REPLY_MAX) {
-        b->too_large = true;
-        return 0;
-    }
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + b->len, ptr, n);
-    b->data = grown;
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    return alc_buf_append(userdata, ptr, n) == ALC_BUF_OK ? n : 0;
 }
 
 int cli_api(struct cli *cli, const struct cli_server *srv, const char *method, const char *path,
@@ -167,10 +151,11 @@ int cli_api(struct cli *cli, const struct cli_server *srv, const char *method, c
 {
     char url[CLI_URL_MAX + 256], auth[CLI_TOKEN_MAX + 32], ctype[96], errbuf[CURL_ERROR_SIZE];
     struct curl_slist *headers = NULL;
-    struct buffer b = {0};
+    struct alc_buf b;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int rc = CLI_EXIT_INTERNAL;
     CURL *curl = curl_easy_init();
+    alc_buf_init(&b, REPLY_MAX);
     *reply = NULL;
     *status = 0;
     if (!curl || (body && !text))
@@ -203,13 +188,13 @@ int cli_api(struct cli *cli, const struct cli_server *srv, const char *method, c
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     if (b.len)
-        *reply = json_loadb(b.data, b.len, 0, NULL);
+        *reply = json_loadb((const char *)b.data, b.len, 0, NULL);
     rc = 0;
 out:
     curl_slist_free_all(headers);
     if (curl)
         curl_easy_cleanup(curl);
-    free(b.data);
+    alc_buf_free(&b);
     free(text);
     return rc;
 }
@@ -272,12 +257,14 @@ too_long:
 int cli_path_add(struct cli *cli, char *path, size_t cap, const char *what, const char *value)
 {
     size_t len = strlen(path), n = strlen(value);
-    bool ok = n > 0 && n <= 80 && len + 1 + n < cap;
-    for (const unsigned char *v = (const unsigned char *)value; ok && *v; v++)
-        ok = *v > ' ' && *v != 0x7f && !strchr("/?#%", *v);
-    if (!ok)
-        return cli_usage_error(cli, "%s '%s' is not valid: expected a name (1..64 of "
-                               "[A-Za-z0-9._-]) or a version", what, value);
+    struct al_version version;
+    /* Both are safe in a path segment as they are: no escaping. */
+    if (!alc_name_valid(value) && al_version_parse(value, n, &version) != AL_OK)
+        return cli_usage_error(cli, "%s '%s' is not valid: expected a name (1..%d of "
+                               "[A-Za-z0-9._-], starting with a letter or digit) or a version",
+                               what, value, ALC_NAME_MAX);
+    if (len + 1 + n >= cap)
+        return cli_usage_error(cli, "%s '%s' is too long", what, value);
     snprintf(path + len, cap - len, "/%s", value);
     return 0;
 }
@@ -287,30 +274,10 @@ int cli_path_add(struct cli *cli, char *path, size_t cap, const char *what, cons
 #define SSE_LINE_MAX (256u * 1024u) /* one line of the stream; an event is far smaller */
 #define SSE_SILENCE_S 45L           /* three missed keepalives: the connection is dead */
 
-/* A growable text, bounded by SSE_LINE_MAX. */
-struct text {
-    char *s;
-    size_t len, cap;
-};
-
-static bool text_add(struct text *t, const char *s, size_t n)
+/* Append to a line or field of the stream, each bounded by SSE_LINE_MAX. */
+static bool text_add(struct alc_buf *t, const char *s, size_t n)
 {
-    if (t->len + n + 1 > SSE_LINE_MAX)
-        return false;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(t->s, cap);
-        if (!grown)
-            return false;
-        t->s = grown;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, s, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-    return true;
+    return alc_buf_append(t, s, n) == ALC_BUF_OK;
 }
 
 struct sse {
@@ -323,8 +290,8 @@ struct sse {
     bool stopped;               /* fn or *stop ended it */
     bool too_long;              /* a line past SSE_LINE_MAX */
     bool not_sse;               /* a 200 that is not text/event-stream */
-    struct buffer error_body;   /* the body of an error reply */
-    struct text line, id, type, data;
+    struct alc_buf error_body;  /* the body of an error reply */
+    struct alc_buf line, id, type, data; /* NUL-terminated texts */
 };
 
 /* One complete line (without its end) of the event stream format. */
@@ -332,15 +299,17 @@ static bool sse_line(struct sse *p, const char *line, size_t n)
 {
     if (n == 0) { /* dispatch */
         if (p->data.len) {
-            struct cli_sse_event ev = {p->id.s ? p->id.s : "",
-                                       p->type.len ? p->type.s : "message", p->data.s};
-            p->data.s[--p->data.len] = '\0'; /* the last line's '\n' */
+            struct cli_sse_event ev = {p->id.data ? (const char *)p->id.data : "",
+                                       p->type.len ? (const char *)p->type.data : "message",
+                                       (const char *)p->data.data};
+            p->data.data[--p->data.len] = '\0'; /* the last line's '\n' */
             if (p->fn(p->ctx, &ev) != 0) {
                 p->stopped = true;
                 return false;
             }
         }
-        p->data.len = p->type.len = 0;
+        alc_buf_clear(&p->data);
+        alc_buf_clear(&p->type);
         return true;
     }
     if (line[0] == ':') /* a comment: keepalives and such */
@@ -353,11 +322,11 @@ static bool sse_line(struct sse *p, const char *line, size_t n)
     if (field == 4 && !memcmp(line, "data", 4))
         return text_add(&p->data, value, vlen) && text_add(&p->data, "\n", 1);
     if (field == 5 && !memcmp(line, "event", 5)) {
-        p->type.len = 0;
+        alc_buf_clear(&p->type);
         return text_add(&p->type, value, vlen);
     }
     if (field == 2 && !memcmp(line, "id", 2)) {
-        p->id.len = 0;
+        alc_buf_clear(&p->id);
         return text_add(&p->id, value, vlen);
     }
     return true; /* retry and unknown fields: ignored */
@@ -395,13 +364,13 @@ static size_t sse_write(char *ptr, size_t size, size_t nmemb, void *userdata)
             continue;
         }
         size_t len = p->line.len;
-        if (len && p->line.s[len - 1] == '\r')
+        if (len && p->line.data[len - 1] == '\r')
             len--;
-        if (!sse_line(p, len ? p->line.s : "", len)) {
+        if (!sse_line(p, len ? (const char *)p->line.data : "", len)) {
             p->too_long = !p->stopped;
             return 0;
         }
-        p->line.len = 0;
+        alc_buf_clear(&p->line);
     }
     return n;
 }
@@ -424,6 +393,11 @@ int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *pa
     int rc = CLI_EXIT_INTERNAL;
     CURLcode cc;
 
+    alc_buf_init(&p.error_body, REPLY_MAX);
+    alc_buf_init(&p.line, SSE_LINE_MAX);
+    alc_buf_init(&p.id, SSE_LINE_MAX);
+    alc_buf_init(&p.type, SSE_LINE_MAX);
+    alc_buf_init(&p.data, SSE_LINE_MAX);
     if (!(p.curl = curl_easy_init()))
         goto out;
     snprintf(url, sizeof url, "%s%s", srv->url, path);
@@ -447,7 +421,8 @@ int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *pa
     if (p.stopped) {
         rc = 0;
     } else if (p.status && p.status != 200) {
-        json_t *reply = p.error_body.len ? json_loadb(p.error_body.data, p.error_body.len, 0, NULL)
+        json_t *reply = p.error_body.len ? json_loadb((const char *)p.error_body.data,
+                                                      p.error_body.len, 0, NULL)
                                          : NULL;
         rc = cli_api_error(cli, srv, p.status, reply);
         json_decref(reply);
@@ -474,10 +449,10 @@ out:
     curl_slist_free_all(headers);
     if (p.curl)
         curl_easy_cleanup(p.curl);
-    free(p.error_body.data);
-    free(p.line.s);
-    free(p.id.s);
-    free(p.type.s);
-    free(p.data.s);
+    alc_buf_free(&p.error_body);
+    alc_buf_free(&p.line);
+    alc_buf_free(&p.id);
+    alc_buf_free(&p.type);
+    alc_buf_free(&p.data);
     return rc;
 }

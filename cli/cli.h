@@ -19,6 +19,12 @@
 #include "airlift/error.h"
 #include "airlift/image.h"
 #include "airlift/version.h"
+#include "airlift_common/atomic_file.h"
+#include "airlift_common/buf.h"
+#include "airlift_common/hex.h"
+#include "airlift_common/name.h"
+#include "airlift_common/parse.h"
+#include "airlift_common/platform.h"
 
 /* Exit codes: stable, documented in docs/cli.md. 6..15 belong to the server commands. */
 enum cli_exit {
@@ -119,9 +125,9 @@ bool cli_query_add(char *path, size_t cap, const char *key, const char *value);
 
 /*
  * Append "/" and a name or version given on the command line to an API path. A value that
- * cannot be one path segment (empty, too long, or holding '/', '?', '#', '%', a space or a
- * control character) is a usage error naming `what` ("product"): returns CLI_EXIT_USAGE,
- * else 0.
+ * is neither a name (alc_name_valid(), the API's rule) nor a version (al_version_parse()),
+ * or that does not fit cap, is a usage error naming `what` ("product"): returns
+ * CLI_EXIT_USAGE, else 0.
  */
 int cli_path_add(struct cli *cli, char *path, size_t cap, const char *what, const char *value);
 
@@ -182,10 +188,6 @@ int cli_parser_next(struct cli_parser *p, const char **value);
  */
 int cli_positionals(struct cli *cli, const struct cli_command *self, int argc, char **argv,
                     const char **args, int n, const char *usage);
-/* A positive decimal id (or 0 when zero_ok), as the API takes it: rollouts, updates, events. */
-bool cli_parse_id(const char *s, bool zero_ok, long long *out);
-/* Strict numbers: decimal, or hex with 0x; no sign, no spaces, <= max. */
-bool cli_parse_u32(const char *s, uint32_t max, uint32_t *out);
 /* "bootloader", "system", "application" (or "app"), "radio", or 1..4. */
 bool cli_parse_function(const char *s, uint8_t *out);
 bool cli_parse_version(const char *s, struct al_version *out);
@@ -213,20 +215,14 @@ enum cli_read_status { CLI_READ_OK = 0, CLI_READ_IO = -1, CLI_READ_TOO_LARGE = -
  */
 enum cli_read_status cli_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
                                    char *err, size_t errlen);
-/*
- * Replace path with data atomically: temporary file in the same directory, fsync, rename,
- * fsync of the directory. mode is applied through the umask. Nothing is left behind on
- * failure. Returns 0, or -1 with err set (without the path).
- */
-int cli_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
-                          char *err, size_t errlen);
 /* 1 if something exists at path, 0 if not, -1 if that cannot be told (errno kept). */
 int cli_path_exists(const char *path);
 
 /* ---- output ---- */
 
-/* Lower-case hex of n bytes into out (cap >= 2n + 1). */
-void cli_hex(const uint8_t *bytes, size_t n, char *out, size_t cap);
+/* "electron (10)" for a platform the table knows (airlift_common/platform.h), else the
+ * number alone; into buf, returned. */
+const char *cli_platform_str(long long platform, char *buf, size_t cap);
 /* Canonical version string into buf (AL_VERSION_STR_MAX). */
 const char *cli_version_str(const struct al_version *v, char buf[AL_VERSION_STR_MAX]);
 /* Print v as indented JSON (with cli->ndjson: one compact line) on stdout and release it.
@@ -270,7 +266,5 @@ int cli_image_check(struct cli *cli, struct cli_local_image *img, uint16_t platf
 int cli_images_send(struct cli *cli, const struct cli_server *srv, struct cli_local_image *imgs,
                     size_t n, uint16_t platform, const char *owner, const struct al_keyring *ring);
 void cli_images_free(struct cli_local_image *imgs, size_t n);
-/* 64 hex digits: a payload hash (the API wants them lower-case). */
-bool cli_is_sha256_hex(const char *s);
 
 #endif

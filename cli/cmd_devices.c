@@ -7,6 +7,7 @@
 #define _XOPEN_SOURCE 700 /* strptime */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,16 +101,18 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
     struct cli_parser p;
     struct cli_server srv;
     const char *value, *name = NULL, *coap = "127.0.0.1:5684", *out = NULL;
-    json_t *platform = json_integer(10), *reply = NULL, *req;
+    json_t *platform = json_integer(ALC_PLATFORM_ELECTRON), *reply = NULL, *req;
     bool dev = false;
-    uint32_t n;
+    uint16_t id16;
+    char pbuf[32];
     int opt, rc;
     cli_parser_init(&p, cli, options, argc, argv);
     while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
         switch (opt) {
         case OPT_PLATFORM:
             json_decref(platform);
-            platform = cli_parse_u32(value, 65535, &n) ? json_integer(n) : json_string(value);
+            /* One the table does not know goes as given: the server names what is wrong. */
+            platform = alc_platform_parse(value, &id16) ? json_integer(id16) : json_string(value);
             break;
         case OPT_DEV: dev = true; break;
         case OPT_COAP: coap = value; break;
@@ -143,14 +146,15 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
     if (out) {
         json_t *cred = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "identity", id ? id : "",
                                  "psk", psk ? psk : "", "server", coap);
-        char *text = json_dumps(cred, JSON_INDENT(2)), err[256];
-        int w = text ? cli_write_file_atomic(out, text, strlen(text), 0600, err, sizeof err) : -1;
+        char *text = json_dumps(cred, JSON_INDENT(2));
+        int w = text ? alc_write_file_atomic_mode(out, text, strlen(text), 0600) : -1;
+        int why = text ? errno : ENOMEM;
         free(text);
         json_decref(cred);
         if (w != 0) {
             json_decref(reply);
-            return cli_error(cli, CLI_EXIT_IO, "%s: cannot write the credentials (the device "
-                             "exists; remove it and add it again)", out);
+            return cli_error(cli, CLI_EXIT_IO, "%s: cannot write the credentials: %s (the "
+                             "device exists; remove it and add it again)", out, strerror(why));
         }
     }
     if (cli->json)
@@ -160,7 +164,7 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
            "  psk       %s   (shown once)\n"
            "give them to the device, e.g. a simulated one:\n"
            "  airlift-device provision DIR --server %s --identity %s --psk %s\n",
-           name, json_is_integer(json_object_get(reply, "platform")) ? "electron" : "?", id, psk,
+           name, cli_platform_str(cli_jint(reply, "platform"), pbuf, sizeof pbuf), id, psk,
            coap, id, psk);
     json_decref(reply);
     return 0;
@@ -381,11 +385,12 @@ static int devices_remove(struct cli *cli, const struct cli_command *self, int a
 
 static const struct cli_command add_cmd = {
     "add", NULL, "register a device and issue its DTLS identity and key",
-    "Usage: airlift devices add NAME [--platform electron|N] [--dev] [--coap ADDR:PORT]\n"
+    "Usage: airlift devices add NAME [--platform P] [--dev] [--coap ADDR:PORT]\n"
     "                           [--out FILE]\n"
     "\n"
     "Registers NAME with airliftd and prints its DTLS PSK identity and key (shown once).\n"
-    "  --platform P    platform of the device (default electron = 10)\n"
+    "  --platform P    platform of the device: a name (electron, boron, ...) or an id\n"
+    "                  0..65535 (default electron = 10)\n"
     "  --dev           a development device: fleet releases leave it alone\n"
     "  --coap A:P      the device endpoint to print in the provisioning line\n"
     "                  (default 127.0.0.1:5684)\n"

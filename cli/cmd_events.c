@@ -184,7 +184,7 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
     const char *value;
     char query[512] = "";
     bool follow = false, after_given = false, fits = true;
-    long long id;
+    int64_t id;
     int opt, rc;
 
     cli->ndjson = true;
@@ -194,7 +194,7 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
         case OPT_DEVICE: fits = cli_query_add(query, sizeof query, "device", value); break;
         case OPT_UPDATE:
         case OPT_ROLLOUT:
-            if (!cli_parse_id(value, false, &id))
+            if (!alc_parse_id(value, false, &id))
                 return cli_usage_error(cli, "--%s '%s': expected an id (a positive integer)",
                                        opt == OPT_UPDATE ? "update" : "rollout", value);
             fits = cli_query_add(query, sizeof query, opt == OPT_UPDATE ? "update" : "rollout",
@@ -208,13 +208,15 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
             fits = cli_query_add(query, sizeof query, "type", value);
             break;
         case OPT_AFTER:
-            if (!cli_parse_id(value, true, &run.last_id))
+            if (!alc_parse_id(value, true, &id))
                 return cli_usage_error(cli, "--after '%s': expected an event id", value);
+            run.last_id = id;
             after_given = true;
             break;
         case OPT_LIMIT:
-            if (!cli_parse_id(value, false, &run.limit))
+            if (!alc_parse_id(value, false, &id))
                 return cli_usage_error(cli, "--limit '%s': expected a positive number", value);
+            run.limit = id;
             break;
         case OPT_FOLLOW: follow = true; break;
         case CLI_ARG_HELP: cli_print_help(self, cli->path); return 0;

@@ -224,7 +224,7 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
         case OPT_YES: yes = true; break;
         case OPT_NO_WAIT: no_wait = true; break;
         case OPT_TIMEOUT:
-            if (!cli_parse_u32(value, 86400 * 7, &timeout) || !timeout) {
+            if (!alc_parse_u32(value, 86400 * 7, &timeout) || !timeout) {
                 rc = cli_usage_error(cli, "--timeout '%s': expected seconds, 1..604800", value);
                 goto out;
             }
@@ -360,7 +360,7 @@ static int status_run(struct cli *cli, const struct cli_command *self, int argc,
         switch (opt) {
         case OPT_NO_WAIT: no_wait = true; break;
         case OPT_TIMEOUT:
-            if (!cli_parse_u32(value, 86400 * 7, &timeout) || !timeout)
+            if (!alc_parse_u32(value, 86400 * 7, &timeout) || !timeout)
                 return cli_usage_error(cli, "--timeout '%s': expected seconds", value);
             break;
         case CLI_ARG_HELP: cli_print_help(self, cli->path); return 0;

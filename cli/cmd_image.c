@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +55,9 @@ json_t *cli_image_header_json(const struct al_image_header *h)
     json_t *obj = json_object();
     json_t *deps = json_array();
 
-    cli_hex(h->payload_sha256, sizeof(h->payload_sha256), sha_hex, sizeof(sha_hex));
-    cli_hex(h->key_id, sizeof(h->key_id), key_hex, sizeof(key_hex));
-    cli_hex(h->signature, sizeof(h->signature), sig_hex, sizeof(sig_hex));
+    alc_hex_encode(h->payload_sha256, sizeof(h->payload_sha256), sha_hex);
+    alc_hex_encode(h->key_id, sizeof(h->key_id), key_hex);
+    alc_hex_encode(h->signature, sizeof(h->signature), sig_hex);
     for (uint8_t i = 0; i < h->dep_count && i < AL_IMAGE_MAX_DEPS; i++) {
         const struct al_dependency *d = &h->deps[i];
         json_array_append_new(deps, json_pack("{s:s, s:i, s:i, s:s}", "function",
@@ -118,8 +119,8 @@ static void print_header(const struct al_image_header *h)
     char sha_hex[2 * AL_SHA256_SIZE + 1];
     char key_hex[KEY_ID_HEX_SIZE];
 
-    cli_hex(h->payload_sha256, sizeof(h->payload_sha256), sha_hex, sizeof(sha_hex));
-    cli_hex(h->key_id, sizeof(h->key_id), key_hex, sizeof(key_hex));
+    alc_hex_encode(h->payload_sha256, sizeof(h->payload_sha256), sha_hex);
+    alc_hex_encode(h->key_id, sizeof(h->key_id), key_hex);
     printf("module:           %s %u (function %u)\n", al_function_name(h->function), h->index,
            h->function);
     printf("version:          %s\n", cli_version_str(&h->version, version));
@@ -225,13 +226,13 @@ static int parse_create_args(struct cli *cli, const struct cli_command *self, in
             a->has_function = true;
             break;
         case OPT_INDEX:
-            if (!cli_parse_u32(value, AL_INDEX_MAX, &n))
+            if (!alc_parse_u32(value, AL_INDEX_MAX, &n))
                 return cli_usage_error(cli, "--index '%s': expected 0..%d", value, AL_INDEX_MAX);
             a->index = (uint8_t)n;
             a->has_index = true;
             break;
         case OPT_PLATFORM:
-            if (!cli_parse_u32(value, UINT16_MAX, &n))
+            if (!alc_parse_u32(value, UINT16_MAX, &n))
                 return cli_usage_error(cli, "--platform '%s': expected 0..65535", value);
             a->platform = (uint16_t)n;
             a->has_platform = true;
@@ -243,13 +244,13 @@ static int parse_create_args(struct cli *cli, const struct cli_command *self, in
             a->has_version = true;
             break;
         case OPT_SECURITY_COUNTER:
-            if (!cli_parse_u32(value, UINT32_MAX, &a->security_counter))
+            if (!alc_parse_u32(value, UINT32_MAX, &a->security_counter))
                 return cli_usage_error(cli, "--security-counter '%s': expected 0..4294967295",
                                        value);
             a->has_counter = true;
             break;
         case OPT_LINK_ADDRESS:
-            if (!cli_parse_u32(value, UINT32_MAX, &a->link_address))
+            if (!alc_parse_u32(value, UINT32_MAX, &a->link_address))
                 return cli_usage_error(cli, "--link-address '%s': expected a 32-bit address "
                                        "(e.g. 0x08080000)", value);
             a->has_link = true;
@@ -417,8 +418,9 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
                            al_err_name(rc));
         goto out;
     }
-    if (cli_write_file_atomic(args.out_path, image, image_len, 0644, err, sizeof(err)) != 0) {
-        result = cli_error(cli, CLI_EXIT_IO, "%s: %s", args.out_path, err);
+    if (alc_write_file_atomic(args.out_path, image, image_len) != 0) {
+        result = cli_error(cli, CLI_EXIT_IO, "%s: cannot write it: %s", args.out_path,
+                           strerror(errno));
         goto out;
     }
 
@@ -433,7 +435,7 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
         result = cli_json_print(cli, obj);
         goto out;
     }
-    cli_hex(built.key_id, sizeof(built.key_id), key_hex, sizeof(key_hex));
+    alc_hex_encode(built.key_id, sizeof(built.key_id), key_hex);
     printf("wrote %s (%zu bytes): %s %u %s, platform %u, signed by key %s\n", args.out_path,
            image_len, al_function_name(built.function), built.index,
            cli_version_str(&built.version, version), built.platform, key_hex);
@@ -600,7 +602,7 @@ static int image_verify(struct cli *cli, const struct cli_command *self, int arg
             key_paths[key_count++] = value;
             break;
         case OPT_VERIFY_PLATFORM:
-            if (!cli_parse_u32(value, UINT16_MAX, &n)) {
+            if (!alc_parse_u32(value, UINT16_MAX, &n)) {
                 result = cli_usage_error(cli, "--platform '%s': expected 0..65535", value);
                 goto out;
             }
@@ -652,7 +654,7 @@ static int image_verify(struct cli *cli, const struct cli_command *self, int arg
 
     detail[0] = '\0';
     if (rc == AL_ERR_UNKNOWN_KEY && header_parsed) {
-        cli_hex(parsed.key_id, sizeof(parsed.key_id), key_hex, sizeof(key_hex));
+        alc_hex_encode(parsed.key_id, sizeof(parsed.key_id), key_hex);
         snprintf(detail, sizeof(detail), "; signed by key %s, which is not among the %zu "
                  "given", key_hex, key_count);
     } else if (rc == AL_ERR_WRONG_PLATFORM && header_parsed) {
@@ -683,7 +685,7 @@ static int image_verify(struct cli *cli, const struct cli_command *self, int arg
                            al_strerror(rc), al_err_name(rc), detail);
         goto out;
     }
-    cli_hex(h.key_id, sizeof(h.key_id), key_hex, sizeof(key_hex));
+    alc_hex_encode(h.key_id, sizeof(h.key_id), key_hex);
     printf("%s: OK: %s %u %s for platform %u, signed by key %s\n", path,
            al_function_name(h.function), h.index, cli_version_str(&h.version, version),
            h.platform, key_hex);

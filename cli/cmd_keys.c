@@ -37,7 +37,7 @@ static bool key_id_hex(const alh_key *key, char hex[2 * AL_KEY_ID_SIZE + 1])
     if (alh_key_public_point(key, pub) != 0)
         return false;
     alh_key_id(pub, id);
-    cli_hex(id, sizeof(id), hex, 2 * AL_KEY_ID_SIZE + 1);
+    alc_hex_encode(id, sizeof(id), hex);
     return true;
 }
 
@@ -164,8 +164,8 @@ static int keys_show(struct cli *cli, const struct cli_command *self, int argc, 
         goto out;
     }
     alh_key_id(pub, id);
-    cli_hex(id, sizeof(id), id_hex, sizeof(id_hex));
-    cli_hex(pub, sizeof(pub), pub_hex, sizeof(pub_hex));
+    alc_hex_encode(id, sizeof(id), id_hex);
+    alc_hex_encode(pub, sizeof(pub), pub_hex);
     kind = alh_key_has_private(key) ? "private" : "public";
 
     if (cli->json) {

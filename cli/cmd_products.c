@@ -9,16 +9,6 @@
 
 enum { OPT_PLATFORM };
 
-/* "electron (10)", or the number alone. */
-static const char *platform_str(long long platform, char *buf, size_t cap)
-{
-    if (platform == 10)
-        snprintf(buf, cap, "electron (10)");
-    else
-        snprintf(buf, cap, "%lld", platform);
-    return buf;
-}
-
 static int products_create(struct cli *cli, const struct cli_command *self, int argc,
                            char **argv)
 {
@@ -29,7 +19,7 @@ static int products_create(struct cli *cli, const struct cli_command *self, int 
     const char *value, *name = NULL, *platform_arg = NULL;
     json_t *req, *reply = NULL;
     char buf[32];
-    uint32_t n;
+    uint16_t platform;
     int opt, rc;
     cli_parser_init(&p, cli, options, argc, argv);
     while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
@@ -50,13 +40,12 @@ static int products_create(struct cli *cli, const struct cli_command *self, int 
     if (!platform_arg)
         return cli_usage_error(cli, "which platform is %s for? --platform electron or a "
                                "platform id 0..65535", name);
-    if (!cli_parse_u32(platform_arg, 65535, &n) && strcmp(platform_arg, "electron") != 0)
-        return cli_usage_error(cli, "--platform '%s': expected electron or a platform id "
-                               "0..65535", platform_arg);
+    if (!alc_platform_parse(platform_arg, &platform))
+        return cli_usage_error(cli, "--platform '%s': expected a platform name (electron, "
+                               "boron, ...) or a platform id 0..65535", platform_arg);
     if ((rc = cli_server_load(cli, &srv)) != 0)
         return rc;
-    req = json_pack("{s:s, s:o}", "name", name, "platform",
-                    strcmp(platform_arg, "electron") ? json_integer(n) : json_string("electron"));
+    req = json_pack("{s:s, s:i}", "name", name, "platform", (int)platform);
     rc = cli_api_ok(cli, &srv, "POST", "/v1/products", req, &reply);
     json_decref(req);
     if (rc)
@@ -65,7 +54,7 @@ static int products_create(struct cli *cli, const struct cli_command *self, int 
         return cli_json_print(cli, reply);
     printf("product %s created for platform %s\n"
            "devices join it with: airlift devices set DEVICE --product %s\n",
-           cli_jstr(reply, "name"), platform_str(cli_jint(reply, "platform"), buf, sizeof buf),
+           cli_jstr(reply, "name"), cli_platform_str(cli_jint(reply, "platform"), buf, sizeof buf),
            cli_jstr(reply, "name"));
     json_decref(reply);
     return 0;
@@ -92,7 +81,7 @@ static int products_list(struct cli *cli, const struct cli_command *self, int ar
         printf("%-24s %-14s %s\n", "NAME", "PLATFORM", "CREATED");
     json_array_foreach(products, i, pr)
         printf("%-24s %-14s %s\n", cli_jstr(pr, "name"),
-               platform_str(cli_jint(pr, "platform"), buf, sizeof buf), cli_jstr(pr, "created_at"));
+               cli_platform_str(cli_jint(pr, "platform"), buf, sizeof buf), cli_jstr(pr, "created_at"));
     json_decref(reply);
     return 0;
 }
@@ -120,7 +109,7 @@ static int products_show(struct cli *cli, const struct cli_command *self, int ar
     json_array_foreach(json_object_get(devs, "devices"), i, v)
         members += !strcmp(cli_jstr(v, "product"), cli_jstr(pr, "name"));
     printf("product %s: platform %s, created %s, %zu device%s\n", cli_jstr(pr, "name"),
-           platform_str(cli_jint(pr, "platform"), buf, sizeof buf), cli_jstr(pr, "created_at"),
+           cli_platform_str(cli_jint(pr, "platform"), buf, sizeof buf), cli_jstr(pr, "created_at"),
            members, members == 1 ? "" : "s");
     json_t *list = json_object_get(rels, "releases");
     if (!json_array_size(list))
@@ -142,11 +131,11 @@ out:
 
 static const struct cli_command create_cmd = {
     "create", NULL, "add a product: a kind of device, on one platform",
-    "Usage: airlift products create NAME --platform electron|ID [--json]\n"
+    "Usage: airlift products create NAME --platform NAME|ID [--json]\n"
     "\n"
     "Adds the product NAME (1..64 of [A-Za-z0-9._-]). Its releases hold images built for its\n"
     "platform, and only devices of that platform can belong to it.\n"
-    "  --platform P    electron (10) or a platform id 0..65535 (required)\n",
+    "  --platform P    a platform name (electron, boron, ...) or id 0..65535 (required)\n",
     products_create, NULL};
 static const struct cli_command list_cmd = {
     "list", "ls", "every product and its platform",

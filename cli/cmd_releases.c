@@ -112,7 +112,7 @@ static int releases_create(struct cli *cli, const struct cli_command *self, int 
     /* A payload hash of an image the server holds, unless a file has that name. */
     for (size_t i = 0; i < n; i++) {
         file_of[i] = MAX_IMAGES;
-        if (!cli_is_sha256_hex(args[i]) || cli_path_exists(args[i]) == 1) {
+        if (!alc_is_hex(args[i], ALC_SHA256_HEX) || cli_path_exists(args[i]) == 1) {
             file_of[i] = nfiles;
             files[nfiles++].path = args[i];
             continue;

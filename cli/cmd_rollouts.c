@@ -305,9 +305,11 @@ static int screen_rows(const char *text, int cols)
 static int rollout_path(struct cli *cli, const char *arg, const char *suffix, char *path,
                         size_t cap, long long *id)
 {
-    if (!cli_parse_id(arg[0] == '#' ? arg + 1 : arg, false, id))
+    int64_t v;
+    if (!alc_parse_id(arg[0] == '#' ? arg + 1 : arg, false, &v))
         return cli_usage_error(cli, "rollout id '%s': expected a positive number (airlift "
                                "rollouts list shows them)", arg);
+    *id = v;
     snprintf(path, cap, "/v1/rollouts/%lld%s", *id, suffix);
     return 0;
 }

@@ -63,7 +63,7 @@ int cli_image_check(struct cli *cli, struct cli_local_image *img, uint16_t platf
             return cli_error(cli, CLI_EXIT_INVALID, "%s: signature check failed: %s", img->path,
                              al_strerror(e));
     }
-    cli_hex(img->h.payload_sha256, AL_SHA256_SIZE, img->sha256, sizeof img->sha256);
+    alc_hex_encode(img->h.payload_sha256, AL_SHA256_SIZE, img->sha256);
     return 0;
 }
 
@@ -102,10 +102,4 @@ void cli_images_free(struct cli_local_image *imgs, size_t n)
         free(imgs[i].file);
         imgs[i].file = NULL;
     }
-}
-
-bool cli_is_sha256_hex(const char *s)
-{
-    size_t n = strlen(s);
-    return n == 2 * AL_SHA256_SIZE && strspn(s, "0123456789abcdefABCDEF") == n;
 }

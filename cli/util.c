@@ -143,44 +143,6 @@ int cli_positionals(struct cli *cli, const struct cli_command *self, int argc, c
     return 0;
 }
 
-bool cli_parse_id(const char *s, bool zero_ok, long long *out)
-{
-    long long v = 0;
-    if (!*s || strlen(s) > 18 || (*s == '0' && (s[1] || !zero_ok)))
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
-bool cli_parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-    unsigned long long v;
-    char *end = NULL;
-    int base = 10;
-
-    if (s == NULL || *s == '\0')
-        return false;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-    }
-    /* strtoull accepts spaces and signs; a number here starts with a digit. */
-    if (!((*s >= '0' && *s <= '9') || (base == 16 && ((*s >= 'a' && *s <= 'f') ||
-                                                       (*s >= 'A' && *s <= 'F')))))
-        return false;
-    errno = 0;
-    v = strtoull(s, &end, base);
-    if (errno != 0 || end == s || *end != '\0' || v > max)
-        return false;
-    *out = (uint32_t)v;
-    return true;
-}
-
 bool cli_parse_function(const char *s, uint8_t *out)
 {
     static const struct {
@@ -199,7 +161,7 @@ bool cli_parse_function(const char *s, uint8_t *out)
             return true;
         }
     }
-    if (cli_parse_u32(s, AL_FN_MAX, &n) && n >= 1) {
+    if (alc_parse_u32(s, AL_FN_MAX, &n) && n >= 1) {
         *out = (uint8_t)n;
         return true;
     }
@@ -232,7 +194,7 @@ bool cli_parse_dependency(const char *s, struct al_dependency *out)
     index[index_len] = '\0';
 
     memset(out, 0, sizeof(*out));
-    if (!cli_parse_function(function, &out->function) || !cli_parse_u32(index, AL_INDEX_MAX, &n))
+    if (!cli_parse_function(function, &out->function) || !alc_parse_u32(index, AL_INDEX_MAX, &n))
         return false;
     out->index = (uint8_t)n;
     return cli_parse_version(colon2 + 1, &out->min_version);
@@ -369,93 +331,6 @@ out:
     return status;
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int cli_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
-                          char *err, size_t errlen)
-{
-    char tmp[CLI_FILE_PATH_MAX];
-    char dir[CLI_FILE_PATH_MAX];
-    const char *slash;
-    bool tmp_exists = false;
-    mode_t mask;
-    int result = -1;
-    int fd = -1;
-    int dir_fd = -1;
-    int n;
-
-    n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        snprintf(err, errlen, "path too long");
-        goto out;
-    }
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        errno_message(err, errlen, "cannot create a temporary file next to it", errno);
-        goto out;
-    }
-    tmp_exists = true;
-    mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, (mode_t)mode & ~mask) != 0) {
-        errno_message(err, errlen, "cannot set permissions", errno);
-        goto out;
-    }
-    if (write_all(fd, data, len) != 0) {
-        errno_message(err, errlen, "write failed", errno);
-        goto out;
-    }
-    if (fsync(fd) != 0) {
-        errno_message(err, errlen, "fsync failed", errno);
-        goto out;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        errno_message(err, errlen, "close failed", errno);
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        errno_message(err, errlen, "cannot rename the temporary file into place", errno);
-        goto out;
-    }
-    tmp_exists = false;
-
-    /* Make the rename durable. */
-    slash = strrchr(path, '/');
-    if (slash == NULL) {
-        snprintf(dir, sizeof(dir), ".");
-    } else {
-        size_t dir_len = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, dir_len); /* fits: path fit tmp, which is longer */
-        dir[dir_len] = '\0';
-    }
-    dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dir_fd >= 0)
-        (void)fsync(dir_fd); /* best effort: some file systems refuse fsync on directories */
-    result = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (dir_fd >= 0)
-        close(dir_fd);
-    if (tmp_exists)
-        unlink(tmp);
-    return result;
-}
-
 int cli_path_exists(const char *path)
 {
     struct stat st;
@@ -467,18 +342,16 @@ int cli_path_exists(const char *path)
 
 /* ---- output ---- */
 
-void cli_hex(const uint8_t *bytes, size_t n, char *out, size_t cap)
+const char *cli_platform_str(long long platform, char *buf, size_t cap)
 {
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    if (cap == 0)
-        return;
-    for (i = 0; i < n && 2 * i + 2 < cap; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 0x0f];
-    }
-    out[2 * i] = '\0';
+    const char *name = platform >= 0 && platform <= ALC_PLATFORM_ID_MAX
+                           ? alc_platform_name((unsigned)platform)
+                           : NULL;
+    if (name)
+        snprintf(buf, cap, "%s (%lld)", name, platform);
+    else
+        snprintf(buf, cap, "%lld", platform);
+    return buf;
 }
 
 const char *cli_version_str(const struct al_version *v, char buf[AL_VERSION_STR_MAX])

@@ -4,13 +4,10 @@
 #include "airlift_host/keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -20,6 +17,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+
+#include "airlift_common/atomic_file.h"
 
 struct alh_key {
     EVP_PKEY *pkey;
@@ -97,44 +96,32 @@ int alh_key_load(const char *path, alh_key **out, char *err, size_t errlen)
     return 0;
 }
 
-/* Write via a temp file in the same folder, fsync, rename: never a half-written key. */
+/* The key as PEM, written with alc_write_file_atomic_mode(): never a half-written key, and a
+ * private key is 0600 from the start. */
 static int save_pem(const alh_key *key, const char *path, int private_key, char *err, size_t errlen)
 {
-    char tmp[4096];
-    int fd = -1, rc = -1;
-    FILE *f = NULL;
+    BIO *mem = NULL;
+    char *pem;
+    long len;
+    int rc = -1;
     if (private_key && !key->has_private)
         return fail(err, errlen, "no private key to save");
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return fail(err, errlen, "path too long: %s", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, private_key ? 0600 : 0644);
-    if (fd < 0)
-        return fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
+    if (!(mem = BIO_new(BIO_s_mem())))
+        return fail(err, errlen, "out of memory");
+    if (!(private_key ? PEM_write_bio_PrivateKey(mem, key->pkey, NULL, NULL, 0, NULL, NULL)
+                      : PEM_write_bio_PUBKEY(mem, key->pkey)) ||
+        (len = BIO_get_mem_data(mem, &pem)) <= 0) {
+        rc = fail(err, errlen, "cannot encode the key as PEM");
         goto out;
     }
-    int ok = private_key ? PEM_write_PrivateKey(f, key->pkey, NULL, NULL, 0, NULL, NULL)
-                         : PEM_write_PUBKEY(f, key->pkey);
-    if (!ok || fflush(f) != 0 || fsync(fileno(f)) != 0)
-        goto out;
-    if (fclose(f) != 0) {
-        f = NULL;
+    if (alc_write_file_atomic_mode(path, pem, (size_t)len, private_key ? 0600 : 0644) != 0) {
+        rc = fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
         goto out;
     }
-    f = NULL;
-    if (rename(tmp, path) != 0)
-        goto out;
     rc = 0;
 out:
-    if (f)
-        fclose(f);
-    if (rc != 0) {
-        unlink(tmp);
-        return fail(err, errlen, "cannot write %s: %s", path, strerror(errno ? errno : EIO));
-    }
-    return 0;
+    BIO_free(mem);
+    return rc;
 }
 
 int alh_key_save_private(const alh_key *key, const char *path, char *err, size_t errlen)

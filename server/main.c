@@ -133,7 +133,7 @@ static int bootstrap_admin(struct ald_store *st, const char *token_file, char *e
     rec.scope = ALD_SCOPE_ADMIN;
     if (token_file[0]) {
         token[ALD_TOKEN_LEN] = '\n';
-        if (ald_write_file_atomic(token_file, token, ALD_TOKEN_LEN + 1, 0600) != 0) {
+        if (alc_write_file_atomic_mode(token_file, token, ALD_TOKEN_LEN + 1, 0600) != 0) {
             snprintf(err, errlen, "cannot write admin token to %s: %s", token_file,
                      strerror(errno));
             goto out;
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
     snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),
              (unsigned)ald_coap_bound_port(devices.coap));
     if (cfg.port_file[0]) {
-        if (ald_write_file_atomic(cfg.port_file, port_text, strlen(port_text), 0644) != 0) {
+        if (alc_write_file_atomic(cfg.port_file, port_text, strlen(port_text)) != 0) {
             ald_log(ALD_LOG_ERROR, "cannot write the port file", "path", cfg.port_file, "error",
                     strerror(errno), NULL);
             exit_code = ALD_EXIT_DATA;

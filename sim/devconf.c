@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "airlift/version.h"
+#include "airlift_common/atomic_file.h"
+#include "airlift_common/hex.h"
 #include "airlift_host/keys.h"
 #include "al_host_crypto.h"
 #include "factory.h"
@@ -44,28 +46,28 @@ out:
 
 void sim_hex(const uint8_t *p, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", p[i]);
+    alc_hex_encode(p, n, out);
 }
 
 int sim_unhex(const char *s, uint8_t *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return s[2 * n] == '\0' || s[2 * n] == '\n' ? 0 : -1;
+    char digits[2 * 128 + 1]; /* a line may end in '\n': decode the digits before it */
+    size_t len = strcspn(s, "\n");
+    if (len != 2 * n || len >= sizeof digits)
+        return -1;
+    memcpy(digits, s, len);
+    digits[len] = '\0';
+    return alc_hex_decode(digits, out, n) ? 0 : -1;
 }
 
 /* device.conf: "board NAME", "platform N", "key HEX65" lines. */
 int sim_conf_save(const char *dir, const struct sim_conf *c)
 {
-    char path[600], tmp[610], h[2 * AL_P256_PUBKEY_SIZE + 1];
+    char path[600], h[2 * AL_P256_PUBKEY_SIZE + 1], *text = NULL;
+    size_t len = 0;
+    int rc;
     snprintf(path, sizeof path, "%s/device.conf", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = open_memstream(&text, &len);
     if (!f)
         return -1;
     fprintf(f, "board %s\nplatform %u\n", c->board, c->platform);
@@ -79,9 +81,9 @@ int sim_conf_save(const char *dir, const struct sim_conf *c)
         fprintf(f, "server %s\nport %u\nidentity %s\npsk %s\ninsecure %d\n", c->server, c->port,
                 c->identity, p, c->insecure);
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return -1;
-    return 0;
+    rc = fclose(f) != 0 ? -1 : alc_write_file_atomic_mode(path, text, len, 0600);
+    free(text);
+    return rc;
 }
 
 int sim_conf_load(const char *dir, struct sim_conf *c, const char *prog)

@@ -25,6 +25,11 @@
 
 #include "airlift/agent.h"
 #include "airlift/install.h"
+#include "airlift_common/atomic_file.h"
+#include "airlift_common/buf.h"
+#include "airlift_common/hex.h"
+#include "airlift_common/parse.h"
+#include "airlift_common/platform.h"
 #include "coap_transport.h"
 #include "link.h"
 #include "airlift_host/keys.h"
@@ -160,8 +165,15 @@ static int cmd_create(int argc, char **argv)
             trust = argv[++i];
         else if (strcmp(argv[i], "--board") == 0 && i + 1 < argc)
             snprintf(c.board, sizeof c.board, "%s", argv[++i]);
-        else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
-            c.platform = (unsigned)strtoul(argv[++i], NULL, 0);
+        else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc) {
+            uint16_t id;
+            if (!alc_platform_parse(argv[++i], &id)) {
+                fprintf(stderr, "%s: create: --platform '%s': expected a platform name "
+                        "(electron, boron, ...) or an id 0..65535\n", prog, argv[i]);
+                return EXIT_USAGE;
+            }
+            c.platform = id;
+        }
         else if (argv[i][0] != '-' && !dir)
             dir = argv[i];
         else {
@@ -382,9 +394,8 @@ static int cmd_provision(int argc, char **argv)
     if (sim_conf_load(dir, &c, prog) != 0)
         return EXIT_FILE;
     const char *colon = strrchr(server, ':');
-    char *end = NULL;
-    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
-    if (!colon || !end || *end || port == 0 || port > 65535 || (size_t)(colon - server) >= sizeof c.server ||
+    int64_t port = 0;
+    if (!colon || !alc_parse_i64(colon + 1, 1, 65535, &port) || (size_t)(colon - server) >= sizeof c.server ||
         strlen(identity) >= sizeof c.identity) {
         fprintf(stderr, "%s: --server must be ADDR:PORT (numeric IPv4), --identity < 64 bytes\n", prog);
         return EXIT_USAGE;

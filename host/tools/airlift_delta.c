@@ -13,6 +13,7 @@
 
 #include "airlift/delta.h"
 #include "airlift/error.h"
+#include "airlift_common/buf.h"
 #include "airlift_host/delta.h"
 
 #define MAX_FILE (64u * 1024 * 1024)
@@ -20,31 +21,25 @@
 static int read_file(const char *path, uint8_t **data, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = NULL;
+    struct alc_buf b;
+    uint8_t block[1 << 16];
+    size_t n;
+    int bad = 0;
     if (!f) {
         perror(path);
         return -1;
     }
-    for (;;) {
-        uint8_t *t = realloc(buf, cap);
-        if (!t)
-            break;
-        buf = t;
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap || cap >= MAX_FILE)
-            break;
-        cap *= 2;
-    }
-    int bad = ferror(f) || !buf || n >= MAX_FILE;
+    alc_buf_init(&b, MAX_FILE - 1);
+    while (!bad && (n = fread(block, 1, sizeof block, f)) > 0)
+        bad = alc_buf_append(&b, block, n) != ALC_BUF_OK;
+    bad = bad || ferror(f) || alc_buf_reserve(&b, 0) != ALC_BUF_OK; /* an empty file too */
     fclose(f);
     if (bad) {
-        fprintf(stderr, "%s: cannot read (or larger than %u bytes)\n", path, MAX_FILE);
-        free(buf);
+        fprintf(stderr, "%s: cannot read (or larger than %u bytes)\n", path, MAX_FILE - 1);
+        alc_buf_free(&b);
         return -1;
     }
-    *data = buf;
-    *len = n;
+    *data = alc_buf_take(&b, len);
     return 0;
 }
 

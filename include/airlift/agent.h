@@ -20,8 +20,9 @@
 #include "airlift/delta.h"
 #include "airlift/install.h"
 #include "airlift/proto.h"
+#include "airlift/wire.h"
 
-#define AL_AGENT_CHUNK 1424    /* bytes per fetch at most: what one 1500-byte datagram carries */
+#define AL_AGENT_CHUNK AL_WIRE_CHUNK_MAX /* bytes per fetch at most */
 #define AL_AGENT_SAVE_EVERY 8  /* persist the download offset every N chunks */
 
 enum al_method { AL_METHOD_GET = 1, AL_METHOD_POST = 2 };

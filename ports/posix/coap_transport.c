@@ -21,14 +21,9 @@
 #include <coap3/coap.h>
 #include <openssl/ssl.h>
 
-#define BLOCK_SZX 6 /* 1024-byte blocks */
-#define BLOCK_SIZE 1024u
+#include "airlift/wire.h"
 
 #define RING 16            /* chunks held ahead of the one the agent wants */
-#define CHUNK_MAX 1424u    /* the largest chunk a 1500-byte datagram carries under DTLS */
-#define WINDOW_FIRST 16u   /* chunks in the first window of a transfer */
-#define WINDOW_MAX 64u     /* the server's limit */
-#define WINDOW_MIN 4u      /* the least a window grows to */
 #define WINDOW_TIME_MS 2000u /* a window is at most what the link carries in this time */
 #define WINDOW_HEADERS 9u /* CoAP header 4, token <= 3 bytes, payload marker 1, chunk index 1 */
 #define RTO_MS 2000u       /* silence that means loss: CoAP's ACK_TIMEOUT */
@@ -39,7 +34,7 @@ struct held_chunk {
     bool used;
     uint32_t offset;
     uint16_t len;
-    uint8_t data[CHUNK_MAX];
+    uint8_t data[AL_WIRE_CHUNK_MAX];
 };
 
 /* The windowed transfer in progress. */
@@ -363,17 +358,17 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
     coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
-    unsigned num = offset / BLOCK_SIZE;
+    unsigned num = offset / AL_WIRE_BLOCK_SIZE;
     coap_add_option(pdu, COAP_OPTION_BLOCK2,
-                    coap_encode_var_safe(opt, sizeof opt, (num << 4) | BLOCK_SZX), opt);
-    uint8_t block[BLOCK_SIZE];
+                    coap_encode_var_safe(opt, sizeof opt, (num << 4) | AL_WIRE_BLOCK_SZX), opt);
+    uint8_t block[AL_WIRE_BLOCK_SIZE];
     size_t len = 0;
     al_err err = transact(t, pdu, block, sizeof block, &len, &code);
     if (err != AL_OK)
         return err;
     if (code != AL_COAP_CONTENT)
         return code == 132 /* 4.04 */ ? AL_ERR_PROTOCOL : AL_ERR_TRANSPORT;
-    size_t skip = offset % BLOCK_SIZE; /* a resumed stream starts inside a block */
+    size_t skip = offset % AL_WIRE_BLOCK_SIZE; /* a resumed stream starts inside a block */
     if (len <= skip)
         return AL_ERR_PROTOCOL;
     len -= skip;
@@ -442,9 +437,9 @@ static uint32_t grown_window(const struct al_coap_transport *t)
     const struct window *w = &t->win;
     uint64_t took = w->last_rx_ms > w->sent_ms ? w->last_rx_ms - w->sent_ms : 1;
     uint64_t by_rate = (uint64_t)w->bytes * WINDOW_TIME_MS / took / w->chunk;
-    uint32_t n = w->cwnd * 2 < WINDOW_MAX ? w->cwnd * 2 : WINDOW_MAX;
+    uint32_t n = w->cwnd * 2 < AL_WIRE_WINDOW_MAX ? w->cwnd * 2 : AL_WIRE_WINDOW_MAX;
     if (n > by_rate)
-        n = by_rate > WINDOW_MIN ? (uint32_t)by_rate : WINDOW_MIN;
+        n = by_rate > AL_WIRE_WINDOW_MIN ? (uint32_t)by_rate : AL_WIRE_WINDOW_MIN;
     return n;
 }
 
@@ -473,19 +468,19 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
     struct window *w = &t->win;
     if (strcmp(w->name, name) != 0 || w->size != size) {
         /* A new transfer: the largest chunk the session's datagrams carry, and the buffer. */
-        size_t pdu = coap_session_max_pdu_size(t->session), chunk = CHUNK_MAX;
+        size_t pdu = coap_session_max_pdu_size(t->session), chunk = AL_WIRE_CHUNK_MAX;
         if (pdu > WINDOW_HEADERS && pdu - WINDOW_HEADERS < chunk)
             chunk = pdu - WINDOW_HEADERS;
         if (chunk > cap)
             chunk = cap;
-        chunk -= chunk % 16;
-        if (chunk < 16 || strlen(name) >= sizeof w->name)
+        chunk -= chunk % AL_WIRE_CHUNK_ALIGN;
+        if (chunk < AL_WIRE_CHUNK_ALIGN || strlen(name) >= sizeof w->name)
             return AL_ERR_INVALID_ARG;
         memset(w, 0, sizeof *w);
         snprintf(w->name, sizeof w->name, "%s", name);
         w->size = size;
         w->chunk = (uint32_t)chunk;
-        w->cwnd = WINDOW_FIRST;
+        w->cwnd = AL_WIRE_WINDOW_FIRST;
     }
     w->until = until > offset && until < size ? until : size;
     if (take_held(w, offset, buf, cap, got))

@@ -18,11 +18,10 @@
 #include <openssl/ssl.h>
 
 #include "airlift/proto.h"
+#include "airlift/wire.h"
 
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
-#define BLOCK_SZX_MAX 6  /* 1024-byte blocks at most */
-#define WINDOW_MAX 64    /* chunks per window request at most */
 #define WINDOW_HEADERS 6 /* CoAP header 4, payload marker 1, chunk index 1; plus the token */
 #define DATAGRAM_MTU 1472 /* the UDP payload of a 1500-byte IPv4 datagram */
 #define UDP_IP_HEADERS 28 /* IPv4 20 + UDP 8, added per datagram to DTLS record bytes */
@@ -315,10 +314,10 @@ static char transfer_path(const coap_pdu_t *request, uint32_t *plan, uint8_t *st
 static void serve_block(struct ald_coap *c, coap_session_t *session, const coap_pdu_t *request,
                         coap_pdu_t *response, const char *id, uint32_t plan, uint8_t step)
 {
-    coap_block_t block = {0, 0, BLOCK_SZX_MAX};
+    coap_block_t block = {0, 0, AL_WIRE_BLOCK_SZX};
     uint8_t opt[8];
-    if (coap_get_block(request, COAP_OPTION_BLOCK2, &block) && block.szx > BLOCK_SZX_MAX)
-        block.szx = BLOCK_SZX_MAX;
+    if (coap_get_block(request, COAP_OPTION_BLOCK2, &block) && block.szx > AL_WIRE_BLOCK_SZX)
+        block.szx = AL_WIRE_BLOCK_SZX;
     size_t size = (size_t)1 << (block.szx + 4), offset = (size_t)block.num * size, len = 0;
     const uint8_t *data = offset <= 0xffffffffu
         ? c->ops.transfer(c->ops.ctx, id, plan, step, (uint32_t)offset,
@@ -403,8 +402,9 @@ static void serve_window(struct ald_coap *c, coap_session_t *session, const coap
     size_t fit = coap_session_max_pdu_size(session), headers = WINDOW_HEADERS +
                  coap_pdu_get_token(request).length;
     fit = fit > headers ? fit - headers : 0;
-    if (!window_query(request, &w) || w.count == 0 || w.count > WINDOW_MAX || w.chunk < 16 ||
-        w.chunk % 16 || w.chunk > fit || (w.count < 32 && (w.skip >> w.count)) ||
+    if (!window_query(request, &w) || w.count == 0 || w.count > AL_WIRE_WINDOW_MAX ||
+        w.chunk < AL_WIRE_CHUNK_ALIGN || w.chunk % AL_WIRE_CHUNK_ALIGN || w.chunk > fit ||
+        (w.count < 32 && (w.skip >> w.count)) ||
         (w.count <= 32 && w.skip == (w.count == 32 ? 0xffffffffu : (1u << w.count) - 1u))) {
         static const char why[] = "bad o/n/c/m";
         set_code(response, 128); /* 4.00: bad window */

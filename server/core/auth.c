@@ -17,7 +17,7 @@ bool ald_token_generate(char out[ALD_TOKEN_LEN + 1], uint8_t sha256[32])
     bool ok = ald_random(raw, sizeof raw);
     if (ok) {
         memcpy(out, ALD_TOKEN_PREFIX, 4);
-        ald_hex_encode(raw, sizeof raw, out + 4);
+        alc_hex_encode(raw, sizeof raw, out + 4);
         ald_sha256(out, ALD_TOKEN_LEN, sha256);
     }
     OPENSSL_cleanse(raw, sizeof raw);
@@ -27,7 +27,7 @@ bool ald_token_generate(char out[ALD_TOKEN_LEN + 1], uint8_t sha256[32])
 bool ald_token_hash(const char *token, uint8_t sha256[32])
 {
     if (strnlen(token, ALD_TOKEN_LEN + 1) != ALD_TOKEN_LEN ||
-        memcmp(token, ALD_TOKEN_PREFIX, 4) != 0 || !ald_is_lower_hex(token + 4, 64))
+        memcmp(token, ALD_TOKEN_PREFIX, 4) != 0 || !alc_is_lower_hex(token + 4, 64))
         return false;
     ald_sha256(token, ALD_TOKEN_LEN, sha256);
     return true;
@@ -52,7 +52,7 @@ struct ald_result ald_token_create(struct ald_store *st, const char *name, const
     enum ald_scope sc;
     enum ald_store_rc rc;
     char data[160];
-    if (!ald_name_valid(name))
+    if (!alc_name_valid(name))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
                         "token name must be 1..64 of [A-Za-z0-9._-], starting with a letter or "
                         "digit");

@@ -30,7 +30,7 @@ enum ald_store_rc ald_token_issue(struct ald_store *st, const char *name, enum a
 /* ---- the tokens service (POST/GET/DELETE /v1/tokens, and every request's bearer) ---- */
 
 /*
- * Create a token named `name` (ald_name_valid) with the scope named `scope` ("read",
+ * Create a token named `name` (alc_name_valid) with the scope named `scope` ("read",
  * "operator", "admin"), on behalf of the token named `by` (for the log). On success the token
  * string (shown once) is in out, its record in *rec, and a token.created event is recorded.
  * Errors: BAD_REQUEST (name, scope), INTERNAL.

@@ -49,7 +49,7 @@ int ald_blob_put(const char *data_dir, enum ald_blob_kind kind, const char *key,
     snprintf(dir, sizeof dir, "%s/%s", data_dir, kind_dir[kind]); /* fits: path does */
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return -1;
-    return ald_write_file_atomic(path, data, len, mode);
+    return alc_write_file_atomic_mode(path, data, len, mode);
 }
 
 uint8_t *ald_blob_get(const char *data_dir, enum ald_blob_kind kind, const char *key, size_t max,

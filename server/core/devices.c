@@ -12,22 +12,19 @@
 #include "airlift/image.h"
 #include "log.h"
 #include "util.h"
+#include "airlift_common/platform.h"
 
 #define IDENTITY_RANDOM_BYTES 8
 #define CREATE_ATTEMPTS 3
 
 bool ald_platform_by_name(const char *name, uint16_t *out)
 {
-    if (!strcmp(name, "electron")) {
-        *out = 10;
-        return true;
-    }
-    return false;
+    return alc_platform_by_name(name, out);
 }
 
 struct ald_result ald_device_name_check(const char *name)
 {
-    if (!ald_name_valid(name))
+    if (!alc_name_valid(name))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
                         "device name must be 1..64 of [A-Za-z0-9._-], starting with a letter or "
                         "digit");
@@ -57,7 +54,7 @@ struct ald_result ald_device_create(struct ald_store *st, const char *name, uint
             break;
         }
         memcpy(out->identity, "airlift-", 8);
-        ald_hex_encode(rnd, sizeof rnd, out->identity + 8);
+        alc_hex_encode(rnd, sizeof rnd, out->identity + 8);
         rc = st->ops->device_create(st, out);
         if (rc != ALD_STORE_EXISTS)
             break;
@@ -92,7 +89,7 @@ struct ald_result ald_device_get(struct ald_store *st, const char *name,
                                  struct ald_device_rec *out)
 {
     enum ald_store_rc rc =
-        ald_name_valid(name) ? st->ops->device_get(st, name, out) : ALD_STORE_NOT_FOUND;
+        alc_name_valid(name) ? st->ops->device_get(st, name, out) : ALD_STORE_NOT_FOUND;
     if (rc == ALD_STORE_NOT_FOUND)
         return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", name);
     return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
@@ -101,7 +98,7 @@ struct ald_result ald_device_get(struct ald_store *st, const char *name,
 struct ald_result ald_device_delete(struct ald_store *st, const char *name, const char *by)
 {
     enum ald_store_rc rc =
-        ald_name_valid(name) ? st->ops->device_delete(st, name) : ALD_STORE_NOT_FOUND;
+        alc_name_valid(name) ? st->ops->device_delete(st, name) : ALD_STORE_NOT_FOUND;
     if (rc == ALD_STORE_NOT_FOUND)
         return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", name);
     if (rc != ALD_STORE_OK)
@@ -118,7 +115,7 @@ static bool groups_json(const char *const *groups, size_t n, char *out, size_t c
     char *text = NULL;
     bool ok = arr && n <= ALD_GROUPS_MAX;
     for (size_t i = 0; ok && i < n; i++) {
-        ok = groups[i] && ald_name_valid(groups[i]);
+        ok = groups[i] && alc_name_valid(groups[i]);
         for (size_t k = 0; ok && k < i; k++)
             ok = strcmp(groups[i], groups[k]) != 0;
         if (ok)
@@ -158,7 +155,7 @@ struct ald_result ald_device_change(struct ald_store *st, const char *name,
         !groups_json(ch->groups, ch->ngroups, out->groups_json, sizeof out->groups_json))
         why = "'groups' must be an array of at most 16 distinct names";
     if (!why && ch->channel) {
-        if (!ald_name_valid(ch->channel))
+        if (!alc_name_valid(ch->channel))
             why = "'channel' must be a name (stable, beta, rc, or your own)";
         else
             snprintf(out->channel, sizeof out->channel, "%s", ch->channel);

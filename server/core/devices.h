@@ -18,11 +18,11 @@
 /* The platform id of a known platform name ("electron"); false if the name is unknown. */
 bool ald_platform_by_name(const char *name, uint16_t *out);
 
-/* Is name a valid device name (ald_name_valid)? Errors: BAD_REQUEST, naming the rule. */
+/* Is name a valid device name (alc_name_valid)? Errors: BAD_REQUEST, naming the rule. */
 struct ald_result ald_device_name_check(const char *name);
 
 /*
- * Create device `name` (ald_name_valid) for `platform`, with a fresh random identity and
+ * Create device `name` (alc_name_valid) for `platform`, with a fresh random identity and
  * PSK, on behalf of the token named `by`. On success *out is the device, PSK included (the
  * caller shows it once and wipes it), and a device.created event is recorded.
  * Errors: BAD_REQUEST (name), EXISTS, INTERNAL.

@@ -127,7 +127,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
         goto out;
     }
 
-    ald_hex_encode(h.payload_sha256, 32, rec->sha256);
+    alc_hex_encode(h.payload_sha256, 32, rec->sha256);
     rec->function = h.function;
     rec->index = h.index;
     rec->platform = h.platform;
@@ -136,7 +136,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
     rec->link_address = h.link_address;
     rec->payload_size = h.payload_size;
     rec->file_size = len;
-    ald_hex_encode(h.key_id, AL_KEY_ID_SIZE, rec->key_id);
+    alc_hex_encode(h.key_id, AL_KEY_ID_SIZE, rec->key_id);
     if (!ald_version_sort_key(&h.version, rec->version_key, sizeof rec->version_key) ||
         !deps_to_json(&h, rec->deps_json, sizeof rec->deps_json) ||
         !ald_image_blob_path(data_dir, rec->sha256, path, sizeof path))
@@ -217,7 +217,7 @@ struct ald_result ald_image_get(struct ald_store *st, const char *sha256,
                                 struct ald_image_rec *rec)
 {
     enum ald_store_rc rc;
-    if (!ald_is_lower_hex(sha256, ALD_SHA256_HEX))
+    if (!alc_is_lower_hex(sha256, ALD_SHA256_HEX))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
                         "an image is named by its payload SHA-256: 64 lowercase hex digits");
     rc = st->ops->image_get(st, sha256, rec);

@@ -10,7 +10,7 @@
 
 struct ald_result ald_product_name_check(const char *name)
 {
-    if (!ald_name_valid(name))
+    if (!alc_name_valid(name))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
                         "product name must be 1..64 of [A-Za-z0-9._-], starting with a letter "
                         "or digit");

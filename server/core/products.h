@@ -11,11 +11,11 @@
 #include "result.h"
 #include "store.h"
 
-/* Is name a valid product name (ald_name_valid)? Errors: BAD_REQUEST, naming the rule. */
+/* Is name a valid product name (alc_name_valid)? Errors: BAD_REQUEST, naming the rule. */
 struct ald_result ald_product_name_check(const char *name);
 
 /*
- * Create product `name` (ald_name_valid) for `platform`; *out is the new product and a
+ * Create product `name` (alc_name_valid) for `platform`; *out is the new product and a
  * product.created event is recorded. Errors: BAD_REQUEST (name), EXISTS, INTERNAL.
  */
 struct ald_result ald_product_create(struct ald_store *st, const char *name, uint16_t platform,

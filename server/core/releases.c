@@ -33,7 +33,7 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
                        "'version' must be a semantic version (e.g. \"1.2.0\" or \"2.0.0-rc.1\")");
         goto out;
     }
-    if (!ald_name_valid(channel)) {
+    if (!alc_name_valid(channel)) {
         res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "'channel' must be a name");
         goto out;
     }
@@ -53,7 +53,7 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
     }
     for (size_t i = 0; i < spec->nimages; i++) {
         const char *sha = spec->images[i];
-        if (!sha || !ald_is_lower_hex(sha, ALD_SHA256_HEX) ||
+        if (!sha || !alc_is_lower_hex(sha, ALD_SHA256_HEX) ||
             st->ops->image_get(st, sha, img) != ALD_STORE_OK) {
             res = ald_fail(ALD_ERR_UNPROCESSABLE, "unknown_image",
                            "images[%zu]: the server holds no such image: upload it first", i);

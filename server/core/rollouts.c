@@ -138,7 +138,7 @@ static bool valid_target(const char *text, char *msg, size_t msglen)
     json_object_foreach(t, key, arr) {
         ok = ok && (!strcmp(key, "groups") || !strcmp(key, "channels")) && json_is_array(arr);
         json_array_foreach(arr, i, v)
-            ok = ok && json_is_string(v) && ald_name_valid(json_string_value(v));
+            ok = ok && json_is_string(v) && alc_name_valid(json_string_value(v));
     }
     if (!ok)
         snprintf(msg, msglen, "target: {\"groups\": [names], \"channels\": [names]}, both optional");

@@ -1977,7 +1977,7 @@ static void device_where(struct qb *b, const struct ald_device_filter *f, bool p
     }
     if (f->group) {
         /* groups is a JSON array of names as jansson writes it: ["a","b"]. Names cannot
-         * hold quotes (ald_name_valid), so "name" with its quotes is one element. */
+         * hold quotes (alc_name_valid), so "name" with its quotes is one element. */
         snprintf(needle, needle_cap, "\"%s\"", f->group);
         qb_add(b, " AND replace(d.groups, ");
         qb_text(b, needle);

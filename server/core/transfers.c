@@ -37,13 +37,13 @@ bool ald_transfer_parse_key(const char *key, struct ald_transfer *out)
         return false;
     memcpy(out->target, key, ALD_SHA256_HEX);
     const char *rest = key + ALD_SHA256_HEX;
-    if (!ald_is_lower_hex(out->target, ALD_SHA256_HEX))
+    if (!alc_is_lower_hex(out->target, ALD_SHA256_HEX))
         return false;
     if (!*rest) {
         out->encoding = AL_ENC_FULL;
     } else if (!strcmp(rest, ".z")) {
         out->encoding = AL_ENC_COMPRESSED;
-    } else if (rest[0] == '.' && ald_is_lower_hex(rest + 1, ALD_SHA256_HEX)) {
+    } else if (rest[0] == '.' && alc_is_lower_hex(rest + 1, ALD_SHA256_HEX)) {
         out->encoding = AL_ENC_DELTA;
         memcpy(out->base, rest + 1, ALD_SHA256_HEX);
     } else {

@@ -21,6 +21,7 @@
 
 #include "airlift/image.h"
 #include "airlift/proto.h"
+#include "airlift/wire.h"
 #include "blobs.h"
 #include "images.h"
 #include "log.h"
@@ -204,7 +205,7 @@ static json_t *inventory_json(const struct al_inventory *inv)
         const struct al_module_status *m = &inv->modules[i];
         if (!m->present)
             continue;
-        ald_hex_encode(m->payload_sha256, AL_SHA256_SIZE, hex);
+        alc_hex_encode(m->payload_sha256, AL_SHA256_SIZE, hex);
         al_version_format(&m->version, ver, sizeof ver);
         json_array_append_new(mods, json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:b}",
             "function", al_function_name(m->function), "index", m->index, "version", ver,
@@ -253,7 +254,7 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
         s->index = (uint8_t)json_integer_value(json_object_get(m, "index"));
         s->present = true;
         if (!s->function || al_version_parse(ver, strlen(ver), &s->version) != AL_OK ||
-            !ald_hex_decode(sha, s->payload_sha256, AL_SHA256_SIZE)) {
+            !alc_hex_decode(sha, s->payload_sha256, AL_SHA256_SIZE)) {
             ok = false;
             break;
         }
@@ -267,7 +268,6 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
 
 /* Costs of a step on a 1500-MTU link, measured (docs/protocol.md, "Cost"): the windowed
  * transfer's chunks and window requests on a clean link, and what every step pays once. */
-#define WIRE_CHUNK 1424u
 #define WIRE_PER_CHUNK 64u   /* UDP/IPv4 28, DTLS record 29, CoAP header, token, marker, index */
 #define WIRE_PER_WINDOW 96u  /* one window request */
 #define WIRE_PER_STEP 3700u  /* two handshakes, inventories, plan, report, close, confirmation */
@@ -276,8 +276,9 @@ uint64_t ald_wire_estimate(uint64_t size)
 {
     if (!size)
         return 0;
-    uint64_t chunks = (size + WIRE_CHUNK - 1) / WIRE_CHUNK, windows = 0;
-    for (uint64_t left = chunks, n = 16; left; windows++, n = n < 64 ? n * 2 : 64)
+    uint64_t chunks = (size + AL_WIRE_CHUNK_MAX - 1) / AL_WIRE_CHUNK_MAX, windows = 0;
+    for (uint64_t left = chunks, n = AL_WIRE_WINDOW_FIRST; left;
+         windows++, n = n < AL_WIRE_WINDOW_MAX ? n * 2 : AL_WIRE_WINDOW_MAX)
         left = left > n ? left - n : 0; /* windows of 16, 32, then 64 chunks */
     return size + chunks * WIRE_PER_CHUNK + windows * WIRE_PER_WINDOW + WIRE_PER_STEP;
 }
@@ -311,7 +312,7 @@ static json_t *step_json(const struct al_image_header *h, const struct ald_trans
                          bool making, const char *base_version, const char *state)
 {
     char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX], key[ALD_TRANSFER_KEY_MAX + 1];
-    ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
+    alc_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
     al_version_format(&h->version, ver, sizeof ver);
     ald_transfer_key(t, key);
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "function",
@@ -349,9 +350,9 @@ static enum ald_transfer_state choose_transfers(struct ald_updates *u,
             if (mods[i].present && mods[i].function == h->function &&
                 (h->function == AL_FN_BOOTLOADER || mods[i].index == h->index))
                 running = &mods[i];
-        ald_hex_encode(h->payload_sha256, AL_SHA256_SIZE, target);
+        alc_hex_encode(h->payload_sha256, AL_SHA256_SIZE, target);
         if (running)
-            ald_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
+            alc_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
         enum ald_transfer_state st = ald_transfer_choose(u->data_dir, u->workers, target,
                                                          running ? base : NULL, streams, &x->t[s]);
         if (st == ALD_TRANSFER_ERROR)
@@ -413,7 +414,7 @@ static enum ald_transfer_state choose_transfers_api(struct ald_updates *u,
 static bool runs(const struct al_module_status *mods, size_t n, const char *sha_hex)
 {
     uint8_t sha[AL_SHA256_SIZE];
-    if (!ald_hex_decode(sha_hex, sha, sizeof sha))
+    if (!alc_hex_decode(sha_hex, sha, sizeof sha))
         return false;
     for (size_t i = 0; i < n; i++)
         if (mods[i].present && !memcmp(mods[i].payload_sha256, sha, sizeof sha))
@@ -438,7 +439,7 @@ static void set_steps(struct ald_update_rec *rec, const struct ald_plan_result *
         bool in_plan = false;
         for (size_t k = 0; sha && k < p->step_count; k++) {
             char hex[ALD_SHA256_HEX + 1];
-            ald_hex_encode(p->steps[k]->hdr.payload_sha256, AL_SHA256_SIZE, hex);
+            alc_hex_encode(p->steps[k]->hdr.payload_sha256, AL_SHA256_SIZE, hex);
             in_plan |= !strcmp(hex, sha);
         }
         if (sha && !in_plan && runs(mods, n, sha)) {
@@ -958,7 +959,7 @@ static bool wanted_json_of(const char *const *sha, size_t n, char *out, size_t c
     if (!ok)
         snprintf(msg, msglen, "images: give 1 to %d image hashes", ALD_PLAN_MAX_STEPS);
     for (size_t i = 0; ok && i < n; i++) {
-        ok = ald_is_lower_hex(sha[i], ALD_SHA256_HEX);
+        ok = alc_is_lower_hex(sha[i], ALD_SHA256_HEX);
         for (size_t k = 0; ok && k < i; k++)
             ok = strcmp(sha[i], sha[k]) != 0;
         if (!ok)
@@ -1057,7 +1058,7 @@ struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
     if (!plan_update(u, dev->platform, out, mods, nmods, catalog, &p, code, codelen, msg,
                      msglen)) {
         rc = !strcmp(code, "internal") ? ALD_QUEUE_ERROR
-             : ald_is_lower_hex(code, ALD_SHA256_HEX) ? ALD_QUEUE_UNKNOWN_IMAGE
+             : alc_is_lower_hex(code, ALD_SHA256_HEX) ? ALD_QUEUE_UNKNOWN_IMAGE
                                                        : ALD_QUEUE_PLAN_ERROR;
         goto out;
     }

@@ -85,7 +85,7 @@ HANDLER(h_devices_create)
         ret = reply_result(c, r, &res);
         goto out;
     }
-    ald_hex_encode(d->psk, d->psk_len, psk_hex);
+    alc_hex_encode(d->psk, d->psk_len, psk_hex);
     body = device_json(h, d, false, false, false);
     if (body)
         json_object_set_new(body, "psk", json_string(psk_hex));

@@ -6,6 +6,7 @@
 
 #include "events.h"
 #include "http_priv.h"
+#include "airlift_common/parse.h"
 #include "reply.h"
 #include "updates.h"
 #include "util.h"
@@ -43,11 +44,7 @@ static bool type_prefix_valid(const char *s)
 
 bool parse_after(const char *s, int64_t *out)
 {
-    if (!strcmp(s, "0")) {
-        *out = 0;
-        return true;
-    }
-    return parse_id(s, out);
+    return alc_parse_id(s, true, out);
 }
 
 bool event_filter_params(struct MHD_Connection *c, struct req *r, struct ald_event_filter *f,
@@ -60,7 +57,7 @@ bool event_filter_params(struct MHD_Connection *c, struct req *r, struct ald_eve
     const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
     const char *bad = NULL;
 
-    if (device && !ald_name_valid(device))
+    if (device && !alc_name_valid(device))
         bad = "'device' must be a device name";
     else if (update && !parse_id(update, &f->update_id))
         bad = "'update' must be an update id (a positive integer)";

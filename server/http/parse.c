@@ -5,6 +5,8 @@
 
 #include "devices.h"
 #include "http_priv.h"
+#include "airlift_common/parse.h"
+#include "airlift_common/platform.h"
 #include "reply.h"
 
 json_t *parse_body(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret)
@@ -75,23 +77,15 @@ const char *string_field(struct MHD_Connection *c, struct req *r, json_t *obj,
 
 bool parse_id(const char *s, int64_t *out)
 {
-    int64_t v = 0;
-    if (!*s || *s == '0' || strlen(s) > 18)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
+    return alc_parse_id(s, false, out);
 }
 
 bool platform_value(json_t *v, uint16_t *out)
 {
-    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 65535) {
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        json_integer_value(v) <= ALC_PLATFORM_ID_MAX) {
         *out = (uint16_t)json_integer_value(v);
         return true;
     }
-    return json_is_string(v) && ald_platform_by_name(json_string_value(v), out);
+    return json_is_string(v) && alc_platform_by_name(json_string_value(v), out);
 }

@@ -678,18 +678,18 @@ static void test_names_and_files(void **state)
     char path[512], buf[16] = {0};
     struct stat sb;
     FILE *f;
-    assert_true(ald_name_valid("electron-01"));
-    assert_true(ald_name_valid("a.b_c"));
-    assert_false(ald_name_valid(""));
-    assert_false(ald_name_valid("-x"));
-    assert_false(ald_name_valid(".hidden"));
-    assert_false(ald_name_valid("a/b"));
-    assert_false(ald_name_valid("a b"));
-    assert_false(ald_name_valid("01234567890123456789012345678901234567890123456789012345678901234"));
+    assert_true(alc_name_valid("electron-01"));
+    assert_true(alc_name_valid("a.b_c"));
+    assert_false(alc_name_valid(""));
+    assert_false(alc_name_valid("-x"));
+    assert_false(alc_name_valid(".hidden"));
+    assert_false(alc_name_valid("a/b"));
+    assert_false(alc_name_valid("a b"));
+    assert_false(alc_name_valid("01234567890123456789012345678901234567890123456789012345678901234"));
 
     snprintf(path, sizeof path, "%s/file", fx->dir);
-    assert_int_equal(ald_write_file_atomic(path, "one", 3, 0600), 0);
-    assert_int_equal(ald_write_file_atomic(path, "second", 6, 0600), 0);
+    assert_int_equal(alc_write_file_atomic_mode(path, "one", 3, 0600), 0);
+    assert_int_equal(alc_write_file_atomic_mode(path, "second", 6, 0600), 0);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
     f = fopen(path, "r");
@@ -697,7 +697,7 @@ static void test_names_and_files(void **state)
     fclose(f);
     assert_string_equal(buf, "second");
     snprintf(path, sizeof path, "%s/no-such-dir/file", fx->dir);
-    assert_int_equal(ald_write_file_atomic(path, "x", 1, 0600), -1);
+    assert_int_equal(alc_write_file_atomic_mode(path, "x", 1, 0600), -1);
 }
 
 /* ---- updates, liveness, wire bytes ---- */
