@@ -11,6 +11,7 @@
 
 #include "airlift/image.h"
 #include "log.h"
+#include "updates.h"
 #include "util.h"
 #include "airlift_common/platform.h"
 
@@ -82,6 +83,86 @@ struct ald_result ald_device_create(struct ald_store *st, const char *name, uint
 struct ald_result ald_device_list(struct ald_store *st, ald_device_cb each, void *ctx)
 {
     enum ald_store_rc rc = st->ops->device_list(st, each, ctx);
+    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+}
+
+static bool module_function(const char *s, size_t n)
+{
+    static const char *const names[] = {"bootloader", "system", "application", "radio", "ncp"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && !strncmp(s, names[i], n))
+            return true;
+    return false;
+}
+
+struct ald_result ald_device_query(struct ald_store *st, const struct ald_device_query *q,
+                                   ald_device_summary_cb each, void *ctx, uint64_t *total)
+{
+    struct ald_device_filter f;
+    struct ald_product_rec prod;
+    char function[ALD_FUNCTION_NAME_MAX + 1];
+    enum ald_store_rc rc;
+    memset(&f, 0, sizeof f);
+    f.online = -1;
+    f.index = -1;
+    if (q->product) {
+        if (!alc_name_valid(q->product))
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "product: not a valid name");
+        rc = st->ops->product_get(st, q->product, &prod);
+        if (rc == ALD_STORE_NOT_FOUND)
+            return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' does not exist",
+                            q->product);
+        if (rc != ALD_STORE_OK)
+            return ald_store_failed(rc);
+        f.product_id = prod.id;
+    }
+    if ((q->group && !alc_name_valid(q->group)) || (q->channel && !alc_name_valid(q->channel)))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s: not a valid name",
+                        q->group && !alc_name_valid(q->group) ? "group" : "channel");
+    f.group = q->group;
+    f.channel = q->channel;
+    if (q->module || q->version) {
+        const char *colon = q->module ? strchr(q->module, ':') : NULL;
+        char *end = NULL;
+        long index = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!q->module || !q->version || !colon || !module_function(q->module, (size_t)(colon - q->module)) ||
+            end == colon + 1 || *end || index < 0 || index > 255 || strlen(q->version) > ALD_VERSION_MAX)
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                            "module and version go together: module=FUNCTION:INDEX (bootloader, "
+                            "system, application, radio or ncp) and version=X.Y.Z");
+        snprintf(function, sizeof function, "%.*s", (int)(colon - q->module), q->module);
+        f.function = function;
+        f.index = (int)index;
+        f.version = q->version;
+    }
+    if (q->online) {
+        if (strcmp(q->online, "true") && strcmp(q->online, "false"))
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "online: true or false");
+        f.online = !strcmp(q->online, "true");
+        f.online_since = ald_now_ms() - ALD_ONLINE_WINDOW_MS;
+    }
+    if (q->state) {
+        static const char *const states[] = {"none", "active", "queued", "downloading",
+                                             "verifying", "installing", "rebooting",
+                                             "confirming"};
+        bool known = false;
+        for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+            known |= !strcmp(q->state, states[i]);
+        if (!known)
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                            "state: none, active, or the state of an update under way (queued, "
+                            "downloading, verifying, installing, rebooting, confirming)");
+        f.update_state = q->state;
+    }
+    if ((q->prefix && strlen(q->prefix) > ALD_NAME_MAX) || (q->after && !alc_name_valid(q->after)))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s: not a valid name",
+                        q->after && !alc_name_valid(q->after) ? "after" : "prefix");
+    f.name_prefix = q->prefix;
+    f.after_name = q->after;
+    f.limit = q->limit;
+    if (q->count && (rc = st->ops->device_count(st, &f, total)) != ALD_STORE_OK)
+        return ald_store_failed(rc);
+    rc = st->ops->device_query(st, &f, each, ctx);
     return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
 }
 

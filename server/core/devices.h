@@ -34,6 +34,21 @@ struct ald_result ald_device_create(struct ald_store *st, const char *name, uint
  * each must not call the store). Errors: INTERNAL. */
 struct ald_result ald_device_list(struct ald_store *st, ald_device_cb each, void *ctx);
 
+/*
+ * The devices of the management API's listing (docs/api.md, "GET /v1/devices"): the filter
+ * as the request named it, in name order, without PSKs and inventories. Checks every field
+ * (names, the product, a module "FUNCTION:INDEX") and fills f. query: each(ctx, summary);
+ * with `count`, *total is how many match in all. Errors: BAD_REQUEST and NOT_FOUND (an
+ * unknown product) naming the field, INTERNAL, UNAVAILABLE.
+ */
+struct ald_device_query {
+    const char *product, *group, *channel, *module, *version, *online, *state, *prefix, *after;
+    size_t limit; /* 0: all */
+    bool count;
+};
+struct ald_result ald_device_query(struct ald_store *st, const struct ald_device_query *q,
+                                   ald_device_summary_cb each, void *ctx, uint64_t *total);
+
 /* Device `name` into *out. Errors: NOT_FOUND (also for a name that is not valid), INTERNAL. */
 struct ald_result ald_device_get(struct ald_store *st, const char *name,
                                  struct ald_device_rec *out);

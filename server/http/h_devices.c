@@ -100,48 +100,119 @@ out:
     return ret;
 }
 
+#define LIST_LIMIT_MAX 1000 /* devices per page */
+#define PRODUCT_CACHE 16
+
+/* One page of the listing, rendered as it streams out of the store. */
 struct device_listing {
     struct ald_http *h;
     json_t *devices;
-    json_t *ids; /* device ids, to add what the store knows once the listing is done */
+    size_t n;
+    char last[ALD_NAME_MAX + 1];
+    struct { int64_t id; char name[ALD_NAME_MAX + 1]; } products[PRODUCT_CACHE];
+    size_t nproducts;
+    int64_t now;
 };
 
-static int collect_device(void *ctx, const struct ald_device_rec *d)
+static int collect_summary(void *ctx, const struct ald_device_summary *d)
 {
     struct device_listing *l = ctx;
-    json_array_append_new(l->ids, json_integer(d->id));
-    return json_array_append_new(l->devices, device_json(l->h, d, false, false, false));
+    json_t *product = json_null();
+    for (size_t i = 0; d->product_id && i < l->nproducts; i++)
+        if (l->products[i].id == d->product_id)
+            product = json_string(l->products[i].name);
+    if (d->product_id && json_is_null(product))
+        product = json_integer(d->product_id); /* named once the page is read */
+    json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:I, s:I, s:o}",
+        "name", d->name, "identity", d->identity, "platform", d->platform, "dev", d->dev,
+        "product", product, "groups",
+        d->groups_json[0] ? json_loads(d->groups_json, 0, NULL) : json_array(),
+        "channel", d->channel[0] ? d->channel : "stable", "pinned",
+        d->pinned[0] ? json_string(d->pinned) : json_null(), "created_at",
+        ald_time_json(d->created_at), "last_seen_at", ald_time_json(d->last_seen_at),
+        "reported_at", ald_time_json(d->reported_at), "online",
+        d->last_seen_at && l->now - d->last_seen_at < ALD_ONLINE_WINDOW_MS, "next_checkin_at",
+        ald_time_json(d->next_checkin_at), "bytes_sent", (json_int_t)d->bytes_tx,
+        "bytes_received", (json_int_t)d->bytes_rx, "update",
+        d->update_id ? json_pack("{s:I, s:s}", "id", (json_int_t)d->update_id, "state",
+                                 d->update_state)
+                     : json_null());
+    l->n++;
+    snprintf(l->last, sizeof l->last, "%s", d->name);
+    return json_array_append_new(l->devices, o);
 }
 
+/* GET /v1/devices[?product=&group=&channel=&module=&version=&online=&state=&prefix=
+ * &after=&limit=&count=]: a page of devices in name order (docs/api.md). */
 HANDLER(h_devices_list)
 {
-    struct device_listing l = {h, json_array(), json_array()};
-    struct ald_result res = ald_ok();
-    char product[ALD_NAME_MAX + 1];
-    json_t *id;
+    struct device_listing *l = calloc(1, sizeof *l);
+    struct ald_device_query q;
+    struct ald_result res;
+    uint64_t total = 0;
+    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *count = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "count");
+    int64_t n = 0;
     size_t i;
-    if (!l.devices || !l.ids) {
-        json_decref(l.devices);
-        json_decref(l.ids);
+    json_t *o, *body;
+    if (!l || !(l->devices = json_array())) {
+        free(l);
         return MHD_NO;
     }
-    res = ald_device_list(h->store, collect_device, &l);
+    memset(&q, 0, sizeof q);
+#define ARG(f) q.f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, #f)
+    ARG(product); ARG(group); ARG(channel); ARG(module); ARG(version); ARG(online); ARG(state);
+    ARG(prefix); ARG(after);
+#undef ARG
+    if (limit && (!parse_id(limit, &n) || n > LIST_LIMIT_MAX)) {
+        json_decref(l->devices);
+        free(l);
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "limit: a number 1..%d", LIST_LIMIT_MAX);
+    }
+    if (count && strcmp(count, "true") && strcmp(count, "false")) {
+        json_decref(l->devices);
+        free(l);
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "count: true or false");
+    }
+    q.limit = (size_t)n;
+    q.count = count && !strcmp(count, "true");
+    l->h = h;
+    l->now = ald_now_ms();
+    res = ald_device_query(h->store, &q, collect_summary, l, &total);
     if (!ald_is_ok(&res)) {
-        json_decref(l.devices);
-        json_decref(l.ids);
+        json_decref(l->devices);
+        free(l);
         return reply_result(c, r, &res);
     }
-    json_array_foreach(l.ids, i, id) {
-        json_t *o = json_array_get(l.devices, i);
+    json_array_foreach(l->devices, i, o) { /* product ids to names, a few lookups per page */
         json_t *pid = json_object_get(o, "product");
-        json_object_set_new(o, "update", ald_device_update_json(h->store, json_integer_value(id)));
-        if (json_is_integer(pid))
-            json_object_set_new(o, "product",
-                                ald_product_name(h->store, json_integer_value(pid), product)
-                                    ? json_string(product) : json_null());
+        char name[ALD_NAME_MAX + 1];
+        if (!json_is_integer(pid))
+            continue;
+        size_t k;
+        for (k = 0; k < l->nproducts && l->products[k].id != json_integer_value(pid); k++)
+            ;
+        if (k == l->nproducts) {
+            if (!ald_product_name(h->store, json_integer_value(pid), name))
+                name[0] = '\0';
+            if (k < PRODUCT_CACHE) {
+                l->products[k].id = json_integer_value(pid);
+                snprintf(l->products[k].name, sizeof l->products[k].name, "%s", name);
+                l->nproducts++;
+            }
+        } else {
+            snprintf(name, sizeof name, "%s", l->products[k].name);
+        }
+        json_object_set_new(o, "product", name[0] ? json_string(name) : json_null());
     }
-    json_decref(l.ids);
-    return reply_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "devices", l.devices));
+    body = json_pack("{s:o}", "devices", l->devices);
+    if (q.limit && l->n == q.limit)
+        json_object_set_new(body, "next", json_string(l->last));
+    if (q.count)
+        json_object_set_new(body, "count", json_integer((json_int_t)total));
+    free(l);
+    return reply_json(c, r, MHD_HTTP_OK, body);
 }
 
 HANDLER(h_device_get)
