@@ -191,11 +191,11 @@ static void test_unknown_versions(void **state)
     (void)state;
     assert_true(alh_particle_find(buf, len, &m));
 
-    m.version = 4000;
+    m.version = 4300; /* not a Device OS release */
     memset(&h, 0, sizeof(h));
     assert_int_equal(alh_particle_to_header(&m, NULL, &h, err, sizeof(err)),
                      ALH_PARTICLE_UNKNOWN_VERSION);
-    assert_non_null(strstr(err, "4000"));
+    assert_non_null(strstr(err, "4300"));
     memset(&v, 0, sizeof(v));
     v.major = 3;
     memset(&imp, 0, sizeof(imp));
@@ -203,11 +203,11 @@ static void test_unknown_versions(void **state)
     assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)), ALH_PARTICLE_OK);
     assert_int_equal(h.version.major, 3);
 
-    m.deps[0].version = 4001; /* system 1 >= ? */
+    m.deps[0].version = 4301; /* system 1 >= ? */
     assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)),
                      ALH_PARTICLE_UNKNOWN_DEP_VERSION);
     assert_non_null(strstr(err, "dependency 1"));
-    assert_non_null(strstr(err, "4001"));
+    assert_non_null(strstr(err, "4301"));
 
     memset(&explicit_dep, 0, sizeof(explicit_dep));
     explicit_dep.function = AL_FN_SYSTEM;
@@ -248,7 +248,9 @@ static void test_rejects(void **state)
     buf = load("system-part2-0.7.0.bin", &len);
     assert_false(alh_particle_parse_at(buf, len, 0, &m)); /* a vector table, not a header */
     assert_true(alh_particle_parse_at(buf, len, ALH_PARTICLE_INFO_OFFSET_VT, &m));
-    assert_false(alh_particle_find(buf, len / 2, &m)); /* truncated: module larger than file */
+    assert_true(alh_particle_find(buf, len / 2, &m)); /* found, but the module is larger */
+    assert_false(m.has_crc);
+    assert_int_equal(alh_particle_check(buf, len / 2, &m, NULL, 0), ALH_PARTICLE_TRUNCATED);
     buf[0x184 + 12] = 0;
     buf[0x184 + 13] = 0; /* platform 0 */
     assert_false(alh_particle_find(buf, len, &m));
