@@ -104,7 +104,7 @@ static json_t *particle_module_json(const struct alh_particle_module *m)
     const char *release = m->function == ALH_PARTICLE_FN_SYSTEM_PART
                               ? alh_particle_system_release(m->version)
                           : m->function == ALH_PARTICLE_FN_BOOTLOADER
-                              ? alh_particle_bootloader_release(m->version)
+                              ? alh_particle_bootloader_release(m->version, m->platform_id)
                               : NULL;
     char label[LABEL_MAX];
     json_t *obj = json_pack("{s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:I, s:i, s:b, s:o}",
@@ -119,8 +119,8 @@ static json_t *particle_module_json(const struct alh_particle_module *m)
     cli_json_set(obj, "generation", pl != NULL ? json_integer(pl->generation) : json_null());
     cli_json_set(obj, "release", release != NULL ? json_string(release) : json_null());
     cli_json_set(obj, "version_label",
-                 json_string(alh_particle_version_label(m->function, m->version, label,
-                                                        sizeof(label))));
+                 json_string(alh_particle_version_label(m->function, m->version,
+                                                        m->platform_id, label, sizeof(label))));
     cli_json_set(obj, "crc_ok", json_boolean(m->crc_ok));
     cli_json_set(obj, "sha256_ok", m->has_suffix ? json_boolean(m->sha_ok) : json_null());
     return obj;
@@ -133,7 +133,8 @@ static void print_particle_module(const char *prefix, const struct alh_particle_
 
     printf("%sParticle %s %u, %s, platform %u (%s) (module_info at 0x%x, 0x%08x..0x%08x, "
            "CRC %s)\n", prefix, alh_particle_function_name(m->function), m->index,
-           alh_particle_version_label(m->function, m->version, label, sizeof(label)),
+           alh_particle_version_label(m->function, m->version, m->platform_id, label,
+                                      sizeof(label)),
            m->platform_id, pl != NULL ? pl->name : "unknown platform", m->info_offset,
            m->start_address, m->end_address, m->crc_ok ? "ok" : "BAD or missing");
 }

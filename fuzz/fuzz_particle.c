@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (alh_particle_check(data, size, &m, err, sizeof(err)) != ALH_PARTICLE_OK &&
         err[0] == '\0')
         abort();
-    alh_particle_version_label(m.function, m.version, label, sizeof(label));
+    alh_particle_version_label(m.function, m.version, m.platform_id, label, sizeof(label));
     memset(&h, 0, sizeof(h));
     (void)alh_particle_to_header(&m, NULL, &h, err, sizeof(err));
     return 0;

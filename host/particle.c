@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "al_host_crypto.h"
 #include "particle_versions.h"
@@ -268,15 +269,38 @@ const char *alh_particle_system_release(uint16_t n)
     return r != NULL ? r->release : NULL;
 }
 
-const char *alh_particle_bootloader_release(uint16_t n)
+/* Does the comma-separated list name (case aside: "E Som X") the platform? "" lists all. */
+static bool lists_platform(const char *list, const struct alh_particle_platform *pl)
 {
+    size_t want;
+
+    if (pl == NULL || list[0] == '\0')
+        return true;
+    want = strlen(pl->name);
+    while (*list != '\0') {
+        size_t n;
+        while (*list == ' ' || *list == ',')
+            list++;
+        n = strcspn(list, ",");
+        while (n > 0 && list[n - 1] == ' ')
+            n--;
+        if (n == want && strncasecmp(list, pl->name, n) == 0)
+            return true;
+        list += strcspn(list, ",");
+    }
+    return false;
+}
+
+const char *alh_particle_bootloader_release(uint16_t n, uint16_t platform_id)
+{
+    const struct alh_particle_platform *pl = alh_particle_platform(platform_id);
     const char *first = NULL;
 
     if (n == 0)
         return NULL;
     for (size_t i = 0; i < alh_particle_release_count; i++) {
         const struct alh_particle_release *r = &alh_particle_releases[i];
-        if (r->bootloader != n)
+        if (r->bootloader != n || !lists_platform(r->platforms, pl))
             continue;
         if (strchr(r->release, '-') == NULL)
             return r->release;
@@ -286,8 +310,8 @@ const char *alh_particle_bootloader_release(uint16_t n)
     return first;
 }
 
-const char *alh_particle_version_label(uint8_t particle_function, uint16_t n, char *buf,
-                                       size_t cap)
+const char *alh_particle_version_label(uint8_t particle_function, uint16_t n,
+                                       uint16_t platform_id, char *buf, size_t cap)
 {
     const char *release;
 
@@ -302,7 +326,7 @@ const char *alh_particle_version_label(uint8_t particle_function, uint16_t n, ch
             snprintf(buf, cap, "Device OS %u (not in Particle's list of releases)", n);
         break;
     case ALH_PARTICLE_FN_BOOTLOADER:
-        release = alh_particle_bootloader_release(n);
+        release = alh_particle_bootloader_release(n, platform_id);
         if (release != NULL)
             snprintf(buf, cap, "bootloader %u (Device OS %s)", n, release);
         else

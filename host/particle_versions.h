@@ -15,6 +15,7 @@ struct alh_particle_release {
     uint8_t maps;        /* 1: module maps to this row's release (last row carrying it) */
     uint32_t major, minor, patch; /* semantic version the module integer maps to */
     const char *pre;              /* its pre-release tag, "" for a release */
+    const char *platforms;        /* "Photon, P1, Electron, ..."; "" when the table says none */
 };
 
 extern const struct alh_particle_release alh_particle_releases[];

@@ -102,6 +102,7 @@ def main():
             "module": int(cells[1]),
             "release": cells[2],
             "version": parse_release(cells[2]),
+            "platforms": cells[3] if len(cells) > 3 else "",
         })
     if len(rows) < 100:
         sys.exit(f"gen_particle_versions: only {len(rows)} rows found; wrong file?")
@@ -145,15 +146,16 @@ def main():
     out.append('#include "particle_versions.h"')
     out.append("")
     out.append("/* {system module integer, bootloader integer, release, maps, the semantic version the")
-    out.append(" * system module integer maps to}, in the table's order. maps is 1 on the row whose")
-    out.append(" * release that integer maps to (the last row carrying it). */")
+    out.append(" * system module integer maps to, platforms}, in the table's order. maps is 1 on the")
+    out.append(" * row whose release that integer maps to (the last row carrying it). */")
     out.append("const struct alh_particle_release alh_particle_releases[] = {")
     for r in rows:
         n = r["module"]
         maps = by_module[n] is r
         v = semver[n]
         out.append(f'    {{{n}, {r["bootloader"]}, "{r["release"]}", {1 if maps else 0}, '
-                   f'{v[0]}, {v[1]}, {v[2]}, "{v[3]}"}},')
+                   f'{v[0]}, {v[1]}, {v[2]}, "{v[3]}",')
+        out.append(f'     "{r["platforms"]}"}},')
     out.append("};")
     out.append("")
     out.append("const size_t alh_particle_release_count =")

@@ -345,7 +345,7 @@ static void test_every_platform(void **state)
         assert_int_equal(m.info_offset, cases[i].info_offset);
         assert_int_equal(m.function, cases[i].function);
         assert_int_equal(m.end_address - m.start_address + ALH_PARTICLE_CRC_SIZE, len);
-        alh_particle_version_label(m.function, m.version, label, sizeof(label));
+        alh_particle_version_label(m.function, m.version, m.platform_id, label, sizeof(label));
         assert_string_equal(label, cases[i].label);
         memset(&h, 0, sizeof(h));
         if (alh_particle_to_header(&m, NULL, &h, err, sizeof(err)) != ALH_PARTICLE_OK)
@@ -499,9 +499,12 @@ static void test_release_table(void **state)
     assert_string_equal(alh_particle_system_release(13), "0.5.0"); /* 0.5.0-rc.2 is 13 too */
     assert_string_equal(alh_particle_system_release(6200), "6.2.0");
     assert_null(alh_particle_system_release(4300));
-    assert_string_equal(alh_particle_bootloader_release(1006), "2.2.0");
-    assert_string_equal(alh_particle_bootloader_release(501), "1.4.2");
-    assert_null(alh_particle_bootloader_release(9999));
+    assert_string_equal(alh_particle_bootloader_release(1006, 13), "2.2.0");
+    assert_string_equal(alh_particle_bootloader_release(501, 10), "1.4.2");
+    assert_string_equal(alh_particle_bootloader_release(1006, 32), "3.0.1-p2.2"); /* P2 line */
+    assert_string_equal(alh_particle_bootloader_release(3100, 32), "6.2.0");
+    assert_null(alh_particle_bootloader_release(1006, 35)); /* no M SoM row has it */
+    assert_null(alh_particle_bootloader_release(9999, 13));
     assert_true(alh_particle_version(ALH_PARTICLE_FN_SYSTEM_PART, 1503, &a));
     version_str(&a, got, sizeof(got));
     assert_string_equal(got, "1.5.1-0.tracker.1");

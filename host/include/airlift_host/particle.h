@@ -134,16 +134,20 @@ const struct alh_particle_platform *alh_particle_platform(uint16_t id);
  */
 const char *alh_particle_system_release(uint16_t n);
 
-/* The first release that shipped bootloader n (a final release if any did), or NULL. */
-const char *alh_particle_bootloader_release(uint16_t n);
+/*
+ * The first release that shipped bootloader n for platform_id (a final release if any did),
+ * or NULL. Only rows of Particle's table that list the platform (or list none) count, since
+ * the P2 line numbers its bootloaders apart; an unknown platform id matches every row.
+ */
+const char *alh_particle_bootloader_release(uint16_t n, uint16_t platform_id);
 
 /*
- * A module's version as users know it, into buf (always NUL-terminated when cap > 0):
+ * A module's version as users know it (bootloader releases for platform_id), into buf (always NUL-terminated when cap > 0):
  * "Device OS 2.3.1 (2302)" for system parts, "bootloader 1006 (Device OS 2.2.0)",
  * "radio stack 202", "user part 6". Returns buf.
  */
-const char *alh_particle_version_label(uint8_t particle_function, uint16_t n, char *buf,
-                                       size_t cap);
+const char *alh_particle_version_label(uint8_t particle_function, uint16_t n,
+                                       uint16_t platform_id, char *buf, size_t cap);
 
 /* Human name of a Particle function ("system part", ...), "unknown" otherwise. Never NULL. */
 const char *alh_particle_function_name(uint8_t particle_function);
