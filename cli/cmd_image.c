@@ -1,8 +1,9 @@
 /*
  * cmd_image.c - airlift image create | inspect | verify.
  *
- * create wraps a raw binary (or a Particle Device OS module, whose module_info supplies the
- * metadata) into a signed image; inspect shows an image's structure without a key; verify runs
+ * create wraps firmware into a signed image: a Particle Device OS module of any platform
+ * (module_info supplies the metadata; its CRC is checked first), an ELF executable or an Intel
+ * HEX file (flattened at their load addresses), or a raw binary with flags; inspect shows an image's structure without a key; verify runs
  * the device library's own verification (al_image_verify_buffer on the mbedTLS port).
  */
 #include "cli.h"
@@ -13,6 +14,8 @@
 #include <string.h>
 
 #include "airlift/image.h"
+#include "airlift_host/elf.h"
+#include "airlift_host/ihex.h"
 #include "airlift_host/image_build.h"
 #include "airlift_host/keys.h"
 #include "airlift_host/particle.h"
@@ -20,6 +23,8 @@
 
 #define IMAGE_ERR_MAX 512
 #define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_HEADER + AL_IMAGE_MAX_PAYLOAD)
+#define INPUT_FILE_MAX (4 * (size_t)AL_IMAGE_MAX_PAYLOAD) /* ELF with debug info, HEX text */
+#define LABEL_MAX 96
 #define DEP_STR_MAX (16 + 4 + 4 + AL_VERSION_STR_MAX) /* "bootloader 15 >= 1006.0.0" */
 #define KEY_ID_HEX_SIZE (2 * AL_KEY_ID_SIZE + 1)
 #define MAX_VERIFY_KEYS 8
@@ -96,19 +101,43 @@ static json_t *particle_module_json(const struct alh_particle_module *m)
                                               alh_particle_function_name(d->function), "index",
                                               d->index, "version", d->version));
     }
-    return json_pack("{s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:I, s:i, s:b, s:o}", "info_offset",
-                     (int)m->info_offset, "function", m->function, "function_name",
-                     alh_particle_function_name(m->function), "index", m->index, "version",
-                     m->version, "platform_id", m->platform_id, "start_address",
-                     (json_int_t)m->start_address, "end_address", (json_int_t)m->end_address,
-                     "flags", m->flags, "has_crc", m->has_crc, "dependencies", deps);
+    const struct alh_particle_platform *pl = alh_particle_platform(m->platform_id);
+    const char *release = m->function == ALH_PARTICLE_FN_SYSTEM_PART
+                              ? alh_particle_system_release(m->version)
+                          : m->function == ALH_PARTICLE_FN_BOOTLOADER
+                              ? alh_particle_bootloader_release(m->version, m->platform_id)
+                              : NULL;
+    char label[LABEL_MAX];
+    json_t *obj = json_pack("{s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:I, s:i, s:b, s:o}",
+                            "info_offset", (int)m->info_offset, "function", m->function,
+                            "function_name", alh_particle_function_name(m->function), "index",
+                            m->index, "version", m->version, "platform_id", m->platform_id,
+                            "start_address", (json_int_t)m->start_address, "end_address",
+                            (json_int_t)m->end_address, "flags", m->flags, "has_crc",
+                            m->has_crc, "dependencies", deps);
+
+    cli_json_set(obj, "platform_name", pl != NULL ? json_string(pl->name) : json_null());
+    cli_json_set(obj, "generation", pl != NULL ? json_integer(pl->generation) : json_null());
+    cli_json_set(obj, "release", release != NULL ? json_string(release) : json_null());
+    cli_json_set(obj, "version_label",
+                 json_string(alh_particle_version_label(m->function, m->version,
+                                                        m->platform_id, label, sizeof(label))));
+    cli_json_set(obj, "crc_ok", json_boolean(m->crc_ok));
+    cli_json_set(obj, "sha256_ok", m->has_suffix ? json_boolean(m->sha_ok) : json_null());
+    return obj;
 }
 
 static void print_particle_module(const char *prefix, const struct alh_particle_module *m)
 {
-    printf("%sParticle %s %u, Device OS %u, platform %u (module_info at 0x%x, "
-           "0x%08x..0x%08x)\n", prefix, alh_particle_function_name(m->function), m->index,
-           m->version, m->platform_id, m->info_offset, m->start_address, m->end_address);
+    const struct alh_particle_platform *pl = alh_particle_platform(m->platform_id);
+    char label[LABEL_MAX];
+
+    printf("%sParticle %s %u, %s, platform %u (%s) (module_info at 0x%x, 0x%08x..0x%08x, "
+           "CRC %s)\n", prefix, alh_particle_function_name(m->function), m->index,
+           alh_particle_version_label(m->function, m->version, m->platform_id, label,
+                                      sizeof(label)),
+           m->platform_id, pl != NULL ? pl->name : "unknown platform", m->info_offset,
+           m->start_address, m->end_address, m->crc_ok ? "ok" : "BAD or missing");
 }
 
 /* Human listing of a parsed header (inspect, create). */
@@ -172,7 +201,11 @@ enum {
     OPT_LINK_ADDRESS,
     OPT_DEP,
     OPT_NO_MODULE_DEPS,
+    OPT_INPUT,
 };
+
+/* What the input file is (--input; auto: by its first bytes). */
+enum input_kind { INPUT_AUTO, INPUT_PARTICLE, INPUT_ELF, INPUT_IHEX, INPUT_RAW };
 
 struct create_args {
     const char *key_path;
@@ -188,6 +221,7 @@ struct create_args {
     struct al_dependency deps[AL_IMAGE_MAX_DEPS];
     size_t dep_count;
     bool no_module_deps;
+    enum input_kind input;
 };
 
 /* Returns CLI_EXIT_OK with *help_shown set when --help ran, or a usage error. */
@@ -205,6 +239,7 @@ static int parse_create_args(struct cli *cli, const struct cli_command *self, in
         {"link-address", 0, true, OPT_LINK_ADDRESS},
         {"dep", 0, true, OPT_DEP},
         {"no-module-deps", 0, false, OPT_NO_MODULE_DEPS},
+        {"input", 0, true, OPT_INPUT},
         {NULL, 0, false, 0},
     };
     struct cli_parser parser;
@@ -265,6 +300,21 @@ static int parse_create_args(struct cli *cli, const struct cli_command *self, in
             a->dep_count++;
             break;
         case OPT_NO_MODULE_DEPS: a->no_module_deps = true; break;
+        case OPT_INPUT:
+            if (strcmp(value, "auto") == 0)
+                a->input = INPUT_AUTO;
+            else if (strcmp(value, "particle") == 0)
+                a->input = INPUT_PARTICLE;
+            else if (strcmp(value, "elf") == 0)
+                a->input = INPUT_ELF;
+            else if (strcmp(value, "ihex") == 0 || strcmp(value, "hex") == 0)
+                a->input = INPUT_IHEX;
+            else if (strcmp(value, "raw") == 0)
+                a->input = INPUT_RAW;
+            else
+                return cli_usage_error(cli, "--input '%s': expected auto, particle, elf, ihex "
+                                       "or raw", value);
+            break;
         case CLI_ARG_HELP:
             cli_print_help(self, cli->path);
             *help_shown = true;
@@ -287,15 +337,33 @@ static int parse_create_args(struct cli *cli, const struct cli_command *self, in
     return CLI_EXIT_OK;
 }
 
-/* Fill tmpl from the Particle module header, if any, then from the flags. */
+/*
+ * Fill tmpl from the Particle module header, if any (and if look_for_module), then from the
+ * flags. A module whose CRC, SHA-256 or size is wrong is refused: never signed.
+ */
 static int create_metadata(struct cli *cli, const struct create_args *a, const uint8_t *payload,
-                           size_t payload_len, struct al_image_header *tmpl,
+                           size_t payload_len, bool look_for_module, struct al_image_header *tmpl,
                            struct alh_particle_module *module, bool *is_module)
 {
     char err[IMAGE_ERR_MAX];
 
     memset(tmpl, 0, sizeof(*tmpl));
-    *is_module = alh_particle_find(payload, payload_len, module);
+    *is_module = look_for_module && alh_particle_find(payload, payload_len, module);
+    if (*is_module && alh_particle_check(payload, payload_len, module, err, sizeof(err)) !=
+                          ALH_PARTICLE_OK) {
+        const struct alh_particle_platform *pl = alh_particle_platform(module->platform_id);
+        return cli_error(cli, CLI_EXIT_INVALID, "%s: Particle %s module for platform %u (%s): "
+                         "%s; not signed%s", a->in_path,
+                         alh_particle_function_name(module->function), module->platform_id,
+                         pl != NULL ? pl->name : "unknown", err,
+                         a->input == INPUT_PARTICLE ? ""
+                                                    : " (if it is not a Particle module, give "
+                                                      "--input raw)");
+    }
+    if (!*is_module && a->input == INPUT_PARTICLE)
+        return cli_error(cli, CLI_EXIT_INVALID, "%s: --input particle, but no Particle "
+                         "module_info header at offset 0, 0x184, 0x200 or any 4-aligned offset "
+                         "below 8 KB", a->in_path);
     if (*is_module) {
         struct alh_particle_import imp = {
             .version = a->has_version ? &a->version : NULL,
@@ -320,9 +388,11 @@ static int create_metadata(struct cli *cli, const struct create_args *a, const u
         }
     } else {
         if (!a->has_function || !a->has_platform || !a->has_version)
-            return cli_error(cli, CLI_EXIT_USAGE, "%s: no Particle module header found; give "
-                             "the metadata with --function, --platform and --version "
-                             "(and --index, --link-address, --dep as needed)", a->in_path);
+            return cli_error(cli, CLI_EXIT_USAGE, "%s: %s; give the metadata with --function, "
+                             "--platform and --version (and --index, --link-address, --dep as "
+                             "needed)", a->in_path,
+                             look_for_module ? "no Particle module header found"
+                                             : "a raw binary carries no metadata");
         tmpl->dep_count = (uint8_t)a->dep_count;
         memcpy(tmpl->deps, a->deps, a->dep_count * sizeof(a->deps[0]));
     }
@@ -370,11 +440,16 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     char key_hex[KEY_ID_HEX_SIZE];
     uint8_t *payload = NULL;
     uint8_t *image = NULL;
+    uint8_t *file = NULL;
+    size_t file_len = 0;
     size_t payload_len = 0;
     size_t image_len = 0;
+    struct alh_flat_image flat = {0};
+    enum input_kind kind;
     alh_key *key = NULL;
     bool help_shown = false;
     bool is_module = false;
+    bool look_for_module = true;
     al_err rc;
     int result;
 
@@ -389,19 +464,54 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
                            args.key_path);
         goto out;
     }
-    if (cli_read_file(args.in_path, AL_IMAGE_MAX_PAYLOAD, &payload, &payload_len, err,
-                      sizeof(err)) != CLI_READ_OK) {
+    if (cli_read_file(args.in_path, INPUT_FILE_MAX, &file, &file_len, err, sizeof(err)) !=
+        CLI_READ_OK) {
         result = cli_error(cli, CLI_EXIT_IO, "%s: %s", args.in_path, err);
         goto out;
     }
-    if (payload_len == 0) {
+    if (file_len == 0) {
         result = cli_error(cli, CLI_EXIT_INVALID, "%s: empty file; nothing to wrap",
                            args.in_path);
         goto out;
     }
-    result = create_metadata(cli, &args, payload, payload_len, &tmpl, &module, &is_module);
+    kind = args.input;
+    if (kind == INPUT_AUTO)
+        kind = alh_elf_is(file, file_len) ? INPUT_ELF
+               : alh_ihex_is(file, file_len) ? INPUT_IHEX
+                                             : INPUT_PARTICLE;
+    if (kind == INPUT_ELF || kind == INPUT_IHEX) {
+        int frc = kind == INPUT_ELF
+                      ? alh_elf_flatten(file, file_len, AL_IMAGE_MAX_PAYLOAD, &flat, NULL, err,
+                                        sizeof(err))
+                      : alh_ihex_flatten(file, file_len, AL_IMAGE_MAX_PAYLOAD, &flat, err,
+                                         sizeof(err));
+        if (frc != 0) {
+            result = cli_error(cli, CLI_EXIT_INVALID, "%s: %s file refused: %s", args.in_path,
+                               kind == INPUT_ELF ? "ELF" : "Intel HEX", err);
+            goto out;
+        }
+        payload = flat.data;
+        payload_len = flat.size;
+        /* A flattened Particle module keeps its metadata only if it checks out whole. */
+        look_for_module = alh_particle_find(payload, payload_len, &module) &&
+                          alh_particle_check(payload, payload_len, &module, err, sizeof(err)) ==
+                              ALH_PARTICLE_OK;
+    } else {
+        if (file_len > AL_IMAGE_MAX_PAYLOAD) {
+            result = cli_error(cli, CLI_EXIT_INVALID, "%s: %zu bytes; an image payload is at "
+                               "most %u", args.in_path, file_len, AL_IMAGE_MAX_PAYLOAD);
+            goto out;
+        }
+        payload = file;
+        payload_len = file_len;
+        look_for_module = kind != INPUT_RAW;
+    }
+    result = create_metadata(cli, &args, payload, payload_len, look_for_module, &tmpl, &module,
+                             &is_module);
     if (result != CLI_EXIT_OK)
         goto out;
+    if (flat.data != NULL && !is_module && !args.has_link)
+        tmpl.link_address = flat.base; /* ELF/HEX: where its lowest byte loads */
 
     if (alh_image_build(&tmpl, payload, payload_len, key, &image, &image_len, err,
                         sizeof(err)) != 0) {
@@ -429,6 +539,17 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
         cli_json_set(obj, "file", json_string(args.out_path));
         cli_json_set(obj, "file_size", json_integer((json_int_t)image_len));
         cli_json_set(obj, "input", json_string(args.in_path));
+        cli_json_set(obj, "input_kind", json_string(kind == INPUT_ELF    ? "elf"
+                                                    : kind == INPUT_IHEX ? "ihex"
+                                                    : is_module          ? "particle"
+                                                                         : "raw"));
+        if (flat.data != NULL) {
+            json_t *f = json_pack("{s:I, s:I, s:I, s:I}", "base", (json_int_t)flat.base, "size",
+                                  (json_int_t)flat.size, "loaded", (json_int_t)flat.loaded,
+                                  "pieces", (json_int_t)flat.runs);
+            cli_json_set(f, "entry", flat.has_entry ? json_integer(flat.entry) : json_null());
+            cli_json_set(obj, "flattened", f);
+        }
         cli_json_set(obj, "particle_module",
                      is_module ? particle_module_json(&module) : json_null());
         cli_json_set(obj, "image", cli_image_header_json(&built));
@@ -439,13 +560,22 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     printf("wrote %s (%zu bytes): %s %u %s, platform %u, signed by key %s\n", args.out_path,
            image_len, al_function_name(built.function), built.index,
            cli_version_str(&built.version, version), built.platform, key_hex);
+    if (flat.data != NULL) {
+        printf("  flattened %s: %zu bytes from 0x%08x (%zu loaded in %zu piece%s, %zu filled "
+               "with 0xff)", kind == INPUT_ELF ? "ELF" : "Intel HEX", flat.size, flat.base,
+               flat.loaded, flat.runs, flat.runs == 1 ? "" : "s", flat.size - flat.loaded);
+        if (flat.has_entry)
+            printf(", entry 0x%08x", flat.entry);
+        printf("\n");
+    }
     if (is_module)
         print_particle_module("  metadata from ", &module);
     for (uint8_t i = 0; i < built.dep_count; i++)
         printf("  depends on %s\n", dep_str(&built.deps[i], dep));
     result = CLI_EXIT_OK;
 out:
-    free(payload);
+    free(file);
+    alh_flat_free(&flat);
     free(image);
     alh_key_free(key);
     return result;
@@ -497,6 +627,8 @@ static int image_inspect(struct cli *cli, const struct cli_command *self, int ar
     if (rc != AL_OK) {
         /* A raw Particle module is worth naming: it is what `image create` takes. */
         is_module = rc == AL_ERR_BAD_MAGIC && alh_particle_find(buf, len, &module);
+        if (is_module)
+            (void)alh_particle_check(buf, len, &module, NULL, 0);
         if (cli->json) {
             json_t *obj = json_object();
             cli_json_set(obj, "file", json_string(path));
@@ -521,6 +653,8 @@ static int image_inspect(struct cli *cli, const struct cli_command *self, int ar
         hash_ok = memcmp(digest, h.payload_sha256, sizeof(digest)) == 0;
     }
     is_module = size_ok && alh_particle_find(buf + h.header_size, h.payload_size, &module);
+    if (is_module)
+        (void)alh_particle_check(buf + h.header_size, h.payload_size, &module, NULL, 0);
 
     if (cli->json) {
         json_t *obj = json_object();
@@ -702,13 +836,16 @@ static const struct cli_command image_create_cmd = {
     .name = "create",
     .summary = "wrap a raw binary into a signed image",
     .help =
-        "Usage: airlift image create --key KEY.pem -o OUT [OPTIONS] IN.bin\n"
+        "Usage: airlift image create --key KEY.pem -o OUT [OPTIONS] IN\n"
         "\n"
-        "Wrap IN.bin into a signed airlift image. When IN.bin is a Particle Device OS module\n"
-        "(module_info header at offset 0 or 0x184) its function, index, platform, version,\n"
-        "link address and dependencies are taken from it (docs/particle-modules.md); the\n"
-        "options below override them. Otherwise --function, --platform and --version are\n"
-        "required. OUT is written atomically: complete, or not at all.\n"
+        "Wrap IN into a signed airlift image. IN is a Particle Device OS module of any\n"
+        "platform (Gen 2, Gen 3, P2/M SoM): its function, index, platform, version, link\n"
+        "address and dependencies are taken from its module_info (docs/particle-modules.md),\n"
+        "and its CRC-32 (and SHA-256 suffix) must be right. Or an ELF executable or an Intel\n"
+        "HEX file: flattened at their load addresses, the link address is the lowest one\n"
+        "(docs/image-format.md, \"Inputs\"). Or a raw binary. The options below override\n"
+        "what the file says; without a Particle header, --function, --platform and\n"
+        "--version are required. OUT is written atomically: complete, or not at all.\n"
         "\n"
         "Options:\n"
         "  -k, --key KEY.pem           private signing key (airlift keys generate)\n"
@@ -723,6 +860,8 @@ static const struct cli_command image_create_cmd = {
         "                              system:1:0.7.0; repeatable; replaces a module\n"
         "                              dependency on the same function and index\n"
         "  --no-module-deps            drop the dependencies the Particle header declares\n"
+        "  --input KIND                auto (default: by the first bytes), particle, elf,\n"
+        "                              ihex or raw (no Particle header is looked for)\n"
         "  --json                      print the new image's header as JSON\n",
     .run = image_create,
 };

@@ -1,19 +1,35 @@
 /*
- * particle.c - Particle Device OS module_info_t import (see docs/particle-modules.md).
+ * particle.c - Particle Device OS module_info_t import, every platform: find the header, check
+ * the CRC-32 and SHA-256 trailers, map versions through Particle's release table
+ * (particle_versions.c, generated). See docs/particle-modules.md.
  */
 #include "airlift_host/particle.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-/* Device OS version integers seen in real Electron modules, with their releases. Each entry
- * is checked against ../shared/firmware by tests/cli/test_particle.c. */
-static const struct {
-    uint16_t number;
-    uint32_t major, minor, patch;
-} system_versions[] = {
-    {110, 0, 6, 4},  {207, 0, 7, 0},  {1502, 1, 5, 0}, {1512, 1, 5, 2}, {2011, 2, 0, 1},
-    {2101, 2, 1, 0}, {2202, 2, 2, 0}, {2301, 2, 3, 0}, {2302, 2, 3, 1},
+#include "al_host_crypto.h"
+#include "particle_versions.h"
+
+/* Particle's platform ids (hal/shared/platforms.h of Device OS, past and present). */
+static const struct alh_particle_platform platforms[] = {
+    {0, "Core", 1, "STM32F103"},
+    {6, "Photon", 2, "STM32F205"},
+    {8, "P1", 2, "STM32F205"},
+    {10, "Electron", 2, "STM32F205"},
+    {12, "Argon", 3, "nRF52840"},
+    {13, "Boron", 3, "nRF52840"},
+    {14, "Xenon", 3, "nRF52840"},
+    {15, "E SoM X", 3, "nRF52840"},
+    {22, "A SoM", 3, "nRF52840"},
+    {23, "B SoM", 3, "nRF52840"},
+    {24, "X SoM", 3, "nRF52840"},
+    {25, "B5 SoM", 3, "nRF52840"},
+    {26, "Tracker", 3, "nRF52840"},
+    {28, "Tracker M", 4, "RTL872x"},
+    {32, "P2", 4, "RTL872x"},
+    {35, "M SoM", 4, "RTL872x"},
 };
 
 static uint32_t read_le32(const uint8_t *p)
@@ -21,9 +37,23 @@ static uint32_t read_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static uint32_t read_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
 static uint16_t read_le16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
+}
+
+const struct alh_particle_platform *alh_particle_platform(uint16_t id)
+{
+    for (size_t i = 0; i < sizeof(platforms) / sizeof(platforms[0]); i++) {
+        if (platforms[i].id == id)
+            return &platforms[i];
+    }
+    return NULL;
 }
 
 bool alh_particle_parse_at(const uint8_t *buf, size_t len, size_t off,
@@ -51,27 +81,260 @@ bool alh_particle_parse_at(const uint8_t *buf, size_t len, size_t off,
         m.deps[i].function = d[0];
         m.deps[i].index = d[1];
         m.deps[i].version = read_le16(d + 2);
+        if (m.deps[i].function > ALH_PARTICLE_FN_MAX)
+            return false;
+        if (m.deps[i].function == ALH_PARTICLE_FN_NONE &&
+            (m.deps[i].index != 0 || m.deps[i].version != 0))
+            return false;
     }
 
     if (m.start_address >= m.end_address)
         return false;
     module_size = m.end_address - m.start_address;
-    /* The module must hold its own header and fit the file (the CRC may be missing). */
-    if (module_size > len || module_size < off + ALH_PARTICLE_INFO_SIZE)
+    /* The module must hold its own header; it may run past the file (truncated). */
+    if (module_size > ALH_PARTICLE_MODULE_MAX || module_size < off + ALH_PARTICLE_INFO_SIZE)
         return false;
     if (m.function == ALH_PARTICLE_FN_NONE || m.function > ALH_PARTICLE_FN_MAX)
         return false;
-    if (m.platform_id == 0)
+    if (m.platform_id == 0 || (m.flags & ~ALH_PARTICLE_FLAGS_KNOWN) != 0)
         return false;
-    m.has_crc = len - module_size >= ALH_PARTICLE_CRC_SIZE;
+    m.has_crc = len >= (size_t)module_size + ALH_PARTICLE_CRC_SIZE;
     *out = m;
     return true;
 }
 
+/* CRC-32 (IEEE 802.3, reflected, as zlib) of len bytes. */
+static uint32_t crc32_ieee(const uint8_t *p, size_t len)
+{
+    uint32_t crc = 0xffffffffu;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static bool crc_matches(const uint8_t *buf, const struct alh_particle_module *m)
+{
+    uint32_t size = m->end_address - m->start_address;
+
+    return m->has_crc && crc32_ieee(buf, size) == read_be32(buf + size);
+}
+
 bool alh_particle_find(const uint8_t *buf, size_t len, struct alh_particle_module *out)
 {
-    return alh_particle_parse_at(buf, len, 0, out) ||
-           alh_particle_parse_at(buf, len, ALH_PARTICLE_INFO_OFFSET_VT, out);
+    static const size_t preferred[] = {0, ALH_PARTICLE_INFO_OFFSET_VT,
+                                       ALH_PARTICLE_INFO_OFFSET_GEN3};
+    struct alh_particle_module m, fits, truncated;
+    bool have_fits = false, have_truncated = false;
+
+    if (buf == NULL || out == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof(preferred) / sizeof(preferred[0]); i++) {
+        if (!alh_particle_parse_at(buf, len, preferred[i], &m))
+            continue;
+        if (m.has_crc && crc_matches(buf, &m)) {
+            *out = m;
+            return true;
+        }
+        if (m.has_crc && !have_fits) {
+            fits = m;
+            have_fits = true;
+        } else if (!m.has_crc && !have_truncated) {
+            truncated = m;
+            have_truncated = true;
+        }
+    }
+    if (have_fits) {
+        *out = fits;
+        return true;
+    }
+    /* Elsewhere only a strict match: module + CRC exactly the file, on a known platform. */
+    for (size_t off = 4; off < ALH_PARTICLE_SCAN_MAX && off + ALH_PARTICLE_INFO_SIZE <= len;
+         off += 4) {
+        if (off == ALH_PARTICLE_INFO_OFFSET_VT || off == ALH_PARTICLE_INFO_OFFSET_GEN3)
+            continue;
+        if (alh_particle_parse_at(buf, len, off, &m) && m.has_crc &&
+            (size_t)(m.end_address - m.start_address) + ALH_PARTICLE_CRC_SIZE == len &&
+            alh_particle_platform(m.platform_id) != NULL) {
+            *out = m;
+            return true;
+        }
+    }
+    if (have_truncated) {
+        *out = truncated;
+        return true;
+    }
+    return false;
+}
+
+static void sha256(const uint8_t *p, size_t len, uint8_t out[AL_SHA256_SIZE])
+{
+    const struct al_crypto *crypto = al_host_crypto();
+    union al_sha256_state state;
+
+    crypto->sha256_init(&state);
+    crypto->sha256_update(&state, p, len);
+    crypto->sha256_final(&state, out);
+}
+
+enum alh_particle_status alh_particle_check(const uint8_t *buf, size_t len,
+                                            struct alh_particle_module *m, char *err,
+                                            size_t errlen)
+{
+    enum alh_particle_status status = ALH_PARTICLE_OK;
+    uint8_t digest[AL_SHA256_SIZE];
+    uint32_t size;
+
+    if (errlen > 0)
+        err[0] = '\0';
+    if (buf == NULL || m == NULL || m->end_address <= m->start_address) {
+        status = ALH_PARTICLE_BAD_ARG;
+        snprintf(err, errlen, "invalid argument");
+        goto out;
+    }
+    size = m->end_address - m->start_address;
+    m->crc_ok = false;
+    m->has_suffix = false;
+    m->sha_ok = false;
+    if (len < size) {
+        status = ALH_PARTICLE_TRUNCATED;
+        snprintf(err, errlen, "truncated: its module_info (at 0x%x) says the module is %u bytes "
+                 "(0x%08x..0x%08x) plus a 4-byte CRC, but the file has only %zu bytes",
+                 m->info_offset, size, m->start_address, m->end_address, len);
+        goto out;
+    }
+    if (len < (size_t)size + ALH_PARTICLE_CRC_SIZE) {
+        status = ALH_PARTICLE_TRUNCATED;
+        snprintf(err, errlen, "truncated: the file ends %zu bytes after the module "
+                 "(0x%08x..0x%08x), before the 4-byte CRC-32 that must follow it",
+                 len - size, m->start_address, m->end_address);
+        goto out;
+    }
+    m->crc_stored = read_be32(buf + size);
+    m->crc_computed = crc32_ieee(buf, size);
+    m->crc_ok = m->crc_stored == m->crc_computed;
+    if (!m->crc_ok) {
+        status = ALH_PARTICLE_BAD_CRC;
+        snprintf(err, errlen, "bad CRC: the CRC-32 of its %u module bytes is 0x%08x, the trailer "
+                 "at offset %u says 0x%08x (the file is corrupt)", size, m->crc_computed, size,
+                 m->crc_stored);
+        goto out;
+    }
+    /* module_info_suffix_t ends the module: ..., sha256[32], u16 size; then the CRC. */
+    if (size >= m->info_offset + ALH_PARTICLE_INFO_SIZE + ALH_PARTICLE_SUFFIX_MIN) {
+        uint16_t suffix_size = read_le16(buf + size - 2);
+        size_t sha_at = size - 2 - AL_SHA256_SIZE;
+        /* The hash covers the module up to the hash; a module whose header is dropped when
+         * written (a SoftDevice) hashes only what is written: between header and suffix. */
+        bool dropped = (m->flags & ALH_PARTICLE_FLAG_DROP_MODULE_INFO) && m->info_offset == 0;
+        size_t from = dropped ? ALH_PARTICLE_INFO_SIZE : 0;
+
+        if (suffix_size >= ALH_PARTICLE_SUFFIX_MIN && suffix_size <= 512 &&
+            suffix_size <= size - m->info_offset - ALH_PARTICLE_INFO_SIZE) {
+            size_t to = dropped ? size - suffix_size : sha_at;
+            m->has_suffix = true;
+            m->suffix_size = suffix_size;
+            sha256(buf + from, to - from, digest);
+            m->sha_ok = memcmp(digest, buf + sha_at, sizeof(digest)) == 0;
+            if (!m->sha_ok) {
+                status = ALH_PARTICLE_BAD_SHA;
+                snprintf(err, errlen, "bad SHA-256: the module_info_suffix (%u bytes, ending "
+                         "at offset %u) holds a SHA-256 that does not match bytes %zu..%zu of "
+                         "the module", suffix_size, size, from, to);
+                goto out;
+            }
+        }
+    }
+out:
+    return status;
+}
+
+/* The row a system part integer maps to, or NULL. */
+static const struct alh_particle_release *system_row(uint16_t n)
+{
+    for (size_t i = 0; i < alh_particle_release_count; i++) {
+        if (alh_particle_releases[i].maps && alh_particle_releases[i].module == n)
+            return &alh_particle_releases[i];
+    }
+    return NULL;
+}
+
+const char *alh_particle_system_release(uint16_t n)
+{
+    const struct alh_particle_release *r = system_row(n);
+
+    return r != NULL ? r->release : NULL;
+}
+
+/* Does the comma-separated list name (case aside: "E Som X") the platform? "" lists all. */
+static bool lists_platform(const char *list, const struct alh_particle_platform *pl)
+{
+    size_t want;
+
+    if (pl == NULL || list[0] == '\0')
+        return true;
+    want = strlen(pl->name);
+    while (*list != '\0') {
+        size_t n;
+        while (*list == ' ' || *list == ',')
+            list++;
+        n = strcspn(list, ",");
+        while (n > 0 && list[n - 1] == ' ')
+            n--;
+        if (n == want && strncasecmp(list, pl->name, n) == 0)
+            return true;
+        list += strcspn(list, ",");
+    }
+    return false;
+}
+
+const char *alh_particle_bootloader_release(uint16_t n, uint16_t platform_id)
+{
+    const struct alh_particle_platform *pl = alh_particle_platform(platform_id);
+    const char *first = NULL;
+
+    if (n == 0)
+        return NULL;
+    for (size_t i = 0; i < alh_particle_release_count; i++) {
+        const struct alh_particle_release *r = &alh_particle_releases[i];
+        if (r->bootloader != n || !lists_platform(r->platforms, pl))
+            continue;
+        if (strchr(r->release, '-') == NULL)
+            return r->release;
+        if (first == NULL)
+            first = r->release;
+    }
+    return first;
+}
+
+const char *alh_particle_version_label(uint8_t particle_function, uint16_t n,
+                                       uint16_t platform_id, char *buf, size_t cap)
+{
+    const char *release;
+
+    if (buf == NULL || cap == 0)
+        return buf;
+    switch (particle_function) {
+    case ALH_PARTICLE_FN_SYSTEM_PART:
+        release = alh_particle_system_release(n);
+        if (release != NULL)
+            snprintf(buf, cap, "Device OS %s (%u)", release, n);
+        else
+            snprintf(buf, cap, "Device OS %u (not in Particle's list of releases)", n);
+        break;
+    case ALH_PARTICLE_FN_BOOTLOADER:
+        release = alh_particle_bootloader_release(n, platform_id);
+        if (release != NULL)
+            snprintf(buf, cap, "bootloader %u (Device OS %s)", n, release);
+        else
+            snprintf(buf, cap, "bootloader %u", n);
+        break;
+    default: snprintf(buf, cap, "%s %u", alh_particle_function_name(particle_function), n);
+    }
+    return buf;
 }
 
 const char *alh_particle_function_name(uint8_t particle_function)
@@ -86,6 +349,7 @@ const char *alh_particle_function_name(uint8_t particle_function)
     case ALH_PARTICLE_FN_SETTINGS: return "settings";
     case ALH_PARTICLE_FN_NCP_FIRMWARE: return "NCP firmware";
     case ALH_PARTICLE_FN_RADIO_STACK: return "radio stack";
+    case ALH_PARTICLE_FN_ASSET: return "asset";
     default: return "unknown";
     }
 }
@@ -108,16 +372,16 @@ bool alh_particle_version(uint8_t particle_function, uint16_t n, struct al_versi
         return false;
     memset(out, 0, sizeof(*out));
     switch (alh_particle_map_function(particle_function)) {
-    case AL_FN_SYSTEM:
-        for (size_t i = 0; i < sizeof(system_versions) / sizeof(system_versions[0]); i++) {
-            if (system_versions[i].number == n) {
-                out->major = system_versions[i].major;
-                out->minor = system_versions[i].minor;
-                out->patch = system_versions[i].patch;
-                return true;
-            }
-        }
-        return false;
+    case AL_FN_SYSTEM: {
+        const struct alh_particle_release *r = system_row(n);
+        if (r == NULL)
+            return false;
+        out->major = r->major;
+        out->minor = r->minor;
+        out->patch = r->patch;
+        snprintf(out->pre, sizeof(out->pre), "%s", r->pre);
+        return true;
+    }
     case AL_FN_BOOTLOADER:
     case AL_FN_APPLICATION:
     case AL_FN_RADIO:
@@ -179,8 +443,8 @@ enum alh_particle_status alh_particle_to_header(const struct alh_particle_module
         tmpl->version = *imp->version;
     } else if (!alh_particle_version(m->function, m->version, &tmpl->version)) {
         status = ALH_PARTICLE_UNKNOWN_VERSION;
-        snprintf(err, errlen, "%s %u has Device OS version %u; airlift does not know which "
-                 "release that is", alh_particle_function_name(m->function), m->index,
+        snprintf(err, errlen, "%s %u has Device OS version %u, which is not in Particle's list "
+                 "of releases airlift was built with (host/particle_versions.c)", alh_particle_function_name(m->function), m->index,
                  m->version);
         goto out;
     }
@@ -212,8 +476,8 @@ enum alh_particle_status alh_particle_to_header(const struct alh_particle_module
         if (!alh_particle_version(pd->function, pd->version, &deps[dep_count].min_version)) {
             status = ALH_PARTICLE_UNKNOWN_DEP_VERSION;
             snprintf(err, errlen,
-                     "dependency %zu (%s %u >= Device OS %u): airlift does not know which "
-                     "release %u is", i + 1, al_function_name(dep_function), pd->index,
+                     "dependency %zu (%s %u >= Device OS %u): %u is not in Particle's "
+                     "list of releases airlift was built with (host/particle_versions.c)", i + 1, al_function_name(dep_function), pd->index,
                      pd->version, pd->version);
             goto out;
         }

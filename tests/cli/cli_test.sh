@@ -311,12 +311,17 @@ case_metadata() {
 
   # Unknown Device OS integers: a clear error, and the flags that get past it.
   python3 - "$ELECTRON/system-part3-0.7.0.bin" <<'EOF'
-import sys
+import hashlib, sys, zlib
+def reseal(m):  # a valid module again: the suffix's SHA-256, then the CRC-32 trailer
+    sha_at = len(m) - 4 - 34
+    m[sha_at:sha_at + 32] = hashlib.sha256(m[:sha_at]).digest()
+    m[-4:] = zlib.crc32(m[:-4]).to_bytes(4, 'big')
+    return m
 b = bytearray(open(sys.argv[1], 'rb').read())
 v = bytearray(b); v[0x184 + 10:0x184 + 12] = (4242).to_bytes(2, 'little')
-open('unknown-version.bin', 'wb').write(v)
+open('unknown-version.bin', 'wb').write(reseal(v))
 d = bytearray(b); d[0x184 + 18:0x184 + 20] = (4343).to_bytes(2, 'little')
-open('unknown-dep.bin', 'wb').write(d)
+open('unknown-dep.bin', 'wb').write(reseal(d))
 EOF
   run 2 image create --key k.pem -o u.alim unknown-version.bin
   has err.txt "unknown-version.bin"; has err.txt "4242"; has err.txt "--version"

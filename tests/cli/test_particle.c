@@ -1,5 +1,6 @@
 /*
- * test_particle.c - host/particle.c on the real Electron modules in AIRLIFT_FIRMWARE_DIR.
+ * test_particle.c - host/particle.c on the real Electron modules in AIRLIFT_FIRMWARE_DIR and
+ * the real Gen 2, Gen 3 and P2/M SoM modules in tests/data/particle (AIRLIFT_PARTICLE_DATA).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,14 +18,14 @@
 #define ELECTRON_DIR AIRLIFT_FIRMWARE_DIR "/electron"
 #define MAX_MODULE (1024 * 1024)
 
-static uint8_t *load(const char *name, size_t *len)
+static uint8_t *load_from(const char *dir, const char *name, size_t *len)
 {
     char path[1024];
     uint8_t *buf = malloc(MAX_MODULE);
     FILE *f;
 
     assert_non_null(buf);
-    snprintf(path, sizeof(path), "%s/%s", ELECTRON_DIR, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
     f = fopen(path, "rb");
     if (f == NULL)
         fail_msg("cannot open %s", path);
@@ -32,6 +33,11 @@ static uint8_t *load(const char *name, size_t *len)
     fclose(f);
     assert_true(*len > 0 && *len < MAX_MODULE);
     return buf;
+}
+
+static uint8_t *load(const char *name, size_t *len)
+{
+    return load_from(ELECTRON_DIR, name, len);
 }
 
 static void version_str(const struct al_version *v, char *buf, size_t cap)
@@ -191,11 +197,11 @@ static void test_unknown_versions(void **state)
     (void)state;
     assert_true(alh_particle_find(buf, len, &m));
 
-    m.version = 4000;
+    m.version = 4300; /* not a Device OS release */
     memset(&h, 0, sizeof(h));
     assert_int_equal(alh_particle_to_header(&m, NULL, &h, err, sizeof(err)),
                      ALH_PARTICLE_UNKNOWN_VERSION);
-    assert_non_null(strstr(err, "4000"));
+    assert_non_null(strstr(err, "4300"));
     memset(&v, 0, sizeof(v));
     v.major = 3;
     memset(&imp, 0, sizeof(imp));
@@ -203,11 +209,11 @@ static void test_unknown_versions(void **state)
     assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)), ALH_PARTICLE_OK);
     assert_int_equal(h.version.major, 3);
 
-    m.deps[0].version = 4001; /* system 1 >= ? */
+    m.deps[0].version = 4301; /* system 1 >= ? */
     assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)),
                      ALH_PARTICLE_UNKNOWN_DEP_VERSION);
     assert_non_null(strstr(err, "dependency 1"));
-    assert_non_null(strstr(err, "4001"));
+    assert_non_null(strstr(err, "4301"));
 
     memset(&explicit_dep, 0, sizeof(explicit_dep));
     explicit_dep.function = AL_FN_SYSTEM;
@@ -248,7 +254,9 @@ static void test_rejects(void **state)
     buf = load("system-part2-0.7.0.bin", &len);
     assert_false(alh_particle_parse_at(buf, len, 0, &m)); /* a vector table, not a header */
     assert_true(alh_particle_parse_at(buf, len, ALH_PARTICLE_INFO_OFFSET_VT, &m));
-    assert_false(alh_particle_find(buf, len / 2, &m)); /* truncated: module larger than file */
+    assert_true(alh_particle_find(buf, len / 2, &m)); /* found, but the module is larger */
+    assert_false(m.has_crc);
+    assert_int_equal(alh_particle_check(buf, len / 2, &m, NULL, 0), ALH_PARTICLE_TRUNCATED);
     buf[0x184 + 12] = 0;
     buf[0x184 + 13] = 0; /* platform 0 */
     assert_false(alh_particle_find(buf, len, &m));
@@ -263,6 +271,256 @@ static void test_rejects(void **state)
     free(buf);
 }
 
+
+/* Every sample of tests/data/particle: where its header is, what it maps to. */
+static void test_every_platform(void **state)
+{
+    static const struct {
+        const char *file;
+        uint16_t platform;
+        uint8_t generation;
+        uint32_t info_offset;
+        uint8_t function;     /* Particle's */
+        uint8_t al_function;  /* airlift's */
+        uint8_t index;
+        const char *version;  /* of the airlift image */
+        const char *label;    /* alh_particle_version_label */
+        uint8_t dep_count;
+        bool suffix;
+    } cases[] = {
+        {"photon-bootloader@2.2.0+lto.bin", 6, 2, 0x184, 2, AL_FN_BOOTLOADER, 0, "1006.0.0",
+         "bootloader 1006 (Device OS 2.2.0)", 0, true},
+        {"tinker-0.4.5-photon.bin", 6, 2, 0, 5, AL_FN_APPLICATION, 1, "3.0.0", "user part 3", 1,
+         true},
+        {"tinker-0.4.5-p1.bin", 8, 2, 0, 5, AL_FN_APPLICATION, 1, "3.0.0", "user part 3", 1,
+         true},
+        {"electron_tinker.bin", 10, 2, 0, 5, AL_FN_APPLICATION, 1, "3.0.0", "user part 3", 1,
+         true},
+        {"boron-bootloader@2.2.0.bin", 13, 3, 0x200, 2, AL_FN_BOOTLOADER, 0, "1006.0.0",
+         "bootloader 1006 (Device OS 2.2.0)", 0, true},
+        {"boron-softdevice@2.2.0.bin", 13, 3, 0, 8, AL_FN_RADIO, 0, "202.0.0", "radio stack 202",
+         2, true},
+        {"boron-system-part1@2.2.0.bin", 13, 3, 0x200, 4, AL_FN_SYSTEM, 1, "2.2.0",
+         "Device OS 2.2.0 (2202)", 2, true},
+        {"tracker-bootloader@2.2.0.bin", 26, 3, 0x200, 2, AL_FN_BOOTLOADER, 0, "1006.0.0",
+         "bootloader 1006 (Device OS 2.2.0)", 0, true},
+        {"tinker-0.8.0-rc.27-argon.bin", 12, 3, 0, 5, AL_FN_APPLICATION, 1, "5.0.0",
+         "user part 5", 1, true},
+        {"tinker-0.8.0-rc.27-boron.bin", 13, 3, 0, 5, AL_FN_APPLICATION, 1, "5.0.0",
+         "user part 5", 1, true},
+        {"tinker-0.8.0-rc.27-xenon.bin", 14, 3, 0, 5, AL_FN_APPLICATION, 1, "5.0.0",
+         "user part 5", 1, true},
+        {"tinker-1.1.0-rc.1-bsom.bin", 23, 3, 0, 5, AL_FN_APPLICATION, 1, "6.0.0", "user part 6",
+         1, true},
+        {"tinker-1.5.0-b5som.bin", 25, 3, 0, 5, AL_FN_APPLICATION, 1, "6.0.0", "user part 6", 1,
+         true},
+        {"tracker-tinker@1.5.4-rc.1.bin", 26, 3, 0, 5, AL_FN_APPLICATION, 1, "6.0.0",
+         "user part 6", 1, true},
+        {"tinker-5.0.0-p2.bin", 32, 4, 0, 5, AL_FN_APPLICATION, 1, "6.0.0", "user part 6", 1,
+         true},
+        {"tinker-5.8.0-trackerm.bin", 28, 4, 0, 5, AL_FN_APPLICATION, 1, "6.0.0", "user part 6",
+         1, true},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct alh_particle_module m;
+        struct al_image_header h;
+        const struct alh_particle_platform *pl;
+        char err[256], got[64], label[96];
+        size_t len;
+        uint8_t *buf = load_from(AIRLIFT_PARTICLE_DATA, cases[i].file, &len);
+
+        if (!alh_particle_find(buf, len, &m))
+            fail_msg("%s: no module_info found", cases[i].file);
+        if (alh_particle_check(buf, len, &m, err, sizeof(err)) != ALH_PARTICLE_OK)
+            fail_msg("%s: %s", cases[i].file, err);
+        assert_true(m.crc_ok);
+        assert_int_equal(m.has_suffix, cases[i].suffix);
+        assert_true(!m.has_suffix || m.sha_ok);
+        assert_int_equal(m.platform_id, cases[i].platform);
+        pl = alh_particle_platform(m.platform_id);
+        assert_non_null(pl);
+        assert_int_equal(pl->generation, cases[i].generation);
+        assert_int_equal(m.info_offset, cases[i].info_offset);
+        assert_int_equal(m.function, cases[i].function);
+        assert_int_equal(m.end_address - m.start_address + ALH_PARTICLE_CRC_SIZE, len);
+        alh_particle_version_label(m.function, m.version, m.platform_id, label, sizeof(label));
+        assert_string_equal(label, cases[i].label);
+        memset(&h, 0, sizeof(h));
+        if (alh_particle_to_header(&m, NULL, &h, err, sizeof(err)) != ALH_PARTICLE_OK)
+            fail_msg("%s: %s", cases[i].file, err);
+        assert_int_equal(h.function, cases[i].al_function);
+        assert_int_equal(h.index, cases[i].index);
+        assert_int_equal(h.platform, cases[i].platform);
+        assert_int_equal(h.link_address, m.start_address);
+        assert_int_equal(h.dep_count, cases[i].dep_count);
+        version_str(&h.version, got, sizeof(got));
+        assert_string_equal(got, cases[i].version);
+        free(buf);
+    }
+}
+
+/* Boron system part 1 of 2.2.0: needs bootloader 1005 and SoftDevice 202; the SoftDevice
+ * (flag DROP_MODULE_INFO) needs bootloader 501 and system part 1 of 1.3.1 (1321). */
+static void test_boron_dependencies(void **state)
+{
+    struct alh_particle_module m;
+    struct al_image_header h;
+    char v[64];
+    size_t len;
+    uint8_t *buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-system-part1@2.2.0.bin", &len);
+
+    (void)state;
+    assert_true(alh_particle_find(buf, len, &m));
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, NULL, 0), ALH_PARTICLE_OK);
+    assert_int_equal(h.link_address, 0x00030000);
+    assert_int_equal(h.deps[0].function, AL_FN_BOOTLOADER);
+    version_str(&h.deps[0].min_version, v, sizeof(v));
+    assert_string_equal(v, "1005.0.0");
+    assert_int_equal(h.deps[1].function, AL_FN_RADIO);
+    version_str(&h.deps[1].min_version, v, sizeof(v));
+    assert_string_equal(v, "202.0.0");
+    free(buf);
+
+    buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-softdevice@2.2.0.bin", &len);
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(m.flags & ALH_PARTICLE_FLAG_DROP_MODULE_INFO,
+                     ALH_PARTICLE_FLAG_DROP_MODULE_INFO);
+    assert_int_equal(alh_particle_check(buf, len, &m, NULL, 0), ALH_PARTICLE_OK);
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, NULL, 0), ALH_PARTICLE_OK);
+    assert_int_equal(h.link_address, 0x00001000);
+    assert_int_equal(h.deps[1].function, AL_FN_SYSTEM);
+    version_str(&h.deps[1].min_version, v, sizeof(v));
+    assert_string_equal(v, "1.3.1");
+    free(buf);
+}
+
+/* The M SoM tinker of 6.3.4 needs system part 1 >= 6305, newer than the table: a clear
+ * error naming the dependency; with an explicit --dep it wraps. */
+static void test_msom_newer_than_table(void **state)
+{
+    struct alh_particle_module m;
+    struct al_image_header h;
+    struct al_dependency dep;
+    struct alh_particle_import imp;
+    char err[256];
+    size_t len;
+    uint8_t *buf = load_from(AIRLIFT_PARTICLE_DATA, "tinker-6.3.4-msom.bin", &len);
+
+    (void)state;
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, NULL, 0), ALH_PARTICLE_OK);
+    assert_int_equal(m.platform_id, 35);
+    assert_string_equal(alh_particle_platform(35)->name, "M SoM");
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, err, sizeof(err)),
+                     ALH_PARTICLE_UNKNOWN_DEP_VERSION);
+    assert_non_null(strstr(err, "6305"));
+    memset(&dep, 0, sizeof(dep));
+    dep.function = AL_FN_SYSTEM;
+    dep.index = 1;
+    dep.min_version.major = 6;
+    dep.min_version.minor = 3;
+    dep.min_version.patch = 4;
+    memset(&imp, 0, sizeof(imp));
+    imp.explicit_deps = &dep;
+    imp.explicit_dep_count = 1;
+    assert_int_equal(alh_particle_to_header(&m, &imp, &h, err, sizeof(err)), ALH_PARTICLE_OK);
+    free(buf);
+}
+
+/* Corrupt modules: a flipped byte (bad CRC), a CRC fixed over a changed module (bad SHA-256),
+ * a cut file (truncated), a header pointing past the end, no CRC trailer. */
+static void test_corrupt_refused(void **state)
+{
+    struct alh_particle_module m;
+    char err[256];
+    size_t len;
+    uint8_t *buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-bootloader@2.2.0.bin", &len);
+    uint32_t crc;
+
+    (void)state;
+    buf[0x1000] ^= 0x01;
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, err, sizeof(err)), ALH_PARTICLE_BAD_CRC);
+    assert_non_null(strstr(err, "bad CRC"));
+    assert_non_null(strstr(err, "0x2a3fec02")); /* the trailer's value */
+
+    /* Same change, CRC recomputed: the SHA-256 in the suffix still catches it. */
+    crc = 0xffffffffu;
+    for (size_t i = 0; i < len - 4; i++) {
+        crc ^= buf[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    crc = ~crc;
+    buf[len - 4] = (uint8_t)(crc >> 24);
+    buf[len - 3] = (uint8_t)(crc >> 16);
+    buf[len - 2] = (uint8_t)(crc >> 8);
+    buf[len - 1] = (uint8_t)crc;
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, err, sizeof(err)), ALH_PARTICLE_BAD_SHA);
+    assert_non_null(strstr(err, "SHA-256"));
+    free(buf);
+
+    buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-bootloader@2.2.0.bin", &len);
+    assert_true(alh_particle_find(buf, len - 1000, &m));
+    assert_int_equal(alh_particle_check(buf, len - 1000, &m, err, sizeof(err)),
+                     ALH_PARTICLE_TRUNCATED);
+    assert_non_null(strstr(err, "truncated"));
+    assert_true(alh_particle_find(buf, len - 2, &m)); /* module whole, CRC cut */
+    assert_int_equal(alh_particle_check(buf, len - 2, &m, err, sizeof(err)),
+                     ALH_PARTICLE_TRUNCATED);
+    assert_non_null(strstr(err, "CRC-32"));
+    /* end address 1 MB further: the header points past the end of the file */
+    buf[0x200 + 6] = (uint8_t)(buf[0x200 + 6] + 0x10);
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, err, sizeof(err)), ALH_PARTICLE_TRUNCATED);
+    assert_non_null(strstr(err, "says the module is"));
+    free(buf);
+}
+
+/* Particle's table: every release, pre-releases too; integers order like semantic versions. */
+static void test_release_table(void **state)
+{
+    struct al_version a, b;
+    char got[64];
+    uint16_t prev = 0;
+    bool have_prev = false;
+
+    (void)state;
+    assert_string_equal(alh_particle_system_release(1511), "1.5.1");
+    assert_string_equal(alh_particle_system_release(1406), "1.4.4");
+    assert_string_equal(alh_particle_system_release(2008), "2.0.0");
+    assert_string_equal(alh_particle_system_release(205), "0.7.0-rc.6");
+    assert_string_equal(alh_particle_system_release(13), "0.5.0"); /* 0.5.0-rc.2 is 13 too */
+    assert_string_equal(alh_particle_system_release(6200), "6.2.0");
+    assert_null(alh_particle_system_release(4300));
+    assert_string_equal(alh_particle_bootloader_release(1006, 13), "2.2.0");
+    assert_string_equal(alh_particle_bootloader_release(501, 10), "1.4.2");
+    assert_string_equal(alh_particle_bootloader_release(1006, 32), "3.0.1-p2.2"); /* P2 line */
+    assert_string_equal(alh_particle_bootloader_release(3100, 32), "6.2.0");
+    assert_null(alh_particle_bootloader_release(1006, 35)); /* no M SoM row has it */
+    assert_null(alh_particle_bootloader_release(9999, 13));
+    assert_true(alh_particle_version(ALH_PARTICLE_FN_SYSTEM_PART, 1503, &a));
+    version_str(&a, got, sizeof(got));
+    assert_string_equal(got, "1.5.1-0.tracker.1");
+    for (uint32_t n = 0; n <= UINT16_MAX; n++) {
+        if (!alh_particle_version(ALH_PARTICLE_FN_SYSTEM_PART, (uint16_t)n, &b))
+            continue;
+        if (have_prev) {
+            assert_true(alh_particle_version(ALH_PARTICLE_FN_SYSTEM_PART, prev, &a));
+            if (al_version_compare(&a, &b) >= 0)
+                fail_msg("%u does not sort before %u", prev, (unsigned)n);
+        }
+        prev = (uint16_t)n;
+        have_prev = true;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +530,11 @@ int main(void)
         cmocka_unit_test(test_version_table),
         cmocka_unit_test(test_unknown_versions),
         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_every_platform),
+        cmocka_unit_test(test_boron_dependencies),
+        cmocka_unit_test(test_msom_newer_than_table),
+        cmocka_unit_test(test_corrupt_refused),
+        cmocka_unit_test(test_release_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
