@@ -18,7 +18,8 @@ struct ald_device_ops {
     /* Key for a PSK identity: its length, or -1 if no such device (the handshake fails). */
     int (*psk_lookup)(void *ctx, const char *identity, uint8_t key[ALD_PSK_MAX]);
     /* An inventory arrived: write the plan (docs/protocol.md) into plan. Return a CoAP code
-     * as class * 32 + detail: 68 (2.04) with a plan, 128 (4.00) for a malformed message. */
+     * as class * 32 + detail: 68 (2.04) with a plan, 128 (4.00) for a malformed message,
+     * 163 (5.03) while the database is unreachable, 160 (5.00) for any other failure. */
     int (*inventory)(void *ctx, const char *identity, const uint8_t *msg, size_t len,
                      uint8_t *plan, size_t cap, size_t *plan_len);
     /* A status report arrived: 68, or 128 if malformed. */

@@ -35,7 +35,12 @@ struct ald_result ald_with_detail(struct ald_result res, const char *detail)
 
 struct ald_result ald_store_failed(enum ald_store_rc rc)
 {
-    (void)rc; /* every failure is "internal" until the store can tell an unreachable database */
+    if (rc == ALD_STORE_UNAVAILABLE)
+        return ald_fail(ALD_ERR_UNAVAILABLE, "unavailable",
+                        "the database is unreachable; try again shortly");
+    if (rc == ALD_STORE_RETRY || rc == ALD_STORE_CONFLICT)
+        return ald_fail(ALD_ERR_CONFLICT, "conflict",
+                        "the request raced another change; try again");
     return ald_fail(ALD_ERR_INTERNAL, "internal",
                     "the server could not complete the request (see its log)");
 }

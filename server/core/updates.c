@@ -805,13 +805,18 @@ static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, siz
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     int64_t now = ald_now_ms();
-    bool stored = text && u->st->ops->device_report(u->st, dev->name, text, now) == ALD_STORE_OK &&
-                  u->st->ops->device_checkin(u->st, dev->id,
-                      (inv.flags & AL_INV_SLEEPY) && inv.next_checkin_s
-                          ? now + 1000 * (int64_t)inv.next_checkin_s : 0) == ALD_STORE_OK;
+    enum ald_store_rc src = !text ? ALD_STORE_ERROR
+                                  : u->st->ops->device_report(u->st, dev->name, text, now);
+    if (src == ALD_STORE_OK)
+        src = u->st->ops->device_checkin(u->st, dev->id,
+                  (inv.flags & AL_INV_SLEEPY) && inv.next_checkin_s
+                      ? now + 1000 * (int64_t)inv.next_checkin_s : 0);
     free(text);
-    if (!stored)
+    if (src != ALD_STORE_OK) {
+        if (src == ALD_STORE_UNAVAILABLE)
+            code = 163; /* 5.03: the database is away; the device tries again later */
         goto out;
+    }
     pthread_mutex_lock(&u->lock);
     if (u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK)
         advance(u, dev, rec, &inv, &plan);
