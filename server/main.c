@@ -255,6 +255,11 @@ int main(int argc, char **argv)
         ald_log(ALD_LOG_ERROR, "cannot start the encoding workers", NULL);
         goto out;
     }
+    if (ald_rollouts_start(&rollouts, store, updates, 0) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot start the rollout thread", NULL);
+        goto out;
+    }
+    /* Every service is built: now the listeners. */
     device_ops = ald_updates_device_ops(updates);
     if (cfg.coap.ipv6 ||
         ald_coap_start(&devices.coap, cfg.coap.host, cfg.coap.port, cfg.coap_insecure,
@@ -273,18 +278,13 @@ int main(int argc, char **argv)
         goto out;
     }
     devices.running = true;
-    if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, updates, cfg.data_dir, err,
-                       sizeof err) != 0) {
+    if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, updates, rollouts,
+                       cfg.data_dir, err, sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot start the HTTP API", "listen", cfg.http.text, "error",
                 err, NULL);
         exit_code = ALD_EXIT_BIND;
         goto out;
     }
-    if (ald_rollouts_start(&rollouts, store, updates, 0) != 0) {
-        ald_log(ALD_LOG_ERROR, "cannot start the rollout thread", NULL);
-        goto out;
-    }
-    ald_http_set_rollouts(http, rollouts);
     snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),
              (unsigned)ald_coap_bound_port(devices.coap));
     if (cfg.port_file[0]) {

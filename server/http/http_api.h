@@ -17,17 +17,16 @@
 struct ald_http;
 
 /*
- * Listen on `listen` and serve with `threads` workers. store, updates and data_dir must
- * outlive the server. Returns 0, or -1 with err set (typically: the address cannot be bound).
+ * Listen on `listen` and serve with `threads` workers. store, updates, rollouts (the service
+ * the fleet endpoints use, docs/fleets.md; NULL: they answer 503) and data_dir must outlive
+ * the server. Returns 0, or -1 with err set (typically: the address cannot be bound).
  */
 struct ald_updates;
-int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
-                   struct ald_store *store, struct ald_updates *updates, const char *data_dir,
-                   char *err, size_t errlen);
-
-/* The rollout service the fleet endpoints use (docs/fleets.md); set before serving them. */
 struct ald_rollouts;
-void ald_http_set_rollouts(struct ald_http *h, struct ald_rollouts *r);
+int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
+                   struct ald_store *store, struct ald_updates *updates,
+                   struct ald_rollouts *rollouts, const char *data_dir, char *err,
+                   size_t errlen);
 
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);

@@ -286,8 +286,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
-                   struct ald_store *store, struct ald_updates *updates, const char *data_dir,
-                   char *err, size_t errlen)
+                   struct ald_store *store, struct ald_updates *updates,
+                   struct ald_rollouts *rollouts, const char *data_dir, char *err,
+                   size_t errlen)
 {
     struct ald_http *h = NULL;
     struct sockaddr_in sin;
@@ -307,6 +308,7 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
     }
     h->store = store;
     h->updates = updates;
+    h->rollouts = rollouts;
     h->data_dir = data_dir;
     if (!streams_init(h)) {
         snprintf(err, errlen, "cannot start the event stream thread");
@@ -355,11 +357,6 @@ out:
 uint16_t ald_http_port(const struct ald_http *h)
 {
     return h->port;
-}
-
-void ald_http_set_rollouts(struct ald_http *h, struct ald_rollouts *r)
-{
-    h->rollouts = r;
 }
 
 void ald_http_stop(struct ald_http *h)
