@@ -61,21 +61,22 @@ static uint32_t detect_origin(const uint8_t *d, size_t len)
     return 0;
 }
 
-/* Where the code at origin runs: the link address of an airlift image; else the 16 KiB
- * boundary below which most pointer-like words (0x08000000..0x08FFFFFF, the STM32 flash)
- * point into the image; else 0 (no pointers are then found). */
-static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
+/* Where the code at origin runs: the link address of an airlift image; else, in the flash
+ * window (16 MiB at 0x08000000, the STM32 flash, or at 0x10000000, the XIP flash of RP2 and
+ * the M33 parts) that most pointer-like words fall in, the 16 KiB boundary below which most
+ * of them point into the image; else 0 (no pointers are then found). */
+static uint32_t detect_link_in(const uint8_t *d, size_t len, uint32_t origin, uint32_t base,
+                               size_t *hits)
 {
-    if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
-        return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
     size_t buckets = 1024, best_count = 0, span = (len >> 14) + 1;
     uint32_t *hist = calloc(buckets, sizeof *hist), best = 0;
+    *hits = 0;
     if (!hist)
         return 0;
     for (size_t i = origin; i + 4 <= len; i += 4) {
         uint32_t w = (uint32_t)d[i] | (uint32_t)d[i + 1] << 8 | (uint32_t)d[i + 2] << 16 | (uint32_t)d[i + 3] << 24;
-        if (w >= 0x08000000u && w < 0x09000000u && ((w - 0x08000000u) >> 14) < buckets)
-            hist[(w - 0x08000000u) >> 14]++;
+        if (w >= base && w - base < 0x01000000u && ((w - base) >> 14) < buckets)
+            hist[(w - base) >> 14]++;
     }
     size_t counts[1024];
     for (size_t b = 0; b < buckets; b++) {
@@ -87,11 +88,22 @@ static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
     }
     for (size_t b = 0; b < buckets && best_count >= 16; b++)
         if (counts[b] * 100 >= best_count * 97) { /* the lowest that covers nearly as many */
-            best = 0x08000000u + (uint32_t)(b << 14);
+            best = base + (uint32_t)(b << 14);
             break;
         }
     free(hist);
+    *hits = best ? best_count : 0;
     return best;
+}
+
+static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
+{
+    if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
+        return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
+    size_t h1, h2;
+    uint32_t stm32 = detect_link_in(d, len, origin, 0x08000000u, &h1);
+    uint32_t xip = detect_link_in(d, len, origin, 0x10000000u, &h2);
+    return h2 > h1 ? xip : stm32;
 }
 
 /* Old address -> new address through the map (segments sorted by address). */
