@@ -62,9 +62,10 @@ static uint32_t detect_origin(const uint8_t *d, size_t len)
 }
 
 /* Where the code at origin runs: the link address of an airlift image; else, in the flash
- * window (16 MiB at 0x08000000, the STM32 flash, or at 0x10000000, the XIP flash of RP2 and
- * the M33 parts) that most pointer-like words fall in, the 16 KiB boundary below which most
- * of them point into the image; else 0 (no pointers are then found). */
+ * window (16 MiB at 0x08000000, the STM32 flash; at 0x10000000, the XIP flash of RP2 and
+ * the M33 parts; at 0, nRF/Kinetis/SAM, words below 16 KiB not counted) that most
+ * pointer-like words fall in, the 16 KiB boundary below which most of them point into the
+ * image; else 0 (no pointers are then found). detect_link_in: one window, *hits the count. */
 static uint32_t detect_link_in(const uint8_t *d, size_t len, uint32_t origin, uint32_t base,
                                size_t *hits)
 {
@@ -75,7 +76,8 @@ static uint32_t detect_link_in(const uint8_t *d, size_t len, uint32_t origin, ui
         return 0;
     for (size_t i = origin; i + 4 <= len; i += 4) {
         uint32_t w = (uint32_t)d[i] | (uint32_t)d[i + 1] << 8 | (uint32_t)d[i + 2] << 16 | (uint32_t)d[i + 3] << 24;
-        if (w >= base && w - base < 0x01000000u && ((w - base) >> 14) < buckets)
+        if (w >= base && w - base < 0x01000000u && ((w - base) >> 14) < buckets &&
+            (base || w >= 0x4000u)) /* at 0: not the small numbers below 16 KiB */
             hist[(w - base) >> 14]++;
     }
     size_t counts[1024];
@@ -100,10 +102,17 @@ static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
 {
     if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
         return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
-    size_t h1, h2;
-    uint32_t stm32 = detect_link_in(d, len, origin, 0x08000000u, &h1);
-    uint32_t xip = detect_link_in(d, len, origin, 0x10000000u, &h2);
-    return h2 > h1 ? xip : stm32;
+    static const uint32_t bases[3] = {0x08000000u, 0x10000000u, 0};
+    size_t hits, best_hits = 0;
+    uint32_t best = 0;
+    for (int k = 0; k < 3; k++) {
+        uint32_t link = detect_link_in(d, len, origin, bases[k], &hits);
+        if (hits > best_hits) {
+            best_hits = hits;
+            best = link;
+        }
+    }
+    return best;
 }
 
 /* Old address -> new address through the map (segments sorted by address). */
