@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Delta patches and compressed images on the real firmware pairs of ../shared/firmware/pairs.tsv:
-# our patch beside bsdiff, xdelta3 -9 and zstd --patch-from -19; our compressed full image
+# Delta patches and compressed images on the real firmware pairs of ../shared/firmware/pairs.tsv
+# and of the corpus (bench/corpus/build.sh BUILD_DIR/corpus, if built): our patch and its
+# encode time beside bsdiff, xdelta3 -9 and zstd --patch-from -19; our compressed full image
 # beside xz -9e --format=lzma; every stream decoded again by the device decoder and compared.
 # Then the decoder's device cost: Cortex-M4 code size, sizeof(struct al_delta), stack frames.
 # Writes bench/results/delta.txt.   bench/delta.sh [BUILD_DIR]   (default: build)
@@ -8,6 +9,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 fw=${AIRLIFT_FIRMWARE_DIR:-$top/../shared/firmware}
+corpus=${AIRLIFT_CORPUS_DIR:-$build/corpus} # made by bench/corpus/build.sh; skipped if absent
 tool=$build/host/airlift-delta
 [ -x "$tool" ] || { echo "delta.sh: build $tool first (cmake --build $build --target airlift-delta)" >&2; exit 1; }
 for t in bsdiff xdelta3 zstd xz arm-none-eabi-gcc; do
@@ -18,23 +20,39 @@ trap 'rm -rf "$tmp"' EXIT
 size() { stat -c%s "$1"; }
 mkdir -p "$top/bench/results"
 {
-echo "# Delta patches on ../shared/firmware/pairs.tsv (bytes); measured by bench/delta.sh on $(date -u +%Y-%m-%d)"
+# run_pairs DIR PAIRS FAMILY-DEFAULT: one row per pair (encode time in seconds, user CPU),
+# then the geometric means vs bsdiff per family and over all.
+run_pairs() {
+  local dir=$1 pairs=$2 deffam=$3
+  : > "$tmp/ratios"
+  printf '%-18s %-10s %7s %7s %7s %7s %7s %7s %8s %6s\n' pair family old new ours bsdiff xdelta3 zstd ours/bsd enc_s
+  tail -n +2 "$pairs" | while IFS=$'\t' read -r name old new kind fam; do
+    fam=${fam:-$deffam}
+    o=$dir/$old; n=$dir/$new
+    /usr/bin/time -f %U -o "$tmp/t" "$tool" encode "$o" "$n" "$tmp/p"
+    "$tool" decode "$o" "$tmp/p" "$tmp/back" && cmp -s "$tmp/back" "$n" || { echo "delta.sh: $name does not round-trip" >&2; exit 1; }
+    bsdiff "$o" "$n" "$tmp/b"
+    xdelta3 -9 -e -f -s "$o" "$n" "$tmp/x"
+    zstd -q -f -19 --long=27 --patch-from="$o" "$n" -o "$tmp/z"
+    ours=$(size "$tmp/p"); b=$(size "$tmp/b")
+    printf '%-18s %-10s %7d %7d %7d %7d %7d %7d %8.3f %6.2f\n' "$name" "$fam" "$(size "$o")" "$(size "$n")" "$ours" "$b" \
+      "$(size "$tmp/x")" "$(size "$tmp/z")" "$(echo "$ours / $b" | bc -l)" "$(tail -1 "$tmp/t")"
+    echo "$fam $ours $b $(size "$tmp/x") $(size "$tmp/z")" >> "$tmp/ratios"
+  done
+  awk '{f=$1; a[f]+=log($2/$3); x[f]+=log($4/$3); z[f]+=log($5/$3); n[f]++; if ($2 > $3) over[f]++
+        A+=log($2/$3); X+=log($4/$3); Z+=log($5/$3); N++}
+       END {for (f in n) printf "geometric mean vs bsdiff, family %-10s (%2d pairs): ours %.3f, xdelta3 %.3f, zstd %.3f; pairs above bsdiff: %d\n", f, n[f], exp(a[f]/n[f]), exp(x[f]/n[f]), exp(z[f]/n[f]), over[f]
+            printf "geometric mean vs bsdiff over all %d pairs: ours %.3f, xdelta3 %.3f, zstd %.3f\n", N, exp(A/N), exp(X/N), exp(Z/N)}' "$tmp/ratios"
+}
+echo "# Delta patches (bytes); measured by bench/delta.sh on $(date -u +%Y-%m-%d); enc_s = encode time, user CPU seconds"
 echo "# ours: airlift-delta encode (docs/delta-format.md); bsdiff 4.3; xdelta3 -9 -e -s OLD; zstd -19 --patch-from=OLD --long=27"
-printf '%-16s %7s %7s %7s %7s %7s %7s %7s\n' pair old new ours bsdiff xdelta3 zstd ours/bsd
-tail -n +2 "$fw/pairs.tsv" | while IFS=$'\t' read -r name old new kind; do
-  o=$fw/$old; n=$fw/$new
-  "$tool" encode "$o" "$n" "$tmp/p"
-  "$tool" decode "$o" "$tmp/p" "$tmp/back" && cmp -s "$tmp/back" "$n" || { echo "delta.sh: $name does not round-trip" >&2; exit 1; }
-  bsdiff "$o" "$n" "$tmp/b"
-  xdelta3 -9 -e -f -s "$o" "$n" "$tmp/x"
-  zstd -q -f -19 --long=27 --patch-from="$o" "$n" -o "$tmp/z"
-  ours=$(size "$tmp/p"); b=$(size "$tmp/b")
-  printf '%-16s %7d %7d %7d %7d %7d %7d %7.3f\n' "$name" "$(size "$o")" "$(size "$n")" "$ours" "$b" \
-    "$(size "$tmp/x")" "$(size "$tmp/z")" "$(echo "$ours / $b" | bc -l)"
-  echo "$ours $b $(size "$tmp/x") $(size "$tmp/z")" >> "$tmp/ratios"
-done
-awk '{a+=log($1/$2); x+=log($3/$2); z+=log($4/$2); n++}
-     END {printf "geometric mean vs bsdiff over %d pairs: ours %.3f, xdelta3 %.3f, zstd %.3f (goal: ours <= 0.7)\n", n, exp(a/n), exp(x/n), exp(z/n)}' "$tmp/ratios"
+echo "# Electron pairs: ../shared/firmware/pairs.tsv"
+run_pairs "$fw" "$fw/pairs.tsv" electron
+if [ -f "$corpus/pairs.tsv" ]; then
+  echo
+  echo "# Corpus pairs: bench/corpus/build.sh (bench/corpus/README.md), in $corpus"
+  run_pairs "$corpus" "$corpus/pairs.tsv" corpus
+fi
 echo
 echo "# Compressed full images: airlift-delta compress vs xz -9e --format=lzma (bytes)"
 printf '%-34s %7s %7s %7s %7s\n' file size ours xz ours/xz

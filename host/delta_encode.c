@@ -2,11 +2,13 @@
  * delta_encode.c - patches and compressed full images in the airlift delta stream format
  * (docs/delta-format.md), and a buffer-to-buffer driver of the device decoder.
  *
- * Encoding, in short: both images go through the Thumb-2 branch transform (optional, the
- * encoder tries both); the transformed new image is cut into blocks; each block is one raw
- * LZMA1 stream (liblzma, no end marker) whose preset dictionary is the transformed old image
- * followed by every earlier transformed output byte. A block header gives its output range,
- * its stream length and the CRC-32 of its output.
+ * Encoding, in short: both images go through the Thumb-2 branch transform and the old one
+ * through the address map (each optional: every variant is profiled by a quick LZMA2 run and
+ * the best encoded in full); the transformed new image is cut into blocks; each block is one
+ * raw LZMA1 stream (no end marker) whose dictionary is the transformed old image followed by
+ * every earlier transformed output byte. One liblzma LZMA2 encoder makes all blocks in one
+ * pass (a chunk per block, the model reset at each), so the time is linear in the sizes. A
+ * block header gives its output range, its stream length and the CRC-32 of its output.
  */
 #include "airlift_host/delta.h"
 
@@ -59,21 +61,24 @@ static uint32_t detect_origin(const uint8_t *d, size_t len)
     return 0;
 }
 
-/* Where the code at origin runs: the link address of an airlift image; else the 16 KiB
- * boundary below which most pointer-like words (0x08000000..0x08FFFFFF, the STM32 flash)
- * point into the image; else 0 (no pointers are then found). */
-static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
+/* Where the code at origin runs: the link address of an airlift image; else, in the flash
+ * window (16 MiB at 0x08000000, the STM32 flash; at 0x10000000, the XIP flash of RP2 and
+ * the M33 parts; at 0, nRF/Kinetis/SAM, words below 16 KiB not counted) that most
+ * pointer-like words fall in, the 16 KiB boundary below which most of them point into the
+ * image; else 0 (no pointers are then found). detect_link_in: one window, *hits the count. */
+static uint32_t detect_link_in(const uint8_t *d, size_t len, uint32_t origin, uint32_t base,
+                               size_t *hits)
 {
-    if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
-        return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
     size_t buckets = 1024, best_count = 0, span = (len >> 14) + 1;
     uint32_t *hist = calloc(buckets, sizeof *hist), best = 0;
+    *hits = 0;
     if (!hist)
         return 0;
     for (size_t i = origin; i + 4 <= len; i += 4) {
         uint32_t w = (uint32_t)d[i] | (uint32_t)d[i + 1] << 8 | (uint32_t)d[i + 2] << 16 | (uint32_t)d[i + 3] << 24;
-        if (w >= 0x08000000u && w < 0x09000000u && ((w - 0x08000000u) >> 14) < buckets)
-            hist[(w - 0x08000000u) >> 14]++;
+        if (w >= base && w - base < 0x01000000u && ((w - base) >> 14) < buckets &&
+            (base || w >= 0x4000u)) /* at 0: not the small numbers below 16 KiB */
+            hist[(w - base) >> 14]++;
     }
     size_t counts[1024];
     for (size_t b = 0; b < buckets; b++) {
@@ -85,10 +90,28 @@ static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
     }
     for (size_t b = 0; b < buckets && best_count >= 16; b++)
         if (counts[b] * 100 >= best_count * 97) { /* the lowest that covers nearly as many */
-            best = 0x08000000u + (uint32_t)(b << 14);
+            best = base + (uint32_t)(b << 14);
             break;
         }
     free(hist);
+    *hits = best ? best_count : 0;
+    return best;
+}
+
+static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
+{
+    if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
+        return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
+    static const uint32_t bases[3] = {0x08000000u, 0x10000000u, 0};
+    size_t hits, best_hits = 0;
+    uint32_t best = 0;
+    for (int k = 0; k < 3; k++) {
+        uint32_t link = detect_link_in(d, len, origin, bases[k], &hits);
+        if (hits > best_hits) {
+            best_hits = hits;
+            best = link;
+        }
+    }
     return best;
 }
 
@@ -247,27 +270,183 @@ struct enc {
     size_t nseg;
 };
 
-/* One block: raw LZMA1 of virt[old_len + start, +len) with the preset dictionary virt[0,
- * old_len + start). Returns the stream length, or 0 on failure. */
-static size_t encode_block(const struct enc *e, size_t start, size_t len, uint8_t *out, size_t cap)
+/* The LZMA options of every block: preset 9 (6 with fast; 9 gave smaller patches than 9e
+ * on 14 of the 17 Electron pairs, and is faster), lc/lp/pb of the stream; the
+ * profile uses the quick PROFILE_PRESET (profile nonzero). */
+#define PROFILE_PRESET 1
+#ifndef PROFILE_DEPTH
+#define PROFILE_DEPTH 4
+#endif
+#ifndef PROFILE_NICE
+#define PROFILE_NICE 64
+#endif
+static int block_options(const struct enc *e, lzma_options_lzma *opt, int profile)
+{
+    if (lzma_lzma_preset(opt, profile ? PROFILE_PRESET : e->o->fast ? 6 : 9))
+        return -1;
+    if (profile) { /* a short chain: random data would walk every chain to its depth */
+        opt->mode = LZMA_MODE_FAST;
+        opt->mf = LZMA_MF_HC4;
+        opt->nice_len = PROFILE_NICE;
+        opt->depth = PROFILE_DEPTH;
+    }
+    opt->lc = e->lc;
+    opt->lp = e->lp;
+    opt->pb = e->pb;
+    return 0;
+}
+
+/* One block on its own: raw LZMA1 of virt[old_len + start, +len) with the preset dictionary
+ * the last `window` bytes before it (all of virt[0, old_len + start) if window is 0 or
+ * larger). A shorter window keeps the virtual position modulo 16, so pos_state and the
+ * literal position bits stay those the decoder uses; a short window is for data that does
+ * not compress, so it is coded with the quick PROFILE_PRESET. The cost is that of hashing
+ * the whole window, so the streaming encoder below uses this only where it gives no block.
+ * Returns the stream length, or 0 on failure. */
+static size_t encode_block(const struct enc *e, size_t start, size_t len, size_t window,
+                           uint8_t *out, size_t cap)
 {
     lzma_options_lzma opt;
-    if (lzma_lzma_preset(&opt, e->o->fast ? 6 : (9 | LZMA_PRESET_EXTREME)))
+    if (block_options(e, &opt, window != 0))
         return 0;
     size_t dict_len = e->old_len + start;
+    if (window && window < dict_len)
+        dict_len -= (dict_len - window) & ~(size_t)15;
     size_t need = dict_len + len;
     opt.dict_size = need < LZMA_DICT_SIZE_MIN ? LZMA_DICT_SIZE_MIN : (uint32_t)need;
-    opt.preset_dict = dict_len ? e->virt : NULL;
+    opt.preset_dict = dict_len ? e->virt + e->old_len + start - dict_len : NULL;
     opt.preset_dict_size = (uint32_t)dict_len;
-    opt.lc = e->lc;
-    opt.lp = e->lp;
-    opt.pb = e->pb;
     opt.ext_flags = 0; /* no end marker: the block header gives the output length */
     lzma_filter filters[2] = {{LZMA_FILTER_LZMA1EXT, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t pos = 0;
-    if (lzma_raw_buffer_encode(filters, NULL, e->virt + dict_len, len, out, &pos, cap) != LZMA_OK)
+    if (lzma_raw_buffer_encode(filters, NULL, e->virt + e->old_len + start, len, out, &pos, cap) != LZMA_OK)
         return 0;
     return pos;
+}
+
+/*
+ * The streaming encoder: one liblzma raw LZMA2 encoder over all of T(new), with T(old) as
+ * its preset dictionary, hashed once. A sync flush ends an LZMA2 chunk (the range coder is
+ * flushed, the next chunk starts a new one), so with the dictionary kept and the model reset
+ * an LZMA2 chunk's data is exactly one block's LZMA1 data. liblzma resets the model of the
+ * next chunk when lc/lp/pb change; setting other values and then ours again after a flush
+ * asks for that reset with our parameters. Cost: linear in old + new, where one LZMA1 run
+ * per block with the whole preceding buffer as its preset dictionary is quadratic.
+ */
+struct lz2 {
+    lzma_stream strm;
+    lzma_options_lzma opt;
+    uint8_t *buf; /* the output of the last flush */
+    size_t cap, len;
+};
+
+static int lz2_begin(struct lz2 *z, const struct enc *e, size_t cap, int profile)
+{
+    lzma_stream init = LZMA_STREAM_INIT;
+    z->strm = init;
+    z->buf = malloc(cap);
+    z->cap = cap;
+    z->len = 0;
+    if (!z->buf || block_options(e, &z->opt, profile))
+        return -1;
+    size_t need = e->old_len + e->new_len;
+    z->opt.dict_size = need < LZMA_DICT_SIZE_MIN ? LZMA_DICT_SIZE_MIN : (uint32_t)need;
+    z->opt.preset_dict = e->old_len ? e->virt : NULL;
+    z->opt.preset_dict_size = (uint32_t)e->old_len;
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &z->opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    return lzma_raw_encoder(&z->strm, filters) == LZMA_OK ? 0 : -1;
+}
+
+static void lz2_end(struct lz2 *z)
+{
+    lzma_end(&z->strm);
+    free(z->buf);
+}
+
+/* Encode in[0, len) as the next LZMA2 chunk(s), with a fresh model if reset; the chunks are
+ * in z->buf[0, z->len). */
+static int lz2_chunk(struct lz2 *z, const uint8_t *in, size_t len, int reset)
+{
+    if (reset) {
+        lzma_options_lzma other = z->opt;
+        other.lc = z->opt.lc ? 0 : 1; /* any other valid lc; lc + lp <= 2 here */
+        lzma_filter f1[2] = {{LZMA_FILTER_LZMA2, &other}, {LZMA_VLI_UNKNOWN, NULL}};
+        lzma_filter f2[2] = {{LZMA_FILTER_LZMA2, &z->opt}, {LZMA_VLI_UNKNOWN, NULL}};
+        if (lzma_filters_update(&z->strm, f1) != LZMA_OK || lzma_filters_update(&z->strm, f2) != LZMA_OK)
+            return -1;
+    }
+    z->strm.next_in = in;
+    z->strm.avail_in = len;
+    z->strm.next_out = z->buf;
+    z->strm.avail_out = z->cap;
+    lzma_ret r;
+    while ((r = lzma_code(&z->strm, LZMA_SYNC_FLUSH)) == LZMA_OK)
+        if (z->strm.avail_out == 0)
+            return -1;
+    if (r != LZMA_STREAM_END)
+        return -1;
+    z->len = z->cap - z->strm.avail_out;
+    return 0;
+}
+
+/* The LZMA1 data of z->buf if it is one LZMA2 chunk of exactly len bytes that starts with a
+ * fresh model: *data, returns its length. 0: not so; *stored = 1 if every chunk was stored
+ * (the data did not compress). */
+static size_t lz2_block_data(const struct lz2 *z, size_t len, const uint8_t **data, int *stored)
+{
+    const uint8_t *b = z->buf;
+    size_t n = z->len, pos = 0;
+    *stored = 1;
+    while (pos < n) { /* check the chunk kinds */
+        uint8_t c = b[pos];
+        if (c == 1 || c == 2) {
+            if (pos + 3 > n)
+                return 0;
+            pos += 3 + ((size_t)b[pos + 1] << 8 | b[pos + 2]) + 1;
+        } else if (c >= 0x80 && pos + 5 <= n) {
+            *stored = 0;
+            pos += 5 + (c >= 0xC0) + ((size_t)b[pos + 3] << 8 | b[pos + 4]) + 1;
+        } else {
+            *stored = 0;
+            return 0;
+        }
+    }
+    if (n < 6 || b[0] < 0xA0)
+        return 0;
+    size_t unpacked = ((size_t)(b[0] & 0x1F) << 16 | (size_t)b[1] << 8 | b[2]) + 1;
+    size_t packed = ((size_t)b[3] << 8 | b[4]) + 1, hdr = 5 + (b[0] >= 0xC0);
+    if (unpacked != len || hdr + packed != n)
+        return 0;
+    *data = b + hdr;
+    return packed;
+}
+
+#define PROFILE_PIECE 1024
+#define BLOCK_OUT_MAX ((size_t)1 << 20) /* below LZMA2's 2 MiB per chunk */
+
+/* The cost profile of T(new) in the current transforms: the LZMA2 bytes of each
+ * PROFILE_PIECE of output, coded in one run with the model carried on and the quick
+ * PROFILE_PRESET. Returns the total (an estimate of the stream's size), 0 on failure. */
+static size_t profile_stream(const struct enc *e, uint32_t *cost)
+{
+    struct lz2 z;
+    size_t total = 0;
+    if (lz2_begin(&z, e, PROFILE_PIECE * 2 + 4096, 1) != 0)
+        goto out;
+    for (size_t p = 0, k = 0; p < e->new_len; p += PROFILE_PIECE, k++) {
+        size_t len = e->new_len - p < PROFILE_PIECE ? e->new_len - p : PROFILE_PIECE;
+        if (lz2_chunk(&z, e->virt + e->old_len + p, len, 0) != 0) {
+            total = 0;
+            goto out;
+        }
+        size_t c = z.len, over = z.buf[0] >= 0x80 ? 10 : 3; /* chunk header, range coder ends */
+        cost[k] = c > over ? (uint32_t)(c - over) : 1;
+        total += cost[k];
+    }
+    total += 1;
+out:
+    lz2_end(&z);
+    return total;
 }
 
 /* May a block end at output offset b (a multiple of 16 before the end)? Not if the halfword
@@ -277,17 +456,24 @@ static int boundary_ok(const struct enc *e, size_t b, uint32_t new_origin)
     return b < new_origin + 2 || (e->virt[e->old_len + b - 1] & 0xF8) != 0xF0;
 }
 
-/* Encode the whole stream with the transforms given; returns the length or 0. */
-static size_t encode_stream(struct enc *e, const uint8_t *old, int thumb, int map, uint8_t *out,
-                            size_t cap)
+/* Fill virt with T(old) ++ T(new) in the transforms given. */
+static void prepare(struct enc *e, const uint8_t *old, int thumb, int map)
 {
-    uint32_t target = e->o->block_target ? e->o->block_target : 8192;
     if (e->old_len)
         memcpy(e->virt, old, e->old_len);
     if (e->new_len)
         memcpy(e->virt + e->old_len, e->new_raw, e->new_len);
     transform(e->virt, e->old_len, e->old_origin, e->old_link, thumb, map ? e->seg : NULL, e->nseg);
     transform(e->virt + e->old_len, e->new_len, e->new_origin, e->new_link, thumb, NULL, 0);
+}
+
+/* Encode the whole stream from virt (prepare() with the same thumb and map), with block
+ * boundaries chosen from cost (profile_stream()), or with cost NULL from the ratio of the
+ * block before; returns the length or 0. */
+static size_t encode_stream(struct enc *e, int thumb, int map, const uint32_t *cost, uint8_t *out,
+                            size_t cap)
+{
+    uint32_t target = e->o->block_target ? e->o->block_target : 8192;
     /* Stream header. */
     memcpy(out, AL_DELTA_MAGIC, 4);
     out[4] = AL_DELTA_FORMAT_VERSION;
@@ -318,58 +504,107 @@ static size_t encode_stream(struct enc *e, const uint8_t *old, int thumb, int ma
         n += 4;
     }
 
-    /* Blocks: guess an output length that gives about `target` stream bytes from the ratio
-     * seen so far, shrink it while the block comes out much larger. */
-    double ratio = e->old_len ? 0.05 : 0.6;
-    uint8_t *tmp = malloc(e->new_len + e->new_len / 8 + 4096);
-    if (!tmp)
-        return 0;
+    /* Blocks: from the profile, the shortest run of output (at least 1 KiB) whose estimated
+     * stream reaches `target` bytes, moved on while a branch would straddle its end. The
+     * profile's quick preset is calibrated by the real size of the blocks before. */
+    size_t max_out = BLOCK_OUT_MAX, tmp_cap = e->new_len + e->new_len / 8 + 4096;
+    if (e->o->block_max_out && e->o->block_max_out < max_out)
+        max_out = e->o->block_max_out;
+    max_out &= ~(size_t)(AL_DELTA_WRITE_ALIGN - 1);
+    if (!max_out)
+        max_out = AL_DELTA_WRITE_ALIGN;
+    struct lz2 z;
+    uint8_t *tmp = malloc(tmp_cap);
     size_t start = 0;
+    if (!tmp || lz2_begin(&z, e, tmp_cap, 0) != 0) {
+        free(tmp);
+        return 0;
+    }
+    double ratio = e->old_len ? 0.05 : 0.6; /* without a profile: stream bytes per output byte */
+    double done_est = 0, done_real = 0; /* the profile's estimate of the blocks so far, and their size */
     while (start < e->new_len) {
-        size_t left = e->new_len - start;
-        size_t len = (size_t)(target / ratio);
-        size_t clen = 0;
-        for (int tries = 0;; tries++) {
-            if (len < 1024)
-                len = 1024;
-            if (e->o->block_max_out && len > e->o->block_max_out)
-                len = e->o->block_max_out;
-            len &= ~(size_t)(AL_DELTA_WRITE_ALIGN - 1);
-            if (len == 0 || len >= left)
-                len = left;
-            /* No branch may straddle a block boundary: the decoder finishes each block. */
-            while (thumb && len < left && !boundary_ok(e, start + len, e->new_origin))
-                len += AL_DELTA_WRITE_ALIGN;
-            if (len > left)
-                len = left;
-            clen = encode_block(e, start, len, tmp, e->new_len + e->new_len / 8 + 4096);
-            if (!clen) {
-                free(tmp);
-                return 0;
-            }
-            if (clen <= target + target / 4 || len <= 1024 || tries == 3)
+        size_t left = e->new_len - start, end = start;
+        double acc = 0, scale = done_est > 0 ? done_real / done_est : 1.0;
+        if (!cost) { /* no profile: the ratio of the block before predicts this one */
+            double want = (double)target / ratio;
+            end = want >= (double)left ? e->new_len : start + (size_t)want;
+            if (end - start > max_out)
+                end = start + max_out;
+            if (end - start < 1024 && left > 1024)
+                end = start + 1024;
+        }
+        while (cost && end < e->new_len && end - start < max_out) {
+            size_t k = end / PROFILE_PIECE, p0 = k * PROFILE_PIECE, p1 = p0 + PROFILE_PIECE;
+            if (p1 > e->new_len)
+                p1 = e->new_len;
+            size_t step = p1 - end;
+            if (step > max_out - (end - start))
+                step = max_out - (end - start);
+            acc += (double)cost[k] * (double)step / (double)(p1 - p0);
+            end += step;
+            if (acc * scale >= target && end - start >= 1024)
                 break;
-            len = (size_t)((double)len * target / (double)clen);
         }
-        ratio = (double)clen / (double)len;
-        if (ratio < 0.002)
-            ratio = 0.002;
-        if (n + BLOCK_HEADER_MAX + clen > cap) {
-            free(tmp);
-            return 0;
+        size_t len = end - start;
+        if (len < left)
+            len &= ~(size_t)(AL_DELTA_WRITE_ALIGN - 1);
+        if (len == 0)
+            len = left < AL_DELTA_WRITE_ALIGN ? left : AL_DELTA_WRITE_ALIGN;
+        /* No branch may straddle a block boundary: the decoder finishes each block. */
+        while (thumb && len < left && !boundary_ok(e, start + len, e->new_origin))
+            len += AL_DELTA_WRITE_ALIGN;
+        if (len > left)
+            len = left;
+        const uint8_t *data = NULL;
+        int stored = 0;
+        size_t clen = 0;
+        if (lz2_chunk(&z, e->virt + e->old_len + start, len, 1) != 0)
+            goto fail;
+        clen = lz2_block_data(&z, len, &data, &stored);
+        if (!clen) { /* stored (it did not compress: a short window does as well), or more
+                      * than one chunk: code this block on its own */
+            clen = encode_block(e, start, len, stored ? 64 : 0, tmp, tmp_cap);
+            data = tmp;
+            if (!clen)
+                goto fail;
         }
+        if (n + BLOCK_HEADER_MAX + clen > cap)
+            goto fail;
         out[n++] = 1; /* an LZMA block */
         n += put_varint(out + n, (uint32_t)start);
         n += put_varint(out + n, (uint32_t)len);
         n += put_varint(out + n, (uint32_t)clen);
         put32(out + n, (uint32_t)lzma_crc32(e->virt + e->old_len + start, len, 0));
         n += 4;
-        memcpy(out + n, tmp, clen);
+        memcpy(out + n, data, clen);
         n += clen;
         start += len;
+        done_est += acc;
+        done_real += (double)clen;
+        ratio = (double)clen / (double)len;
+        if (ratio < 0.002)
+            ratio = 0.002;
     }
+    lz2_end(&z);
     free(tmp);
     return n;
+fail:
+    lz2_end(&z);
+    free(tmp);
+    return 0;
+}
+
+/* Images up to this size are encoded in full in every variant whose estimate is close. */
+#define FULL_TRIES_MAX ((size_t)512 << 10)
+
+/* How many 32-bit BL/B.W patterns new holds (at even offsets from origin); random bytes
+ * hold one per 512 bytes. */
+static size_t count_branches(const uint8_t *b, size_t len, size_t origin)
+{
+    size_t c = 0;
+    for (size_t s = origin; s + 4 <= len; s += 2)
+        c += al_thumb2_is_branch(b[s + 1], b[s + 3]);
+    return c;
 }
 
 int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data, size_t new_len,
@@ -379,7 +614,8 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     struct alh_delta_opts defaults;
     struct enc e;
     uint8_t *best = NULL, *cand = NULL;
-    size_t best_len = 0;
+    uint32_t *cost = NULL; /* the profile of each variant, npieces each */
+    size_t best_len = 0, npieces = 0;
     int rc = -1;
     *out = NULL;
     *out_len = 0;
@@ -421,19 +657,51 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     e.seg = malloc((new_len / 4 + 1) * sizeof *e.seg);
     best = malloc(cap);
     cand = malloc(cap);
-    if (!e.virt || !e.seg || !best || !cand) {
+    npieces = new_len / PROFILE_PIECE + 1;
+    cost = malloc(4 * npieces * sizeof *cost);
+    if (!e.virt || !e.seg || !best || !cand || !cost) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     if (old_len && e.old_link)
         e.nseg = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len, e.new_origin,
                            e.new_link, e.seg);
+    /* Every allowed variant is profiled (one quick linear LZMA2 run); the best is encoded in
+     * full, and for images up to FULL_TRIES_MAX also those within 3 % of its estimate; the
+     * smallest stream is kept. Where branch patterns occur at most 4 times as often as in
+     * random bytes (one per 512 bytes; Thumb code: 16 to 33 times) the branch transform
+     * cannot pay and is not tried (unless asked for). */
+    size_t est[4] = {0, 0, 0, 0}, best_est = 0, tries = 0;
+    size_t branches = count_branches(new_data, new_len, e.new_origin) * 512, code = new_len - e.new_origin;
+    int allowed[4], thumb_pays = branches >= 2 * code;
     for (int variant = 0; variant < 4; variant++) {
         int thumb = variant & 1, map = variant >> 1;
-        if ((opts->thumb >= 0 && thumb != opts->thumb) || (map && (!e.nseg || opts->map == 0)) ||
-            (!map && opts->map == 1 && e.nseg))
+        allowed[variant] = !((opts->thumb >= 0 && thumb != opts->thumb) ||
+                             (opts->thumb < 0 && thumb && !thumb_pays) ||
+                             (map && (!e.nseg || opts->map == 0)) || (!map && opts->map == 1 && e.nseg));
+        tries += (size_t)allowed[variant];
+    }
+    for (int variant = 0; variant < 4 && tries > 1; variant++) {
+        int thumb = variant & 1, map = variant >> 1;
+        if (!allowed[variant])
             continue;
-        size_t n = encode_stream(&e, old, thumb, map, cand, cap);
+        prepare(&e, old, thumb, map);
+        if (!(est[variant] = profile_stream(&e, cost + variant * npieces))) {
+            snprintf(err, errlen, "LZMA encoder failed");
+            goto out;
+        }
+        if (!best_est || est[variant] < best_est)
+            best_est = est[variant];
+    }
+    for (int variant = 0; variant < 4; variant++) {
+        int thumb = variant & 1, map = variant >> 1;
+        if (tries == 1 && allowed[variant])
+            est[variant] = best_est = 1; /* the only one: no profile needed */
+        if (!est[variant] || (est[variant] > best_est &&
+                              (new_len > FULL_TRIES_MAX || est[variant] > best_est + best_est / 33)))
+            continue;
+        prepare(&e, old, thumb, map);
+        size_t n = encode_stream(&e, thumb, map, tries > 1 ? cost + variant * npieces : NULL, cand, cap);
         if (!n) {
             snprintf(err, errlen, "LZMA encoder failed");
             goto out;
@@ -454,5 +722,6 @@ out:
     free(e.seg);
     free(best);
     free(cand);
+    free(cost);
     return rc;
 }

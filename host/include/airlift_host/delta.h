@@ -2,9 +2,10 @@
  * airlift_host/delta.h - make delta patches and compressed full images on the host, in the
  * stream format the device decodes (include/airlift/delta.h, docs/delta-format.md).
  *
- * The matcher and entropy coder are liblzma's LZMA1 encoder (raw, no end marker), run once
- * per block with the old image and all earlier output as its preset dictionary, so matches
- * reach back into both; the device's decoder reads that window from flash.
+ * The matcher and entropy coder are liblzma's: one raw LZMA2 encoder with the old image as
+ * its preset dictionary, flushed and its model reset at each block, so each chunk is one
+ * block's LZMA1 data and matches reach back into the old image and all earlier output; the
+ * device's decoder reads that window from flash.
  */
 #ifndef AIRLIFT_HOST_DELTA_H
 #define AIRLIFT_HOST_DELTA_H
@@ -18,7 +19,7 @@ struct alh_delta_opts {
     int lc, lp, pb;           /* LZMA parameters; -1 for the defaults (1, 1, 1); lc + lp <= 2, pb <= 2 */
     uint32_t block_target;    /* aim for blocks of about this many stream bytes; 0: 8192 */
     uint32_t block_max_out;   /* and at most this many output bytes; 0: no limit */
-    int fast;                 /* 1: LZMA preset 6 instead of 9e (tests) */
+    int fast;                 /* 1: LZMA preset 6 instead of 9 (tests) */
     int old_origin, new_origin; /* where Thumb-2 code starts; -1: detect airlift images, else 0 */
     uint32_t old_link;        /* where the old image's origin runs; 0: detect */
 };
