@@ -101,7 +101,7 @@ static json_t *particle_module_json(const struct alh_particle_module *m)
                                               alh_particle_function_name(d->function), "index",
                                               d->index, "version", d->version));
     }
-    const struct alh_particle_platform *pl = alh_particle_platform(m->platform_id);
+    const struct alc_platform *pl = alh_particle_platform(m->platform_id);
     const char *release = m->function == ALH_PARTICLE_FN_SYSTEM_PART
                               ? alh_particle_system_release(m->version)
                           : m->function == ALH_PARTICLE_FN_BOOTLOADER
@@ -116,7 +116,7 @@ static json_t *particle_module_json(const struct alh_particle_module *m)
                             (json_int_t)m->end_address, "flags", m->flags, "has_crc",
                             m->has_crc, "dependencies", deps);
 
-    cli_json_set(obj, "platform_name", pl != NULL ? json_string(pl->name) : json_null());
+    cli_json_set(obj, "platform_name", pl != NULL ? json_string(pl->label) : json_null());
     cli_json_set(obj, "generation", pl != NULL ? json_integer(pl->generation) : json_null());
     cli_json_set(obj, "release", release != NULL ? json_string(release) : json_null());
     cli_json_set(obj, "version_label",
@@ -129,14 +129,14 @@ static json_t *particle_module_json(const struct alh_particle_module *m)
 
 static void print_particle_module(const char *prefix, const struct alh_particle_module *m)
 {
-    const struct alh_particle_platform *pl = alh_particle_platform(m->platform_id);
+    const struct alc_platform *pl = alh_particle_platform(m->platform_id);
     char label[LABEL_MAX];
 
     printf("%sParticle %s %u, %s, platform %u (%s) (module_info at 0x%x, 0x%08x..0x%08x, "
            "CRC %s)\n", prefix, alh_particle_function_name(m->function), m->index,
            alh_particle_version_label(m->function, m->version, m->platform_id, label,
                                       sizeof(label)),
-           m->platform_id, pl != NULL ? pl->name : "unknown platform", m->info_offset,
+           m->platform_id, pl != NULL ? pl->label : "unknown platform", m->info_offset,
            m->start_address, m->end_address, m->crc_ok ? "ok" : "BAD or missing");
 }
 
@@ -351,11 +351,11 @@ static int create_metadata(struct cli *cli, const struct create_args *a, const u
     *is_module = look_for_module && alh_particle_find(payload, payload_len, module);
     if (*is_module && alh_particle_check(payload, payload_len, module, err, sizeof(err)) !=
                           ALH_PARTICLE_OK) {
-        const struct alh_particle_platform *pl = alh_particle_platform(module->platform_id);
+        const struct alc_platform *pl = alh_particle_platform(module->platform_id);
         return cli_error(cli, CLI_EXIT_INVALID, "%s: Particle %s module for platform %u (%s): "
                          "%s; not signed%s", a->in_path,
                          alh_particle_function_name(module->function), module->platform_id,
-                         pl != NULL ? pl->name : "unknown", err,
+                         pl != NULL ? pl->label : "unknown", err,
                          a->input == INPUT_PARTICLE ? ""
                                                     : " (if it is not a Particle module, give "
                                                       "--input raw)");

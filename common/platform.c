@@ -9,9 +9,22 @@
 #include "airlift_common/parse.h"
 
 static const struct alc_platform table[] = {
-    {0, "core"},     {6, "photon"},  {8, "p1"},     {10, "electron"}, {12, "argon"},
-    {13, "boron"},   {14, "xenon"},  {22, "asom"},  {23, "bsom"},     {24, "xsom"},
-    {25, "b5som"},   {26, "tracker"}, {28, "trackerm"}, {32, "p2"},   {35, "msom"},
+    {0, "core", "Core", 1, "STM32F103"},
+    {6, "photon", "Photon", 2, "STM32F205"},
+    {8, "p1", "P1", 2, "STM32F205"},
+    {10, "electron", "Electron", 2, "STM32F205"},
+    {12, "argon", "Argon", 3, "nRF52840"},
+    {13, "boron", "Boron", 3, "nRF52840"},
+    {14, "xenon", "Xenon", 3, "nRF52840"},
+    {15, "esomx", "E SoM X", 3, "nRF52840"},
+    {22, "asom", "A SoM", 3, "nRF52840"},
+    {23, "bsom", "B SoM", 3, "nRF52840"},
+    {24, "xsom", "X SoM", 3, "nRF52840"},
+    {25, "b5som", "B5 SoM", 3, "nRF52840"},
+    {26, "tracker", "Tracker", 3, "nRF52840"},
+    {28, "trackerm", "Tracker M", 4, "RTL872x"},
+    {32, "p2", "P2", 4, "RTL872x"},
+    {35, "msom", "M SoM", 4, "RTL872x"},
 };
 
 const struct alc_platform *alc_platforms(size_t *n)
@@ -20,12 +33,18 @@ const struct alc_platform *alc_platforms(size_t *n)
     return table;
 }
 
-const char *alc_platform_name(unsigned id)
+const struct alc_platform *alc_platform(unsigned id)
 {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (table[i].id == id)
-            return table[i].name;
+            return &table[i];
     return NULL;
+}
+
+const char *alc_platform_name(unsigned id)
+{
+    const struct alc_platform *p = alc_platform(id);
+    return p ? p->name : NULL;
 }
 
 bool alc_platform_by_name(const char *name, uint16_t *id)

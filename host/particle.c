@@ -12,25 +12,6 @@
 #include "al_host_crypto.h"
 #include "particle_versions.h"
 
-/* Particle's platform ids (hal/shared/platforms.h of Device OS, past and present). */
-static const struct alh_particle_platform platforms[] = {
-    {0, "Core", 1, "STM32F103"},
-    {6, "Photon", 2, "STM32F205"},
-    {8, "P1", 2, "STM32F205"},
-    {10, "Electron", 2, "STM32F205"},
-    {12, "Argon", 3, "nRF52840"},
-    {13, "Boron", 3, "nRF52840"},
-    {14, "Xenon", 3, "nRF52840"},
-    {15, "E SoM X", 3, "nRF52840"},
-    {22, "A SoM", 3, "nRF52840"},
-    {23, "B SoM", 3, "nRF52840"},
-    {24, "X SoM", 3, "nRF52840"},
-    {25, "B5 SoM", 3, "nRF52840"},
-    {26, "Tracker", 3, "nRF52840"},
-    {28, "Tracker M", 4, "RTL872x"},
-    {32, "P2", 4, "RTL872x"},
-    {35, "M SoM", 4, "RTL872x"},
-};
 
 static uint32_t read_le32(const uint8_t *p)
 {
@@ -47,13 +28,9 @@ static uint16_t read_le16(const uint8_t *p)
     return (uint16_t)(p[0] | p[1] << 8);
 }
 
-const struct alh_particle_platform *alh_particle_platform(uint16_t id)
+const struct alc_platform *alh_particle_platform(uint16_t id)
 {
-    for (size_t i = 0; i < sizeof(platforms) / sizeof(platforms[0]); i++) {
-        if (platforms[i].id == id)
-            return &platforms[i];
-    }
-    return NULL;
+    return alc_platform(id);
 }
 
 bool alh_particle_parse_at(const uint8_t *buf, size_t len, size_t off,
@@ -270,13 +247,13 @@ const char *alh_particle_system_release(uint16_t n)
 }
 
 /* Does the comma-separated list name (case aside: "E Som X") the platform? "" lists all. */
-static bool lists_platform(const char *list, const struct alh_particle_platform *pl)
+static bool lists_platform(const char *list, const struct alc_platform *pl)
 {
     size_t want;
 
     if (pl == NULL || list[0] == '\0')
         return true;
-    want = strlen(pl->name);
+    want = strlen(pl->label);
     while (*list != '\0') {
         size_t n;
         while (*list == ' ' || *list == ',')
@@ -284,7 +261,7 @@ static bool lists_platform(const char *list, const struct alh_particle_platform 
         n = strcspn(list, ",");
         while (n > 0 && list[n - 1] == ' ')
             n--;
-        if (n == want && strncasecmp(list, pl->name, n) == 0)
+        if (n == want && strncasecmp(list, pl->label, n) == 0)
             return true;
         list += strcspn(list, ",");
     }
@@ -293,7 +270,7 @@ static bool lists_platform(const char *list, const struct alh_particle_platform 
 
 const char *alh_particle_bootloader_release(uint16_t n, uint16_t platform_id)
 {
-    const struct alh_particle_platform *pl = alh_particle_platform(platform_id);
+    const struct alc_platform *pl = alh_particle_platform(platform_id);
     const char *first = NULL;
 
     if (n == 0)

@@ -414,7 +414,7 @@ static void test_msom_newer_than_table(void **state)
     assert_true(alh_particle_find(buf, len, &m));
     assert_int_equal(alh_particle_check(buf, len, &m, NULL, 0), ALH_PARTICLE_OK);
     assert_int_equal(m.platform_id, 35);
-    assert_string_equal(alh_particle_platform(35)->name, "M SoM");
+    assert_string_equal(alh_particle_platform(35)->label, "M SoM");
     memset(&h, 0, sizeof(h));
     assert_int_equal(alh_particle_to_header(&m, NULL, &h, err, sizeof(err)),
                      ALH_PARTICLE_UNKNOWN_DEP_VERSION);

@@ -1,7 +1,9 @@
 /*
  * airlift_common/platform.h - the Particle platforms airlift knows by name: the platform id
  * an image is built for (the image header's `platform`, a Particle module's platform_id)
- * and the name users may give instead of the number (docs/api.md, "Platforms").
+ * and the name users may give instead of the number (docs/api.md, "Platforms"). The ids are
+ * Particle's (hal/shared/platforms.h of Device OS); the importer (host/particle.c) reads
+ * generation and chip from here too.
  */
 #ifndef AIRLIFT_COMMON_PLATFORM_H
 #define AIRLIFT_COMMON_PLATFORM_H
@@ -15,8 +17,14 @@
 
 struct alc_platform {
     uint16_t id;
-    const char *name; /* lowercase, as Particle names it */
+    const char *name;    /* lowercase, as users type it: "boron" */
+    const char *label;   /* as Particle writes it: "Boron" */
+    uint8_t generation;  /* 1 (Core), 2 (STM32F2), 3 (nRF52840), 4 (RTL872x) */
+    const char *mcu;     /* "nRF52840" */
 };
+
+/* The entry of platform id, or NULL if the table has none. */
+const struct alc_platform *alc_platform(unsigned id);
 
 /* The table, in id order: *n entries, static. */
 const struct alc_platform *alc_platforms(size_t *n);

@@ -47,13 +47,8 @@ enum alh_particle_function {
 #define ALH_PARTICLE_FLAG_PREFIX_EXTENSIONS 0x10
 #define ALH_PARTICLE_FLAGS_KNOWN 0x1f
 
-/* A Particle hardware platform (platform_id of module_info_t). */
-struct alh_particle_platform {
-    uint16_t id;
-    const char *name;    /* "Boron" */
-    uint8_t generation;  /* 1 (Core), 2 (STM32F2), 3 (nRF52840), 4 (RTL872x) */
-    const char *mcu;     /* "nRF52840" */
-};
+/* A Particle hardware platform (platform_id of module_info_t): airlift_common's table. */
+#include "airlift_common/platform.h"
 
 struct alh_particle_dep {
     uint8_t function; /* ALH_PARTICLE_FN_NONE: no dependency in this slot */
@@ -126,7 +121,7 @@ enum alh_particle_status alh_particle_check(const uint8_t *buf, size_t len,
                                             size_t errlen);
 
 /* The platform of a platform_id, or NULL if Particle's list does not have it. */
-const struct alh_particle_platform *alh_particle_platform(uint16_t id);
+const struct alc_platform *alh_particle_platform(uint16_t id);
 
 /*
  * Particle's name of the release of a system part integer ("0.7.0-rc.6"), or NULL. An
