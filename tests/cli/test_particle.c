@@ -326,7 +326,7 @@ static void test_every_platform(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct alh_particle_module m;
         struct al_image_header h;
-        const struct alh_particle_platform *pl;
+        const struct alc_platform *pl;
         char err[256], got[64], label[96];
         size_t len;
         uint8_t *buf = load_from(AIRLIFT_PARTICLE_DATA, cases[i].file, &len);

@@ -50,7 +50,8 @@ check "cancelling a finished update is 409" test "$(code -X POST -H "Authorizati
 # Plain CoAP (the development mode) lets a test send malformed messages straight to the
 # handlers, which are the same as under DTLS.
 WORK_MAIN=$WORK; WORK=$WORK/plain; mkdir -p "$WORK"
-start_server --coap-security none
+# A second server of its own (its own store, also when the tests run on PostgreSQL).
+start_server --coap-security none --store "sqlite:$WORK/airlift.db"
 ID=$(api_json POST /v1/devices '{"name":"p1","platform":10}' | jq -r .identity)
 cc() { coap-client-notls -B 3 "$@" 2>&1; }
 check "plain CoAP: garbage inventory is 4.00" grep -q "4.00" <<<"$(cc -m post -e garbage "coap://127.0.0.1:$COAP/i?id=$ID")"

@@ -107,7 +107,6 @@ app() {
 device() {
     local name=$1 reg
     reg=$(api_json POST /v1/devices "{\"name\":\"$name\",\"platform\":10}")
-    printf '%s\n' "$reg" >"$WORK/$name.reg"
     "$DEVICE" create "$WORK/$name" --trust "$WORK/author.pub.pem" >/dev/null
     "$DEVICE" factory "$WORK/$name" "$WORK/bootloader-2.3.0.alim" "$WORK/system-part1-0.6.4.alim" \
         "$WORK/system-part2-0.6.4.alim" "$WORK/system-part3-0.6.4.alim" >/dev/null

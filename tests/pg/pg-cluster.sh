@@ -9,13 +9,16 @@
 #   pg-cluster.sh dropdb DIR NAME    drop database NAME if it exists
 #   pg-cluster.sh url DIR [NAME]     print the URL of database NAME (default airlift)
 #
-# The cluster lives in DIR/data, logs to DIR/log, listens only on the Unix socket in DIR/sock
-# (listen_addresses = '', no TCP) and runs with fsync = off: fast, and not for real data.
+# DIR names the cluster; the cluster itself lives in a short folder of its own under /tmp,
+# /tmp/airlift-pg-HASH (HASH: of DIR's path), so that the server's user can reach it whatever
+# DIR's parents allow and its socket path stays short: HOME/data, HOME/log, and the Unix
+# socket in HOME/sock (listen_addresses = '', no TCP). It runs with fsync = off: fast, and
+# not for real data. DIR holds the URL (DIR/url) and a link to HOME (DIR/home).
 # Authentication is trust for local connections as user postgres. start also creates the
 # database airlift and writes its URL to DIR/url:
-#   postgresql:///airlift?host=DIR/sock&user=postgres
+#   postgresql:///airlift?host=HOME/sock&user=postgres
 # As root, initdb and the server run as the user postgres (initdb refuses root; the user
-# exists once Debian's postgresql package is installed) and DIR is chowned to it; as any
+# exists once Debian's postgresql package is installed) and HOME is chowned to it; as any
 # other user they run as that user. Every command is idempotent.
 #
 # Exit status: 0 done, 77 PostgreSQL's server binaries are not installed (tests skip),
@@ -49,10 +52,10 @@ else
     as_pg() { "$@"; }
 fi
 DBUSER=$PGUSER_OS
-SOCK=$DIR/sock
-DATA=$DIR/data
-# A Unix socket path is at most 107 bytes: DIR/sock/.s.PGSQL.5432 must fit.
-[ $(( ${#SOCK} + 17 )) -le 107 ] || die "$DIR is too long for a Unix socket path (at most 85 bytes)"
+PGHOME=/tmp/airlift-pg-$(printf '%s' "$DIR" | sha256sum | cut -c1-12)
+SOCK=$PGHOME/sock
+DATA=$PGHOME/data
+LOG=$PGHOME/log
 
 url_of() { echo "postgresql:///$1?host=$SOCK&user=$DBUSER"; }
 
@@ -67,14 +70,14 @@ valid_name() { [[ $1 =~ ^[a-z_][a-z0-9_]{0,62}$ ]]; }
 case $cmd in
 start)
     [ $# -eq 2 ] || usage
-    mkdir -p "$DIR" "$SOCK"
-    [ "$PGUSER_OS" = "$(id -un)" ] || chown "$PGUSER_OS" "$DIR" "$SOCK"
-    # The server user must reach DIR: every parent directory needs search permission.
-    as_pg test -w "$DIR" || die "user $PGUSER_OS cannot write $DIR (a parent directory may not be searchable)"
+    mkdir -p "$DIR" "$PGHOME" "$SOCK"
+    chmod 700 "$PGHOME"
+    [ "$PGUSER_OS" = "$(id -un)" ] || chown "$PGUSER_OS" "$PGHOME" "$SOCK"
+    ln -sfn "$PGHOME" "$DIR/home"
     if [ ! -s "$DATA/PG_VERSION" ]; then
         rm -rf "$DATA"
         as_pg "$BIN/initdb" -D "$DATA" -U "$DBUSER" --auth=trust -E UTF8 --locale=C.UTF-8 \
-            --no-sync >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; die "initdb failed"; }
+            --no-sync >"$PGHOME/initdb.log" 2>&1 || { cat "$PGHOME/initdb.log" >&2; die "initdb failed"; }
         cat >>"$DATA/postgresql.conf" <<CONF
 
 # pg-cluster.sh: a throwaway test cluster
@@ -88,9 +91,9 @@ log_min_messages = warning
 CONF
     fi
     if ! running; then
-        as_pg touch "$DIR/log" 2>/dev/null || true
-        as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/log" -w -t 60 -s start >/dev/null ||
-            { tail -n 20 "$DIR/log" >&2; die "the server did not start (log: $DIR/log)"; }
+        as_pg touch "$LOG" 2>/dev/null || true
+        as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 -s start >/dev/null ||
+            { tail -n 20 "$LOG" >&2; die "the server did not start (log: $LOG)"; }
     fi
     if [ "$(psql_q postgres "SELECT 1 FROM pg_database WHERE datname = 'airlift'")" != 1 ]; then
         psql_q postgres "CREATE DATABASE airlift" >/dev/null
