@@ -660,8 +660,12 @@ static void keep_claimed(struct ald_rollouts *r, struct list *active)
         bool held = false;
         if (!s || r->st->ops->claim(r->st, ro->id, &held) != ALD_STORE_OK)
             held = false;
-        if (held && !s->claimed)
+        if (held && !s->claimed) {
+            char id[24];
+            snprintf(id, sizeof id, "%lld", (long long)ro->id);
+            ald_log(ALD_LOG_INFO, "rollout taken up", "rollout", id, NULL);
             s->enrolled = false;
+        }
         if (s)
             s->claimed = held;
         if (held)
