@@ -94,38 +94,20 @@ static struct slot *slot_of(struct ald_engine *e, int64_t id, bool make)
 
 /* ---- lists from the store ---- */
 
-struct list {
-    void *items;
-    size_t n, cap, size;
-};
-
-static int append(struct list *l, const void *item)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        void *p = realloc(l->items, cap * l->size);
-        if (!p)
-            return -1;
-        l->items = p;
-        l->cap = cap;
-    }
-    memcpy((char *)l->items + l->n++ * l->size, item, l->size);
-    return 0;
-}
 
 static int collect_rollout(void *ctx, const struct ald_rollout_rec *ro)
 {
-    return append(ctx, ro);
+    return ald_rlist_append(ctx, ro);
 }
 
 static int collect_rdev(void *ctx, const struct ald_rollout_device_rec *rd)
 {
-    return append(ctx, rd);
+    return ald_rlist_append(ctx, rd);
 }
 
 static int collect_event(void *ctx, const struct ald_event_rec *ev)
 {
-    return append(ctx, ev);
+    return ald_rlist_append(ctx, ev);
 }
 
 /* What enrolment needs to know of a device. */
@@ -150,7 +132,7 @@ static int collect_summary(void *ctx, const struct ald_device_summary *d)
     memcpy(m.groups_json, d->groups_json, sizeof m.groups_json);
     memcpy(m.channel, d->channel, sizeof m.channel);
     memcpy(m.pinned, d->pinned, sizeof m.pinned);
-    return append(ctx, &m);
+    return ald_rlist_append(ctx, &m);
 }
 
 static void member_of_device(const struct ald_device_rec *d, struct member *m)
@@ -241,7 +223,7 @@ static bool is(const struct ald_rollout_device_rec *rd, const char *state)
 static bool enrolled(struct ald_rollouts *r, int64_t rollout_id, int64_t device_id)
 {
     struct ald_rollout_device_filter f = {rollout_id, device_id, NULL, -1, 1};
-    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_rlist l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     bool yes = r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) != ALD_STORE_OK ||
                l.n > 0; /* on a store error, enroll nothing */
     free(l.items);
@@ -279,9 +261,9 @@ static bool enroll_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
                        const struct ald_release_rec *rel)
 {
     struct ald_device_filter f;
-    struct list members = {NULL, 0, 0, sizeof(struct member)};
-    struct list fresh = {NULL, 0, 0, sizeof(struct member)};
-    struct list had = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_rlist members = {NULL, 0, 0, sizeof(struct member)};
+    struct ald_rlist fresh = {NULL, 0, 0, sizeof(struct member)};
+    struct ald_rlist had = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     struct ald_rollout_device_filter hf = {ro->id, 0, NULL, -1, 0};
     json_t *target = json_loads(ro->target_json, 0, NULL);
     size_t sizes[ALD_ROLLOUT_MAX_WAVES], waves;
@@ -303,7 +285,7 @@ static bool enroll_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
     for (size_t i = 0; i < members.n; i++) {
         const struct member *m = (struct member *)members.items + i;
         if (in_target(target, rel, m) && (!had.n || !bsearch(&m->id, ids, had.n, sizeof *ids, cmp_id)))
-            append(&fresh, m);
+            ald_rlist_append(&fresh, m);
     }
     waves = wave_sizes(ro->waves_json, fresh.n, sizes);
     for (size_t i = 0, w = 0, in_wave = 0; i < fresh.n; i++) {
@@ -343,7 +325,7 @@ static void follow_device(struct ald_rollouts *r, const struct ald_rollout_rec *
 static void follow_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro)
 {
     struct ald_rollout_device_filter f = {ro->id, 0, "updating", -1, 0};
-    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_rlist l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     struct ald_update_rec *upd = malloc(sizeof *upd);
     if (upd && r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) == ALD_STORE_OK)
         for (size_t i = 0; i < l.n; i++)
@@ -449,7 +431,7 @@ static size_t start_some(struct ald_rollouts *r, const struct ald_rollout_rec *r
                          const char *state, size_t budget)
 {
     struct ald_rollout_device_filter f = {ro->id, 0, state, (int)open_waves - 1, budget};
-    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_rlist l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     size_t started = 0;
     if (!budget || r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) != ALD_STORE_OK)
         goto out;
@@ -540,7 +522,7 @@ static bool final_update_event(const char *type)
 }
 
 /* A device was created or changed: enroll it in the running rollouts it now belongs to. */
-static void device_event(struct ald_rollouts *r, const struct list *running, const char *name)
+static void device_event(struct ald_rollouts *r, const struct ald_rlist *running, const char *name)
 {
     struct ald_device_rec *d = malloc(sizeof *d);
     struct member m;
@@ -568,11 +550,11 @@ out:
 }
 
 /* An update of a rollout ended: move its rollout device along. */
-static void update_event(struct ald_rollouts *r, const struct list *active, int64_t rollout_id,
+static void update_event(struct ald_rollouts *r, const struct ald_rlist *active, int64_t rollout_id,
                          int64_t update_id)
 {
     struct ald_update_rec *upd = malloc(sizeof *upd);
-    struct list l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_rlist l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     for (size_t i = 0; upd && i < active->n; i++) {
         struct ald_rollout_rec *ro = (struct ald_rollout_rec *)active->items + i;
         struct slot *s = slot_of(r->engine, ro->id, false);
@@ -593,10 +575,10 @@ static void update_event(struct ald_rollouts *r, const struct list *active, int6
 }
 
 /* Read the events since the cursor and act on those that concern rollouts. */
-static void read_events(struct ald_rollouts *r, const struct list *active)
+static void read_events(struct ald_rollouts *r, const struct ald_rlist *active)
 {
     struct ald_engine *e = r->engine;
-    struct list evs = {NULL, 0, 0, sizeof(struct ald_event_rec)};
+    struct ald_rlist evs = {NULL, 0, 0, sizeof(struct ald_event_rec)};
     size_t read = 0;
     if (e->cursor < 0) { /* first pass: everything before now is covered by the full look */
         int64_t last = 0;
@@ -651,7 +633,7 @@ static void forget_finished(struct ald_rollouts *r)
 
 /* Keep from `active` only the rollouts this node holds the claim of (another node moves
  * the others). A claim newly won starts with a full look. */
-static void keep_claimed(struct ald_rollouts *r, struct list *active)
+static void keep_claimed(struct ald_rollouts *r, struct ald_rlist *active)
 {
     size_t k = 0;
     for (size_t i = 0; i < active->n; i++) {
@@ -676,7 +658,7 @@ static void keep_claimed(struct ald_rollouts *r, struct list *active)
 
 void ald_rollouts_tick(struct ald_rollouts *r)
 {
-    struct list active = {NULL, 0, 0, sizeof(struct ald_rollout_rec)};
+    struct ald_rlist active = {NULL, 0, 0, sizeof(struct ald_rollout_rec)};
     struct ald_engine *e = r->engine;
     int64_t now = ald_now_ms();
     pthread_mutex_lock(&r->lock);

@@ -15,28 +15,10 @@
 
 #define MAX_WAVES ALD_ROLLOUT_MAX_WAVES
 
-struct list {
-    void *items;
-    size_t n, cap, size;
-};
-
-static int append(struct list *l, const void *item)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        void *p = realloc(l->items, cap * l->size);
-        if (!p)
-            return -1;
-        l->items = p;
-        l->cap = cap;
-    }
-    memcpy((char *)l->items + l->n++ * l->size, item, l->size);
-    return 0;
-}
 
 static int collect_rdev(void *ctx, const struct ald_rollout_device_rec *rd)
 {
-    return append(ctx, rd);
+    return ald_rlist_append(ctx, rd);
 }
 
 static void emit(struct ald_rollouts *r, const char *type, const char *device, int64_t update_id,
@@ -191,7 +173,7 @@ struct ald_result ald_rollout_act(struct ald_rollouts *r, int64_t id, const char
         set_state(r, out, "running", "resumed by a user");
     } else if (!strcmp(action, "cancel") && (!strcmp(out->state, "running") ||
                                              !strcmp(out->state, "paused"))) {
-        struct list rdevs = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+        struct ald_rlist rdevs = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
         struct ald_update_rec *upd = malloc(sizeof *upd);
         r->st->ops->rollout_device_list(r->st, id, collect_rdev, &rdevs);
         for (size_t i = 0; upd && i < rdevs.n; i++) {
@@ -220,7 +202,7 @@ json_t *ald_rollout_json(struct ald_rollouts *r, const struct ald_rollout_rec *r
 {
     static const char *const states[] = {"pending", "deferred", "updating", "succeeded",
                                          "failed", "reverted", "cancelled"};
-    struct list rdevs = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
+    struct ald_rlist rdevs = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     struct ald_release_rec rel;
     json_t *waves = json_array(), *totals = json_object();
     struct ald_product_rec prod;

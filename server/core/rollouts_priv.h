@@ -7,6 +7,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "rollouts.h"
 
@@ -24,6 +26,26 @@ struct ald_rollouts {
     unsigned tick_ms;
     struct ald_engine *engine;
 };
+
+/* A growable list of fixed-size records, filled from store listings. */
+struct ald_rlist {
+    void *items;
+    size_t n, cap, size;
+};
+
+static inline int ald_rlist_append(struct ald_rlist *l, const void *item)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        void *p = realloc(l->items, cap * l->size);
+        if (!p)
+            return -1;
+        l->items = p;
+        l->cap = cap;
+    }
+    memcpy((char *)l->items + l->n++ * l->size, item, l->size);
+    return 0;
+}
 
 /* Append an event about a rollout; takes ownership of data. */
 void ald_rollout_emit(struct ald_rollouts *r, const char *type, const char *device,
