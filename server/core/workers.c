@@ -4,6 +4,7 @@
 #include "workers.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,7 @@ struct ald_workers {
     char (*running)[ALD_WORK_KEY_MAX + 1]; /* per thread: its job's key, "" when idle */
     struct failed failed[FAILED_KEPT];
     size_t failed_next;
+    const char *hold; /* AIRLIFTD_TEST_HOLD, or NULL */
 };
 
 static int64_t mono_ms(void)
@@ -65,6 +67,32 @@ static long runnable(const struct ald_workers *w)
     return -1;
 }
 
+/*
+ * Tests only (docs/airliftd.md, "Test hooks"): while the file AIRLIFTD_TEST_HOLD names
+ * exists, a job whose key starts with the file's first line (every job, the line empty)
+ * waits to run, counting as running. A test can so hold a slow encoding for as long as it
+ * needs, whatever the machine's speed. Called without w->lock.
+ */
+static void hold_job(struct ald_workers *w, const char *key)
+{
+    for (;;) {
+        char prefix[ALD_WORK_KEY_MAX + 2] = "";
+        FILE *f = fopen(w->hold, "r");
+        if (!f)
+            return;
+        if (!fgets(prefix, sizeof prefix, f))
+            prefix[0] = '\0';
+        fclose(f);
+        prefix[strcspn(prefix, "\r\n")] = '\0';
+        pthread_mutex_lock(&w->lock);
+        bool stopping = w->stopping;
+        pthread_mutex_unlock(&w->lock);
+        if (stopping || strncmp(key, prefix, strlen(prefix)))
+            return;
+        nanosleep(&(struct timespec){.tv_nsec = 20000000L}, NULL);
+    }
+}
+
 struct thread_arg {
     struct ald_workers *w;
     unsigned slot;
@@ -88,6 +116,8 @@ static void *worker_main(void *p)
         w->count--;
         memcpy(w->running[a.slot], key, sizeof key);
         pthread_mutex_unlock(&w->lock);
+        if (w->hold)
+            hold_job(w, key);
         bool ok = w->fn(w->ctx, key);
         pthread_mutex_lock(&w->lock);
         w->running[a.slot][0] = '\0';
@@ -117,6 +147,9 @@ int ald_workers_open(struct ald_workers **out, unsigned threads, size_t queue_ca
     w->ctx = ctx;
     w->cap = queue_cap;
     w->threads = threads;
+    w->hold = getenv("AIRLIFTD_TEST_HOLD");
+    if (w->hold && !*w->hold)
+        w->hold = NULL;
     w->queue = calloc(queue_cap, sizeof *w->queue);
     w->running = calloc(threads, sizeof *w->running);
     w->tids = calloc(threads, sizeof *w->tids);

@@ -59,8 +59,19 @@ check "and the bad patch was dropped from the cache" bash -c "! cmp -s '$WORK/e2
 
 # ---- 3. a base the server does not hold: the image compressed ----
 # e3 left the factory with a build of system-part2 0.6.4 that was never uploaded.
-cp "$FW/system-part2-0.6.4.bin" "$WORK/other.bin"
-printf '\x00' | dd of="$WORK/other.bin" bs=1 seek=100000 conv=notrunc 2>/dev/null
+# Another build: one byte differs, and its trailers are made anew as the build tools
+# would (docs/particle-modules.md, "Trailers"): the suffix's SHA-256 (the 32 bytes before
+# its 2-byte size, over every byte before them), then the CRC-32 (big-endian, over the
+# module before it).
+python3 - "$FW/system-part2-0.6.4.bin" "$WORK/other.bin" <<'PY'
+import hashlib, sys, zlib
+d = bytearray(open(sys.argv[1], "rb").read())
+end = len(d) - 4
+d[100000] ^= 0xff
+d[end - 34:end - 2] = hashlib.sha256(bytes(d[:end - 34])).digest()
+d[end:] = zlib.crc32(bytes(d[:end])).to_bytes(4, "big")
+open(sys.argv[2], "wb").write(d)
+PY
 "$AIRLIFT" image create --key "$WORK/author.pem" -o "$WORK/other.alim" "$WORK/other.bin" >/dev/null
 reg=$(api_json POST /v1/devices '{"name":"e3","platform":10}')
 "$DEVICE" create "$WORK/e3" --trust "$WORK/author.pub.pem" >/dev/null

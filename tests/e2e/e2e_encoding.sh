@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Slow encodings never hold a request thread (docs/protocol.md, "Transfers being made").
-# A 1 MiB image that does not compress takes seconds to encode. While airliftd makes it:
-# the API's queue answers with the step's encoding "pending" (at once, or after its bounded
-# wait for the one request allowed to wait);
-# /v1/health answers; the device it is for is told to come back (a plan that waits) instead
-# of being sent the full image; and another device's small patch is made, planned and sent
-# meanwhile. Every check is an ordering (the slow stream is still absent from the data
-# directory when the other thing happened), never a wall-clock threshold. Once the stream
-# is made, the next session of that device gets its plan.
+# The streams of a 1 MiB image are held back (airliftd's AIRLIFTD_TEST_HOLD, docs/airliftd.md)
+# for as long as the test needs, so nothing here depends on how fast this machine encodes.
+# While they are being made: the API's queue answers with the step's encoding "pending" (at
+# once, or after its bounded wait for the one request allowed to wait); /v1/health answers;
+# the device it is for is told to come back (a plan that waits) instead of being sent the
+# full image; and another device's small patch is made, planned and sent meanwhile. Every
+# check is an ordering (the slow stream is still absent from the data directory when the
+# other thing happened), never a wall-clock threshold. Once the hold is lifted and the
+# stream made, the next session of that device gets its plan.
 BUILD=$1
 . "$(dirname "$0")/lib.sh"
-start_server --workers 2
+HOLD=$WORK/hold # absent until the big image is uploaded: no job waits
+AIRLIFTD_TEST_HOLD=$HOLD start_server --workers 2
 sign_device_os
 BIG=$(app big 1.0.0 1048576)
+echo "$BIG" >"$HOLD" # from now on every stream of the big image waits
 NEW=$(api GET /v1/images | jq -r '.images[] | select(.function=="system" and .index==1 and .version=="0.7.0") | .sha256')
 slow="$WORK/data/transfers/$BIG.z.ald"
 making() { [ ! -e "$slow" ]; } # the slow stream is still being made
@@ -64,6 +67,7 @@ echo "d2 updated $((SECONDS - start)) s after the slow encoding began;" \
      "the slow stream is $([ -e "$slow" ] && echo made || echo still being made)"
 
 # ---- 5. once made, d1 gets its plan ----
+rm -f "$HOLD"
 for _ in $(seq 3000); do [ -e "$slow" ] && break; sleep 0.1; done # a loaded machine: minutes
 check "the slow stream got made ($((SECONDS - start)) s)" test -e "$slow"
 r=$(api_json POST /v1/devices/d1/updates "{\"images\":[\"$BIG\"],\"dry_run\":true}")
