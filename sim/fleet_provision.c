@@ -1,9 +1,8 @@
 /*
  * fleet_provision.c - airlift-fleet provision: register N devices with airliftd's management
- * API (POST /v1/devices, one request per device on one kept-alive connection: the API has
- * no batch form), put them in a product, groups and a channel (PATCH /v1/devices/{name}),
- * and append NAME, IDENTITY, PSK to DIR/devices.tsv as each one is registered, so an
- * interrupted run keeps what it made.
+ * API, in their product, groups and channel, BATCH devices per request (POST /v1/devices
+ * with a "devices" array: one transaction each), and append NAME, IDENTITY, PSK to
+ * DIR/devices.tsv as each batch is registered, so an interrupted run keeps what it made.
  */
 #include "fleet.h"
 
@@ -20,7 +19,8 @@
 #include "devconf.h"
 
 #define MAX_GROUPS 8
-#define REPLY_MAX (64 * 1024)
+#define REPLY_MAX (1024 * 1024) /* a batch's answer: about 400 bytes a device */
+#define BATCH 200
 
 static const char *prog = "airlift-fleet";
 
@@ -169,49 +169,59 @@ int fleet_cmd_provision(int argc, char **argv)
         json_array_append_new(groups_json, json_string(groups[g]));
     rc = FLEET_EXIT_API;
     unsigned width = count + start - 1 >= 10000 ? 6 : 5;
-    for (unsigned long i = start; i < start + count; i++) {
-        char name[80], p[400];
-        snprintf(name, sizeof name, "%s%0*lu", prefix, (int)width, i);
-        json_t *body = json_pack("{s:s, s:i, s:b}", "name", name, "platform", (json_int_t)platform,
-                                 "dev", dev_flag);
+    for (unsigned long first = start; first < start + count; first += BATCH) {
+        unsigned long n = start + count - first < BATCH ? start + count - first : BATCH;
+        char p[400];
+        json_t *list = json_array(), *body, *reg = NULL, *made;
+        for (unsigned long i = first; i < first + n; i++) {
+            char name[80];
+            json_t *o;
+            snprintf(name, sizeof name, "%s%0*lu", prefix, (int)width, i);
+            o = json_pack("{s:s, s:i, s:b}", "name", name, "platform", (json_int_t)platform,
+                          "dev", dev_flag);
+            if (product)
+                json_object_set_new(o, "product", json_string(product));
+            if (ngroups)
+                json_object_set(o, "groups", groups_json);
+            if (channel)
+                json_object_set_new(o, "channel", json_string(channel));
+            json_array_append_new(list, o);
+        }
+        body = json_pack("{s:o}", "devices", list);
         long status = call(curl, api, token, "POST", "/v1/devices", body, rep);
         json_decref(body);
+        snprintf(p, sizeof p, "registering %s%0*lu..%s%0*lu", prefix, (int)width, first, prefix,
+                 (int)width, first + n - 1);
         if (status != 201) {
-            snprintf(p, sizeof p, "registering %s", name);
             api_error(p, status, rep);
             goto out;
         }
         json_error_t jerr;
-        json_t *reg = json_loads(rep->buf, 0, &jerr);
-        const char *identity = json_string_value(json_object_get(reg, "identity"));
-        const char *psk = json_string_value(json_object_get(reg, "psk"));
-        uint8_t key[64];
-        if (!identity || !psk || strlen(identity) >= sizeof ((struct fleet_row *)0)->identity ||
-            strlen(psk) % 2 || strlen(psk) / 2 > sizeof key || sim_unhex(psk, key, strlen(psk) / 2) != 0) {
-            fprintf(stderr, "%s: registering %s: the answer has no usable identity and psk: %.200s\n",
-                    prog, name, rep->buf);
+        reg = json_loads(rep->buf, 0, &jerr);
+        made = json_object_get(reg, "devices");
+        if (json_array_size(made) != n) {
+            fprintf(stderr, "%s: %s: the answer does not list %lu devices: %.200s\n", prog, p, n,
+                    rep->buf);
             json_decref(reg);
             goto out;
         }
-        fprintf(tsv, "%s\t%s\t%s\n", name, identity, psk);
-        json_decref(reg);
-        if (product || ngroups || channel) {
-            json_t *patch = json_object();
-            if (product)
-                json_object_set_new(patch, "product", json_string(product));
-            if (ngroups)
-                json_object_set(patch, "groups", groups_json);
-            if (channel)
-                json_object_set_new(patch, "channel", json_string(channel));
-            snprintf(p, sizeof p, "/v1/devices/%s", name);
-            status = call(curl, api, token, "PATCH", p, patch, rep);
-            json_decref(patch);
-            if (status != 200) {
-                snprintf(p, sizeof p, "putting %s in its product/groups", name);
-                api_error(p, status, rep);
+        for (size_t k = 0; k < n; k++) {
+            json_t *d = json_array_get(made, k);
+            const char *name = json_string_value(json_object_get(d, "name"));
+            const char *identity = json_string_value(json_object_get(d, "identity"));
+            const char *psk = json_string_value(json_object_get(d, "psk"));
+            uint8_t key[64];
+            if (!name || !identity || !psk ||
+                strlen(identity) >= sizeof ((struct fleet_row *)0)->identity || strlen(psk) % 2 ||
+                strlen(psk) / 2 > sizeof key || sim_unhex(psk, key, strlen(psk) / 2) != 0) {
+                fprintf(stderr, "%s: %s: device %zu has no usable name, identity and psk\n", prog,
+                        p, k);
+                json_decref(reg);
                 goto out;
             }
+            fprintf(tsv, "%s\t%s\t%s\n", name, identity, psk);
         }
+        json_decref(reg);
     }
     if (fflush(tsv) != 0) {
         fprintf(stderr, "%s: writing %s: %s\n", prog, path, strerror(errno));

@@ -15,8 +15,6 @@
 #include "util.h"
 #include "airlift_common/platform.h"
 
-#define IDENTITY_RANDOM_BYTES 8
-#define CREATE_ATTEMPTS 3
 
 bool ald_platform_by_name(const char *name, uint16_t *out)
 {
@@ -29,54 +27,6 @@ struct ald_result ald_device_name_check(const char *name)
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
                         "device name must be 1..64 of [A-Za-z0-9._-], starting with a letter or "
                         "digit");
-    return ald_ok();
-}
-
-struct ald_result ald_device_create(struct ald_store *st, const char *name, uint16_t platform,
-                                    bool dev, const char *by, struct ald_device_rec *out)
-{
-    enum ald_store_rc rc = ALD_STORE_EXISTS;
-    struct ald_result res = ald_device_name_check(name);
-    char data[128];
-    memset(out, 0, sizeof *out);
-    if (!ald_is_ok(&res))
-        return res;
-    out->platform = platform;
-    out->dev = dev;
-    memcpy(out->name, name, strlen(name) + 1);
-    out->psk_len = ALD_DEVICE_PSK_BYTES;
-    /* A fresh random identity per attempt: a collision (never seen) just retries. */
-    for (int attempt = 0; attempt < CREATE_ATTEMPTS && rc == ALD_STORE_EXISTS; attempt++) {
-        uint8_t rnd[IDENTITY_RANDOM_BYTES];
-        struct ald_device_rec *other;
-        enum ald_store_rc orc;
-        if (!ald_random(rnd, sizeof rnd) || !ald_random(out->psk, ALD_DEVICE_PSK_BYTES)) {
-            rc = ALD_STORE_ERROR;
-            break;
-        }
-        memcpy(out->identity, "airlift-", 8);
-        alc_hex_encode(rnd, sizeof rnd, out->identity + 8);
-        rc = st->ops->device_create(st, out);
-        if (rc != ALD_STORE_EXISTS)
-            break;
-        /* Taken: the name, or (by a freak chance) the identity? */
-        other = malloc(sizeof *other);
-        orc = other ? st->ops->device_get(st, name, other) : ALD_STORE_ERROR;
-        free(other);
-        if (orc != ALD_STORE_NOT_FOUND) {
-            memset(out->psk, 0, sizeof out->psk);
-            return ald_fail(ALD_ERR_EXISTS, "exists", "device '%s' already exists", name);
-        }
-    }
-    if (rc != ALD_STORE_OK) {
-        memset(out->psk, 0, sizeof out->psk);
-        return ald_store_failed(rc);
-    }
-    snprintf(data, sizeof data, "{\"platform\":%u,\"dev\":%s}", (unsigned)out->platform,
-             out->dev ? "true" : "false");
-    ald_event_emit(st, "device.created", out->name, 0, data);
-    ald_log(ALD_LOG_INFO, "device created", "device", out->name, "identity", out->identity, "by",
-            by, NULL);
     return ald_ok();
 }
 
@@ -189,8 +139,7 @@ struct ald_result ald_device_delete(struct ald_store *st, const char *name, cons
     return ald_ok();
 }
 
-/* groups[0..n) as a compact JSON array into out: distinct valid names only. */
-static bool groups_json(const char *const *groups, size_t n, char *out, size_t cap)
+bool ald_groups_json(const char *const *groups, size_t n, char *out, size_t cap)
 {
     json_t *arr = json_array();
     char *text = NULL;
@@ -233,7 +182,7 @@ struct ald_result ald_device_change(struct ald_store *st, const char *name,
             out->product_id = p.id;
     }
     if (!why && ch->set_groups &&
-        !groups_json(ch->groups, ch->ngroups, out->groups_json, sizeof out->groups_json))
+        !ald_groups_json(ch->groups, ch->ngroups, out->groups_json, sizeof out->groups_json))
         why = "'groups' must be an array of at most 16 distinct names";
     if (!why && ch->channel) {
         if (!alc_name_valid(ch->channel))

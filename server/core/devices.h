@@ -21,14 +21,38 @@ bool ald_platform_by_name(const char *name, uint16_t *out);
 /* Is name a valid device name (alc_name_valid)? Errors: BAD_REQUEST, naming the rule. */
 struct ald_result ald_device_name_check(const char *name);
 
+#define ALD_DEVICE_BATCH_MAX 1000 /* devices one batch creates at most */
+
+/* A device to create: name (alc_name_valid), platform, dev flag, and optionally its product
+ * (by name, for the same platform), groups and channel (NULL: "stable"). */
+struct ald_device_new {
+    const char *name;
+    uint16_t platform;
+    bool dev;
+    const char *product;
+    const char *const *groups;
+    size_t ngroups;
+    const char *channel;
+};
+
 /*
- * Create device `name` (alc_name_valid) for `platform`, with a fresh random identity and
- * PSK, on behalf of the token named `by`. On success *out is the device, PSK included (the
- * caller shows it once and wipes it), and a device.created event is recorded.
- * Errors: BAD_REQUEST (name), EXISTS, INTERNAL.
+ * Create items[0..n) (1..ALD_DEVICE_BATCH_MAX) on behalf of the token named `by`, each with
+ * a fresh random identity and PSK and a device.created event, all in one transaction: every
+ * device or none. On success out[i] is device i, PSK included (the caller shows it once and
+ * wipes it). Errors: BAD_REQUEST naming the first wrong entry ("devices[3]: ...") or a
+ * name given twice, EXISTS naming the device whose name is taken, INTERNAL, UNAVAILABLE.
  */
+struct ald_result ald_device_create_batch(struct ald_store *st,
+                                          const struct ald_device_new *items, size_t n,
+                                          const char *by, struct ald_device_rec *out);
+
+/* One device without fleet fields: ald_device_create_batch of one. */
 struct ald_result ald_device_create(struct ald_store *st, const char *name, uint16_t platform,
                                     bool dev, const char *by, struct ald_device_rec *out);
+
+/* groups[0..n) as a compact JSON array into out[cap]: false unless they are at most
+ * ALD_GROUPS_MAX distinct valid names and fit. */
+bool ald_groups_json(const char *const *groups, size_t n, char *out, size_t cap);
 
 /* Call each(ctx, device) for every device in name order (the store is locked meanwhile:
  * each must not call the store). Errors: INTERNAL. */

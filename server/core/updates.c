@@ -547,7 +547,36 @@ static bool plan_update(struct ald_updates *u, uint16_t platform, const struct a
 
 /* ---- state changes ---- */
 
-/* Move rec to `state`, stamping times, saving it and writing an event. */
+/* An update saved and its event appended in one transaction: both or neither. */
+struct save_with_event {
+    struct ald_update_rec *rec;
+    int64_t rev;      /* rec->rev before the first attempt (a retry saves from it again) */
+    const char *type; /* the event, or NULL for none */
+    const char *data;
+};
+
+static enum ald_store_rc save_with_event_tx(struct ald_store *tx, void *ctx)
+{
+    struct save_with_event *se = ctx;
+    se->rec->rev = se->rev;
+    enum ald_store_rc rc = tx->ops->update_save(tx, se->rec);
+    if (rc == ALD_STORE_OK && se->type)
+        rc = ald_event_emit_rollout(tx, se->type, se->rec->device, se->rec->id,
+                                    se->rec->rollout_id, se->data);
+    return rc;
+}
+
+static enum ald_store_rc save_with_event(struct ald_store *st, struct ald_update_rec *rec,
+                                         const char *type, const char *data)
+{
+    struct save_with_event se = {rec, rec->rev, type, data};
+    enum ald_store_rc rc = ald_store_txn(st, save_with_event_tx, &se);
+    if (rc != ALD_STORE_OK)
+        rec->rev = se.rev;
+    return rc;
+}
+
+/* Move rec to `state`, stamping times, saving it and writing an event (one transaction). */
 static void transition(struct ald_updates *u, struct ald_update_rec *rec, const char *state,
                        const char *result, const char *why)
 {
@@ -563,24 +592,21 @@ static void transition(struct ald_updates *u, struct ald_update_rec *rec, const 
     if (ald_update_state_final(state) && !rec->finished_at)
         rec->finished_at = now;
     rec->updated_at = now;
-    if (u->st->ops->update_save(u->st, rec) != ALD_STORE_OK)
-        return;
-    if (changed) {
-        char type[ALD_EVENT_TYPE_MAX + 1];
-        json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "result", rec->result, "why",
-                                 rec->why, "step", (json_int_t)rec->step, "offset",
-                                 (json_int_t)rec->offset);
-        char *text = json_dumps(data, JSON_COMPACT);
-        snprintf(type, sizeof type, "update.%s", state);
-        ald_event_emit_rollout(u->st, type, rec->device, rec->id, rec->rollout_id, text);
+    char type[ALD_EVENT_TYPE_MAX + 1];
+    json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "result", rec->result, "why", rec->why,
+                             "step", (json_int_t)rec->step, "offset", (json_int_t)rec->offset);
+    char *text = json_dumps(data, JSON_COMPACT);
+    snprintf(type, sizeof type, "update.%s", state);
+    enum ald_store_rc rc = save_with_event(u->st, rec, changed ? type : NULL, text);
+    if (rc == ALD_STORE_OK && changed) {
         if (rec->why[0])
             ald_log(ALD_LOG_INFO, "update", "device", rec->device, "state", state, "why",
                     rec->why, NULL);
         else
             ald_log(ALD_LOG_INFO, "update", "device", rec->device, "state", state, NULL);
-        free(text);
-        json_decref(data);
     }
+    free(text);
+    json_decref(data);
 }
 
 static bool step_done(json_t *step)
@@ -637,10 +663,9 @@ static bool step_failure(struct ald_updates *u, struct ald_update_rec *rec, uint
                  "sending the full image", enc, step + 1, al_err_name((al_err)err));
         snprintf(rec->why, sizeof rec->why, "%s", why);
         rec->updated_at = ald_now_ms();
-        if (u->st->ops->update_save(u->st, rec) == ALD_STORE_OK) {
-            snprintf(data, sizeof data, "{\"step\":%u,\"encoding\":\"%s\",\"error\":\"%s\"}",
-                     step, enc, al_err_name((al_err)err));
-            ald_event_emit(u->st, "update.fallback", rec->device, rec->id, data);
+        snprintf(data, sizeof data, "{\"step\":%u,\"encoding\":\"%s\",\"error\":\"%s\"}",
+                 step, enc, al_err_name((al_err)err));
+        if (save_with_event(u->st, rec, "update.fallback", data) == ALD_STORE_OK) {
             ald_log(ALD_LOG_WARN, "falling back to full images", "device", rec->device, "why",
                     why, NULL);
         }

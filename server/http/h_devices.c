@@ -2,6 +2,8 @@
  * h_devices.c - /v1/devices: create, list, read, change (fleet fields) and delete devices
  * (docs/api.md, "Devices"; docs/fleets.md).
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,58 +46,160 @@ static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, b
     return o;
 }
 
-/* POST /v1/devices: {"name", "platform", "dev"}. */
+/* printf into why[cap]; returns why. */
+static const char *say(char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *say(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return why;
+}
+
+/*
+ * One entry of a create request into *it: {"name", "platform", "dev", "product", "groups",
+ * "channel"}; groups points into groups[ALD_GROUPS_MAX]. NULL, or what is wrong (written
+ * into why[cap]) prefixed with `at`.
+ */
+static const char *new_device(json_t *o, const char *at, struct ald_device_new *it,
+                              const char **groups, char *why, size_t cap)
+{
+    static const char *const fields[] = {"name",    "platform", "dev", "product",
+                                         "groups",  "channel",  NULL};
+    const char *key;
+    json_t *v, *x;
+    size_t i;
+    memset(it, 0, sizeof *it);
+    if (!json_is_object(o))
+        return say(why, cap, "%sa device must be a JSON object", at);
+    json_object_foreach(o, key, v) {
+        bool known = false;
+        for (const char *const *f = fields; *f; f++)
+            known = known || !strcmp(key, *f);
+        if (!known)
+            return say(why, cap, "%sunknown field '%.64s'", at, key);
+    }
+    if (!(v = json_object_get(o, "name")))
+        return say(why, cap, "%smissing field 'name'", at);
+    if (!json_is_string(v))
+        return say(why, cap, "%sfield 'name' must be a string", at);
+    it->name = json_string_value(v);
+    struct ald_result res = ald_device_name_check(it->name); /* the first thing to fix */
+    if (!ald_is_ok(&res))
+        return say(why, cap, "%s%s", at, res.msg);
+    if (!platform_value(json_object_get(o, "platform"), &it->platform))
+        return say(why, cap, "%sfield 'platform' must be a platform id 0..65535 or "
+                                  "\"electron\"", at);
+    if ((v = json_object_get(o, "dev")) && !json_is_boolean(v))
+        return say(why, cap, "%sfield 'dev' must be true or false", at);
+    it->dev = json_is_true(v);
+    if ((v = json_object_get(o, "product")) && !json_is_null(v) &&
+        !(it->product = json_string_value(v)))
+        return say(why, cap, "%sfield 'product' must name an existing product", at);
+    if ((v = json_object_get(o, "groups"))) {
+        if (!json_is_array(v) || json_array_size(v) > ALD_GROUPS_MAX)
+            return say(why, cap, "%sfield 'groups' must be an array of at most %d "
+                                      "distinct names", at, ALD_GROUPS_MAX);
+        json_array_foreach(v, i, x) {
+            if (!(groups[i] = json_string_value(x)))
+                return say(why, cap, "%sfield 'groups' must hold names", at);
+        }
+        it->groups = groups;
+        it->ngroups = json_array_size(v);
+    }
+    if ((v = json_object_get(o, "channel")) && !(it->channel = json_string_value(v)))
+        return say(why, cap, "%sfield 'channel' must be a name", at);
+    return NULL;
+}
+
+/* A created device as the API shows it once: with its PSK (hex). */
+static json_t *created_json(struct ald_http *h, const struct ald_device_rec *d)
+{
+    char psk_hex[2 * ALD_DEVICE_PSK_BYTES + 1];
+    json_t *o = device_json(h, d, false, false, true);
+    alc_hex_encode(d->psk, d->psk_len, psk_hex);
+    if (o)
+        json_object_set_new(o, "psk", json_string(psk_hex));
+    memset(psk_hex, 0, sizeof psk_hex);
+    return o;
+}
+
+/*
+ * POST /v1/devices: one device {"name", "platform", "dev", "product", "groups", "channel"},
+ * or a batch {"devices": [such objects]} created in one transaction (docs/api.md).
+ */
 HANDLER(h_devices_create)
 {
-    static const char *const fields[] = {"name", "platform", "dev", NULL};
     enum MHD_Result ret = MHD_NO;
-    struct ald_device_rec *d = malloc(sizeof *d);
-    char psk_hex[2 * ALD_DEVICE_PSK_BYTES + 1];
-    const char *name;
-    json_t *doc = parse_body(c, r, &ret), *dev, *body;
+    json_t *doc = parse_body(c, r, &ret), *list, *body = NULL;
+    struct ald_device_new *items = NULL;
+    struct ald_device_rec *out = NULL;
+    const char *(*groups)[ALD_GROUPS_MAX] = NULL;
+    char why[ALD_RESULT_MSG_MAX + 40], at[32] = "";
     struct ald_result res;
-    uint16_t platform;
+    size_t n = 1;
+    bool batch;
 
-    if (!d) {
-        ret = MHD_NO;
+    if (!doc)
         goto out;
+    list = json_object_get(doc, "devices");
+    batch = list != NULL;
+    if (batch) {
+        static const char *const fields[] = {"devices", NULL};
+        if (!only_fields(c, r, doc, fields, &ret))
+            goto out;
+        if (!json_is_array(list) || json_array_size(list) < 1 ||
+            json_array_size(list) > ALD_DEVICE_BATCH_MAX) {
+            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                              "field 'devices' must be an array of 1..%d devices",
+                              ALD_DEVICE_BATCH_MAX);
+            goto out;
+        }
+        n = json_array_size(list);
     }
-    memset(d->psk, 0, sizeof d->psk);
-    if (!doc || !only_fields(c, r, doc, fields, &ret) ||
-        !(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)))
+    items = calloc(n, sizeof *items);
+    out = calloc(n, sizeof *out);
+    groups = calloc(n, sizeof *groups);
+    if (!items || !out || !groups)
         goto out;
-    res = ald_device_name_check(name); /* the name first: it is the first thing to fix */
+    for (size_t i = 0; i < n; i++) {
+        const char *bad;
+        if (batch)
+            snprintf(at, sizeof at, "devices[%zu]: ", i);
+        bad = new_device(batch ? json_array_get(list, i) : doc, at, &items[i], groups[i], why,
+                         sizeof why);
+        if (bad) {
+            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", bad);
+            goto out;
+        }
+    }
+    res = ald_device_create_batch(h->store, items, n, r->token.name, out);
     if (!ald_is_ok(&res)) {
         ret = reply_result(c, r, &res);
         goto out;
     }
-    if (!platform_value(json_object_get(doc, "platform"), &platform)) {
-        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "field 'platform' must be a platform id 0..65535 or \"electron\"");
-        goto out;
+    if (batch) {
+        body = json_array();
+        for (size_t i = 0; i < n && body; i++)
+            if (json_array_append_new(body, created_json(h, &out[i])) != 0) {
+                json_decref(body);
+                body = NULL;
+            }
+        body = body ? json_pack("{s:o}", "devices", body) : NULL;
+    } else {
+        body = created_json(h, &out[0]);
+        snprintf(r->location, sizeof r->location, "/v1/devices/%s", out[0].name);
     }
-    dev = json_object_get(doc, "dev");
-    if (dev && !json_is_boolean(dev)) {
-        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "field 'dev' must be true or false");
-        goto out;
-    }
-    res = ald_device_create(h->store, name, platform, json_is_true(dev), r->token.name, d);
-    if (!ald_is_ok(&res)) {
-        ret = reply_result(c, r, &res);
-        goto out;
-    }
-    alc_hex_encode(d->psk, d->psk_len, psk_hex);
-    body = device_json(h, d, false, false, false);
-    if (body)
-        json_object_set_new(body, "psk", json_string(psk_hex));
-    memset(psk_hex, 0, sizeof psk_hex);
-    snprintf(r->location, sizeof r->location, "/v1/devices/%s", d->name);
     ret = reply_json(c, r, MHD_HTTP_CREATED, body);
 out:
-    if (d)
-        memset(d->psk, 0, sizeof d->psk);
-    free(d);
+    if (out)
+        for (size_t i = 0; i < n; i++)
+            memset(out[i].psk, 0, sizeof out[i].psk);
+    free(out);
+    free(items);
+    free(groups);
     json_decref(doc);
     return ret;
 }

@@ -176,6 +176,32 @@ expect_status 400 "malformed JSON"
 expect_jq '.error.code == "bad_json"' "malformed JSON body"
 req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" -d '[1,2]'
 expect_status 400 "JSON array"
+# A batch: all in one transaction, or none.
+req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" \
+    -d '{"devices":[{"name":"b-1","platform":10,"groups":["north"],"channel":"beta"},{"name":"b-2","platform":"electron"}]}'
+expect_status 201 "create a batch"
+expect_jq '[.devices[].name] == ["b-1","b-2"] and all(.devices[]; .psk | test("^[0-9a-f]{64}$"))
+           and .devices[0].groups == ["north"] and .devices[0].channel == "beta"
+           and .devices[1].channel == "stable"' "the batch's devices, in order, with PSKs"
+req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" \
+    -d '{"devices":[{"name":"b-3","platform":10},{"name":"b-1","platform":10}]}'
+expect_status 409 "a batch with a taken name"
+expect_jq '.error.message == "device '"'b-1'"' already exists"' "names the taken name"
+req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" \
+    -d '{"devices":[{"name":"b-3","platform":10},{"name":"b-4","platform":10,"product":"nope"}]}'
+expect_status 400 "a batch with an unknown product"
+expect_jq '.error.message == "devices[1]: product '"'nope'"' does not exist"' "names the entry"
+req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" \
+    -d '{"devices":[{"name":"b-3","platform":10},{"name":"b-3","platform":10}]}'
+expect_status 400 "a name twice in a batch"
+req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" -d '{"devices":[{"name":"b-3"}]}'
+expect_status 400 "a batch entry without a platform"
+expect_jq '.error.message | startswith("devices[0]: field '"'platform'"'")' "names the field"
+req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" -d '{"devices":[]}'
+expect_status 400 "an empty batch"
+req GET /v1/devices/b-3 -H "$(auth "$OPERATOR")"
+expect_status 404 "a refused batch created nothing"
+for d in b-1 b-2; do req DELETE "/v1/devices/$d" -H "$(auth "$OPERATOR")"; expect_status 204 "remove $d"; done
 head -c 70000 /dev/zero | tr '\0' ' ' >"$WORK/big.json"
 req POST /v1/devices -H "$(auth "$OPERATOR")" -H "$JSON" --data-binary @"$WORK/big.json"
 expect_status 413 "oversized JSON"
