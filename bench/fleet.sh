@@ -5,6 +5,7 @@
 #   FLEET_SIM         simulated devices for the check-in, storm and rollout figures (10000)
 #   FLEET_BACKENDS    "sqlite postgresql" (default both)
 #   FLEET_IDLE_S      how long the idle figure is measured (60)
+#   FLEET_STORM_S     how long the storm may take to be absorbed (330)
 # What each figure is, and how it is measured, is printed beside it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ REG=${FLEET_REGISTERED:-100000}
 SIM=${FLEET_SIM:-10000}
 BACKENDS=${FLEET_BACKENDS:-sqlite postgresql}
 IDLE_S=${FLEET_IDLE_S:-60}
+STORM_S=${FLEET_STORM_S:-330}
 AIRLIFTD=$BUILD/server/airliftd
 FLEET=$BUILD/sim/airlift-fleet
 AIRLIFT=$BUILD/cli/airlift
@@ -87,23 +89,30 @@ for BACKEND in $BACKENDS; do
     start_server
     t0=$SECONDS
     rm -rf "$WORK/idle"
+    api_json POST /v1/products '{"name":"tracker","platform":10}' >/dev/null
     "$FLEET" provision "$WORK/idle" --api "$AIRLIFT_SERVER" --token "$TOKEN" --count "$REG" \
         --prefix d- --product tracker --group field >/dev/null 2>"$WORK/provision.err" ||
-        { api_json POST /v1/products '{"name":"tracker","platform":10}' >/dev/null
-          "$FLEET" provision "$WORK/idle" --api "$AIRLIFT_SERVER" --token "$TOKEN" --count "$REG" \
-              --prefix d- --product tracker --group field >/dev/null 2>>"$WORK/provision.err"; }
+        { say "provisioning failed: $(tail -1 "$WORK/provision.err")"; exit 1; }
     say "registered $REG devices through the API in $((SECONDS - t0)) s"
     app=$(upload "$WORK/app.alim")
     for i in $(seq 1 22); do
         api_json POST /v1/products/tracker/releases "{\"version\":\"2.0.$i\",\"images\":[\"$app\"]}" >/dev/null
     done
-    for i in $(seq 1 20); do # finished: rollouts to a group no device is in
-        api_json POST /v1/rollouts "{\"product\":\"tracker\",\"release\":\"2.0.$i\",\"target\":{\"groups\":[\"none$i\"]},\"allow_empty\":true}" >/dev/null
+    for i in $(seq 1 20); do # finished: rollouts to a group no device is in, or cancelled
+        r=$(api_json POST /v1/rollouts "{\"product\":\"tracker\",\"release\":\"2.0.$i\",\"target\":{\"groups\":[\"none$i\"]},\"allow_empty\":true}" | jq -r '.id // empty')
+        [ -n "$r" ] || r=$(api_json POST /v1/rollouts "{\"product\":\"tracker\",\"release\":\"2.0.$i\",\"target\":{\"groups\":[\"none$i\"]}}" | jq -r '.id // empty')
+        sleep 0.2
+        [ "$(api GET "/v1/rollouts/$r" | jq -r .state)" = running ] &&
+            api POST "/v1/rollouts/$r/cancel" >/dev/null
     done
     for i in 21 22; do # running: waves over the whole fleet, the first wave queued and waiting
         api_json POST /v1/rollouts "{\"product\":\"tracker\",\"release\":\"2.0.$i\",\"target\":{\"groups\":[\"field\"]},\"waves\":[{\"percent\":1},{\"percent\":100}]}" >/dev/null
     done
-    sleep 20 # enrolment and the first wave's updates
+    for _ in $(seq 120); do # enrolment and the first wave's updates
+        [ "$(api GET /v1/rollouts | jq '[.rollouts[] | select(.state == "running")] | length')" -ge 2 ] && break
+        sleep 1
+    done
+    sleep 20
     states=$(api GET /v1/rollouts | jq -r '[.rollouts[].state] | group_by(.) | map("\(.[0]) \(length)") | join(", ")')
     c0=$(cpu_ticks "$SERVER_PID"); sleep "$IDLE_S"; c1=$(cpu_ticks "$SERVER_PID")
     idle=$(echo "scale=2; ($c1 - $c0) * 100 / $TICKS / $IDLE_S" | bc)
@@ -140,24 +149,29 @@ for BACKEND in $BACKENDS; do
     cpu_s=$(echo "scale=3; ($c1 - $c0) / $TICKS" | bc)
     say "check-ins: $n sleepy devices waking every 10 s for 60 s: $ci DTLS check-ins, $(jq '.handshakes_failed // 0' "$WORK/checkins.json") failed handshakes; airliftd $cpu_s CPU s: $(echo "scale=0; $ci / ($cpu_s + 0.001)" | bc) check-ins per CPU second"
 
-    # A reconnect storm: airliftd restarted under all devices, which come back at once.
-    "$FLEET" run "$WORK/sim" --server "127.0.0.1:$COAP" --sleepy 100% --sleep 30 --jitter 20 \
-        --duration 330 >"$WORK/storm.json" 2>"$WORK/storm.err" &
+    # A reconnect storm: every device in a long sleep; airliftd SIGKILLed and restarted;
+    # then every device powers on at the same moment (--storm-at) and comes back. Absorbed:
+    # every device has checked in again (the simulator's count), none failed for good.
+    STORM_AT=90
+    "$FLEET" run "$WORK/sim" --server "127.0.0.1:$COAP" --sleepy 100% --sleep 3000 --jitter 60 \
+        --storm-at "$STORM_AT" --duration $((STORM_AT + STORM_S)) --status-every 1 \
+        >"$WORK/storm.json" 2>"$WORK/storm.err" &
     FP=$!
-    sleep 40
+    sleep $((STORM_AT - 15))
     kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
     "$AIRLIFTD" --data-dir "$WORK/data" --http-listen "127.0.0.1:$HTTP" --coap-listen "127.0.0.1:$COAP" \
         --log-level warn ${STORE:+--store "$STORE"} >>"$WORK/airliftd.log" 2>&1 &
     SERVER_PID=$!
-    t0=$SECONDS
-    since=$(date +%s%3N)
-    while [ $((SECONDS - t0)) -lt 300 ]; do
-        seen=$(api GET "/v1/devices?limit=1&online=true&count=true" | jq '.count // 0')
-        [ "$seen" -ge "$SIM" ] && break
-        sleep 2
-    done
-    say "reconnect storm: airliftd SIGKILLed and restarted under $SIM devices: $seen of them back online after $((SECONDS - t0)) s"
+    c0=$(cpu_ticks "$SERVER_PID")
     wait "$FP"
+    # status lines: "[  50.5s] devices N, in session N, check-ins N, errors N, ..."
+    absorbed=$(awk -v at="$STORM_AT" -v n="$SIM" '
+        { t = $2; sub(/s\]/, "", t); gsub(/\[/, "", t); t += 0
+          if (match($0, /check-ins [0-9]+/)) c = substr($0, RSTART + 10, RLENGTH - 10) + 0
+          if (t < at) before = c
+          else if (!done && c >= before + n) { print t - at; done = 1 } }
+        END { if (!done) print "not within " (t - at) }' "$WORK/storm.err")
+    say "reconnect storm: airliftd SIGKILLed and restarted, then $SIM devices power on at once: every one checked in again after $absorbed s (simulator's status lines); $(jq -r '"\(.session_errors) failed sessions (retried), \(.handshakes.failed) failed handshakes"' "$WORK/storm.json"); airliftd $(echo "scale=1; ($(cpu_ticks "$SERVER_PID") - $c0) / $TICKS" | bc) CPU s"
 
     # A rollout of one release to every simulated device, in waves.
     for f in system-part1-0.7.0 system-part2-0.7.0 system-part3-0.7.0; do upload "$WORK/$f.alim" >/dev/null; done
@@ -173,7 +187,12 @@ for BACKEND in $BACKENDS; do
     wait "$FP"
     c1=$(cpu_ticks "$SERVER_PID")
     ro=$(api GET "/v1/rollouts/$R")
-    bytes=$(api GET "/v1/devices?limit=100000" | jq '[.devices[] | .bytes_sent + .bytes_received] | add / length | floor')
+    bytes=$(after=; while :; do
+                page=$(api GET "/v1/devices?limit=1000&prefix=s-${after:+&after=$after}")
+                jq -r '.devices[] | .bytes_sent + .bytes_received' <<<"$page"
+                after=$(jq -r '.next // empty' <<<"$page")
+                [ "$(jq '.devices | length' <<<"$page")" -eq 1000 ] && [ -n "$after" ] || break
+            done | awk '{ s += $1; n++ } END { if (n) printf "%d", s / n }')
     say "rollout to $SIM devices in 3 waves: $(jq -r '.state' <<<"$ro"), $(jq -c '.counts' <<<"$ro"); $((SECONDS - t0)) s wall; airliftd $(echo "scale=1; ($c1 - $c0) / $TICKS" | bc) CPU s, RSS $(rss_kb "$SERVER_PID") KB; $bytes wire bytes per device (server's count, both ways, since registration)"
     stop_server
 done

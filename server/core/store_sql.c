@@ -1266,13 +1266,21 @@ static enum ald_store_rc op_device_report(struct ald_store *st, const char *name
     rc = enter(st, &o, "device_report", true);
     if (rc != ALD_STORE_OK)
         return rc;
+    int64_t same = 0;
+    /* The usual check-in reports what the device ran last time: its module rows stay. */
     rc = run_int(&o, q(&o, "SELECT id FROM devices WHERE name = ?1", "t", name), &id);
     if (rc == ALD_STORE_OK)
-        rc = run(&o, q(&o, "UPDATE devices SET inventory = ?1, reported_at = ?2, "
-                           "last_seen_at = ?2 WHERE id = ?3", "tii", inventory_json, now, id));
+        rc = run_int(&o, q(&o, "SELECT count(*) FROM devices WHERE id = ?1 AND inventory = ?2",
+                           "it", id, inventory_json), &same);
     if (rc == ALD_STORE_OK)
+        rc = run(&o, same ? q(&o, "UPDATE devices SET reported_at = ?1, last_seen_at = ?1 "
+                                  "WHERE id = ?2", "ii", now, id)
+                          : q(&o, "UPDATE devices SET inventory = ?1, reported_at = ?2, "
+                                  "last_seen_at = ?2 WHERE id = ?3", "tii", inventory_json, now,
+                              id));
+    if (rc == ALD_STORE_OK && !same)
         rc = run(&o, q(&o, "DELETE FROM device_modules WHERE device_id = ?1", "i", id));
-    if (rc == ALD_STORE_OK)
+    if (rc == ALD_STORE_OK && !same)
         rc = modules_write(&o, id, inventory_json);
     return leave(&o, rc);
 }
