@@ -12,7 +12,7 @@
 #include "al_host_crypto.h"
 #include "airlift_host/keys.h"
 
-#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_HEADER + AL_IMAGE_MAX_PAYLOAD)
+#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_FILE)
 
 int cli_load_keys(struct cli *cli, const char *const *paths, size_t n, struct al_key *keys)
 {
