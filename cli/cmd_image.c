@@ -905,15 +905,21 @@ static const struct cli_command *const image_commands[] = {
     &image_create_cmd,
     &image_inspect_cmd,
     &image_verify_cmd,
+    &cli_image_upload_cmd,
+    &cli_image_list_cmd,
+    &cli_image_show_cmd,
+    &cli_image_remove_cmd,
     NULL,
 };
 
 const struct cli_command cli_image_group = {
     .name = "image",
     .alias = "images",
-    .summary = "create, inspect and verify signed firmware images",
-    .help = "Usage: airlift image COMMAND [OPTIONS]\n"
+    .summary = "signed firmware images: create, inspect, verify; upload, list, show, remove",
+    .help = "Usage: airlift image COMMAND [OPTIONS]   (also: airlift images COMMAND)\n"
             "\n"
-            "Signed module images (docs/image-format.md).\n",
+            "Signed module images (docs/image-format.md): create, inspect and verify work on\n"
+            "files; upload, list, show and remove on the images airliftd holds, each named\n"
+            "by its id, the SHA-256 of its file (docs/cli.md, \"Images on the server\").\n",
     .subcommands = image_commands,
 };
