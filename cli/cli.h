@@ -42,7 +42,9 @@ enum cli_exit {
     CLI_EXIT_CANCELLED = 11,     /* reserved: cancelled at the confirmation prompt */
     CLI_EXIT_ROLLOUT_PAUSED = 12,    /* a watched rollout paused (by itself or a user) */
     CLI_EXIT_ROLLOUT_CANCELLED = 13, /* a watched rollout was cancelled */
-    CLI_EXIT_RESERVED_LAST = 15, /* 14..15 reserved for later server commands */
+    /* images (issue 12): */
+    CLI_EXIT_IMAGE_IN_USE = 15,  /* image remove refused: a release or active update needs it */
+    CLI_EXIT_RESERVED_LAST = 15, /* 14 reserved for later server commands */
 };
 
 #define CLI_PATH_MAX 64 /* "image create": the words of the command being run */
@@ -86,6 +88,11 @@ extern const struct cli_command cli_products_group;
 extern const struct cli_command cli_releases_group;
 extern const struct cli_command cli_release_command;
 extern const struct cli_command cli_rollouts_group;
+/* The server's images, in the image group (cmd_images.c). */
+extern const struct cli_command cli_image_upload_cmd;
+extern const struct cli_command cli_image_list_cmd;
+extern const struct cli_command cli_image_show_cmd;
+extern const struct cli_command cli_image_remove_cmd;
 
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 
@@ -250,6 +257,7 @@ struct cli_local_image {
     size_t len;
     struct al_image_header h;
     char sha256[2 * AL_SHA256_SIZE + 1]; /* payload hash, lower-case hex */
+    char id[2 * AL_SHA256_SIZE + 1];     /* image id: SHA-256 of the file, lower-case hex */
 };
 
 /* Load n signing keys (private or public PEM) for signature checks; exit code or 0. */

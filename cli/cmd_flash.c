@@ -265,7 +265,7 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
                               &ring)) != 0)
         goto out;
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(hashes, json_string(imgs[i].sha256));
+        json_array_append_new(hashes, json_string(imgs[i].id));
     snprintf(path, sizeof path, "/v1/devices/%s/updates", name);
     req = json_pack("{s:O, s:b}", "images", hashes, "dry_run", 1);
     if ((rc = cli_api(cli, &srv, "POST", path, req, NULL, 0, NULL, &status, &plan)) != 0)

@@ -22,7 +22,7 @@
 #include "al_host_crypto.h"
 
 #define IMAGE_ERR_MAX 512
-#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_HEADER + AL_IMAGE_MAX_PAYLOAD)
+#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_FILE)
 #define INPUT_FILE_MAX (4 * (size_t)AL_IMAGE_MAX_PAYLOAD) /* ELF with debug info, HEX text */
 #define LABEL_MAX 96
 #define DEP_STR_MAX (16 + 4 + 4 + AL_VERSION_STR_MAX) /* "bootloader 15 >= 1006.0.0" */
@@ -499,7 +499,9 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     } else {
         if (file_len > AL_IMAGE_MAX_PAYLOAD) {
             result = cli_error(cli, CLI_EXIT_INVALID, "%s: %zu bytes; an image payload is at "
-                               "most %u", args.in_path, file_len, AL_IMAGE_MAX_PAYLOAD);
+                               "most %u bytes (an image file at most %u bytes, header "
+                               "included, what airliftd takes)", args.in_path, file_len,
+                               AL_IMAGE_MAX_PAYLOAD, (unsigned)AL_IMAGE_MAX_FILE);
             goto out;
         }
         payload = file;
@@ -517,6 +519,13 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
                         sizeof(err)) != 0) {
         result = cli_error(cli, CLI_EXIT_INVALID, "%s: cannot build the image: %s", args.in_path,
                            err);
+        goto out;
+    }
+    if (image_len > AL_IMAGE_MAX_FILE) { /* the one maximum airliftd applies too */
+        result = cli_error(cli, CLI_EXIT_INVALID, "%s: the image would be %zu bytes; an image "
+                           "file is at most %u bytes, header included (what airliftd takes); "
+                           "nothing written", args.out_path, image_len,
+                           (unsigned)AL_IMAGE_MAX_FILE);
         goto out;
     }
     rc = self_check(key, image, image_len, tmpl.platform);
@@ -896,15 +905,21 @@ static const struct cli_command *const image_commands[] = {
     &image_create_cmd,
     &image_inspect_cmd,
     &image_verify_cmd,
+    &cli_image_upload_cmd,
+    &cli_image_list_cmd,
+    &cli_image_show_cmd,
+    &cli_image_remove_cmd,
     NULL,
 };
 
 const struct cli_command cli_image_group = {
     .name = "image",
     .alias = "images",
-    .summary = "create, inspect and verify signed firmware images",
-    .help = "Usage: airlift image COMMAND [OPTIONS]\n"
+    .summary = "signed firmware images: create, inspect, verify; upload, list, show, remove",
+    .help = "Usage: airlift image COMMAND [OPTIONS]   (also: airlift images COMMAND)\n"
             "\n"
-            "Signed module images (docs/image-format.md).\n",
+            "Signed module images (docs/image-format.md): create, inspect and verify work on\n"
+            "files; upload, list, show and remove on the images airliftd holds, each named\n"
+            "by its id, the SHA-256 of its file (docs/cli.md, \"Images on the server\").\n",
     .subcommands = image_commands,
 };

@@ -140,7 +140,7 @@ static int releases_create(struct cli *cli, const struct cli_command *self, int 
         if (file_of[i] == MAX_IMAGES)
             continue;
         const struct cli_local_image *f = &files[file_of[i]];
-        memcpy(hashes[i], f->sha256, sizeof hashes[i]);
+        memcpy(hashes[i], f->id, sizeof hashes[i]); /* the image id: exactly this file */
         info[i] = json_pack("{s:s, s:i, s:s}", "function", al_function_name(f->h.function),
                             "index", f->h.index, "version", cli_version_str(&f->h.version, vbuf));
     }

@@ -49,8 +49,8 @@ static const struct cli_command root = {
             "\n"
             "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 file error, 4 invalid image,\n"
             "5 key error, 6 server error, 7 update failed, 8 reverted, 9 timeout,\n"
-            "10 device offline, 11 not confirmed, 12 rollout paused, 13 rollout cancelled\n"
-            "(docs/cli.md).\n",
+            "10 device offline, 11 not confirmed, 12 rollout paused, 13 rollout cancelled,\n"
+            "15 image in use (docs/cli.md).\n",
     .subcommands = top_commands,
 };
 

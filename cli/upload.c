@@ -1,7 +1,8 @@
 /*
  * upload.c - image files checked here and sent to airliftd, shared by `airlift flash` and
  * `airlift releases create`: structure, size, payload hash, platform, one image per module,
- * the signature with --key, then POST /v1/images.
+ * the signature with --key, then POST /v1/images. An image is then named by its id, the
+ * SHA-256 of the file (cli_local_image.id), as the server names it.
  */
 #include "cli.h"
 
@@ -12,7 +13,7 @@
 #include "al_host_crypto.h"
 #include "airlift_host/keys.h"
 
-#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_HEADER + AL_IMAGE_MAX_PAYLOAD)
+#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_FILE)
 
 int cli_load_keys(struct cli *cli, const char *const *paths, size_t n, struct al_key *keys)
 {
@@ -37,8 +38,13 @@ int cli_image_check(struct cli *cli, struct cli_local_image *img, uint16_t platf
     uint8_t digest[AL_SHA256_SIZE];
     union al_sha256_state st;
     const struct al_crypto *crypto = al_host_crypto();
-    if (cli_read_file(img->path, IMAGE_FILE_MAX, &img->file, &img->len, err, sizeof err) !=
-        CLI_READ_OK)
+    enum cli_read_status rs = cli_read_file(img->path, IMAGE_FILE_MAX, &img->file, &img->len,
+                                            err, sizeof err);
+    if (rs == CLI_READ_TOO_LARGE)
+        return cli_error(cli, CLI_EXIT_INVALID, "%s: larger than the most an image file may "
+                         "be, %zu bytes (header included): airliftd would refuse it",
+                         img->path, IMAGE_FILE_MAX);
+    if (rs != CLI_READ_OK)
         return cli_error(cli, CLI_EXIT_IO, "%s: %s", img->path, err);
     al_err e = al_image_parse_header(img->file, img->len, &img->h);
     if (e != AL_OK)
@@ -64,6 +70,10 @@ int cli_image_check(struct cli *cli, struct cli_local_image *img, uint16_t platf
                              al_strerror(e));
     }
     alc_hex_encode(img->h.payload_sha256, AL_SHA256_SIZE, img->sha256);
+    crypto->sha256_init(&st);
+    crypto->sha256_update(&st, img->file, img->len);
+    crypto->sha256_final(&st, digest);
+    alc_hex_encode(digest, AL_SHA256_SIZE, img->id); /* what the server names it by */
     return 0;
 }
 

@@ -30,6 +30,10 @@
 #define AL_IMAGE_SIG_SIZE AL_P256_SIG_SIZE
 #define AL_IMAGE_MAX_HEADER (AL_IMAGE_FIXED_SIZE + AL_IMAGE_MAX_DEPS * AL_IMAGE_DEP_SIZE + AL_IMAGE_SIG_SIZE)
 #define AL_IMAGE_MAX_PAYLOAD (16u * 1024u * 1024u) /* bound for any single module */
+/* The one maximum size of an image file, header included (16,777,664 bytes): what
+ * `airlift image create` makes at most and what airliftd takes as an upload
+ * (docs/image-format.md, "Sizes"). */
+#define AL_IMAGE_MAX_FILE ((uint32_t)AL_IMAGE_MAX_HEADER + AL_IMAGE_MAX_PAYLOAD)
 #define AL_KEY_ID_SIZE 8
 
 /* Module functions (byte 8 of the header). */

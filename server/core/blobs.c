@@ -4,6 +4,7 @@
 #include "blobs.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,4 +99,33 @@ int ald_blob_delete(const char *data_dir, enum ald_blob_kind kind, const char *k
         return -1;
     }
     return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int ald_blob_each(const char *data_dir, enum ald_blob_kind kind,
+                  int (*each)(void *ctx, const char *key), void *ctx)
+{
+    char dir[ALD_PATH_MAX], key[ALD_BLOB_KEY_MAX + 1];
+    struct dirent *e;
+    DIR *d;
+    int n;
+    if (kind != ALD_BLOB_IMAGE && kind != ALD_BLOB_TRANSFER)
+        return -1;
+    n = snprintf(dir, sizeof dir, "%s/%s", data_dir, kind_dir[kind]);
+    if (n < 0 || (size_t)n >= sizeof dir)
+        return -1;
+    if (!(d = opendir(dir)))
+        return errno == ENOENT ? 0 : -1;
+    size_t ext = strlen(kind_ext[kind]);
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= ext || len - ext > ALD_BLOB_KEY_MAX ||
+            strcmp(e->d_name + len - ext, kind_ext[kind]) != 0)
+            continue;
+        memcpy(key, e->d_name, len - ext);
+        key[len - ext] = '\0';
+        if (ald_blob_key_ok(key) && each(ctx, key) != 0)
+            break;
+    }
+    closedir(d);
+    return 0;
 }

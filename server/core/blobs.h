@@ -2,7 +2,7 @@
  * blobs.h - the bytes airliftd keeps beside its database: image files and the transfers
  * made from them (patches, compressed images), each a blob named by a key in a kind.
  *
- * Keys are content names (a payload SHA-256 for an image, a transfer key from transfers.h
+ * Keys are content names (an image's id, images.h, for an image, a transfer key from transfers.h
  * for a transfer): lowercase hex, '.' and 'z', at most ALD_BLOB_KEY_MAX bytes, never starting
  * with '.'. A blob is written whole or not at all and never changes once written, so readers
  * need no lock: a reader sees the old state or the complete new blob.
@@ -22,7 +22,7 @@
 #define ALD_BLOB_KEY_MAX 160
 
 enum ald_blob_kind {
-    ALD_BLOB_IMAGE = 0,    /* images/<payload-sha256>.alim */
+    ALD_BLOB_IMAGE = 0,    /* images/<image-id>.alim (images.h) */
     ALD_BLOB_TRANSFER = 1, /* transfers/<transfer-key>.ald */
 };
 
@@ -55,5 +55,11 @@ int ald_blob_delete(const char *data_dir, enum ald_blob_kind kind, const char *k
  * download). false if the path does not fit or the key is bad. */
 bool ald_blob_path(const char *data_dir, enum ald_blob_kind kind, const char *key, char *out,
                    size_t cap);
+
+/* Call each(ctx, key) for every blob of a kind held now, in no particular order, until it
+ * returns non-zero (each may delete the blob it is given). 0, or -1 if the blobs cannot be
+ * listed. Temporary files of writes under way are not blobs and are skipped. */
+int ald_blob_each(const char *data_dir, enum ald_blob_kind kind,
+                  int (*each)(void *ctx, const char *key), void *ctx);
 
 #endif

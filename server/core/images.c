@@ -19,13 +19,13 @@
 #include "blobs.h"
 #include "log.h"
 
-bool ald_image_blob_path(const char *data_dir, const char *sha256, char *out, size_t cap)
+bool ald_image_blob_path(const char *data_dir, const char *id, char *out, size_t cap)
 {
-    return ald_blob_path(data_dir, ALD_BLOB_IMAGE, sha256, out, cap);
+    return ald_blob_path(data_dir, ALD_BLOB_IMAGE, id, out, cap);
 }
 
-/* Serialises check-then-write of blobs and rows, so two uploads of one payload with
- * different headers cannot leave a row describing the other's blob. */
+/* Serialises check-then-write of blobs and rows, so two uploads of one file cannot both
+ * write it, and a removal cannot interleave with an upload of the same image. */
 static pthread_mutex_t ingest_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct mem_reader {
@@ -68,13 +68,13 @@ out:
     return ok;
 }
 
-/* Does image blob `sha256` hold exactly (data, len)? */
-static bool same_blob(const char *data_dir, const char *sha256, const uint8_t *data, size_t len)
+/* Does image blob `id` hold exactly (data, len)? */
+static bool same_blob(const char *data_dir, const char *id, const uint8_t *data, size_t len)
 {
     uint8_t buf[65536];
     uint64_t off = 0;
     for (;;) {
-        ssize_t n = ald_blob_read(data_dir, ALD_BLOB_IMAGE, sha256, off, buf, sizeof buf);
+        ssize_t n = ald_blob_read(data_dir, ALD_BLOB_IMAGE, id, off, buf, sizeof buf);
         if (n < 0)
             return false;
         if (n == 0)
@@ -85,6 +85,25 @@ static bool same_blob(const char *data_dir, const char *sha256, const uint8_t *d
     }
 }
 
+/* Looks, among the images of one payload, for one whose blob is exactly the file. */
+struct same_file {
+    const char *data_dir;
+    const uint8_t *file;
+    size_t len;
+    struct ald_image_rec *rec;
+    bool found;
+};
+
+static int find_same_file(void *ctx, const struct ald_image_rec *m)
+{
+    struct same_file *sf = ctx;
+    if (m->file_size != sf->len || !same_blob(sf->data_dir, m->id, sf->file, sf->len))
+        return 0;
+    *sf->rec = *m;
+    sf->found = true;
+    return 1;
+}
+
 enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, const uint8_t *file,
                                  size_t len, struct ald_image_rec *rec, char *code,
                                  size_t codelen, char *msg, size_t msglen)
@@ -92,13 +111,24 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
     struct al_image_header h;
     struct mem_reader reader = {file, len};
     uint8_t *scratch = NULL;
-    char path[2048], data[256];
+    char path[2048], data[384], h_payload[ALD_SHA256_HEX + 1];
+    uint8_t file_id[32];
+    struct ald_image_rec *held = malloc(sizeof *held);
     enum ald_ingest result = ALD_INGEST_ERROR;
     enum ald_store_rc src;
     bool locked = false;
     al_err e;
 
     memset(rec, 0, sizeof *rec);
+    if (!held)
+        goto out;
+    if (len > AL_IMAGE_MAX_FILE) {
+        snprintf(code, codelen, "too_large");
+        snprintf(msg, msglen, "image file of %zu bytes is larger than the most an image may be, "
+                 "%u bytes (AL_IMAGE_MAX_FILE, header included)", len, AL_IMAGE_MAX_FILE);
+        result = ALD_INGEST_INVALID;
+        goto out;
+    }
     e = al_image_parse_header(file, len, &h);
     if (e != AL_OK) {
         snprintf(code, codelen, "%s", al_err_name(e));
@@ -127,7 +157,10 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
         goto out;
     }
 
+    ald_sha256(file, len, file_id);
+    alc_hex_encode(file_id, 32, rec->id);
     alc_hex_encode(h.payload_sha256, 32, rec->sha256);
+    snprintf(h_payload, sizeof h_payload, "%s", rec->sha256);
     rec->function = h.function;
     rec->index = h.index;
     rec->platform = h.platform;
@@ -139,48 +172,57 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
     alc_hex_encode(h.key_id, AL_KEY_ID_SIZE, rec->key_id);
     if (!ald_version_sort_key(&h.version, rec->version_key, sizeof rec->version_key) ||
         !deps_to_json(&h, rec->deps_json, sizeof rec->deps_json) ||
-        !ald_image_blob_path(data_dir, rec->sha256, path, sizeof path))
+        !ald_image_blob_path(data_dir, rec->id, path, sizeof path))
         goto out;
 
     pthread_mutex_lock(&ingest_lock);
     locked = true;
-    src = st->ops->image_get(st, rec->sha256, rec);
+    /* This exact file, held already: under its id, or under its payload hash (an image
+     * stored before ids were file hashes). */
+    struct same_file sf = {data_dir, file, len, held, false};
+    src = st->ops->image_get_id(st, rec->id, held);
+    if (src == ALD_STORE_NOT_FOUND)
+        src = st->ops->image_by_payload(st, h_payload, find_same_file, &sf) == ALD_STORE_OK
+                  ? (sf.found ? ALD_STORE_OK : ALD_STORE_NOT_FOUND)
+                  : ALD_STORE_ERROR;
     if (src == ALD_STORE_ERROR)
         goto out;
     if (src == ALD_STORE_OK) {
-        if (same_blob(data_dir, rec->sha256, file, len)) {
-            result = ALD_INGEST_SAME;
-        } else if (!ald_blob_exists(data_dir, ALD_BLOB_IMAGE, rec->sha256, NULL) &&
-                   rec->file_size == len) {
-            /* The row outlived its blob (restored database?): put the file back. */
-            result = ald_blob_put(data_dir, ALD_BLOB_IMAGE, rec->sha256, file, len, 0644) == 0
-                         ? ALD_INGEST_SAME : ALD_INGEST_ERROR;
-        } else {
-            snprintf(code, codelen, "exists");
-            snprintf(msg, msglen, "an image with payload %s is already held with a different "
-                                  "header (version, counter, dependencies or signature)",
-                     rec->sha256);
-            result = ALD_INGEST_CONFLICT;
+        *rec = *held;
+        if (!ald_blob_exists(data_dir, ALD_BLOB_IMAGE, rec->id, NULL) &&
+            ald_blob_put(data_dir, ALD_BLOB_IMAGE, rec->id, file, len, 0644) != 0) {
+            /* The row outlived its blob (restored database?) and it cannot be put back. */
+            ald_log(ALD_LOG_ERROR, "cannot write image blob", "path", path, "error",
+                    strerror(errno), NULL);
+            goto out;
         }
+        result = ALD_INGEST_SAME;
         goto out;
     }
-    if (ald_blob_put(data_dir, ALD_BLOB_IMAGE, rec->sha256, file, len, 0644) != 0) {
+    if (ald_blob_put(data_dir, ALD_BLOB_IMAGE, rec->id, file, len, 0644) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot write image blob", "path", path, "error", strerror(errno),
                 NULL);
         goto out;
     }
     src = st->ops->image_put(st, rec);
+    if (src == ALD_STORE_EXISTS && st->ops->image_get_id(st, rec->id, held) == ALD_STORE_OK) {
+        *rec = *held; /* another node stored this very file just now */
+        result = ALD_INGEST_SAME;
+        goto out;
+    }
     if (src != ALD_STORE_OK)
         goto out;
-    snprintf(data, sizeof data, "{\"sha256\":\"%s\",\"function\":\"%s\",\"index\":%u,"
-                                "\"version\":\"%s\"}",
-             rec->sha256, al_function_name(rec->function), (unsigned)rec->index, rec->version);
+    snprintf(data, sizeof data, "{\"id\":\"%s\",\"sha256\":\"%s\",\"function\":\"%s\","
+                                "\"index\":%u,\"version\":\"%s\",\"security_counter\":%u}",
+             rec->id, rec->sha256, al_function_name(rec->function), (unsigned)rec->index,
+             rec->version, (unsigned)rec->security_counter);
     ald_event_emit(st, "image.uploaded", NULL, 0, data);
     result = ALD_INGEST_CREATED;
 out:
     if (locked)
         pthread_mutex_unlock(&ingest_lock);
     free(scratch);
+    free(held);
     return result;
 }
 
@@ -193,37 +235,271 @@ struct ald_result ald_image_create(struct ald_store *st, const char *data_dir,
     switch (ald_image_ingest(st, data_dir, file, len, rec, code, sizeof code, msg, sizeof msg)) {
     case ALD_INGEST_CREATED:
         *created = true;
-        ald_log(ALD_LOG_INFO, "image stored", "sha256", rec->sha256, "version", rec->version,
-                "by", by, NULL);
+        ald_log(ALD_LOG_INFO, "image stored", "id", rec->id, "sha256", rec->sha256, "version",
+                rec->version, "by", by, NULL);
         return ald_ok();
     case ALD_INGEST_SAME:
         return ald_ok();
-    case ALD_INGEST_CONFLICT:
-        return ald_fail(ALD_ERR_EXISTS, "exists", "%s", msg);
     case ALD_INGEST_INVALID:
+        if (!strcmp(code, "too_large"))
+            return ald_fail(ALD_ERR_TOO_LARGE, "too_large", "%s", msg);
         return ald_with_detail(ald_fail(ALD_ERR_BAD_REQUEST, "invalid_image", "%s", msg), code);
     default:
         return ald_store_failed(ALD_STORE_ERROR);
     }
 }
 
-struct ald_result ald_image_list(struct ald_store *st, ald_image_cb each, void *ctx)
+struct list_filter {
+    const struct ald_image_filter *f;
+    ald_image_cb each;
+    void *ctx;
+};
+
+static int filter_one(void *ctx, const struct ald_image_rec *m)
 {
-    enum ald_store_rc rc = st->ops->image_list(st, each, ctx);
+    const struct list_filter *lf = ctx;
+    const struct ald_image_filter *f = lf->f;
+    if ((f->function && m->function != f->function) ||
+        (f->platform >= 0 && m->platform != f->platform) ||
+        (f->version && strcmp(m->version, f->version) != 0) ||
+        (f->sha256 && strcmp(m->sha256, f->sha256) != 0))
+        return 0;
+    return lf->each(lf->ctx, m);
+}
+
+struct ald_result ald_image_list(struct ald_store *st, const struct ald_image_filter *f,
+                                 ald_image_cb each, void *ctx)
+{
+    struct list_filter lf = {f, each, ctx};
+    enum ald_store_rc rc = f ? st->ops->image_list(st, filter_one, &lf)
+                             : st->ops->image_list(st, each, ctx);
     return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
 }
 
-struct ald_result ald_image_get(struct ald_store *st, const char *sha256,
+/* The images of one payload, gathered for ald_image_resolve: the first kept, every id
+ * named in a message. */
+struct candidates {
+    struct ald_image_rec *first;
+    size_t n;
+    char ids[ALD_RESULT_MSG_MAX + 1];
+};
+
+static int add_candidate(void *ctx, const struct ald_image_rec *m)
+{
+    struct candidates *c = ctx;
+    size_t used = strlen(c->ids);
+    if (!c->n++)
+        *c->first = *m;
+    snprintf(c->ids + used, sizeof c->ids - used, "%s%s (security counter %u, key %s)",
+             used ? ", " : "", m->id, (unsigned)m->security_counter, m->key_id);
+    return 0;
+}
+
+struct ald_result ald_image_resolve(struct ald_store *st, const char *key,
+                                    struct ald_image_rec *rec)
+{
+    struct candidates c = {rec, 0, ""};
+    enum ald_store_rc rc;
+    if (!key || !alc_is_lower_hex(key, ALD_SHA256_HEX))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "an image is named by its id (the SHA-256 of its file) or its payload "
+                        "SHA-256: 64 lowercase hex digits");
+    rc = st->ops->image_get_id(st, key, rec);
+    if (rc != ALD_STORE_NOT_FOUND)
+        return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+    rc = st->ops->image_by_payload(st, key, add_candidate, &c);
+    if (rc != ALD_STORE_OK)
+        return ald_store_failed(rc);
+    if (c.n == 0)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found",
+                        "image '%s' does not exist (no image has that id or payload)", key);
+    if (c.n > 1)
+        return ald_with_detail(ald_fail(ALD_ERR_CONFLICT, "ambiguous_image",
+                                        "%zu images have payload %s: name one by its id: %s",
+                                        c.n, key, c.ids),
+                               key);
+    return ald_ok();
+}
+
+struct ald_result ald_image_get(struct ald_store *st, const char *key,
                                 struct ald_image_rec *rec)
 {
+    return ald_image_resolve(st, key, rec);
+}
+
+struct ald_result ald_image_resolve_list(struct ald_store *st, const char *const *keys,
+                                         size_t n, char *out, size_t cap)
+{
+    struct ald_image_rec *rec = malloc(sizeof *rec);
+    json_t *arr = json_array();
+    struct ald_result res = ald_ok();
+    char *text = NULL;
+    if (!rec || !arr) {
+        res = ald_store_failed(ALD_STORE_ERROR);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        res = ald_image_resolve(st, keys[i], rec);
+        if (!ald_is_ok(&res)) {
+            char msg[ALD_RESULT_MSG_MAX + 1];
+            snprintf(msg, sizeof msg, "%s", res.msg);
+            if (snprintf(res.msg, sizeof res.msg, "images[%zu]: %s", i, msg) < 0)
+                res.msg[0] = '\0';
+            goto out;
+        }
+        json_array_append_new(arr, json_string(rec->id));
+    }
+    text = json_dumps(arr, JSON_COMPACT);
+    if (!text || strlen(text) >= cap) {
+        res = ald_store_failed(ALD_STORE_ERROR);
+        goto out;
+    }
+    memcpy(out, text, strlen(text) + 1);
+out:
+    free(text);
+    json_decref(arr);
+    free(rec);
+    return res;
+}
+
+/* ---- removal ---- */
+
+/* What needs an image: the releases (their product ids and versions, named after the
+ * listing, which must not call the store) and the active updates, as a sentence. */
+#define USERS_NAMED 8
+struct users {
+    char updates[ALD_RESULT_MSG_MAX + 1]; /* "update 12 (device truck-1), ..." */
+    size_t update_count;
+    int64_t product_ids[USERS_NAMED];
+    char versions[USERS_NAMED][ALD_VERSION_MAX + 1];
+    size_t release_count;
+};
+
+static int add_release_user(void *ctx, const struct ald_release_rec *r)
+{
+    struct users *u = ctx;
+    if (u->release_count < USERS_NAMED) {
+        u->product_ids[u->release_count] = r->product_id;
+        snprintf(u->versions[u->release_count], sizeof u->versions[0], "%s", r->version);
+    }
+    u->release_count++;
+    return 0;
+}
+
+static int add_update_user(void *ctx, const struct ald_update_rec *r)
+{
+    struct users *u = ctx;
+    size_t used = strlen(u->updates);
+    if (u->update_count++ < USERS_NAMED)
+        snprintf(u->updates + used, sizeof u->updates - used, "%supdate %lld (device %s)",
+                 used ? ", " : "", (long long)r->id, r->device);
+    return 0;
+}
+
+struct remove_txn {
+    const char *id;
+    struct users *users;
+};
+
+/* In one transaction: what needs the image, and if nothing does, the row goes. */
+static enum ald_store_rc remove_in_txn(struct ald_store *tx, void *ctx)
+{
+    struct remove_txn *t = ctx;
     enum ald_store_rc rc;
-    if (!alc_is_lower_hex(sha256, ALD_SHA256_HEX))
-        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
-                        "an image is named by its payload SHA-256: 64 lowercase hex digits");
-    rc = st->ops->image_get(st, sha256, rec);
-    if (rc == ALD_STORE_NOT_FOUND)
-        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "image '%s' does not exist", sha256);
-    return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
+    memset(t->users, 0, sizeof *t->users);
+    if ((rc = tx->ops->image_releases(tx, t->id, add_release_user, t->users)) != ALD_STORE_OK ||
+        (rc = tx->ops->image_updates(tx, t->id, add_update_user, t->users)) != ALD_STORE_OK)
+        return rc;
+    if (t->users->update_count || t->users->release_count)
+        return ALD_STORE_OK; /* refused: nothing written */
+    return tx->ops->image_delete(tx, t->id);
+}
+
+struct drop_ctx {
+    const char *data_dir;
+    const char *id;
+    unsigned dropped;
+};
+
+/* Drops a cached transfer made to or from one image: "<id>.z", "<id>.<base>",
+ * "<target>.<id>" (transfers.h). */
+static int drop_transfer(void *ctx, const char *key)
+{
+    struct drop_ctx *d = ctx;
+    size_t n = strlen(key);
+    bool to = n > ALD_SHA256_HEX && !strncmp(key, d->id, ALD_SHA256_HEX) &&
+              key[ALD_SHA256_HEX] == '.';
+    bool from = n == 2 * ALD_SHA256_HEX + 1 && key[ALD_SHA256_HEX] == '.' &&
+                !strcmp(key + ALD_SHA256_HEX + 1, d->id);
+    if ((to || from) && ald_blob_delete(d->data_dir, ALD_BLOB_TRANSFER, key) == 0)
+        d->dropped++;
+    return 0;
+}
+
+struct ald_result ald_image_remove(struct ald_store *st, const char *data_dir, const char *key,
+                                   const char *by, struct ald_image_rec *rec)
+{
+    struct ald_result res = ald_image_resolve(st, key, rec);
+    struct users *users = NULL;
+    struct remove_txn t;
+    enum ald_store_rc rc;
+    if (!ald_is_ok(&res))
+        return res;
+    if (!(users = calloc(1, sizeof *users)))
+        return ald_store_failed(ALD_STORE_ERROR);
+    t.id = rec->id;
+    t.users = users;
+    pthread_mutex_lock(&ingest_lock);
+    rc = ald_store_txn(st, remove_in_txn, &t);
+    if (rc == ALD_STORE_OK && (users->release_count || users->update_count)) {
+        char names[ALD_RESULT_MSG_MAX + 1] = "";
+        struct ald_product_rec prod;
+        for (size_t i = 0; i < users->release_count && i < USERS_NAMED; i++) {
+            size_t used = strlen(names);
+            const char *pname = st->ops->product_get_id(st, users->product_ids[i], &prod) ==
+                                        ALD_STORE_OK ? prod.name : "?";
+            snprintf(names + used, sizeof names - used, "%srelease %s %s", used ? ", " : "",
+                     pname, users->versions[i]);
+        }
+        if (users->release_count > USERS_NAMED) {
+            size_t used = strlen(names);
+            snprintf(names + used, sizeof names - used, " and %zu more releases",
+                     users->release_count - USERS_NAMED);
+        }
+        if (users->update_count) {
+            size_t used = strlen(names);
+            if (snprintf(names + used, sizeof names - used, "%s%s%s", used ? ", " : "",
+                         users->updates,
+                         users->update_count > USERS_NAMED ? " and more updates" : "") < 0)
+                names[used] = '\0';
+        }
+        res = ald_with_detail(ald_fail(ALD_ERR_CONFLICT, "image_in_use",
+                                       "image %s is needed by %s: it stays", rec->id, names),
+                              rec->id);
+    } else if (rc == ALD_STORE_NOT_FOUND) {
+        res = ald_fail(ALD_ERR_NOT_FOUND, "not_found", "image '%s' does not exist", rec->id);
+    } else if (rc != ALD_STORE_OK) {
+        res = ald_store_failed(rc);
+    } else {
+        struct drop_ctx d = {data_dir, rec->id, 0};
+        char data[256], dropped[16];
+        if (ald_blob_delete(data_dir, ALD_BLOB_IMAGE, rec->id) != 0)
+            ald_log(ALD_LOG_WARN, "cannot remove an image blob", "id", rec->id, "error",
+                    strerror(errno), NULL);
+        if (ald_blob_each(data_dir, ALD_BLOB_TRANSFER, drop_transfer, &d) != 0)
+            ald_log(ALD_LOG_WARN, "cannot list the cached transfers", "id", rec->id, NULL);
+        snprintf(dropped, sizeof dropped, "%u", d.dropped);
+        snprintf(data, sizeof data, "{\"id\":\"%s\",\"sha256\":\"%s\",\"function\":\"%s\","
+                                    "\"index\":%u,\"version\":\"%s\"}",
+                 rec->id, rec->sha256, al_function_name(rec->function), (unsigned)rec->index,
+                 rec->version);
+        ald_event_emit(st, "image.removed", NULL, 0, data);
+        ald_log(ALD_LOG_INFO, "image removed", "id", rec->id, "transfers", dropped, "by", by,
+                NULL);
+    }
+    pthread_mutex_unlock(&ingest_lock);
+    free(users);
+    return res;
 }
 
 struct ald_result ald_image_open_blob(const char *data_dir, const struct ald_image_rec *rec,
@@ -232,7 +508,7 @@ struct ald_result ald_image_open_blob(const char *data_dir, const struct ald_ima
     char path[2048] = "";
     struct stat sb;
     *fd = -1;
-    if (!ald_image_blob_path(data_dir, rec->sha256, path, sizeof path) ||
+    if (!ald_image_blob_path(data_dir, rec->id, path, sizeof path) ||
         (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(*fd, &sb) != 0) {
         ald_log(ALD_LOG_ERROR, "image blob missing", "path", path, "error", strerror(errno),
                 NULL);

@@ -89,7 +89,9 @@ static const struct ald_image *lowest_meeting(const struct ald_catalog *c, uint1
     for (size_t i = 0; i < c->count; i++) {
         const struct al_image_header *h = &c->images[i].hdr;
         if (h->platform == platform && al_dependency_met(d, h->function, h->index, &h->version) &&
-            (!best || al_version_compare(&h->version, &best->hdr.version) < 0))
+            (!best || al_version_compare(&h->version, &best->hdr.version) < 0 ||
+             (al_version_compare(&h->version, &best->hdr.version) == 0 &&
+              h->security_counter > best->hdr.security_counter)))
             best = &c->images[i];
     }
     return best;

@@ -16,8 +16,11 @@
 
 #define ALD_PLAN_MAX_STEPS 8
 
-/* An image the server holds (its parsed header; payload_sha256 identifies it). */
+/* An image the server holds: its id (images.h: the SHA-256 of its file) and its parsed
+ * header. Several images may share a payload (hdr.payload_sha256): signed again with a
+ * higher security counter or by another key. */
 struct ald_image {
+    char id[65];
     struct al_image_header hdr;
 };
 
@@ -45,8 +48,12 @@ struct ald_plan_result {
 /*
  * Plan for a device of `platform` running `running` (its inventory's modules) that should
  * run every image in `wanted`. Wanted images already running (same payload hash) produce no
- * step: nothing is ever sent twice. Missing dependencies are filled from the catalog with
- * the lowest version that satisfies them, recursively (so flashing an application that needs
+ * step: nothing is ever sent twice (the inventory names payloads, not headers, so a device
+ * running a payload is not sent that payload signed again). A step is the wanted image
+ * itself (its id, so its own header and security counter travel), never another image of
+ * the same payload. Missing dependencies are filled from the catalog with
+ * the lowest version that satisfies them (of several images of that version, the highest
+ * security counter), recursively (so flashing an application that needs
  * newer system parts and a newer bootloader brings them too).
  */
 void ald_plan(uint16_t platform, const struct al_module_status *running, size_t running_count,

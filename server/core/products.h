@@ -33,7 +33,9 @@ struct ald_release_spec {
     const char *version;        /* a semantic version */
     const char *channel;        /* a name; NULL: "stable" */
     const char *notes;          /* NULL: "" */
-    const char *const *images;  /* nimages payload hashes; a NULL entry is not a hash */
+    const char *const *images;  /* nimages image ids (or payload hashes one held image has,
+                                 * images.h); a NULL entry is not a hash. The release keeps
+                                 * the ids. */
     size_t nimages;
 };
 

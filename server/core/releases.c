@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "airlift/image.h"
+#include "images.h"
 #include "planner.h"
 #include "util.h"
 
@@ -53,10 +54,21 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
     }
     for (size_t i = 0; i < spec->nimages; i++) {
         const char *sha = spec->images[i];
-        if (!sha || !alc_is_lower_hex(sha, ALD_SHA256_HEX) ||
-            st->ops->image_get(st, sha, img) != ALD_STORE_OK) {
+        /* An image by its id, or by a payload hash exactly one held image has (images.h);
+         * the release keeps the id. */
+        res = sha && alc_is_lower_hex(sha, ALD_SHA256_HEX)
+                  ? ald_image_resolve(st, sha, img)
+                  : ald_fail(ALD_ERR_NOT_FOUND, "not_found", "not an image id");
+        if (res.code == ALD_ERR_NOT_FOUND) {
             res = ald_fail(ALD_ERR_UNPROCESSABLE, "unknown_image",
                            "images[%zu]: the server holds no such image: upload it first", i);
+            goto out;
+        }
+        if (!ald_is_ok(&res)) {
+            char msg[ALD_RESULT_MSG_MAX + 1];
+            snprintf(msg, sizeof msg, "%s", res.msg);
+            if (snprintf(res.msg, sizeof res.msg, "images[%zu]: %s", i, msg) < 0)
+                res.msg[0] = '\0';
             goto out;
         }
         if (img->platform != p->platform) {
@@ -65,7 +77,7 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
                            img->platform, p->platform);
             goto out;
         }
-        json_array_append_new(arr, json_string(sha));
+        json_array_append_new(arr, json_string(img->id));
     }
     text = json_dumps(arr, JSON_COMPACT);
     snprintf(out->images_json, sizeof out->images_json, "%s", text ? text : "[]");

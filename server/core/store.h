@@ -103,9 +103,13 @@ struct ald_device_rec {
     char inventory[ALD_INVENTORY_MAX]; /* JSON text, "" if never reported */
 };
 
-/* An image the server holds; the payload SHA-256 identifies it (hex, lowercase). */
+/* An image the server holds. Its id names it: the SHA-256 of the whole image file (header,
+ * signature and payload), hex, lowercase; an image stored before schema 6 keeps its payload
+ * hash as its id (docs/image-format.md, "Image identity"). Several images may share one
+ * payload (the same module signed again: another security counter, another key). */
 struct ald_image_rec {
-    char sha256[ALD_SHA256_HEX + 1];
+    char id[ALD_SHA256_HEX + 1];     /* the image's name; also its blob's key */
+    char sha256[ALD_SHA256_HEX + 1]; /* payload hash */
     uint8_t function;
     uint8_t index;
     uint16_t platform;
@@ -133,7 +137,7 @@ struct ald_event_rec {
 
 /* An update: make one device run a set of images (docs/api.md "Updates"). */
 #define ALD_UPDATE_STATE_MAX 15
-#define ALD_WANTED_JSON_MAX 1024 /* JSON array of at most 8 payload hashes */
+#define ALD_WANTED_JSON_MAX 1024 /* JSON array of at most 8 image ids */
 #define ALD_STEPS_JSON_MAX 4096  /* the current plan, as JSON */
 #define ALD_RESULT_MAX 31
 #define ALD_WHY_MAX 511
@@ -168,7 +172,7 @@ struct ald_release_rec {
     int64_t product_id;
     char version[ALD_VERSION_MAX + 1];
     char channel[ALD_NAME_MAX + 1];
-    char images_json[ALD_WANTED_JSON_MAX]; /* JSON array of payload hashes */
+    char images_json[ALD_WANTED_JSON_MAX]; /* JSON array of image ids */
     char notes[ALD_WHY_MAX + 1];
     int64_t created_at;
 };
@@ -320,7 +324,9 @@ struct ald_store_ops {
     enum ald_store_rc (*device_list)(struct ald_store *st, ald_device_cb cb, void *ctx);
 
     /* Images (metadata; blobs live in the data dir, see blobs.h). put: fills created_at if
-     * 0; EXISTS if the payload hash is already held. List by function, index, version. */
+     * 0; EXISTS if the id is already held. get: the oldest image whose payload hash is
+     * sha256 (the whole meaning while a payload had one image; image_get_id and
+     * image_by_payload below name images exactly). List by function, index, version, id. */
     enum ald_store_rc (*image_put)(struct ald_store *st, struct ald_image_rec *rec);
     enum ald_store_rc (*image_get)(struct ald_store *st, const char *sha256,
                                    struct ald_image_rec *out);
@@ -440,6 +446,24 @@ struct ald_store_ops {
      * held. */
     enum ald_store_rc (*claim)(struct ald_store *st, int64_t key, bool *held);
     enum ald_store_rc (*unclaim)(struct ald_store *st, int64_t key);
+
+    /* ---- images by id (issue 12) ---- */
+
+    /* The image whose id is id; NOT_FOUND if none. */
+    enum ald_store_rc (*image_get_id)(struct ald_store *st, const char *id,
+                                      struct ald_image_rec *out);
+    /* Every image whose payload hash is sha256, oldest first (created_at, then id). */
+    enum ald_store_rc (*image_by_payload)(struct ald_store *st, const char *sha256,
+                                          ald_image_cb cb, void *ctx);
+    /* Remove the image row id; NOT_FOUND if none. The blob is the caller's. */
+    enum ald_store_rc (*image_delete)(struct ald_store *st, const char *id);
+    /* What needs image id: every release whose images name it (release id order), and
+     * every active (not final) update whose wanted images or current steps name it (as the
+     * image, or a patch's target or base), id order. */
+    enum ald_store_rc (*image_releases)(struct ald_store *st, const char *id,
+                                        ald_release_cb cb, void *ctx);
+    enum ald_store_rc (*image_updates)(struct ald_store *st, const char *id, ald_update_cb cb,
+                                       void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

@@ -189,6 +189,35 @@ static const char *const sqlite_migrations[] = {
     "CREATE INDEX rollouts_state ON rollouts(state, id);"
     "CREATE INDEX rollout_devices_state ON rollout_devices(rollout_id, state, wave);"
     "CREATE INDEX rollout_devices_device ON rollout_devices(device_id);",
+    /* 6 (issue 12, images): an image is named by its id, the SHA-256 of its whole file, no
+     * longer by its payload hash, so one payload may be held in several images (signed
+     * again with a higher security counter, or by another key). Existing rows keep their
+     * payload hash as their id: their blobs (images/<id>.alim), the releases and updates
+     * that name them and the transfers made from them stay valid without a rename. */
+    "CREATE TABLE images_v6 ("
+    "  id TEXT PRIMARY KEY CHECK (length(id) = 64),"
+    "  sha256 TEXT NOT NULL CHECK (length(sha256) = 64),"
+    "  function INTEGER NOT NULL,"
+    "  module_index INTEGER NOT NULL,"
+    "  platform INTEGER NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  version_key TEXT NOT NULL,"
+    "  security_counter INTEGER NOT NULL,"
+    "  link_address INTEGER NOT NULL,"
+    "  payload_size INTEGER NOT NULL,"
+    "  file_size INTEGER NOT NULL,"
+    "  key_id TEXT NOT NULL,"
+    "  deps TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO images_v6(id, sha256, function, module_index, platform, version, version_key,"
+    "  security_counter, link_address, payload_size, file_size, key_id, deps, created_at)"
+    "  SELECT sha256, sha256, function, module_index, platform, version, version_key,"
+    "  security_counter, link_address, payload_size, file_size, key_id, deps, created_at"
+    "  FROM images;"
+    "DROP TABLE images;"
+    "ALTER TABLE images_v6 RENAME TO images;"
+    "CREATE INDEX images_module ON images(platform, function, module_index, version_key);"
+    "CREATE INDEX images_payload ON images(sha256, created_at);",
 };
 
 /* PostgreSQL: the same tables as sqlite_migrations, step for step (BIGINT for INTEGER,
@@ -338,6 +367,15 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX rollouts_state ON rollouts(state, id);"
     "CREATE INDEX rollout_devices_state ON rollout_devices(rollout_id, state, wave);"
     "CREATE INDEX rollout_devices_device ON rollout_devices(device_id);",
+    /* 6 (issue 12, images): images named by id, the SHA-256 of the whole file; existing
+     * rows keep their payload hash as their id (see the SQLite migration). */
+    "ALTER TABLE images ADD COLUMN id TEXT COLLATE \"C\";"
+    "UPDATE images SET id = sha256;"
+    "ALTER TABLE images ALTER COLUMN id SET NOT NULL;"
+    "ALTER TABLE images DROP CONSTRAINT images_pkey;"
+    "ALTER TABLE images ADD PRIMARY KEY (id);"
+    "ALTER TABLE images ADD CONSTRAINT images_id_check CHECK (length(id) = 64);"
+    "CREATE INDEX images_payload ON images(sha256, created_at);",
 };
 #define MIGRATION_COUNT ((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
@@ -1309,27 +1347,28 @@ static enum ald_store_rc op_device_list(struct ald_store *st, ald_device_cb cb, 
 /* ---- images ---- */
 
 #define IMAGE_COLS                                                                             \
-    "sha256, function, module_index, platform, version, version_key, security_counter, "      \
+    "id, sha256, function, module_index, platform, version, version_key, security_counter, "  \
     "link_address, payload_size, file_size, key_id, deps, created_at"
 
 static bool read_image(struct op *o, struct ald_sqlstmt *stmt, void *out)
 {
     struct ald_image_rec *m = out;
     memset(m, 0, sizeof *m);
-    if (!col_text(o, stmt, 0, m->sha256, sizeof m->sha256) ||
-        !col_text(o, stmt, 4, m->version, sizeof m->version) ||
-        !col_text(o, stmt, 5, m->version_key, sizeof m->version_key) ||
-        !col_text(o, stmt, 10, m->key_id, sizeof m->key_id) ||
-        !col_text(o, stmt, 11, m->deps_json, sizeof m->deps_json))
+    if (!col_text(o, stmt, 0, m->id, sizeof m->id) ||
+        !col_text(o, stmt, 1, m->sha256, sizeof m->sha256) ||
+        !col_text(o, stmt, 5, m->version, sizeof m->version) ||
+        !col_text(o, stmt, 6, m->version_key, sizeof m->version_key) ||
+        !col_text(o, stmt, 11, m->key_id, sizeof m->key_id) ||
+        !col_text(o, stmt, 12, m->deps_json, sizeof m->deps_json))
         return false;
-    m->function = (uint8_t)col_i(o, stmt, 1);
-    m->index = (uint8_t)col_i(o, stmt, 2);
-    m->platform = (uint16_t)col_i(o, stmt, 3);
-    m->security_counter = (uint32_t)col_i(o, stmt, 6);
-    m->link_address = (uint32_t)col_i(o, stmt, 7);
-    m->payload_size = (uint32_t)col_i(o, stmt, 8);
-    m->file_size = (uint64_t)col_i(o, stmt, 9);
-    m->created_at = col_i(o, stmt, 12);
+    m->function = (uint8_t)col_i(o, stmt, 2);
+    m->index = (uint8_t)col_i(o, stmt, 3);
+    m->platform = (uint16_t)col_i(o, stmt, 4);
+    m->security_counter = (uint32_t)col_i(o, stmt, 7);
+    m->link_address = (uint32_t)col_i(o, stmt, 8);
+    m->payload_size = (uint32_t)col_i(o, stmt, 9);
+    m->file_size = (uint64_t)col_i(o, stmt, 10);
+    m->created_at = col_i(o, stmt, 13);
     return true;
 }
 
@@ -1342,7 +1381,8 @@ static enum ald_store_rc op_image_put(struct ald_store *st, struct ald_image_rec
     if (!rec->created_at)
         rec->created_at = ald_now_ms();
     rc = run(&o, q(&o, "INSERT INTO images(" IMAGE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                       "?7, ?8, ?9, ?10, ?11, ?12, ?13)", "tiiittiiiutti", rec->sha256,
+                       "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)", "ttiiittiiiutti", rec->id,
+                   rec->sha256,
                    (int64_t)rec->function, (int64_t)rec->index, (int64_t)rec->platform,
                    rec->version, rec->version_key, (int64_t)rec->security_counter,
                    (int64_t)rec->link_address, (int64_t)rec->payload_size, rec->file_size,
@@ -1357,7 +1397,8 @@ static enum ald_store_rc op_image_get(struct ald_store *st, const char *sha256,
     enum ald_store_rc rc = enter(st, &o, "image_get", false);
     if (rc != ALD_STORE_OK)
         return rc;
-    rc = run_one(&o, q(&o, "SELECT " IMAGE_COLS " FROM images WHERE sha256 = ?1", "t", sha256),
+    rc = run_one(&o, q(&o, "SELECT " IMAGE_COLS " FROM images WHERE sha256 = ?1 "
+                            "ORDER BY created_at, id LIMIT 1", "t", sha256),
                  read_image, out);
     return leave(&o, rc);
 }
@@ -1369,7 +1410,7 @@ static enum ald_store_rc op_image_list(struct ald_store *st, ald_image_cb cb, vo
     if (rc != ALD_STORE_OK)
         return rc;
     rc = run_list(&o, q(&o, "SELECT " IMAGE_COLS " FROM images ORDER BY platform, function, "
-                            "module_index, version_key, sha256", ""),
+                            "module_index, version_key, sha256, id", ""),
                   read_image, sizeof(struct ald_image_rec), (int (*)(void *, const void *))cb,
                   ctx);
     return leave(&o, rc);
@@ -2304,6 +2345,53 @@ static enum ald_store_rc op_unclaim(struct ald_store *st, int64_t key)
     return rc;
 }
 
+/* ---- images by id (issue 12) ---- */
+
+static enum ald_store_rc op_image_get_id(struct ald_store *st, const char *id,
+                                         struct ald_image_rec *out)
+{
+    return read_op(st, "image_get_id", "SELECT " IMAGE_COLS " FROM images WHERE id = ?1", "t",
+                   0, id, read_image, 0, out, NULL, NULL);
+}
+
+static enum ald_store_rc op_image_by_payload(struct ald_store *st, const char *sha256,
+                                             ald_image_cb cb, void *ctx)
+{
+    return read_op(st, "image_by_payload",
+                   "SELECT " IMAGE_COLS " FROM images WHERE sha256 = ?1 ORDER BY created_at, id",
+                   "t", 0, sha256, read_image, sizeof(struct ald_image_rec), NULL,
+                   (int (*)(void *, const void *))cb, ctx);
+}
+
+static enum ald_store_rc op_image_delete(struct ald_store *st, const char *id)
+{
+    struct op o;
+    enum ald_store_rc rc = enter(st, &o, "image_delete", false);
+    if (rc != ALD_STORE_OK)
+        return rc;
+    return leave(&o, run_change1(&o, q(&o, "DELETE FROM images WHERE id = ?1", "t", id)));
+}
+
+/* Ids are lowercase hex, so LIKE needs no escaping: '"<id>"' in a JSON array of ids. */
+static enum ald_store_rc op_image_releases(struct ald_store *st, const char *id,
+                                           ald_release_cb cb, void *ctx)
+{
+    return read_op(st, "image_releases",
+                   "SELECT " RELEASE_COLS " WHERE images LIKE '%\"' || ?1 || '\"%' ORDER BY id",
+                   "t", 0, id, read_release, sizeof(struct ald_release_rec), NULL,
+                   (int (*)(void *, const void *))cb, ctx);
+}
+
+static enum ald_store_rc op_image_updates(struct ald_store *st, const char *id,
+                                          ald_update_cb cb, void *ctx)
+{
+    return read_op(st, "image_updates",
+                   "SELECT " UPDATE_COLS " WHERE u.state NOT IN " UPDATE_FINAL
+                   " AND (u.wanted LIKE '%' || ?1 || '%' OR u.steps LIKE '%' || ?1 || '%')"
+                   " ORDER BY u.id", "t", 0, id, read_update, sizeof(struct ald_update_rec), NULL,
+                   (int (*)(void *, const void *))cb, ctx);
+}
+
 static const struct ald_store_ops sql_ops = {
     .backend = "", /* the driver's name, in each pool's copy */
     .close = op_close,
@@ -2361,6 +2449,11 @@ static const struct ald_store_ops sql_ops = {
     .rollout_device_counts = op_rollout_device_counts,
     .claim = op_claim,
     .unclaim = op_unclaim,
+    .image_get_id = op_image_get_id,
+    .image_by_payload = op_image_by_payload,
+    .image_delete = op_image_delete,
+    .image_releases = op_image_releases,
+    .image_updates = op_image_updates,
 };
 
 /* ---- opening ---- */

@@ -13,7 +13,7 @@
 #include "blobs.h"
 #include "log.h"
 
-#define IMAGE_FILE_MAX (AL_IMAGE_MAX_HEADER + (size_t)AL_IMAGE_MAX_PAYLOAD)
+#define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_FILE)
 
 const char *ald_encoding_name(uint8_t encoding)
 {

@@ -145,11 +145,11 @@ static void blob_drop(struct ald_updates *u, const char *key)
         }
 }
 
-/* The header of a held image, read from its blob. false if unreadable. */
-static bool image_header(struct ald_updates *u, const char *sha256, struct al_image_header *h)
+/* The header of held image `id`, read from its blob. false if unreadable. */
+static bool image_header(struct ald_updates *u, const char *id, struct al_image_header *h)
 {
     uint8_t buf[AL_IMAGE_MAX_HEADER];
-    ssize_t n = ald_blob_read(u->data_dir, ALD_BLOB_IMAGE, sha256, 0, buf, sizeof buf);
+    ssize_t n = ald_blob_read(u->data_dir, ALD_BLOB_IMAGE, id, 0, buf, sizeof buf);
     return n > 0 && al_image_parse_header(buf, (size_t)n, h) == AL_OK;
 }
 
@@ -165,8 +165,10 @@ static int add_to_catalog(void *ctx, const struct ald_image_rec *m)
     struct catalog_build *c = ctx;
     if (m->platform != c->platform || c->count >= CATALOG_MAX)
         return 0;
-    if (image_header(c->u, m->sha256, &c->images[c->count].hdr))
+    if (image_header(c->u, m->id, &c->images[c->count].hdr)) {
+        snprintf(c->images[c->count].id, sizeof c->images[0].id, "%s", m->id);
         c->count++;
+    }
     return 0;
 }
 
@@ -308,9 +310,10 @@ static uint32_t plan_id_of(int64_t update_id, const struct ald_plan_result *p,
     return h ? h : 1;
 }
 
-static json_t *step_json(const struct al_image_header *h, const struct ald_transfer *t,
+static json_t *step_json(const struct ald_image *img, const struct ald_transfer *t,
                          bool making, const char *base_version, const char *state)
 {
+    const struct al_image_header *h = &img->hdr;
     char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX], key[ALD_TRANSFER_KEY_MAX + 1];
     alc_hex_encode(h->payload_sha256, AL_SHA256_SIZE, hex);
     al_version_format(&h->version, ver, sizeof ver);
@@ -321,6 +324,7 @@ static json_t *step_json(const struct al_image_header *h, const struct ald_trans
                           (json_int_t)((uint64_t)h->header_size + h->payload_size), "encoding",
                           making ? "pending" : ald_encoding_name(t->encoding), "transfer", key,
                           "state", state);
+    json_object_set_new(o, "image", json_string(img->id));
     if (t->encoding == AL_ENC_DELTA && !making) {
         json_object_set_new(o, "base", json_string(t->base));
         json_object_set_new(o, "base_version", json_string(base_version));
@@ -350,9 +354,18 @@ static enum ald_transfer_state choose_transfers(struct ald_updates *u,
             if (mods[i].present && mods[i].function == h->function &&
                 (h->function == AL_FN_BOOTLOADER || mods[i].index == h->index))
                 running = &mods[i];
-        alc_hex_encode(h->payload_sha256, AL_SHA256_SIZE, target);
-        if (running)
+        /* The image itself travels (its id names its blob: its own header and counter);
+         * a patch applies to the payload the slot holds, read from any image of it. */
+        snprintf(target, sizeof target, "%s", p->steps[s]->id);
+        if (running) {
+            struct ald_image_rec *held = malloc(sizeof *held);
             alc_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
+            if (!held || u->st->ops->image_get(u->st, base, held) != ALD_STORE_OK)
+                running = NULL; /* not held: no patch */
+            else
+                snprintf(base, sizeof base, "%s", held->id);
+            free(held);
+        }
         enum ald_transfer_state st = ald_transfer_choose(u->data_dir, u->workers, target,
                                                          running ? base : NULL, streams, &x->t[s]);
         if (st == ALD_TRANSFER_ERROR)
@@ -451,7 +464,7 @@ static void set_steps(struct ald_update_rec *rec, const struct ald_plan_result *
     json_decref(old);
     for (size_t k = 0; k < p->step_count; k++) {
         uint64_t size = x->t[k].size;
-        json_array_append_new(steps, step_json(&p->steps[k]->hdr, &x->t[k],
+        json_array_append_new(steps, step_json(p->steps[k], &x->t[k],
                                                x->state[k] != ALD_TRANSFER_READY,
                                                x->base_version[k],
                                                k == 0 ? first_state : "pending"));
@@ -484,6 +497,7 @@ static bool wanted_images(struct ald_updates *u, const char *wanted_json, struct
             ok = false;
             break;
         }
+        snprintf(out[*n].id, sizeof out[*n].id, "%s", sha);
         (*n)++;
     }
     json_decref(arr);
@@ -526,16 +540,14 @@ static bool plan_update(struct ald_updates *u, uint16_t platform, const struct a
     }
     for (size_t i = 0; i < wn; i++) /* plan with the catalog's copies, so steps point there */
         for (size_t k = 0; k < catalog.count; k++)
-            if (!memcmp(catalog.images[k].hdr.payload_sha256, wanted[i].hdr.payload_sha256,
-                        AL_SHA256_SIZE))
+            if (!strcmp(catalog.images[k].id, wanted[i].id))
                 wanted[i] = catalog.images[k];
     for (size_t i = 0; i < wn; i++)
         wp[i] = &wanted[i];
     ald_plan(platform, mods, n, wp, wn, &catalog, p);
     for (size_t s = 0; s < p->step_count; s++) /* steps may point at `wanted`: re-point */
         for (size_t k = 0; k < catalog.count; k++)
-            if (!memcmp(catalog.images[k].hdr.payload_sha256, p->steps[s]->hdr.payload_sha256,
-                        AL_SHA256_SIZE))
+            if (!strcmp(catalog.images[k].id, p->steps[s]->id))
                 p->steps[s] = &catalog.images[k];
     if (p->error != ALD_PLAN_OK) {
         snprintf(code, codelen, "%s", plan_error_name(p->error));
@@ -1084,13 +1096,33 @@ struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
         rc = ALD_QUEUE_BAD_REQUEST;
         goto out;
     }
+    /* Each image by its id, or by a payload hash exactly one held image has (images.h). */
     for (size_t i = 0; i < n; i++) {
         struct ald_image_rec *img = (struct ald_image_rec *)catalog; /* scratch */
-        if (u->st->ops->image_get(u->st, sha256[i], img) != ALD_STORE_OK) {
+        struct ald_result found = ald_image_resolve(u->st, sha256[i], img);
+        if (found.code == ALD_ERR_NOT_FOUND) {
             snprintf(code, codelen, "%s", sha256[i]);
             snprintf(msg, msglen, "the server holds no image %s: upload it first", sha256[i]);
             rc = ALD_QUEUE_UNKNOWN_IMAGE;
             goto out;
+        }
+        if (!ald_is_ok(&found)) {
+            free(dev);
+            free(catalog);
+            free(old);
+            free(x);
+            return found; /* several images of that payload (409), or storage */
+        }
+    }
+    {
+        struct ald_result ids = ald_image_resolve_list(u->st, sha256, n, out->wanted_json,
+                                                       sizeof out->wanted_json);
+        if (!ald_is_ok(&ids)) {
+            free(dev);
+            free(catalog);
+            free(old);
+            free(x);
+            return ids;
         }
     }
     out->estimate_only = !dev->inventory[0];

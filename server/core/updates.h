@@ -40,7 +40,9 @@ int ald_updates_start_workers(struct ald_updates *u, unsigned threads, size_t qu
 struct ald_device_ops ald_updates_device_ops(struct ald_updates *u);
 
 /*
- * Make `device` run the images named by payload hashes sha256[0..n). Plans against the last
+ * Make `device` run the images named by sha256[0..n): image ids, or payload hashes exactly
+ * one held image has (images.h, ald_image_resolve; the update keeps the ids; CONFLICT
+ * "ambiguous_image" when several images have one). Plans against the last
  * inventory; supersedes the device's active update unless dry_run. rollout_id: the rollout
  * that starts it (0: a user). On success *out is the new update (or what it would be, dry
  * run), or, with out->state "up_to_date", nothing was queued: the device runs all of it.

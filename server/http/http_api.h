@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "airlift/image.h"
 #include "config.h"
 #include "store.h"
 
 #define ALD_JSON_BODY_MAX (64u * 1024u)         /* any JSON request body */
-#define ALD_IMAGE_BODY_MAX (16u * 1024u * 1024u) /* an uploaded image file */
+#define ALD_IMAGE_BODY_MAX ((size_t)AL_IMAGE_MAX_FILE) /* an uploaded image file */
 
 struct ald_http;
 

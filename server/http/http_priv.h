@@ -132,6 +132,7 @@ HANDLER(h_device_delete);
 HANDLER(h_images_create);
 HANDLER(h_images_list);
 HANDLER(h_image_get);
+HANDLER(h_image_delete);
 HANDLER(h_image_blob);
 HANDLER(h_events_list);
 HANDLER(h_events_stream);

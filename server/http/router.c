@@ -42,6 +42,7 @@ static const struct route routes[] = {
     {"GET", "/v1/images", ALD_SCOPE_READ, BODY_NONE, h_images_list},
     {"GET", "/v1/images/{}", ALD_SCOPE_READ, BODY_NONE, h_image_get},
     {"GET", "/v1/images/{}/blob", ALD_SCOPE_READ, BODY_NONE, h_image_blob},
+    {"DELETE", "/v1/images/{}", ALD_SCOPE_OPERATOR, BODY_NONE, h_image_delete},
     {"GET", "/v1/events", ALD_SCOPE_READ, BODY_NONE, h_events_list},
     {"GET", "/v1/events/stream", ALD_SCOPE_READ, BODY_NONE, h_events_stream},
     {"POST", "/v1/devices/{}/updates", ALD_SCOPE_OPERATOR, BODY_JSON, h_updates_create},

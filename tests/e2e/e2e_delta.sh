@@ -9,6 +9,7 @@ BUILD=$1
 start_server
 sign_device_os
 NEW=$(upload "$WORK/system-part1-0.7.0.alim")
+NEW_ID=$(sha256sum "$WORK/system-part1-0.7.0.alim" | cut -c1-64) # transfers are named by image id
 size=$(stat -c %s "$WORK/system-part1-0.7.0.alim")
 
 # ---- 1. by patch ----
@@ -31,14 +32,14 @@ check "system part 3 runs 0.7.0" test "$(api GET /v1/devices/e1 | \
 check "the air carried less than half the image ($air of $size)" test $((air * 2)) -lt "$size"
 check "the CLI's estimate ($est) is within 5% of the bytes on the air ($air)" \
     test $((est * 100)) -ge $((air * 95)) -a $((est * 100)) -le $((air * 105))
-check "the patch is kept for the next device" test -n "$(ls "$WORK/data/transfers/$NEW".*.ald)"
+check "the patch is kept for the next device" test -n "$(ls "$WORK/data/transfers/$NEW_ID".*.ald)"
 
 # ---- 2. a patch that does not apply: the full image instead ----
 device e2
 timeout 60 "$DEVICE" run "$WORK/e2" --sessions 1 >"$WORK/e2.log" 2>&1
 # The cached patch goes bad on disk (the server restarts, so it reads it again).
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-for f in "$WORK/data/transfers/$NEW".*.ald; do
+for f in "$WORK/data/transfers/$NEW_ID".*.ald; do
     case $f in *.z.ald) ;; *) printf '\x55' | dd of="$f" bs=1 seek=2000 conv=notrunc 2>/dev/null
                               cp "$f" "$WORK/e2.bad" ;; esac
 done
@@ -55,7 +56,7 @@ check "with the full image" test "$(api GET "/v1/updates/$U" | jq -r '.steps[0].
 check "after a fallback event" test "$(api GET "/v1/events?device=e2&limit=1000" | \
     jq '[.events[] | select(.type=="update.fallback")] | length')" -eq 1
 check "the device said why" grep -q "patch_corrupt\|hash_mismatch" <<<"$(api GET "/v1/events?device=e2&limit=1000")"
-check "and the bad patch was dropped from the cache" bash -c "! cmp -s '$WORK/e2.bad' $WORK/data/transfers/$NEW.[0-9a-f]*.ald"
+check "and the bad patch was dropped from the cache" bash -c "! cmp -s '$WORK/e2.bad' $WORK/data/transfers/$NEW_ID.[0-9a-f]*.ald"
 
 # ---- 3. a base the server does not hold: the image compressed ----
 # e3 left the factory with a build of system-part2 0.6.4 that was never uploaded.

@@ -15,9 +15,10 @@ HOLD=$WORK/hold # absent until the big image is uploaded: no job waits
 AIRLIFTD_TEST_HOLD=$HOLD start_server --workers 2
 sign_device_os
 BIG=$(app big 1.0.0 1048576)
-echo "$BIG" >"$HOLD" # from now on every stream of the big image waits
+BIG_ID=$(sha256sum "$WORK/big.alim" | cut -c1-64) # its transfers are named by its image id
+echo "$BIG_ID" >"$HOLD" # from now on every stream of the big image waits
 NEW=$(api GET /v1/images | jq -r '.images[] | select(.function=="system" and .index==1 and .version=="0.7.0") | .sha256')
-slow="$WORK/data/transfers/$BIG.z.ald"
+slow="$WORK/data/transfers/$BIG_ID.z.ald"
 making() { [ ! -e "$slow" ]; } # the slow stream is still being made
 device d1
 device d2

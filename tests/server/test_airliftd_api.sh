@@ -263,7 +263,9 @@ expect_status 201 "upload image"
 expect_jq ".sha256 == \"$SHA\" and .function == \"system\" and .version == \"0.7.0\" and .platform == 10 and .file_size == $(stat -c %s "$WORK/sp1.alim")" \
     "upload image body"
 expect_jq '(.dependencies | length) == 1' "image dependencies"
-[ -f "$DATA/images/$SHA.alim" ] && pass || fail "blob not content addressed in the data dir"
+ID=$(sha256sum "$WORK/sp1.alim" | cut -c1-64)
+expect_jq ".id == \"$ID\"" "an image's id is the SHA-256 of its file"
+[ -f "$DATA/images/$ID.alim" ] && pass || fail "blob not named by the image id in the data dir"
 req POST /v1/images -H "$(auth "$OPERATOR")" -H "$BIN" --data-binary @"$WORK/sp1.alim"
 expect_status 200 "upload the same image again"
 req POST /v1/images -H "$(auth "$READER")" -H "$BIN" --data-binary @"$WORK/sp1.alim"
@@ -287,9 +289,13 @@ expect_status 400 "random bytes"
 expect_jq '.error.reason == "bad_magic"' "noise reason"
 req POST /v1/images -H "$(auth "$OPERATOR")" -H "$BIN" --data-binary ''
 expect_status 400 "empty image"
-head -c $((16 * 1024 * 1024 + 1)) /dev/zero >"$WORK/huge.bin"
+# AL_IMAGE_MAX_FILE: 16 MiB of payload and the largest header (448 bytes).
+head -c $((16 * 1024 * 1024 + 448 + 1)) /dev/zero >"$WORK/huge.bin"
 req POST /v1/images -H "$(auth "$OPERATOR")" -H "$BIN" --data-binary @"$WORK/huge.bin"
-expect_status 413 "image over 16 MiB"
+expect_status 413 "image over AL_IMAGE_MAX_FILE"
+head -c $((16 * 1024 * 1024 + 448)) /dev/zero >"$WORK/huge.bin"
+req POST /v1/images -H "$(auth "$OPERATOR")" -H "$BIN" --data-binary @"$WORK/huge.bin"
+expect_status 400 "an image file of AL_IMAGE_MAX_FILE bytes is read (and found invalid)"
 
 req GET /v1/images -H "$(auth "$OPERATOR")"
 expect_status 200 "list images"
@@ -334,7 +340,7 @@ start second --config "$WORK/airliftd.conf"
 [ -s "$WORK/second.out" ] && fail "a second admin token was printed" || pass
 req GET /v1/health
 expect_status 200 "health after restart"
-expect_jq '.schema_version == 5' "schema version after restart"
+expect_jq '.schema_version == 6' "schema version after restart"
 req GET /v1/devices/electron-01 -H "$(auth "$OPERATOR")"
 expect_status 200 "device kept across restart"
 req GET /v1/devices -H "$(auth "$ADMIN")"

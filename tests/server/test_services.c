@@ -15,8 +15,14 @@
 
 #include <cmocka.h>
 
+#include "airlift/image.h"
+#include "airlift_host/image_build.h"
+#include "airlift_host/keys.h"
 #include "auth.h"
+#include "blobs.h"
 #include "devices.h"
+#include "images.h"
+#include "updates.h"
 #include "products.h"
 #include "reply.h"
 #include "result.h"
@@ -226,6 +232,117 @@ static void test_releases(void **state)
     assert_int_equal(res.code, ALD_ERR_NOT_FOUND);
 }
 
+/* ---- images named by id (issue 12) ---- */
+
+/* A signed application image of payload[0..n) with this security counter, by a new key. */
+static uint8_t *signed_app(const uint8_t *payload, size_t n, uint32_t counter, size_t *len)
+{
+    struct al_image_header t;
+    alh_key *key = NULL;
+    uint8_t *img = NULL;
+    char err[256];
+    memset(&t, 0, sizeof t);
+    t.function = AL_FN_APPLICATION;
+    t.index = 1;
+    t.platform = 10;
+    t.security_counter = counter;
+    t.link_address = 0x08080000;
+    assert_int_equal(al_version_parse("1.1.0", 5, &t.version), AL_OK);
+    assert_int_equal(alh_key_generate(&key, err, sizeof err), 0);
+    assert_int_equal(alh_image_build(&t, payload, n, key, &img, len, err, sizeof err), 0);
+    alh_key_free(key);
+    return img;
+}
+
+static void test_images_by_id(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_image_rec *a = malloc(sizeof *a), *b = malloc(sizeof *b), *got = malloc(sizeof *got);
+    struct ald_update_rec *upd = malloc(sizeof *upd);
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_updates *u = NULL;
+    struct ald_product_rec p;
+    struct ald_release_rec rel;
+    uint8_t payload[2000], *fa, *fb;
+    size_t la, lb;
+    bool created;
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 13 + 1);
+    fa = signed_app(payload, sizeof payload, 1, &la);
+    fb = signed_app(payload, sizeof payload, 2, &lb); /* the same payload, signed again */
+
+    struct ald_result res = ald_image_create(fx->st, fx->dir, fa, la, "t", a, &created);
+    assert_true(ald_is_ok(&res) && created);
+    res = ald_image_create(fx->st, fx->dir, fb, lb, "t", b, &created);
+    assert_true(ald_is_ok(&res) && created); /* was 409 "already held with a different header" */
+    assert_string_equal(a->sha256, b->sha256);
+    assert_string_not_equal(a->id, b->id);
+    res = ald_image_create(fx->st, fx->dir, fb, lb, "t", got, &created);
+    assert_true(ald_is_ok(&res) && !created);
+    assert_string_equal(got->id, b->id);
+
+    /* The payload hash names two images: 409, both named; the ids name one each. */
+    res = ald_image_resolve(fx->st, a->sha256, got);
+    assert_int_equal(res.code, ALD_ERR_CONFLICT);
+    assert_string_equal(res.reason, "ambiguous_image");
+    assert_string_equal(res.detail, a->sha256);
+    assert_non_null(strstr(res.msg, a->id));
+    assert_non_null(strstr(res.msg, b->id));
+    res = ald_image_resolve(fx->st, b->id, got);
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(got->security_counter, 2);
+
+    /* A release by the payload hash: 409; by the id: kept as the id. */
+    res = ald_product_create(fx->st, "p", 10, &p);
+    assert_true(ald_is_ok(&res));
+    const char *by_payload[] = {a->sha256}, *by_id[] = {b->id};
+    struct ald_release_spec spec = {"1.0.0", NULL, NULL, by_payload, 1};
+    res = ald_release_create(fx->st, &p, &spec, &rel);
+    assert_int_equal(res.code, ALD_ERR_CONFLICT);
+    assert_non_null(strstr(res.msg, "images[0]: 2 images have payload"));
+    spec.images = by_id;
+    res = ald_release_create(fx->st, &p, &spec, &rel);
+    assert_true(ald_is_ok(&res));
+    char want[80];
+    snprintf(want, sizeof want, "[\"%s\"]", b->id);
+    assert_string_equal(rel.images_json, want);
+
+    /* An update of the re-signed image plans that image, not its twin. */
+    assert_int_equal(ald_updates_open(&u, fx->st, fx->dir), 0);
+    res = ald_device_create(fx->st, "d", 10, false, "t", dev);
+    assert_true(ald_is_ok(&res));
+    res = ald_updates_queue(u, "d", by_payload, 1, true, upd, 0);
+    assert_int_equal(res.code, ALD_ERR_CONFLICT);
+    res = ald_updates_queue(u, "d", by_id, 1, false, upd, 0);
+    assert_true(ald_is_ok(&res));
+    assert_string_equal(upd->wanted_json, want);
+    assert_non_null(strstr(upd->steps_json, b->id));
+    assert_null(strstr(upd->steps_json, a->id));
+
+    /* Removal: refused while the release and the update need b; a goes, with its blob. */
+    res = ald_image_remove(fx->st, fx->dir, b->id, "t", got);
+    assert_int_equal(res.code, ALD_ERR_CONFLICT);
+    assert_string_equal(res.reason, "image_in_use");
+    assert_non_null(strstr(res.msg, "release p 1.0.0"));
+    assert_non_null(strstr(res.msg, "(device d)"));
+    res = ald_image_remove(fx->st, fx->dir, a->id, "t", got);
+    assert_true(ald_is_ok(&res));
+    assert_false(ald_blob_exists(fx->dir, ALD_BLOB_IMAGE, a->id, NULL));
+    assert_true(ald_blob_exists(fx->dir, ALD_BLOB_IMAGE, b->id, NULL));
+    res = ald_image_resolve(fx->st, a->sha256, got); /* the payload names one image again */
+    assert_true(ald_is_ok(&res));
+    assert_string_equal(got->id, b->id);
+
+    ald_updates_close(u);
+    free(fa);
+    free(fb);
+    free(a);
+    free(b);
+    free(got);
+    free(upd);
+    free(dev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_releases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_images_by_id, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

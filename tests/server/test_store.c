@@ -344,11 +344,14 @@ static void test_version_sort_key(void **state)
     assert_false(ald_version_sort_key(&(struct al_version){1, 2, 3, "rc.1"}, a, 20));
 }
 
+static struct ald_product_rec *product(const char *name);
+
 static struct ald_image_rec *image_rec(const char *sha_digit, const char *version)
 {
     static struct ald_image_rec m;
     memset(&m, 0, sizeof m);
     memset(m.sha256, sha_digit[0], 64);
+    memset(m.id, sha_digit[0], 64); /* an id: unique per image (here, the payload's digit) */
     m.function = AL_FN_SYSTEM;
     m.index = 1;
     m.platform = 10;
@@ -366,6 +369,40 @@ static int collect_versions(void *ctx, const struct ald_image_rec *m)
     append_item(ctx, m->version);
     return 0;
 }
+
+static int collect_ids(void *ctx, const struct ald_image_rec *m)
+{
+    append_item(ctx, m->id);
+    return 0;
+}
+
+static int collect_release_ids(void *ctx, const struct ald_release_rec *r)
+{
+    char item[64];
+    snprintf(item, sizeof item, "r%s", r->version);
+    append_item(ctx, item);
+    return 0;
+}
+
+static int collect_update_ids(void *ctx, const struct ald_update_rec *u)
+{
+    (void)u;
+    append_item(ctx, "u");
+    return 0;
+}
+
+/* The images table as schema 5 had it (keyed by payload), in either dialect, with schema 6
+ * forgotten: what an airliftd of the version before left. */
+#define SCHEMA5_IMAGES                                                                        \
+    "DROP TABLE images;"                                                                      \
+    "CREATE TABLE images ("                                                                   \
+    "  sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),"                                  \
+    "  function BIGINT NOT NULL, module_index BIGINT NOT NULL, platform BIGINT NOT NULL,"     \
+    "  version TEXT NOT NULL, version_key TEXT NOT NULL, security_counter BIGINT NOT NULL,"   \
+    "  link_address BIGINT NOT NULL, payload_size BIGINT NOT NULL, file_size BIGINT NOT NULL,"\
+    "  key_id TEXT NOT NULL, deps TEXT NOT NULL, created_at BIGINT NOT NULL);"                \
+    "CREATE INDEX images_module ON images(platform, function, module_index, version_key);"    \
+    "DELETE FROM schema_version WHERE version >= 6;"
 
 static void test_images(void **state)
 {
@@ -389,6 +426,102 @@ static void test_images(void **state)
     assert_true(got.created_at > 0);
     sha[0] = 'f';
     assert_int_equal(st->ops->image_get(st, sha, &got), ALD_STORE_NOT_FOUND);
+
+    /* Images by id (schema 6): a second image of payload a..a, under id d..d. */
+    struct ald_image_rec *again = image_rec("a", "0.7.0");
+    memset(again->id, 'd', 64);
+    again->security_counter = 2;
+    again->created_at = ald_now_ms() + 1000; /* after the first */
+    assert_int_equal(st->ops->image_put(st, again), ALD_STORE_OK);
+    assert_int_equal(st->ops->image_put(st, again), ALD_STORE_EXISTS);
+    memset(sha, 'a', 64);
+    assert_int_equal(st->ops->image_get(st, sha, &got), ALD_STORE_OK); /* the oldest */
+    assert_int_equal(got.security_counter, 0);
+    versions[0] = '\0';
+    assert_int_equal(st->ops->image_by_payload(st, sha, collect_ids, versions), ALD_STORE_OK);
+    assert_int_equal(strlen(versions), 2 * 65);
+    assert_int_equal(versions[0], 'a');
+    assert_int_equal(versions[65], 'd');
+    memset(sha, 'd', 64);
+    assert_int_equal(st->ops->image_get_id(st, sha, &got), ALD_STORE_OK);
+    assert_int_equal(got.security_counter, 2);
+    assert_memory_equal(got.sha256, "aaaa", 4);
+    assert_int_equal(st->ops->image_get(st, sha, &got), ALD_STORE_NOT_FOUND); /* not a payload */
+
+    /* What needs an image: a release naming it, an active update naming it. */
+    struct ald_product_rec *p = product("imgs");
+    struct ald_release_rec rel, *rels = malloc(sizeof *rels);
+    struct ald_update_rec *u = calloc(1, sizeof *u);
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    char ids[256] = "";
+    assert_int_equal(st->ops->product_create(st, p), ALD_STORE_OK);
+    memset(&rel, 0, sizeof rel);
+    rel.product_id = p->id;
+    snprintf(rel.version, sizeof rel.version, "1.0.0");
+    snprintf(rel.channel, sizeof rel.channel, "stable");
+    snprintf(rel.images_json, sizeof rel.images_json, "[\"%s\"]", sha);
+    assert_int_equal(st->ops->release_create(st, &rel), ALD_STORE_OK);
+    assert_int_equal(st->ops->image_releases(st, sha, collect_release_ids, ids), ALD_STORE_OK);
+    assert_string_equal(ids, "r1.0.0,");
+    ids[0] = '\0';
+    memset(sha, 'b', 64);
+    assert_int_equal(st->ops->image_releases(st, sha, collect_release_ids, ids), ALD_STORE_OK);
+    assert_string_equal(ids, "");
+    assert_int_equal(st->ops->device_create(st, device("img-dev", "id-img-dev")), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "img-dev", dev), ALD_STORE_OK);
+    u->device_id = dev->id;
+    snprintf(u->state, sizeof u->state, "downloading");
+    snprintf(u->wanted_json, sizeof u->wanted_json, "[\"%s\"]", "cccccccccccccccccccccccccccccccc"
+             "cccccccccccccccccccccccccccccccc");
+    snprintf(u->steps_json, sizeof u->steps_json, "[{\"transfer\":\"%s.%s\"}]",
+             "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", sha);
+    assert_int_equal(st->ops->update_create(st, u), ALD_STORE_OK);
+    assert_int_equal(st->ops->image_updates(st, sha, collect_update_ids, ids), ALD_STORE_OK);
+    assert_string_equal(ids, "u,"); /* b..b is the patch's base */
+    ids[0] = '\0';
+    memset(sha, 'c', 64);
+    assert_int_equal(st->ops->image_updates(st, sha, collect_update_ids, ids), ALD_STORE_OK);
+    assert_string_equal(ids, "u,"); /* wanted */
+    snprintf(u->state, sizeof u->state, "succeeded");
+    assert_int_equal(st->ops->update_save(st, u), ALD_STORE_OK);
+    ids[0] = '\0';
+    assert_int_equal(st->ops->image_updates(st, sha, collect_update_ids, ids), ALD_STORE_OK);
+    assert_string_equal(ids, ""); /* a final update needs nothing */
+
+    memset(sha, 'd', 64);
+    assert_int_equal(st->ops->image_delete(st, sha), ALD_STORE_OK);
+    assert_int_equal(st->ops->image_delete(st, sha), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->image_get_id(st, sha, &got), ALD_STORE_NOT_FOUND);
+    free(rels);
+    free(u);
+    free(dev);
+}
+
+/* Schema 5 images (keyed by payload) get their payload hash as id at migration 6. */
+static void test_images_rekeyed(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_image_rec got;
+    char sha[65];
+    int v = 0;
+    fx->st->ops->close(fx->st);
+    fx->st = NULL;
+    raw_exec(fx, SCHEMA5_IMAGES
+                 "INSERT INTO images(sha256, function, module_index, platform, version, "
+                 "version_key, security_counter, link_address, payload_size, file_size, key_id, "
+                 "deps, created_at) VALUES ('eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+                 "eeeeeeeeeeee', 3, 1, 10, '1.0.0', 'k', 1, 134742016, 100, 500, "
+                 "'0011223344556677', '[]', 5)");
+    open_store(fx);
+    assert_int_equal(fx->st->ops->schema_version(fx->st, &v), ALD_STORE_OK);
+    assert_int_equal(v, ald_store_latest_schema());
+    memset(sha, 'e', 64);
+    sha[64] = '\0';
+    assert_int_equal(fx->st->ops->image_get_id(fx->st, sha, &got), ALD_STORE_OK);
+    assert_string_equal(got.id, sha);
+    assert_string_equal(got.sha256, sha);
+    assert_int_equal(got.file_size, 500);
+    assert_int_equal(got.security_counter, 1);
 }
 
 /* ---- image intake (real signed images, built with the host tools) ---- */
@@ -441,7 +574,7 @@ static void test_image_ingest(void **state)
     assert_int_equal(rec->file_size, len);
     assert_string_equal(rec->deps_json,
                         "[{\"function\":\"system\",\"index\":1,\"min_version\":\"0.7.0\"}]");
-    assert_true(ald_image_blob_path(fx->dir, rec->sha256, path, sizeof path));
+    assert_true(ald_image_blob_path(fx->dir, rec->id, path, sizeof path));
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal((size_t)sb.st_size, len);
 
@@ -449,11 +582,38 @@ static void test_image_ingest(void **state)
     assert_int_equal(ald_image_ingest(st, fx->dir, img, len, rec, code, sizeof code, msg,
                                       sizeof msg),
                      ALD_INGEST_SAME);
-    /* The same payload under another header: refused. */
-    other = build_image("1.2.4", payload, sizeof payload, &other_len);
+    char first_id[65], first_sha[65];
+    snprintf(first_id, sizeof first_id, "%s", rec->id);
+    snprintf(first_sha, sizeof first_sha, "%s", rec->sha256);
+    assert_string_not_equal(rec->id, rec->sha256); /* the id is the file's hash */
+    /* The same payload under another header (another key): a second image. */
+    other = build_image("1.2.3-rc.1", payload, sizeof payload, &other_len);
     assert_int_equal(ald_image_ingest(st, fx->dir, other, other_len, rec, code, sizeof code, msg,
                                       sizeof msg),
-                     ALD_INGEST_CONFLICT);
+                     ALD_INGEST_CREATED);
+    assert_string_not_equal(rec->id, first_id);
+    assert_string_equal(rec->sha256, first_sha);
+    assert_true(ald_image_blob_path(fx->dir, rec->id, path, sizeof path));
+    assert_int_equal(stat(path, &sb), 0);
+    /* Named by its payload hash, the image is now ambiguous: 409 naming both ids. */
+    struct ald_result res = ald_image_resolve(st, first_sha, rec);
+    assert_int_equal(res.code, ALD_ERR_CONFLICT);
+    assert_string_equal(res.reason, "ambiguous_image");
+    assert_non_null(strstr(res.msg, first_id));
+    assert_non_null(strstr(res.msg, rec->id) ? res.msg : NULL);
+    res = ald_image_resolve(st, first_id, rec);
+    assert_int_equal(res.code, ALD_OK);
+    assert_string_equal(rec->id, first_id);
+    /* Nothing needs either image: removing one leaves the other, the payload resolves. */
+    res = ald_image_remove(st, fx->dir, first_id, "test", rec);
+    assert_int_equal(res.code, ALD_OK);
+    assert_true(ald_image_blob_path(fx->dir, first_id, path, sizeof path));
+    assert_int_not_equal(stat(path, &sb), 0);
+    res = ald_image_resolve(st, first_sha, rec);
+    assert_int_equal(res.code, ALD_OK);
+    assert_string_not_equal(rec->id, first_id);
+    res = ald_image_remove(st, fx->dir, first_id, "test", rec);
+    assert_int_equal(res.code, ALD_ERR_NOT_FOUND);
     free(other);
 
     /* Corrupt payload, truncated file, garbage. */
@@ -1457,11 +1617,11 @@ static void test_modules_backfill(void **state)
                  "DROP INDEX devices_product; DROP INDEX rollouts_state;"
                  "DROP INDEX rollout_devices_state; DROP INDEX rollout_devices_device;"
                  "ALTER TABLE updates DROP COLUMN rev; ALTER TABLE rollouts DROP COLUMN rev;"
-                 "DELETE FROM schema_version WHERE version = 5");
+                 "DELETE FROM schema_version WHERE version = 5;" SCHEMA5_IMAGES);
     open_store(fx);
     st = fx->st;
     assert_int_equal(st->ops->schema_version(st, &v), ALD_STORE_OK);
-    assert_int_equal(v, 5);
+    assert_int_equal(v, ald_store_latest_schema());
     assert_int_equal(st->ops->device_modules(st, d->id, collect_module, mods), ALD_STORE_OK);
     assert_string_equal(mods, "application1@1.0.0,system1@2.0.0,");
     free(d);
@@ -1562,6 +1722,7 @@ int main(void)
         cmocka_unit_test(test_version_sort_key),
         cmocka_unit_test_setup_teardown(test_images, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_ingest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_images_rekeyed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_filters, setup, teardown),
         cmocka_unit_test(test_listen_parse),
