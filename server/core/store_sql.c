@@ -1483,7 +1483,8 @@ static enum ald_store_rc op_event_list(struct ald_store *st, const struct ald_ev
     /* The prefix compares bytes (substr), not LIKE: no wildcards, case-sensitive. */
     rc = run_list(&o, q(&o, "SELECT " EVENT_COLS " FROM events WHERE id > ?1 "
                             "AND (CAST(?2 AS TEXT) IS NULL OR device_id = (SELECT d.id FROM "
-                            "     devices d WHERE d.name = ?2 AND d.removed_at = 0)) "
+                            "     devices d WHERE d.name = ?2 AND d.removed_at = 0) "
+                            "     OR (device_id IS NULL AND device = ?2)) "
                             "AND (CAST(?7 AS BIGINT) IS NULL OR device_id = ?7) "
                             "AND (CAST(?4 AS BIGINT) IS NULL OR update_id = ?4) "
                             "AND (CAST(?5 AS BIGINT) IS NULL OR rollout_id = ?5) "
