@@ -42,7 +42,9 @@ enum cli_exit {
     CLI_EXIT_CANCELLED = 11,     /* reserved: cancelled at the confirmation prompt */
     CLI_EXIT_ROLLOUT_PAUSED = 12,    /* a watched rollout paused (by itself or a user) */
     CLI_EXIT_ROLLOUT_CANCELLED = 13, /* a watched rollout was cancelled */
-    CLI_EXIT_RESERVED_LAST = 15, /* 14..15 reserved for later server commands */
+    CLI_EXIT_BUSY = 14,          /* the device has an active update (flash --replace, devices
+                                  * remove --force) */
+    CLI_EXIT_RESERVED_LAST = 15, /* 15 reserved for later server commands */
 };
 
 #define CLI_PATH_MAX 64 /* "image create": the words of the command being run */
@@ -86,6 +88,7 @@ extern const struct cli_command cli_products_group;
 extern const struct cli_command cli_releases_group;
 extern const struct cli_command cli_release_command;
 extern const struct cli_command cli_rollouts_group;
+extern const struct cli_command cli_updates_group; /* issue 12: updates list|show|cancel */
 
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 
