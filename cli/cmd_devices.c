@@ -419,9 +419,10 @@ static int devices_remove(struct cli *cli, const struct cli_command *self, int a
             line[0] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
         if (strcmp(line, "y") && strcmp(line, "Y") && strcmp(line, "yes")) {
+            rc = cli_error(cli, CLI_EXIT_CANCELLED, "not confirmed: %s and update #%lld stay",
+                           name, cli_jint(u, "id"));
             json_decref(reply);
-            return cli_error(cli, CLI_EXIT_CANCELLED, "not confirmed: %s and update #%lld stay",
-                             name, cli_jint(u, "id"));
+            return rc;
         }
         json_decref(reply);
         reply = NULL;
