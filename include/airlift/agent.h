@@ -60,8 +60,7 @@ struct al_transport {
 /*
  * Seconds to wait before the next session after the n-th "removed" answer in a row (n >= 1;
  * al_agent_session returned AL_ERR_REMOVED): AL_AGENT_REMOVED_FIRST_S, doubling, at most
- * AL_AGENT_REMOVED_MAX_S. A device that was removed by mistake and added again under the
- * same identity is back within a day.
+ * AL_AGENT_REMOVED_MAX_S (docs/protocol.md, "Removed devices").
  */
 uint32_t al_agent_removed_backoff_s(unsigned n);
 
