@@ -1227,8 +1227,8 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
     if (u->st->ops->update_create(u->st, out) != ALD_STORE_OK) {
         rc = ALD_QUEUE_ERROR;
     } else {
-        json_t *data = json_pack("{s:I, s:I, s:s}", "steps", (json_int_t)p.step_count,
-                                 "wire_estimate", (json_int_t)out->wire_estimate, "by", by);
+        json_t *data = json_pack("{s:I, s:I}", "steps", (json_int_t)p.step_count,
+                                 "wire_estimate", (json_int_t)out->wire_estimate);
         char *text = json_dumps(data, JSON_COMPACT);
         if (has_old) {
             /* old is saved as cancelled: set its state back so the transition writes the
