@@ -42,9 +42,10 @@ enum cli_exit {
     CLI_EXIT_CANCELLED = 11,     /* reserved: cancelled at the confirmation prompt */
     CLI_EXIT_ROLLOUT_PAUSED = 12,    /* a watched rollout paused (by itself or a user) */
     CLI_EXIT_ROLLOUT_CANCELLED = 13, /* a watched rollout was cancelled */
-    /* images (issue 12): */
+    CLI_EXIT_BUSY = 14,          /* the device has an active update (flash --replace, devices
+                                  * remove --force) */
     CLI_EXIT_IMAGE_IN_USE = 15,  /* image remove refused: a release or active update needs it */
-    CLI_EXIT_RESERVED_LAST = 15, /* 14 reserved for later server commands */
+    CLI_EXIT_RESERVED_LAST = 15,
 };
 
 #define CLI_PATH_MAX 64 /* "image create": the words of the command being run */
@@ -93,6 +94,7 @@ extern const struct cli_command cli_image_upload_cmd;
 extern const struct cli_command cli_image_list_cmd;
 extern const struct cli_command cli_image_show_cmd;
 extern const struct cli_command cli_image_remove_cmd;
+extern const struct cli_command cli_updates_group; /* issue 12: updates list|show|cancel */
 
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     OPT_PLATFORM, OPT_DEV, OPT_COAP, OPT_OUT, OPT_PRODUCT, OPT_NO_PRODUCT, OPT_GROUP,
@@ -363,23 +364,83 @@ out:
     return rc;
 }
 
+/* issue 12: removing a device with an active update asks first (y/N) on a terminal, and
+ * needs --force otherwise; the server then cancels the update (event update.cancelled). */
 static int devices_remove(struct cli *cli, const struct cli_command *self, int argc, char **argv)
 {
+    static const struct cli_option options[] = {{"force", 'f', false, 0}, {NULL, 0, false, 0}};
     struct cli_server srv;
-    const char *name;
-    char path[128];
-    json_t *reply = NULL;
-    int rc = one_name(cli, self, argc, argv, &name);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    snprintf(path, sizeof path, "/v1/devices/%s", name);
-    if ((rc = cli_server_load(cli, &srv)) != 0 ||
-        (rc = cli_api_ok(cli, &srv, "DELETE", path, NULL, &reply)) != 0)
+    struct cli_parser p;
+    const char *name = NULL, *value;
+    char path[160], line[16];
+    json_t *reply = NULL, *u;
+    bool force = false;
+    long status = 0;
+    int opt, rc;
+    cli_parser_init(&p, cli, options, argc, argv);
+    while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
+        if (opt == 0) {
+            force = true;
+        } else if (opt == CLI_ARG_HELP) {
+            cli_print_help(self, cli->path);
+            return 0;
+        } else if (opt != CLI_ARG_POSITIONAL || name) {
+            return opt == CLI_ARG_POSITIONAL ? cli_usage_error(cli, "one device name, please")
+                                             : CLI_EXIT_USAGE;
+        } else {
+            name = value;
+        }
+    }
+    if (!name)
+        return cli_usage_error(cli, "which device? (airlift %s NAME)", cli->path);
+    snprintf(path, sizeof path, "/v1/devices");
+    if ((rc = cli_path_add(cli, path, sizeof path, "device", name)) != 0 ||
+        (rc = cli_server_load(cli, &srv)) != 0)
         return rc;
+    snprintf(path + strlen(path), sizeof path - strlen(path), "%s", force ? "?force=true" : "");
+    if ((rc = cli_api(cli, &srv, "DELETE", path, NULL, NULL, 0, NULL, &status, &reply)) != 0)
+        return rc;
+    u = json_object_get(json_object_get(reply, "error"), "update");
+    if (status == 409 && json_is_object(u)) {
+        bool tty = isatty(STDIN_FILENO) || getenv("AIRLIFT_ASSUME_TTY");
+        if (!tty || cli->json) {
+            rc = cli_error(cli, CLI_EXIT_BUSY, "%s has an active update: #%lld (%s, queued by "
+                           "%s); nothing removed. 'airlift devices remove %s --force' cancels "
+                           "it and removes the device", name, cli_jint(u, "id"),
+                           cli_jstr(u, "state"), cli_jstr(u, "origin"), name);
+            json_decref(reply);
+            return rc;
+        }
+        fprintf(stderr, "%s has an active update: #%lld (%s, queued by %s).\n"
+                "Cancel it and remove %s? [y/N] ", name, cli_jint(u, "id"), cli_jstr(u, "state"),
+                cli_jstr(u, "origin"), name);
+        fflush(stderr);
+        if (!fgets(line, sizeof line, stdin))
+            line[0] = '\0';
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, "y") && strcmp(line, "Y") && strcmp(line, "yes")) {
+            rc = cli_error(cli, CLI_EXIT_CANCELLED, "not confirmed: %s and update #%lld stay",
+                           name, cli_jint(u, "id"));
+            json_decref(reply);
+            return rc;
+        }
+        json_decref(reply);
+        reply = NULL;
+        snprintf(path + strlen(path), sizeof path - strlen(path), "?force=true");
+        force = true;
+        if ((rc = cli_api(cli, &srv, "DELETE", path, NULL, NULL, 0, NULL, &status, &reply)) != 0)
+            return rc;
+    }
+    if (status >= 300) {
+        rc = cli_api_error(cli, &srv, status, reply);
+        json_decref(reply);
+        return rc;
+    }
     json_decref(reply);
     if (cli->json)
         return cli_json_print(cli, json_pack("{s:s, s:b}", "name", name, "removed", 1));
-    printf("device %s removed: it can no longer connect\n", name);
+    printf("device %s removed: it can no longer connect%s\n", name,
+           force ? " (an active update, if any, was cancelled)" : "");
     return 0;
 }
 
@@ -427,7 +488,13 @@ static const struct cli_command set_cmd = {
     devices_set, NULL};
 static const struct cli_command remove_cmd = {
     "remove", "rm", "forget a device (it can no longer connect)",
-    "Usage: airlift devices remove NAME\n", devices_remove, NULL};
+    "Usage: airlift devices remove NAME [--force]\n"
+    "\n"
+    "Removes NAME: it can no longer connect (it is told so and backs off), its history stays\n"
+    "(GET /v1/events?device_id=ID), and a new device may take the name. If it has an\n"
+    "active update, asks first on a terminal (y/N); elsewhere refuses (exit 14).\n"
+    "  -f, --force   cancel the active update (event update.cancelled) and remove it\n",
+    devices_remove, NULL};
 
 static const struct cli_command *const devices_cmds[] = {&add_cmd, &list_cmd, &show_cmd,
                                                           &set_cmd, &remove_cmd, NULL};

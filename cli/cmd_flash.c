@@ -16,7 +16,7 @@
 #define POLL_MS 500
 #define BAR_WIDTH 24
 
-enum { OPT_YES, OPT_NO_WAIT, OPT_TIMEOUT, OPT_KEY };
+enum { OPT_YES, OPT_NO_WAIT, OPT_TIMEOUT, OPT_KEY, OPT_REPLACE };
 
 static volatile sig_atomic_t interrupted;
 
@@ -181,6 +181,24 @@ static int follow(struct cli *cli, const struct cli_server *srv, const char *nam
     }
 }
 
+/*
+ * The server's 409 "active_update": the device is busy with another update. Says which, and
+ * the two ways on; CLI_EXIT_BUSY.
+ */
+static int busy(struct cli *cli, const char *name, json_t *reply,
+                const struct cli_local_image *imgs, size_t n)
+{
+    json_t *err = json_object_get(reply, "error"), *u = json_object_get(err, "update");
+    char cmd[512];
+    int w = snprintf(cmd, sizeof cmd, "airlift flash %s", name);
+    for (size_t i = 0; i < n && w > 0 && (size_t)w < sizeof cmd; i++)
+        w += snprintf(cmd + w, sizeof cmd - (size_t)w, " %s", imgs[i].path);
+    return cli_error(cli, CLI_EXIT_BUSY, "%s has an active update: #%lld (%s, queued by %s); "
+                     "nothing queued. '%s --replace' cancels it and queues this one; 'airlift "
+                     "updates cancel %lld' cancels it", name, num(u, "id"), str(u, "state"),
+                     str(u, "origin"), cmd, num(u, "id"));
+}
+
 /* Ask for the MB figure; 0 if typed exactly, else an exit code. */
 static int confirm(struct cli *cli, const char *figure)
 {
@@ -203,7 +221,8 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
 {
     static const struct cli_option options[] = {
         {"yes", 'y', false, OPT_YES}, {"no-wait", 0, false, OPT_NO_WAIT},
-        {"timeout", 0, true, OPT_TIMEOUT}, {"key", 'k', true, OPT_KEY}, {NULL, 0, false, 0}};
+        {"timeout", 0, true, OPT_TIMEOUT}, {"key", 'k', true, OPT_KEY},
+        {"replace", 0, false, OPT_REPLACE}, {NULL, 0, false, 0}};
     struct cli_local_image imgs[MAX_IMAGES];
     const char *name = NULL, *value, *key_paths[MAX_IMAGES];
     struct al_key keys[MAX_IMAGES];
@@ -211,9 +230,9 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
     struct cli_server srv;
     struct cli_parser p;
     size_t n = 0, nkeys = 0;
-    bool yes = false, no_wait = false;
+    bool yes = false, no_wait = false, replace = false;
     uint32_t timeout = 600;
-    json_t *dev = NULL, *plan = NULL, *req = NULL, *hashes = json_array();
+    json_t *dev = NULL, *plan = NULL, *req = NULL, *hashes = json_array(), *was;
     char path[160], figure[32], steps[512];
     long status = 0;
     int opt, rc = CLI_EXIT_USAGE;
@@ -223,6 +242,7 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
         switch (opt) {
         case OPT_YES: yes = true; break;
         case OPT_NO_WAIT: no_wait = true; break;
+        case OPT_REPLACE: replace = true; break;
         case OPT_TIMEOUT:
             if (!alc_parse_u32(value, 86400 * 7, &timeout) || !timeout) {
                 rc = cli_usage_error(cli, "--timeout '%s': expected seconds, 1..604800", value);
@@ -267,9 +287,14 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
     for (size_t i = 0; i < n; i++)
         json_array_append_new(hashes, json_string(imgs[i].id));
     snprintf(path, sizeof path, "/v1/devices/%s/updates", name);
-    req = json_pack("{s:O, s:b}", "images", hashes, "dry_run", 1);
+    req = json_pack("{s:O, s:b, s:b}", "images", hashes, "dry_run", 1, "replace", replace);
     if ((rc = cli_api(cli, &srv, "POST", path, req, NULL, 0, NULL, &status, &plan)) != 0)
         goto out;
+    if (status == 409 && !strcmp(str(json_object_get(plan, "error"), "code"), "active_update")) {
+        rc = busy(cli, name, plan, imgs, n);
+        goto out;
+    }
+    was = json_object_get(dev, "update"); /* the update --replace cancels, if any */
     if (status == 422) {
         rc = cli_error(cli, CLI_EXIT_INVALID, "%s cannot run this: %s", name,
                        str(json_object_get(plan, "error"), "message"));
@@ -280,6 +305,16 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
         goto out;
     }
     if (!strcmp(str(plan, "state"), "up_to_date")) {
+        if (replace && json_is_object(was)) {
+            /* Nothing to send, but what was under way goes: the device stays where asked. */
+            json_object_set_new(req, "dry_run", json_false());
+            json_decref(plan);
+            plan = NULL;
+            if ((rc = cli_api_ok(cli, &srv, "POST", path, req, &plan)) != 0)
+                goto out;
+            if (!cli->json)
+                printf("update #%lld of %s cancelled (replaced).\n", num(was, "id"), name);
+        }
         if (cli->json) {
             json_object_set_new(plan, "outcome", json_string("up_to_date"));
             rc = cli_json_print(cli, json_incref(plan));
@@ -329,6 +364,9 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
                    num(plan, "id"), name, steps, name);
         goto out;
     }
+    if (!cli->json && replace && json_is_object(was))
+        fprintf(stderr, "update #%lld cancelled: replaced by update #%lld\n", num(was, "id"),
+                num(plan, "id"));
     if (!cli->json)
         fprintf(stderr, "queued update #%lld: %s\n", num(plan, "id"), steps);
     fflush(stdout);
@@ -405,6 +443,7 @@ static int status_run(struct cli *cli, const struct cli_command *self, int argc,
 const struct cli_command cli_flash_command = {
     "flash", NULL, "update a device and follow it to its confirmed new version",
     "Usage: airlift flash NAME IMAGE... [--yes] [--no-wait] [--timeout S] [--key KEY.pem]\n"
+    "                                   [--replace]\n"
     "\n"
     "Checks each image here (structure, payload hash, platform; signature with --key),\n"
     "uploads them, shows the plan the server makes (dependencies included) and its cost in\n"
@@ -416,10 +455,13 @@ const struct cli_command cli_flash_command = {
     "  --no-wait      queue the update and return (airlift status NAME follows it)\n"
     "  --timeout S    stop following after S seconds (default 600)\n"
     "  -k, --key K    also verify signatures against this key (repeatable)\n"
+    "  --replace      if the device has an active update (a rollout's or a user's), cancel\n"
+    "                 it and queue this one; without it, flash refuses (exit 14)\n"
     "\n"
     "Exit codes: 0 confirmed (or already up to date), 2 usage, 3 file, 4 invalid image or\n"
     "impossible plan, 5 key, 6 server error, 7 failed, 8 reverted, 9 timeout,\n"
-    "10 device offline (update stays queued), 11 not confirmed at the prompt.\n",
+    "10 device offline (update stays queued), 11 not confirmed at the prompt,\n"
+    "14 the device has an active update (nothing queued; --replace).\n",
     flash_run, NULL};
 
 const struct cli_command cli_status_command = {

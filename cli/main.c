@@ -18,6 +18,7 @@ static const struct cli_command *const top_commands[] = {
     &cli_devices_group,
     &cli_flash_command,
     &cli_status_command,
+    &cli_updates_group,
     &cli_products_group,
     &cli_releases_group,
     &cli_release_command,
@@ -50,7 +51,7 @@ static const struct cli_command root = {
             "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 file error, 4 invalid image,\n"
             "5 key error, 6 server error, 7 update failed, 8 reverted, 9 timeout,\n"
             "10 device offline, 11 not confirmed, 12 rollout paused, 13 rollout cancelled,\n"
-            "15 image in use (docs/cli.md).\n",
+            "14 the device has an active update, 15 image in use (docs/cli.md).\n",
     .subcommands = top_commands,
 };
 

@@ -14,6 +14,14 @@ void al_agent_init(struct al_agent *a, struct al_device *dev, const struct al_tr
     a->transport = t;
 }
 
+uint32_t al_agent_removed_backoff_s(unsigned n)
+{
+    uint32_t s = AL_AGENT_REMOVED_FIRST_S;
+    for (unsigned i = 1; i < n && s < AL_AGENT_REMOVED_MAX_S; i++)
+        s *= 2u;
+    return s < AL_AGENT_REMOVED_MAX_S ? s : AL_AGENT_REMOVED_MAX_S;
+}
+
 /* Report the inventory; the answer is the plan. */
 static al_err send_inventory(struct al_agent *a)
 {
@@ -27,6 +35,8 @@ static al_err send_inventory(struct al_agent *a)
                                      sizeof a->chunk, &resp_len, &code);
     if (err != AL_OK)
         return err;
+    if (code == AL_COAP_FORBIDDEN)
+        return AL_ERR_REMOVED; /* the caller backs off: al_agent_removed_backoff_s() */
     if (code != AL_COAP_CHANGED && code != AL_COAP_CONTENT)
         return AL_ERR_PROTOCOL;
     err = al_plan_decode(a->chunk, resp_len, &a->plan);

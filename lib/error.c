@@ -45,6 +45,7 @@ static const struct err_name names[] = {
     {AL_ERR_TRANSPORT, "link failed", "transport"},
     {AL_ERR_TIMEOUT, "timed out", "timeout"},
     {AL_ERR_PROTOCOL, "protocol violation", "protocol"},
+    {AL_ERR_REMOVED, "the server removed this device", "removed"},
     {AL_ERR_CANCELLED, "cancelled", "cancelled"},
     {AL_ERR_PATCH_CORRUPT, "corrupt patch", "patch_corrupt"},
     {AL_ERR_PATCH_TRUNCATED, "patch ends early", "patch_truncated"},

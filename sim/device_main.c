@@ -512,6 +512,7 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
     uint16_t port = (uint16_t)d->conf.port;
     uint8_t last_boot_state = AL_BOOT_CONFIRMED;
     bool report_lost = false;
+    unsigned removed = 0; /* "removed" answers in a row (al_agent_removed_backoff_s) */
     if (use_link) {
         struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(port)};
         if (inet_pton(AF_INET, d->conf.server, &srv.sin_addr) != 1 ||
@@ -570,6 +571,16 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         e = al_agent_session(&agent, &r);
         last_boot_state = radio.last_boot_state;
         report_lost = radio.report_lost;
+        if (e == AL_ERR_REMOVED) {
+            /* Not a fault to retry at once: the server no longer wants this device. */
+            uint32_t wait_s = al_agent_removed_backoff_s(++removed);
+            printf("session: the server removed this device; backing off, next try in %u s\n",
+                   (unsigned)wait_s);
+            fflush(stdout);
+            sleep_ms(wait_s * 1000u);
+            continue;
+        }
+        removed = 0;
         if (e != AL_OK) {
             printf("session: %s; retrying\n", al_strerror(e));
             if (b->sleep_s)

@@ -51,6 +51,18 @@ struct al_transport {
 
 #define AL_COAP_CHANGED 68 /* 2.04 */
 #define AL_COAP_CONTENT 69 /* 2.05 */
+#define AL_COAP_FORBIDDEN 131 /* 4.03: the server removed this device (docs/protocol.md) */
+
+/* A removed device backs off: the first wait after a "removed" answer, and the longest. */
+#define AL_AGENT_REMOVED_FIRST_S 60u
+#define AL_AGENT_REMOVED_MAX_S 86400u
+
+/*
+ * Seconds to wait before the next session after the n-th "removed" answer in a row (n >= 1;
+ * al_agent_session returned AL_ERR_REMOVED): AL_AGENT_REMOVED_FIRST_S, doubling, at most
+ * AL_AGENT_REMOVED_MAX_S (docs/protocol.md, "Removed devices").
+ */
+uint32_t al_agent_removed_backoff_s(unsigned n);
 
 /* What a session did. */
 struct al_session_result {

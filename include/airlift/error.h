@@ -56,6 +56,7 @@ typedef enum al_err {
     AL_ERR_TIMEOUT = 81,    /* no answer in time */
     AL_ERR_PROTOCOL = 82,   /* the peer sent something the protocol forbids */
     AL_ERR_CANCELLED = 83,  /* the update was cancelled */
+    AL_ERR_REMOVED = 84,    /* the server removed this device (CoAP 4.03): back off */
 
     /* Delta patches and compressed images (100..119), docs/delta-format.md */
     AL_ERR_PATCH_CORRUPT = 100,     /* the stream's data is inconsistent (checksum, bounds) */

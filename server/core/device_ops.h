@@ -12,6 +12,7 @@
 
 #define ALD_PSK_MAX 64
 #define ALD_IDENTITY_MAX 64
+#define ALD_COAP_REMOVED 131 /* 4.03: the inventory of a removed device (docs/protocol.md) */
 
 struct ald_device_ops {
     void *ctx;
@@ -19,6 +20,7 @@ struct ald_device_ops {
     int (*psk_lookup)(void *ctx, const char *identity, uint8_t key[ALD_PSK_MAX]);
     /* An inventory arrived: write the plan (docs/protocol.md) into plan. Return a CoAP code
      * as class * 32 + detail: 68 (2.04) with a plan, 128 (4.00) for a malformed message,
+     * 131 (4.03, ALD_COAP_REMOVED) from a removed device (the tombstone's identity),
      * 163 (5.03) while the database is unreachable, 160 (5.00) for any other failure. */
     int (*inventory)(void *ctx, const char *identity, const uint8_t *msg, size_t len,
                      uint8_t *plan, size_t cap, size_t *plan_len);

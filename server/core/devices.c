@@ -128,15 +128,35 @@ struct ald_result ald_device_get(struct ald_store *st, const char *name,
 
 struct ald_result ald_device_delete(struct ald_store *st, const char *name, const char *by)
 {
-    enum ald_store_rc rc =
-        alc_name_valid(name) ? st->ops->device_delete(st, name) : ALD_STORE_NOT_FOUND;
-    if (rc == ALD_STORE_NOT_FOUND)
-        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", name);
-    if (rc != ALD_STORE_OK)
-        return ald_store_failed(rc);
-    ald_event_emit(st, "device.deleted", name, 0, NULL);
-    ald_log(ALD_LOG_INFO, "device deleted", "device", name, "by", by, NULL);
-    return ald_ok();
+    struct ald_device_rec *d = malloc(sizeof *d);
+    struct ald_event_rec *ev = malloc(sizeof *ev);
+    struct ald_result res = d && ev ? ald_device_get(st, name, d)
+                                    : ald_store_failed(ALD_STORE_ERROR);
+    enum ald_store_rc rc;
+    if (ald_is_ok(&res) && (rc = st->ops->device_delete(st, name)) != ALD_STORE_OK)
+        res = rc == ALD_STORE_NOT_FOUND
+                  ? ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", name)
+                  : ald_store_failed(rc);
+    if (ald_is_ok(&res)) {
+        /* The name now belongs to no device: the event names this one by its id. */
+        json_t *data = json_pack("{s:I, s:s, s:s}", "device_id", (json_int_t)d->id, "identity",
+                                 d->identity, "by", by ? by : "");
+        char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+        memset(ev, 0, sizeof *ev);
+        snprintf(ev->type, sizeof ev->type, "device.deleted");
+        snprintf(ev->device, sizeof ev->device, "%s", d->name);
+        snprintf(ev->data, sizeof ev->data, "%s", text ? text : "{}");
+        ev->device_id = d->id;
+        (void)st->ops->event_append(st, ev);
+        free(text);
+        json_decref(data);
+        ald_log(ALD_LOG_INFO, "device deleted", "device", name, "by", by, NULL);
+    }
+    if (d)
+        memset(d->psk, 0, sizeof d->psk);
+    free(d);
+    free(ev);
+    return res;
 }
 
 bool ald_groups_json(const char *const *groups, size_t n, char *out, size_t cap)

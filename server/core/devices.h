@@ -77,7 +77,9 @@ struct ald_result ald_device_query(struct ald_store *st, const struct ald_device
 struct ald_result ald_device_get(struct ald_store *st, const char *name,
                                  struct ald_device_rec *out);
 
-/* Delete device `name` on behalf of `by`; its history stays. Errors: NOT_FOUND, INTERNAL. */
+/* Remove device `name` on behalf of `by`: a tombstone stays (store.h, device_delete), its
+ * history too, and a device.deleted event names it by id. It does not look at updates:
+ * the API removes through ald_updates_remove_device. Errors: NOT_FOUND, INTERNAL. */
 struct ald_result ald_device_delete(struct ald_store *st, const char *name, const char *by);
 
 /*

@@ -101,6 +101,8 @@ struct ald_device_rec {
     int64_t next_checkin_at;       /* a sleeping device said it is back then; 0: not asleep */
     uint64_t bytes_tx, bytes_rx;   /* wire bytes to / from the device, ever */
     char inventory[ALD_INVENTORY_MAX]; /* JSON text, "" if never reported */
+    int64_t removed_at;            /* a removed device's tombstone: when; 0: a live device.
+                                    * Only device_by_identity returns tombstones. */
 };
 
 /* An image the server holds. Its id names it: the SHA-256 of the whole image file (header,
@@ -133,6 +135,8 @@ struct ald_event_rec {
     int64_t rollout_id;            /* 0 if not about one rollout */
     char type[ALD_EVENT_TYPE_MAX + 1]; /* "device.created", "image.uploaded", ... */
     char data[ALD_EVENT_DATA_MAX]; /* JSON object text, "{}" if nothing more to say */
+    int64_t device_id;             /* the device's id; append: 0 takes the live device named
+                                    * `device` (none: 0) */
 };
 
 /* An update: make one device run a set of images (docs/api.md "Updates"). */
@@ -162,6 +166,7 @@ struct ald_update_rec {
     int64_t created_at, started_at, updated_at, finished_at; /* 0: not yet */
     int64_t rollout_id;            /* the rollout that started it; 0: a user did */
     int64_t rev;                   /* revision: 1 after create, + 1 per save */
+    char queued_by[ALD_NAME_MAX + 1]; /* the token name that queued it; "" for a rollout */
 };
 
 /* Fleets (docs/fleets.md). A release: a set of images with a version, on a channel. */
@@ -213,6 +218,8 @@ struct ald_event_filter {
     int64_t update_id;             /* 0: any */
     int64_t rollout_id;            /* 0: any */
     const char *type_prefix;       /* NULL: any; else types starting with it ("update.") */
+    int64_t device_id;             /* 0: any; else events of the device with this id (a
+                                    * removed one too); `device` names the live device */
 };
 
 /* Device queries (device_query, device_count): the devices matching every field set. */
@@ -308,11 +315,14 @@ struct ald_store_ops {
     enum ald_store_rc (*token_list)(struct ald_store *st, ald_token_cb cb, void *ctx);
 
     /* Devices. create: fills rec->id and rec->created_at; EXISTS if name or identity is
-     * taken. get/by_identity: NOT_FOUND if absent. report: stores an inventory (JSON text)
+     * taken. get/by_identity: NOT_FOUND if absent (by_identity also finds the tombstone
+     * of a removed device: removed_at != 0). report: stores an inventory (JSON text)
      * and sets reported_at = last_seen_at = now, and rewrites the device's device_modules
      * rows from the inventory's "modules" (atomically; an inventory that is not such JSON
-     * leaves no module rows). delete: NOT_FOUND if absent; the device's
-     * events stay (history outlives devices). List in name order. */
+     * leaves no module rows). delete: NOT_FOUND if absent; leaves a
+     * tombstone (its id, identity and key; its name is free again), deletes its module and
+     * rollout rows, keeps its updates and events (history outlives devices; no id is ever
+     * reused). List in name order, tombstones left out. */
     enum ald_store_rc (*device_create)(struct ald_store *st, struct ald_device_rec *rec);
     enum ald_store_rc (*device_get)(struct ald_store *st, const char *name,
                                     struct ald_device_rec *out);

@@ -218,6 +218,30 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE images_v6 RENAME TO images;"
     "CREATE INDEX images_module ON images(platform, function, module_index, version_key);"
     "CREATE INDEX images_payload ON images(sha256, created_at);",
+    /* 7 (issue 12, updates): identities that are never reused. A removed device stays as
+     * a tombstone row (removed_at set, its name freed as "NAME~ID", the name it had in
+     * removed_name, its PSK identity kept so its DTLS handshake completes and it is told it
+     * was removed): no device, update or rollout row is ever deleted, so SQLite's
+     * max(rowid) + 1 never hands out an id twice (the triggers make that a rule); events
+     * carry the id of their device, so a new device of an old name has none of the old
+     * history (backfilled by name: what a name meant before this migration cannot be told);
+     * an update records the token name that queued it (queued_by). */
+    "ALTER TABLE devices ADD COLUMN removed_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN removed_name TEXT;"
+    "ALTER TABLE updates ADD COLUMN queued_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE events ADD COLUMN device_id INTEGER;"
+    "UPDATE events SET device_id = (SELECT d.id FROM devices d WHERE d.name = events.device)"
+    "  WHERE device IS NOT NULL;"
+    "CREATE INDEX events_device_id ON events(device_id, id) WHERE device_id IS NOT NULL;"
+    "CREATE TRIGGER devices_never_deleted BEFORE DELETE ON devices BEGIN"
+    "  SELECT RAISE(ABORT, 'devices are removed as tombstones, never deleted: ids are never reused');"
+    "END;"
+    "CREATE TRIGGER updates_never_deleted BEFORE DELETE ON updates BEGIN"
+    "  SELECT RAISE(ABORT, 'updates are history, never deleted: ids are never reused');"
+    "END;"
+    "CREATE TRIGGER rollouts_never_deleted BEFORE DELETE ON rollouts BEGIN"
+    "  SELECT RAISE(ABORT, 'rollouts are history, never deleted: ids are never reused');"
+    "END;",
 };
 
 /* PostgreSQL: the same tables as sqlite_migrations, step for step (BIGINT for INTEGER,
@@ -376,6 +400,14 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE images ADD PRIMARY KEY (id);"
     "ALTER TABLE images ADD CONSTRAINT images_id_check CHECK (length(id) = 64);"
     "CREATE INDEX images_payload ON images(sha256, created_at);",
+    /* 7 (issue 12, updates): as SQLite's 7 (tombstones of removed devices, events by device
+     * id, queued_by). Identity columns never hand out a value twice, deleted rows or not. */
+    "ALTER TABLE devices ADD COLUMN removed_at BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN removed_name TEXT;"
+    "ALTER TABLE updates ADD COLUMN queued_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE events ADD COLUMN device_id BIGINT;"
+    "UPDATE events SET device_id = d.id FROM devices d WHERE d.name = events.device;"
+    "CREATE INDEX events_device_id ON events(device_id, id) WHERE device_id IS NOT NULL;",
 };
 #define MIGRATION_COUNT ((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
@@ -1173,7 +1205,7 @@ static enum ald_store_rc op_token_list(struct ald_store *st, ald_token_cb cb, vo
 #define DEVICE_COLS                                                                            \
     "id, name, psk_identity, psk, platform, dev, coalesce(product_id, 0), created_at, "       \
     "coalesce(last_seen_at, 0), coalesce(inventory, ''), coalesce(reported_at, 0), "          \
-    "next_checkin_at, bytes_tx, bytes_rx, groups, channel, pinned"
+    "next_checkin_at, bytes_tx, bytes_rx, groups, channel, pinned, removed_at"
 
 static bool read_device(struct op *o, struct ald_sqlstmt *stmt, void *out)
 {
@@ -1202,6 +1234,7 @@ static bool read_device(struct op *o, struct ald_sqlstmt *stmt, void *out)
     d->next_checkin_at = col_i(o, stmt, 11);
     d->bytes_tx = (uint64_t)col_i(o, stmt, 12);
     d->bytes_rx = (uint64_t)col_i(o, stmt, 13);
+    d->removed_at = col_i(o, stmt, 17);
     return true;
 }
 
@@ -1237,7 +1270,8 @@ static enum ald_store_rc device_by(struct ald_store *st, const char *sql, const 
 static enum ald_store_rc op_device_get(struct ald_store *st, const char *name,
                                        struct ald_device_rec *out)
 {
-    return device_by(st, "SELECT " DEVICE_COLS " FROM devices WHERE name = ?1", name, out);
+    return device_by(st, "SELECT " DEVICE_COLS " FROM devices WHERE name = ?1 AND "
+                         "removed_at = 0", name, out);
 }
 
 static enum ald_store_rc op_device_by_identity(struct ald_store *st, const char *identity,
@@ -1323,13 +1357,27 @@ static enum ald_store_rc op_device_report(struct ald_store *st, const char *name
     return leave(&o, rc);
 }
 
+/* Removal leaves a tombstone (migration 6): the row keeps its id, PSK identity and key, and
+ * frees its name as "NAME~ID" ('~' is in no valid name); its module rows and rollout rows
+ * go, its updates stay (history; ids never reused). */
 static enum ald_store_rc op_device_delete(struct ald_store *st, const char *name)
 {
     struct op o;
-    enum ald_store_rc rc = enter(st, &o, "device_delete", false);
+    int64_t id = 0;
+    enum ald_store_rc rc = enter(st, &o, "device_delete", true);
     if (rc != ALD_STORE_OK)
         return rc;
-    return leave(&o, run_change1(&o, q(&o, "DELETE FROM devices WHERE name = ?1", "t", name)));
+    rc = run_int(&o, q(&o, "SELECT id FROM devices WHERE name = ?1 AND removed_at = 0", "t",
+                       name), &id);
+    if (rc == ALD_STORE_OK)
+        rc = run_change1(&o, q(&o, "UPDATE devices SET removed_at = ?1, removed_name = name, "
+                                   "name = name || '~' || CAST(id AS TEXT) WHERE id = ?2", "ii",
+                               ald_now_ms(), id));
+    if (rc == ALD_STORE_OK)
+        rc = run(&o, q(&o, "DELETE FROM device_modules WHERE device_id = ?1", "i", id));
+    if (rc == ALD_STORE_OK)
+        rc = run(&o, q(&o, "DELETE FROM rollout_devices WHERE device_id = ?1", "i", id));
+    return leave(&o, rc);
 }
 
 static enum ald_store_rc op_device_list(struct ald_store *st, ald_device_cb cb, void *ctx)
@@ -1338,7 +1386,8 @@ static enum ald_store_rc op_device_list(struct ald_store *st, ald_device_cb cb, 
     enum ald_store_rc rc = enter(st, &o, "device_list", false);
     if (rc != ALD_STORE_OK)
         return rc;
-    rc = run_list(&o, q(&o, "SELECT " DEVICE_COLS " FROM devices ORDER BY name", ""),
+    rc = run_list(&o, q(&o, "SELECT " DEVICE_COLS " FROM devices WHERE removed_at = 0 "
+                            "ORDER BY name", ""),
                   read_device, sizeof(struct ald_device_rec),
                   (int (*)(void *, const void *))cb, ctx);
     return leave(&o, rc);
@@ -1419,7 +1468,7 @@ static enum ald_store_rc op_image_list(struct ald_store *st, ald_image_cb cb, vo
 /* ---- events ---- */
 
 #define EVENT_COLS "id, ts, coalesce(device, ''), coalesce(update_id, 0), type, data, " \
-                   "coalesce(rollout_id, 0)"
+                   "coalesce(rollout_id, 0), coalesce(device_id, 0)"
 
 static bool read_event(struct op *o, struct ald_sqlstmt *stmt, void *out)
 {
@@ -1429,6 +1478,7 @@ static bool read_event(struct op *o, struct ald_sqlstmt *stmt, void *out)
     e->ts = col_i(o, stmt, 1);
     e->update_id = col_i(o, stmt, 3);
     e->rollout_id = col_i(o, stmt, 6);
+    e->device_id = col_i(o, stmt, 7);
     return col_text(o, stmt, 2, e->device, sizeof e->device) &&
            col_text(o, stmt, 4, e->type, sizeof e->type) &&
            col_text(o, stmt, 5, e->data, sizeof e->data);
@@ -1455,9 +1505,12 @@ static enum ald_store_rc op_event_append(struct ald_store *st, struct ald_event_
                        EVENT_LOCK_KEY));
     if (rc == ALD_STORE_OK)
         rc = run_int(&o, q(&o, "INSERT INTO events(ts, device, update_id, type, data, "
-                               "rollout_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-                           "ienttn", rec->ts, rec->device, rec->update_id, rec->type,
-                           rec->data[0] ? rec->data : "{}", rec->rollout_id), &rec->id);
+                               "rollout_id, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                               "coalesce(CAST(?7 AS BIGINT), (SELECT id FROM devices WHERE "
+                               "name = ?2 AND removed_at = 0))) RETURNING id",
+                           "ienttnn", rec->ts, rec->device, rec->update_id, rec->type,
+                           rec->data[0] ? rec->data : "{}", rec->rollout_id, rec->device_id),
+                     &rec->id);
     if (rc == ALD_STORE_OK && is_pg(&o)) {
         char id[24];
         enum ald_sql_rc r;
@@ -1478,14 +1531,17 @@ static enum ald_store_rc op_event_list(struct ald_store *st, const struct ald_ev
         return rc;
     /* The prefix compares bytes (substr), not LIKE: no wildcards, case-sensitive. */
     rc = run_list(&o, q(&o, "SELECT " EVENT_COLS " FROM events WHERE id > ?1 "
-                            "AND (CAST(?2 AS TEXT) IS NULL OR device = ?2) "
+                            "AND (CAST(?2 AS TEXT) IS NULL OR device_id = (SELECT d.id FROM "
+                            "     devices d WHERE d.name = ?2 AND d.removed_at = 0) "
+                            "     OR (device_id IS NULL AND device = ?2)) "
+                            "AND (CAST(?7 AS BIGINT) IS NULL OR device_id = ?7) "
                             "AND (CAST(?4 AS BIGINT) IS NULL OR update_id = ?4) "
                             "AND (CAST(?5 AS BIGINT) IS NULL OR rollout_id = ?5) "
                             "AND (CAST(?6 AS TEXT) IS NULL OR "
                             "     substr(type, 1, length(CAST(?6 AS TEXT))) = ?6) "
-                            "ORDER BY id LIMIT ?3", "itinne", f->after_id, f->device,
+                            "ORDER BY id LIMIT ?3", "itinnen", f->after_id, f->device,
                         f->limit ? (int64_t)f->limit : NO_LIMIT, f->update_id, f->rollout_id,
-                        f->type_prefix),
+                        f->type_prefix, f->device_id),
                   read_event, sizeof(struct ald_event_rec), (int (*)(void *, const void *))cb,
                   ctx);
     return leave(&o, rc);
@@ -1531,10 +1587,10 @@ static enum ald_store_rc op_device_checkin(struct ald_store *st, int64_t device_
 }
 
 #define UPDATE_COLS                                                                            \
-    "u.id, u.device_id, d.name, u.state, u.wanted, u.steps, u.estimate_only, u.plan_id, "      \
+    "u.id, u.device_id, coalesce(d.removed_name, d.name), u.state, u.wanted, u.steps, u.estimate_only, u.plan_id, "      \
     "u.step, u.xfer_offset, u.done_bytes, u.total_bytes, u.wire_estimate, u.bytes_tx, "        \
     "u.bytes_rx, u.result, u.why, u.created_at, u.started_at, u.updated_at, u.finished_at, "   \
-    "u.full_only, coalesce(u.rollout_id, 0), u.rev "                                          \
+    "u.full_only, coalesce(u.rollout_id, 0), u.rev, u.queued_by "                             \
     "FROM updates u JOIN devices d ON d.id = u.device_id"
 #define UPDATE_FINAL "('succeeded', 'failed', 'reverted', 'cancelled')"
 
@@ -1567,7 +1623,7 @@ static bool read_update(struct op *o, struct ald_sqlstmt *stmt, void *out)
     u->full_only = col_i(o, stmt, 21) != 0;
     u->rollout_id = col_i(o, stmt, 22);
     u->rev = col_i(o, stmt, 23);
-    return true;
+    return col_text(o, stmt, 24, u->queued_by, sizeof u->queued_by);
 }
 
 static enum ald_store_rc op_update_create(struct ald_store *st, struct ald_update_rec *rec)
@@ -1578,11 +1634,13 @@ static enum ald_store_rc op_update_create(struct ald_store *st, struct ald_updat
         return rc;
     rec->created_at = rec->updated_at = ald_now_ms();
     rc = run_int(&o, q(&o, "INSERT INTO updates(device_id, state, wanted, steps, estimate_only, "
-                           "total_bytes, wire_estimate, created_at, updated_at, rollout_id, rev) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1) RETURNING id",
-                       "itttiuuiin", rec->device_id, rec->state, rec->wanted_json,
+                           "total_bytes, wire_estimate, created_at, updated_at, rollout_id, rev, "
+                           "queued_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11) "
+                           "RETURNING id",
+                       "itttiuuiint", rec->device_id, rec->state, rec->wanted_json,
                        rec->steps_json, (int64_t)rec->estimate_only, rec->total_bytes,
-                       rec->wire_estimate, rec->created_at, rec->updated_at, rec->rollout_id),
+                       rec->wire_estimate, rec->created_at, rec->updated_at, rec->rollout_id,
+                       rec->queued_by),
                  &rec->id);
     if (rc == ALD_STORE_OK)
         rec->rev = 1;
@@ -2017,7 +2075,7 @@ static enum ald_store_rc op_auto_bytes(struct ald_store *st, int64_t device_id, 
 static void device_where(struct qb *b, const struct ald_device_filter *f, bool paging,
                          char *needle, size_t needle_cap, char *upper, size_t upper_cap)
 {
-    qb_add(b, " WHERE 1 = 1");
+    qb_add(b, " WHERE d.removed_at = 0"); /* tombstones of removed devices are no devices */
     if (f->product_id > 0) {
         qb_add(b, " AND d.product_id = ");
         qb_int(b, f->product_id);

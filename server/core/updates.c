@@ -23,6 +23,7 @@
 #include "airlift/proto.h"
 #include "airlift/wire.h"
 #include "blobs.h"
+#include "devices.h"
 #include "images.h"
 #include "log.h"
 #include "planner.h"
@@ -588,9 +589,10 @@ static enum ald_store_rc save_with_event(struct ald_store *st, struct ald_update
     return rc;
 }
 
-/* Move rec to `state`, stamping times, saving it and writing an event (one transaction). */
-static void transition(struct ald_updates *u, struct ald_update_rec *rec, const char *state,
-                       const char *result, const char *why)
+/* Move rec to `state`, stamping times, saving it and writing an event whose data has the
+ * members of `extra` too (an object, stolen; NULL: none), in one transaction. */
+static void transition_ex(struct ald_updates *u, struct ald_update_rec *rec, const char *state,
+                          const char *result, const char *why, json_t *extra)
 {
     int64_t now = ald_now_ms();
     bool changed = strcmp(rec->state, state) != 0;
@@ -607,6 +609,8 @@ static void transition(struct ald_updates *u, struct ald_update_rec *rec, const 
     char type[ALD_EVENT_TYPE_MAX + 1];
     json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "result", rec->result, "why", rec->why,
                              "step", (json_int_t)rec->step, "offset", (json_int_t)rec->offset);
+    if (extra)
+        json_object_update(data, extra);
     char *text = json_dumps(data, JSON_COMPACT);
     snprintf(type, sizeof type, "update.%s", state);
     enum ald_store_rc rc = save_with_event(u->st, rec, changed ? type : NULL, text);
@@ -619,6 +623,13 @@ static void transition(struct ald_updates *u, struct ald_update_rec *rec, const 
     }
     free(text);
     json_decref(data);
+    json_decref(extra);
+}
+
+static void transition(struct ald_updates *u, struct ald_update_rec *rec, const char *state,
+                       const char *result, const char *why)
+{
+    transition_ex(u, rec, state, result, why, NULL);
 }
 
 static bool step_done(json_t *step)
@@ -650,10 +661,36 @@ static json_t *plan_step(json_t *steps, uint32_t n)
 }
 
 /*
+ * Is this refusal about the image itself, not the bytes that carried it? The full image is
+ * the very same image: a key the device does not trust, another platform, a lower security
+ * counter, unmet dependencies, no slot, another link address, an unknown format or a size
+ * that does not fit are refused again whatever travels. Everything else (a corrupt or
+ * truncated stream, a hash that does not match what was decoded, ...) is the stream's.
+ */
+static bool image_refusal(uint8_t err)
+{
+    switch ((al_err)err) {
+    case AL_ERR_UNKNOWN_KEY:
+    case AL_ERR_WRONG_PLATFORM:
+    case AL_ERR_ROLLBACK:
+    case AL_ERR_DEPENDENCY:
+    case AL_ERR_NO_SLOT:
+    case AL_ERR_LINK_ADDRESS:
+    case AL_ERR_FORMAT_VERSION:
+    case AL_ERR_TOO_LARGE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
  * The device could not use step `step` of the update's current plan (its report said so,
- * or the failure kept in its next inventory). A compressed or delta transfer falls back to
- * full images: the next plan sends the image file. Anything else ends the update. Returns
- * true if the update goes on. Called with u->lock held.
+ * or the failure kept in its next inventory). A compressed or delta transfer the device
+ * could not apply falls back to full images: the next plan sends the image file. A refusal
+ * of the image itself (image_refusal), or any failure of a full image, ends the update
+ * (failed, with the device's reason). Returns true if the update goes on. Called with
+ * u->lock held.
  */
 static bool step_failure(struct ald_updates *u, struct ald_update_rec *rec, uint32_t step,
                          uint8_t result, uint8_t err)
@@ -661,7 +698,7 @@ static bool step_failure(struct ald_updates *u, struct ald_update_rec *rec, uint
     char why[ALD_WHY_MAX + 1];
     json_t *steps = json_loads(rec->steps_json, 0, NULL), *s = plan_step(steps, step);
     const char *enc = s ? json_string_value(json_object_get(s, "encoding")) : NULL;
-    bool stream = enc && strcmp(enc, "full") != 0;
+    bool stream = enc && strcmp(enc, "full") != 0 && !image_refusal(err);
     if (stream && !rec->full_only) {
         char data[ALD_WHY_MAX + 64];
         const char *key = json_string_value(json_object_get(s, "transfer"));
@@ -684,7 +721,9 @@ static bool step_failure(struct ald_updates *u, struct ald_update_rec *rec, uint
     } else if (!stream) {
         snprintf(why, sizeof why, "the device refused step %u: %s (%s)", step + 1,
                  al_result_name(result), al_strerror((al_err)err));
-        transition(u, rec, "failed", al_result_name(result), why);
+        transition_ex(u, rec, "failed", al_result_name(result), why,
+                      json_pack("{s:s, s:s}", "error", al_err_name((al_err)err), "encoding",
+                                enc ? enc : "full"));
     }
     json_decref(steps);
     return stream; /* a stream's failure, now or already, is handled by sending full images */
@@ -793,12 +832,20 @@ out:
     free(x);
 }
 
-static int64_t device_by_identity(struct ald_updates *u, const char *identity,
-                                  struct ald_device_rec *dev)
+/* The device of a PSK identity, or the tombstone of a removed one: its id, else 0. */
+static int64_t device_or_tombstone(struct ald_updates *u, const char *identity,
+                                   struct ald_device_rec *dev)
 {
     return identity[0] && u->st->ops->device_by_identity(u->st, identity, dev) == ALD_STORE_OK
                ? dev->id
                : 0;
+}
+
+/* The live device of a PSK identity: its id, else 0 (a removed device is no device). */
+static int64_t device_by_identity(struct ald_updates *u, const char *identity,
+                                  struct ald_device_rec *dev)
+{
+    return device_or_tombstone(u, identity, dev) && !dev->removed_at ? dev->id : 0;
 }
 
 static int on_psk_lookup(void *ctx, const char *identity, uint8_t key[ALD_PSK_MAX])
@@ -806,7 +853,9 @@ static int on_psk_lookup(void *ctx, const char *identity, uint8_t key[ALD_PSK_MA
     struct ald_updates *u = ctx;
     struct ald_device_rec *dev = malloc(sizeof *dev);
     int n = -1;
-    if (dev && device_by_identity(u, identity, dev)) {
+    /* A removed device's key is kept: its handshake completes and its inventory is told
+     * it was removed (4.03), so it backs off instead of retrying a failed handshake. */
+    if (dev && device_or_tombstone(u, identity, dev)) {
         memcpy(key, dev->psk, dev->psk_len);
         n = (int)dev->psk_len;
     }
@@ -844,8 +893,16 @@ static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, siz
     memset(&plan, 0, sizeof plan);
     if (!dev || !rec)
         goto out;
-    if (!device_by_identity(u, identity, dev)) {
+    if (!device_or_tombstone(u, identity, dev)) {
         code = 129; /* 4.01: no such device (plain CoAP without an identity lands here) */
+        goto out;
+    }
+    if (dev->removed_at) {
+        char ago[24];
+        snprintf(ago, sizeof ago, "%lld", (long long)((ald_now_ms() - dev->removed_at) / 1000));
+        ald_log(ALD_LOG_INFO, "a removed device checked in: told so (4.03)", "identity",
+                identity, "removed_s_ago", ago, NULL);
+        code = ALD_COAP_REMOVED;
         goto out;
     }
     if (al_inventory_decode(msg, len, &inv) != AL_OK) {
@@ -1062,11 +1119,62 @@ static struct ald_result queue_result(enum queue_rc rc, const char *code, const 
     }
 }
 
+void ald_update_origin(const struct ald_update_rec *rec, char *out, size_t cap)
+{
+    if (rec->rollout_id)
+        snprintf(out, cap, "rollout %lld", (long long)rec->rollout_id);
+    else
+        snprintf(out, cap, "%s", rec->queued_by[0] ? rec->queued_by : "a user");
+}
+
+/* The refusal of a request while update `active` runs (its copy in *keep, if asked). */
+static struct ald_result busy_result(const struct ald_update_rec *active, const char *device,
+                                     struct ald_update_rec *keep)
+{
+    char origin[ALD_NAME_MAX + 32];
+    ald_update_origin(active, origin, sizeof origin);
+    if (keep)
+        *keep = *active;
+    return ald_fail(ALD_ERR_CONFLICT, "active_update",
+                    "%s has an active update: #%lld (%s, queued by %s); replace it or cancel "
+                    "it first", device, (long long)active->id, active->state, origin);
+}
+
+/* Cancel `old` because update `by_id` replaces it (0: nothing was queued, the device runs
+ * what was asked for already). Called with u->lock held. */
+static void cancel_replaced(struct ald_updates *u, struct ald_update_rec *old, int64_t by_id,
+                            const char *by)
+{
+    char why[ALD_WHY_MAX + 1];
+    if (by_id)
+        snprintf(why, sizeof why, "replaced by update %lld (queued by %s)", (long long)by_id, by);
+    else
+        snprintf(why, sizeof why, "replaced by a request of %s for images the device runs "
+                 "already", by);
+    transition_ex(u, old, "cancelled", al_result_name(AL_RESULT_CANCELLED), why,
+                  json_pack("{s:b, s:o, s:s}", "replaced", 1, "replaced_by",
+                            by_id ? json_integer(by_id) : json_null(), "by", by));
+}
+
 struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
                                     const char *const *sha256, size_t n, bool dry_run,
                                     struct ald_update_rec *out, int64_t rollout_id)
 {
-    char code[80], msg[ALD_WHY_MAX + 1];
+    struct ald_queue_opts o = {dry_run, true, NULL, rollout_id};
+    return ald_updates_queue_opts(u, device, sha256, n, &o, out, NULL);
+}
+
+struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *device,
+                                         const char *const *sha256, size_t n,
+                                         const struct ald_queue_opts *opts,
+                                         struct ald_update_rec *out,
+                                         struct ald_update_rec *active)
+{
+    const bool dry_run = opts->dry_run;
+    const int64_t rollout_id = opts->rollout_id;
+    char code[80], msg[ALD_WHY_MAX + 1], by[ALD_NAME_MAX + 32];
+    bool has_old = false;
+    struct ald_result busy = ald_ok();
     const size_t codelen = sizeof code, msglen = sizeof msg;
     struct ald_device_rec *dev = malloc(sizeof *dev);
     struct ald_image *catalog = malloc(CATALOG_MAX * sizeof *catalog);
@@ -1089,6 +1197,8 @@ struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
     }
     out->device_id = dev->id;
     out->rollout_id = rollout_id;
+    snprintf(out->queued_by, sizeof out->queued_by, "%s", opts->by && !rollout_id ? opts->by : "");
+    ald_update_origin(out, by, sizeof by);
     snprintf(out->device, sizeof out->device, "%s", dev->name);
     snprintf(out->state, sizeof out->state, "queued");
     snprintf(out->steps_json, sizeof out->steps_json, "[]");
@@ -1125,6 +1235,13 @@ struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
             return ids;
         }
     }
+    /* What is under way counts as much as what runs: a device with an active update is
+     * busy, whatever the new request would send (docs/api.md, "Updates"). */
+    has_old = u->st->ops->update_active(u->st, dev->id, old) == ALD_STORE_OK;
+    if (has_old && !opts->replace) {
+        busy = busy_result(old, device, active);
+        goto out;
+    }
     out->estimate_only = !dev->inventory[0];
     if (dev->inventory[0] && !modules_from_json(dev->inventory, mods, &nmods, &streams)) {
         snprintf(msg, msglen, "the device's last inventory cannot be read");
@@ -1143,28 +1260,54 @@ struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
         goto out;
     }
     set_steps(out, &p, x, mods, nmods, "pending");
-    if (p.step_count == 0) {
+    rc = p.step_count == 0 ? ALD_QUEUE_UP_TO_DATE : ALD_QUEUE_QUEUED;
+    if (p.step_count == 0)
         snprintf(out->state, sizeof out->state, "up_to_date");
-        rc = ALD_QUEUE_UP_TO_DATE;
-        goto out;
-    }
-    rc = ALD_QUEUE_QUEUED;
-    if (dry_run)
+    /* Nothing to send: a user's request still replaces what is under way (the device would
+     * not end where asked otherwise); a rollout's leaves it. */
+    if (dry_run || (rc == ALD_QUEUE_UP_TO_DATE && (!has_old || rollout_id)))
         goto out;
     pthread_mutex_lock(&u->lock);
-    if (u->st->ops->update_active(u->st, dev->id, old) == ALD_STORE_OK) {
-        char why[64];
-        snprintf(why, sizeof why, "superseded by a newer update");
-        transition(u, old, "cancelled", al_result_name(AL_RESULT_CANCELLED), why);
+    /* Again under the lock: an update queued meanwhile is as busy as one seen before. */
+    has_old = u->st->ops->update_active(u->st, dev->id, old) == ALD_STORE_OK;
+    if (has_old && !opts->replace) {
+        pthread_mutex_unlock(&u->lock);
+        busy = busy_result(old, device, active);
+        goto out;
+    }
+    if (rc == ALD_QUEUE_UP_TO_DATE) {
+        if (has_old) /* replaced by nothing: the device runs what was asked for */
+            cancel_replaced(u, old, 0, by);
+        pthread_mutex_unlock(&u->lock);
+        goto out;
+    }
+    if (has_old) { /* the unique active index needs it final first; the event names both */
+        snprintf(old->state, sizeof old->state, "cancelled");
+        snprintf(old->result, sizeof old->result, "%s", al_result_name(AL_RESULT_CANCELLED));
+        old->finished_at = old->updated_at = ald_now_ms();
+        snprintf(old->why, sizeof old->why, "replaced by a newer update (queued by %s)", by);
+        if (u->st->ops->update_save(u->st, old) != ALD_STORE_OK) {
+            pthread_mutex_unlock(&u->lock);
+            rc = ALD_QUEUE_ERROR;
+            goto out;
+        }
     }
     if (u->st->ops->update_create(u->st, out) != ALD_STORE_OK) {
         rc = ALD_QUEUE_ERROR;
     } else {
-        char data[96];
-        snprintf(data, sizeof data, "{\"steps\":%zu,\"wire_estimate\":%" PRIu64 "}", p.step_count,
-                 out->wire_estimate);
-        ald_event_emit(u->st, "update.queued", dev->name, out->id, data);
-        ald_log(ALD_LOG_INFO, "update queued", "device", dev->name, NULL);
+        json_t *data = json_pack("{s:I, s:I}", "steps", (json_int_t)p.step_count,
+                                 "wire_estimate", (json_int_t)out->wire_estimate);
+        char *text = json_dumps(data, JSON_COMPACT);
+        if (has_old) {
+            /* old is saved as cancelled: set its state back so the transition writes the
+             * event (with the id of the update that replaces it) and the final why. */
+            snprintf(old->state, sizeof old->state, "cancelling");
+            cancel_replaced(u, old, out->id, by);
+        }
+        ald_event_emit_rollout(u->st, "update.queued", dev->name, out->id, rollout_id, text);
+        ald_log(ALD_LOG_INFO, "update queued", "device", dev->name, "by", by, NULL);
+        free(text);
+        json_decref(data);
     }
     pthread_mutex_unlock(&u->lock);
 out:
@@ -1172,7 +1315,45 @@ out:
     free(catalog);
     free(old);
     free(x);
+    if (!ald_is_ok(&busy))
+        return busy;
     return queue_result(rc, code, msg);
+}
+
+struct ald_result ald_updates_remove_device(struct ald_updates *u, const char *name, bool force,
+                                            const char *by, struct ald_update_rec *active)
+{
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_update_rec *rec = malloc(sizeof *rec);
+    struct ald_result res = dev && rec ? ald_device_get(u->st, name, dev)
+                                       : ald_store_failed(ALD_STORE_ERROR);
+    if (!ald_is_ok(&res))
+        goto out;
+    pthread_mutex_lock(&u->lock); /* no update is queued between the check and the removal */
+    if (u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK) {
+        char origin[ALD_NAME_MAX + 32], why[ALD_WHY_MAX + 1];
+        ald_update_origin(rec, origin, sizeof origin);
+        if (!force) {
+            res = ald_fail(ALD_ERR_CONFLICT, "active_update",
+                           "%s has an active update: #%lld (%s, queued by %s); remove it with "
+                           "force to cancel it", name, (long long)rec->id, rec->state, origin);
+            if (active)
+                *active = *rec;
+        } else {
+            snprintf(why, sizeof why, "the device was removed (by %s)", by ? by : "a user");
+            transition_ex(u, rec, "cancelled", al_result_name(AL_RESULT_CANCELLED), why,
+                          json_pack("{s:b, s:s}", "removed", 1, "by", by ? by : ""));
+        }
+    }
+    if (ald_is_ok(&res))
+        res = ald_device_delete(u->st, name, by);
+    pthread_mutex_unlock(&u->lock);
+out:
+    if (dev)
+        memset(dev->psk, 0, sizeof dev->psk);
+    free(dev);
+    free(rec);
+    return res;
 }
 
 struct ald_result ald_updates_cancel(struct ald_updates *u, int64_t id,
@@ -1242,6 +1423,11 @@ json_t *ald_update_json(const struct ald_update_rec *r, const struct ald_device_
         "finished_at", ald_time_json(r->finished_at));
     if (r->estimate_only)
         json_object_set_new(o, "estimate_only", json_true());
+    char origin[ALD_NAME_MAX + 32];
+    ald_update_origin(r, origin, sizeof origin);
+    json_object_set_new(o, "origin", json_string(origin));
+    json_object_set_new(o, "rollout_id", r->rollout_id ? json_integer(r->rollout_id) : json_null());
+    json_object_set_new(o, "queued_by", r->queued_by[0] ? json_string(r->queued_by) : json_null());
     if (dev) {
         json_object_set_new(o, "device_online", json_boolean(online(dev)));
         json_object_set_new(o, "device_last_seen_at", ald_time_json(dev->last_seen_at));

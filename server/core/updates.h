@@ -43,7 +43,8 @@ struct ald_device_ops ald_updates_device_ops(struct ald_updates *u);
  * Make `device` run the images named by sha256[0..n): image ids, or payload hashes exactly
  * one held image has (images.h, ald_image_resolve; the update keeps the ids; CONFLICT
  * "ambiguous_image" when several images have one). Plans against the last
- * inventory; supersedes the device's active update unless dry_run. rollout_id: the rollout
+ * inventory; supersedes the device's active update unless dry_run (what a rollout does;
+ * a user's request goes through ald_updates_queue_opts). rollout_id: the rollout
  * that starts it (0: a user). On success *out is the new update (or what it would be, dry
  * run), or, with out->state "up_to_date", nothing was queued: the device runs all of it.
  * Errors: NOT_FOUND (device), BAD_REQUEST (e.g. two images for one module), UNPROCESSABLE
@@ -53,6 +54,43 @@ struct ald_device_ops ald_updates_device_ops(struct ald_updates *u);
 struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
                                     const char *const *sha256, size_t n, bool dry_run,
                                     struct ald_update_rec *out, int64_t rollout_id);
+
+/* ---- issue 12: concurrent actions, removal ---- */
+
+/* How an update is queued (ald_updates_queue_opts). */
+struct ald_queue_opts {
+    bool dry_run;       /* plan it, store nothing */
+    bool replace;       /* cancel the device's active update (event update.cancelled with
+                         * "replaced": true and "replaced_by"); false: CONFLICT if one is */
+    const char *by;     /* the token name that queues it (NULL: none); kept as queued_by */
+    int64_t rollout_id; /* the rollout that queues it; 0: a user */
+};
+
+/*
+ * ald_updates_queue with options. A device with an active update is busy: unless
+ * opts->replace, the answer is CONFLICT "active_update" (also for a dry run, and also when
+ * the device runs the images already: what is under way counts as much as what runs) and
+ * *active (if not NULL) is that update. With replace, the active update is cancelled and
+ * the new one queued; if the device already runs the images, a user's request still
+ * cancels the active one and answers "up_to_date". Other errors as ald_updates_queue.
+ */
+struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *device,
+                                         const char *const *sha256, size_t n,
+                                         const struct ald_queue_opts *opts,
+                                         struct ald_update_rec *out,
+                                         struct ald_update_rec *active);
+
+/* Who started an update, for people: "rollout N", the token name, or "a user". */
+void ald_update_origin(const struct ald_update_rec *rec, char *out, size_t cap);
+
+/*
+ * Remove device `name` on behalf of token `by` (ald_device_delete). With an active update:
+ * CONFLICT "active_update" (*active, if not NULL, is that update) unless force, which
+ * cancels it first (event update.cancelled with "removed": true). Errors: NOT_FOUND,
+ * CONFLICT, INTERNAL.
+ */
+struct ald_result ald_updates_remove_device(struct ald_updates *u, const char *name, bool force,
+                                            const char *by, struct ald_update_rec *active);
 
 /* Cancel update `id`; *out is the update afterwards (also on CONFLICT: its final state).
  * Errors: NOT_FOUND, CONFLICT "final" (it already ended), INTERNAL. */

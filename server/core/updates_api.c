@@ -32,7 +32,10 @@ struct ald_result ald_update_list(struct ald_store *st, const char *name, size_t
 json_t *ald_update_json_live(struct ald_store *st, const struct ald_update_rec *rec)
 {
     struct ald_device_rec *d = malloc(sizeof *d);
-    bool have = d && st->ops->device_get(st, rec->device, d) == ALD_STORE_OK;
+    /* The device of that name now, if it is the update's (not a new one of a removed
+     * device's name). */
+    bool have = d && st->ops->device_get(st, rec->device, d) == ALD_STORE_OK &&
+                d->id == rec->device_id;
     json_t *o = ald_update_json(rec, have ? d : NULL);
     free(d);
     return o;

@@ -334,10 +334,30 @@ HANDLER(h_device_get)
     return ret;
 }
 
+/* DELETE /v1/devices/{name}[?force=true]: 409 while it has an active update, unless force
+ * (which cancels it). */
 HANDLER(h_device_delete)
 {
-    struct ald_result res = ald_device_delete(h->store, r->params[0], r->token.name);
-    return ald_is_ok(&res) ? reply_empty(c, r, MHD_HTTP_NO_CONTENT) : reply_result(c, r, &res);
+    const char *force = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "force");
+    struct ald_update_rec *active = calloc(1, sizeof *active);
+    struct ald_result res;
+    enum MHD_Result ret;
+    if (!active)
+        return MHD_NO;
+    if (force && strcmp(force, "true") && strcmp(force, "false")) {
+        free(active);
+        return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "force: true or false");
+    }
+    res = ald_updates_remove_device(h->updates, r->params[0], force && !strcmp(force, "true"),
+                                    r->token.name, active);
+    if (ald_is_ok(&res))
+        ret = reply_empty(c, r, MHD_HTTP_NO_CONTENT);
+    else if (active->id)
+        ret = reply_active_update(c, r, &res, active);
+    else
+        ret = reply_result(c, r, &res);
+    free(active);
+    return ret;
 }
 
 /* PATCH /v1/devices/{name}: product, groups, channel, pinned, dev. */

@@ -17,12 +17,15 @@
 json_t *event_json(const struct ald_event_rec *e)
 {
     json_t *data = json_loads(e->data, 0, NULL);
-    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:s, s:o}", "id", (json_int_t)e->id, "ts",
+    json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:s, s:o}", "id", (json_int_t)e->id, "ts",
                      ald_time_json(e->ts), "device",
                      e->device[0] ? json_string(e->device) : json_null(), "update_id",
                      e->update_id ? json_integer(e->update_id) : json_null(), "rollout_id",
                      e->rollout_id ? json_integer(e->rollout_id) : json_null(), "type",
                      e->type, "data", data ? data : json_object());
+    if (o) /* issue 12: the device's id, which a new device of the same name does not share */
+        json_object_set_new(o, "device_id", e->device_id ? json_integer(e->device_id) : json_null());
+    return o;
 }
 
 static int collect_event(void *ctx, const struct ald_event_rec *e)
@@ -67,6 +70,10 @@ bool event_filter_params(struct MHD_Connection *c, struct req *r, struct ald_eve
         bad = "'type' must be 1..31 of [a-z.], the start of event types (\"update.\")";
     else if (after && !parse_after(after, &f->after_id))
         bad = "'after' must be an event id";
+    /* issue 12: a removed device's history, by its id (the name may belong to another). */
+    const char *device_id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "device_id");
+    if (!bad && device_id && !parse_id(device_id, &f->device_id))
+        bad = "'device_id' must be a device id (a positive integer)";
     if (bad) {
         *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", bad);
         return false;

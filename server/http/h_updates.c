@@ -13,28 +13,47 @@
 
 #define UPDATES_LIST_MAX 100 /* the newest a device listing shows */
 
-/* POST /v1/devices/{name}/updates: {"images": [sha256...], "dry_run": bool}. */
+enum MHD_Result reply_active_update(struct MHD_Connection *c, struct req *r,
+                                    const struct ald_result *res,
+                                    const struct ald_update_rec *active)
+{
+    char origin[ALD_NAME_MAX + 32];
+    ald_update_origin(active, origin, sizeof origin);
+    json_t *upd = json_pack("{s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)active->id, "state",
+                            active->state, "origin", origin, "rollout_id",
+                            active->rollout_id ? json_integer(active->rollout_id) : json_null(),
+                            "queued_by",
+                            active->queued_by[0] ? json_string(active->queued_by) : json_null());
+    json_t *err = json_pack("{s:s, s:s, s:o}", "code", res->reason, "message", res->msg,
+                            "update", upd);
+    return reply_json(c, r, MHD_HTTP_CONFLICT, err ? json_pack("{s:o}", "error", err) : NULL);
+}
+
+/* POST /v1/devices/{name}/updates: {"images": [sha256...], "dry_run": bool,
+ * "replace": bool}. */
 HANDLER(h_updates_create)
 {
-    static const char *const fields[] = {"images", "dry_run", NULL};
+    static const char *const fields[] = {"images", "dry_run", "replace", NULL};
     enum MHD_Result ret = MHD_NO;
-    struct ald_update_rec *u = malloc(sizeof *u);
+    struct ald_update_rec *u = malloc(sizeof *u), *active = malloc(sizeof *active);
     const char *sha[ALD_PLAN_MAX_STEPS];
-    json_t *doc = parse_body(c, r, &ret), *images, *v, *dry;
+    json_t *doc = parse_body(c, r, &ret), *images, *v, *dry, *replace;
+    struct ald_queue_opts opts;
     struct ald_result res;
     bool dry_run, queued;
     size_t i, n;
 
-    if (!u || !doc || !only_fields(c, r, doc, fields, &ret))
+    if (!u || !active || !doc || !only_fields(c, r, doc, fields, &ret))
         goto out;
     images = json_object_get(doc, "images");
     dry = json_object_get(doc, "dry_run");
+    replace = json_object_get(doc, "replace");
     n = json_array_size(images);
     if (!json_is_array(images) || n < 1 || n > ALD_PLAN_MAX_STEPS ||
-        (dry && !json_is_boolean(dry))) {
+        (dry && !json_is_boolean(dry)) || (replace && !json_is_boolean(replace))) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "'images' must be an array of 1..%d image hashes; 'dry_run' a boolean",
-                          ALD_PLAN_MAX_STEPS);
+                          "'images' must be an array of 1..%d image hashes; 'dry_run' and "
+                          "'replace' booleans", ALD_PLAN_MAX_STEPS);
         goto out;
     }
     json_array_foreach(images, i, v) {
@@ -45,9 +64,11 @@ HANDLER(h_updates_create)
         }
     }
     dry_run = json_is_true(dry);
-    res = ald_updates_queue(h->updates, r->params[0], sha, n, dry_run, u, 0);
+    opts = (struct ald_queue_opts){dry_run, json_is_true(replace), r->token.name, 0};
+    memset(active, 0, sizeof *active);
+    res = ald_updates_queue_opts(h->updates, r->params[0], sha, n, &opts, u, active);
     if (!ald_is_ok(&res)) {
-        ret = reply_result(c, r, &res);
+        ret = active->id ? reply_active_update(c, r, &res, active) : reply_result(c, r, &res);
         goto out;
     }
     queued = strcmp(u->state, "up_to_date") != 0;
@@ -57,6 +78,7 @@ HANDLER(h_updates_create)
                      ald_update_json_live(h->store, u));
 out:
     free(u);
+    free(active);
     json_decref(doc);
     return ret;
 }

@@ -121,6 +121,13 @@ bool parse_after(const char *s, int64_t *out);
 #define HANDLER(name) \
     enum MHD_Result name(struct ald_http *h, struct MHD_Connection *c, struct req *r)
 HANDLER(h_health);
+/* 409 "active_update" (issue 12): res's message and the active update {"id", "state",
+ * "origin", "rollout_id", "queued_by"} as the error's "update" (h_updates.c). */
+struct ald_update_rec;
+enum MHD_Result reply_active_update(struct MHD_Connection *c, struct req *r,
+                                    const struct ald_result *res,
+                                    const struct ald_update_rec *active);
+
 HANDLER(h_tokens_create);
 HANDLER(h_tokens_list);
 HANDLER(h_token_delete);

@@ -25,6 +25,7 @@ struct fake_link {
     int fail_fetch_at; /* fetch number that fails (0: none) */
     int fetches;
     uint32_t offsets[512], untils[512]; /* of each fetch */
+    bool removed; /* answer inventories 4.03: the server removed this device */
 };
 
 static al_err fake_exchange(void *ctx, uint8_t method, const char *path, const uint8_t *req,
@@ -39,6 +40,10 @@ static al_err fake_exchange(void *ctx, uint8_t method, const char *path, const u
         return AL_OK;
     }
     assert_string_equal(path, "i");
+    if (l->removed) {
+        *code = AL_COAP_FORBIDDEN;
+        return AL_OK;
+    }
     *code = (uint8_t)fake_inventory(&l->server, req, req_len, resp, cap, resp_len);
     return AL_OK;
 }
@@ -348,6 +353,25 @@ static void test_patch_for_another_base_is_refused(void **state)
     free(w->link.server.stream);
 }
 
+/* issue 12: a removed device is told so (4.03); the agent says AL_ERR_REMOVED, fetches
+ * nothing, and its caller backs off 60 s, doubling, at most a day. */
+static void test_removed_device_backs_off(void **state)
+{
+    struct world *w = *state;
+    struct al_session_result r;
+    w->link.server.target = &w->app2;
+    w->link.removed = true;
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_ERR_REMOVED);
+    assert_int_equal(w->link.fetches, 0);
+    assert_false(r.reset_needed);
+    assert_string_equal(al_err_name(AL_ERR_REMOVED), "removed");
+    assert_int_equal(al_agent_removed_backoff_s(1), 60);
+    assert_int_equal(al_agent_removed_backoff_s(2), 120);
+    assert_int_equal(al_agent_removed_backoff_s(11), 61440);
+    assert_int_equal(al_agent_removed_backoff_s(12), AL_AGENT_REMOVED_MAX_S);
+    assert_int_equal(al_agent_removed_backoff_s(1000), AL_AGENT_REMOVED_MAX_S);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_cut_mid_download_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_image_is_never_sent_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_transfer_is_reported_not_installed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_device_backs_off, setup, teardown),
     };
     return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
 }

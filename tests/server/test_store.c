@@ -393,6 +393,20 @@ static int collect_update_ids(void *ctx, const struct ald_update_rec *u)
 
 /* The images table as schema 5 had it (keyed by payload), in either dialect, with schema 6
  * forgotten: what an airliftd of the version before left. */
+/* Undo migration 7 (issue 12, updates: tombstones, events by device id). */
+static void undo_schema7(struct fixture *fx)
+{
+    if (fx->sqlite)
+        raw_exec(fx, "DROP TRIGGER devices_never_deleted; DROP TRIGGER updates_never_deleted;"
+                     "DROP TRIGGER rollouts_never_deleted;");
+    raw_exec(fx, "DROP INDEX events_device_id;"
+                 "ALTER TABLE events DROP COLUMN device_id;"
+                 "ALTER TABLE updates DROP COLUMN queued_by;"
+                 "ALTER TABLE devices DROP COLUMN removed_name;"
+                 "ALTER TABLE devices DROP COLUMN removed_at;"
+                 "DELETE FROM schema_version WHERE version = 7;");
+}
+
 #define SCHEMA5_IMAGES                                                                        \
     "DROP TABLE images;"                                                                      \
     "CREATE TABLE images ("                                                                   \
@@ -506,6 +520,7 @@ static void test_images_rekeyed(void **state)
     int v = 0;
     fx->st->ops->close(fx->st);
     fx->st = NULL;
+    undo_schema7(fx);
     raw_exec(fx, SCHEMA5_IMAGES
                  "INSERT INTO images(sha256, function, module_index, platform, version, "
                  "version_key, security_counter, link_address, payload_size, file_size, key_id, "
@@ -930,9 +945,23 @@ static void test_updates(void **state)
     assert_int_equal(st->ops->update_list(st, dev->id, 1, count_update, states), ALD_STORE_OK);
     assert_string_equal(states, "queued,");
 
-    /* Deleting the device deletes its updates. */
+    /* Removing the device keeps its updates (history) and a tombstone its identity finds;
+     * a new device of the name gets new device and update ids (issue 12: never reused). */
+    int64_t old_dev = dev->id, second = u->id;
     assert_int_equal(st->ops->device_delete(st, "e1"), ALD_STORE_OK);
-    assert_int_equal(st->ops->update_get(st, first, got), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->device_delete(st, "e1"), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->update_get(st, first, got), ALD_STORE_OK);
+    assert_string_equal(got->device, "e1");
+    assert_int_equal(st->ops->device_get(st, "e1", dev), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->device_by_identity(st, "id-1", dev), ALD_STORE_OK);
+    assert_true(dev->removed_at > 0);
+    assert_int_equal(st->ops->device_create(st, device("e1", "id-e1b")), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "e1", dev), ALD_STORE_OK);
+    assert_true(dev->id > old_dev);
+    assert_int_equal(dev->removed_at, 0);
+    u->device_id = dev->id;
+    assert_int_equal(st->ops->update_create(st, u), ALD_STORE_OK);
+    assert_true(u->id > second);
     free(dev);
     free(u);
     free(got);
@@ -1613,6 +1642,7 @@ static void test_modules_backfill(void **state)
     st->ops->close(st);
     fx->st = NULL;
     /* Back to schema 4, as an airliftd of the previous version left it. */
+    undo_schema7(fx);
     raw_exec(fx, "DROP TABLE device_modules;"
                  "DROP INDEX devices_product; DROP INDEX rollouts_state;"
                  "DROP INDEX rollout_devices_state; DROP INDEX rollout_devices_device;"
