@@ -90,8 +90,16 @@ static int dispatch(struct cli *cli, const struct cli_command *group, int argc, 
         return dispatch(cli, group, argc - 1, argv + 1);
     }
     cmd = find_command(group, argv[0]);
-    if (cmd == NULL)
+    if (cmd == NULL) {
+        struct alc_suggest s;
+        alc_suggest_init(&s, argv[0]);
+        for (const struct cli_command *const *c = group->subcommands; *c != NULL; c++)
+            alc_suggest_offer(&s, (*c)->name);
+        if (s.best)
+            return cli_usage_error(cli, "unknown command '%s'; did you mean '%s'?", argv[0],
+                                   s.best);
         return cli_usage_error(cli, "unknown command '%s'", argv[0]);
+    }
     path_push(cli, cmd->name);
     if (cmd->run != NULL)
         return cmd->run(cli, cmd, argc - 1, argv + 1);
