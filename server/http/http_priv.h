@@ -151,5 +151,8 @@ HANDLER(h_rollouts_list);
 HANDLER(h_rollout_get);
 HANDLER(h_rollout_devices);
 HANDLER(h_rollout_act);
+/* issue 12 (cli): the fleet questions (h_fleetq.c) */
+HANDLER(h_fleet_versions);
+HANDLER(h_usage_list);
 
 #endif
