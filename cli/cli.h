@@ -88,6 +88,8 @@ extern const struct cli_command cli_products_group;
 extern const struct cli_command cli_releases_group;
 extern const struct cli_command cli_release_command;
 extern const struct cli_command cli_rollouts_group;
+extern const struct cli_command cli_fleet_group;   /* issue 12: fleet versions */
+extern const struct cli_command cli_usage_command; /* issue 12: usage */
 
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 

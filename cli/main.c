@@ -23,6 +23,8 @@ static const struct cli_command *const top_commands[] = {
     &cli_release_command,
     &cli_rollouts_group,
     &cli_events_command,
+    &cli_fleet_group,   /* issue 12 (cli) */
+    &cli_usage_command, /* issue 12 (cli) */
     NULL,
 };
 

@@ -80,3 +80,19 @@ struct ald_result ald_usage_list(struct ald_store *st, const char *device, const
         return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", device);
     return ald_ok();
 }
+
+static int collect_module(void *ctx, const struct ald_module_rec *m)
+{
+    return json_array_append_new(ctx, json_pack("{s:s, s:i, s:s}", "function", m->function,
+                                                "index", m->index, "version", m->version));
+}
+
+json_t *ald_device_modules_json(struct ald_store *st, int64_t device_id)
+{
+    json_t *arr = json_array();
+    if (arr && st->ops->device_modules(st, device_id, collect_module, arr) != ALD_STORE_OK) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}

@@ -6,6 +6,8 @@
 #ifndef AIRLIFTD_FLEETQ_H
 #define AIRLIFTD_FLEETQ_H
 
+#include <jansson.h>
+
 #include "result.h"
 #include "store.h"
 
@@ -27,5 +29,12 @@ struct ald_result ald_fleet_versions(struct ald_store *st, const char *product,
  */
 struct ald_result ald_usage_list(struct ald_store *st, const char *device, const char *month,
                                  ald_usage_cb each, void *ctx);
+
+/*
+ * The modules of a device's last inventory (device id), compact, for the device listing:
+ * [{"function": "system", "index": 1, "version": "0.7.0"}, ...] by function and index ([]
+ * before its first report). NULL if the store fails or out of memory.
+ */
+json_t *ald_device_modules_json(struct ald_store *st, int64_t device_id);
 
 #endif
