@@ -109,6 +109,8 @@ check "products show trakcer: exit 6, did you mean" test $rc -eq 6 -a "$(grep -c
 check "devices show truk-1: exit 6, did you mean" test $rc -eq 6 -a "$(grep -c "device 'truk-1' does not exist; did you mean 'truck-1'?" "$WORK/out")" -eq 1
 "$A" events --device truk-1 >"$WORK/out" 2>&1; rc=$?
 check "events --device truk-1: exit 6, not 'no events'" test $rc -eq 6 -a "$(grep -c "device 'truk-1' does not exist; did you mean 'truck-1'?" "$WORK/out")" -eq 1
+timeout 20 "$A" events --device truk-1 --follow >"$WORK/out" 2>&1; rc=$?
+check "events --follow --device truk-1: exit 6 before any stream" test $rc -eq 6 -a "$(grep -c "device 'truk-1' does not exist; did you mean 'truck-1'?" "$WORK/out")" -eq 1
 "$A" devcies list >"$WORK/out" 2>&1; rc=$?
 check "a typo'd command: exit 2, did you mean" test $rc -eq 2 -a "$(grep -c "unknown command 'devcies'; did you mean 'devices'?" "$WORK/out")" -eq 1
 "$A" events --lats 3 >"$WORK/out" 2>&1; rc=$?

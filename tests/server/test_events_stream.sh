@@ -186,7 +186,7 @@ READER_ID=$(jq -r .id <<<"$BODY")
 START=$(last_event_id)
 stream live                              # from now
 stream devices --get -d type=device.     # from now, filtered
-stream quiet --get -d device=nobody      # never an event: keepalives only
+stream quiet --get -d type=never.        # never an event: keepalives only
 STREAM_TOKEN=$READER stream revoked      # read scope is enough; its token is revoked below
 grep -qx ": after $START" "$WORK/live.sse" && pass || fail "live stream opens after $START: $(head -1 "$WORK/live.sse")"
 # More streams than the daemon has workers (2): none may hold one.
