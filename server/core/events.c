@@ -36,7 +36,10 @@ void ald_event_actor_clear(void)
 
 void ald_event_actor_for(const char *type, int64_t rollout_id, char out[ALD_EVENT_ACTOR_MAX + 1])
 {
-    bool rollouts_own = rollout_id && !strncmp(type, "rollout.", 8);
+    /* What a rollout does by itself: its own events and the updates it queues (maybe on
+     * the device thread, when a device's report lets the next wave start). */
+    bool rollouts_own = rollout_id && (!strncmp(type, "rollout.", 8) ||
+                                       !strcmp(type, "update.queued"));
     if (actor_kind == ACTOR_TOKEN)
         snprintf(out, ALD_EVENT_ACTOR_MAX + 1, "%s", actor_name);
     else if (rollouts_own || (actor_kind == ACTOR_NONE && rollout_id))

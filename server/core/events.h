@@ -26,8 +26,8 @@ struct ald_result ald_event_last_id(struct ald_store *st, int64_t *out);
  * device endpoint for the devices. ald_event_actor_for() then names the actor of an event
  * recorded on this thread:
  *  - on behalf of a token: its name (a user started, paused, cancelled, flashed ...);
- *  - on behalf of the devices: "rollout N" for a rollout's own events (rollout.*) with a
- *    rollout id, else "device" (the device reported it);
+ *  - on behalf of the devices: "rollout N" for what a rollout does by itself (rollout.*
+ *    and update.queued events with a rollout id), else "device" (the device reported it);
  *  - otherwise (the rollout engine, the workers, startup): "rollout N" for an event with a
  *    rollout id, else "airliftd".
  * Names follow alc_name_valid(), so no token is named "rollout 3".

@@ -1517,6 +1517,8 @@ static void test_events_and_usage(void **state)
     assert_int_equal(ald_event_emit(st, "update.downloading", "d1", 4, NULL), ALD_STORE_OK);
     assert_int_equal(ald_event_emit_rollout(st, "rollout.device", "d1", 4, 9, NULL),
                      ALD_STORE_OK);
+    assert_int_equal(ald_event_emit_rollout(st, "update.queued", "d2", 6, 9, NULL),
+                     ALD_STORE_OK);
     ald_event_actor_clear();
     assert_int_equal(ald_event_emit_rollout(st, "update.queued", "d1", 5, 9, NULL),
                      ALD_STORE_OK);
@@ -1525,7 +1527,7 @@ static void test_events_and_usage(void **state)
     assert_int_equal(st->ops->event_list(st, &f, collect_actors, out), ALD_STORE_OK);
     assert_string_equal(out, "device.created=ci,update.downloading=device,"
                              "rollout.device=rollout 9,update.queued=rollout 9,"
-                             "token.created=airliftd,");
+                             "update.queued=rollout 9,token.created=airliftd,");
 
     /* Times: since <= ts < until. */
     memset(&ev, 0, sizeof ev);
@@ -1560,7 +1562,7 @@ static void test_events_and_usage(void **state)
     assert_int_equal(st->ops->event_list(st, &f, collect_actors, out), ALD_STORE_OK);
     assert_string_equal(out, "x.new=,x.old=,");
     out[0] = '\0';
-    f.before_id = 6; /* ids 1..7: the two before the sixth */
+    f.before_id = 7; /* ids 1..8: the two before the seventh */
     assert_int_equal(st->ops->event_list(st, &f, collect_actors, out), ALD_STORE_OK);
     assert_string_equal(out, "token.created=airliftd,update.queued=rollout 9,");
 
