@@ -514,7 +514,8 @@ struct al_version;
 bool ald_version_sort_key(const struct al_version *v, char *out, size_t cap);
 
 /* Convenience: append an event with printf-free JSON data (data_json may be NULL for {}).
- * device may be NULL; update_id and rollout_id 0 for none. */
+ * device may be NULL; update_id and rollout_id 0 for none. The actor is the calling
+ * thread's (ald_event_actor_for(), events.h). */
 enum ald_store_rc ald_event_emit(struct ald_store *st, const char *type, const char *device,
                                  int64_t update_id, const char *data_json);
 enum ald_store_rc ald_event_emit_rollout(struct ald_store *st, const char *type,
