@@ -105,6 +105,23 @@ static int read_config(struct cli *cli, struct cli_server *srv)
     return rc;
 }
 
+/* The config file the settings would be read from, for messages. */
+static const char *config_path_hint(void)
+{
+    static char path[CLI_URL_MAX];
+    const char *explicit_path = getenv("AIRLIFT_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (explicit_path && *explicit_path)
+        snprintf(path, sizeof path, "%s", explicit_path);
+    else if (xdg && *xdg)
+        snprintf(path, sizeof path, "%s/airlift/config", xdg);
+    else if (home && *home)
+        snprintf(path, sizeof path, "%s/.config/airlift/config", home);
+    else
+        snprintf(path, sizeof path, "the config file ($AIRLIFT_CONFIG)");
+    return path;
+}
+
 int cli_server_load(struct cli *cli, struct cli_server *srv)
 {
     const char *env;
@@ -134,6 +151,11 @@ int cli_server_load(struct cli *cli, struct cli_server *srv)
         srv->url[--n] = '\0';
     if (strncmp(srv->url, "http://", 7) && strncmp(srv->url, "https://", 8))
         return cli_usage_error(cli, "server '%s': expected an http:// or https:// URL", srv->url);
+    if (!srv->token[0])
+        return cli_error(cli, CLI_EXIT_USAGE, "no API token configured for %s: give --token "
+                         "TOKEN or --token-file PATH, set AIRLIFT_TOKEN, or put 'token = TOKEN' "
+                         "in %s (airliftd prints the admin token at its first start)", srv->url,
+                         config_path_hint());
     return 0;
 }
 
@@ -189,6 +211,13 @@ int cli_api(struct cli *cli, const struct cli_server *srv, const char *method, c
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     if (b.len)
         *reply = json_loadb((const char *)b.data, b.len, 0, NULL);
+    if (*status < 300 && b.len && !*reply) {
+        /* A success that is not JSON: something else answers at that URL. */
+        rc = cli_error(cli, CLI_EXIT_SERVER, "%s answered %s %s with something that is not "
+                       "JSON: is %s airliftd's API? (--server, AIRLIFT_SERVER or the config "
+                       "file)", srv->url, method, path, srv->url);
+        goto out;
+    }
     rc = 0;
 out:
     curl_slist_free_all(headers);
@@ -210,7 +239,10 @@ int cli_api_error(struct cli *cli, const struct cli_server *srv, long status, js
                          msg ? msg : "unauthorized");
     if (msg)
         return cli_error(cli, CLI_EXIT_SERVER, "%s", msg);
-    return cli_error(cli, CLI_EXIT_SERVER, "the server answered HTTP %ld", status);
+    /* No error object of airliftd's: another server, or a proxy, answers there. */
+    return cli_error(cli, CLI_EXIT_SERVER, "%s answered HTTP %ld without an airliftd error: is "
+                     "%s airliftd's API? (--server, AIRLIFT_SERVER or the config file)",
+                     srv->url, status, srv->url);
 }
 
 int cli_api_ok(struct cli *cli, const struct cli_server *srv, const char *method,

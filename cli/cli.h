@@ -25,6 +25,8 @@
 #include "airlift_common/name.h"
 #include "airlift_common/parse.h"
 #include "airlift_common/platform.h"
+#include "airlift_common/suggest.h"
+#include "airlift_common/timeparse.h"
 
 /* Exit codes: stable, documented in docs/cli.md. 6..15 belong to the server commands. */
 enum cli_exit {
@@ -95,6 +97,8 @@ extern const struct cli_command cli_image_list_cmd;
 extern const struct cli_command cli_image_show_cmd;
 extern const struct cli_command cli_image_remove_cmd;
 extern const struct cli_command cli_updates_group; /* issue 12: updates list|show|cancel */
+extern const struct cli_command cli_fleet_group;   /* issue 12: fleet versions */
+extern const struct cli_command cli_usage_command; /* issue 12: usage */
 
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 
@@ -232,6 +236,12 @@ int cli_path_exists(const char *path);
 /* "electron (10)" for a platform the table knows (airlift_common/platform.h), else the
  * number alone; into buf, returned. */
 const char *cli_platform_str(long long platform, char *buf, size_t cap);
+/*
+ * A size for people, in the one unit style of the CLI (docs/cli.md, "Sizes"): decimal units
+ * as carriers bill, 1 kB = 1000 bytes: "999 B", "1.0 kB" .. "999.9 kB", "1.00 MB" ..
+ * "999.99 MB", "1.00 GB" and up. Into buf, returned.
+ */
+const char *cli_size_str(uint64_t bytes, char *buf, size_t cap);
 /* Canonical version string into buf (AL_VERSION_STR_MAX). */
 const char *cli_version_str(const struct al_version *v, char buf[AL_VERSION_STR_MAX]);
 /* Print v as indented JSON (with cli->ndjson: one compact line) on stdout and release it.

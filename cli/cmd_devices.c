@@ -171,41 +171,196 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
     return 0;
 }
 
+/* "system 0.7.0" for a function whose modules share a version, else "system 1:0.7.0
+ * 2:0.6.4"; functions in the order the server lists them, ", " between. */
+static void modules_line(json_t *mods, char *buf, size_t cap)
+{
+    size_t used = 0, i = 0, n = json_array_size(mods);
+    buf[0] = '\0';
+    if (!n) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    while (i < n) {
+        const char *fn = cli_jstr(json_array_get(mods, i), "function");
+        size_t k = i;
+        bool same = true;
+        while (k < n && !strcmp(cli_jstr(json_array_get(mods, k), "function"), fn)) {
+            same &= !strcmp(cli_jstr(json_array_get(mods, k), "version"),
+                            cli_jstr(json_array_get(mods, i), "version"));
+            k++;
+        }
+        int w = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "",
+                         !strcmp(fn, "application") ? "app" : fn);
+        for (size_t j = i; w >= 0 && (size_t)w < cap - used && j < (same ? i + 1 : k); j++) {
+            json_t *m = json_array_get(mods, j);
+            used += (size_t)w;
+            if (same)
+                w = snprintf(buf + used, cap - used, " %s", cli_jstr(m, "version"));
+            else
+                w = snprintf(buf + used, cap - used, " %lld:%s", cli_jint(m, "index"),
+                             cli_jstr(m, "version"));
+        }
+        if (w < 0 || (size_t)w >= cap - used) {
+            buf[used] = '\0';
+            return;
+        }
+        used += (size_t)w;
+        i = k;
+    }
+}
+
+/* --filter KEY=VALUE into the listing's query; a usage error names what is wrong. */
+static int list_filter(struct cli *cli, char *query, size_t cap, const char *f)
+{
+    static const char *const keys[] = {"product", "group", "channel", "online", "state",
+                                       "prefix"};
+    const char *eq = strchr(f, '=');
+    char key[40];
+    struct al_version ver;
+    if (!eq || eq == f || (size_t)(eq - f) >= sizeof key)
+        return cli_usage_error(cli, "--filter '%s': expected KEY=VALUE (product, group, "
+                               "channel, online, state, prefix, or FUNCTION:INDEX=VERSION)", f);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - f), f);
+    const char *value = eq + 1;
+    if (strchr(key, ':')) { /* system:1=0.7.0 */
+        uint8_t fn;
+        char fname[24];
+        const char *colon = strchr(key, ':');
+        int64_t index;
+        snprintf(fname, sizeof fname, "%.*s", (int)(colon - key), key);
+        if (!cli_parse_function(fname, &fn) || !alc_parse_i64(colon + 1, 0, 255, &index) ||
+            !cli_parse_version(value, &ver))
+            return cli_usage_error(cli, "--filter '%s': expected FUNCTION:INDEX=VERSION, e.g. "
+                                   "system:1=0.7.0", f);
+        char module[48];
+        snprintf(module, sizeof module, "%s:%lld", al_function_name(fn), (long long)index);
+        if (!cli_query_add(query, cap, "module", module) ||
+            !cli_query_add(query, cap, "version", value))
+            return cli_usage_error(cli, "the filters are too long");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(key, keys[i]))
+            continue;
+        if (!strcmp(key, "online") && strcmp(value, "true") && strcmp(value, "false"))
+            return cli_usage_error(cli, "--filter '%s': online=true or online=false", f);
+        if (!cli_query_add(query, cap, key, value))
+            return cli_usage_error(cli, "the filters are too long");
+        return 0;
+    }
+    const char *close = alc_suggest(key, keys, sizeof keys / sizeof keys[0]);
+    return cli_usage_error(cli, "--filter '%s': unknown key '%s'%s%s%s (product, group, "
+                           "channel, online, state, prefix, or FUNCTION:INDEX=VERSION)", f, key,
+                           close ? "; did you mean '" : "", close ? close : "",
+                           close ? "'?" : "");
+}
+
+enum { OPT_FILTER = 100, OPT_LIMIT, OPT_AFTER, OPT_PAGE_SIZE };
+
 static int devices_list(struct cli *cli, const struct cli_command *self, int argc, char **argv)
 {
-    static const struct cli_option none[] = {{NULL, 0, false, 0}};
+    static const struct cli_option options[] = {
+        {"filter", 0, true, OPT_FILTER}, {"limit", 0, true, OPT_LIMIT},
+        {"after", 0, true, OPT_AFTER}, {"page-size", 0, true, OPT_PAGE_SIZE},
+        {NULL, 0, false, 0}};
     struct cli_parser p;
     struct cli_server srv;
-    const char *value;
-    json_t *reply = NULL, *d;
+    const char *value, *after = NULL;
+    char query[1024] = "", after_buf[ALC_NAME_MAX + 1] = "";
+    json_t *all = json_array(), *reply = NULL, *d;
+    long long limit = 0, page_size = 500, shown = 0;
+    int64_t n;
     size_t i;
-    int opt, rc;
-    cli_parser_init(&p, cli, none, argc, argv);
+    int opt, rc = CLI_EXIT_USAGE;
+    bool more = false;
+    cli_parser_init(&p, cli, options, argc, argv);
     while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
-        if (opt == CLI_ARG_HELP) {
-            cli_print_help(self, cli->path);
-            return 0;
+        switch (opt) {
+        case OPT_FILTER:
+            if ((rc = list_filter(cli, query, sizeof query, value)) != 0)
+                goto out;
+            break;
+        case OPT_LIMIT:
+        case OPT_PAGE_SIZE:
+            if (!alc_parse_id(value, false, &n) || n > 1000) {
+                rc = cli_usage_error(cli, "--%s '%s': expected a number 1..1000",
+                                     opt == OPT_LIMIT ? "limit" : "page-size", value);
+                goto out;
+            }
+            *(opt == OPT_LIMIT ? &limit : &page_size) = n;
+            break;
+        case OPT_AFTER:
+            if (!alc_name_valid(value)) {
+                rc = cli_usage_error(cli, "--after '%s': expected a device name", value);
+                goto out;
+            }
+            after = value;
+            break;
+        case CLI_ARG_HELP: cli_print_help(self, cli->path); rc = 0; goto out;
+        case CLI_ARG_POSITIONAL: rc = cli_usage_error(cli, "unexpected argument '%s'", value); goto out;
+        default: goto out;
         }
-        return opt == CLI_ARG_POSITIONAL ? cli_usage_error(cli, "no arguments expected")
-                                         : CLI_EXIT_USAGE;
     }
-    if ((rc = cli_server_load(cli, &srv)) != 0 ||
-        (rc = cli_api_ok(cli, &srv, "GET", "/v1/devices", NULL, &reply)) != 0)
-        return rc;
-    if (cli->json)
-        return cli_json_print(cli, reply);
-    printf("%-20s %-8s %-14s %-22s %s\n", "NAME", "STATE", "LAST SEEN", "UPDATE", "");
-    json_array_foreach(json_object_get(reply, "devices"), i, d) {
-        char seen[32], upd[48] = "-";
+    if ((rc = cli_server_load(cli, &srv)) != 0)
+        goto out;
+    if (after)
+        snprintf(after_buf, sizeof after_buf, "%s", after);
+    /* One page of --limit, or every page, following `next`. */
+    for (;;) {
+        char path[1200], num[24];
+        long long want = limit ? limit : page_size;
+        snprintf(path, sizeof path, "/v1/devices%s", query);
+        snprintf(num, sizeof num, "%lld", want);
+        cli_query_add(path, sizeof path, "limit", num);
+        if (after_buf[0])
+            cli_query_add(path, sizeof path, "after", after_buf);
+        if ((rc = cli_api_ok(cli, &srv, "GET", path, NULL, &reply)) != 0)
+            goto out;
+        json_array_extend(all, json_object_get(reply, "devices"));
+        const char *next = json_string_value(json_object_get(reply, "next"));
+        more = next != NULL;
+        if (next)
+            snprintf(after_buf, sizeof after_buf, "%s", next);
+        json_decref(reply);
+        reply = NULL;
+        if (!more || limit)
+            break;
+    }
+    if (cli->json) {
+        json_t *doc = json_pack("{s:O, s:o, s:I}", "devices", all, "next",
+                                limit && more ? json_string(after_buf) : json_null(), "count",
+                                (json_int_t)json_array_size(all));
+        rc = cli_json_print(cli, doc);
+        goto out;
+    }
+    if (!json_array_size(all)) {
+        printf(query[0] ? "no devices match\n" : "no devices\n");
+        rc = 0;
+        goto out;
+    }
+    printf("%-20s %-12s %-8s %-8s %-12s %-20s %s\n", "NAME", "PRODUCT", "CHANNEL", "STATE",
+           "LAST SEEN", "UPDATE", "MODULES");
+    json_array_foreach(all, i, d) {
+        char seen[32], upd[48] = "-", mods[512];
         json_t *u = json_object_get(d, "update");
+        const char *product = json_string_value(json_object_get(d, "product"));
         if (json_is_object(u))
-            snprintf(upd, sizeof upd, "#%lld %s", (long long)json_integer_value(json_object_get(u, "id")),
-                     json_string_value(json_object_get(u, "state")));
-        printf("%-20s %-8s %-14s %-22s\n", json_string_value(json_object_get(d, "name")),
-               liveness(d), ago(json_object_get(d, "last_seen_at"), seen, sizeof seen), upd);
+            snprintf(upd, sizeof upd, "#%lld %s", cli_jint(u, "id"), cli_jstr(u, "state"));
+        modules_line(json_object_get(d, "modules"), mods, sizeof mods);
+        printf("%-20s %-12s %-8s %-8s %-12s %-20s %s\n", cli_jstr(d, "name"),
+               product ? product : "-", cli_jstr(d, "channel"), liveness(d),
+               ago(json_object_get(d, "last_seen_at"), seen, sizeof seen), upd, mods);
+        shown++;
     }
+    if (limit && more)
+        fprintf(stderr, "airlift: %lld shown; more: airlift devices list --after %s%s\n", shown,
+                after_buf, " --limit N (same filters)");
+    rc = 0;
+out:
+    json_decref(all);
     json_decref(reply);
-    return 0;
+    return rc;
 }
 
 static int devices_show(struct cli *cli, const struct cli_command *self, int argc, char **argv)
@@ -224,10 +379,11 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
     if (cli->json)
         return cli_json_print(cli, d);
     json_t *inv = json_object_get(d, "inventory");
-    printf("%s: %s, last seen %s, %lld bytes sent to it, %lld received\n", name, liveness(d),
+    char tx[32], rx[32];
+    printf("%s: %s, last seen %s, %s sent to it, %s received\n", name, liveness(d),
            ago(json_object_get(d, "last_seen_at"), seen, sizeof seen),
-           (long long)json_integer_value(json_object_get(d, "bytes_sent")),
-           (long long)json_integer_value(json_object_get(d, "bytes_received")));
+           cli_size_str((uint64_t)cli_jint(d, "bytes_sent"), tx, sizeof tx),
+           cli_size_str((uint64_t)cli_jint(d, "bytes_received"), rx, sizeof rx));
     print_fleet_line("fleet: ", d);
     if (!json_is_object(inv)) {
         printf("it has not reported what it runs yet\n");
@@ -246,9 +402,9 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
         printf("boot state: %s%s%s\n", boot ? boot : "?", why ? ": " : "", why ? reason : "");
         json_t *dl = json_object_get(inv, "download");
         if (json_is_object(dl))
-            printf("download in progress: step %lld, %lld bytes held\n",
+            printf("download in progress: step %lld, %s held\n",
                    (long long)json_integer_value(json_object_get(dl, "step")),
-                   (long long)json_integer_value(json_object_get(dl, "offset")));
+                   cli_size_str((uint64_t)cli_jint(dl, "offset"), tx, sizeof tx));
     }
     json_t *u = json_object_get(d, "update");
     if (json_is_object(u))
@@ -458,8 +614,21 @@ static const struct cli_command add_cmd = {
     "  -o, --out FILE  also write name, identity, psk and server as JSON (mode 0600)\n",
     devices_add, NULL};
 static const struct cli_command list_cmd = {
-    "list", "ls", "every device: online, asleep or offline, last seen, active update",
-    "Usage: airlift devices list [--json]\n", devices_list, NULL};
+    "list", "ls", "the devices: product, channel, state, last seen, update, versions",
+    "Usage: airlift devices list [--filter KEY=VALUE]... [--limit N] [--after NAME]\n"
+    "                            [--page-size N] [--json]\n"
+    "\n"
+    "One line per device in name order: name, product, channel, online / asleep / offline,\n"
+    "last seen, active update, and the version of each module it last reported.\n"
+    "  --filter KEY=VALUE  only devices that match (repeatable; all must match):\n"
+    "                      product=P, group=G, channel=C, online=true|false,\n"
+    "                      state=none|active|queued|downloading|..., prefix=NAME-START,\n"
+    "                      FUNCTION:INDEX=VERSION (system:1=0.7.0, application:1=2.0.0)\n"
+    "  --limit N           one page of at most N devices (1..1000); prints how to go on\n"
+    "  --after NAME        start after this name (the page before ended there)\n"
+    "  --page-size N       without --limit: ask for N devices at a time (default 500)\n"
+    "  --json              {\"devices\": [...], \"next\": NAME|null, \"count\": N}\n",
+    devices_list, NULL};
 static const struct cli_command show_cmd = {
     "show", NULL, "what a device actually runs, as it last reported, and when",
     "Usage: airlift devices show NAME [--json]\n"

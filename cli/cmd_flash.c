@@ -33,14 +33,10 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The CLI's one size style (cli_size_str: decimal kB and MB, as carriers bill). */
 static void human_bytes(double b, char *out, size_t cap)
 {
-    if (b < 10 * 1024)
-        snprintf(out, cap, "%.0f B", b);
-    else if (b < 10 * 1024 * 1024)
-        snprintf(out, cap, "%.1f KiB", b / 1024);
-    else
-        snprintf(out, cap, "%.2f MiB", b / (1024 * 1024));
+    cli_size_str(b > 0 ? (uint64_t)b : 0, out, cap);
 }
 
 static const char *str(json_t *o, const char *key)

@@ -24,6 +24,8 @@ static const struct cli_command *const top_commands[] = {
     &cli_release_command,
     &cli_rollouts_group,
     &cli_events_command,
+    &cli_fleet_group,   /* issue 12 (cli) */
+    &cli_usage_command, /* issue 12 (cli) */
     NULL,
 };
 
@@ -91,8 +93,16 @@ static int dispatch(struct cli *cli, const struct cli_command *group, int argc, 
         return dispatch(cli, group, argc - 1, argv + 1);
     }
     cmd = find_command(group, argv[0]);
-    if (cmd == NULL)
+    if (cmd == NULL) {
+        struct alc_suggest s;
+        alc_suggest_init(&s, argv[0]);
+        for (const struct cli_command *const *c = group->subcommands; *c != NULL; c++)
+            alc_suggest_offer(&s, (*c)->name);
+        if (s.best)
+            return cli_usage_error(cli, "unknown command '%s'; did you mean '%s'?", argv[0],
+                                   s.best);
         return cli_usage_error(cli, "unknown command '%s'", argv[0]);
+    }
     path_push(cli, cmd->name);
     if (cmd->run != NULL)
         return cmd->run(cli, cmd, argc - 1, argv + 1);

@@ -80,7 +80,17 @@ int cli_parser_next(struct cli_parser *p, const char **value)
 
         opt = find_long(p->options, name, name_len);
         if (opt == NULL) {
-            cli_usage_error(p->cli, "unknown option '--%.*s'", (int)name_len, name);
+            char wanted[64];
+            struct alc_suggest sg;
+            snprintf(wanted, sizeof wanted, "%.*s", (int)name_len, name);
+            alc_suggest_init(&sg, wanted);
+            for (const struct cli_option *o = p->options; o && o->name; o++)
+                alc_suggest_offer(&sg, o->name);
+            if (sg.best)
+                cli_usage_error(p->cli, "unknown option '--%s'; did you mean '--%s'?", wanted,
+                                sg.best);
+            else
+                cli_usage_error(p->cli, "unknown option '--%.*s'", (int)name_len, name);
             return CLI_ARG_ERROR;
         }
         if (eq != NULL) {
@@ -351,6 +361,23 @@ const char *cli_platform_str(long long platform, char *buf, size_t cap)
         snprintf(buf, cap, "%s (%lld)", name, platform);
     else
         snprintf(buf, cap, "%lld", platform);
+    return buf;
+}
+
+const char *cli_size_str(uint64_t bytes, char *buf, size_t cap)
+{
+    /* Rounded down at each step, so "999.99 MB" never shows for a size that is 1.00 GB. */
+    if (bytes < 1000)
+        snprintf(buf, cap, "%llu B", (unsigned long long)bytes);
+    else if (bytes < 1000000)
+        snprintf(buf, cap, "%llu.%llu kB", (unsigned long long)(bytes / 1000),
+                 (unsigned long long)(bytes % 1000 / 100));
+    else if (bytes < 1000000000)
+        snprintf(buf, cap, "%llu.%02llu MB", (unsigned long long)(bytes / 1000000),
+                 (unsigned long long)(bytes % 1000000 / 10000));
+    else
+        snprintf(buf, cap, "%llu.%02llu GB", (unsigned long long)(bytes / 1000000000),
+                 (unsigned long long)(bytes % 1000000000 / 10000000));
     return buf;
 }
 

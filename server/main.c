@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "coap_endpoint.h"
 #include "config.h"
+#include "events.h"
 #include "http_api.h"
 #include "log.h"
 #include "rollouts.h"
@@ -166,6 +167,7 @@ struct device_thread {
 static void *serve_devices(void *arg)
 {
     struct device_thread *d = arg;
+    ald_event_actor_device(); /* what happens here, the devices report (events.h) */
     while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
         if (ald_coap_serve(d->coap, 200) != 0)
             ald_log(ALD_LOG_WARN, "device endpoint I/O error", NULL);

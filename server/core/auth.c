@@ -45,10 +45,24 @@ enum ald_store_rc ald_token_issue(struct ald_store *st, const char *name, enum a
     return st->ops->token_create(st, rec);
 }
 
+/* token_list callback: is ctx->name the name of a live token? */
+struct name_taken {
+    const char *name;
+    bool taken;
+};
+static int live_name(void *ctx, const struct ald_token_rec *t)
+{
+    struct name_taken *x = ctx;
+    if (!t->revoked && !strcmp(t->name, x->name))
+        x->taken = true;
+    return x->taken;
+}
+
 struct ald_result ald_token_create(struct ald_store *st, const char *name, const char *scope,
                                    const char *by, char out[ALD_TOKEN_LEN + 1],
                                    struct ald_token_rec *rec)
 {
+    struct name_taken taken = {name, false};
     enum ald_scope sc;
     enum ald_store_rc rc;
     char data[160];
@@ -59,6 +73,12 @@ struct ald_result ald_token_create(struct ald_store *st, const char *name, const
     sc = ald_scope_parse(scope);
     if (!sc)
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "scope must be read, operator or admin");
+    /* A token's name is who did what in the events (their actor): one live token per name. */
+    if ((rc = st->ops->token_list(st, live_name, &taken)) != ALD_STORE_OK)
+        return ald_store_failed(rc);
+    if (taken.taken)
+        return ald_fail(ALD_ERR_EXISTS, "exists", "a token named '%s' already exists (revoke "
+                        "it first, or choose another name)", name);
     if ((rc = ald_token_issue(st, name, sc, out, rec)) != ALD_STORE_OK)
         return ald_store_failed(rc);
     snprintf(data, sizeof data, "{\"id\":%" PRId64 ",\"name\":\"%s\",\"scope\":\"%s\"}", rec->id,

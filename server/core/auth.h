@@ -33,7 +33,7 @@ enum ald_store_rc ald_token_issue(struct ald_store *st, const char *name, enum a
  * Create a token named `name` (alc_name_valid) with the scope named `scope` ("read",
  * "operator", "admin"), on behalf of the token named `by` (for the log). On success the token
  * string (shown once) is in out, its record in *rec, and a token.created event is recorded.
- * Errors: BAD_REQUEST (name, scope), INTERNAL.
+ * Errors: BAD_REQUEST (name, scope), EXISTS (a live token has this name), INTERNAL.
  */
 struct ald_result ald_token_create(struct ald_store *st, const char *name, const char *scope,
                                    const char *by, char out[ALD_TOKEN_LEN + 1],

@@ -180,6 +180,51 @@ bool ald_groups_json(const char *const *groups, size_t n, char *out, size_t cap)
     return ok;
 }
 
+/* A device's fleet fields, before a change, for the device.changed event's data. */
+struct fleet_fields {
+    int64_t product_id;
+    char groups_json[ALD_GROUPS_JSON_MAX];
+    char channel[ALD_NAME_MAX + 1];
+    char pinned[ALD_VERSION_MAX + 1];
+    bool dev;
+};
+
+/* The product's name as JSON, null for none. */
+static json_t *product_json(struct ald_store *st, int64_t id)
+{
+    char name[ALD_NAME_MAX + 1];
+    return id && ald_product_name(st, id, name) ? json_string(name) : json_null();
+}
+
+/* {"FIELD": {"from": OLD, "to": NEW}, ...} for each fleet field that changed, as text. */
+static char *changed_json(struct ald_store *st, const struct fleet_fields *was,
+                          const struct ald_device_rec *now)
+{
+    json_t *d = json_object();
+    char *text;
+#define CHANGED(field, from, to) \
+    json_object_set_new(d, field, json_pack("{s:o, s:o}", "from", from, "to", to))
+    if (was->product_id != now->product_id)
+        CHANGED("product", product_json(st, was->product_id), product_json(st, now->product_id));
+    if (strcmp(was->groups_json, now->groups_json)) {
+        json_t *a = json_loads(was->groups_json[0] ? was->groups_json : "[]", 0, NULL);
+        json_t *b = json_loads(now->groups_json[0] ? now->groups_json : "[]", 0, NULL);
+        CHANGED("groups", a ? a : json_array(), b ? b : json_array());
+    }
+    if (strcmp(was->channel, now->channel))
+        CHANGED("channel", json_string(was->channel[0] ? was->channel : "stable"),
+                json_string(now->channel[0] ? now->channel : "stable"));
+    if (strcmp(was->pinned, now->pinned))
+        CHANGED("pinned", was->pinned[0] ? json_string(was->pinned) : json_null(),
+                now->pinned[0] ? json_string(now->pinned) : json_null());
+    if (was->dev != now->dev)
+        CHANGED("dev", json_boolean(was->dev), json_boolean(now->dev));
+#undef CHANGED
+    text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    return text;
+}
+
 struct ald_result ald_device_change(struct ald_store *st, const char *name,
                                     const struct ald_device_change *ch,
                                     struct ald_device_rec *out)
@@ -187,10 +232,17 @@ struct ald_result ald_device_change(struct ald_store *st, const char *name,
     struct ald_result res = ald_device_get(st, name, out);
     struct ald_product_rec p;
     struct al_version ver;
+    struct fleet_fields was;
     enum ald_store_rc rc;
     const char *why = NULL;
+    char *changed;
     if (!ald_is_ok(&res))
         return res;
+    was.product_id = out->product_id;
+    memcpy(was.groups_json, out->groups_json, sizeof was.groups_json);
+    memcpy(was.channel, out->channel, sizeof was.channel);
+    memcpy(was.pinned, out->pinned, sizeof was.pinned);
+    was.dev = out->dev;
     if (ch->set_product) {
         if (!ch->product)
             out->product_id = 0;
@@ -225,7 +277,9 @@ struct ald_result ald_device_change(struct ald_store *st, const char *name,
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", why);
     if ((rc = st->ops->device_set_fleet(st, out)) != ALD_STORE_OK)
         return ald_store_failed(rc);
-    ald_event_emit(st, "device.changed", out->name, 0, NULL);
+    changed = changed_json(st, &was, out);
+    ald_event_emit(st, "device.changed", out->name, 0, changed);
+    free(changed);
     return ald_ok();
 }
 

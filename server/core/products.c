@@ -32,7 +32,10 @@ struct ald_result ald_product_create(struct ald_store *st, const char *name, uin
         return ald_fail(ALD_ERR_EXISTS, "exists", "product '%s' already exists", name);
     if (rc != ALD_STORE_OK)
         return ald_store_failed(rc);
-    ald_event_emit(st, "product.created", NULL, 0, NULL);
+    char data[ALD_NAME_MAX + 48];
+    snprintf(data, sizeof data, "{\"name\":\"%s\",\"platform\":%u}", out->name,
+             (unsigned)out->platform);
+    ald_event_emit(st, "product.created", NULL, 0, data);
     return ald_ok();
 }
 

@@ -95,7 +95,14 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
         res = ald_store_failed(rc);
         goto out;
     }
-    ald_event_emit(st, "release.created", NULL, 0, NULL);
+    { /* what was made: product, version, channel, images (docs/api.md, "Events") */
+        json_t *d = json_pack("{s:s, s:s, s:s, s:O}", "product", p->name, "version",
+                              out->version, "channel", out->channel, "images", arr);
+        char *djson = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        ald_event_emit(st, "release.created", NULL, 0, djson);
+        free(djson);
+        json_decref(d);
+    }
     res = ald_ok();
 out:
     free(text);

@@ -135,8 +135,10 @@ struct ald_result ald_rollout_create(struct ald_rollouts *r, const char *product
     struct ald_release_rec rel;
     char msg[256];
     enum ald_store_rc rc;
-    if (r->st->ops->product_get(r->st, product, &prod) != ALD_STORE_OK ||
-        r->st->ops->release_get(r->st, prod.id, version, &rel) != ALD_STORE_OK)
+    /* What is missing first: the product, then its release. */
+    if (r->st->ops->product_get(r->st, product, &prod) != ALD_STORE_OK)
+        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' does not exist", product);
+    if (r->st->ops->release_get(r->st, prod.id, version, &rel) != ALD_STORE_OK)
         return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' has no release %s",
                         product, version);
     rec->release_id = rel.id;

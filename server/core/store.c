@@ -2,6 +2,7 @@
  * store.c - backend-independent helpers of the storage interface (store.h).
  */
 #include "store.h"
+#include "events.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +104,7 @@ enum ald_store_rc ald_event_emit_rollout(struct ald_store *st, const char *type,
         memcpy(ev.data, data_json, strlen(data_json) + 1);
     else
         memcpy(ev.data, "{}", 3);
+    ald_event_actor_for(type, rollout_id, ev.actor); /* events.h: who did it */
     return st->ops->event_append(st, &ev);
 }
 

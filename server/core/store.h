@@ -63,6 +63,7 @@ enum ald_scope {
 #define ALD_DEPS_JSON_MAX 2048   /* at most 8 dependencies, as JSON text */
 #define ALD_EVENT_TYPE_MAX 64
 #define ALD_EVENT_DATA_MAX 4096  /* event payload, as JSON text */
+#define ALD_EVENT_ACTOR_MAX 79   /* a token name (64), or "rollout " and an id */
 
 struct ald_token_rec {
     int64_t id;                    /* assigned by token_create */
@@ -137,6 +138,8 @@ struct ald_event_rec {
     char data[ALD_EVENT_DATA_MAX]; /* JSON object text, "{}" if nothing more to say */
     int64_t device_id;             /* the device's id; append: 0 takes the live device named
                                     * `device` (none: 0) */
+    char actor[ALD_EVENT_ACTOR_MAX + 1]; /* who did it: a token's name, "rollout N",
+                                          * "device", "airliftd"; "" if not recorded */
 };
 
 /* An update: make one device run a set of images (docs/api.md "Updates"). */
@@ -220,6 +223,10 @@ struct ald_event_filter {
     const char *type_prefix;       /* NULL: any; else types starting with it ("update.") */
     int64_t device_id;             /* 0: any; else events of the device with this id (a
                                     * removed one too); `device` names the live device */
+    int64_t since_ms;              /* 0: any; else only events with ts >= since_ms */
+    int64_t until_ms;              /* 0: any; else only events with ts < until_ms */
+    int64_t before_id;             /* 0: any; else only events with id < before_id */
+    bool newest;                   /* descending id order: the newest `limit` first */
 };
 
 /* Device queries (device_query, device_count): the devices matching every field set. */
@@ -277,6 +284,15 @@ struct ald_rollout_device_filter {
 };
 
 struct ald_store;
+
+/* Bytes on the air of one device in one calendar month (UTC): GET /v1/usage. */
+struct ald_usage_rec {
+    int64_t device_id;
+    char device[ALD_NAME_MAX + 1]; /* its name when the bytes were counted */
+    char month[8];                 /* "2026-11" */
+    uint64_t bytes_tx, bytes_rx;   /* wire bytes to / from it that month */
+};
+typedef int (*ald_usage_cb)(void *ctx, const struct ald_usage_rec *rec);
 
 typedef int (*ald_device_summary_cb)(void *ctx, const struct ald_device_summary *rec);
 typedef int (*ald_module_cb)(void *ctx, const struct ald_module_rec *rec);
@@ -349,7 +365,8 @@ struct ald_store_ops {
                                     ald_event_cb cb, void *ctx);
 
     /* Device liveness and wire bytes. seen: last_seen_at = now, adds tx/rx bytes to the
-     * device and, when update_id is not 0, to that update. checkin: next_checkin_at. */
+     * device, to its usage row of now's month (UTC; usage_list) and, when update_id is not
+     * 0, to that update. checkin: next_checkin_at. */
     enum ald_store_rc (*device_seen)(struct ald_store *st, int64_t device_id, int64_t now,
                                      uint64_t tx, uint64_t rx, int64_t update_id);
     enum ald_store_rc (*device_checkin)(struct ald_store *st, int64_t device_id,
@@ -474,6 +491,12 @@ struct ald_store_ops {
                                         ald_release_cb cb, void *ctx);
     enum ald_store_rc (*image_updates)(struct ald_store *st, const char *id, ald_update_cb cb,
                                        void *ctx);
+    /* ---- issue 12 (cli) ---- */
+
+    /* Usage rows (device_seen adds every device's wire bytes to its month's row), of one
+     * device name (NULL: all) and one month "YYYY-MM" (NULL: all), by month, device. */
+    enum ald_store_rc (*usage_list)(struct ald_store *st, const char *device, const char *month,
+                                    ald_usage_cb cb, void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */
@@ -524,12 +547,16 @@ struct al_version;
 bool ald_version_sort_key(const struct al_version *v, char *out, size_t cap);
 
 /* Convenience: append an event with printf-free JSON data (data_json may be NULL for {}).
- * device may be NULL; update_id and rollout_id 0 for none. */
+ * device may be NULL; update_id and rollout_id 0 for none. The actor is the calling
+ * thread's (ald_event_actor_for(), events.h). */
 enum ald_store_rc ald_event_emit(struct ald_store *st, const char *type, const char *device,
                                  int64_t update_id, const char *data_json);
 enum ald_store_rc ald_event_emit_rollout(struct ald_store *st, const char *type,
                                          const char *device, int64_t update_id,
                                          int64_t rollout_id, const char *data_json);
+
+/* The calendar month (UTC) of a time in ms, "2026-11", into out: usage rows' key. */
+void ald_usage_month(int64_t ms, char out[8]);
 
 /* Scope names: "read", "operator", "admin"; parse returns 0 for an unknown name. */
 const char *ald_scope_name(enum ald_scope scope);

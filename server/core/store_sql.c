@@ -242,6 +242,21 @@ static const char *const sqlite_migrations[] = {
     "CREATE TRIGGER rollouts_never_deleted BEFORE DELETE ON rollouts BEGIN"
     "  SELECT RAISE(ABORT, 'rollouts are history, never deleted: ids are never reused');"
     "END;",
+    /* 8 (issue 12, cli): who did what: each event's actor (a token's name, "rollout N",
+     * "device", "airliftd"; '' for events recorded before); events by time (the since/until
+     * filters); the bytes on the air per device and calendar month (UTC), added where
+     * device_seen adds them to the device (GET /v1/usage). No foreign key: a device's usage
+     * outlives it, like its events. */
+    "ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX events_ts ON events(ts, id);"
+    "CREATE TABLE device_usage ("
+    "  device_id INTEGER NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  month TEXT NOT NULL,"
+    "  bytes_tx INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_rx INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (device_id, month));"
+    "CREATE INDEX device_usage_month ON device_usage(month, device);",
 };
 
 /* PostgreSQL: the same tables as sqlite_migrations, step for step (BIGINT for INTEGER,
@@ -408,6 +423,18 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE events ADD COLUMN device_id BIGINT;"
     "UPDATE events SET device_id = d.id FROM devices d WHERE d.name = events.device;"
     "CREATE INDEX events_device_id ON events(device_id, id) WHERE device_id IS NOT NULL;",
+    /* 8 (issue 12, cli): event actors, events by time, usage per device and month (as in
+     * sqlite_migrations). */
+    "ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX events_ts ON events(ts, id);"
+    "CREATE TABLE device_usage ("
+    "  device_id BIGINT NOT NULL,"
+    "  device TEXT COLLATE \"C\" NOT NULL,"
+    "  month TEXT COLLATE \"C\" NOT NULL,"
+    "  bytes_tx BIGINT NOT NULL DEFAULT 0,"
+    "  bytes_rx BIGINT NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (device_id, month));"
+    "CREATE INDEX device_usage_month ON device_usage(month, device);",
 };
 #define MIGRATION_COUNT ((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
@@ -1468,7 +1495,7 @@ static enum ald_store_rc op_image_list(struct ald_store *st, ald_image_cb cb, vo
 /* ---- events ---- */
 
 #define EVENT_COLS "id, ts, coalesce(device, ''), coalesce(update_id, 0), type, data, " \
-                   "coalesce(rollout_id, 0), coalesce(device_id, 0)"
+                   "coalesce(rollout_id, 0), coalesce(device_id, 0), actor"
 
 static bool read_event(struct op *o, struct ald_sqlstmt *stmt, void *out)
 {
@@ -1481,7 +1508,8 @@ static bool read_event(struct op *o, struct ald_sqlstmt *stmt, void *out)
     e->device_id = col_i(o, stmt, 7);
     return col_text(o, stmt, 2, e->device, sizeof e->device) &&
            col_text(o, stmt, 4, e->type, sizeof e->type) &&
-           col_text(o, stmt, 5, e->data, sizeof e->data);
+           col_text(o, stmt, 5, e->data, sizeof e->data) &&
+           col_text(o, stmt, 8, e->actor, sizeof e->actor);
 }
 
 /*
@@ -1505,11 +1533,12 @@ static enum ald_store_rc op_event_append(struct ald_store *st, struct ald_event_
                        EVENT_LOCK_KEY));
     if (rc == ALD_STORE_OK)
         rc = run_int(&o, q(&o, "INSERT INTO events(ts, device, update_id, type, data, "
-                               "rollout_id, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                               "rollout_id, device_id, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                                "coalesce(CAST(?7 AS BIGINT), (SELECT id FROM devices WHERE "
-                               "name = ?2 AND removed_at = 0))) RETURNING id",
-                           "ienttnn", rec->ts, rec->device, rec->update_id, rec->type,
-                           rec->data[0] ? rec->data : "{}", rec->rollout_id, rec->device_id),
+                               "name = ?2 AND removed_at = 0)), ?8) RETURNING id",
+                           "ienttnnt", rec->ts, rec->device, rec->update_id, rec->type,
+                           rec->data[0] ? rec->data : "{}", rec->rollout_id, rec->device_id,
+                           rec->actor),
                      &rec->id);
     if (rc == ALD_STORE_OK && is_pg(&o)) {
         char id[24];
@@ -1530,18 +1559,25 @@ static enum ald_store_rc op_event_list(struct ald_store *st, const struct ald_ev
     if (rc != ALD_STORE_OK)
         return rc;
     /* The prefix compares bytes (substr), not LIKE: no wildcards, case-sensitive. */
-    rc = run_list(&o, q(&o, "SELECT " EVENT_COLS " FROM events WHERE id > ?1 "
-                            "AND (CAST(?2 AS TEXT) IS NULL OR device_id = (SELECT d.id FROM "
-                            "     devices d WHERE d.name = ?2 AND d.removed_at = 0) "
-                            "     OR (device_id IS NULL AND device = ?2)) "
-                            "AND (CAST(?7 AS BIGINT) IS NULL OR device_id = ?7) "
-                            "AND (CAST(?4 AS BIGINT) IS NULL OR update_id = ?4) "
-                            "AND (CAST(?5 AS BIGINT) IS NULL OR rollout_id = ?5) "
-                            "AND (CAST(?6 AS TEXT) IS NULL OR "
-                            "     substr(type, 1, length(CAST(?6 AS TEXT))) = ?6) "
-                            "ORDER BY id LIMIT ?3", "itinnen", f->after_id, f->device,
+    /* The same statement both ways; only the order differs (newest: the newest first). */
+#define EVENT_WHERE "SELECT " EVENT_COLS " FROM events WHERE id > ?1 "                          \
+                    "AND (CAST(?2 AS TEXT) IS NULL OR device_id = (SELECT d.id FROM "          \
+                    "     devices d WHERE d.name = ?2 AND d.removed_at = 0) "                  \
+                    "     OR (device_id IS NULL AND device = ?2)) "                            \
+                    "AND (CAST(?10 AS BIGINT) IS NULL OR device_id = ?10) "                    \
+                    "AND (CAST(?4 AS BIGINT) IS NULL OR update_id = ?4) "                      \
+                    "AND (CAST(?5 AS BIGINT) IS NULL OR rollout_id = ?5) "                     \
+                    "AND (CAST(?6 AS TEXT) IS NULL OR "                                        \
+                    "     substr(type, 1, length(CAST(?6 AS TEXT))) = ?6) "                    \
+                    "AND (CAST(?7 AS BIGINT) IS NULL OR ts >= ?7) "                            \
+                    "AND (CAST(?8 AS BIGINT) IS NULL OR ts < ?8) "                             \
+                    "AND (CAST(?9 AS BIGINT) IS NULL OR id < ?9) "
+    rc = run_list(&o, q(&o, f->newest ? EVENT_WHERE "ORDER BY id DESC LIMIT ?3"
+                                      : EVENT_WHERE "ORDER BY id LIMIT ?3",
+                        "itinnennnn", f->after_id, f->device,
                         f->limit ? (int64_t)f->limit : NO_LIMIT, f->update_id, f->rollout_id,
-                        f->type_prefix, f->device_id),
+                        f->type_prefix, f->since_ms, f->until_ms, f->before_id, f->device_id),
+#undef EVENT_WHERE
                   read_event, sizeof(struct ald_event_rec), (int (*)(void *, const void *))cb,
                   ctx);
     return leave(&o, rc);
@@ -1563,12 +1599,24 @@ static enum ald_store_rc op_device_seen(struct ald_store *st, int64_t device_id,
 {
     struct op o;
     bool both = update_id && (tx || rx);
-    enum ald_store_rc rc = enter(st, &o, "device_seen", both);
+    char month[8];
+    enum ald_store_rc rc = enter(st, &o, "device_seen", tx || rx);
     if (rc != ALD_STORE_OK)
         return rc;
     rc = run_change1(&o, q(&o, "UPDATE devices SET last_seen_at = ?1, bytes_tx = bytes_tx + ?2, "
                                "bytes_rx = bytes_rx + ?3 WHERE id = ?4", "iuui", now, tx, rx,
                            device_id));
+    /* The same bytes in the device's month (UTC), for GET /v1/usage. */
+    if (rc == ALD_STORE_OK && (tx || rx)) {
+        ald_usage_month(now, month);
+        rc = run(&o, q(&o, "INSERT INTO device_usage(device_id, device, month, bytes_tx, "
+                           "bytes_rx) SELECT id, name, CAST(?2 AS TEXT), CAST(?3 AS BIGINT), "
+                           "CAST(?4 AS BIGINT) FROM devices WHERE id = ?1 "
+                           "ON CONFLICT (device_id, month) DO UPDATE SET "
+                           "bytes_tx = device_usage.bytes_tx + excluded.bytes_tx, "
+                           "bytes_rx = device_usage.bytes_rx + excluded.bytes_rx",
+                       "ituu", device_id, month, tx, rx));
+    }
     if (rc == ALD_STORE_OK && both)
         rc = run(&o, q(&o, "UPDATE updates SET bytes_tx = bytes_tx + ?1, "
                            "bytes_rx = bytes_rx + ?2 WHERE id = ?3", "uui", tx, rx, update_id));
@@ -2297,6 +2345,57 @@ static enum ald_store_rc op_module_versions(struct ald_store *st, int64_t produc
     return leave(&o, rc);
 }
 
+/* ---- usage (issue 12) ---- */
+
+void ald_usage_month(int64_t ms, char out[8])
+{
+    /* Civil date of a day count (Howard Hinnant's civil_from_days). */
+    int64_t z = (ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000) + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    unsigned yy = (unsigned)(y % 10000), mm = (unsigned)m % 100;
+    out[0] = (char)('0' + yy / 1000);
+    out[1] = (char)('0' + yy / 100 % 10);
+    out[2] = (char)('0' + yy / 10 % 10);
+    out[3] = (char)('0' + yy % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + mm / 10);
+    out[6] = (char)('0' + mm % 10);
+    out[7] = '\0';
+}
+
+static bool read_usage(struct op *o, struct ald_sqlstmt *stmt, void *out)
+{
+    struct ald_usage_rec *u = out;
+    memset(u, 0, sizeof *u);
+    u->device_id = col_i(o, stmt, 0);
+    u->bytes_tx = (uint64_t)col_i(o, stmt, 3);
+    u->bytes_rx = (uint64_t)col_i(o, stmt, 4);
+    return col_text(o, stmt, 1, u->device, sizeof u->device) &&
+           col_text(o, stmt, 2, u->month, sizeof u->month);
+}
+
+static enum ald_store_rc op_usage_list(struct ald_store *st, const char *device,
+                                       const char *month, ald_usage_cb cb, void *ctx)
+{
+    struct op o;
+    enum ald_store_rc rc = enter(st, &o, "usage_list", false);
+    if (rc != ALD_STORE_OK)
+        return rc;
+    rc = run_list(&o, q(&o, "SELECT device_id, device, month, bytes_tx, bytes_rx "
+                            "FROM device_usage WHERE (CAST(?1 AS TEXT) IS NULL OR device = ?1) "
+                            "AND (CAST(?2 AS TEXT) IS NULL OR month = ?2) "
+                            "ORDER BY month, device, device_id", "tt", device, month),
+                  read_usage, sizeof(struct ald_usage_rec), (int (*)(void *, const void *))cb,
+                  ctx);
+    return leave(&o, rc);
+}
+
 /* ---- claims ---- */
 
 #define CLAIM_NAMESPACE 0x616c7274LL /* "alrt": the high 32 bits of a rollout claim's lock key */
@@ -2502,6 +2601,7 @@ static const struct ald_store_ops sql_ops = {
     .device_count = op_device_count,
     .device_modules = op_device_modules,
     .module_versions = op_module_versions,
+    .usage_list = op_usage_list, /* issue 12 */
     .rollout_list_state = op_rollout_list_state,
     .rollout_device_query = op_rollout_device_query,
     .rollout_device_counts = op_rollout_device_counts,

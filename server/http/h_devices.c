@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "fleetq.h"
 #include "http_priv.h"
 #include "reply.h"
 #include "updates.h"
@@ -216,6 +217,8 @@ struct device_listing {
     struct { int64_t id; char name[ALD_NAME_MAX + 1]; } products[PRODUCT_CACHE];
     size_t nproducts;
     int64_t now;
+    int64_t *ids; /* issue 12: each listed device's id, for its modules (fleetq.h) */
+    size_t nids, capids;
 };
 
 static int collect_summary(void *ctx, const struct ald_device_summary *d)
@@ -243,6 +246,17 @@ static int collect_summary(void *ctx, const struct ald_device_summary *d)
                      : json_null());
     l->n++;
     snprintf(l->last, sizeof l->last, "%s", d->name);
+    if (l->nids == l->capids) {
+        size_t cap = l->capids ? 2 * l->capids : 64;
+        int64_t *grown = realloc(l->ids, cap * sizeof *grown);
+        if (!grown) {
+            json_decref(o);
+            return 1;
+        }
+        l->ids = grown;
+        l->capids = cap;
+    }
+    l->ids[l->nids++] = d->id;
     return json_array_append_new(l->devices, o);
 }
 
@@ -286,6 +300,7 @@ HANDLER(h_devices_list)
     res = ald_device_query(h->store, &q, collect_summary, l, &total);
     if (!ald_is_ok(&res)) {
         json_decref(l->devices);
+        free(l->ids);
         free(l);
         return reply_result(c, r, &res);
     }
@@ -310,6 +325,13 @@ HANDLER(h_devices_list)
         }
         json_object_set_new(o, "product", name[0] ? json_string(name) : json_null());
     }
+    /* Each device's modules, as its last inventory has them (issue 12: the fleet at a
+     * glance in `airlift devices list`). */
+    json_array_foreach(l->devices, i, o) {
+        json_t *mods = i < l->nids ? ald_device_modules_json(h->store, l->ids[i]) : NULL;
+        json_object_set_new(o, "modules", mods ? mods : json_array());
+    }
+    free(l->ids);
     body = json_pack("{s:o}", "devices", l->devices);
     if (q.limit && l->n == q.limit)
         json_object_set_new(body, "next", json_string(l->last));

@@ -74,6 +74,7 @@ struct req {
     char method[16];
     char path[256];
     char location[192]; /* Location header of a 201, if set */
+    struct ald_store *store; /* for reply_result's "did you mean" (suggest.h) */
 };
 
 /* ---- request parsing (parse.c); each queues the 400 itself and returns NULL/false ---- */
@@ -158,5 +159,8 @@ HANDLER(h_rollouts_list);
 HANDLER(h_rollout_get);
 HANDLER(h_rollout_devices);
 HANDLER(h_rollout_act);
+/* issue 12 (cli): the fleet questions (h_fleetq.c) */
+HANDLER(h_fleet_versions);
+HANDLER(h_usage_list);
 
 #endif

@@ -13,10 +13,13 @@ json_t *parse_body(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret
 {
     json_error_t jerr;
     json_t *doc;
-    if (r->len == 0) {
+    size_t blank = 0;
+    while (blank < r->len && strchr(" \t\r\n", r->body[blank]) && r->body[blank])
+        blank++;
+    if (blank == r->len) {
         /* jansson would say "line -1, column -1: wrong arguments" */
         *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json",
-                           "request body is empty: send a JSON object");
+                           "the body is empty: expected a JSON object");
         return NULL;
     }
     doc = json_loadb((const char *)r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http_priv.h"
+#include "suggest.h"
 
 enum MHD_Result send_reply(struct MHD_Connection *c, struct req *r, unsigned status,
                            struct MHD_Response *resp)
@@ -107,9 +108,18 @@ enum MHD_Result reply_result(struct MHD_Connection *c, struct req *r,
                              const struct ald_result *res)
 {
     unsigned status = http_status_of(res->code);
-    struct MHD_Response *resp =
-        json_response(error_body(res->reason[0] ? res->reason : "internal",
-                                 res->detail[0] ? res->detail : NULL, res->msg));
+    char closest[ALD_NAME_MAX + 1], msg[ALD_RESULT_MSG_MAX + 96];
+    json_t *body;
+    /* "product 'trakcer' does not exist; did you mean 'tracker'?" (suggest.h) */
+    bool suggest = res->code == ALD_ERR_NOT_FOUND && ald_suggest_missing(r->store, res->msg,
+                                                                         closest);
+    if (suggest)
+        snprintf(msg, sizeof msg, "%s; did you mean '%s'?", res->msg, closest);
+    body = error_body(res->reason[0] ? res->reason : "internal",
+                      res->detail[0] ? res->detail : NULL, suggest ? msg : res->msg);
+    if (suggest && body)
+        json_object_set_new(json_object_get(body, "error"), "suggestion", json_string(closest));
+    struct MHD_Response *resp = json_response(body);
     if (resp && status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"airlift\"");
     return send_reply(c, r, status, resp);

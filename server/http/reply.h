@@ -41,7 +41,9 @@ unsigned http_status_of(enum ald_code code);
 /*
  * The error reply of a failed result: http_status_of(res->code), with code = res->reason,
  * message = res->msg and reason = res->detail when it is not empty. A 401 also carries the
- * Bearer challenge (WWW-Authenticate).
+ * Bearer challenge (WWW-Authenticate). A 404 whose message names a missing device, product,
+ * group or channel (suggest.h) gets "; did you mean 'NAME'?" and "suggestion": "NAME" when an
+ * existing name is close.
  */
 enum MHD_Result reply_result(struct MHD_Connection *c, struct req *r,
                              const struct ald_result *res);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "events.h"
 #include "http_priv.h"
 #include "log.h"
 #include "reply.h"
@@ -61,6 +62,9 @@ static const struct route routes[] = {
     {"GET", "/v1/rollouts/{}", ALD_SCOPE_READ, BODY_NONE, h_rollout_get},
     {"GET", "/v1/rollouts/{}/devices", ALD_SCOPE_READ, BODY_NONE, h_rollout_devices},
     {"POST", "/v1/rollouts/{}/{}", ALD_SCOPE_OPERATOR, BODY_NONE, h_rollout_act},
+    /* issue 12 (cli): the fleet questions */
+    {"GET", "/v1/fleet/versions", ALD_SCOPE_READ, BODY_NONE, h_fleet_versions},
+    {"GET", "/v1/usage", ALD_SCOPE_READ, BODY_NONE, h_usage_list},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -238,6 +242,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = r;
         r->started_ms = ald_now_ms();
+        r->store = h->store;
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
         return begin(h, c, r, url, method);
@@ -253,7 +258,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->too_large)
         return reply_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                            "request body exceeds the limit of %zu bytes", r->limit);
-    return r->route->handle(h, c, r);
+    /* Events recorded while the handler runs name the token as their actor (events.h). */
+    ald_event_actor_token(r->token.name);
+    enum MHD_Result ret = r->route->handle(h, c, r);
+    ald_event_actor_clear();
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

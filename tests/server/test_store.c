@@ -27,6 +27,7 @@
 #include "airlift_host/keys.h"
 #include "auth.h"
 #include "config.h"
+#include "events.h"
 #include "images.h"
 #include "log.h"
 #include "sqldb.h"
@@ -393,9 +394,18 @@ static int collect_update_ids(void *ctx, const struct ald_update_rec *u)
 
 /* The images table as schema 5 had it (keyed by payload), in either dialect, with schema 6
  * forgotten: what an airliftd of the version before left. */
+/* Undo migration 8 (issue 12, cli: event actors, events by time, usage). */
+static void undo_schema8(struct fixture *fx)
+{
+    raw_exec(fx, "DROP TABLE device_usage; DROP INDEX events_ts;"
+                 "ALTER TABLE events DROP COLUMN actor;"
+                 "DELETE FROM schema_version WHERE version = 8;");
+}
+
 /* Undo migration 7 (issue 12, updates: tombstones, events by device id). */
 static void undo_schema7(struct fixture *fx)
 {
+    undo_schema8(fx);
     if (fx->sqlite)
         raw_exec(fx, "DROP TRIGGER devices_never_deleted; DROP TRIGGER updates_never_deleted;"
                      "DROP TRIGGER rollouts_never_deleted;");
@@ -1657,6 +1667,124 @@ static void test_modules_backfill(void **state)
     free(d);
 }
 
+/* ---- issue 12 (cli): event actors, times, the newest first; usage per month ---- */
+
+static int collect_usage(void *ctx, const struct ald_usage_rec *u)
+{
+    char item[128];
+    snprintf(item, sizeof item, "%s@%s:%llu/%llu", u->device, u->month,
+             (unsigned long long)u->bytes_tx, (unsigned long long)u->bytes_rx);
+    append_item(ctx, item);
+    return 0;
+}
+
+static int collect_actors(void *ctx, const struct ald_event_rec *e)
+{
+    char item[ALD_EVENT_ACTOR_MAX + ALD_EVENT_TYPE_MAX + 2];
+    snprintf(item, sizeof item, "%s=%s", e->type, e->actor);
+    append_item(ctx, item);
+    return 0;
+}
+
+static void test_events_and_usage(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_event_rec ev;
+    struct ald_event_filter f;
+    struct event_seen seen;
+    char out[512] = "", month[8];
+    const int64_t nov = 1764000000000LL; /* 2025-11-24T16:00:00Z */
+    const int64_t dec = 1764633600000LL; /* 2025-12-02T00:00:00Z */
+
+    ald_usage_month(nov, month);
+    assert_string_equal(month, "2025-11");
+    ald_usage_month(dec - 1, month);
+    assert_string_equal(month, "2025-12"); /* 2025-12-01T23:59:59.999Z */
+    ald_usage_month(1764547200000LL - 1, month);
+    assert_string_equal(month, "2025-11"); /* the last millisecond of November */
+    ald_usage_month(0, month);
+    assert_string_equal(month, "1970-01");
+
+    /* Actors: whoever the thread works for (events.h). */
+    ald_event_actor_token("ci");
+    assert_int_equal(ald_event_emit(st, "device.created", "d1", 0, NULL), ALD_STORE_OK);
+    ald_event_actor_device();
+    assert_int_equal(ald_event_emit(st, "update.downloading", "d1", 4, NULL), ALD_STORE_OK);
+    assert_int_equal(ald_event_emit_rollout(st, "rollout.device", "d1", 4, 9, NULL),
+                     ALD_STORE_OK);
+    assert_int_equal(ald_event_emit_rollout(st, "update.queued", "d2", 6, 9, NULL),
+                     ALD_STORE_OK);
+    ald_event_actor_clear();
+    assert_int_equal(ald_event_emit_rollout(st, "update.queued", "d1", 5, 9, NULL),
+                     ALD_STORE_OK);
+    assert_int_equal(ald_event_emit(st, "token.created", NULL, 0, NULL), ALD_STORE_OK);
+    memset(&f, 0, sizeof f);
+    assert_int_equal(st->ops->event_list(st, &f, collect_actors, out), ALD_STORE_OK);
+    assert_string_equal(out, "device.created=ci,update.downloading=device,"
+                             "rollout.device=rollout 9,update.queued=rollout 9,"
+                             "update.queued=rollout 9,token.created=airliftd,");
+
+    /* Times: since <= ts < until. */
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.type, sizeof ev.type, "x.old");
+    ev.ts = 1000;
+    assert_int_equal(st->ops->event_append(st, &ev), ALD_STORE_OK);
+    ev.ts = 2000;
+    snprintf(ev.type, sizeof ev.type, "x.new");
+    assert_int_equal(st->ops->event_append(st, &ev), ALD_STORE_OK);
+    struct {
+        struct ald_event_filter f;
+        const char *types;
+    } cases[] = {
+        {{.type_prefix = "x.", .since_ms = 1000}, "x.old,x.new,"},
+        {{.type_prefix = "x.", .since_ms = 1001}, "x.new,"},
+        {{.type_prefix = "x.", .until_ms = 2000}, "x.old,"},
+        {{.type_prefix = "x.", .since_ms = 1000, .until_ms = 1001}, "x.old,"},
+        {{.type_prefix = "x.", .until_ms = 1000}, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&seen, 0, sizeof seen);
+        assert_int_equal(st->ops->event_list(st, &cases[i].f, collect_events, &seen),
+                         ALD_STORE_OK);
+        assert_string_equal(seen.types, cases[i].types);
+    }
+
+    /* The newest first, and before an id. */
+    out[0] = '\0';
+    memset(&f, 0, sizeof f);
+    f.newest = true;
+    f.limit = 2;
+    assert_int_equal(st->ops->event_list(st, &f, collect_actors, out), ALD_STORE_OK);
+    assert_string_equal(out, "x.new=,x.old=,");
+    out[0] = '\0';
+    f.before_id = 7; /* ids 1..8: the two before the seventh */
+    assert_int_equal(st->ops->event_list(st, &f, collect_actors, out), ALD_STORE_OK);
+    assert_string_equal(out, "token.created=airliftd,update.queued=rollout 9,");
+
+    /* Usage: device_seen adds a device's bytes to its month's row. */
+    struct ald_device_rec *u1 = device("u1", "id-u1");
+    assert_int_equal(st->ops->device_create(st, u1), ALD_STORE_OK);
+    int64_t id = u1->id;
+    assert_int_equal(st->ops->device_seen(st, id, nov, 100, 10, 0), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_seen(st, id, nov + 1000, 50, 5, 0), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_seen(st, id, dec, 7, 3, 0), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_seen(st, id, dec, 0, 0, 0), ALD_STORE_OK); /* no row */
+    out[0] = '\0';
+    assert_int_equal(st->ops->usage_list(st, NULL, NULL, collect_usage, out), ALD_STORE_OK);
+    assert_string_equal(out, "u1@2025-11:150/15,u1@2025-12:7/3,");
+    out[0] = '\0';
+    assert_int_equal(st->ops->usage_list(st, "u1", "2025-12", collect_usage, out), ALD_STORE_OK);
+    assert_string_equal(out, "u1@2025-12:7/3,");
+    out[0] = '\0';
+    assert_int_equal(st->ops->usage_list(st, "u2", NULL, collect_usage, out), ALD_STORE_OK);
+    assert_string_equal(out, "");
+    /* A deleted device's usage stays. */
+    assert_int_equal(st->ops->device_delete(st, "u1"), ALD_STORE_OK);
+    assert_int_equal(st->ops->usage_list(st, "u1", "2025-11", collect_usage, out), ALD_STORE_OK);
+    assert_string_equal(out, "u1@2025-11:150/15,");
+}
+
 /* ---- a page of devices out of many (AIRLIFT_STORE_BENCH=N devices; skipped if unset) ---- */
 
 static double now_ms(void)
@@ -1767,6 +1895,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollout_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modules_backfill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_and_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_bench, setup, teardown),
     };
     ald_log_setup(ALD_LOG_ERROR, false); /* keep expected failures quiet */
