@@ -59,6 +59,13 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
                            "images[%zu]: the server holds no such image: upload it first", i);
             goto out;
         }
+        for (size_t k = 0; k < i; k++)
+            if (spec->images[k] && !strcmp(spec->images[k], sha)) {
+                res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                               "images[%zu]: image %s is listed twice (also images[%zu]): "
+                               "list each image once", i, sha, k);
+                goto out;
+            }
         if (img->platform != p->platform) {
             res = ald_fail(ALD_ERR_UNPROCESSABLE, "wrong_platform",
                            "images[%zu] is built for platform %u; the product is platform %u", i,
@@ -83,7 +90,14 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
         res = ald_store_failed(rc);
         goto out;
     }
-    ald_event_emit(st, "release.created", NULL, 0, NULL);
+    {
+        json_t *data = json_pack("{s:s, s:s, s:s, s:O}", "product", p->name, "version",
+                                 out->version, "channel", out->channel, "images", arr);
+        char *dtext = data ? json_dumps(data, JSON_COMPACT) : NULL;
+        ald_event_emit(st, "release.created", NULL, 0, dtext);
+        free(dtext);
+        json_decref(data);
+    }
     res = ald_ok();
 out:
     free(text);

@@ -36,11 +36,26 @@ void ald_rollouts_tick(struct ald_rollouts *r);
 /*
  * Create a rollout of release `version` of `product` in state running. The other fields of
  * rec (target, waves, thresholds, limits) are validated here; on success rec is the new
- * rollout. Errors: NOT_FOUND (no such product or release), BAD_REQUEST (names what is
- * wrong), INTERNAL.
+ * rollout, and it has superseded the older running or paused rollouts of the product as
+ * docs/fleets.md says. A target group or channel that no device of the product has is
+ * refused unless allow_empty. Errors: NOT_FOUND (no such product, or it has no such
+ * release: the message names which), BAD_REQUEST (names what is wrong), UNPROCESSABLE
+ * "empty_target" (names the group or channel and lists the existing ones), INTERNAL.
  */
 struct ald_result ald_rollout_create(struct ald_rollouts *r, const char *product,
-                                     const char *version, struct ald_rollout_rec *rec);
+                                     const char *version, struct ald_rollout_rec *rec,
+                                     bool allow_empty);
+
+/*
+ * What ald_rollout_create would do, without starting or storing anything: *out is the
+ * preview of docs/fleets.md ("Previews": per-wave device counts, and for the devices
+ * [offset, offset + limit) in enrolment order what each needs and the estimated bytes).
+ * Errors as ald_rollout_create.
+ */
+struct ald_result ald_rollout_preview(struct ald_rollouts *r, const char *product,
+                                      const char *version, struct ald_rollout_rec *rec,
+                                      bool allow_empty, size_t offset, size_t limit,
+                                      json_t **out);
 
 /*
  * "pause", "resume" or "cancel" a rollout; *out is the rollout afterwards. Cancel also

@@ -440,6 +440,12 @@ struct ald_store_ops {
      * held. */
     enum ald_store_rc (*claim)(struct ald_store *st, int64_t key, bool *held);
     enum ald_store_rc (*unclaim)(struct ald_store *st, int64_t key);
+
+    /* rollouts (i12): the rollouts of product `product_id` (any state), newest (highest id)
+     * first; a callback returning non-zero stops the listing (docs/fleets.md: a device's
+     * desired release is its newest live rollout's). */
+    enum ald_store_rc (*rollout_list_product)(struct ald_store *st, int64_t product_id,
+                                              ald_rollout_cb cb, void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

@@ -1093,7 +1093,8 @@ struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
         char data[96];
         snprintf(data, sizeof data, "{\"steps\":%zu,\"wire_estimate\":%" PRIu64 "}", p.step_count,
                  out->wire_estimate);
-        ald_event_emit(u->st, "update.queued", dev->name, out->id, data);
+        /* rollouts (i12): a rollout's update.queued carries its rollout_id */
+        ald_event_emit_rollout(u->st, "update.queued", dev->name, out->id, out->rollout_id, data);
         ald_log(ALD_LOG_INFO, "update queued", "device", dev->name, NULL);
     }
     pthread_mutex_unlock(&u->lock);
