@@ -5,9 +5,11 @@
  *  - Only running rollouts are evaluated; paused ones only learn how their updates ended;
  *    completed and cancelled ones are never read again.
  *  - The event log is the change feed. The engine reads the events after its cursor: an
- *    update's final event (it names its rollout) moves that rollout device along; a
- *    device.created or device.changed event enrolls that one device in the running rollouts
- *    of its product whose target it is in.
+ *    update's final event (it names its rollout) moves that rollout device along (of a
+ *    superseded rollout too); a device.created or device.changed event enrolls that one
+ *    device in its current rollout only (the newest live one covering it, rollout_rules.c;
+ *    docs/fleets.md "One desired release per device"), reopening it if it had completed.
+ *    Completed rollouts are read only then: by an event about a device they cover.
  *  - A running rollout is evaluated (one aggregate query of its devices per wave and state)
  *    when an event touched it, while it has devices it may start, and otherwise every
  *    RECHECK_MS as a safety net. Starting takes a page of its pending devices at a time.

@@ -4,7 +4,8 @@
  * A rollout's whole state is in the store: which devices it holds, in which wave, and what
  * became of each one's update. The API's side (rollouts.c) creates rollouts and pauses,
  * resumes or cancels them; a background thread (rollout_engine.c) moves running ones along:
- * it enrolls the target's devices (those that join later too), learns how their updates
+ * it enrolls the target's devices (one that joins later in its current rollout only: the
+ * newest live rollout covering it, docs/fleets.md), learns how their updates
  * ended, pauses the rollout when failures pass its error threshold, and starts updates for
  * the next devices when the waves before theirs met the success threshold, within the rate
  * limit and each device's data budget. Its work follows the event log, so finished rollouts
