@@ -308,7 +308,7 @@ start second --config "$WORK/airliftd.conf"
 [ -s "$WORK/second.out" ] && fail "a second admin token was printed" || pass
 req GET /v1/health
 expect_status 200 "health after restart"
-expect_jq '.schema_version == 5' "schema version after restart"
+expect_jq '.schema_version == 6' "schema version after restart" # rollouts (i12): migration 6
 req GET /v1/devices/electron-01 -H "$(auth "$OPERATOR")"
 expect_status 200 "device kept across restart"
 req GET /v1/devices -H "$(auth "$ADMIN")"
