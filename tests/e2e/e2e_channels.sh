@@ -8,7 +8,8 @@
 #      the newer release with an event each, the one already updating finishes first.
 #   3. A target group or channel no device has is refused (text and exit code) unless
 #      --allow-empty; --dry-run shows the waves, what each device needs and the bytes, and
-#      starts nothing.
+#      starts nothing. A device flashed by hand while a rollout runs is left alone and the
+#      rollout says so ("flashed by hand").
 #   4. Events: rollout.wave for wave 1; a rollout's update.queued carries its rollout_id.
 #      A release listing one image twice is refused, naming it.
 BUILD=$1
@@ -176,6 +177,26 @@ check "and queued no update" test "$(for d in a1 a2 late; do updates_of $d; done
 "$AIRLIFT" release tracker 2.4.0 --to group:feild --allow-empty >"$WORK/out" 2>&1; rc=$?
 check "--allow-empty starts it anyway (exit $rc): $(cat "$WORK/out" | head -1)" \
     grep -q "^rollout #[0-9]* started: tracker 2.4.0 to group feild" "$WORK/out"
+
+# ---- a device flashed by hand while a rollout runs is left alone, and says so ----
+member c0 bench # offline: wave 1 stays open
+member c1 bench
+run_device c1
+wait_device_reported c1
+R6=$(api_json POST /v1/rollouts '{"product":"tracker","release":"2.5.0","target":{"groups":["bench"]},
+     "waves":[{"count":1},{"percent":100}]}' | jq -r .id)
+check "rollout $R6: c0 updating, c1 waiting" wait_rollout "$R6" '.counts.updating == 1 and .counts.pending == 1'
+U=$(api_json POST /v1/devices/c1/updates "{\"images\":[\"$APP21\"]}" | jq -r .id)
+check "c1 flashed by hand to 2.1.0" wait_state "$U" succeeded
+run_device c0
+check "rollout $R6 completes" wait_rollout "$R6" '.state == "completed"'
+check "c1 is 'hand_flashed' in it, not moved" \
+    test "$(api GET "/v1/rollouts/$R6/devices" | jq -r '.devices[] | select(.device=="c1") | .state') $(app_version c1)" = "hand_flashed 2.1.0"
+"$AIRLIFT" rollouts devices "$R6" >"$WORK/out" 2>&1
+check "rollouts devices says 'flashed by hand'" grep -Eq '^c1 +2 +flashed by hand' "$WORK/out"
+check "the summary counts it: $(rollout "$R6" | jq -r .why)" \
+    test "$(rollout "$R6" | jq -r .why)" = "2 devices: 1 succeeded, 0 failed, 1 flashed by hand"
+check "rollout $R6's counts match its device list" counts_match "$R6"
 
 # ---- 4. events and releases ----
 ev=$(api GET "/v1/events?rollout=$R1&limit=1000")
