@@ -23,7 +23,8 @@
 #define BAR_WIDTH 10
 #define BUDGET_MAX 1000000000000000ULL /* 1 PB a day: far past any cellular device */
 
-enum { OPT_TO, OPT_WAVES, OPT_SUCCESS, OPT_MAX_FAILURES, OPT_RATE, OPT_BUDGET, OPT_WATCH };
+enum { OPT_TO, OPT_WAVES, OPT_SUCCESS, OPT_MAX_FAILURES, OPT_RATE, OPT_BUDGET, OPT_WATCH,
+       OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_LIMIT, OPT_OFFSET };
 
 /* The states of a rollout's devices, in the order the status shows them. */
 static const struct {
@@ -31,7 +32,14 @@ static const struct {
 } STATES[] = {
     {"pending", "PEND"},   {"updating", "UPDT"}, {"succeeded", "SUCC"}, {"failed", "FAIL"},
     {"reverted", "REVT"},  {"deferred", "DEFR"}, {"cancelled", "CANC"},
+    {"superseded", "SUPS"}, {"pinned", "PIN"},   {"hand_flashed", "HAND"},
 };
+
+/* A rollout device's state in words ("hand_flashed": "flashed by hand"). */
+static const char *state_words(const char *state)
+{
+    return !strcmp(state, "hand_flashed") ? "flashed by hand" : state;
+}
 #define NSTATES (sizeof STATES / sizeof STATES[0])
 
 static volatile sig_atomic_t interrupted;
@@ -214,7 +222,7 @@ static void totals_str(json_t *ro, char *buf, size_t cap)
         long long c = cli_jint(counts, STATES[i].state);
         if (!c)
             continue;
-        n += snprintf(buf + n, cap - (size_t)n, "%s%lld %s", sep, c, STATES[i].state);
+        n += snprintf(buf + n, cap - (size_t)n, "%s%lld %s", sep, c, state_words(STATES[i].state));
         sep = ", ";
     }
 }
@@ -321,7 +329,8 @@ static int final_code(json_t *ro)
     return !strcmp(state, "completed")   ? CLI_EXIT_OK
            : !strcmp(state, "paused")    ? CLI_EXIT_ROLLOUT_PAUSED
            : !strcmp(state, "cancelled") ? CLI_EXIT_ROLLOUT_CANCELLED
-                                         : -1;
+           : !strcmp(state, "superseded") ? CLI_EXIT_ROLLOUT_CANCELLED /* ended early too */
+                                          : -1;
 }
 
 /* The parts of a rollout that change while it runs. */
@@ -421,6 +430,59 @@ static int watch(struct cli *cli, const struct cli_server *srv, long long id, js
     return rc;
 }
 
+/* What a dry run shows: the waves, then each listed device, what it needs and the bytes. */
+static void print_preview(json_t *pv, const char *product, const char *version)
+{
+    json_t *waves = json_object_get(pv, "waves"), *list = json_object_get(pv, "list"), *w, *d;
+    char target[512];
+    size_t i;
+    json_t *fake = json_pack("{s:O?, s:{s:O?}}", "target", json_object_get(pv, "target"),
+                             "release", "channel", json_object_get(pv, "channel"));
+    target_str(fake, target, sizeof target);
+    json_decref(fake);
+    printf("dry run: nothing started. Release %s %s to %s: %lld device%s in %zu wave%s",
+           product, version, target, cli_jint(pv, "devices"),
+           cli_jint(pv, "devices") == 1 ? "" : "s", json_array_size(waves),
+           json_array_size(waves) == 1 ? "" : "s");
+    if (cli_jint(pv, "pinned"))
+        printf(" (%lld pinned to another release: left alone)", cli_jint(pv, "pinned"));
+    printf("\n");
+    json_array_foreach(waves, i, w)
+        printf("  wave %lld: %lld device%s\n", cli_jint(w, "wave"), cli_jint(w, "devices"),
+               cli_jint(w, "devices") == 1 ? "" : "s");
+    if (json_array_size(list))
+        printf("%-20s %4s %-8s %10s  %s\n", "DEVICE", "WAVE", "NEEDS", "BYTES", "STEPS");
+    json_array_foreach(list, i, d) {
+        const char *needs = cli_jstr(d, "needs");
+        char steps[512] = "", bytes[24] = "-";
+        size_t used = 0, k;
+        json_t *s;
+        json_array_foreach(json_object_get(d, "steps"), k, s) {
+            int n = snprintf(steps + used, sizeof steps - used, "%s%s %s (%s)", k ? ", " : "",
+                             cli_jstr(s, "function"), cli_jstr(s, "version"),
+                             cli_jstr(s, "encoding"));
+            if (n < 0 || (size_t)n >= sizeof steps - used)
+                break;
+            used += (size_t)n;
+        }
+        if (!strcmp(needs, "update"))
+            snprintf(bytes, sizeof bytes, "%lld", cli_jint(d, "wire_estimate"));
+        else if (!strcmp(needs, "pinned"))
+            snprintf(steps, sizeof steps, "pinned to %s", cli_jstr(d, "why"));
+        else if (!strcmp(needs, "error"))
+            snprintf(steps, sizeof steps, "%s", cli_jstr(d, "why"));
+        else
+            snprintf(steps, sizeof steps, "runs the release already");
+        printf("%-20s %4lld %-8s %10s  %s\n", cli_jstr(d, "device"), cli_jint(d, "wave"), needs,
+               bytes, steps);
+    }
+    printf("estimated bytes on the air: %lld for the %zu device%s listed", cli_jint(pv, "wire_estimate"),
+           json_array_size(list), json_array_size(list) == 1 ? "" : "s");
+    if (json_is_integer(json_object_get(pv, "next_offset")))
+        printf("; more with --offset %lld", cli_jint(pv, "next_offset"));
+    printf("\n");
+}
+
 /* ---- commands ---- */
 
 static int rollout_start(struct cli *cli, const struct cli_command *self, int argc, char **argv)
@@ -429,10 +491,14 @@ static int rollout_start(struct cli *cli, const struct cli_command *self, int ar
         {"to", 0, true, OPT_TO}, {"waves", 0, true, OPT_WAVES},
         {"success", 0, true, OPT_SUCCESS}, {"max-failures", 0, true, OPT_MAX_FAILURES},
         {"rate", 0, true, OPT_RATE}, {"budget", 0, true, OPT_BUDGET},
-        {"watch", 'w', false, OPT_WATCH}, {NULL, 0, false, 0}};
+        {"watch", 'w', false, OPT_WATCH}, {"allow-empty", 0, false, OPT_ALLOW_EMPTY},
+        {"dry-run", 'n', false, OPT_DRY_RUN}, {"limit", 0, true, OPT_LIMIT},
+        {"offset", 0, true, OPT_OFFSET}, {NULL, 0, false, 0}};
     struct cli_server srv;
     struct cli_parser p;
     struct al_version ver;
+    bool dry_run = false;
+    long page_limit = -1, page_offset = -1;
     const char *value, *product = NULL, *version = NULL;
     json_t *req = json_object(), *groups = json_array(), *channels = json_array(), *reply = NULL;
     json_t *waves = NULL;
@@ -500,6 +566,18 @@ static int rollout_start(struct cli *cli, const struct cli_command *self, int ar
             cli_json_set(req, "budget_bytes_per_day", json_integer((json_int_t)budget));
             break;
         case OPT_WATCH: watching = true; break;
+        case OPT_ALLOW_EMPTY: cli_json_set(req, "allow_empty", json_true()); break;
+        case OPT_DRY_RUN: dry_run = true; break;
+        case OPT_LIMIT:
+        case OPT_OFFSET:
+            if (!small_uint(value, strlen(value), &v) || (opt == OPT_LIMIT && (v < 1 || v > 1000))) {
+                rc = cli_usage_error(cli, "--%s '%s': expected %s", opt == OPT_LIMIT ? "limit" : "offset",
+                                     value, opt == OPT_LIMIT ? "a number of devices 1..1000"
+                                                             : "a number of devices >= 0");
+                goto out;
+            }
+            *(opt == OPT_LIMIT ? &page_limit : &page_offset) = v;
+            break;
         case CLI_ARG_HELP: cli_print_help(self, cli->path); rc = 0; goto out;
         case CLI_ARG_POSITIONAL:
             if (!product) {
@@ -536,6 +614,31 @@ static int rollout_start(struct cli *cli, const struct cli_command *self, int ar
     }
     if (waves)
         json_object_set(req, "waves", waves);
+    if ((page_limit >= 0 || page_offset >= 0) && !dry_run) {
+        rc = cli_usage_error(cli, "--limit and --offset page the devices of --dry-run");
+        goto out;
+    }
+    if (dry_run) {
+        if (watching) {
+            rc = cli_usage_error(cli, "--dry-run starts nothing to --watch");
+            goto out;
+        }
+        cli_json_set(req, "dry_run", json_true());
+        if (page_limit >= 0)
+            cli_json_set(req, "limit", json_integer(page_limit));
+        if (page_offset >= 0)
+            cli_json_set(req, "offset", json_integer(page_offset));
+        if ((rc = cli_server_load(cli, &srv)) != 0 ||
+            (rc = cli_api_ok(cli, &srv, "POST", "/v1/rollouts", req, &reply)) != 0)
+            goto out;
+        if (cli->json) {
+            rc = cli_json_print(cli, reply);
+            reply = NULL;
+        } else {
+            print_preview(reply, product, version);
+        }
+        goto out;
+    }
     if ((rc = cli_server_load(cli, &srv)) != 0 ||
         (rc = cli_api_ok(cli, &srv, "POST", "/v1/rollouts", req, &reply)) != 0)
         goto out;
@@ -669,14 +772,14 @@ static int rollouts_devices(struct cli *cli, const struct cli_command *self, int
         printf("rollout #%lld holds no devices (yet: it enrolls its target's devices within "
                "a second)\n", id);
     else
-        printf("%-20s %4s %-10s %-7s %-24s %s\n", "DEVICE", "WAVE", "STATE", "UPDATE",
+        printf("%-20s %4s %-15s %-7s %-24s %s\n", "DEVICE", "WAVE", "STATE", "UPDATE",
                "STARTED", "FINISHED");
     json_array_foreach(list, i, d) {
         char upd[24] = "-";
         if (json_is_integer(json_object_get(d, "update_id")))
             snprintf(upd, sizeof upd, "#%lld", cli_jint(d, "update_id"));
-        printf("%-20s %4lld %-10s %-7s %-24s %s\n", cli_jstr(d, "device"), cli_jint(d, "wave"),
-               cli_jstr(d, "state"), upd,
+        printf("%-20s %4lld %-15s %-7s %-24s %s\n", cli_jstr(d, "device"), cli_jint(d, "wave"),
+               state_words(cli_jstr(d, "state")), upd,
                json_is_string(json_object_get(d, "started_at")) ? cli_jstr(d, "started_at") : "-",
                json_is_string(json_object_get(d, "finished_at")) ? cli_jstr(d, "finished_at")
                                                                    : "-");
@@ -716,10 +819,14 @@ static int rollouts_act(struct cli *cli, const struct cli_command *self, int arg
 #define START_HELP(usage, alias_line)                                                          \
     "Usage: airlift " usage " PRODUCT VERSION [--to group:NAME]... [--to channel:NAME]...\n"  \
     "         [--waves 1,10%,100%] [--success P] [--max-failures N|N%] [--rate N/min]\n"       \
-    "         [--budget BYTES/day] [--watch] [--json]\n"                                       \
+    "         [--budget BYTES/day] [--allow-empty] [--watch] [--json]\n"                       \
+    "       airlift " usage " PRODUCT VERSION [options] --dry-run [--limit N] [--offset N]\n"  \
     "\n"                                                                                       \
     "Starts a rollout of release VERSION of PRODUCT to the product's devices (development\n"  \
-    "devices never; pinned ones only if pinned to VERSION), wave by wave.\n"                  \
+    "devices never; pinned ones only if pinned to VERSION), wave by wave. VERSION becomes\n"  \
+    "the desired release of the devices it covers: it supersedes the older running or\n"      \
+    "paused rollouts' devices that have not started (docs/fleets.md), and a device that\n"    \
+    "joins the target later gets it, once.\n"                                                \
     alias_line "\n"                                                                            \
     "  --to group:NAME     devices in this group (repeatable; default: every group)\n"        \
     "  --to channel:NAME   devices on this channel (repeatable; default: the release's)\n"    \
@@ -732,9 +839,17 @@ static int rollouts_act(struct cli *cli, const struct cli_command *self, int arg
     "  --budget B/day      skip (defer) a device whose updates would pass B bytes on the\n"   \
     "                      air in a day; k = 1000, M = 1000000: 500k/day, 1.5M/day\n"         \
     "  -w, --watch         follow it like airlift rollouts status ID --watch\n"               \
+    "  --allow-empty       start it even if a --to group or channel has no device yet\n"     \
+    "                      (without it, that is refused, naming the groups in use)\n"        \
+    "  -n, --dry-run       start nothing: show the devices per wave, what each needs\n"      \
+    "                      (steps, encoding) and the estimated bytes on the air\n"           \
+    "  --limit N           devices a dry run lists (default 100, at most 1000)\n"           \
+    "  --offset N          from the Nth device on (paging a dry run)\n"                      \
     "\n"                                                                                       \
     "Prints the rollout's id; --json: the API's rollout object. With --watch, the exit codes\n"\
-    "of rollouts status --watch: 0 completed, 12 paused, 13 cancelled.\n"
+    "of rollouts status --watch: 0 completed, 12 paused, 13 cancelled or superseded.\n"      \
+    "Exit 6 if the server refuses (a target group or channel with no device: 'target group\n"\
+    "'NAME': no device of product 'P' is in it (its groups: ...)').\n"
 
 const struct cli_command cli_release_command = {
     "release", NULL, "roll a release out to the fleet, in waves (= rollouts start)",
@@ -759,14 +874,16 @@ static const struct cli_command status_cmd = {
     "                rollout object at each change\n"
     "\n"
     "Exit codes: 0 (with --watch: completed), 2 usage, 6 server error or no such rollout;\n"
-    "with --watch: 12 paused, 13 cancelled, 9 interrupted (the rollout goes on).\n",
+    "with --watch: 12 paused, 13 cancelled or superseded, 9 interrupted (the rollout goes on).\n",
     rollouts_status, NULL};
 static const struct cli_command devices_cmd = {
     "devices", NULL, "each device of a rollout: its wave, state and update",
     "Usage: airlift rollouts devices ID [--json]\n"
     "\n"
     "One line per device the rollout holds: its wave, its state there (pending, updating,\n"
-    "succeeded, failed, reverted, deferred, cancelled), its update (airlift events --update\n"
+    "succeeded, failed, reverted, deferred, cancelled; superseded: a newer rollout took it\n"
+    "before it started; pinned: pinned to another release; flashed by hand: a user flashed\n"
+    "it while the rollout ran), its update (airlift events --update\n"
     "ID tells its story), when that started and ended. --json: the API's {\"devices\": [...]}.\n",
     rollouts_devices, NULL};
 static const struct cli_command pause_cmd = {

@@ -77,6 +77,13 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
                            img->platform, p->platform);
             goto out;
         }
+        for (size_t k = 0; k < json_array_size(arr); k++)
+            if (!strcmp(json_string_value(json_array_get(arr, k)), img->id)) {
+                res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                               "images[%zu]: image %s is listed twice (also images[%zu]): "
+                               "list each image once", i, img->id, k);
+                goto out;
+            }
         json_array_append_new(arr, json_string(img->id));
     }
     text = json_dumps(arr, JSON_COMPACT);

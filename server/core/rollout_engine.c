@@ -5,9 +5,11 @@
  *  - Only running rollouts are evaluated; paused ones only learn how their updates ended;
  *    completed and cancelled ones are never read again.
  *  - The event log is the change feed. The engine reads the events after its cursor: an
- *    update's final event (it names its rollout) moves that rollout device along; a
- *    device.created or device.changed event enrolls that one device in the running rollouts
- *    of its product whose target it is in.
+ *    update's final event (it names its rollout) moves that rollout device along (of a
+ *    superseded rollout too); a device.created or device.changed event enrolls that one
+ *    device in its current rollout only (the newest live one covering it, rollout_rules.c;
+ *    docs/fleets.md "One desired release per device"), reopening it if it had completed.
+ *    Completed rollouts are read only then: by an event about a device they cover.
  *  - A running rollout is evaluated (one aggregate query of its devices per wave and state)
  *    when an event touched it, while it has devices it may start, and otherwise every
  *    RECHECK_MS as a safety net. Starting takes a page of its pending devices at a time.
@@ -110,101 +112,13 @@ static int collect_event(void *ctx, const struct ald_event_rec *ev)
     return ald_rlist_append(ctx, ev);
 }
 
-/* What enrolment needs to know of a device. */
-struct member {
-    int64_t id;
-    char name[ALD_NAME_MAX + 1];
-    int64_t product_id;
-    bool dev;
-    char groups_json[ALD_GROUPS_JSON_MAX];
-    char channel[ALD_NAME_MAX + 1];
-    char pinned[ALD_VERSION_MAX + 1];
-};
-
-static int collect_summary(void *ctx, const struct ald_device_summary *d)
-{
-    struct member m;
-    memset(&m, 0, sizeof m);
-    m.id = d->id;
-    memcpy(m.name, d->name, sizeof m.name);
-    m.product_id = d->product_id;
-    m.dev = d->dev;
-    memcpy(m.groups_json, d->groups_json, sizeof m.groups_json);
-    memcpy(m.channel, d->channel, sizeof m.channel);
-    memcpy(m.pinned, d->pinned, sizeof m.pinned);
-    return ald_rlist_append(ctx, &m);
-}
-
-static void member_of_device(const struct ald_device_rec *d, struct member *m)
-{
-    memset(m, 0, sizeof *m);
-    m->id = d->id;
-    memcpy(m->name, d->name, sizeof m->name);
-    m->product_id = d->product_id;
-    m->dev = d->dev;
-    memcpy(m->groups_json, d->groups_json, sizeof m->groups_json);
-    memcpy(m->channel, d->channel, sizeof m->channel);
-    memcpy(m->pinned, d->pinned, sizeof m->pinned);
-}
-
 /* ---- targets and waves ---- */
 
-/* Channels a rollout reaches: the target's "channels", else the release's channel. */
-static bool channel_in(const json_t *target, const struct ald_release_rec *rel, const char *ch)
+static int collect_member(void *ctx, const struct ald_device_summary *d)
 {
-    json_t *chs = json_object_get(target, "channels"), *v;
-    size_t i;
-    if (!json_array_size(chs))
-        return !strcmp(ch, rel->channel);
-    json_array_foreach(chs, i, v)
-        if (json_is_string(v) && !strcmp(json_string_value(v), ch))
-            return true;
-    return false;
-}
-
-/* Is m one of the devices the rollout is for? Development devices never are; a pinned
- * device only for the release it is pinned to. */
-static bool in_target(const json_t *target, const struct ald_release_rec *rel,
-                      const struct member *m)
-{
-    json_t *groups = json_object_get(target, "groups"), *mine, *g, *h;
-    size_t i, k;
-    bool hit = false;
-    if (m->product_id != rel->product_id || m->dev || (m->pinned[0] && strcmp(m->pinned, rel->version)))
-        return false;
-    if (!channel_in(target, rel, m->channel))
-        return false;
-    if (!json_array_size(groups))
-        return true;
-    mine = json_loads(m->groups_json, 0, NULL);
-    json_array_foreach(groups, i, g)
-        json_array_foreach(mine, k, h)
-            hit |= json_equal(g, h) != 0;
-    json_decref(mine);
-    return hit;
-}
-
-/* Sizes of the waves for n devices: a count, or a percent of n (at least 1); the last
- * wave takes whatever is left. */
-static size_t wave_sizes(const char *waves_json, size_t n, size_t *sizes)
-{
-    json_t *waves = json_loads(waves_json, 0, NULL), *w;
-    size_t i, count = 0, left = n;
-    json_array_foreach(waves, i, w) {
-        json_int_t c = json_integer_value(json_object_get(w, "count"));
-        json_int_t p = json_integer_value(json_object_get(w, "percent"));
-        size_t want = c > 0 ? (size_t)c : (size_t)((n * (size_t)p + 99) / 100);
-        if (want == 0)
-            want = 1;
-        sizes[count++] = want < left ? want : left;
-        left -= sizes[count - 1];
-        if (count == ALD_ROLLOUT_MAX_WAVES)
-            break;
-    }
-    if (count)
-        sizes[count - 1] += left;
-    json_decref(waves);
-    return count;
+    struct ald_member m;
+    ald_member_of_summary(d, &m);
+    return ald_rlist_append(ctx, &m);
 }
 
 static size_t wave_count(const char *waves_json)
@@ -220,29 +134,43 @@ static bool is(const struct ald_rollout_device_rec *rd, const char *state)
     return !strcmp(rd->state, state);
 }
 
-static bool enrolled(struct ald_rollouts *r, int64_t rollout_id, int64_t device_id)
+/* The rollout device of m in rollout_id into *out; false if it holds none (or on a store
+ * error: then nothing is enrolled). */
+static bool held(struct ald_rollouts *r, int64_t rollout_id, int64_t device_id,
+                 struct ald_rollout_device_rec *out, bool *error)
 {
     struct ald_rollout_device_filter f = {rollout_id, device_id, NULL, -1, 1};
     struct ald_rlist l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
-    bool yes = r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) != ALD_STORE_OK ||
-               l.n > 0; /* on a store error, enroll nothing */
+    bool yes = false;
+    *error = r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) != ALD_STORE_OK;
+    if (!*error && l.n) {
+        *out = *(struct ald_rollout_device_rec *)l.items;
+        yes = true;
+    }
     free(l.items);
     return yes;
 }
 
+/* Enroll m in wave `wave`: "pending", or "pinned" if it is pinned to another version.
+ * joined: it joined after the rollout's first pass (a rollout.device event says so). */
 static void enroll_one(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
-                       const struct member *m, int wave, bool joined)
+                       const struct ald_release_rec *rel, const struct ald_member *m, int wave,
+                       bool joined)
 {
     struct ald_rollout_device_rec rd;
+    bool pinned = ald_member_pinned_away(m, rel);
     memset(&rd, 0, sizeof rd);
     rd.rollout_id = ro->id;
     rd.device_id = m->id;
     memcpy(rd.device, m->name, sizeof rd.device);
     rd.wave = wave;
-    if (joined) {
-        ald_rollout_save_device(r, ro, &rd, "pending", NULL);
-        ald_rollout_emit(r, "rollout.device", rd.device, 0, ro->id,
-                         json_pack("{s:s, s:i}", "state", "joined", "wave", rd.wave + 1));
+    if (joined || pinned) {
+        char why[ALD_VERSION_MAX + 32];
+        snprintf(why, sizeof why, "pinned to %s", m->pinned);
+        if (joined)
+            ald_rollout_emit(r, "rollout.device", rd.device, 0, ro->id,
+                             json_pack("{s:s, s:i}", "state", "joined", "wave", rd.wave + 1));
+        ald_rollout_save_device(r, ro, &rd, pinned ? "pinned" : "pending", pinned ? why : NULL);
     } else {
         snprintf(rd.state, sizeof rd.state, "pending");
         (void)r->st->ops->rollout_device_put(r->st, &rd);
@@ -256,25 +184,30 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /* Enroll the whole target: at a rollout's first pass in waves, later (another node, a
- * restart, a resume) only the devices it does not hold yet, into its last wave. */
+ * restart, a resume) only the devices it does not hold yet, into its last wave. A device
+ * that a newer live rollout covers belongs to that one, not to this one. Pinned devices
+ * are enrolled as "pinned" in the last wave and do not count in the wave sizes. */
 static bool enroll_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
                        const struct ald_release_rec *rel)
 {
     struct ald_device_filter f;
-    struct ald_rlist members = {NULL, 0, 0, sizeof(struct member)};
-    struct ald_rlist fresh = {NULL, 0, 0, sizeof(struct member)};
+    struct ald_rlist members = {NULL, 0, 0, sizeof(struct ald_member)};
+    struct ald_rlist fresh = {NULL, 0, 0, sizeof(struct ald_member)};
     struct ald_rlist had = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
     struct ald_rollout_device_filter hf = {ro->id, 0, NULL, -1, 0};
+    struct ald_lives newer = {NULL, 0};
     json_t *target = json_loads(ro->target_json, 0, NULL);
-    size_t sizes[ALD_ROLLOUT_MAX_WAVES], waves;
+    size_t sizes[ALD_ROLLOUT_MAX_WAVES], waves, movable = 0;
+    int last = (int)wave_count(ro->waves_json) - 1;
     int64_t *ids = NULL;
     bool ok = false;
     memset(&f, 0, sizeof f);
     f.product_id = rel->product_id;
     f.online = -1;
     f.index = -1;
-    if (r->st->ops->rollout_device_query(r->st, &hf, collect_rdev, &had) != ALD_STORE_OK ||
-        r->st->ops->device_query(r->st, &f, collect_summary, &members) != ALD_STORE_OK)
+    if (!ald_lives_load(r->st, rel->product_id, ro->id, &newer) ||
+        r->st->ops->rollout_device_query(r->st, &hf, collect_rdev, &had) != ALD_STORE_OK ||
+        r->st->ops->device_query(r->st, &f, collect_member, &members) != ALD_STORE_OK)
         goto out;
     if (had.n && !(ids = malloc(had.n * sizeof *ids)))
         goto out;
@@ -283,26 +216,30 @@ static bool enroll_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
     if (had.n)
         qsort(ids, had.n, sizeof *ids, cmp_id);
     for (size_t i = 0; i < members.n; i++) {
-        const struct member *m = (struct member *)members.items + i;
-        if (in_target(target, rel, m) && (!had.n || !bsearch(&m->id, ids, had.n, sizeof *ids, cmp_id)))
+        const struct ald_member *m = (struct ald_member *)members.items + i;
+        if (ald_rollout_covers(target, rel, m) && !ald_lives_covering(&newer, m) &&
+            (!had.n || !bsearch(&m->id, ids, had.n, sizeof *ids, cmp_id))) {
             ald_rlist_append(&fresh, m);
+            movable += !ald_member_pinned_away(m, rel);
+        }
     }
-    waves = wave_sizes(ro->waves_json, fresh.n, sizes);
+    waves = ald_wave_sizes(ro->waves_json, movable, sizes);
     for (size_t i = 0, w = 0, in_wave = 0; i < fresh.n; i++) {
-        const struct member *m = (struct member *)fresh.items + i;
-        if (had.n) {
-            enroll_one(r, ro, m, (int)wave_count(ro->waves_json) - 1, true);
+        const struct ald_member *m = (struct ald_member *)fresh.items + i;
+        if (had.n || ald_member_pinned_away(m, rel)) {
+            enroll_one(r, ro, rel, m, last, had.n > 0);
             continue;
         }
         while (w + 1 < waves && in_wave >= sizes[w]) {
             w++;
             in_wave = 0;
         }
-        enroll_one(r, ro, m, (int)w, false);
+        enroll_one(r, ro, rel, m, (int)w, false);
         in_wave++;
     }
     ok = true;
 out:
+    ald_lives_free(&newer);
     json_decref(target);
     free(ids);
     free(members.items);
@@ -334,17 +271,37 @@ static void follow_all(struct ald_rollouts *r, const struct ald_rollout_rec *ro)
     free(l.items);
 }
 
+static int collect_update(void *ctx, const struct ald_update_rec *u)
+{
+    memcpy(ctx, u, sizeof *u);
+    return 1; /* the newest only */
+}
+
+/* Was the device flashed by hand while the rollout ran: is its newest update a user's,
+ * created after the rollout, that succeeded? (upd: scratch space) */
+static bool flashed_by_hand(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
+                            int64_t device_id, struct ald_update_rec *upd)
+{
+    memset(upd, 0, sizeof *upd);
+    if (r->st->ops->update_list(r->st, device_id, 1, collect_update, upd) != ALD_STORE_OK ||
+        !upd->id)
+        return false;
+    return !upd->rollout_id && upd->created_at >= ro->created_at &&
+           !strcmp(upd->state, "succeeded");
+}
+
 /* Start (or adopt, after a crash) the update of one device. Returns true if it started. */
 static bool start_device(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
                          const struct ald_release_rec *rel, struct ald_rollout_device_rec *rd)
 {
     struct ald_update_rec *upd = malloc(sizeof *upd);
+    struct ald_device_rec *dev = malloc(sizeof *dev);
     json_t *images = json_loads(rel->images_json, 0, NULL), *v;
     const char *sha[ALD_PLAN_MAX_STEPS];
     char msg[ALD_WHY_MAX + 1];
     size_t n = 0, i;
     bool started = false;
-    if (!upd || !images)
+    if (!upd || !dev || !images)
         goto out;
     json_array_foreach(images, i, v)
         if (n < ALD_PLAN_MAX_STEPS && json_is_string(v))
@@ -355,10 +312,26 @@ static bool start_device(struct ald_rollouts *r, const struct ald_rollout_rec *r
             rd->started_at = upd->created_at;
             ald_rollout_save_device(r, ro, rd, "updating", NULL);
             started = true;
+        }
+        /* else a user's update, or an older rollout's that this one superseded: it
+         * finishes first, then this device is looked at again */
+        goto out;
+    }
+    if (r->st->ops->device_get(r->st, rd->device, dev) == ALD_STORE_OK && dev->id == rd->device_id) {
+        struct ald_member m;
+        ald_member_of_device(dev, &m);
+        if (ald_member_pinned_away(&m, rel)) {
+            snprintf(msg, sizeof msg, "pinned to %s", m.pinned);
+            ald_rollout_save_device(r, ro, rd, "pinned", msg);
             goto out;
         }
-        if (!upd->rollout_id)
-            goto out; /* someone flashes it by hand: wait for that to end */
+    }
+    if (flashed_by_hand(r, ro, rd->device_id, upd)) {
+        snprintf(msg, sizeof msg, "flashed by hand (update %lld) while the rollout ran",
+                 (long long)upd->id);
+        rd->update_id = 0;
+        ald_rollout_save_device(r, ro, rd, "hand_flashed", msg);
+        goto out;
     }
     if (ro->budget_bytes_per_day) {
         uint64_t used = 0;
@@ -392,14 +365,22 @@ static bool start_device(struct ald_rollouts *r, const struct ald_rollout_rec *r
 out:
     json_decref(images);
     free(upd);
+    free(dev);
     return started;
 }
 
 /* ---- evaluating one running rollout ---- */
 
+/* The states a completed rollout's summary counts, in its order. */
+static const char *const SUMMARY_STATES[] = {"succeeded", "failed", "reverted", "cancelled",
+                                             "pinned", "hand_flashed", "superseded"};
+#define NSUMMARY (sizeof SUMMARY_STATES / sizeof SUMMARY_STATES[0])
+
 struct counts {
     size_t waves;
     size_t size[ALD_ROLLOUT_MAX_WAVES], ok[ALD_ROLLOUT_MAX_WAVES];
+    size_t skipped[ALD_ROLLOUT_MAX_WAVES]; /* pinned, hand_flashed, superseded: not moved */
+    size_t by_state[NSUMMARY];
     size_t waiting[ALD_ROLLOUT_MAX_WAVES]; /* pending or deferred: not started */
     size_t pending[ALD_ROLLOUT_MAX_WAVES], deferred[ALD_ROLLOUT_MAX_WAVES];
     size_t devices, started, failures, open, recent;
@@ -418,10 +399,13 @@ static int count_row(void *ctx, int wave, const char *state, uint64_t n, uint64_
     c->waiting[w] += waiting ? n : 0;
     c->pending[w] += !strcmp(state, "pending") ? n : 0;
     c->deferred[w] += !strcmp(state, "deferred") ? n : 0;
-    c->started += waiting ? 0 : n;
+    c->started += waiting || ald_rd_state_skipped(state) ? 0 : n;
     c->failures += !strcmp(state, "failed") || !strcmp(state, "reverted") ? n : 0;
     c->open += waiting || !strcmp(state, "updating") ? n : 0;
     c->recent += since;
+    c->skipped[w] += ald_rd_state_skipped(state) ? n : 0;
+    for (size_t i = 0; i < NSUMMARY; i++)
+        c->by_state[i] += !strcmp(state, SUMMARY_STATES[i]) ? n : 0;
     return 0;
 }
 
@@ -438,7 +422,7 @@ static size_t start_some(struct ald_rollouts *r, const struct ald_rollout_rec *r
     for (size_t i = 0; i < l.n; i++) {
         struct ald_rollout_device_rec *rd = (struct ald_rollout_device_rec *)l.items + i;
         size_t w = rd->wave < ALD_ROLLOUT_MAX_WAVES ? (size_t)rd->wave : ALD_ROLLOUT_MAX_WAVES - 1;
-        if (w > 0 && c->waiting[w] == c->size[w] && is(rd, "pending")) /* the wave's first */
+        if (c->waiting[w] + c->skipped[w] == c->size[w] && is(rd, "pending")) /* its first */
             ald_rollout_emit(r, "rollout.wave", NULL, 0, ro->id, json_pack("{s:i}", "wave", rd->wave + 1));
         if (c->waiting[w])
             c->waiting[w]--;
@@ -480,9 +464,18 @@ static int64_t evaluate(struct ald_rollouts *r, struct ald_rollout_rec *ro, stru
         ald_rollout_set_state(r, ro, "paused", why);
         return now + RECHECK_MS;
     }
-    if (!c.open) {
-        char why[96];
-        snprintf(why, sizeof why, "%zu devices: %zu failed or reverted", c.devices, c.failures);
+    if (!c.open) { /* the summary counts every device it holds, by state */
+        char why[256];
+        int len = snprintf(why, sizeof why, "%zu device%s", c.devices, c.devices == 1 ? "" : "s");
+        const char *sep = ": ";
+        for (size_t i = 0; i < NSUMMARY && len > 0 && (size_t)len < sizeof why; i++) {
+            if (!c.by_state[i] && i > 1) /* succeeded and failed always, the rest if any */
+                continue;
+            len += snprintf(why + len, sizeof why - (size_t)len, "%s%zu %s", sep, c.by_state[i],
+                            !strcmp(SUMMARY_STATES[i], "hand_flashed") ? "flashed by hand"
+                                                                        : SUMMARY_STATES[i]);
+            sep = ", ";
+        }
         ald_rollout_set_state(r, ro, "completed", why);
         return now + RECHECK_MS;
     }
@@ -490,7 +483,7 @@ static int64_t evaluate(struct ald_rollouts *r, struct ald_rollout_rec *ro, stru
     size_t open_waves = 0, waiting = 0;
     while (open_waves < c.waves) {
         size_t w = open_waves++;
-        if (c.ok[w] * 100 < (size_t)ro->success_percent * c.size[w])
+        if (c.ok[w] * 100 < (size_t)ro->success_percent * (c.size[w] - c.skipped[w]))
             break;
     }
     size_t budget = START_BATCH;
@@ -521,45 +514,71 @@ static bool final_update_event(const char *type)
            !strcmp(type, "update.reverted") || !strcmp(type, "update.cancelled");
 }
 
-/* A device was created or changed: enroll it in the running rollouts it now belongs to. */
-static void device_event(struct ald_rollouts *r, const struct ald_rlist *running, const char *name)
+/* A device was created, changed or first reported: it belongs to the newest live rollout
+ * that covers it (docs/fleets.md), and only to that one. If that rollout holds it already
+ * (in any state: a failed device is not tried again), nothing happens, except that a device
+ * no longer pinned away goes from "pinned" back to "pending". Otherwise it joins the last
+ * wave: of a running rollout this node moves at once; of a paused one when it resumes (the
+ * full look); a completed one runs again for it. */
+static void device_event(struct ald_rollouts *r, const char *name)
 {
     struct ald_device_rec *d = malloc(sizeof *d);
-    struct member m;
-    if (!d || r->st->ops->device_get(r->st, name, d) != ALD_STORE_OK)
+    struct ald_lives lives = {NULL, 0};
+    const struct ald_live *cur;
+    struct ald_rollout_device_rec rd;
+    struct ald_member m;
+    bool error;
+    if (!d || r->st->ops->device_get(r->st, name, d) != ALD_STORE_OK || d->product_id <= 0 ||
+        d->dev)
         goto out;
-    member_of_device(d, &m);
-    for (size_t i = 0; i < running->n; i++) {
-        struct ald_rollout_rec *ro = (struct ald_rollout_rec *)running->items + i;
-        struct slot *s = slot_of(r->engine, ro->id, false);
-        struct ald_release_rec rel;
-        json_t *target;
-        if (!s || !s->enrolled || strcmp(ro->state, "running") ||
-            r->st->ops->release_get_id(r->st, ro->release_id, &rel) != ALD_STORE_OK ||
-            rel.product_id != m.product_id)
-            continue;
-        target = json_loads(ro->target_json, 0, NULL);
-        if (in_target(target, &rel, &m) && !enrolled(r, ro->id, m.id)) {
-            enroll_one(r, ro, &m, (int)wave_count(ro->waves_json) - 1, true);
+    ald_member_of_device(d, &m);
+    if (!ald_lives_load(r->st, m.product_id, 0, &lives) || !(cur = ald_lives_covering(&lives, &m)))
+        goto out;
+    struct ald_rollout_rec ro = cur->ro;
+    struct slot *s = slot_of(r->engine, ro.id, false);
+    int last = (int)wave_count(ro.waves_json) - 1;
+    if (held(r, ro.id, m.id, &rd, &error) || error) {
+        if (!error && is(&rd, "pinned") && !ald_member_pinned_away(&m, &cur->rel) &&
+            !strcmp(ro.state, "running") && s && s->claimed) {
+            ald_rollout_save_device(r, &ro, &rd, "pending", "no longer pinned");
             s->dirty = true;
         }
-        json_decref(target);
+        goto out;
+    }
+    if (!strcmp(ro.state, "running")) {
+        if (s && s->claimed && s->enrolled) { /* else its full look enrolls it */
+            enroll_one(r, &ro, &cur->rel, &m, last, true);
+            s->dirty = true;
+        }
+    } else if (!strcmp(ro.state, "completed")) {
+        char why[ALD_NAME_MAX + 48];
+        snprintf(why, sizeof why, "device %s joined its target", m.name);
+        ro.finished_at = 0;
+        /* Every node sees the event; the rollout's revision lets one of them reopen it. */
+        if (ald_rollout_set_state(r, &ro, "running", why))
+            enroll_one(r, &ro, &cur->rel, &m, last, true);
     }
 out:
+    ald_lives_free(&lives);
     free(d);
 }
 
-/* An update of a rollout ended: move its rollout device along. */
+/* An update of a rollout ended: move its rollout device along. The rollout is running or
+ * paused (this node moves it), or superseded (its updates under way still finish). */
 static void update_event(struct ald_rollouts *r, const struct ald_rlist *active, int64_t rollout_id,
                          int64_t update_id)
 {
     struct ald_update_rec *upd = malloc(sizeof *upd);
     struct ald_rlist l = {NULL, 0, 0, sizeof(struct ald_rollout_device_rec)};
-    for (size_t i = 0; upd && i < active->n; i++) {
-        struct ald_rollout_rec *ro = (struct ald_rollout_rec *)active->items + i;
+    struct ald_rollout_rec *ro = NULL, other;
+    for (size_t i = 0; i < active->n && !ro; i++)
+        if (((struct ald_rollout_rec *)active->items)[i].id == rollout_id)
+            ro = (struct ald_rollout_rec *)active->items + i;
+    if (!ro && r->st->ops->rollout_get(r->st, rollout_id, &other) == ALD_STORE_OK &&
+        !strcmp(other.state, "superseded"))
+        ro = &other;
+    if (upd && ro && r->st->ops->update_get(r->st, update_id, upd) == ALD_STORE_OK) {
         struct slot *s = slot_of(r->engine, ro->id, false);
-        if (ro->id != rollout_id || r->st->ops->update_get(r->st, update_id, upd) != ALD_STORE_OK)
-            continue;
         struct ald_rollout_device_filter f = {ro->id, upd->device_id, NULL, -1, 1};
         if (r->st->ops->rollout_device_query(r->st, &f, collect_rdev, &l) == ALD_STORE_OK && l.n) {
             struct ald_rollout_device_rec *rd = l.items;
@@ -568,7 +587,6 @@ static void update_event(struct ald_rollouts *r, const struct ald_rlist *active,
         }
         if (s)
             s->dirty = true;
-        break;
     }
     free(l.items);
     free(upd);
@@ -601,7 +619,7 @@ static void read_events(struct ald_rollouts *r, const struct ald_rlist *active)
                 update_event(r, active, ev->rollout_id, ev->update_id);
             else if (ev->device[0] && (!strcmp(ev->type, "device.created") ||
                                        !strcmp(ev->type, "device.changed")))
-                device_event(r, active, ev->device);
+                device_event(r, ev->device);
             else if (ev->rollout_id && !strncmp(ev->type, "rollout.", 8)) {
                 struct slot *s = slot_of(e, ev->rollout_id, false);
                 if (s)

@@ -4,7 +4,8 @@
  * A rollout's whole state is in the store: which devices it holds, in which wave, and what
  * became of each one's update. The API's side (rollouts.c) creates rollouts and pauses,
  * resumes or cancels them; a background thread (rollout_engine.c) moves running ones along:
- * it enrolls the target's devices (those that join later too), learns how their updates
+ * it enrolls the target's devices (one that joins later in its current rollout only: the
+ * newest live rollout covering it, docs/fleets.md), learns how their updates
  * ended, pauses the rollout when failures pass its error threshold, and starts updates for
  * the next devices when the waves before theirs met the success threshold, within the rate
  * limit and each device's data budget. Its work follows the event log, so finished rollouts
@@ -36,11 +37,26 @@ void ald_rollouts_tick(struct ald_rollouts *r);
 /*
  * Create a rollout of release `version` of `product` in state running. The other fields of
  * rec (target, waves, thresholds, limits) are validated here; on success rec is the new
- * rollout. Errors: NOT_FOUND (no such product or release), BAD_REQUEST (names what is
- * wrong), INTERNAL.
+ * rollout, and it has superseded the older running or paused rollouts of the product as
+ * docs/fleets.md says. A target group or channel that no device of the product has is
+ * refused unless allow_empty. Errors: NOT_FOUND (no such product, or it has no such
+ * release: the message names which), BAD_REQUEST (names what is wrong), UNPROCESSABLE
+ * "empty_target" (names the group or channel and lists the existing ones), INTERNAL.
  */
 struct ald_result ald_rollout_create(struct ald_rollouts *r, const char *product,
-                                     const char *version, struct ald_rollout_rec *rec);
+                                     const char *version, struct ald_rollout_rec *rec,
+                                     bool allow_empty);
+
+/*
+ * What ald_rollout_create would do, without starting or storing anything: *out is the
+ * preview of docs/fleets.md ("Previews": per-wave device counts, and for the devices
+ * [offset, offset + limit) in enrolment order what each needs and the estimated bytes).
+ * Errors as ald_rollout_create.
+ */
+struct ald_result ald_rollout_preview(struct ald_rollouts *r, const char *product,
+                                      const char *version, struct ald_rollout_rec *rec,
+                                      bool allow_empty, size_t offset, size_t limit,
+                                      json_t **out);
 
 /*
  * "pause", "resume" or "cancel" a rollout; *out is the rollout afterwards. Cancel also

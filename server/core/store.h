@@ -497,6 +497,11 @@ struct ald_store_ops {
      * device name (NULL: all) and one month "YYYY-MM" (NULL: all), by month, device. */
     enum ald_store_rc (*usage_list)(struct ald_store *st, const char *device, const char *month,
                                     ald_usage_cb cb, void *ctx);
+    /* rollouts (i12): the rollouts of product `product_id` (any state), newest (highest id)
+     * first; a callback returning non-zero stops the listing (docs/fleets.md: a device's
+     * desired release is its newest live rollout's). */
+    enum ald_store_rc (*rollout_list_product)(struct ald_store *st, int64_t product_id,
+                                              ald_rollout_cb cb, void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

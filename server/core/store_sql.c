@@ -257,6 +257,9 @@ static const char *const sqlite_migrations[] = {
     "  bytes_rx INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (device_id, month));"
     "CREATE INDEX device_usage_month ON device_usage(month, device);",
+    /* 9 (issue 12, rollouts): a product's rollouts newest first (rollout_list_product: the release
+     * a late joiner gets, and the rollouts a new one supersedes). */
+    "CREATE INDEX rollouts_release ON rollouts(release_id, id);",
 };
 
 /* PostgreSQL: the same tables as sqlite_migrations, step for step (BIGINT for INTEGER,
@@ -435,6 +438,9 @@ static const char *const pg_migrations[] = {
     "  bytes_rx BIGINT NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (device_id, month));"
     "CREATE INDEX device_usage_month ON device_usage(month, device);",
+    /* 9 (issue 12, rollouts): a product's rollouts newest first (rollout_list_product: the release
+     * a late joiner gets, and the rollouts a new one supersedes). */
+    "CREATE INDEX rollouts_release ON rollouts(release_id, id);",
 };
 #define MIGRATION_COUNT ((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
@@ -2005,6 +2011,17 @@ static enum ald_store_rc op_rollout_list_state(struct ald_store *st, const char 
                    (int (*)(void *, const void *))cb, ctx);
 }
 
+/* rollouts (i12): see store.h rollout_list_product. */
+static enum ald_store_rc op_rollout_list_product(struct ald_store *st, int64_t product_id,
+                                                 ald_rollout_cb cb, void *ctx)
+{
+    return read_op(st, "rollout_list_product",
+                   "SELECT " ROLLOUT_COLS " WHERE release_id IN "
+                   "(SELECT id FROM releases WHERE product_id = ?1) ORDER BY id DESC",
+                   "i", product_id, NULL, read_rollout, sizeof(struct ald_rollout_rec), NULL,
+                   (int (*)(void *, const void *))cb, ctx);
+}
+
 static enum ald_store_rc op_rollout_device_put(struct ald_store *st,
                                                const struct ald_rollout_device_rec *r)
 {
@@ -2612,6 +2629,7 @@ static const struct ald_store_ops sql_ops = {
     .image_delete = op_image_delete,
     .image_releases = op_image_releases,
     .image_updates = op_image_updates,
+    .rollout_list_product = op_rollout_list_product, /* rollouts (i12) */
 };
 
 /* ---- opening ---- */

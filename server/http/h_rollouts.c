@@ -12,6 +12,8 @@
 #include "updates.h"
 
 #define INT_FIELDS 5
+#define PREVIEW_LIMIT 100      /* devices a dry run lists by default */
+#define PREVIEW_LIMIT_MAX 1000 /* and at most */
 
 /* The 503 of the fleet endpoints when the daemon runs no rollout service. */
 static enum MHD_Result rollouts_off(struct MHD_Connection *c, struct req *r)
@@ -20,12 +22,17 @@ static enum MHD_Result rollouts_off(struct MHD_Connection *c, struct req *r)
 }
 
 /* POST /v1/rollouts: {"product", "release", "target", "waves", "success_percent",
- * "error_count", "error_percent", "rate_per_min", "budget_bytes_per_day"}. */
+ * "error_count", "error_percent", "rate_per_min", "budget_bytes_per_day", "allow_empty",
+ * "dry_run", "offset", "limit"} (the last two page a dry run's device list). */
 HANDLER(h_rollouts_create)
 {
     static const char *const fields[] = {"product", "release", "target", "waves",
                                          "success_percent", "error_count", "error_percent",
-                                         "rate_per_min", "budget_bytes_per_day", NULL};
+                                         "rate_per_min", "budget_bytes_per_day", "allow_empty",
+                                         "dry_run", "offset", "limit", NULL};
+    static const char *const flags[] = {"allow_empty", "dry_run"};
+    bool flag[2] = {false, false};
+    json_int_t page[2] = {0, PREVIEW_LIMIT}; /* offset, limit */
     static const char *const ints[INT_FIELDS] = {"success_percent", "error_count",
                                                  "error_percent", "rate_per_min",
                                                  "budget_bytes_per_day"};
@@ -45,6 +52,32 @@ HANDLER(h_rollouts_create)
     if (!h->rollouts) {
         ret = rollouts_off(c, r);
         goto out;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (!(v = json_object_get(doc, flags[i])))
+            continue;
+        if (!json_is_boolean(v)) {
+            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                              "'%s' must be true or false", flags[i]);
+            goto out;
+        }
+        flag[i] = json_is_true(v);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const char *name = i ? "limit" : "offset";
+        if (!(v = json_object_get(doc, name)))
+            continue;
+        if (!flag[1] || !json_is_integer(v) || json_integer_value(v) < (json_int_t)i ||
+            json_integer_value(v) > (i ? PREVIEW_LIMIT_MAX : 1000000000)) {
+            if (flag[1])
+                ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                  "'%s' must be a whole number %s", name, i ? "1..1000" : ">= 0");
+            else
+                ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                                  "'%s' pages a dry run's devices: give \"dry_run\": true", name);
+            goto out;
+        }
+        page[i] = json_integer_value(v);
     }
     for (size_t i = 0; i < INT_FIELDS; i++) {
         if (!(v = json_object_get(doc, ints[i])))
@@ -70,7 +103,14 @@ HANDLER(h_rollouts_create)
     ro.error_percent = num[2] > 100 ? 101 : (int)num[2];
     ro.rate_per_min = num[3] > 1000000 ? 1000000 : (int)num[3];
     ro.budget_bytes_per_day = (uint64_t)num[4];
-    res = ald_rollout_create(h->rollouts, product, version, &ro);
+    if (flag[1]) {
+        json_t *preview = NULL;
+        res = ald_rollout_preview(h->rollouts, product, version, &ro, flag[0], (size_t)page[0],
+                                  (size_t)page[1], &preview);
+        ret = ald_is_ok(&res) ? reply_json(c, r, MHD_HTTP_OK, preview) : reply_result(c, r, &res);
+        goto out;
+    }
+    res = ald_rollout_create(h->rollouts, product, version, &ro, flag[0]);
     if (!ald_is_ok(&res)) {
         ret = reply_result(c, r, &res);
         goto out;

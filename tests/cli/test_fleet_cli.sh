@@ -229,10 +229,13 @@ json '.target == {"groups": ["field"], "channels": ["stable"]} and
       .success_percent == 95 and .error_percent == 5 and .error_count == 0 and
       .rate_per_min == 10 and .budget_bytes_per_day == 1500000 and
       .release.version == "1.0.0" and .state == "running"'
-# The same through rollouts start, other forms of the values; a target with no device:
-# it completes at once, and --watch says so with exit 0.
+# The same through rollouts start, other forms of the values; a target with no device is
+# refused (docs/fleets.md), unless --allow-empty: then it completes at once, and --watch
+# says so with exit 0.
+run 6 rollouts start tracker 2.0.0 --to group:nobody
+has err.txt "target group 'nobody': no device of product 'tracker' is in it (its groups: "
 run 0 --json rollouts start tracker 2.0.0 --to group:nobody --waves 2 --max-failures 3 \
-    --rate 7 --budget 500k --success 80%
+    --rate 7 --budget 500k --success 80% --allow-empty
 R2=$(jq -r .id out.txt)
 run 0 rollouts status "$R2" --json
 json '.target == {"groups": ["nobody"]} and .waves_spec == [{"count": 2}] and
@@ -240,9 +243,11 @@ json '.target == {"groups": ["nobody"]} and .waves_spec == [{"count": 2}] and
       .budget_bytes_per_day == 500000 and .success_percent == 80'
 run 0 rollouts status "$R2" --watch
 has out.txt "completed"
-run 0 release tracker 2.0.0 --to group:nobody --budget 2000000B/day --watch --json
+run 0 release tracker 2.0.0 --to group:nobody --budget 2000000B/day --watch --json --allow-empty
 last_json '.state == "completed" and .budget_bytes_per_day == 2000000'
-run 0 release tracker 2.0.0 --to channel:nowhere --watch
+run 6 release tracker 2.0.0 --to channel:nowhere --watch
+has err.txt "target channel 'nowhere': no device of product 'tracker' is in it (its channels: "
+run 0 release tracker 2.0.0 --to channel:nowhere --watch --allow-empty
 has out.txt "completed"
 for bad in "--waves 0" "--waves 1,,2" "--waves 10%,x" "--waves 101%" "--waves -1" \
            "--max-failures 101%" "--max-failures x" "--rate 5/h" "--rate -1" \
@@ -269,8 +274,8 @@ has out.txt "group field on channel stable"
 has out.txt "waves:  1, 10%, 100%"
 has out.txt "pause at 5% failures"; has out.txt "10 updates/min"; has out.txt "1500000 bytes/day"
 has out.txt "3 devices: 2 pending, 1 updating"
-has out.txt "WAVE SPEC  DEVICES PROGRESS     PEND UPDT SUCC FAIL REVT DEFR CANC"
-grep -Eq '^1    1           1 \[>>>>>>>>>>\]    0    1    0    0    0    0    0$' out.txt ||
+has out.txt "WAVE SPEC  DEVICES PROGRESS     PEND UPDT SUCC FAIL REVT DEFR CANC SUPS  PIN HAND"
+grep -Eq '^1    1           1 \[>>>>>>>>>>\]    0    1    0    0    0    0    0    0    0    0$' out.txt ||
     { cat out.txt; fail "wave 1 line"; }
 run 0 rollouts list
 has out.txt "running"; has out.txt "completed"

@@ -394,9 +394,16 @@ static int collect_update_ids(void *ctx, const struct ald_update_rec *u)
 
 /* The images table as schema 5 had it (keyed by payload), in either dialect, with schema 6
  * forgotten: what an airliftd of the version before left. */
+/* Undo migration 9 (issue 12, rollouts: rollouts by release). */
+static void undo_schema9(struct fixture *fx)
+{
+    raw_exec(fx, "DROP INDEX rollouts_release; DELETE FROM schema_version WHERE version = 9;");
+}
+
 /* Undo migration 8 (issue 12, cli: event actors, events by time, usage). */
 static void undo_schema8(struct fixture *fx)
 {
+    undo_schema9(fx);
     raw_exec(fx, "DROP TABLE device_usage; DROP INDEX events_ts;"
                  "ALTER TABLE events DROP COLUMN actor;"
                  "DELETE FROM schema_version WHERE version = 8;");
