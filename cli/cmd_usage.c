@@ -7,19 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "airlift_common/timeparse.h"
+
 enum { OPT_DEVICE, OPT_MONTH };
 
-/* "YYYY-MM" of 1970..9999, 01..12. */
-static bool month_valid(const char *s)
-{
-    if (strlen(s) != 7 || s[4] != '-')
-        return false;
-    for (int i = 0; i < 7; i++)
-        if (i != 4 && (s[i] < '0' || s[i] > '9'))
-            return false;
-    return strncmp(s, "1970", 4) >= 0 && strncmp(s + 5, "01", 2) >= 0 &&
-           strncmp(s + 5, "12", 2) <= 0;
-}
 
 static int usage_run(struct cli *cli, const struct cli_command *self, int argc, char **argv)
 {
@@ -42,7 +33,7 @@ static int usage_run(struct cli *cli, const struct cli_command *self, int argc, 
             device = value;
             break;
         case OPT_MONTH:
-            if (!month_valid(value))
+            if (!alc_month_valid(value))
                 return cli_usage_error(cli, "--month '%s': expected a calendar month YYYY-MM, "
                                        "e.g. 2026-11", value);
             month = value;

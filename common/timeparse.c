@@ -4,6 +4,7 @@
 #include "airlift_common/timeparse.h"
 
 #include <stddef.h>
+#include <string.h>
 
 int64_t alc_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -108,4 +109,16 @@ bool alc_parse_time(const char *s, int64_t now_ms, int64_t *out_ms)
         return false;
     *out_ms = t * 1000 + ms;
     return true;
+}
+
+bool alc_month_valid(const char *s)
+{
+    if (strlen(s) != 7 || s[4] != '-')
+        return false;
+    for (int i = 0; i < 7; i++)
+        if (i != 4 && (s[i] < '0' || s[i] > '9'))
+            return false;
+    int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int month = (s[5] - '0') * 10 + (s[6] - '0');
+    return year >= 1970 && month >= 1 && month <= 12;
 }

@@ -8,6 +8,7 @@
 
 #include "events.h"
 #include "airlift_common/name.h"
+#include "airlift_common/timeparse.h"
 
 struct ald_result ald_fleet_versions(struct ald_store *st, const char *product,
                                      ald_module_version_cb each, void *ctx)
@@ -30,18 +31,6 @@ struct ald_result ald_fleet_versions(struct ald_store *st, const char *product,
     return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
 }
 
-/* "YYYY-MM", 1970-01 .. 9999-12. */
-static bool month_valid(const char *s)
-{
-    if (strlen(s) != 7 || s[4] != '-')
-        return false;
-    for (int i = 0; i < 7; i++)
-        if (i != 4 && (s[i] < '0' || s[i] > '9'))
-            return false;
-    int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-    int month = (s[5] - '0') * 10 + (s[6] - '0');
-    return year >= 1970 && month >= 1 && month <= 12;
-}
 
 struct counting {
     ald_usage_cb each;
@@ -65,7 +54,7 @@ struct ald_result ald_usage_list(struct ald_store *st, const char *device, const
     bool known = true;
     if (device && !alc_name_valid(device))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "'device' must be a device name");
-    if (month && !month_valid(month))
+    if (month && !alc_month_valid(month))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
                         "'month' must be a calendar month YYYY-MM, e.g. 2026-11");
     if (device) {

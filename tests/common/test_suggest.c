@@ -107,12 +107,28 @@ static void test_time(void **state)
     assert_int_equal(alc_days_from_civil(2000, 3, 1), 11017);
 }
 
+static void test_month(void **state)
+{
+    (void)state;
+    assert_true(alc_month_valid("2026-12"));
+    assert_true(alc_month_valid("1970-01"));
+    assert_true(alc_month_valid("9999-12"));
+    assert_false(alc_month_valid("2026-13"));
+    assert_false(alc_month_valid("2026-00"));
+    assert_false(alc_month_valid("1969-12"));
+    assert_false(alc_month_valid("2026-1"));
+    assert_false(alc_month_valid("2026/12"));
+    assert_false(alc_month_valid("2026-12-01"));
+    assert_false(alc_month_valid(""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_distance),
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_month),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

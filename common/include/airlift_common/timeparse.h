@@ -22,6 +22,9 @@
  */
 bool alc_parse_time(const char *s, int64_t now_ms, int64_t *out_ms);
 
+/* Is s a calendar month "YYYY-MM", 1970-01 .. 9999-12? */
+bool alc_month_valid(const char *s);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (no range check). */
 int64_t alc_days_from_civil(int64_t year, unsigned month, unsigned day);
 
