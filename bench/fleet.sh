@@ -119,7 +119,8 @@ for BACKEND in $BACKENDS; do
     say "idle: $REG registered devices, rollouts: $states; airliftd $idle % of one core over $IDLE_S s (/proc/PID/stat utime+stime), RSS $(rss_kb "$SERVER_PID") KB"
 
     # ---- the API: a page of 100, and a filtered page, with REG devices ----
-    for q in "limit=100" "limit=100&after=d-050000" "limit=100&product=tracker&group=field&online=false"; do
+    mid=$(printf 'd-%0*d' $((REG >= 10000 ? 6 : 5)) $((REG / 2))) # a page from the middle
+    for q in "limit=100" "limit=100&after=$mid" "limit=100&product=tracker&group=field&online=false"; do
         for _ in $(seq 300); do
             curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" "$AIRLIFT_SERVER/v1/devices?$q"
         done | sort -n >"$WORK/lat"
