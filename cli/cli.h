@@ -100,6 +100,9 @@ extern const struct cli_command cli_updates_group; /* issue 12: updates list|sho
 extern const struct cli_command cli_fleet_group;   /* issue 12: fleet versions */
 extern const struct cli_command cli_usage_command; /* issue 12: usage */
 
+/* A rollout device's state in words ("hand_flashed": "flashed by hand"; cli/util.c). */
+const char *cli_rollout_state_words(const char *state);
+
 /* ---- the server (cli/api.c): settings and HTTP/JSON calls to airliftd's API ---- */
 
 #define CLI_URL_MAX 512

@@ -385,6 +385,11 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
            cli_size_str((uint64_t)cli_jint(d, "bytes_sent"), tx, sizeof tx),
            cli_size_str((uint64_t)cli_jint(d, "bytes_received"), rx, sizeof rx));
     print_fleet_line("fleet: ", d);
+    json_t *ro = json_object_get(d, "rollout");
+    if (json_is_object(ro))
+        printf("rollout: #%lld (release %s), wave %lld: %s\n", (long long)cli_jint(ro, "id"),
+               cli_jstr(ro, "release"), (long long)cli_jint(ro, "wave"),
+               cli_rollout_state_words(cli_jstr(ro, "state")));
     if (!json_is_object(inv)) {
         printf("it has not reported what it runs yet\n");
     } else {
@@ -635,7 +640,9 @@ static const struct cli_command show_cmd = {
     "\n"
     "Every module (function, index, version, hash, trial), boot state and reason, download in\n"
     "progress, wire bytes and the active update, from the device's last inventory; and its\n"
-    "place in the fleet: product, groups, channel, pinned release (airlift devices set).\n",
+    "place in the fleet: product, groups, channel, pinned release (airlift devices set), and\n"
+    "where it stands in its newest rollout (pending, updating, succeeded, pinned, flashed by\n"
+    "hand, superseded, ...).\n",
     devices_show, NULL};
 static const struct cli_command set_cmd = {
     "set", NULL, "put a device in a product, groups, a channel; pin it; mark it dev",

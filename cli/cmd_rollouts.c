@@ -35,11 +35,6 @@ static const struct {
     {"superseded", "SUPS"}, {"pinned", "PIN"},   {"hand_flashed", "HAND"},
 };
 
-/* A rollout device's state in words ("hand_flashed": "flashed by hand"). */
-static const char *state_words(const char *state)
-{
-    return !strcmp(state, "hand_flashed") ? "flashed by hand" : state;
-}
 #define NSTATES (sizeof STATES / sizeof STATES[0])
 
 static volatile sig_atomic_t interrupted;
@@ -222,7 +217,7 @@ static void totals_str(json_t *ro, char *buf, size_t cap)
         long long c = cli_jint(counts, STATES[i].state);
         if (!c)
             continue;
-        n += snprintf(buf + n, cap - (size_t)n, "%s%lld %s", sep, c, state_words(STATES[i].state));
+        n += snprintf(buf + n, cap - (size_t)n, "%s%lld %s", sep, c, cli_rollout_state_words(STATES[i].state));
         sep = ", ";
     }
 }
@@ -779,7 +774,7 @@ static int rollouts_devices(struct cli *cli, const struct cli_command *self, int
         if (json_is_integer(json_object_get(d, "update_id")))
             snprintf(upd, sizeof upd, "#%lld", cli_jint(d, "update_id"));
         printf("%-20s %4lld %-15s %-7s %-24s %s\n", cli_jstr(d, "device"), cli_jint(d, "wave"),
-               state_words(cli_jstr(d, "state")), upd,
+               cli_rollout_state_words(cli_jstr(d, "state")), upd,
                json_is_string(json_object_get(d, "started_at")) ? cli_jstr(d, "started_at") : "-",
                json_is_string(json_object_get(d, "finished_at")) ? cli_jstr(d, "finished_at")
                                                                    : "-");

@@ -439,3 +439,8 @@ long long cli_jint(json_t *o, const char *key)
 {
     return (long long)json_integer_value(json_object_get(o, key));
 }
+
+const char *cli_rollout_state_words(const char *state)
+{
+    return !strcmp(state, "hand_flashed") ? "flashed by hand" : state;
+}

@@ -4,6 +4,7 @@
  */
 #include "airlift_host/ihex.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,15 @@ static bool add_data(struct runs *r, uint64_t addr, const uint8_t *data, size_t 
 
 bool alh_ihex_is(const uint8_t *buf, size_t len)
 {
-    return buf != NULL && len > 0 && buf[0] == ':';
+    /* ':' and 8 hex digits (byte count, address, record type): a binary that merely starts
+     * with ':' (1 in 256 do) is not HEX; a HEX file with a broken record still is, so the
+     * parser can say what is wrong with it. */
+    if (!buf || len < 9 || buf[0] != ':')
+        return false;
+    for (size_t i = 1; i < 9; i++)
+        if (!isxdigit(buf[i]))
+            return false;
+    return true;
 }
 
 int alh_ihex_flatten(const uint8_t *buf, size_t len, size_t max_size, struct alh_flat_image *out,

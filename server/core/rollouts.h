@@ -82,6 +82,14 @@ struct ald_result ald_rollout_ids(struct ald_store *st, int64_t ids[ALD_ROLLOUT_
 struct ald_result ald_rollout_devices(struct ald_store *st, int64_t id,
                                       ald_rollout_device_cb each, void *ctx);
 
+/*
+ * Where device `device_id` stands in the newest rollout that holds it (docs/fleets.md), as
+ * JSON {"id", "release", "state", "wave" (from 1), "update_id"}: its state there says whether it is
+ * pending, updating, done, pinned, flashed by hand (hand_flashed) or superseded. JSON null
+ * when no rollout holds it (or the store cannot be read).
+ */
+json_t *ald_device_rollout_json(struct ald_store *st, int64_t device_id);
+
 /* The rollout as JSON: its fields, the release, and per wave the devices' states counted. */
 json_t *ald_rollout_json(struct ald_rollouts *r, const struct ald_rollout_rec *rec);
 

@@ -11,6 +11,7 @@
 #include "fleetq.h"
 #include "http_priv.h"
 #include "reply.h"
+#include "rollouts.h"
 #include "updates.h"
 #include "util.h"
 
@@ -41,6 +42,8 @@ static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, b
     ald_device_live_json(d, o);
     if (with_update)
         json_object_set_new(o, "update", ald_device_update_json(h->store, d->id));
+    if (full) /* where it stands in its newest rollout: pinned, flashed by hand, ... */
+        json_object_set_new(o, "rollout", ald_device_rollout_json(h->store, d->id));
     if (with_product && d->product_id)
         json_object_set_new(o, "product", ald_product_name(h->store, d->product_id, product)
                                               ? json_string(product) : json_null());

@@ -239,6 +239,13 @@ static void test_ihex(void **state)
     expect_hex_error(":04FFFE0001020304F5\n:00000001FF\n", "64 KiB boundary");
     expect_hex_error(":0400000001020304F2\n:0400020001020304F0\n:00000001FF\n", "overlap");
     expect_hex_error(":0100000401FA\n:00000001FF\n", "needs 2 data bytes");
+
+    /* Told apart by ':' and 8 hex digits, not by ':' alone (1 in 256 binaries start so). */
+    assert_true(alh_ihex_is((const uint8_t *)good, strlen(good)));
+    assert_true(alh_ihex_is((const uint8_t *)":0400000001020304F\n", 19)); /* broken, but HEX */
+    assert_false(alh_ihex_is((const uint8_t *)":\x01\xfe\x80\x00\x11\x22\x33\x44\x55", 10));
+    assert_false(alh_ihex_is((const uint8_t *)":0400", 5));
+    assert_false(alh_ihex_is((const uint8_t *)"x0400000001", 11));
 }
 
 int main(void)

@@ -79,6 +79,8 @@ check "the pinned device says so in rollout $R1" \
     test "$(api GET "/v1/rollouts/$R1/devices" | jq -r '.devices[] | select(.device=="p1") | .state')" = pinned
 "$AIRLIFT" rollouts devices "$R1" >"$WORK/out" 2>&1
 check "rollouts devices shows p1 pinned" grep -Eq '^p1 +[0-9]+ +pinned' "$WORK/out"
+"$AIRLIFT" devices show p1 >"$WORK/out" 2>&1
+check "devices show says p1 is pinned in its newest rollout" grep -Eq "^rollout: #[0-9]+ \(release [^)]+\), wave [0-9]+: pinned$" "$WORK/out"
 check "the pinned device got no update" test "$(updates_of p1)" -eq 0
 check "rollout $R1's why counts its devices: $(rollout "$R1" | jq -r .why)" \
     test "$(rollout "$R1" | jq -r .why)" = "3 devices: 2 succeeded, 0 failed, 1 pinned"
@@ -93,7 +95,7 @@ check "rollout $R2 completes again, with the late joiner" \
     wait_rollout "$R2" '.state == "completed" and .counts.succeeded == 3'
 sleep 2 # a second update, were one queued, would be there by now
 check "the late joiner got exactly one update ($(updates_of late))" test "$(updates_of late)" -eq 1
-check "... to 2.2.0" test "$(api GET /v1/devices/late/updates | jq -r '.updates[0].images[0]')" = "$APP22"
+check "... to 2.2.0" test "$(api GET "/v1/images/$(api GET /v1/devices/late/updates | jq -r '.updates[0].images[0]')" | jq -r .sha256)" = "$APP22"
 check "rollout $R1 (2.1.0) did not take it" \
     test "$(api GET "/v1/rollouts/$R1/devices" | jq '[.devices[] | select(.device=="late")] | length')" -eq 0
 for R in "$R1" "$R2"; do
@@ -194,6 +196,10 @@ check "c1 is 'hand_flashed' in it, not moved" \
     test "$(api GET "/v1/rollouts/$R6/devices" | jq -r '.devices[] | select(.device=="c1") | .state') $(app_version c1)" = "hand_flashed 2.1.0"
 "$AIRLIFT" rollouts devices "$R6" >"$WORK/out" 2>&1
 check "rollouts devices says 'flashed by hand'" grep -Eq '^c1 +2 +flashed by hand' "$WORK/out"
+"$AIRLIFT" devices show c1 >"$WORK/out" 2>&1
+check "devices show says c1 was flashed by hand" grep -Eq "^rollout: #$R6 \(release [^)]+\), wave [0-9]+: flashed by hand$" "$WORK/out"
+check "GET /v1/devices/c1 says so too" \
+    test "$(api GET /v1/devices/c1 | jq -r '"\(.rollout.id) \(.rollout.state)"')" = "$R6 hand_flashed"
 check "the summary counts it: $(rollout "$R6" | jq -r .why)" \
     test "$(rollout "$R6" | jq -r .why)" = "2 devices: 1 succeeded, 0 failed, 1 flashed by hand"
 check "rollout $R6's counts match its device list" counts_match "$R6"
@@ -208,5 +214,5 @@ r=$(api POST /v1/products/tracker/releases -H 'Content-Type: application/json' -
     --data "{\"version\":\"9.0.0\",\"images\":[\"$APP25\",\"$APP25\"]}")
 check "a release listing one image twice: 400 ($(tail -1 <<<"$r"))" test "$(tail -1 <<<"$r")" = 400
 check "naming it: $(head -1 <<<"$r" | jq -r .error.message)" \
-    test "$(head -1 <<<"$r" | jq -r .error.message)" = "images[1]: image $APP25 is listed twice (also images[0]): list each image once"
+    test "$(head -1 <<<"$r" | jq -r .error.message)" = "images[1]: image $(api GET "/v1/images/$APP25" | jq -r .id) is listed twice (also images[0]): list each image once"
 finish

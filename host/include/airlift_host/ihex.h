@@ -14,7 +14,7 @@
 
 #define ALH_IHEX_LINE_MAX 600 /* longest line accepted: ':' + 2 * (5 + 255) + spaces */
 
-/* Does buf look like Intel HEX: its first byte is ':'? */
+/* Does buf look like Intel HEX: ':' and 8 hex digits (a record's count, address, type)? */
 bool alh_ihex_is(const uint8_t *buf, size_t len);
 
 /*
