@@ -85,11 +85,25 @@ static bool same_blob(const char *data_dir, const char *id, const uint8_t *data,
     }
 }
 
-/* Looks, among the images of one payload, for one whose blob is exactly the file. */
+/* Do a and b (of one payload) say the same in every signed field: the same module signed
+ * again by the same key with the same counter, only the (randomised) ECDSA signature
+ * differing? */
+static bool same_signed_fields(const struct ald_image_rec *a, const struct ald_image_rec *b)
+{
+    return a->file_size == b->file_size && a->function == b->function &&
+           a->index == b->index && a->platform == b->platform &&
+           !strcmp(a->version, b->version) && a->security_counter == b->security_counter &&
+           a->link_address == b->link_address && a->payload_size == b->payload_size &&
+           !strcmp(a->key_id, b->key_id) && !strcmp(a->deps_json, b->deps_json);
+}
+
+/* Looks, among the images of one payload, for one whose blob is exactly the file, or that
+ * differs from it in the signature alone. */
 struct same_file {
     const char *data_dir;
     const uint8_t *file;
     size_t len;
+    const struct ald_image_rec *fields; /* the file's */
     struct ald_image_rec *rec;
     bool found;
 };
@@ -97,7 +111,8 @@ struct same_file {
 static int find_same_file(void *ctx, const struct ald_image_rec *m)
 {
     struct same_file *sf = ctx;
-    if (m->file_size != sf->len || !same_blob(sf->data_dir, m->id, sf->file, sf->len))
+    if (!same_signed_fields(m, sf->fields) &&
+        (m->file_size != sf->len || !same_blob(sf->data_dir, m->id, sf->file, sf->len)))
         return 0;
     *sf->rec = *m;
     sf->found = true;
@@ -177,9 +192,10 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
 
     pthread_mutex_lock(&ingest_lock);
     locked = true;
-    /* This exact file, held already: under its id, or under its payload hash (an image
-     * stored before ids were file hashes). */
-    struct same_file sf = {data_dir, file, len, held, false};
+    /* This image, held already: this exact file under its id, or under its payload hash (an
+     * image stored before ids were file hashes), or the same module signed again by the
+     * same key with the same counter (ECDSA signatures differ each time): the one held. */
+    struct same_file sf = {data_dir, file, len, rec, held, false};
     src = st->ops->image_get_id(st, rec->id, held);
     if (src == ALD_STORE_NOT_FOUND)
         src = st->ops->image_by_payload(st, h_payload, find_same_file, &sf) == ALD_STORE_OK

@@ -38,6 +38,11 @@ check "upload names each image by the SHA-256 of its file" \
 check "and the second" grep -q "^uploaded $A1 " <<<"$out"
 out=$("$AIRLIFT" images upload "$WORK/a1.alim" 2>&1)
 check "the same file again is already held ($out)" grep -q "^already held $A1 " <<<"$out"
+mk a1again app1 1.1.0 1 "$WORK/author.pem" # a1 signed once more: only the signature differs
+check "signing twice makes two files" test "$(idof a1again)" != "$A1"
+out=$("$AIRLIFT" image upload "$WORK/a1again.alim" 2>&1)
+check "the same module signed again by the same key is the image held ($out)" \
+    grep -q "^already held $A1 " <<<"$out"
 out=$("$AIRLIFT" image upload "$WORK/b1.alim" 2>&1); rc=$?
 check "the same payload signed by another key is a second image ($out)" \
     test $rc -eq 0 -a "$(grep -c "^uploaded $B1 " <<<"$out")" -eq 1
