@@ -54,7 +54,13 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
 struct ald_result ald_release_list(struct ald_store *st, const struct ald_product_rec *p,
                                    ald_release_cb each, void *ctx);
 
-/* Release `version` of product p into *out. Errors: NOT_FOUND, INTERNAL. */
+/* The NOT_FOUND for a release `version` product p does not have: "product 'P' has no
+ * release V", with "; did you mean W?" when one of its releases is close (alc_suggest). */
+struct ald_result ald_release_missing(struct ald_store *st, const struct ald_product_rec *p,
+                                      const char *version);
+
+/* Release `version` of product p into *out. Errors: NOT_FOUND (ald_release_missing),
+ * INTERNAL. */
 struct ald_result ald_release_get(struct ald_store *st, const struct ald_product_rec *p,
                                   const char *version, struct ald_release_rec *out);
 

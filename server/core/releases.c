@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "airlift/image.h"
+#include "airlift_common/suggest.h"
 #include "images.h"
 #include "planner.h"
 #include "util.h"
@@ -125,12 +126,48 @@ struct ald_result ald_release_list(struct ald_store *st, const struct ald_produc
     return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
 }
 
+/* The releases' versions offered to a "did you mean" search. */
+#define VERSIONS_OFFERED 256
+struct version_offer {
+    struct alc_suggest s;
+    char (*versions)[ALD_VERSION_MAX + 1];
+    size_t n;
+};
+
+static int offer_version(void *ctx, const struct ald_release_rec *rec)
+{
+    struct version_offer *o = ctx;
+    if (o->n == VERSIONS_OFFERED)
+        return 1;
+    memcpy(o->versions[o->n], rec->version, sizeof o->versions[0]);
+    alc_suggest_offer(&o->s, o->versions[o->n++]);
+    return 0;
+}
+
+struct ald_result ald_release_missing(struct ald_store *st, const struct ald_product_rec *p,
+                                      const char *version)
+{
+    struct version_offer o = {.versions = calloc(VERSIONS_OFFERED, sizeof o.versions[0])};
+    struct ald_result res;
+    alc_suggest_init(&o.s, version);
+    if (o.versions)
+        st->ops->release_list(st, p->id, offer_version, &o);
+    if (o.s.best)
+        res = ald_fail(ALD_ERR_NOT_FOUND, "not_found",
+                       "product '%s' has no release %s; did you mean %s?", p->name, version,
+                       o.s.best);
+    else
+        res = ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' has no release %s",
+                       p->name, version);
+    free(o.versions);
+    return res;
+}
+
 struct ald_result ald_release_get(struct ald_store *st, const struct ald_product_rec *p,
                                   const char *version, struct ald_release_rec *out)
 {
     enum ald_store_rc rc = st->ops->release_get(st, p->id, version, out);
     if (rc == ALD_STORE_NOT_FOUND)
-        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' has no release %s",
-                        p->name, version);
+        return ald_release_missing(st, p, version);
     return rc == ALD_STORE_OK ? ald_ok() : ald_store_failed(rc);
 }

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "planner.h"
+#include "products.h"
 #include "util.h"
 
 #define MAX_WAVES ALD_ROLLOUT_MAX_WAVES
@@ -242,8 +243,7 @@ static struct ald_result validate(struct ald_rollouts *r, const char *product,
     if (r->st->ops->product_get(r->st, product, prod) != ALD_STORE_OK)
         return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' does not exist", product);
     if (r->st->ops->release_get(r->st, prod->id, version, rel) != ALD_STORE_OK)
-        return ald_fail(ALD_ERR_NOT_FOUND, "not_found", "product '%s' has no release %s",
-                        product, version);
+        return ald_release_missing(r->st, prod, version);
     rec->release_id = rel->id;
     if (!valid_waves(rec->waves_json, msg, sizeof msg) ||
         !valid_target(rec->target_json, msg, sizeof msg))

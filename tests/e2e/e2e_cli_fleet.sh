@@ -102,7 +102,9 @@ check "usage, human: kB and bytes" grep -q "^$MONTH  *truck-1  *[0-9.]* kB  *[0-
 "$A" release trakcer 2.0.0 >"$WORK/out" 2>&1; rc=$?
 check "release trakcer: exit 6, the product is what is missing" test $rc -eq 6 -a "$(grep -c "product 'trakcer' does not exist; did you mean 'tracker'?" "$WORK/out")" -eq 1
 "$A" release tracker 2.0.9 >"$WORK/out" 2>&1; rc=$?
-check "release of a missing version: exit 6, names the release" test $rc -eq 6 -a "$(grep -c "product 'tracker' has no release 2.0.9" "$WORK/out")" -eq 1
+check "release of a missing version: exit 6, names the release and the close one" test $rc -eq 6 -a "$(grep -c "product 'tracker' has no release 2.0.9; did you mean 2.0.0?" "$WORK/out")" -eq 1
+"$A" releases show tracker 7.7.7 >"$WORK/out" 2>&1; rc=$?
+check "a version nothing is close to: no suggestion" test $rc -eq 6 -a "$(grep -c "product 'tracker' has no release 7.7.7\$" "$WORK/out")" -eq 1
 "$A" products show trakcer >"$WORK/out" 2>&1; rc=$?
 check "products show trakcer: exit 6, did you mean" test $rc -eq 6 -a "$(grep -c "did you mean 'tracker'?" "$WORK/out")" -eq 1
 "$A" devices show truk-1 >"$WORK/out" 2>&1; rc=$?
