@@ -17,7 +17,7 @@
 
 enum {
     OPT_DEVICE, OPT_UPDATE, OPT_ROLLOUT, OPT_TYPE, OPT_AFTER, OPT_LIMIT, OPT_FOLLOW, OPT_SINCE,
-    OPT_UNTIL, OPT_LAST
+    OPT_UNTIL, OPT_LAST, OPT_DEVICE_ID
 };
 
 static volatile sig_atomic_t interrupted;
@@ -235,7 +235,8 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
         {"rollout", 0, true, OPT_ROLLOUT}, {"type", 0, true, OPT_TYPE},
         {"after", 0, true, OPT_AFTER}, {"limit", 0, true, OPT_LIMIT},
         {"follow", 'f', false, OPT_FOLLOW}, {"since", 0, true, OPT_SINCE},
-        {"until", 0, true, OPT_UNTIL}, {"last", 'n', true, OPT_LAST}, {NULL, 0, false, 0}};
+        {"until", 0, true, OPT_UNTIL}, {"last", 'n', true, OPT_LAST},
+        {"device-id", 0, true, OPT_DEVICE_ID}, {NULL, 0, false, 0}};
     struct events_run run = {.cli = cli};
     struct cli_server srv;
     struct cli_parser p;
@@ -253,12 +254,16 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
         case OPT_DEVICE: fits = cli_query_add(query, sizeof query, "device", value); break;
         case OPT_UPDATE:
         case OPT_ROLLOUT:
+        case OPT_DEVICE_ID: {
+            const char *what = opt == OPT_UPDATE    ? "update"
+                               : opt == OPT_ROLLOUT ? "rollout"
+                                                    : "device_id";
             if (!alc_parse_id(value, false, &id))
                 return cli_usage_error(cli, "--%s '%s': expected an id (a positive integer)",
-                                       opt == OPT_UPDATE ? "update" : "rollout", value);
-            fits = cli_query_add(query, sizeof query, opt == OPT_UPDATE ? "update" : "rollout",
-                                 value);
+                                       opt == OPT_DEVICE_ID ? "device-id" : what, value);
+            fits = cli_query_add(query, sizeof query, what, value);
             break;
+        }
         case OPT_TYPE:
             if (!type_prefix_valid(value))
                 return cli_usage_error(cli, "--type '%s': expected the start of event types, "
@@ -314,7 +319,8 @@ static int events_run(struct cli *cli, const struct cli_command *self, int argc,
 
 const struct cli_command cli_events_command = {
     "events", NULL, "what happened to devices, updates and rollouts; --follow: live",
-    "Usage: airlift events [--device NAME] [--update ID] [--rollout ID] [--type PREFIX]\n"
+    "Usage: airlift events [--device NAME | --device-id ID] [--update ID] [--rollout ID]\n"
+    "                      [--type PREFIX]\n"
     "                      [--since T] [--until T] [--after ID]\n"
     "                      [-n|--last N | --limit N] [--follow] [--json]\n"
     "\n"
@@ -322,6 +328,8 @@ const struct cli_command cli_events_command = {
     "device, update, rollout, actor (who did it: a token's name, rollout N, device) and\n"
     "data. Filters combine.\n"
     "  --device NAME   events of one device (an unknown name is an error)\n"
+    "  --device-id ID  events of the device with this id, a removed one too, whose name may\n"
+    "                  be a newer device's now (the id: device_id in its events, --json)\n"
     "  --update ID     events of one update\n"
     "  --rollout ID    events of one rollout\n"
     "  --type PREFIX   types starting with PREFIX (update., rollout., device.created)\n"

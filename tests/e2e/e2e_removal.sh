@@ -73,6 +73,9 @@ check "all of them newer than the old history" test "$(jq '.events[0].id' <<<"$e
 check "the old history stays reachable by the old id" \
     test "$(api GET "/v1/events?device_id=$OLD_ID&limit=1000" | jq -r '[.events[] | .type] | join(",")')" = \
     "device.created,update.queued,update.cancelled,device.deleted"
+check "airlift events --device-id shows the old history" \
+    test "$("$AIRLIFT" --json events --device-id "$OLD_ID" | jq -rs '[.[].type] | join(",")')" = \
+    "device.created,update.queued,update.cancelled,device.deleted"
 check "updates of the new e1: none of the old" test "$(api GET /v1/devices/e1/updates | jq '.updates | length')" -eq 0
 U2=$(api_json POST /v1/devices/e1/updates "{\"images\":[\"$APP\"]}" | jq -r .id)
 check "a new update gets a new id ($U2 > $U1)" test "$U2" -gt "$U1"
