@@ -44,7 +44,7 @@ static bool relative(const char *s, int64_t now_ms, int64_t *out_ms)
             return false;
         n = n * 10 + (s[i] - '0');
     }
-    if (i == 0 || s[i + 1] != '\0')
+    if (i == 0 || s[i] == '\0' || s[i + 1] != '\0') /* digits, then one unit letter */
         return false;
     switch (s[i]) {
     case 's': unit = 1000; break;
