@@ -3,7 +3,7 @@
  *
  * The device library touches hardware only through these tables of function pointers, like
  * MCUboot's flash_area_* contract. A port fills them in; the library never looks behind ctx.
- * docs/porting.md states the contract of every call.
+ * The comment above each member states its contract; ports/posix/ is the reference port.
  */
 #ifndef AIRLIFT_PORT_H
 #define AIRLIFT_PORT_H
