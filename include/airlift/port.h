@@ -3,7 +3,9 @@
  *
  * The device library touches hardware only through these tables of function pointers, like
  * MCUboot's flash_area_* contract. A port fills them in; the library never looks behind ctx.
- * The comment above each member states its contract; ports/posix/ is the reference port.
+ * The comment above each member states its contract; a filled-in example of each: the
+ * simulated NOR flash (sim/simflash.c), mbedTLS crypto (ports/host/) and the POSIX CoAP
+ * transport (ports/posix/).
  */
 #ifndef AIRLIFT_PORT_H
 #define AIRLIFT_PORT_H
