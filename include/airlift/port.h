@@ -3,9 +3,8 @@
  *
  * The device library touches hardware only through these tables of function pointers, like
  * MCUboot's flash_area_* contract. A port fills them in; the library never looks behind ctx.
- * The comment above each member states its contract; a filled-in example of each: the
- * simulated NOR flash (sim/simflash.c), mbedTLS crypto (ports/host/) and the POSIX CoAP
- * transport (ports/posix/).
+ * The comment above each member states its contract. Filled in for the host: the simulated
+ * NOR flash (sim/simflash.c) and mbedTLS crypto (ports/host/).
  */
 #ifndef AIRLIFT_PORT_H
 #define AIRLIFT_PORT_H
