@@ -56,19 +56,30 @@ static char *trim(char *s)
     return s;
 }
 
+/* The config file's path into path[CLI_URL_MAX]: $AIRLIFT_CONFIG, else
+ * $XDG_CONFIG_HOME/airlift/config, else ~/.config/airlift/config; false if none can be
+ * named (no HOME). */
+static bool config_path(char *path)
+{
+    const char *explicit_path = getenv("AIRLIFT_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (explicit_path && *explicit_path)
+        snprintf(path, CLI_URL_MAX, "%s", explicit_path);
+    else if (xdg && *xdg)
+        snprintf(path, CLI_URL_MAX, "%s/airlift/config", xdg);
+    else if (home && *home)
+        snprintf(path, CLI_URL_MAX, "%s/.config/airlift/config", home);
+    else
+        return false;
+    return true;
+}
+
 static int read_config(struct cli *cli, struct cli_server *srv)
 {
     char path[CLI_URL_MAX], line[CONFIG_LINE_MAX];
-    const char *explicit_path = getenv("AIRLIFT_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
+    const char *explicit_path = getenv("AIRLIFT_CONFIG");
     int lineno = 0, rc = 0;
-    if (explicit_path && *explicit_path)
-        snprintf(path, sizeof path, "%s", explicit_path);
-    else if (xdg && *xdg)
-        snprintf(path, sizeof path, "%s/airlift/config", xdg);
-    else if (home && *home)
-        snprintf(path, sizeof path, "%s/.config/airlift/config", home);
-    else
+    if (!config_path(path))
         return 0;
     FILE *f = fopen(path, "r");
     if (!f)
@@ -109,15 +120,7 @@ static int read_config(struct cli *cli, struct cli_server *srv)
 static const char *config_path_hint(void)
 {
     static char path[CLI_URL_MAX];
-    const char *explicit_path = getenv("AIRLIFT_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
-    if (explicit_path && *explicit_path)
-        snprintf(path, sizeof path, "%s", explicit_path);
-    else if (xdg && *xdg)
-        snprintf(path, sizeof path, "%s/airlift/config", xdg);
-    else if (home && *home)
-        snprintf(path, sizeof path, "%s/.config/airlift/config", home);
-    else
+    if (!config_path(path))
         snprintf(path, sizeof path, "the config file ($AIRLIFT_CONFIG)");
     return path;
 }
