@@ -528,12 +528,13 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         struct al_boot_info info;
         struct al_session_result r;
         struct al_device_config cfg = d->dev.cfg; /* a reset: RAM state is rebuilt from flash */
+        bool fresh = !coap;
         if (!coap && al_coap_open(&coap, &cc, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             rc = EXIT_INTERNAL;
             break;
         }
-        if (why != AL_RESET_POWER_ON || b->sleep_s) {
+        if (!fresh && (why != AL_RESET_POWER_ON || b->sleep_s)) {
             /* A reset or a deep sleep drops the modem: the next session shakes hands anew. */
             al_coap_close(coap);
             coap = NULL;
@@ -613,6 +614,10 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         if (b->sleep_s) {
             printf("sleep: %u s\n", b->sleep_s);
             fflush(stdout);
+            /* Ending the session (DTLS close_notify) before the modem sleeps lets the
+             * server free it at once instead of at its idle timeout. */
+            al_coap_close(coap);
+            coap = NULL;
             sleep_ms(b->sleep_s * 1000u);
         } else {
             sleep_ms(r.up_to_date ? 500u : b->retry_ms);

@@ -515,6 +515,8 @@ static void *device_thread(void *arg)
         }
         next = now_ms() + (sleepy ? o->sleep_s : o->period_s) * 1000ull;
         boot = sleepy; /* the Electron's deep sleep ends in a reset */
+        if (sleepy) /* ending its session (DTLS close_notify) lets airliftd free it at once */
+            close_transport(&coap, &seen);
         w = wait_until(d, next);
     }
     close_transport(&coap, &seen);

@@ -131,9 +131,8 @@ const char *ald_store_rc_name(enum ald_store_rc rc)
 
 #define TXN_RETRIES 5
 
-enum ald_store_rc ald_store_txn(struct ald_store *st,
-                                enum ald_store_rc (*fn)(struct ald_store *tx, void *ctx),
-                                void *ctx)
+static enum ald_store_rc txn(struct ald_store *st, bool bookkeeping,
+                             enum ald_store_rc (*fn)(struct ald_store *tx, void *ctx), void *ctx)
 {
     enum ald_store_rc rc = ALD_STORE_RETRY;
     for (int attempt = 0; attempt <= TXN_RETRIES; attempt++) {
@@ -143,7 +142,7 @@ enum ald_store_rc ald_store_txn(struct ald_store *st,
             struct timespec pause = {0, 2000000L * attempt};
             nanosleep(&pause, NULL);
         }
-        rc = st->ops->begin(st, &tx);
+        rc = bookkeeping ? st->ops->begin_bookkeeping(st, &tx) : st->ops->begin(st, &tx);
         if (rc == ALD_STORE_RETRY)
             continue;
         if (rc != ALD_STORE_OK)
@@ -160,4 +159,19 @@ enum ald_store_rc ald_store_txn(struct ald_store *st,
             return rc;
     }
     return rc;
+}
+
+enum ald_store_rc ald_store_txn(struct ald_store *st,
+                                enum ald_store_rc (*fn)(struct ald_store *tx, void *ctx),
+                                void *ctx)
+{
+    return txn(st, false, fn, ctx);
+}
+
+enum ald_store_rc ald_store_txn_bookkeeping(struct ald_store *st,
+                                            enum ald_store_rc (*fn)(struct ald_store *tx,
+                                                                    void *ctx),
+                                            void *ctx)
+{
+    return txn(st, true, fn, ctx);
 }

@@ -458,6 +458,7 @@ int ald_store_latest_schema(void)
 struct conn {
     struct ald_sqldb *db; /* NULL: not connected (yet, or since it broke) */
     bool busy;
+    bool lazy; /* its commits are lazy now (see set_lazy); false when it connects */
 };
 
 struct pool {
@@ -474,6 +475,9 @@ struct pool {
     struct ald_sqldb *claims_db;
     int64_t *held;
     size_t nheld, capheld;
+    /* Lazy commits (docs/store.md, "Durability"): when the first one since the last durable
+     * commit was made (ms, CLOCK_MONOTONIC), 0 if none; under lock. */
+    int64_t lazy_since;
 };
 
 /* The store, and a transaction handle: both start with struct ald_store. */
@@ -538,6 +542,7 @@ static void give_back(struct pool *p, struct conn *c, bool broken)
     if (broken) {
         p->drv->close(c->db);
         c->db = NULL;
+        c->lazy = false; /* a new connection starts durable */
     }
     pthread_mutex_lock(&p->lock);
     c->busy = false;
@@ -581,13 +586,58 @@ static const char *begin_sql(const struct pool *p, bool user)
     return user ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN";
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Durability (docs/store.md): what a check-in writes (last seen, next check-in, the
+ * reported inventory, wire bytes) is renewed by the device's next check-in, so its commits
+ * may be lazy: SQLite synchronous = NORMAL (no fsync of the WAL at commit), PostgreSQL
+ * synchronous_commit = off. A crash of airliftd loses nothing; a power loss or an OS crash
+ * may lose lazy commits made within LAZY_MAX_MS after the last durable commit, never
+ * anything else: a durable commit makes every earlier one durable too (one WAL), and once
+ * lazy commits have gone on for LAZY_MAX_MS the next one is made durable. Set on the
+ * connection outside any transaction (SQLite refuses inside one); connections that are not
+ * lazy are durable.
+ */
+#define LAZY_MAX_MS 1000
+
+static enum ald_store_rc set_lazy(struct op *o, bool lazy)
+{
+    if (lazy) {
+        int64_t now = monotonic_ms();
+        pthread_mutex_lock(&o->p->lock);
+        if (!o->p->lazy_since) {
+            o->p->lazy_since = now;
+        } else if (now - o->p->lazy_since >= LAZY_MAX_MS) {
+            lazy = false; /* this commit is durable, and with it every one before */
+            o->p->lazy_since = 0;
+        }
+        pthread_mutex_unlock(&o->p->lock);
+    }
+    if (o->c->lazy == lazy)
+        return ALD_STORE_OK;
+    enum ald_store_rc rc =
+        op_exec(o, is_pg(o) ? (lazy ? "SET synchronous_commit = off" : "SET synchronous_commit = on")
+                            : (lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL"));
+    if (rc == ALD_STORE_OK)
+        o->c->lazy = lazy;
+    else
+        o->broken = true; /* a connection of unknown durability is not used again */
+    return rc;
+}
+
 /*
  * Start an operation on st: borrow a connection (or use the transaction's) and, when atomic
  * and not already in a transaction, begin one of its own. Not OK: the operation must return
  * that code at once (nothing to leave).
  */
-static enum ald_store_rc enter(struct ald_store *st, struct op *o, const char *what,
-                               bool atomic)
+static enum ald_store_rc enter_as(struct ald_store *st, struct op *o, const char *what,
+                                  bool atomic, bool lazy)
 {
     memset(o, 0, sizeof *o);
     o->s = (struct sql_store *)st;
@@ -605,6 +655,11 @@ static enum ald_store_rc enter(struct ald_store *st, struct op *o, const char *w
     if (!o->c)
         return ALD_STORE_UNAVAILABLE;
     o->db = o->c->db;
+    enum ald_store_rc lrc = set_lazy(o, lazy);
+    if (lrc != ALD_STORE_OK) {
+        give_back(o->p, o->c, o->broken);
+        return lrc;
+    }
     if (atomic) {
         enum ald_store_rc rc = op_exec(o, begin_sql(o->p, false));
         if (rc != ALD_STORE_OK) {
@@ -614,6 +669,19 @@ static enum ald_store_rc enter(struct ald_store *st, struct op *o, const char *w
         o->own_tx = true;
     }
     return ALD_STORE_OK;
+}
+
+/* An operation that writes only what a check-in renews (see set_lazy). */
+static enum ald_store_rc enter_bookkeeping(struct ald_store *st, struct op *o,
+                                           const char *what, bool atomic)
+{
+    return enter_as(st, o, what, atomic, true);
+}
+
+static enum ald_store_rc enter(struct ald_store *st, struct op *o, const char *what,
+                               bool atomic)
+{
+    return enter_as(st, o, what, atomic, false);
 }
 
 /* A result that came from a failing statement (and spoils a transaction). */
@@ -1066,7 +1134,7 @@ static enum ald_store_rc op_schema_version(struct ald_store *st, int *out)
     return leave(&o, read_schema_version(&o, out));
 }
 
-static enum ald_store_rc op_begin(struct ald_store *st, struct ald_store **out)
+static enum ald_store_rc begin_as(struct ald_store *st, struct ald_store **out, bool lazy)
 {
     struct sql_store *s = (struct sql_store *)st, *tx;
     struct op o;
@@ -1079,7 +1147,7 @@ static enum ald_store_rc op_begin(struct ald_store *st, struct ald_store **out)
     tx = calloc(1, sizeof *tx);
     if (!tx)
         return ALD_STORE_ERROR;
-    rc = enter(st, &o, "begin", false);
+    rc = enter_as(st, &o, "begin", false, lazy);
     if (rc != ALD_STORE_OK) {
         free(tx);
         return rc;
@@ -1094,6 +1162,16 @@ static enum ald_store_rc op_begin(struct ald_store *st, struct ald_store **out)
     tx->tx = o.c;
     *out = &tx->base;
     return ALD_STORE_OK;
+}
+
+static enum ald_store_rc op_begin(struct ald_store *st, struct ald_store **out)
+{
+    return begin_as(st, out, false);
+}
+
+static enum ald_store_rc op_begin_bookkeeping(struct ald_store *st, struct ald_store **out)
+{
+    return begin_as(st, out, true);
 }
 
 /* End the transaction tx with COMMIT (commit == true) or ROLLBACK and free it. */
@@ -1360,6 +1438,14 @@ static enum ald_store_rc modules_write(struct op *o, int64_t device_id, const ch
     return rc;
 }
 
+static bool read_two_ints(struct op *o, struct ald_sqlstmt *stmt, void *out)
+{
+    int64_t *v = out;
+    v[0] = o->d->column_int64(stmt, 0);
+    v[1] = o->d->column_int64(stmt, 1);
+    return true;
+}
+
 static enum ald_store_rc op_device_report(struct ald_store *st, const char *name,
                                           const char *inventory_json, int64_t now)
 {
@@ -1368,15 +1454,16 @@ static enum ald_store_rc op_device_report(struct ald_store *st, const char *name
     enum ald_store_rc rc;
     if (strlen(inventory_json) >= ALD_INVENTORY_MAX)
         return ALD_STORE_ERROR;
-    rc = enter(st, &o, "device_report", true);
+    rc = enter_bookkeeping(st, &o, "device_report", true);
     if (rc != ALD_STORE_OK)
         return rc;
-    int64_t same = 0;
+    int64_t row[2] = {0, 0}; /* the device's id; 1 if it reports what it reported last */
     /* The usual check-in reports what the device ran last time: its module rows stay. */
-    rc = run_int(&o, q(&o, "SELECT id FROM devices WHERE name = ?1", "t", name), &id);
-    if (rc == ALD_STORE_OK)
-        rc = run_int(&o, q(&o, "SELECT count(*) FROM devices WHERE id = ?1 AND inventory = ?2",
-                           "it", id, inventory_json), &same);
+    rc = run_one(&o, q(&o, "SELECT id, CASE WHEN inventory = ?2 THEN 1 ELSE 0 END "
+                           "FROM devices WHERE name = ?1", "tt", name, inventory_json),
+                 read_two_ints, row);
+    id = row[0];
+    int64_t same = row[1];
     if (rc == ALD_STORE_OK)
         rc = run(&o, same ? q(&o, "UPDATE devices SET reported_at = ?1, last_seen_at = ?1 "
                                   "WHERE id = ?2", "ii", now, id)
@@ -1606,7 +1693,7 @@ static enum ald_store_rc op_device_seen(struct ald_store *st, int64_t device_id,
     struct op o;
     bool both = update_id && (tx || rx);
     char month[8];
-    enum ald_store_rc rc = enter(st, &o, "device_seen", tx || rx);
+    enum ald_store_rc rc = enter_bookkeeping(st, &o, "device_seen", tx || rx);
     if (rc != ALD_STORE_OK)
         return rc;
     rc = run_change1(&o, q(&o, "UPDATE devices SET last_seen_at = ?1, bytes_tx = bytes_tx + ?2, "
@@ -1633,7 +1720,7 @@ static enum ald_store_rc op_device_checkin(struct ald_store *st, int64_t device_
                                            int64_t next_checkin_at)
 {
     struct op o;
-    enum ald_store_rc rc = enter(st, &o, "device_checkin", false);
+    enum ald_store_rc rc = enter_bookkeeping(st, &o, "device_checkin", false);
     if (rc != ALD_STORE_OK)
         return rc;
     return leave(&o, run_change1(&o, q(&o, "UPDATE devices SET next_checkin_at = ?1 "
@@ -2612,6 +2699,7 @@ static const struct ald_store_ops sql_ops = {
     .auto_bytes = op_auto_bytes,
     .event_last_id = op_event_last_id,
     .begin = op_begin,
+    .begin_bookkeeping = op_begin_bookkeeping,
     .commit = op_commit,
     .rollback = op_rollback,
     .device_query = op_device_query,

@@ -917,7 +917,7 @@ static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, siz
     struct checkin ci = {dev, text, now,
                          (inv.flags & AL_INV_SLEEPY) && inv.next_checkin_s
                              ? now + 1000 * (int64_t)inv.next_checkin_s : 0};
-    enum ald_store_rc src = !text ? ALD_STORE_ERROR : ald_store_txn(u->st, checkin_tx, &ci);
+    enum ald_store_rc src = !text ? ALD_STORE_ERROR : ald_store_txn_bookkeeping(u->st, checkin_tx, &ci);
     free(text);
     if (src != ALD_STORE_OK) {
         if (src == ALD_STORE_UNAVAILABLE)

@@ -1097,6 +1097,59 @@ static void test_txn_helper(void **state)
     assert_int_equal(n, 1);
 }
 
+/* A check-in's bookkeeping in one lazily committed transaction (docs/store.md,
+ * "Durability"): it commits like any other, rolls back like any other, and the
+ * connection's ordinary transactions after it still commit and roll back. */
+struct bk_ctx {
+    int64_t id, next;
+    enum ald_store_rc fail_with;
+};
+
+static enum ald_store_rc bk_fn(struct ald_store *tx, void *ctx)
+{
+    struct bk_ctx *c = ctx;
+    enum ald_store_rc rc = tx->ops->device_report(tx, "bk", "{\"modules\":[]}", c->next);
+    if (rc == ALD_STORE_OK)
+        rc = tx->ops->device_checkin(tx, c->id, c->next);
+    if (rc == ALD_STORE_OK)
+        rc = tx->ops->device_seen(tx, c->id, c->next, 10, 5, 0);
+    return rc == ALD_STORE_OK ? c->fail_with : rc;
+}
+
+static void test_bookkeeping_txn(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    struct ald_product_rec got;
+    assert_int_equal(st->ops->device_create(st, device("bk", "id-bk")), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "bk", dev), ALD_STORE_OK);
+    for (int i = 1; i <= 50; i++) {
+        struct bk_ctx c = {dev->id, 1000 * i, ALD_STORE_OK};
+        assert_int_equal(ald_store_txn_bookkeeping(st, bk_fn, &c), ALD_STORE_OK);
+        if (i % 10 == 0) { /* an ordinary transaction in between */
+            struct txn_ctx t = {100 + i, 0, ALD_STORE_OK};
+            assert_int_equal(ald_store_txn(st, txn_fn, &t), ALD_STORE_OK);
+        }
+    }
+    struct bk_ctx bad = {dev->id, 999999, ALD_STORE_NOT_FOUND};
+    assert_int_equal(ald_store_txn_bookkeeping(st, bk_fn, &bad), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->device_get(st, "bk", dev), ALD_STORE_OK);
+    assert_int_equal(dev->next_checkin_at, 50000); /* the failed one rolled back */
+    assert_int_equal(dev->reported_at, 50000);
+    assert_int_equal(dev->bytes_tx, 500);
+    assert_int_equal(dev->bytes_rx, 250);
+    assert_int_equal(st->ops->product_get(st, "t150", &got), ALD_STORE_OK);
+    /* A second store on the same database sees every commit. */
+    struct ald_store *other = NULL;
+    char err[256];
+    assert_int_equal(ald_store_open(fx->url, &other, err, sizeof err), ALD_STORE_OPEN_OK);
+    assert_int_equal(other->ops->device_get(other, "bk", dev), ALD_STORE_OK);
+    assert_int_equal(dev->next_checkin_at, 50000);
+    other->ops->close(other);
+    free(dev);
+}
+
 /* Two stores on one database: the second waits for the first's transaction (SQLite: the
  * write lock; PostgreSQL: the row), and a REPEATABLE READ loser gets RETRY or CONFLICT. */
 static void test_two_handles(void **state)
@@ -1896,6 +1949,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_helper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bookkeeping_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_order, setup, teardown),
