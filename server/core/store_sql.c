@@ -499,6 +499,7 @@ struct op {
     const char *what;
     bool own_tx;          /* this operation began a transaction of its own */
     bool broken;          /* the connection reported GONE */
+    bool lazy;            /* bookkeeping: its commit may be lazy (set_lazy) */
     enum ald_store_rc rc; /* the failure that made a statement helper return NULL */
 };
 
@@ -655,7 +656,10 @@ static enum ald_store_rc enter_as(struct ald_store *st, struct op *o, const char
     if (!o->c)
         return ALD_STORE_UNAVAILABLE;
     o->db = o->c->db;
-    enum ald_store_rc lrc = set_lazy(o, lazy);
+    o->lazy = lazy;
+    /* A read leaves the connection as it is; a lone write without a transaction of its own
+     * is made durable in q(). */
+    enum ald_store_rc lrc = lazy || atomic ? set_lazy(o, lazy) : ALD_STORE_OK;
     if (lrc != ALD_STORE_OK) {
         give_back(o->p, o->c, o->broken);
         return lrc;
@@ -727,8 +731,13 @@ static enum ald_store_rc leave(struct op *o, enum ald_store_rc rc)
 static struct ald_sqlstmt *q(struct op *o, const char *sql, const char *fmt, ...)
 {
     struct ald_sqlstmt *stmt = NULL;
-    enum ald_sql_rc r = o->d->prepare(o->db, sql, &stmt);
+    enum ald_sql_rc r;
     va_list ap;
+    /* A write in autocommit on a connection left lazy by bookkeeping: durable first. */
+    if (o->c->lazy && !o->lazy && !o->own_tx && !o->s->tx && strncmp(sql, "SELECT", 6) != 0 &&
+        (o->rc = set_lazy(o, false)) != ALD_STORE_OK)
+        return NULL;
+    r = o->d->prepare(o->db, sql, &stmt);
     if (r != ALD_SQL_OK) {
         o->rc = fail(o, r);
         return NULL;
@@ -1151,6 +1160,10 @@ static enum ald_store_rc begin_as(struct ald_store *st, struct ald_store **out, 
     if (rc != ALD_STORE_OK) {
         free(tx);
         return rc;
+    }
+    if (!lazy && o.c->lazy && (rc = set_lazy(&o, false)) != ALD_STORE_OK) {
+        free(tx);
+        return leave(&o, rc);
     }
     rc = op_exec(&o, begin_sql(o.p, true));
     if (rc != ALD_STORE_OK) {
