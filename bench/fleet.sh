@@ -3,9 +3,11 @@
 # Figures, not tests; written to bench/results/fleet.txt. Sizes (environment):
 #   FLEET_REGISTERED  registered devices for the idle and API figures (default 100000)
 #   FLEET_SIM         simulated devices for the check-in, storm and rollout figures (10000)
-#   FLEET_BACKENDS    "sqlite postgresql" (default both)
+#   FLEET_BACKENDS    "sqlite postgresql" (default both; "" for none)
 #   FLEET_IDLE_S      how long the idle figure is measured (60)
 #   FLEET_STORM_S     how long the storm may take to be absorbed (330)
+#   FLEET_SERVE       clients for the serving-rate figure, airliftd beside libcoap's
+#                     coap-server-openssl (default 200; 0 skips it)
 # What each figure is, and how it is measured, is printed beside it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +15,10 @@ BUILD=${1:-build}
 BUILD=$(cd "$BUILD" && pwd)
 REG=${FLEET_REGISTERED:-100000}
 SIM=${FLEET_SIM:-10000}
-BACKENDS=${FLEET_BACKENDS:-sqlite postgresql}
+BACKENDS=${FLEET_BACKENDS-sqlite postgresql}
 IDLE_S=${FLEET_IDLE_S:-60}
 STORM_S=${FLEET_STORM_S:-330}
+SERVE=${FLEET_SERVE:-200}
 AIRLIFTD=$BUILD/server/airliftd
 FLEET=$BUILD/sim/airlift-fleet
 AIRLIFT=$BUILD/cli/airlift
@@ -197,6 +200,55 @@ for BACKEND in $BACKENDS; do
     say "rollout to $SIM devices in 3 waves: $(jq -r '.state' <<<"$ro"), $(jq -c '.counts' <<<"$ro"); $((SECONDS - t0)) s wall; airliftd $(echo "scale=1; ($c1 - $c0) / $TICKS" | bc) CPU s, RSS $(rss_kb "$SERVER_PID") KB; $bytes wire bytes per device (server's count, both ways, since registration)"
     stop_server
 done
+
+# ---- firmware bytes served per CPU second: airliftd beside libcoap's coap-server ----
+# The same 120 KiB of random bytes (incompressible: sent whole) to SERVE clients at once,
+# each with a DTLS handshake of its own; server CPU from /proc/PID/stat. airliftd's figure
+# covers the whole update (inventory, plan, windows, install report, reboot, confirmation);
+# coap-server's is a Block2 GET of the file (RFC 7959, 1024-byte blocks), nothing else.
+if [ "$SERVE" -gt 0 ] && command -v coap-server-openssl >/dev/null; then
+    say ""
+    say "## serving: $SERVE clients, one 120 KiB image each (the Electron's application slot is 128 KiB)"
+    head -c 122880 /dev/urandom >"$WORK/fw.bin"
+    BACKEND=sqlite; fresh_db serve; start_server
+    api_json POST /v1/products '{"name":"tracker","platform":10}' >/dev/null
+    for f in $FACTORY; do upload "$f" >/dev/null; done
+    "$AIRLIFT" image create --key "$WORK/author.pem" -o "$WORK/fw.alim" --function application \
+        --index 1 --platform 10 --version 3.0.0 --link-address 0x08080000 "$WORK/fw.bin" >/dev/null
+    fw=$(upload "$WORK/fw.alim")
+    api_json POST /v1/products/tracker/releases "{\"version\":\"3.0.0\",\"images\":[\"$fw\"]}" >/dev/null
+    rm -rf "$WORK/serve"
+    "$FLEET" provision "$WORK/serve" --api "$AIRLIFT_SERVER" --token "$TOKEN" --count "$SERVE" \
+        --prefix v- --product tracker --group serve >/dev/null 2>>"$WORK/provision.err"
+    "$FLEET" factory "$WORK/serve" --trust "$WORK/author.pem" $FACTORY >/dev/null
+    c0=$(cpu_ticks "$SERVER_PID"); t0=$SECONDS
+    "$FLEET" run "$WORK/serve" --server "127.0.0.1:$COAP" --period 5 --until-updated \
+        --duration 600 >"$WORK/serve.json" 2>/dev/null &
+    FP=$!
+    sleep 1
+    api_json POST /v1/rollouts '{"product":"tracker","release":"3.0.0","target":{"groups":["serve"]}}' >/dev/null
+    wait "$FP"
+    c1=$(cpu_ticks "$SERVER_PID")
+    size=$(stat -c %s "$WORK/fw.alim")
+    cpu=$(echo "scale=3; ($c1 - $c0) / $TICKS" | bc)
+    say "airliftd: $(jq '.updated // 0' "$WORK/serve.json") of $SERVE devices updated in $((SECONDS - t0)) s; $SERVE x $size image bytes in $cpu CPU s: $(echo "scale=0; $SERVE * $size / ($cpu + 0.001) / 1000" | bc) kB per CPU second"
+    stop_server
+
+    port=$((20000 + RANDOM % 20000))
+    coap-server-openssl -A 127.0.0.1 -p "$port" -k bench-psk -d 10 -L 1 >"$WORK/coap-server.log" 2>&1 &
+    CS=$!
+    sleep 0.5
+    coap-client-openssl -k bench-psk -u put -m put -b 1024 -f "$WORK/fw.bin" \
+        "coaps://127.0.0.1:$((port + 1))/fw" >/dev/null 2>&1
+    c0=$(cpu_ticks "$CS"); t0=$SECONDS
+    seq "$SERVE" | xargs -P 50 -I{} sh -c "coap-client-openssl -k bench-psk -u c{} -m get -b 1024 \
+        -o '$WORK/got.{}' 'coaps://127.0.0.1:$((port + 1))/fw' >/dev/null 2>&1"
+    c1=$(cpu_ticks "$CS")
+    ok=0; for i in $(seq "$SERVE"); do cmp -s "$WORK/fw.bin" "$WORK/got.$i" && ok=$((ok + 1)); done
+    kill "$CS"; wait "$CS" 2>/dev/null
+    cpu=$(echo "scale=3; ($c1 - $c0) / $TICKS" | bc)
+    say "coap-server-openssl (libcoap $(dpkg-query -W -f '${Version}' libcoap3 2>/dev/null), Block2): $ok of $SERVE clients byte-exact in $((SECONDS - t0)) s; $SERVE x 122880 bytes in $cpu CPU s: $(echo "scale=0; $SERVE * 122880 / ($cpu + 0.001) / 1000" | bc) kB per CPU second"
+fi
 
 cp "$WORK/out" "$OUT"
 echo "wrote $OUT"

@@ -434,8 +434,9 @@ struct ald_store_ops {
      * taken: the thread holding tx must call operations on tx only. See ald_store_txn().
      */
     enum ald_store_rc (*begin)(struct ald_store *st, struct ald_store **tx);
-    /* begin for a transaction that writes only what a check-in renews (device_report,
-     * device_checkin, device_seen): its commit may be lazy (docs/store.md, "Durability"). */
+    /* begin for a transaction that writes only what the device renews (device_report,
+     * device_checkin, device_seen; update_save of transfer progress in the same state):
+     * its commit may be lazy (docs/store.md, "Durability"). */
     enum ald_store_rc (*begin_bookkeeping)(struct ald_store *st, struct ald_store **tx);
     enum ald_store_rc (*commit)(struct ald_store *tx);
     enum ald_store_rc (*rollback)(struct ald_store *tx);
@@ -546,7 +547,8 @@ enum ald_store_rc ald_store_txn(struct ald_store *st,
                                 void *ctx);
 
 /* ald_store_txn for bookkeeping only (ops->begin_bookkeeping): fn may call device_report,
- * device_checkin and device_seen, nothing that writes anything else. */
+ * device_checkin, device_seen, and update_save for transfer progress in the same state,
+ * nothing that writes anything else. */
 enum ald_store_rc ald_store_txn_bookkeeping(struct ald_store *st,
                                             enum ald_store_rc (*fn)(struct ald_store *tx,
                                                                     void *ctx),

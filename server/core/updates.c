@@ -580,10 +580,14 @@ static enum ald_store_rc save_with_event_tx(struct ald_store *tx, void *ctx)
 }
 
 static enum ald_store_rc save_with_event(struct ald_store *st, struct ald_update_rec *rec,
-                                         const char *type, const char *data)
+                                         const char *type, const char *data, bool progress)
 {
     struct save_with_event se = {rec, rec->rev, type, data};
-    enum ald_store_rc rc = ald_store_txn(st, save_with_event_tx, &se);
+    /* Transfer progress alone (same state, no event) is renewed by the device's next
+     * request: bookkeeping (docs/store.md, "Durability"). */
+    enum ald_store_rc rc = progress && !type
+                               ? ald_store_txn_bookkeeping(st, save_with_event_tx, &se)
+                               : ald_store_txn(st, save_with_event_tx, &se);
     if (rc != ALD_STORE_OK)
         rec->rev = se.rev;
     return rc;
@@ -613,7 +617,8 @@ static void transition_ex(struct ald_updates *u, struct ald_update_rec *rec, con
         json_object_update(data, extra);
     char *text = json_dumps(data, JSON_COMPACT);
     snprintf(type, sizeof type, "update.%s", state);
-    enum ald_store_rc rc = save_with_event(u->st, rec, changed ? type : NULL, text);
+    enum ald_store_rc rc =
+        save_with_event(u->st, rec, changed ? type : NULL, text, !changed && !result && !why);
     if (rc == ALD_STORE_OK && changed) {
         if (rec->why[0])
             ald_log(ALD_LOG_INFO, "update", "device", rec->device, "state", state, "why",
@@ -714,7 +719,7 @@ static bool step_failure(struct ald_updates *u, struct ald_update_rec *rec, uint
         rec->updated_at = ald_now_ms();
         snprintf(data, sizeof data, "{\"step\":%u,\"encoding\":\"%s\",\"error\":\"%s\"}",
                  step, enc, al_err_name((al_err)err));
-        if (save_with_event(u->st, rec, "update.fallback", data) == ALD_STORE_OK) {
+        if (save_with_event(u->st, rec, "update.fallback", data, false) == ALD_STORE_OK) {
             ald_log(ALD_LOG_WARN, "falling back to full images", "device", rec->device, "why",
                     why, NULL);
         }
