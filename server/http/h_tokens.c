@@ -22,17 +22,36 @@ static json_t *token_json(const struct ald_token_rec *t)
 }
 
 /*
- * The optional "expires_at" of a new token: absent or null (0: never), or an RFC 3339 time
- * ("2026-12-31T00:00:00Z") or date ("2026-12-31": its midnight UTC). Anything else queues
- * the 400 and returns false.
+ * The optional expiry of a new token, into *out (ms since the epoch; 0: never): at most one
+ * of "expires_at", an RFC 3339 time ("2026-12-31T00:00:00Z") or date ("2026-12-31": its
+ * midnight UTC), and "expires_in", seconds from now (1..EXPIRES_IN_MAX); absent or null:
+ * never. Anything else queues the 400 and returns false.
  */
+#define EXPIRES_IN_MAX (10ll * 366 * 86400) /* ten years */
 static bool expires_field(struct MHD_Connection *c, struct req *r, json_t *doc, int64_t *out,
                           enum MHD_Result *ret)
 {
-    json_t *v = json_object_get(doc, "expires_at");
-    const char *s = json_string_value(v);
+    json_t *at = json_object_get(doc, "expires_at"), *in = json_object_get(doc, "expires_in");
+    const char *s = json_string_value(at);
+    bool has_at = at && !json_is_null(at), has_in = in && !json_is_null(in);
     *out = 0;
-    if (!v || json_is_null(v))
+    if (has_at && has_in) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "give expires_at or expires_in, not both");
+        return false;
+    }
+    if (has_in) {
+        json_int_t secs = json_integer_value(in);
+        if (!json_is_integer(in) || secs < 1 || secs > EXPIRES_IN_MAX) {
+            *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                               "expires_in must be a number of seconds, 1..%lld",
+                               EXPIRES_IN_MAX);
+            return false;
+        }
+        *out = ald_now_ms() + (int64_t)secs * 1000;
+        return true;
+    }
+    if (!has_at)
         return true;
     /* alc_parse_time also reads durations before now ("7d"): a time has a '-' in its date. */
     if (!s || strlen(s) > 40 || !strchr(s, '-') || !alc_parse_time(s, ald_now_ms(), out)) {
@@ -46,10 +65,10 @@ static bool expires_field(struct MHD_Connection *c, struct req *r, json_t *doc, 
     return true;
 }
 
-/* POST /v1/tokens: {"name", "scope", "expires_at"?}. */
+/* POST /v1/tokens: {"name", "scope", "expires_at"? | "expires_in"?}. */
 HANDLER(h_tokens_create)
 {
-    static const char *const fields[] = {"name", "scope", "expires_at", NULL};
+    static const char *const fields[] = {"name", "scope", "expires_at", "expires_in", NULL};
     enum MHD_Result ret = MHD_NO;
     struct ald_token_rec rec;
     struct ald_result res;
