@@ -311,9 +311,12 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
     int rc = -1;
     /* issue 14 (tokens): HTTPS with the checked PEM texts (tls.c), else nothing. */
     bool use_tls = tls && tls->cert_pem && tls->key_pem;
+    /* TLS 1.2 and 1.3 only: GnuTLS's NORMAL alone still offers 1.0 and 1.1. */
+    static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
     struct MHD_OptionItem tls_opts[] = {
         {MHD_OPTION_HTTPS_MEM_CERT, 0, use_tls ? tls->cert_pem : NULL},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, use_tls ? tls->key_pem : NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities},
         {MHD_OPTION_END, 0, NULL},
     };
 
@@ -354,7 +357,7 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
         h, MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_ARRAY, use_tls ? tls_opts : &tls_opts[2], MHD_OPTION_END);
+        MHD_OPTION_ARRAY, use_tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available?)",
                  listen->text);

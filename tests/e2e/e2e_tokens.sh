@@ -55,6 +55,14 @@ curl -s --cacert "$WORK/other-ca.pem" "$URL/v1/health" >/dev/null; rc=$?
 check "curl with another CA: certificate refused ($rc)" test "$rc" = 60
 curl -s "$URL/v1/health" >/dev/null; rc=$?
 check "curl with the system store: certificate refused ($rc)" test "$rc" = 60
+tls_version() { # tls_version 1_1|1_2|1_3: does a handshake of that version succeed?
+    openssl s_client "-tls$1" -connect "127.0.0.1:$HTTP" -CAfile "$WORK/ca.pem" \
+        -verify_return_error </dev/null >/dev/null 2>&1
+}
+check "TLS 1.2 handshake" tls_version 1_2
+check "TLS 1.3 handshake" tls_version 1_3
+old_tls_refused() { ! tls_version 1_1 && ! tls_version 1; }
+check "TLS 1.1 and 1.0 refused" old_tls_refused
 check "plain HTTP gets no API answer" test -z "$(curl -s "http://127.0.0.1:$HTTP/v1/health")"
 check "airliftd logs the API over TLS" grep -q 'msg="management API over TLS"' "$WORK/airliftd.log"
 
@@ -111,6 +119,18 @@ check "API: an expiry in the past is refused" test "$(api POST /v1/tokens -H 'Co
     = "expires_at must be in the future (or absent: the token never expires)"
 
 check "ci (operator) adds a device" quiet "$AIRLIFT" --token "$CI" devices add d1
+# More of what an operator does, all with ci: an image uploaded, a product made, an update
+# queued and cancelled (their events' actor is checked below).
+ADMIN=$TOKEN
+TOKEN=$CI
+APP=$(app a1 1.0.0 2000)
+TOKEN=$ADMIN
+check "ci uploads an image" test -n "$APP" -a "$APP" != null
+check "ci makes a product" quiet "$AIRLIFT" --token "$CI" products create tracker --platform electron
+UID1=$(curl -s --cacert "$WORK/ca.pem" -H "Authorization: Bearer $CI" -H 'Content-Type: application/json' \
+    --data "{\"images\":[\"$APP\"]}" "$URL/v1/devices/d1/updates" | jq -r .id)
+check "ci queues an update ($UID1)" test "$UID1" -gt 0
+check "ci cancels it" quiet "$AIRLIFT" --token "$CI" updates cancel "$UID1"
 cli_expect 6 "token 'viewer' has scope 'read'; this request needs 'operator'" \
     --token-file "$WORK/viewer.token" devices add d2
 
@@ -153,6 +173,9 @@ check "token.created of ci by admin, with its expiry" \
     quiet jq -e '[.events[] | select(.type=="token.created" and .data.name=="ci")][0] | .actor=="admin" and (.data.expires_at|startswith("20"))' <<<"$EV"
 check "token.revoked of ci by admin, named" \
     quiet jq -e '[.events[] | select(.type=="token.revoked")][0] | .actor=="admin" and .data.name=="ci"' <<<"$EV"
+for type in image.uploaded product.created update.queued update.cancelled; do
+    check "$type by ci" test "$(jq -r "[.events[] | select(.type==\"$type\")][0].actor" <<<"$EV")" = ci
+done
 check "every event names its actor" quiet jq -e '[.events[] | select(.actor=="")] | length == 0' <<<"$EV"
 LOG=$WORK/airliftd.log
 check "access log: ci's request names ci" \
