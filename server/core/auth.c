@@ -132,12 +132,14 @@ struct ald_result ald_token_revoke(struct ald_store *st, int64_t id, const char 
         return ald_store_failed(rc);
     if (t.revoked)
         return ald_ok();
-    if (t.scope == ALD_SCOPE_ADMIN) {
+    /* An expired admin token is not counted among the live ones: revoking it is fine. */
+    if (t.scope == ALD_SCOPE_ADMIN && !token_expired(&t, ald_now_ms())) {
         if ((rc = st->ops->token_list(st, count_active_admins, &admins)) != ALD_STORE_OK)
             return ald_store_failed(rc);
         if (admins <= 1)
             return ald_fail(ALD_ERR_CONFLICT, "last_admin",
-                            "token %" PRId64 " is the last admin token; create another first", id);
+                            "token '%s' (id %" PRId64 ") is the last admin token; create "
+                            "another first", t.name, id);
     }
     if ((rc = st->ops->token_revoke(st, id)) != ALD_STORE_OK)
         return ald_store_failed(rc);

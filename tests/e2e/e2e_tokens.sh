@@ -163,7 +163,7 @@ REV=$(api GET /v1/tokens | jq -r '.tokens[] | select(.name=="ci") | .revoked_at'
 cli_expect 16 "token 'ci' was revoked at $REV" --token "$CI" devices list
 cli_expect 0 "token ci was already revoked at $REV" tokens revoke ci
 cli_expect 6 "token 'cj' does not exist; did you mean 'ci'?" tokens revoke cj
-cli_expect 6 "is the last admin token" tokens revoke admin
+cli_expect 6 "token 'admin' (id 1) is the last admin token; create another first" tokens revoke admin
 check "tokens list: ci revoked" grep -qE "^ci +operator +revoked +[^ ]+ +$REV" <("$AIRLIFT" tokens list)
 
 # ---- who did what: events and log lines name the token ----

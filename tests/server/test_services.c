@@ -154,6 +154,11 @@ static void test_tokens(void **state)
     assert_true(ald_is_ok(&res));
     res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_READ, &who);
     assert_true(ald_is_ok(&res));
+    /* An expired admin token can be revoked while one live admin token remains. */
+    assert_int_equal(ald_token_issue(fx->st, "oldboss", ALD_SCOPE_ADMIN, 1000, admin, &rec),
+                     ALD_STORE_OK);
+    res = ald_token_revoke(fx->st, rec.id, "t");
+    assert_true(ald_is_ok(&res));
 }
 
 static void test_devices(void **state)
