@@ -80,6 +80,11 @@ cli_expect 17 "airlift: the TLS certificate of $URL does not verify: SSL certifi
 cli_expect 17 "does not verify" tokens list # the system's store knows no test CA
 cli_expect 3 "CA file $WORK/missing.pem (--cacert, AIRLIFT_CACERT or 'cacert' in" \
     --cacert "$WORK/missing.pem" tokens list
+echo "not a certificate" >"$WORK/garbage.pem"
+cli_expect 3 "CA file $WORK/garbage.pem holds no usable PEM certificate" \
+    --cacert "$WORK/garbage.pem" tokens list
+cli_expect 17 "no alternative certificate subject name matches target host name 'localhost'" \
+    --cacert "$WORK/ca.pem" --server "https://localhost:$HTTP" tokens list
 printf 'cacert = %s\n' "$WORK/ca.pem" >"$WORK/cli.conf"
 check "cacert in the config file" quiet env AIRLIFT_CONFIG="$WORK/cli.conf" "$AIRLIFT" tokens list
 check "AIRLIFT_CACERT" quiet env AIRLIFT_CACERT="$WORK/ca.pem" "$AIRLIFT" tokens list
