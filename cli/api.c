@@ -4,8 +4,10 @@
  *
  * Settings, lowest priority first: defaults (http://127.0.0.1:7780), the config file
  * ($AIRLIFT_CONFIG, else $XDG_CONFIG_HOME/airlift/config, else ~/.config/airlift/config;
- * `key = value` lines: server, token, token-file; '#' comments), the environment
- * (AIRLIFT_SERVER, AIRLIFT_TOKEN), the flags (--server, --token, --token-file).
+ * `key = value` lines: server, token, token-file, cacert; '#' comments), the environment
+ * (AIRLIFT_SERVER, AIRLIFT_TOKEN, AIRLIFT_CACERT), the flags (--server, --token,
+ * --token-file, --cacert). An https:// server's certificate is verified against the CA file
+ * (cacert) if one is given, else the system's store.
  */
 #include "cli.h"
 
@@ -107,9 +109,12 @@ static int read_config(struct cli *cli, struct cli_server *srv)
             snprintf(srv->source, sizeof srv->source, "config file %s", path);
         } else if (!strcmp(key, "token-file")) {
             rc = token_from_file(cli, srv, value);
+        } else if (!strcmp(key, "cacert")) {
+            if (!set_str(srv->cacert, sizeof srv->cacert, value))
+                rc = cli_error(cli, CLI_EXIT_USAGE, "%s:%d: cacert path too long", path, lineno);
         } else {
             rc = cli_error(cli, CLI_EXIT_USAGE, "%s:%d: unknown key '%s' (server, token, "
-                           "token-file)", path, lineno, key);
+                           "token-file, cacert)", path, lineno, key);
         }
     }
     fclose(f);
@@ -149,6 +154,16 @@ int cli_server_load(struct cli *cli, struct cli_server *srv)
             return cli_usage_error(cli, "--token: too long");
         snprintf(srv->source, sizeof srv->source, "--token");
     }
+    /* issue 14 (tokens): the CA file, checked here so that its absence is not taken for a
+     * certificate that does not verify. */
+    env = getenv("AIRLIFT_CACERT");
+    if (env && *env && !set_str(srv->cacert, sizeof srv->cacert, env))
+        return cli_error(cli, CLI_EXIT_USAGE, "AIRLIFT_CACERT is too long");
+    if (cli->cacert_flag && !set_str(srv->cacert, sizeof srv->cacert, cli->cacert_flag))
+        return cli_usage_error(cli, "--cacert: path too long");
+    if (srv->cacert[0] && cli_path_exists(srv->cacert) != 1)
+        return cli_error(cli, CLI_EXIT_IO, "CA file %s (--cacert, AIRLIFT_CACERT or 'cacert' in "
+                         "%s) does not exist", srv->cacert, config_path_hint());
     size_t n = strlen(srv->url);
     while (n && srv->url[n - 1] == '/')
         srv->url[--n] = '\0';
@@ -160,6 +175,33 @@ int cli_server_load(struct cli *cli, struct cli_server *srv)
                          "in %s (airliftd prints the admin token at its first start)", srv->url,
                          config_path_hint());
     return 0;
+}
+
+/* issue 14 (tokens): what every request to the server sets for TLS: the CA file if one is
+ * given (else curl's default, the system's store); the peer and its name are verified. */
+static void tls_setup(CURL *curl, const struct cli_server *srv)
+{
+    if (srv->cacert[0])
+        curl_easy_setopt(curl, CURLOPT_CAINFO, srv->cacert);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+}
+
+/* The error of a request that got no answer (printed; its exit code): a certificate that
+ * does not verify is CLI_EXIT_TLS, an unusable CA file CLI_EXIT_IO, the rest
+ * CLI_EXIT_SERVER. */
+static int no_answer(struct cli *cli, const struct cli_server *srv, CURLcode cc,
+                     const char *errbuf)
+{
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+    if (cc == CURLE_PEER_FAILED_VERIFICATION)
+        return cli_error(cli, CLI_EXIT_TLS, "the TLS certificate of %s does not verify: %s "
+                         "(name the CA that signed it with --cacert FILE, AIRLIFT_CACERT or "
+                         "'cacert = FILE' in %s)", srv->url, why, config_path_hint());
+    if (cc == CURLE_SSL_CACERT_BADFILE)
+        return cli_error(cli, CLI_EXIT_IO, "CA file %s holds no usable PEM certificate: %s",
+                         srv->cacert, why);
+    return cli_error(cli, CLI_EXIT_SERVER, "cannot reach airliftd at %s: %s", srv->url, why);
 }
 
 /* curl's write callback into a struct alc_buf: past its max (or out of memory) the
@@ -205,10 +247,10 @@ int cli_api(struct cli *cli, const struct cli_server *srv, const char *method, c
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    tls_setup(curl, srv);
     CURLcode cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
-        rc = cli_error(cli, CLI_EXIT_SERVER, "cannot reach airliftd at %s: %s", srv->url,
-                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        rc = no_answer(cli, srv, cc, errbuf);
         goto out;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
@@ -235,8 +277,8 @@ int cli_api_error(struct cli *cli, const struct cli_server *srv, long status, js
 {
     json_t *err = json_object_get(reply, "error");
     const char *msg = json_string_value(json_object_get(err, "message"));
-    if (status == 401)
-        return cli_error(cli, CLI_EXIT_SERVER, "the server refused the API token%s%s: %s "
+    if (status == 401) /* revoked and expired tokens say so in msg (issue 14) */
+        return cli_error(cli, CLI_EXIT_AUTH, "the server refused the API token%s%s: %s "
                          "(set it with --token, AIRLIFT_TOKEN or the config file)",
                          srv->source[0] ? " from " : "", srv->source,
                          msg ? msg : "unauthorized");
@@ -452,6 +494,7 @@ int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *pa
     curl_easy_setopt(p.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(p.curl, CURLOPT_LOW_SPEED_TIME, SSE_SILENCE_S);
     curl_easy_setopt(p.curl, CURLOPT_NOSIGNAL, 1L);
+    tls_setup(p.curl, srv);
     cc = curl_easy_perform(p.curl);
     if (p.stopped) {
         rc = 0;
@@ -468,8 +511,7 @@ int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *pa
         rc = cli_error(cli, CLI_EXIT_SERVER, "the event stream from %s has a line over %u bytes",
                        srv->url, SSE_LINE_MAX);
     } else if (!p.open) {
-        rc = cli_error(cli, CLI_EXIT_SERVER, "cannot reach airliftd at %s: %s", srv->url,
-                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        rc = no_answer(cli, srv, cc, errbuf);
     } else if (cc == CURLE_OPERATION_TIMEDOUT) {
         rc = cli_error(cli, CLI_EXIT_SERVER, "no word from airliftd at %s for %ld s, not even "
                        "a keepalive: the connection is lost", srv->url, SSE_SILENCE_S);

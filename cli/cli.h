@@ -47,7 +47,11 @@ enum cli_exit {
     CLI_EXIT_BUSY = 14,          /* the device has an active update (flash --replace, devices
                                   * remove --force) */
     CLI_EXIT_IMAGE_IN_USE = 15,  /* image remove refused: a release or active update needs it */
-    CLI_EXIT_RESERVED_LAST = 15,
+    /* issue 14 (tokens) */
+    CLI_EXIT_AUTH = 16,          /* the server refused the API token (401: unknown, malformed,
+                                  * revoked or expired) */
+    CLI_EXIT_TLS = 17,           /* the server's TLS certificate does not verify */
+    CLI_EXIT_RESERVED_LAST = 17,
 };
 
 #define CLI_PATH_MAX 64 /* "image create": the words of the command being run */
@@ -62,6 +66,7 @@ struct cli {
     const char *server_flag;  /* --server URL, or NULL */
     const char *token_flag;   /* --token TOKEN, or NULL */
     const char *token_file;   /* --token-file PATH, or NULL */
+    const char *cacert_flag;  /* --cacert FILE, or NULL (issue 14, tokens) */
 };
 
 struct cli_command;
@@ -99,6 +104,7 @@ extern const struct cli_command cli_image_remove_cmd;
 extern const struct cli_command cli_updates_group; /* issue 12: updates list|show|cancel */
 extern const struct cli_command cli_fleet_group;   /* issue 12: fleet versions */
 extern const struct cli_command cli_usage_command; /* issue 12: usage */
+extern const struct cli_command cli_tokens_group;  /* issue 14: tokens create|list|revoke */
 
 /* A rollout device's state in words ("hand_flashed": "flashed by hand"; cli/util.c). */
 const char *cli_rollout_state_words(const char *state);
@@ -113,6 +119,9 @@ struct cli_server {
     char url[CLI_URL_MAX];     /* "http://127.0.0.1:7780", no trailing slash */
     char token[CLI_TOKEN_MAX];
     char source[CLI_URL_MAX + 32]; /* where the token came from, for error messages */
+    /* issue 14 (tokens): the CA certificates (PEM) an https:// server's certificate must
+     * chain to; "" = the system's store. */
+    char cacert[CLI_URL_MAX];
 };
 
 /* Resolve the settings; prints the error and returns an exit code on failure, else 0. */

@@ -26,6 +26,7 @@ static const struct cli_command *const top_commands[] = {
     &cli_events_command,
     &cli_fleet_group,   /* issue 12 (cli) */
     &cli_usage_command, /* issue 12 (cli) */
+    &cli_tokens_group,  /* issue 14 (tokens) */
     NULL,
 };
 
@@ -44,16 +45,20 @@ static const struct cli_command root = {
             "                      http://127.0.0.1:7780)\n"
             "  --token T           API token (else AIRLIFT_TOKEN or the config file)\n"
             "  --token-file PATH   read the API token from PATH\n"
+            "  --cacert FILE       CA certificates (PEM) that an https:// server's certificate\n"
+            "                      must chain to (else AIRLIFT_CACERT, the config file, the\n"
+            "                      system's store)\n"
             "  --version           print the version and exit\n"
             "  -h, --help          print help; 'COMMAND --help' for a command\n"
             "\n"
             "Config file: $AIRLIFT_CONFIG, else ~/.config/airlift/config: 'server = URL',\n"
-            "'token = T' or 'token-file = PATH' lines.\n"
+            "'token = T', 'token-file = PATH' or 'cacert = FILE' lines.\n"
             "\n"
             "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 file error, 4 invalid image,\n"
             "5 key error, 6 server error, 7 update failed, 8 reverted, 9 timeout,\n"
             "10 device offline, 11 not confirmed, 12 rollout paused, 13 rollout cancelled,\n"
-            "14 the device has an active update, 15 image in use (docs/cli.md).\n",
+            "14 the device has an active update, 15 image in use, 16 API token refused,\n"
+            "17 the server's TLS certificate does not verify (docs/cli.md).\n",
     .subcommands = top_commands,
 };
 
@@ -147,7 +152,8 @@ int main(int argc, char **argv)
         }
         const char **dst = !strcmp(argv[i], "--server") ? &cli.server_flag
                            : !strcmp(argv[i], "--token") ? &cli.token_flag
-                           : !strcmp(argv[i], "--token-file") ? &cli.token_file : NULL;
+                           : !strcmp(argv[i], "--token-file") ? &cli.token_file
+                           : !strcmp(argv[i], "--cacert") ? &cli.cacert_flag : NULL;
         if (dst && i + 1 < argc) {
             *dst = argv[++i];
             continue;

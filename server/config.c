@@ -34,11 +34,13 @@ const char ald_usage_text[] =
     "  --http-threads N         HTTP worker threads, 1..64 (default 4)\n"
     "  --workers N              threads that make patches and compressed images, 1..64\n"
     "                           (default: 2, or 1 on a single core)\n"
+    "  --tls-cert FILE          serve the API over HTTPS with this PEM certificate (chain)\n"
+    "  --tls-key FILE           ... and this PEM private key (both or neither)\n"
     "  -h, --help               print this help and exit\n"
     "  --version                print the version and exit\n"
     "\n"
     "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 data directory or database\n"
-    "error, 4 cannot bind. Signals: SIGTERM/SIGINT shut down cleanly. See docs/airliftd.md.\n";
+    "error, 4 cannot bind, 7 TLS certificate or key unusable. Signals: SIGTERM/SIGINT shut down cleanly. See docs/airliftd.md.\n";
 
 /* Copy s into out[cap]; false if it does not fit. */
 static bool copy_str(char *out, size_t cap, const char *s)
@@ -209,6 +211,13 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             snprintf(err, errlen, "--%s: path too long", key);
             goto out;
         }
+    } else if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
+        /* issue 14 (tokens): read and checked at start (ald_http_tls_load, exit 7) */
+        char *dst = key[4] == 'c' ? cfg->tls_cert : cfg->tls_key;
+        if (!value[0] || !copy_str(dst, ALD_PATH_MAX, value)) {
+            snprintf(err, errlen, "--%s: empty or too long", key);
+            goto out;
+        }
     } else if (!strcmp(key, "log-level")) {
         int level = ald_log_level_parse(value);
         if (level < 0) {
@@ -325,7 +334,7 @@ static bool takes_value(const char *name)
                                              "config",       "log-level",        "log-format",
                                              "admin-token-file", "port-file",    "http-threads",
                                              "coap-security", "coap-idle-timeout", "store"};
-    if (!strcmp(name, "workers"))
+    if (!strcmp(name, "workers") || !strcmp(name, "tls-cert") || !strcmp(name, "tls-key"))
         return true;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
@@ -415,6 +424,12 @@ int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, si
         goto out;
     if (parse_args(cfg, argc, argv, 1, err, errlen) != 0)
         goto out;
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        snprintf(err, errlen, "%s without %s: HTTPS needs both the certificate and its key",
+                 cfg->tls_cert[0] ? "--tls-cert" : "--tls-key",
+                 cfg->tls_cert[0] ? "--tls-key" : "--tls-cert");
+        goto out;
+    }
     rc = 0;
 out:
     return rc;

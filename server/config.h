@@ -40,6 +40,9 @@ struct ald_config {
     unsigned workers;            /* --workers: threads that make transfers (core/workers.h) */
     bool help;
     bool version;
+    /* issue 14 (tokens): the API over TLS; both set or both "" (plain HTTP) */
+    char tls_cert[ALD_PATH_MAX];
+    char tls_key[ALD_PATH_MAX];
 };
 
 /* Exit codes of airliftd (docs/airliftd.md). */
@@ -51,6 +54,8 @@ enum ald_exit {
     ALD_EXIT_BIND = 4,     /* cannot listen on the requested address */
     ALD_EXIT_STORE_DOWN = 5, /* the database (--store) cannot be reached */
     ALD_EXIT_SCHEMA = 6,   /* the database was written by a newer airliftd */
+    ALD_EXIT_TLS = 7,      /* issue 14 (tokens): --tls-cert/--tls-key unusable, or no TLS in
+                            * libmicrohttpd */
 };
 
 /*

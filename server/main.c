@@ -188,6 +188,7 @@ int main(int argc, char **argv)
     sigset_t signals;
     int exit_code = ALD_EXIT_INTERNAL, lock_fd = -1, sig = 0;
     bool port_file_written = false;
+    struct ald_http_tls tls = {0};
 
     if (ald_config_load(&cfg, argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "airliftd: %s\nTry 'airliftd --help'.\n", err);
@@ -200,6 +201,13 @@ int main(int argc, char **argv)
         goto out;
     }
     ald_log_setup(cfg.log_level, cfg.log_json);
+    /* issue 14 (tokens): a bad certificate or key ends the start before anything is written. */
+    if (cfg.tls_cert[0] && ald_http_tls_load(&tls, cfg.tls_cert, cfg.tls_key, err,
+                                             sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot serve the API over TLS", "error", err, NULL);
+        exit_code = ALD_EXIT_TLS;
+        goto out;
+    }
 
     /* Every thread started from here on inherits the mask; only sigwait() takes them. */
     sigemptyset(&signals);
@@ -281,7 +289,7 @@ int main(int argc, char **argv)
     }
     devices.running = true;
     if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, updates, rollouts,
-                       cfg.data_dir, err, sizeof err) != 0) {
+                       cfg.data_dir, tls.cert_pem ? &tls : NULL, err, sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot start the HTTP API", "listen", cfg.http.text, "error",
                 err, NULL);
         exit_code = ALD_EXIT_BIND;
@@ -307,6 +315,9 @@ int main(int argc, char **argv)
             "coap", coap_addr, "security", cfg.coap_insecure ? "none" : "dtls-psk", "data_dir",
             cfg.data_dir, "store", store->ops->backend, NULL);
 
+    if (tls.cert_pem)
+        ald_log(ALD_LOG_INFO, "management API over TLS", "cert", cfg.tls_cert, NULL);
+
     for (;;) {
         if (sigwait(&signals, &sig) != 0)
             continue;
@@ -321,6 +332,7 @@ int main(int argc, char **argv)
     exit_code = ALD_EXIT_OK;
 out:
     ald_http_stop(http);
+    ald_http_tls_free(&tls);
     ald_rollouts_stop(rollouts);
     if (devices.running) {
         __atomic_store_n(&devices.stop, 1, __ATOMIC_RELEASE);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+
 enum actor_kind { ACTOR_NONE, ACTOR_TOKEN, ACTOR_DEVICE };
 static _Thread_local enum actor_kind actor_kind;
 static _Thread_local char actor_name[ALD_EVENT_ACTOR_MAX + 1];
@@ -20,18 +22,21 @@ void ald_event_actor_token(const char *name)
     }
     actor_kind = ACTOR_TOKEN;
     snprintf(actor_name, sizeof actor_name, "%s", name);
+    ald_log_token(name); /* issue 14 (tokens): the log lines name it too */
 }
 
 void ald_event_actor_device(void)
 {
     actor_kind = ACTOR_DEVICE;
     actor_name[0] = '\0';
+    ald_log_token(NULL);
 }
 
 void ald_event_actor_clear(void)
 {
     actor_kind = ACTOR_NONE;
     actor_name[0] = '\0';
+    ald_log_token(NULL);
 }
 
 void ald_event_actor_for(const char *type, int64_t rollout_id, char out[ALD_EVENT_ACTOR_MAX + 1])

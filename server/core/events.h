@@ -30,7 +30,8 @@ struct ald_result ald_event_last_id(struct ald_store *st, int64_t *out);
  *    and update.queued events with a rollout id), else "device" (the device reported it);
  *  - otherwise (the rollout engine, the workers, startup): "rollout N" for an event with a
  *    rollout id, else "airliftd".
- * Names follow alc_name_valid(), so no token is named "rollout 3".
+ * Names follow alc_name_valid(), so no token is named "rollout 3". ald_event_actor_token
+ * also makes every log line of the thread name the token (log.h, ald_log_token).
  */
 void ald_event_actor_token(const char *name); /* NULL or "": as ald_event_actor_clear() */
 void ald_event_actor_device(void);

@@ -108,11 +108,24 @@ static void put_field(struct line *l, const char *key, const char *value, bool f
     }
 }
 
+/* The token of the request this thread handles, "" for none (ald_log_token). */
+static _Thread_local char log_token[80];
+
+void ald_log_token(const char *name)
+{
+    size_t n = name ? strnlen(name, sizeof log_token) : 0;
+    if (n >= sizeof log_token)
+        n = 0;
+    memcpy(log_token, name ? name : "", n);
+    log_token[n] = '\0';
+}
+
 void ald_log(enum ald_log_level level, const char *msg, ...)
 {
     struct line l;
     char ts[64];
     va_list ap;
+    bool has_token = false;
 
     if (level < log_min || level > ALD_LOG_ERROR)
         return;
@@ -131,8 +144,11 @@ void ald_log(enum ald_log_level level, const char *msg, ...)
             break;
         value = va_arg(ap, const char *);
         put_field(&l, key, value ? value : "", false);
+        has_token = has_token || !strcmp(key, "token");
     }
     va_end(ap);
+    if (log_token[0] && !has_token)
+        put_field(&l, "token", log_token, false);
     if (log_json)
         put_raw(&l, "}", 1);
     l.buf[l.len++] = '\n';

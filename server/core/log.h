@@ -29,4 +29,12 @@ int ald_log_level_parse(const char *s);
  */
 void ald_log(enum ald_log_level level, const char *msg, ...);
 
+/*
+ * issue 14 (tokens): every line this thread logs from now on ends with token=NAME (unless
+ * it has a "token" key of its own), until ald_log_token(NULL) or (""). Set with the event
+ * actor for the API request being handled (events.h), so that each log line names the token
+ * that caused it. name is copied (at most 79 bytes).
+ */
+void ald_log_token(const char *name);
+
 #endif

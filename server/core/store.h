@@ -73,6 +73,10 @@ struct ald_token_rec {
     int64_t created_at;
     int64_t last_used_at;
     bool revoked;
+    /* issue 14 (tokens): when it stops working, 0 = never (set at create); when it was
+     * revoked, 0 = not revoked or revoked before this was recorded (token_revoke sets it). */
+    int64_t expires_at;
+    int64_t revoked_at;
 };
 
 #define ALD_GROUPS_JSON_MAX 512
@@ -319,7 +323,8 @@ struct ald_store_ops {
      * probe for /v1/health. */
     enum ald_store_rc (*schema_version)(struct ald_store *st, int *out);
 
-    /* Tokens. create: fills rec->id and rec->created_at (now) from name, sha256, scope;
+    /* Tokens. create: fills rec->id and rec->created_at (now) from name, sha256, scope,
+     * expires_at; revoke sets revoked and revoked_at (now);
      * EXISTS if the hash is taken. by_hash returns revoked tokens too (the caller decides).
      * touch records use, at most once a minute. revoke: NOT_FOUND if no such id. */
     enum ald_store_rc (*token_create)(struct ald_store *st, struct ald_token_rec *rec);

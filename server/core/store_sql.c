@@ -260,6 +260,11 @@ static const char *const sqlite_migrations[] = {
     /* 9 (issue 12, rollouts): a product's rollouts newest first (rollout_list_product: the release
      * a late joiner gets, and the rollouts a new one supersedes). */
     "CREATE INDEX rollouts_release ON rollouts(release_id, id);",
+    /* 10 (issue 14, tokens): a token's expiry (NULL: never) and the time it was revoked
+     * (NULL: not revoked, or revoked before this column existed), for the 401 that says
+     * which ("token 'ci' expired at ...", "... was revoked at ..."). */
+    "ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;"
+    "ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER;",
 };
 
 /* PostgreSQL: the same tables as sqlite_migrations, step for step (BIGINT for INTEGER,
@@ -441,6 +446,9 @@ static const char *const pg_migrations[] = {
     /* 9 (issue 12, rollouts): a product's rollouts newest first (rollout_list_product: the release
      * a late joiner gets, and the rollouts a new one supersedes). */
     "CREATE INDEX rollouts_release ON rollouts(release_id, id);",
+    /* 10 (issue 14, tokens): as sqlite_migrations. */
+    "ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT;"
+    "ALTER TABLE api_tokens ADD COLUMN revoked_at BIGINT;",
 };
 #define MIGRATION_COUNT ((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
@@ -1231,7 +1239,9 @@ static enum ald_store_rc op_rollback(struct ald_store *tx)
 
 /* ---- tokens ---- */
 
-#define TOKEN_COLS "id, name, sha256, scope, created_at, coalesce(last_used_at, 0), revoked"
+#define TOKEN_COLS                                                                          \
+    "id, name, sha256, scope, created_at, coalesce(last_used_at, 0), revoked, "               \
+    "coalesce(expires_at, 0), coalesce(revoked_at, 0)"
 
 static bool read_token(struct op *o, struct ald_sqlstmt *stmt, void *out)
 {
@@ -1250,6 +1260,8 @@ static bool read_token(struct op *o, struct ald_sqlstmt *stmt, void *out)
     t->created_at = col_i(o, stmt, 4);
     t->last_used_at = col_i(o, stmt, 5);
     t->revoked = col_i(o, stmt, 6) != 0;
+    t->expires_at = col_i(o, stmt, 7);
+    t->revoked_at = col_i(o, stmt, 8);
     return t->scope != 0;
 }
 
@@ -1260,10 +1272,11 @@ static enum ald_store_rc op_token_create(struct ald_store *st, struct ald_token_
     if (rc != ALD_STORE_OK)
         return rc;
     rec->created_at = ald_now_ms();
-    rc = run_int(&o, q(&o, "INSERT INTO api_tokens(name, sha256, scope, created_at) "
-                           "VALUES (?1, ?2, ?3, ?4) RETURNING id", "tbti", rec->name,
-                       (const void *)rec->sha256, (size_t)32, ald_scope_name(rec->scope),
-                       rec->created_at), &rec->id);
+    rc = run_int(&o, q(&o, "INSERT INTO api_tokens(name, sha256, scope, created_at, "
+                           "expires_at) VALUES (?1, ?2, ?3, ?4, nullif(CAST(?5 AS BIGINT), 0)) RETURNING id",
+                       "tbtii", rec->name, (const void *)rec->sha256, (size_t)32,
+                       ald_scope_name(rec->scope), rec->created_at, rec->expires_at),
+                 &rec->id);
     return leave(&o, rc);
 }
 
@@ -1309,7 +1322,8 @@ static enum ald_store_rc op_token_revoke(struct ald_store *st, int64_t id)
     enum ald_store_rc rc = enter(st, &o, "token_revoke", false);
     if (rc != ALD_STORE_OK)
         return rc;
-    rc = run_change1(&o, q(&o, "UPDATE api_tokens SET revoked = 1 WHERE id = ?1", "i", id));
+    rc = run_change1(&o, q(&o, "UPDATE api_tokens SET revoked = 1, revoked_at = ?2 "
+                               "WHERE id = ?1", "ii", id, ald_now_ms()));
     return leave(&o, rc);
 }
 

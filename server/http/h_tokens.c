@@ -1,35 +1,89 @@
 /*
  * h_tokens.c - /v1/tokens: create, list, revoke API tokens (docs/api.md, "Tokens").
  */
+#include <string.h>
+
+#include "airlift_common/timeparse.h"
 #include "auth.h"
 #include "http_priv.h"
 #include "reply.h"
 #include "updates.h"
+#include "util.h"
 
 static json_t *token_json(const struct ald_token_rec *t)
 {
-    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:b}", "id", (json_int_t)t->id, "name", t->name,
-                     "scope", ald_scope_name(t->scope), "created_at", ald_time_json(t->created_at),
-                     "last_used_at", ald_time_json(t->last_used_at), "revoked", t->revoked);
+    bool expired = t->expires_at > 0 && ald_now_ms() >= t->expires_at;
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:b}", "id", (json_int_t)t->id,
+                     "name", t->name, "scope", ald_scope_name(t->scope), "created_at",
+                     ald_time_json(t->created_at), "last_used_at",
+                     ald_time_json(t->last_used_at), "revoked", t->revoked, "revoked_at",
+                     ald_time_json(t->revoked_at), "expires_at", ald_time_json(t->expires_at),
+                     "expired", expired);
 }
 
-/* POST /v1/tokens: {"name", "scope"}. */
+/*
+ * The optional expiry of a new token, into *out (ms since the epoch; 0: never): at most one
+ * of "expires_at", an RFC 3339 time ("2026-12-31T00:00:00Z") or date ("2026-12-31": its
+ * midnight UTC), and "expires_in", seconds from now (1..EXPIRES_IN_MAX); absent or null:
+ * never. Anything else queues the 400 and returns false.
+ */
+#define EXPIRES_IN_MAX (10ll * 366 * 86400) /* ten years */
+static bool expires_field(struct MHD_Connection *c, struct req *r, json_t *doc, int64_t *out,
+                          enum MHD_Result *ret)
+{
+    json_t *at = json_object_get(doc, "expires_at"), *in = json_object_get(doc, "expires_in");
+    const char *s = json_string_value(at);
+    bool has_at = at && !json_is_null(at), has_in = in && !json_is_null(in);
+    *out = 0;
+    if (has_at && has_in) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "give expires_at or expires_in, not both");
+        return false;
+    }
+    if (has_in) {
+        json_int_t secs = json_integer_value(in);
+        if (!json_is_integer(in) || secs < 1 || secs > EXPIRES_IN_MAX) {
+            *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                               "expires_in must be a number of seconds, 1..%lld",
+                               EXPIRES_IN_MAX);
+            return false;
+        }
+        *out = ald_now_ms() + (int64_t)secs * 1000;
+        return true;
+    }
+    if (!has_at)
+        return true;
+    /* alc_parse_time also reads durations before now ("7d"): a time has a '-' in its date. */
+    if (!s || strlen(s) > 40 || !strchr(s, '-') || !alc_parse_time(s, ald_now_ms(), out)) {
+        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                           "expires_at must be an RFC 3339 time (\"2026-12-31T00:00:00Z\") or "
+                           "null");
+        return false;
+    }
+    if (*out <= 0) /* 1970-01-01T00:00:00Z itself: not "never" */
+        *out = 1;
+    return true;
+}
+
+/* POST /v1/tokens: {"name", "scope", "expires_at"? | "expires_in"?}. */
 HANDLER(h_tokens_create)
 {
-    static const char *const fields[] = {"name", "scope", NULL};
+    static const char *const fields[] = {"name", "scope", "expires_at", "expires_in", NULL};
     enum MHD_Result ret = MHD_NO;
     struct ald_token_rec rec;
     struct ald_result res;
     char token[ALD_TOKEN_LEN + 1];
     const char *name, *scope;
+    int64_t expires_at;
     json_t *doc = parse_body(c, r, &ret), *body;
 
     if (!doc || !only_fields(c, r, doc, fields, &ret))
         goto out;
     if (!(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)) ||
-        !(scope = string_field(c, r, doc, "scope", 16, &ret)))
+        !(scope = string_field(c, r, doc, "scope", 16, &ret)) ||
+        !expires_field(c, r, doc, &expires_at, &ret))
         goto out;
-    res = ald_token_create(h->store, name, scope, r->token.name, token, &rec);
+    res = ald_token_create(h->store, name, scope, expires_at, r->token.name, token, &rec);
     if (!ald_is_ok(&res)) {
         ret = reply_result(c, r, &res);
         goto out;

@@ -24,10 +24,31 @@ struct ald_http;
  */
 struct ald_updates;
 struct ald_rollouts;
+struct ald_http_tls;
 int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
                    struct ald_store *store, struct ald_updates *updates,
-                   struct ald_rollouts *rollouts, const char *data_dir, char *err,
-                   size_t errlen);
+                   struct ald_rollouts *rollouts, const char *data_dir,
+                   const struct ald_http_tls *tls, char *err, size_t errlen);
+
+/* ---- TLS (issue 14, tokens): the API over HTTPS, --tls-cert / --tls-key ---- */
+
+/* A certificate chain and its private key, as NUL-terminated PEM text. */
+struct ald_http_tls {
+    char *cert_pem; /* the server's certificate first, then any intermediates */
+    char *key_pem;  /* unencrypted */
+};
+
+/*
+ * Read and check the TLS material: this libmicrohttpd must support TLS
+ * (MHD_FEATURE_TLS), cert_path must hold a PEM certificate and key_path the PEM private key
+ * that belongs to it. Returns 0 (free with ald_http_tls_free), or -1 with err naming the
+ * flag and file at fault (nothing to free). Passing it to ald_http_start serves HTTPS only;
+ * a NULL there serves plain HTTP.
+ */
+int ald_http_tls_load(struct ald_http_tls *tls, const char *cert_path, const char *key_path,
+                      char *err, size_t errlen);
+/* Wipe the key and free both texts; a zeroed or already freed one is a no-op. */
+void ald_http_tls_free(struct ald_http_tls *tls);
 
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);

@@ -297,8 +297,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsigned threads,
                    struct ald_store *store, struct ald_updates *updates,
-                   struct ald_rollouts *rollouts, const char *data_dir, char *err,
-                   size_t errlen)
+                   struct ald_rollouts *rollouts, const char *data_dir,
+                   const struct ald_http_tls *tls, char *err, size_t errlen)
 {
     struct ald_http *h = NULL;
     struct sockaddr_in sin;
@@ -309,7 +309,19 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
     int rc = -1;
+    /* issue 14 (tokens): HTTPS with the checked PEM texts (tls.c), else nothing. */
+    bool use_tls = tls && tls->cert_pem && tls->key_pem;
+    /* TLS 1.2 and 1.3 only: GnuTLS's NORMAL alone still offers 1.0 and 1.1. */
+    static const char tls_priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, use_tls ? tls->cert_pem : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, use_tls ? tls->key_pem : NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
 
+    if (use_tls)
+        flags |= MHD_USE_TLS;
     *out = NULL;
     h = calloc(1, sizeof *h);
     if (!h) {
@@ -345,7 +357,7 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
         h, MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
+        MHD_OPTION_ARRAY, use_tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available?)",
                  listen->text);

@@ -66,7 +66,7 @@ check "naming both platforms" grep -q "built for platform 6; the device is platf
 "$AIRLIFT" flash nobody "$WORK/app1.alim" --yes >"$WORK/out" 2>&1; rc=$?
 check "an unknown device: exit 6 with the server's words" test $rc -eq 6 -a "$(grep -c "device 'nobody' does not exist" "$WORK/out")" -eq 1
 "$AIRLIFT" --token alt_nope devices list >"$WORK/out" 2>&1; rc=$?
-check "a bad token: exit 6, saying where it came from" test $rc -eq 6 -a "$(grep -c "from --token" "$WORK/out")" -eq 1
+check "a bad token: exit 16 (token refused), saying where it came from" test $rc -eq 16 -a "$(grep -c "from --token" "$WORK/out")" -eq 1
 
 # Settings: file < environment < flag.
 printf 'server = http://127.0.0.1:1\ntoken = %s\n' "$TOKEN" >"$WORK/config"

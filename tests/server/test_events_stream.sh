@@ -261,7 +261,7 @@ check "after= stream" until_true 30 sse_count resumed2 "$M"
 "$CLI" --server http://127.0.0.1:1 events --follow >/dev/null 2>&1; rc=$?
 [ $rc -eq 6 ] && pass || fail "unreachable server with --follow exits $rc, want 6"
 "$CLI" --token "alt_$(printf '0%.0s' {1..64})" events --follow >/dev/null 2>"$WORK/cli-401.err"; rc=$?
-[ $rc -eq 6 ] && grep -q 'refused the API token' "$WORK/cli-401.err" && pass ||
+[ $rc -eq 16 ] && grep -q 'refused the API token' "$WORK/cli-401.err" && pass ||
     fail "refused token with --follow exits $rc: $(cat "$WORK/cli-401.err")"
 
 "$CLI" events --json --type device. --device s-1 >"$WORK/cli-list.out"; rc=$?

@@ -101,17 +101,17 @@ static void test_tokens(void **state)
     char admin[ALD_TOKEN_LEN + 1], reader[ALD_TOKEN_LEN + 1];
     struct ald_result res;
 
-    res = ald_token_create(fx->st, "-bad", "read", "t", reader, &rec);
+    res = ald_token_create(fx->st, "-bad", "read", 0, "t", reader, &rec);
     assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
     assert_non_null(strstr(res.msg, "token name"));
-    res = ald_token_create(fx->st, "x", "root", "t", reader, &rec);
+    res = ald_token_create(fx->st, "x", "root", 0, "t", reader, &rec);
     assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
     assert_non_null(strstr(res.msg, "scope"));
 
-    res = ald_token_create(fx->st, "boss", "admin", "t", admin, &rec);
+    res = ald_token_create(fx->st, "boss", "admin", 0, "t", admin, &rec);
     assert_true(ald_is_ok(&res));
     int64_t admin_id = rec.id;
-    res = ald_token_create(fx->st, "viewer", "read", "t", reader, &rec);
+    res = ald_token_create(fx->st, "viewer", "read", 0, "t", reader, &rec);
     assert_true(ald_is_ok(&res));
 
     res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_READ, &who);
@@ -135,9 +135,30 @@ static void test_tokens(void **state)
     assert_true(ald_is_ok(&res));
     res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_READ, &who);
     assert_int_equal(res.code, ALD_ERR_UNAUTHORIZED);
-    assert_string_equal(res.msg, "token revoked");
+    assert_non_null(strstr(res.msg, "token 'viewer' was revoked at 20"));
     assert_false(ald_token_live(fx->st, rec.id));
     assert_true(ald_token_live(fx->st, admin_id));
+
+    /* issue 14: an expired token is refused, saying when; its name is free again; an expiry
+     * in the past is refused at creation. */
+    assert_int_equal(ald_token_issue(fx->st, "old", ALD_SCOPE_READ, 1000, reader, &rec),
+                     ALD_STORE_OK);
+    res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_READ, &who);
+    assert_int_equal(res.code, ALD_ERR_UNAUTHORIZED);
+    assert_string_equal(res.msg, "token 'old' expired at 1970-01-01T00:00:01.000Z");
+    assert_false(ald_token_live(fx->st, rec.id));
+    res = ald_token_create(fx->st, "later", "read", 1000, "t", reader, &rec);
+    assert_int_equal(res.code, ALD_ERR_BAD_REQUEST);
+    assert_non_null(strstr(res.msg, "expires_at"));
+    res = ald_token_create(fx->st, "old", "read", ald_now_ms() + 60000, "t", reader, &rec);
+    assert_true(ald_is_ok(&res));
+    res = ald_token_authenticate(fx->st, reader, ALD_SCOPE_READ, &who);
+    assert_true(ald_is_ok(&res));
+    /* An expired admin token can be revoked while one live admin token remains. */
+    assert_int_equal(ald_token_issue(fx->st, "oldboss", ALD_SCOPE_ADMIN, 1000, admin, &rec),
+                     ALD_STORE_OK);
+    res = ald_token_revoke(fx->st, rec.id, "t");
+    assert_true(ald_is_ok(&res));
 }
 
 static void test_devices(void **state)

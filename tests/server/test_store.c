@@ -199,7 +199,7 @@ static void test_tokens(void **state)
     char token[ALD_TOKEN_LEN + 1];
     uint8_t hash[32];
 
-    assert_int_equal(ald_token_issue(st, "ci", ALD_SCOPE_OPERATOR, token, &rec), ALD_STORE_OK);
+    assert_int_equal(ald_token_issue(st, "ci", ALD_SCOPE_OPERATOR, 0, token, &rec), ALD_STORE_OK);
     assert_true(rec.id > 0);
     assert_true(rec.created_at > 0);
     assert_int_equal(strlen(token), ALD_TOKEN_LEN);
@@ -213,6 +213,8 @@ static void test_tokens(void **state)
     assert_int_equal(got.scope, ALD_SCOPE_OPERATOR);
     assert_false(got.revoked);
     assert_int_equal(got.last_used_at, 0);
+    assert_int_equal(got.expires_at, 0);
+    assert_int_equal(got.revoked_at, 0);
 
     /* The same hash twice is refused. */
     assert_int_equal(st->ops->token_create(st, &got), ALD_STORE_EXISTS);
@@ -228,6 +230,12 @@ static void test_tokens(void **state)
     assert_int_equal(st->ops->token_revoke(st, rec.id), ALD_STORE_OK);
     assert_int_equal(st->ops->token_by_hash(st, hash, &got), ALD_STORE_OK);
     assert_true(got.revoked);
+    assert_true(got.revoked_at > 0);
+    /* An expiry (issue 14) is kept as given. */
+    assert_int_equal(ald_token_issue(st, "ci2", ALD_SCOPE_READ, 4102444800000, token, &rec),
+                     ALD_STORE_OK);
+    assert_int_equal(st->ops->token_get(st, rec.id, &got), ALD_STORE_OK);
+    assert_int_equal(got.expires_at, 4102444800000);
     assert_int_equal(st->ops->token_revoke(st, 4242), ALD_STORE_NOT_FOUND);
     assert_int_equal(st->ops->token_get(st, 4242, &got), ALD_STORE_NOT_FOUND);
 
@@ -394,9 +402,18 @@ static int collect_update_ids(void *ctx, const struct ald_update_rec *u)
 
 /* The images table as schema 5 had it (keyed by payload), in either dialect, with schema 6
  * forgotten: what an airliftd of the version before left. */
+/* Undo migration 10 (issue 14, tokens: expiry and revocation time). */
+static void undo_schema10(struct fixture *fx)
+{
+    raw_exec(fx, "ALTER TABLE api_tokens DROP COLUMN expires_at;"
+                 "ALTER TABLE api_tokens DROP COLUMN revoked_at;"
+                 "DELETE FROM schema_version WHERE version = 10;");
+}
+
 /* Undo migration 9 (issue 12, rollouts: rollouts by release). */
 static void undo_schema9(struct fixture *fx)
 {
+    undo_schema10(fx);
     raw_exec(fx, "DROP INDEX rollouts_release; DELETE FROM schema_version WHERE version = 9;");
 }
 
