@@ -19,8 +19,9 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void ald_log_setup(enum ald_log_level min, bool json)
 {
-    log_min = min;
-    log_json = json;
+    /* Atomic: SIGHUP changes them (main.c) while other threads log. */
+    __atomic_store_n(&log_min, min, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_json, json, __ATOMIC_RELAXED);
 }
 
 int ald_log_level_parse(const char *s)
@@ -93,7 +94,7 @@ static void put_logfmt_value(struct line *l, const char *s)
 
 static void put_field(struct line *l, const char *key, const char *value, bool first)
 {
-    if (log_json) {
+    if (__atomic_load_n(&log_json, __ATOMIC_RELAXED)) {
         put_str(l, first ? "\"" : ",\"");
         put_json_escaped(l, key);
         put_str(l, "\":\"");
@@ -114,11 +115,13 @@ void ald_log(enum ald_log_level level, const char *msg, ...)
     char ts[64];
     va_list ap;
 
-    if (level < log_min || level > ALD_LOG_ERROR)
+    bool json = __atomic_load_n(&log_json, __ATOMIC_RELAXED);
+
+    if (level < __atomic_load_n(&log_min, __ATOMIC_RELAXED) || level > ALD_LOG_ERROR)
         return;
     l.len = 0;
     ald_format_time(ald_now_ms(), ts, sizeof ts);
-    if (log_json)
+    if (json)
         put_raw(&l, "{", 1);
     put_field(&l, "ts", ts, true);
     put_field(&l, "level", level_names[level], false);
@@ -133,7 +136,7 @@ void ald_log(enum ald_log_level level, const char *msg, ...)
         put_field(&l, key, value ? value : "", false);
     }
     va_end(ap);
-    if (log_json)
+    if (json)
         put_raw(&l, "}", 1);
     l.buf[l.len++] = '\n';
     /* One write per line: atomic enough for a pipe or a terminal, and never interleaved. */
