@@ -214,13 +214,13 @@ static void reload(struct ald_config *cfg, int argc, char **argv)
             ald_log(ALD_LOG_WARN, "SIGHUP: changed settings take effect at the next restart",
                     "settings", later, NULL);
         memcpy(cfg->log_file, next.log_file, sizeof cfg->log_file);
+        /* Said at the level in effect until now, so that a move to "warn" is still seen. */
+        ald_log(ALD_LOG_INFO, "SIGHUP: settings reloaded", "log_level",
+                level_names[next.log_level], "log_format", next.log_json ? "json" : "text",
+                "log_file", cfg->log_file[0] ? cfg->log_file : NULL, NULL);
         cfg->log_level = next.log_level;
         cfg->log_json = next.log_json;
         ald_log_setup(cfg->log_level, cfg->log_json);
-        ald_log(ALD_LOG_INFO, "SIGHUP: settings reloaded", "log_level",
-                level_names[cfg->log_level],
-                "log_format", cfg->log_json ? "json" : "text", "log_file",
-                cfg->log_file[0] ? cfg->log_file : NULL, NULL);
     }
     ald_notify("READY=1");
 }
@@ -259,7 +259,9 @@ int main(int argc, char **argv)
     bool port_file_written = false;
 
     if (ald_config_load(&cfg, argc, argv, err, sizeof err) != 0) {
-        fprintf(stderr, "airliftd: %s\nTry 'airliftd --help'.\n", err);
+        /* --check-config answers the error alone (its one line is the answer). */
+        fprintf(stderr, cfg.check_config ? "airliftd: %s\n" : "airliftd: %s\nTry 'airliftd --help'.\n",
+                err);
         exit_code = ALD_EXIT_USAGE;
         goto out;
     }
