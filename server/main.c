@@ -214,6 +214,7 @@ static void reload(struct ald_config *cfg, int argc, char **argv)
             ald_log(ALD_LOG_WARN, "SIGHUP: changed settings take effect at the next restart",
                     "settings", later, NULL);
         memcpy(cfg->log_file, next.log_file, sizeof cfg->log_file);
+        ald_log_setup(cfg->log_level, cfg->log_json); /* stderr may be another file now */
         /* Said at the level in effect until now, so that a move to "warn" is still seen. */
         ald_log(ALD_LOG_INFO, "SIGHUP: settings reloaded", "log_level",
                 level_names[next.log_level], "log_format", next.log_json ? "json" : "text",

@@ -5,7 +5,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -14,6 +16,23 @@
 
 static enum ald_log_level log_min = ALD_LOG_INFO;
 static bool log_json;
+static bool log_journal; /* stderr is the journal: each line starts with its "<N>" priority */
+
+/*
+ * true if stderr is the systemd journal's stream: $JOURNAL_STREAM ("DEV:INODE", set by
+ * systemd for a service whose stderr goes to the journal) names stderr's device and inode.
+ */
+static bool stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat sb;
+    char tail;
+    if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+        return false;
+    return fstat(STDERR_FILENO, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+           (unsigned long long)sb.st_ino == ino;
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -22,6 +41,7 @@ void ald_log_setup(enum ald_log_level min, bool json)
     /* Atomic: SIGHUP changes them (main.c) while other threads log. */
     __atomic_store_n(&log_min, min, __ATOMIC_RELAXED);
     __atomic_store_n(&log_json, json, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_journal, stderr_is_journal(), __ATOMIC_RELAXED);
 }
 
 int ald_log_level_parse(const char *s)
@@ -120,6 +140,8 @@ void ald_log(enum ald_log_level level, const char *msg, ...)
     if (level < __atomic_load_n(&log_min, __ATOMIC_RELAXED) || level > ALD_LOG_ERROR)
         return;
     l.len = 0;
+    if (__atomic_load_n(&log_journal, __ATOMIC_RELAXED)) /* sd-daemon(3): err, warning, info, debug */
+        put_str(&l, (const char *const[]){"<7>", "<6>", "<4>", "<3>"}[level]);
     ald_format_time(ald_now_ms(), ts, sizeof ts);
     if (json)
         put_raw(&l, "{", 1);

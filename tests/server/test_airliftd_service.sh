@@ -115,14 +115,20 @@ check "SIGTERM: exit 0 (got $rc)" test $rc -eq 0
 check "STOPPING=1 at shutdown" grep -q '^STOPPING=1$' "$WORK/notify"
 
 # ---- without a token file, the token is printed once on stdout (a terminal's first start) ----
+# stderr as the journal: JOURNAL_STREAM names its device and inode, as systemd sets it.
+: >"$WORK/err2"
+JOURNAL_STREAM=$(stat -c %d:%i "$WORK/err2") \
 "$AIRLIFTD" --data-dir "$WORK/data2" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
-    --port-file "$WORK/port2" >"$WORK/out2" 2>"$WORK/err2" &
+    --port-file "$WORK/port2" >"$WORK/out2" 2>>"$WORK/err2" &
 PID=$!
 PIDS+=("$PID")
 wait_for "$WORK/port2" .
 check "without --admin-token-file the token is printed" \
     grep -Eq '^airliftd: first start: admin token \(shown once, keep it safe\): alt_[0-9a-f]{64}$' "$WORK/out2"
 check "NOTIFY_SOCKET unset: no complaint" test "$(grep -c notify "$WORK/err2")" -eq 0
+check "to the journal, each line starts with its priority" \
+    grep -q '^<6>ts=.* level=info msg="airliftd started"' "$WORK/err2"
+check "and only there" test "$(grep -c '^<' "$WORK/airliftd.log")" -eq 0
 kill -TERM "$PID"
 wait "$PID"
 
