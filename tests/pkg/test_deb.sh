@@ -153,6 +153,8 @@ dpkg -r airliftd airlift >"$WORK/dpkg-r.log" 2>&1
 check "dpkg -r removes them" test $? -eq 0
 check "remove: the programs and the unit are gone" \
     test ! -e /usr/sbin/airliftd -a ! -e /usr/bin/airlift -a ! -e /lib/systemd/system/airliftd.service
+check "remove: the service is masked" \
+    test "$(readlink /etc/systemd/system/airliftd.service 2>/dev/null)" = /dev/null
 check "remove: the configuration and the state stay" \
     test -f /etc/airlift/airliftd.conf -a -f /var/lib/airlift/airlift.db
 dpkg -P airliftd airlift >"$WORK/dpkg-P.log" 2>&1
