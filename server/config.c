@@ -38,8 +38,8 @@ const char ald_usage_text[] =
     "  --log-format FORMAT      text (logfmt) or json (default text)\n"
     "  --admin-token-file PATH  at first start, write the admin token there (0600)\n"
     "                           instead of printing it\n"
-    "  --log-file PATH          append the logs to PATH (reopened on SIGHUP), not stderr\n"
-    "  --check-config           check the settings and files, print 'configuration OK'\n"
+    "  --log-file PATH          append logs to PATH (reopened on SIGHUP), not stderr\n"
+    "  --check-config           check settings and files, print 'configuration OK'\n"
     "                           or the error (exit 2), start nothing\n"
     "  --port-file PATH         after binding, write the HTTP port there\n"
     "  --http-threads N         HTTP worker threads, 1..64 (default 4)\n"
@@ -49,8 +49,8 @@ const char ald_usage_text[] =
     "  --version                print the version and exit\n"
     "\n"
     "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 data directory or database\n"
-    "error, 4 cannot bind. Signals: SIGTERM/SIGINT shut down cleanly; SIGHUP reopens the\n"
-    "log file and rereads log-level and log-format. See docs/airliftd.md.\n";
+    "error, 4 cannot bind. Signals: SIGTERM/SIGINT shut down cleanly; SIGHUP reopens\n"
+    "the log file and rereads log-level and log-format. See docs/airliftd.md.\n";
 
 /* Copy s into out[cap]; false if it does not fit. */
 static bool copy_str(char *out, size_t cap, const char *s)

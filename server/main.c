@@ -261,8 +261,8 @@ int main(int argc, char **argv)
 
     if (ald_config_load(&cfg, argc, argv, err, sizeof err) != 0) {
         /* --check-config answers the error alone (its one line is the answer). */
-        fprintf(stderr, cfg.check_config ? "airliftd: %s\n" : "airliftd: %s\nTry 'airliftd --help'.\n",
-                err);
+        fprintf(stderr, "airliftd: %s\n%s", err,
+                cfg.check_config ? "" : "Try 'airliftd --help'.\n");
         exit_code = ALD_EXIT_USAGE;
         goto out;
     }

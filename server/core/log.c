@@ -140,7 +140,8 @@ void ald_log(enum ald_log_level level, const char *msg, ...)
     if (level < __atomic_load_n(&log_min, __ATOMIC_RELAXED) || level > ALD_LOG_ERROR)
         return;
     l.len = 0;
-    if (__atomic_load_n(&log_journal, __ATOMIC_RELAXED)) /* sd-daemon(3): err, warning, info, debug */
+    /* sd-daemon(3) priorities: debug 7, info 6, warning 4, err 3 */
+    if (__atomic_load_n(&log_journal, __ATOMIC_RELAXED))
         put_str(&l, (const char *const[]){"<7>", "<6>", "<4>", "<3>"}[level]);
     ald_format_time(ald_now_ms(), ts, sizeof ts);
     if (json)
