@@ -17,6 +17,9 @@ PACKAGES=(
   curl jq sqlite3 openssl libcoap3-bin python3 procps iproute2
   # benchmarks only (bench/wire-bytes.sh; bench/delta.sh)
   nginx ethtool bsdiff xdelta3 zstd xz-utils
+  # Debian packages (packaging/, tests/pkg/test_deb.sh): cpack's dpkg-shlibdeps, the checks
+  # on the .debs and their unit, the maintainer scripts' adduser
+  dpkg-dev lintian systemd adduser
 )
 
 missing=()

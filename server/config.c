@@ -4,10 +4,17 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef AIRLIFT_HAVE_PG
+#include <libpq-fe.h>
+#endif
 
 #include "workers.h"
 
@@ -29,7 +36,11 @@ const char ald_usage_text[] =
     "  --config FILE            read settings from FILE; flags override it\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
     "  --log-format FORMAT      text (logfmt) or json (default text)\n"
-    "  --admin-token-file PATH  at first start, also write the admin token there (0600)\n"
+    "  --admin-token-file PATH  at first start, write the admin token there (0600)\n"
+    "                           instead of printing it\n"
+    "  --log-file PATH          append logs to PATH (reopened on SIGHUP), not stderr\n"
+    "  --check-config           check settings and files, print 'configuration OK'\n"
+    "                           or the error (exit 2), start nothing\n"
     "  --port-file PATH         after binding, write the HTTP port there\n"
     "  --http-threads N         HTTP worker threads, 1..64 (default 4)\n"
     "  --workers N              threads that make patches and compressed images, 1..64\n"
@@ -40,7 +51,9 @@ const char ald_usage_text[] =
     "  --version                print the version and exit\n"
     "\n"
     "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 data directory or database\n"
-    "error, 4 cannot bind, 7 TLS certificate or key unusable. Signals: SIGTERM/SIGINT shut down cleanly. See docs/airliftd.md.\n";
+    "error, 4 cannot bind, 7 TLS certificate or key unusable. Signals: SIGTERM/SIGINT shut\n"
+    "down cleanly; SIGHUP reopens the log file and rereads log-level and log-format.\n"
+    "See docs/airliftd.md.\n";
 
 /* Copy s into out[cap]; false if it does not fit. */
 static bool copy_str(char *out, size_t cap, const char *s)
@@ -205,8 +218,10 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
                      key, value);
             goto out;
         }
-    } else if (!strcmp(key, "admin-token-file") || !strcmp(key, "port-file")) {
-        char *dst = key[0] == 'a' ? cfg->admin_token_file : cfg->port_file;
+    } else if (!strcmp(key, "admin-token-file") || !strcmp(key, "port-file") ||
+               !strcmp(key, "log-file")) {
+        char *dst = key[0] == 'a' ? cfg->admin_token_file
+                    : key[0] == 'p' ? cfg->port_file : cfg->log_file;
         if (!copy_str(dst, ALD_PATH_MAX, value)) {
             snprintf(err, errlen, "--%s: path too long", key);
             goto out;
@@ -334,7 +349,8 @@ static bool takes_value(const char *name)
                                              "config",       "log-level",        "log-format",
                                              "admin-token-file", "port-file",    "http-threads",
                                              "coap-security", "coap-idle-timeout", "store"};
-    if (!strcmp(name, "workers") || !strcmp(name, "tls-cert") || !strcmp(name, "tls-key"))
+    if (!strcmp(name, "workers") || !strcmp(name, "tls-cert") || !strcmp(name, "tls-key") ||
+        !strcmp(name, "log-file"))
         return true;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
@@ -361,6 +377,10 @@ static int parse_args(struct ald_config *cfg, int argc, char **argv, int pass, c
         }
         if (!strcmp(arg, "--version")) {
             cfg->version = true;
+            continue;
+        }
+        if (!strcmp(arg, "--check-config")) {
+            cfg->check_config = true;
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -433,4 +453,138 @@ int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, si
     rc = 0;
 out:
     return rc;
+}
+
+/* ---- --check-config and SIGHUP (service settings, docs/airliftd.md) ---------------------- */
+
+/*
+ * true if path's parent directory (or path itself, when want_dir and it exists) can be
+ * written by this process; else false with the reason in why[cap]. Touches nothing.
+ */
+/* true if dir is a directory this process can write in; else false with why[cap] set. */
+static bool writable_dir(const char *dir, char *why, size_t cap)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(why, cap, "%s is not a directory", dir);
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(why, cap, "cannot write in %s: %s", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool writable_place(const char *path, bool want_dir, char *why, size_t cap)
+{
+    char parent[ALD_PATH_MAX];
+    const char *slash;
+
+    if (want_dir && access(path, F_OK) == 0)
+        return writable_dir(path, why, cap);
+    slash = strrchr(path, '/');
+    if (!slash)
+        copy_str(parent, sizeof parent, ".");
+    else if (slash == path)
+        copy_str(parent, sizeof parent, "/");
+    else
+        snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
+    return writable_dir(parent, why, cap);
+}
+
+int ald_config_check(const struct ald_config *cfg, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } files[] = {
+        {"admin-token-file", offsetof(struct ald_config, admin_token_file)},
+        {"port-file", offsetof(struct ald_config, port_file)},
+        {"log-file", offsetof(struct ald_config, log_file)},
+    };
+    char why[ALD_PATH_MAX + 64], url[ALD_STORE_URL_MAX + 16];
+
+    if (cfg->coap.ipv6) {
+        snprintf(err, errlen, "--coap-listen: the device endpoint takes IPv4 addresses only");
+        return -1;
+    }
+    if (ald_config_store_url(cfg, url, sizeof url) != 0) {
+        snprintf(err, errlen, "--data-dir: too long for a store URL");
+        return -1;
+    }
+    if (strncmp(url, "sqlite:", 7) != 0) {
+#ifdef AIRLIFT_HAVE_PG
+        char *perr = NULL;
+        PQconninfoOption *opts = PQconninfoParse(url, &perr);
+        char shown[160];
+        if (!opts) {
+            /* libpq's message may quote the URL, password included: name the URL redacted. */
+            ald_url_redact(url, shown, sizeof shown);
+            snprintf(err, errlen, "--store: libpq cannot parse '%s'", shown);
+            PQfreemem(perr);
+            return -1;
+        }
+        PQconninfoFree(opts);
+#else
+        snprintf(err, errlen, "--store: this airliftd is built without PostgreSQL");
+        return -1;
+#endif
+    }
+    if (!writable_place(cfg->data_dir, true, why, sizeof why)) {
+        snprintf(err, errlen, "--data-dir: %s", why);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        const char *path = (const char *)cfg + files[i].offset;
+        struct stat sb;
+        if (!path[0])
+            continue;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            snprintf(err, errlen, "--%s: %s is a directory", files[i].name, path);
+            return -1;
+        }
+        /* The data directory is made at start: a file right in it is fine when it is missing. */
+        size_t dl = strlen(cfg->data_dir);
+        if (access(cfg->data_dir, F_OK) != 0 && !strncmp(path, cfg->data_dir, dl) &&
+            path[dl] == '/' && !strchr(path + dl + 1, '/'))
+            continue;
+        if (!writable_place(path, false, why, sizeof why)) {
+            snprintf(err, errlen, "--%s: %s", files[i].name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ald_config_restart_needed(const struct ald_config *a, const struct ald_config *b, char *out,
+                              size_t cap)
+{
+    const struct {
+        const char *name;
+        bool differs;
+    } keys[] = {
+        {"data-dir", strcmp(a->data_dir, b->data_dir) != 0},
+        {"store", strcmp(a->store_url, b->store_url) != 0},
+        {"http-listen", strcmp(a->http.text, b->http.text) != 0},
+        {"coap-listen", strcmp(a->coap.text, b->coap.text) != 0},
+        {"coap-security", a->coap_insecure != b->coap_insecure},
+        {"coap-idle-timeout", a->coap_idle_s != b->coap_idle_s},
+        {"admin-token-file", strcmp(a->admin_token_file, b->admin_token_file) != 0},
+        {"port-file", strcmp(a->port_file, b->port_file) != 0},
+        {"http-threads", a->http_threads != b->http_threads},
+        {"workers", a->workers != b->workers},
+    };
+    size_t o = 0;
+    int n = 0;
+    if (cap)
+        out[0] = '\0';
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (!keys[i].differs)
+            continue;
+        if (n++)
+            put(out, cap, &o, ",", 1);
+        put(out, cap, &o, keys[i].name, strlen(keys[i].name));
+    }
+    return n;
 }

@@ -43,6 +43,9 @@ struct ald_config {
     /* issue 14 (tokens): the API over TLS; both set or both "" (plain HTTP) */
     char tls_cert[ALD_PATH_MAX];
     char tls_key[ALD_PATH_MAX];
+    /* Service settings (packaging/, docs/deployment.md). */
+    char log_file[ALD_PATH_MAX]; /* --log-file: append logs there instead of stderr */
+    bool check_config;           /* --check-config: validate the settings, start nothing */
 };
 
 /* Exit codes of airliftd (docs/airliftd.md). */
@@ -79,6 +82,24 @@ int ald_config_store_url(const struct ald_config *cfg, char *out, size_t cap);
  * is copied as it is. out is always NUL-terminated (cut to cap - 1 bytes).
  */
 void ald_url_redact(const char *url, char *out, size_t cap);
+
+/*
+ * What --check-config checks beyond the parse, which ald_config_load has done: the store
+ * URL's syntax (a PostgreSQL URL as libpq parses it), the addresses the daemon can use
+ * (the device endpoint is IPv4 only), and that every file it writes can be written: the
+ * data directory (or its parent, when missing), and the parent directories of
+ * --admin-token-file, --port-file and --log-file. Touches nothing. Returns 0, or -1 with
+ * a message naming the setting in err (exit with ALD_EXIT_USAGE).
+ */
+int ald_config_check(const struct ald_config *cfg, char *err, size_t errlen);
+
+/*
+ * The settings SIGHUP cannot change (all but log-level, log-format and log-file), as the
+ * names of those whose value differs between a and b, comma-separated, in out[cap]
+ * ("" when none differ). Returns the number of such settings.
+ */
+int ald_config_restart_needed(const struct ald_config *a, const struct ald_config *b, char *out,
+                              size_t cap);
 
 /* The --help text. */
 extern const char ald_usage_text[];

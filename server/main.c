@@ -8,6 +8,10 @@
  * the update service, which are thread-safe. On SIGTERM/SIGINT: stop the HTTP API (finish
  * requests), stop the device thread, close the database, exit 0. Signals are blocked in
  * every thread and taken synchronously here with sigwait().
+ *
+ * As a service (packaging/airliftd.service): READY=1 to the service manager once every
+ * listener is up, STOPPING=1 at shutdown (notify.h); SIGHUP reopens --log-file and rereads
+ * log-level and log-format; --check-config validates and starts nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +32,7 @@
 #include "events.h"
 #include "http_api.h"
 #include "log.h"
+#include "notify.h"
 #include "rollouts.h"
 #include "store.h"
 #include "updates.h"
@@ -108,7 +113,9 @@ static int count_tokens(void *ctx, const struct ald_token_rec *t)
 
 /*
  * On first start (no token at all), create the admin token: written to token_file (0600)
- * when set, then stored, then printed once on stdout. Returns 0, or -1 with err set.
+ * when set, then stored; printed once on stdout only when there is no token_file (under a
+ * service manager stdout is the journal: the token must not end up there). Returns 0, or -1
+ * with err set.
  */
 static int bootstrap_admin(struct ald_store *st, const char *token_file, char *err,
                            size_t errlen)
@@ -146,7 +153,10 @@ static int bootstrap_admin(struct ald_store *st, const char *token_file, char *e
         goto out;
     }
     ald_event_emit(st, "token.created", NULL, 0, "{\"name\":\"admin\",\"scope\":\"admin\"}");
-    printf("airliftd: first start: admin token (shown once, keep it safe): %s\n", token);
+    if (token_file[0])
+        printf("airliftd: first start: admin token written to %s\n", token_file);
+    else
+        printf("airliftd: first start: admin token (shown once, keep it safe): %s\n", token);
     fflush(stdout);
     ald_log(ALD_LOG_INFO, "admin token created", "file", token_file[0] ? token_file : NULL,
             NULL);
@@ -154,6 +164,66 @@ static int bootstrap_admin(struct ald_store *st, const char *token_file, char *e
 out:
     OPENSSL_cleanse(token, sizeof token);
     return rc;
+}
+
+/*
+ * Point stderr (where the logs go) at path, opened for appending (0640): at start and on
+ * SIGHUP, so that a rotated log file is let go. "" leaves stderr as it is. Returns 0, or -1
+ * with err set (stderr unchanged).
+ */
+static int open_log_file(const char *path, char *err, size_t errlen)
+{
+    int fd;
+    if (!path[0])
+        return 0;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the log file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0) {
+        snprintf(err, errlen, "cannot log to %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (fd != STDERR_FILENO)
+        close(fd);
+    return 0;
+}
+
+/*
+ * SIGHUP: reread the settings (the same flags and --config file), reopen the log file, apply
+ * log-level and log-format; a bad file keeps every current setting. Any other setting that
+ * changed is logged as needing a restart. cfg becomes the settings in effect.
+ */
+static void reload(struct ald_config *cfg, int argc, char **argv)
+{
+    static const char *const level_names[] = {"debug", "info", "warn", "error"};
+    struct ald_config next;
+    char err[4096], later[256];
+
+    ald_notify("RELOADING=1");
+    if (ald_config_load(&next, argc, argv, err, sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "SIGHUP: settings not reloaded, keeping the current ones",
+                "error", err, NULL);
+    } else if (open_log_file(next.log_file, err, sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "SIGHUP: settings not reloaded, keeping the current ones",
+                "error", err, NULL);
+    } else {
+        if (ald_config_restart_needed(cfg, &next, later, sizeof later) > 0)
+            ald_log(ALD_LOG_WARN, "SIGHUP: changed settings take effect at the next restart",
+                    "settings", later, NULL);
+        memcpy(cfg->log_file, next.log_file, sizeof cfg->log_file);
+        ald_log_setup(cfg->log_level, cfg->log_json); /* stderr may be another file now */
+        /* Said at the level in effect until now, so that a move to "warn" is still seen. */
+        ald_log(ALD_LOG_INFO, "SIGHUP: settings reloaded", "log_level",
+                level_names[next.log_level], "log_format", next.log_json ? "json" : "text",
+                "log_file", cfg->log_file[0] ? cfg->log_file : NULL, NULL);
+        cfg->log_level = next.log_level;
+        cfg->log_json = next.log_json;
+        ald_log_setup(cfg->log_level, cfg->log_json);
+    }
+    ald_notify("READY=1");
 }
 
 /* The device endpoint's thread: serve until told to stop. */
@@ -191,13 +261,34 @@ int main(int argc, char **argv)
     struct ald_http_tls tls = {0};
 
     if (ald_config_load(&cfg, argc, argv, err, sizeof err) != 0) {
-        fprintf(stderr, "airliftd: %s\nTry 'airliftd --help'.\n", err);
+        /* --check-config answers the error alone (its one line is the answer). */
+        fprintf(stderr, "airliftd: %s\n%s", err,
+                cfg.check_config ? "" : "Try 'airliftd --help'.\n");
         exit_code = ALD_EXIT_USAGE;
         goto out;
     }
     if (cfg.help || cfg.version) {
         fputs(cfg.help ? ald_usage_text : "airliftd " AIRLIFTD_VERSION "\n", stdout);
         exit_code = ALD_EXIT_OK;
+        goto out;
+    }
+    if (cfg.check_config) {
+        if (ald_config_check(&cfg, err, sizeof err) != 0) {
+            fprintf(stderr, "airliftd: %s\n", err);
+            exit_code = ALD_EXIT_USAGE;
+        } else if (cfg.tls_cert[0] && ald_http_tls_load(&tls, cfg.tls_cert, cfg.tls_key, err,
+                                                        sizeof err) != 0) {
+            fprintf(stderr, "airliftd: %s\n", err);
+            exit_code = ALD_EXIT_TLS;
+        } else {
+            printf("configuration OK\n");
+            exit_code = ALD_EXIT_OK;
+        }
+        goto out;
+    }
+    if (open_log_file(cfg.log_file, err, sizeof err) != 0) {
+        fprintf(stderr, "airliftd: %s\n", err);
+        exit_code = ALD_EXIT_USAGE;
         goto out;
     }
     ald_log_setup(cfg.log_level, cfg.log_json);
@@ -314,6 +405,9 @@ int main(int argc, char **argv)
     ald_log(ALD_LOG_INFO, "airliftd started", "version", AIRLIFTD_VERSION, "http", http_addr,
             "coap", coap_addr, "security", cfg.coap_insecure ? "none" : "dtls-psk", "data_dir",
             cfg.data_dir, "store", store->ops->backend, NULL);
+    if (ald_notify("READY=1") < 0)
+        ald_log(ALD_LOG_WARN, "cannot notify the service manager", "error", strerror(errno),
+                NULL);
 
     if (tls.cert_pem)
         ald_log(ALD_LOG_INFO, "management API over TLS", "cert", cfg.tls_cert, NULL);
@@ -322,7 +416,7 @@ int main(int argc, char **argv)
         if (sigwait(&signals, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            ald_log(ALD_LOG_INFO, "SIGHUP ignored (no reloadable settings yet)", NULL);
+            reload(&cfg, argc, argv);
             continue;
         }
         break;
@@ -330,6 +424,7 @@ int main(int argc, char **argv)
     ald_log(ALD_LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
             NULL);
     exit_code = ALD_EXIT_OK;
+    ald_notify("STOPPING=1");
 out:
     ald_http_stop(http);
     ald_http_tls_free(&tls);

@@ -5,7 +5,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -14,13 +16,32 @@
 
 static enum ald_log_level log_min = ALD_LOG_INFO;
 static bool log_json;
+static bool log_journal; /* stderr is the journal: each line starts with its "<N>" priority */
+
+/*
+ * true if stderr is the systemd journal's stream: $JOURNAL_STREAM ("DEV:INODE", set by
+ * systemd for a service whose stderr goes to the journal) names stderr's device and inode.
+ */
+static bool stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat sb;
+    char tail;
+    if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+        return false;
+    return fstat(STDERR_FILENO, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+           (unsigned long long)sb.st_ino == ino;
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void ald_log_setup(enum ald_log_level min, bool json)
 {
-    log_min = min;
-    log_json = json;
+    /* Atomic: SIGHUP changes them (main.c) while other threads log. */
+    __atomic_store_n(&log_min, min, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_json, json, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_journal, stderr_is_journal(), __ATOMIC_RELAXED);
 }
 
 int ald_log_level_parse(const char *s)
@@ -93,7 +114,7 @@ static void put_logfmt_value(struct line *l, const char *s)
 
 static void put_field(struct line *l, const char *key, const char *value, bool first)
 {
-    if (log_json) {
+    if (__atomic_load_n(&log_json, __ATOMIC_RELAXED)) {
         put_str(l, first ? "\"" : ",\"");
         put_json_escaped(l, key);
         put_str(l, "\":\"");
@@ -126,12 +147,16 @@ void ald_log(enum ald_log_level level, const char *msg, ...)
     char ts[64];
     va_list ap;
     bool has_token = false;
+    bool json = __atomic_load_n(&log_json, __ATOMIC_RELAXED);
 
-    if (level < log_min || level > ALD_LOG_ERROR)
+    if (level < __atomic_load_n(&log_min, __ATOMIC_RELAXED) || level > ALD_LOG_ERROR)
         return;
     l.len = 0;
+    /* sd-daemon(3) priorities: debug 7, info 6, warning 4, err 3 */
+    if (__atomic_load_n(&log_journal, __ATOMIC_RELAXED))
+        put_str(&l, (const char *const[]){"<7>", "<6>", "<4>", "<3>"}[level]);
     ald_format_time(ald_now_ms(), ts, sizeof ts);
-    if (log_json)
+    if (json)
         put_raw(&l, "{", 1);
     put_field(&l, "ts", ts, true);
     put_field(&l, "level", level_names[level], false);
@@ -149,7 +174,7 @@ void ald_log(enum ald_log_level level, const char *msg, ...)
     va_end(ap);
     if (log_token[0] && !has_token)
         put_field(&l, "token", log_token, false);
-    if (log_json)
+    if (json)
         put_raw(&l, "}", 1);
     l.buf[l.len++] = '\n';
     /* One write per line: atomic enough for a pipe or a terminal, and never interleaved. */

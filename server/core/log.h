@@ -15,7 +15,12 @@ enum ald_log_level {
     ALD_LOG_ERROR = 3,
 };
 
-/* Lines below min are dropped; json selects JSON lines instead of logfmt. */
+/*
+ * Lines below min are dropped; json selects JSON lines instead of logfmt. When stderr is the
+ * systemd journal ($JOURNAL_STREAM names it), each line starts with its syslog priority,
+ * "<3>" error, "<4>" warn, "<6>" info, "<7>" debug (sd-daemon(3)), which the journal takes
+ * off and keeps as the entry's priority. Call again after stderr changed (--log-file).
+ */
 void ald_log_setup(enum ald_log_level min, bool json);
 
 /* "debug", "info", "warn"/"warning", "error" -> level; returns -1 for anything else. */

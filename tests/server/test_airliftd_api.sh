@@ -97,7 +97,8 @@ start first
 ADMIN=$(cat "$WORK/admin.token")
 [[ $ADMIN =~ ^alt_[0-9a-f]{64}$ ]] && pass || fail "admin token shape: $ADMIN"
 [ "$(stat -c %a "$WORK/admin.token")" = 600 ] && pass || fail "admin token file not 0600"
-grep -q "$ADMIN" "$WORK/first.out" && pass || fail "admin token not printed at first start"
+grep -q "$ADMIN" "$WORK/first.out" && fail "admin token printed although --admin-token-file was given" || pass
+grep -q "admin token written to $WORK/admin.token" "$WORK/first.out" && pass || fail "first start does not name the admin token file"
 grep -q "$ADMIN" "$WORK/first.err" && fail "admin token leaked into the log" || pass
 
 req GET /v1/health
