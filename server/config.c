@@ -34,6 +34,8 @@ const char ald_usage_text[] =
     "  --http-threads N         HTTP worker threads, 1..64 (default 4)\n"
     "  --workers N              threads that make patches and compressed images, 1..64\n"
     "                           (default: 2, or 1 on a single core)\n"
+    "  --metrics-public         serve GET /metrics without a token (default: a read token;\n"
+    "                           in the file: metrics-public = true)\n"
     "  -h, --help               print this help and exit\n"
     "  --version                print the version and exit\n"
     "\n"
@@ -240,6 +242,12 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         *(threads ? &cfg->http_threads : &cfg->coap_idle_s) = (unsigned)n;
+    } else if (!strcmp(key, "metrics-public")) { /* issue 15 (ops) */
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            snprintf(err, errlen, "--metrics-public: expected true or false");
+            goto out;
+        }
+        cfg->metrics_public = value[0] == 't';
     } else if (!strcmp(key, "workers")) {
         char *end;
         unsigned long n;
@@ -352,6 +360,11 @@ static int parse_args(struct ald_config *cfg, int argc, char **argv, int pass, c
         }
         if (!strcmp(arg, "--version")) {
             cfg->version = true;
+            continue;
+        }
+        if (!strcmp(arg, "--metrics-public")) { /* issue 15 (ops): a flag without a value */
+            if (pass == 1)
+                cfg->metrics_public = true;
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {

@@ -40,6 +40,7 @@ struct ald_config {
     unsigned workers;            /* --workers: threads that make transfers (core/workers.h) */
     bool help;
     bool version;
+    bool metrics_public;         /* issue 15 (ops): --metrics-public, GET /metrics without a token */
 };
 
 /* Exit codes of airliftd (docs/airliftd.md). */

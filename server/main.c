@@ -28,6 +28,7 @@
 #include "events.h"
 #include "http_api.h"
 #include "log.h"
+#include "metrics.h"
 #include "rollouts.h"
 #include "store.h"
 #include "updates.h"
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
         goto out;
     }
     ald_log_setup(cfg.log_level, cfg.log_json);
+    ald_metrics_start(ald_now_ms()); /* issue 15 (ops) */
 
     /* Every thread started from here on inherits the mask; only sigwait() takes them. */
     sigemptyset(&signals);
@@ -287,6 +289,7 @@ int main(int argc, char **argv)
         exit_code = ALD_EXIT_BIND;
         goto out;
     }
+    ald_http_set_metrics_public(http, cfg.metrics_public); /* issue 15 (ops) */
     snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),
              (unsigned)ald_coap_bound_port(devices.coap));
     if (cfg.port_file[0]) {
@@ -306,6 +309,7 @@ int main(int argc, char **argv)
     ald_log(ALD_LOG_INFO, "airliftd started", "version", AIRLIFTD_VERSION, "http", http_addr,
             "coap", coap_addr, "security", cfg.coap_insecure ? "none" : "dtls-psk", "data_dir",
             cfg.data_dir, "store", store->ops->backend, NULL);
+    ald_metrics_set_ready(true); /* issue 15 (ops): GET /v1/ready answers 200 from here */
 
     for (;;) {
         if (sigwait(&signals, &sig) != 0)
@@ -320,6 +324,7 @@ int main(int argc, char **argv)
             NULL);
     exit_code = ALD_EXIT_OK;
 out:
+    ald_metrics_set_ready(false);
     ald_http_stop(http);
     ald_rollouts_stop(rollouts);
     if (devices.running) {

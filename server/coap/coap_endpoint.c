@@ -19,6 +19,7 @@
 
 #include "airlift/proto.h"
 #include "airlift/wire.h"
+#include "metrics.h"
 
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
@@ -203,6 +204,7 @@ static void account(struct ald_coap *c, coap_session_t *session, const coap_pdu_
         return;
     sb->reported_in = in;
     sb->reported_out = out;
+    ald_metrics_wire(dout, din); /* issue 15 (ops) */
     c->ops.account(c->ops.ctx, sb->identity, dout, din, ended);
 }
 
@@ -242,7 +244,10 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     if (!c)
         return 0;
     if (event == COAP_EVENT_DTLS_CONNECTED) {
+        ald_metrics_dtls_handshake(); /* issue 15 (ops) */
         bytes_of(session, NULL);
+    } else if (event == COAP_EVENT_DTLS_ERROR) {
+        ald_metrics_dtls_failure(ALD_DTLS_FAIL_ERROR);
     } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
         forget_session(c, coap_session_get_app_data(session));
     }
@@ -262,6 +267,7 @@ static void handle_inventory(coap_resource_t *r, coap_session_t *session, const 
     if (!body)
         return;
     identity_of(session, request, id);
+    ald_metrics_checkin(); /* issue 15 (ops) */
     int code = c->ops.inventory(c->ops.ctx, id, body, len, plan, sizeof plan, &plan_len);
     set_code(response, code);
     if (code / 32 == 2 && plan_len)
@@ -481,13 +487,17 @@ static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coa
     struct ald_coap *c = arg;
     char id[ALD_IDENTITY_MAX + 1];
     (void)session;
-    if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX)
+    if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX) {
+        ald_metrics_dtls_failure(ALD_DTLS_FAIL_BAD_IDENTITY); /* issue 15 (ops) */
         return NULL;
+    }
     memcpy(id, identity->s, identity->length);
     id[identity->length] = '\0';
     int n = c->ops.psk_lookup(c->ops.ctx, id, c->key);
-    if (n <= 0 || n > ALD_PSK_MAX)
+    if (n <= 0 || n > ALD_PSK_MAX) {
+        ald_metrics_dtls_failure(ALD_DTLS_FAIL_UNKNOWN_IDENTITY);
         return NULL; /* unknown device: the handshake fails */
+    }
     c->key_bin.s = c->key;
     c->key_bin.length = (size_t)n;
     return &c->key_bin;

@@ -5,6 +5,7 @@
 #ifndef AIRLIFTD_HTTP_API_H
 #define AIRLIFTD_HTTP_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
                    struct ald_store *store, struct ald_updates *updates,
                    struct ald_rollouts *rollouts, const char *data_dir, char *err,
                    size_t errlen);
+
+/* issue 15 (ops): serve GET /metrics without a token (on: --metrics-public) or only to a
+ * token with the read scope (off, the default). */
+void ald_http_set_metrics_public(struct ald_http *h, bool on);
 
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);
