@@ -17,6 +17,9 @@ PACKAGES=(
   curl jq sqlite3 openssl libcoap3-bin python3 procps iproute2
   # benchmarks only (bench/wire-bytes.sh; bench/delta.sh)
   nginx ethtool bsdiff xdelta3 zstd xz-utils
+  # issue 15 (ops): man pages rendered from docs/*.md at build time (docs/man/), and the
+  # test that they render without warnings (man -l, which needs groff)
+  pandoc groff-base
 )
 
 missing=()
