@@ -20,6 +20,8 @@ PACKAGES=(
   # issue 15 (ops): man pages rendered from docs/*.md at build time (docs/man/), and the
   # test that they render without warnings (man -l, which needs groff)
   pandoc groff-base
+  # issue 15 (ops): the zsh completion's test (tests/cli/test_completion.sh)
+  zsh
 )
 
 missing=()

@@ -2,7 +2,7 @@
 # The bash completion (completion/airlift.bash, issue 15 item 4): it loads, registers
 # itself for airlift, and completes commands, subcommands, options and, from a real
 # airliftd on 127.0.0.1 (port 0), device names (airlift devices list --names). With zsh
-# installed, completion/_airlift loads too.
+# installed (scripts/deps.sh), completion/_airlift does the same.
 #
 # usage: test_completion.sh AIRLIFTD AIRLIFT_CLI SOURCE_DIR
 set -uo pipefail
@@ -76,12 +76,32 @@ expect "airlift events --device truck-" "truck-1 truck-2"
 expect "airlift updates list " "truck-1 truck-2 van-1"
 AIRLIFT_SERVER=http://127.0.0.1:1 expect "airlift devices show tr" ""
 
+# zsh: completion/_airlift, with compadd (prefix matching, as the real one does) and _files
+# standing in for the completion system's, called as a widget would: words and CURRENT set.
 if command -v zsh >/dev/null; then
-    out=$(zsh -fc "autoload -Uz compinit && compinit -u -d '$WORK/zcomp'; fpath=('$SRC/completion' \$fpath);
-                   source '$SRC/completion/_airlift' && echo loaded" 2>&1)
-    [[ $out == *loaded ]] && ok "zsh: _airlift loads" || bad "zsh: $out"
+    zexpect() {
+        local words=$1 want=$2 got
+        got=$(zsh -fc 'autoload -Uz compinit && compinit -u -d "$3/zcompdump"
+                       source "$1/completion/_airlift" || exit 1
+                       compadd() { # what the real one shows: the words that match
+                           [[ $1 == -- ]] && shift
+                           local w; for w; do [[ $w == ${words[CURRENT]}* ]] && print -r -- $w; done; }
+                       _files() { print -- "<files>"; }
+                       words=(${(z)2}); [[ $2 == *" " ]] && words+=("")
+                       CURRENT=$#words
+                       _airlift' _ "$SRC" "$words" "$WORK" 2>&1 | sort | tr "\n" " ")
+        got=${got% }
+        [ "$got" = "$want" ] && ok "zsh: '$words' -> $want" ||
+            bad "zsh: '$words' -> '$got', expected '$want'"
+    }
+    zexpect "airlift devices " "add list remove set show"
+    zexpect "airlift --json rollouts pa" "pause"
+    zexpect "airlift devices list --na" "--names"
+    zexpect "airlift image create --key " "<files>"
+    zexpect "airlift devices show tr" "truck-1 truck-2"
+    zexpect "airlift events --device " "truck-1 truck-2 van-1"
 else
-    echo "skip - zsh is not installed: completion/_airlift not loaded"
+    echo "skip - zsh is not installed: completion/_airlift not tested"
 fi
 [ "$FAILS" -eq 0 ] && echo "all passed"
 exit "$FAILS"
