@@ -45,6 +45,8 @@ struct session_bytes {
     uint64_t dgrams_in, dgrams_out;
     uint64_t plain_in, plain_out;
     uint64_t reported_in, reported_out; /* already given to ops.account */
+    bool identity_refused; /* issue 15 (ops): this handshake's failure is already counted */
+    bool connected;        /* issue 15 (ops): a DTLS handshake completed on this session */
 };
 
 struct ald_coap {
@@ -243,13 +245,21 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     struct ald_coap *c = endpoint_of(session);
     if (!c)
         return 0;
-    if (event == COAP_EVENT_DTLS_CONNECTED) {
+    if (event == COAP_EVENT_SERVER_SESSION_NEW) {
+        bytes_of(session, NULL); /* issue 15 (ops): to tell a failed handshake at its end */
+    } else if (event == COAP_EVENT_DTLS_CONNECTED) {
+        struct session_bytes *sb = bytes_of(session, NULL);
         ald_metrics_dtls_handshake(); /* issue 15 (ops) */
-        bytes_of(session, NULL);
-    } else if (event == COAP_EVENT_DTLS_ERROR) {
-        ald_metrics_dtls_failure(ALD_DTLS_FAIL_ERROR);
+        if (sb)
+            sb->connected = true;
     } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
-        forget_session(c, coap_session_get_app_data(session));
+        struct session_bytes *sb = coap_session_get_app_data(session);
+        /* issue 15 (ops): a DTLS session that ends without a completed handshake failed
+         * it (wrong key, broken records, given up); a refused identity was counted then. */
+        if (sb && !sb->connected && !sb->identity_refused &&
+            coap_session_get_proto(session) == COAP_PROTO_DTLS)
+            ald_metrics_dtls_failure(ALD_DTLS_FAIL_ERROR);
+        forget_session(c, sb);
     }
     return 0;
 }
@@ -481,21 +491,32 @@ static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, cons
     account(c, session, request, false, false);
 }
 
+/* issue 15 (ops): count a refused PSK identity once per session (a retransmitted flight
+ * asks again), and not again as a failed handshake when the session ends. */
+static void refused(coap_session_t *session, enum ald_metrics_dtls_failure reason)
+{
+    struct session_bytes *sb = bytes_of(session, NULL);
+    if (sb && sb->identity_refused)
+        return;
+    if (sb)
+        sb->identity_refused = true;
+    ald_metrics_dtls_failure(reason);
+}
+
 static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coap_session_t *session,
                                                  void *arg)
 {
     struct ald_coap *c = arg;
     char id[ALD_IDENTITY_MAX + 1];
-    (void)session;
     if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX) {
-        ald_metrics_dtls_failure(ALD_DTLS_FAIL_BAD_IDENTITY); /* issue 15 (ops) */
+        refused(session, ALD_DTLS_FAIL_BAD_IDENTITY); /* issue 15 (ops) */
         return NULL;
     }
     memcpy(id, identity->s, identity->length);
     id[identity->length] = '\0';
     int n = c->ops.psk_lookup(c->ops.ctx, id, c->key);
     if (n <= 0 || n > ALD_PSK_MAX) {
-        ald_metrics_dtls_failure(ALD_DTLS_FAIL_UNKNOWN_IDENTITY);
+        refused(session, ALD_DTLS_FAIL_UNKNOWN_IDENTITY);
         return NULL; /* unknown device: the handshake fails */
     }
     c->key_bin.s = c->key;

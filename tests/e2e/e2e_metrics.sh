@@ -2,7 +2,7 @@
 # Operations (issue 15 item 3): GET /v1/ready, and GET /metrics whose counters and gauges move
 # with a real update: a rollout updates a simulated device over DTLS; check-ins, handshakes,
 # wire bytes, updates and rollouts by state and the request latency histogram follow it. An
-# unknown identity is counted as a handshake failure by reason. /metrics needs a read token
+# unknown identity and a wrong key are counted as handshake failures, each by its reason. /metrics needs a read token
 # unless airliftd runs with --metrics-public.
 BUILD=$1
 . "$(dirname "$0")/lib.sh"
@@ -88,20 +88,40 @@ check "process basics" test "$(metric process_resident_memory_bytes)" -gt 0
 metrics >"$WORK/m"
 grep "^airlift_dtls_handshake_failures_total" "$WORK/m"
 check "the stranger is an unknown_identity failure" \
-    test "$(metric 'airlift_dtls_handshake_failures_total{reason="unknown_identity"}')" -ge 1
-
-# --metrics-public: scrapes need no token; the rest of the API still does.
+    test "$(metric 'airlift_dtls_handshake_failures_total{reason="unknown_identity"}')" = 1
+check "counted once: not also as an error" \
+    test "$(metric 'airlift_dtls_handshake_failures_total{reason="error"}')" = 0
+# --metrics-public: scrapes need no token; the rest of the API still does. A short
+# --coap-idle-timeout, for the wrong key below.
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 "$AIRLIFTD" --data-dir "$WORK/data" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
-    --port-file "$WORK/port2" --metrics-public >>"$WORK/airliftd.log" 2>&1 &
+    --port-file "$WORK/port2" --metrics-public --coap-idle-timeout 1 >>"$WORK/airliftd.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
 for _ in $(seq 100); do [ -s "$WORK/port2" ] && break; sleep 0.05; done
-H="http://127.0.0.1:$(sed -n 1p "$WORK/port2")"
+HTTP=$(sed -n 1p "$WORK/port2")
+COAP=$(sed -n 2p "$WORK/port2")
+H="http://127.0.0.1:$HTTP"
 check "--metrics-public: /metrics without a token is 200" test "$(code "$H/metrics")" = 200
 check "and the gauges come from the store (one succeeded update after a restart)" \
     grep -qx 'airlift_updates{state="succeeded"} 1' "$WORK/body"
 check "the devices still need a token" test "$(code "$H/v1/devices")" = 401
+# A registered identity with the wrong key. DTLS drops the records it cannot decrypt, so
+# the server learns of the failure only when the session ends (after the device gives up,
+# and the idle timeout): an "error", counted then.
+"$DEVICE" provision "$WORK/e1" --server "127.0.0.1:$COAP" --identity \
+    "$(api GET /v1/devices/e1 | jq -r .identity)" --psk "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
+"$DEVICE" run "$WORK/e1" --sessions 1 --retry-ms 200 >"$WORK/badpsk.log" 2>&1
+for _ in $(seq 100); do
+    metrics >"$WORK/m"
+    [ "$(metric 'airlift_dtls_handshake_failures_total{reason="error"}')" = 0 ] || break
+    sleep 0.1
+done
+check "a wrong key is an error failure" \
+    test "$(metric 'airlift_dtls_handshake_failures_total{reason="error"}')" = 1
+check "and neither an unknown identity nor a handshake" \
+    test "$(metric 'airlift_dtls_handshake_failures_total{reason="unknown_identity"}')" = 0 -a \
+         "$(metric airlift_dtls_handshakes_total)" = 0
 check "--metrics-public takes no value" "$AIRLIFTD" --metrics-public --help
 out=$(printf 'metrics-public = yes\n' >"$WORK/bad.conf"; "$AIRLIFTD" --config "$WORK/bad.conf" 2>&1); rc=$?
 check "a bad metrics-public in the file is exit 2 ($rc)" test "$rc" = 2
