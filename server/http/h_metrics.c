@@ -129,21 +129,26 @@ HANDLER(h_metrics)
     struct ald_gauges g;
     struct ald_metrics_snapshot s;
     struct alc_buf b;
+    /* A failing database leaves out the gauges it holds, not the counters: a scrape during
+     * an outage still shows it (airlift_store_up 0, airlift_store_errors_total). */
     struct ald_result res = ald_gauges_read(h->store, ald_now_ms(), &g);
+    bool store_up = ald_is_ok(&res);
     struct MHD_Response *resp;
     size_t len = 0;
     uint8_t *text;
 
-    if (!ald_is_ok(&res))
-        return reply_result(c, r, &res);
     ald_metrics_read(&s);
     alc_buf_init(&b, METRICS_TEXT_MAX);
     header(&b, "airlift_build_info", "gauge", "airliftd's version, always 1");
     alc_buf_printf(&b, "airlift_build_info{version=\"%s\"} 1\n", AIRLIFTD_VERSION);
-    header(&b, "airlift_devices", "gauge", "Registered devices");
-    alc_buf_printf(&b, "airlift_devices %" PRIu64 "\n", g.devices);
-    header(&b, "airlift_devices_online", "gauge", "Devices heard from in the last 60 seconds");
-    alc_buf_printf(&b, "airlift_devices_online %" PRIu64 "\n", g.devices_online);
+    header(&b, "airlift_store_up", "gauge", "1 if the database answered this scrape's queries");
+    alc_buf_printf(&b, "airlift_store_up %d\n", store_up ? 1 : 0);
+    if (store_up) {
+        header(&b, "airlift_devices", "gauge", "Registered devices");
+        alc_buf_printf(&b, "airlift_devices %" PRIu64 "\n", g.devices);
+        header(&b, "airlift_devices_online", "gauge", "Devices heard from in the last 60 seconds");
+        alc_buf_printf(&b, "airlift_devices_online %" PRIu64 "\n", g.devices_online);
+    }
     header(&b, "airlift_checkins_total", "counter", "Inventories (check-ins) received by this node");
     alc_buf_printf(&b, "airlift_checkins_total %" PRIu64 "\n", s.checkins);
     header(&b, "airlift_dtls_handshakes_total", "counter", "DTLS handshakes completed");
@@ -154,10 +159,12 @@ HANDLER(h_metrics)
         alc_buf_printf(&b, "airlift_dtls_handshake_failures_total{reason=\"%s\"} %" PRIu64 "\n",
                        ald_metrics_dtls_failure_name((enum ald_metrics_dtls_failure)i),
                        s.dtls_failures[i]);
-    header(&b, "airlift_updates", "gauge", "Updates in the database, by state");
-    states(&b, "airlift_updates", g.updates, g.update_states);
-    header(&b, "airlift_rollouts", "gauge", "Rollouts in the database, by state");
-    states(&b, "airlift_rollouts", g.rollouts, g.rollout_states);
+    if (store_up) {
+        header(&b, "airlift_updates", "gauge", "Updates in the database, by state");
+        states(&b, "airlift_updates", g.updates, g.update_states);
+        header(&b, "airlift_rollouts", "gauge", "Rollouts in the database, by state");
+        states(&b, "airlift_rollouts", g.rollouts, g.rollout_states);
+    }
     header(&b, "airlift_wire_sent_bytes_total", "counter",
            "Bytes on the wire to devices (UDP/IP headers and DTLS records included)");
     alc_buf_printf(&b, "airlift_wire_sent_bytes_total %" PRIu64 "\n", s.wire_sent);

@@ -78,6 +78,7 @@ check "the 401 scrape is a 4xx of /metrics" \
 check "an unknown path is counted as unmatched" \
     test "$(code "$H/v1/nope")" = 404 -a "$(metrics | grep -c 'route="unmatched",method="",code="4xx"')" -ge 1
 check "no store errors" test "$(metric airlift_store_errors_total)" = 0
+check "the store is up" test "$(metric airlift_store_up)" = 1
 check "process basics" test "$(metric process_resident_memory_bytes)" -gt 0
 
 # A device the server never issued: a handshake failure by reason.
@@ -122,6 +123,21 @@ check "a wrong key is an error failure" \
 check "and neither an unknown identity nor a handshake" \
     test "$(metric 'airlift_dtls_handshake_failures_total{reason="unknown_identity"}')" = 0 -a \
          "$(metric airlift_dtls_handshakes_total)" = 0
+# The database fails (on PostgreSQL: its database dropped; SQLite keeps answering from its
+# page cache whatever happens to the file, so the SQLite run has no such step): not ready,
+# not healthy; /metrics still answers, without the database's gauges.
+if [ -n "$E2E_PG_DB" ]; then
+    "$PG_CLUSTER" dropdb "$AIRLIFT_TEST_PG_DIR" "$E2E_PG_DB"
+    E2E_PG_DB=
+    check "the database fails: /v1/ready is 503" test "$(code "$H/v1/ready")" = 503
+    check "unavailable" test "$(jq -r .error.code "$WORK/body")" = unavailable
+    check "so is /v1/health" test "$(code "$H/v1/health")" = 503
+    check "/metrics still answers" test "$(code "$H/metrics")" = 200
+    cp "$WORK/body" "$WORK/m"
+    check "airlift_store_up is 0" test "$(metric airlift_store_up)" = 0
+    check "the store errors are counted" test "$(metric airlift_store_errors_total)" -gt 0
+    check "the database's gauges are left out" test "$(grep -c '^airlift_devices\|^airlift_updates' "$WORK/m")" = 0
+fi
 check "--metrics-public takes no value" "$AIRLIFTD" --metrics-public --help
 out=$(printf 'metrics-public = yes\n' >"$WORK/bad.conf"; "$AIRLIFTD" --config "$WORK/bad.conf" 2>&1); rc=$?
 check "a bad metrics-public in the file is exit 2 ($rc)" test "$rc" = 2
