@@ -94,6 +94,10 @@ if command -v zsh >/dev/null; then
         [ "$got" = "$want" ] && ok "zsh: '$words' -> $want" ||
             bad "zsh: '$words' -> '$got', expected '$want'"
     }
+    got=$(zsh -fc 'fpath=("$1/completion" $fpath); autoload -Uz compinit
+                   compinit -u -d "$2/zcompdump-fpath"; print -r -- $_comps[airlift]' _ "$SRC" "$WORK" 2>&1)
+    [ "$got" = _airlift ] && ok "zsh: compinit finds _airlift in \$fpath for airlift" ||
+        bad "zsh: \$_comps[airlift] is '$got'"
     zexpect "airlift devices " "add list remove set show"
     zexpect "airlift --json rollouts pa" "pause"
     zexpect "airlift devices list --na" "--names"
