@@ -256,13 +256,14 @@ static int list_filter(struct cli *cli, char *query, size_t cap, const char *f)
                            close ? "'?" : "");
 }
 
-enum { OPT_FILTER = 100, OPT_LIMIT, OPT_AFTER, OPT_PAGE_SIZE };
+enum { OPT_FILTER = 100, OPT_LIMIT, OPT_AFTER, OPT_PAGE_SIZE, OPT_NAMES };
 
 static int devices_list(struct cli *cli, const struct cli_command *self, int argc, char **argv)
 {
     static const struct cli_option options[] = {
         {"filter", 0, true, OPT_FILTER}, {"limit", 0, true, OPT_LIMIT},
         {"after", 0, true, OPT_AFTER}, {"page-size", 0, true, OPT_PAGE_SIZE},
+        {"names", 0, false, OPT_NAMES}, /* issue 15 (ops): for shell completion */
         {NULL, 0, false, 0}};
     struct cli_parser p;
     struct cli_server srv;
@@ -273,7 +274,7 @@ static int devices_list(struct cli *cli, const struct cli_command *self, int arg
     int64_t n;
     size_t i;
     int opt, rc = CLI_EXIT_USAGE;
-    bool more = false;
+    bool more = false, names_only = false;
     cli_parser_init(&p, cli, options, argc, argv);
     while ((opt = cli_parser_next(&p, &value)) != CLI_ARG_DONE) {
         switch (opt) {
@@ -296,6 +297,9 @@ static int devices_list(struct cli *cli, const struct cli_command *self, int arg
                 goto out;
             }
             after = value;
+            break;
+        case OPT_NAMES:
+            names_only = true;
             break;
         case CLI_ARG_HELP: cli_print_help(self, cli->path); rc = 0; goto out;
         case CLI_ARG_POSITIONAL: rc = cli_usage_error(cli, "unexpected argument '%s'", value); goto out;
@@ -332,6 +336,12 @@ static int devices_list(struct cli *cli, const struct cli_command *self, int arg
                                 limit && more ? json_string(after_buf) : json_null(), "count",
                                 (json_int_t)json_array_size(all));
         rc = cli_json_print(cli, doc);
+        goto out;
+    }
+    if (names_only) { /* issue 15 (ops): one name per line, nothing else */
+        json_array_foreach(all, i, d)
+            printf("%s\n", cli_jstr(d, "name"));
+        rc = 0;
         goto out;
     }
     if (!json_array_size(all)) {
@@ -621,7 +631,7 @@ static const struct cli_command add_cmd = {
 static const struct cli_command list_cmd = {
     "list", "ls", "the devices: product, channel, state, last seen, update, versions",
     "Usage: airlift devices list [--filter KEY=VALUE]... [--limit N] [--after NAME]\n"
-    "                            [--page-size N] [--json]\n"
+    "                            [--page-size N] [--names] [--json]\n"
     "\n"
     "One line per device in name order: name, product, channel, online / asleep / offline,\n"
     "last seen, active update, and the version of each module it last reported.\n"
@@ -632,6 +642,7 @@ static const struct cli_command list_cmd = {
     "  --limit N           one page of at most N devices (1..1000); prints how to go on\n"
     "  --after NAME        start after this name (the page before ended there)\n"
     "  --page-size N       without --limit: ask for N devices at a time (default 500)\n"
+    "  --names             only the names, one per line (shell completion uses it)\n"
     "  --json              {\"devices\": [...], \"next\": NAME|null, \"count\": N}\n",
     devices_list, NULL};
 static const struct cli_command show_cmd = {

@@ -20,6 +20,11 @@ PACKAGES=(
   # Debian packages (packaging/, tests/pkg/test_deb.sh): cpack's dpkg-shlibdeps, the checks
   # on the .debs and their unit, the maintainer scripts' adduser
   dpkg-dev lintian systemd adduser
+  # issue 15 (ops): man pages rendered from docs/*.md at build time (docs/man/), and the
+  # test that they render without warnings (man -l, which needs groff)
+  pandoc groff-base
+  # issue 15 (ops): the zsh completion's test (tests/cli/test_completion.sh)
+  zsh
 )
 
 missing=()

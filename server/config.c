@@ -47,6 +47,8 @@ const char ald_usage_text[] =
     "                           (default: 2, or 1 on a single core)\n"
     "  --tls-cert FILE          serve the API over HTTPS with this PEM certificate (chain)\n"
     "  --tls-key FILE           ... and this PEM private key (both or neither)\n"
+    "  --metrics-public         serve GET /metrics without a token (default: a read token;\n"
+    "                           in the file: metrics-public = true)\n"
     "  -h, --help               print this help and exit\n"
     "  --version                print the version and exit\n"
     "\n"
@@ -264,6 +266,12 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         *(threads ? &cfg->http_threads : &cfg->coap_idle_s) = (unsigned)n;
+    } else if (!strcmp(key, "metrics-public")) { /* issue 15 (ops) */
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            snprintf(err, errlen, "--metrics-public: expected true or false");
+            goto out;
+        }
+        cfg->metrics_public = value[0] == 't';
     } else if (!strcmp(key, "workers")) {
         char *end;
         unsigned long n;
@@ -381,6 +389,11 @@ static int parse_args(struct ald_config *cfg, int argc, char **argv, int pass, c
         }
         if (!strcmp(arg, "--check-config")) {
             cfg->check_config = true;
+            continue;
+        }
+        if (!strcmp(arg, "--metrics-public")) { /* issue 15 (ops): a flag without a value */
+            if (pass == 1)
+                cfg->metrics_public = true;
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -574,6 +587,9 @@ int ald_config_restart_needed(const struct ald_config *a, const struct ald_confi
         {"port-file", strcmp(a->port_file, b->port_file) != 0},
         {"http-threads", a->http_threads != b->http_threads},
         {"workers", a->workers != b->workers},
+        {"tls-cert", strcmp(a->tls_cert, b->tls_cert) != 0},
+        {"tls-key", strcmp(a->tls_key, b->tls_key) != 0},
+        {"metrics-public", a->metrics_public != b->metrics_public},
     };
     size_t o = 0;
     int n = 0;

@@ -46,6 +46,7 @@ struct ald_config {
     /* Service settings (packaging/, docs/deployment.md). */
     char log_file[ALD_PATH_MAX]; /* --log-file: append logs there instead of stderr */
     bool check_config;           /* --check-config: validate the settings, start nothing */
+    bool metrics_public;         /* issue 15 (ops): --metrics-public, GET /metrics without a token */
 };
 
 /* Exit codes of airliftd (docs/airliftd.md). */

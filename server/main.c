@@ -33,6 +33,7 @@
 #include "http_api.h"
 #include "log.h"
 #include "notify.h"
+#include "metrics.h"
 #include "rollouts.h"
 #include "store.h"
 #include "updates.h"
@@ -299,6 +300,7 @@ int main(int argc, char **argv)
         exit_code = ALD_EXIT_TLS;
         goto out;
     }
+    ald_metrics_start(ald_now_ms()); /* issue 15 (ops) */
 
     /* Every thread started from here on inherits the mask; only sigwait() takes them. */
     sigemptyset(&signals);
@@ -386,6 +388,7 @@ int main(int argc, char **argv)
         exit_code = ALD_EXIT_BIND;
         goto out;
     }
+    ald_http_set_metrics_public(http, cfg.metrics_public); /* issue 15 (ops) */
     snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),
              (unsigned)ald_coap_bound_port(devices.coap));
     if (cfg.port_file[0]) {
@@ -411,6 +414,7 @@ int main(int argc, char **argv)
 
     if (tls.cert_pem)
         ald_log(ALD_LOG_INFO, "management API over TLS", "cert", cfg.tls_cert, NULL);
+    ald_metrics_set_ready(true); /* issue 15 (ops): GET /v1/ready answers 200 from here */
 
     for (;;) {
         if (sigwait(&signals, &sig) != 0)
@@ -426,6 +430,7 @@ int main(int argc, char **argv)
     exit_code = ALD_EXIT_OK;
     ald_notify("STOPPING=1");
 out:
+    ald_metrics_set_ready(false);
     ald_http_stop(http);
     ald_http_tls_free(&tls);
     ald_rollouts_stop(rollouts);

@@ -19,6 +19,7 @@
 
 #include "airlift/proto.h"
 #include "airlift/wire.h"
+#include "metrics.h"
 
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
@@ -44,6 +45,8 @@ struct session_bytes {
     uint64_t dgrams_in, dgrams_out;
     uint64_t plain_in, plain_out;
     uint64_t reported_in, reported_out; /* already given to ops.account */
+    bool identity_refused; /* issue 15 (ops): this handshake's failure is already counted */
+    bool connected;        /* issue 15 (ops): a DTLS handshake completed on this session */
 };
 
 struct ald_coap {
@@ -203,6 +206,7 @@ static void account(struct ald_coap *c, coap_session_t *session, const coap_pdu_
         return;
     sb->reported_in = in;
     sb->reported_out = out;
+    ald_metrics_wire(dout, din); /* issue 15 (ops) */
     c->ops.account(c->ops.ctx, sb->identity, dout, din, ended);
 }
 
@@ -241,10 +245,21 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     struct ald_coap *c = endpoint_of(session);
     if (!c)
         return 0;
-    if (event == COAP_EVENT_DTLS_CONNECTED) {
-        bytes_of(session, NULL);
+    if (event == COAP_EVENT_SERVER_SESSION_NEW) {
+        bytes_of(session, NULL); /* issue 15 (ops): to tell a failed handshake at its end */
+    } else if (event == COAP_EVENT_DTLS_CONNECTED) {
+        struct session_bytes *sb = bytes_of(session, NULL);
+        ald_metrics_dtls_handshake(); /* issue 15 (ops) */
+        if (sb)
+            sb->connected = true;
     } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
-        forget_session(c, coap_session_get_app_data(session));
+        struct session_bytes *sb = coap_session_get_app_data(session);
+        /* issue 15 (ops): a DTLS session that ends without a completed handshake failed
+         * it (wrong key, broken records, given up); a refused identity was counted then. */
+        if (sb && !sb->connected && !sb->identity_refused &&
+            coap_session_get_proto(session) == COAP_PROTO_DTLS)
+            ald_metrics_dtls_failure(ALD_DTLS_FAIL_ERROR);
+        forget_session(c, sb);
     }
     return 0;
 }
@@ -262,6 +277,7 @@ static void handle_inventory(coap_resource_t *r, coap_session_t *session, const 
     if (!body)
         return;
     identity_of(session, request, id);
+    ald_metrics_checkin(); /* issue 15 (ops) */
     int code = c->ops.inventory(c->ops.ctx, id, body, len, plan, sizeof plan, &plan_len);
     set_code(response, code);
     if (code / 32 == 2 && plan_len)
@@ -475,19 +491,34 @@ static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, cons
     account(c, session, request, false, false);
 }
 
+/* issue 15 (ops): count a refused PSK identity once per session (a retransmitted flight
+ * asks again), and not again as a failed handshake when the session ends. */
+static void refused(coap_session_t *session, enum ald_metrics_dtls_failure reason)
+{
+    struct session_bytes *sb = bytes_of(session, NULL);
+    if (sb && sb->identity_refused)
+        return;
+    if (sb)
+        sb->identity_refused = true;
+    ald_metrics_dtls_failure(reason);
+}
+
 static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coap_session_t *session,
                                                  void *arg)
 {
     struct ald_coap *c = arg;
     char id[ALD_IDENTITY_MAX + 1];
-    (void)session;
-    if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX)
+    if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX) {
+        refused(session, ALD_DTLS_FAIL_BAD_IDENTITY); /* issue 15 (ops) */
         return NULL;
+    }
     memcpy(id, identity->s, identity->length);
     id[identity->length] = '\0';
     int n = c->ops.psk_lookup(c->ops.ctx, id, c->key);
-    if (n <= 0 || n > ALD_PSK_MAX)
+    if (n <= 0 || n > ALD_PSK_MAX) {
+        refused(session, ALD_DTLS_FAIL_UNKNOWN_IDENTITY);
         return NULL; /* unknown device: the handshake fails */
+    }
     c->key_bin.s = c->key;
     c->key_bin.length = (size_t)n;
     return &c->key_bin;

@@ -302,6 +302,8 @@ typedef int (*ald_device_summary_cb)(void *ctx, const struct ald_device_summary 
 typedef int (*ald_module_cb)(void *ctx, const struct ald_module_rec *rec);
 typedef int (*ald_module_version_cb)(void *ctx, const char *function, int index,
                                      const char *version, uint64_t count);
+/* issue 15 (ops): one row of state_counts. */
+typedef int (*ald_state_count_cb)(void *ctx, const char *state, uint64_t n);
 typedef int (*ald_rollout_count_cb)(void *ctx, int wave, const char *state, uint64_t n,
                                     uint64_t started_since);
 typedef int (*ald_token_cb)(void *ctx, const struct ald_token_rec *rec);
@@ -511,6 +513,13 @@ struct ald_store_ops {
      * desired release is its newest live rollout's). */
     enum ald_store_rc (*rollout_list_product)(struct ald_store *st, int64_t product_id,
                                               ald_rollout_cb cb, void *ctx);
+    /* ---- issue 15 (ops): the gauges of GET /metrics ---- */
+
+    /* How many updates (rollouts false) or rollouts (true) are in each state: one callback
+     * per state that has any, in state order; a callback returning non-zero stops. One
+     * GROUP BY count query, not a scan of the rows into memory. */
+    enum ald_store_rc (*state_counts)(struct ald_store *st, bool rollouts,
+                                      ald_state_count_cb cb, void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

@@ -31,6 +31,7 @@
 
 #include "airlift/version.h"
 #include "log.h"
+#include "metrics.h"
 #include "sqldb.h"
 
 #define POOL_PG 4
@@ -568,11 +569,13 @@ static enum ald_store_rc fail(struct op *o, enum ald_sql_rc r)
     case ALD_SQL_RETRY:
         return ALD_STORE_RETRY;
     case ALD_SQL_GONE:
+        ald_metrics_store_error(); /* issue 15 (ops): airlift_store_errors_total */
         o->broken = true;
         ald_log(ALD_LOG_ERROR, "database connection lost", "op", o->what, "error",
                 o->d->errmsg(o->db), NULL);
         return ALD_STORE_UNAVAILABLE;
     default:
+        ald_metrics_store_error(); /* issue 15 (ops) */
         ald_log(ALD_LOG_ERROR, "database error", "op", o->what, "error", o->d->errmsg(o->db),
                 NULL);
         return ALD_STORE_ERROR;
@@ -661,8 +664,10 @@ static enum ald_store_rc enter_as(struct ald_store *st, struct op *o, const char
         return ALD_STORE_OK;
     }
     o->c = borrow(o->p);
-    if (!o->c)
+    if (!o->c) {
+        ald_metrics_store_error(); /* issue 15 (ops) */
         return ALD_STORE_UNAVAILABLE;
+    }
     o->db = o->c->db;
     o->lazy = lazy;
     /* A read leaves the connection as it is; a lone write without a transaction of its own
@@ -2232,6 +2237,36 @@ static enum ald_store_rc op_rollout_device_counts(struct ald_store *st, int64_t 
     return leave(&o, rc);
 }
 
+/* issue 15 (ops): updates or rollouts by state, for GET /metrics. */
+static enum ald_store_rc op_state_counts(struct ald_store *st, bool rollouts,
+                                         ald_state_count_cb cb, void *ctx)
+{
+    struct op o;
+    struct ald_sqlstmt *stmt;
+    enum ald_sql_rc r;
+    char state[ALD_UPDATE_STATE_MAX + 1];
+    enum ald_store_rc rc = enter(st, &o, "state_counts", false);
+    if (rc != ALD_STORE_OK)
+        return rc;
+    stmt = q(&o, rollouts ? "SELECT state, count(*) FROM rollouts GROUP BY state ORDER BY state"
+                          : "SELECT state, count(*) FROM updates GROUP BY state ORDER BY state",
+             "");
+    if (!stmt)
+        return leave(&o, o.rc);
+    while ((r = o.d->step(stmt)) == ALD_SQL_ROW) {
+        if (!col_text(&o, stmt, 0, state, sizeof state)) {
+            rc = misfit(&o);
+            break;
+        }
+        if (cb(ctx, state, (uint64_t)col_i(&o, stmt, 1)) != 0)
+            break;
+    }
+    if (rc == ALD_STORE_OK && r != ALD_SQL_ROW && r != ALD_SQL_DONE)
+        rc = fail(&o, r);
+    o.d->finalize(stmt);
+    return leave(&o, rc);
+}
+
 static enum ald_store_rc op_auto_bytes(struct ald_store *st, int64_t device_id, int64_t since,
                                        uint64_t *out)
 {
@@ -2745,6 +2780,7 @@ static const struct ald_store_ops sql_ops = {
     .image_releases = op_image_releases,
     .image_updates = op_image_updates,
     .rollout_list_product = op_rollout_list_product, /* rollouts (i12) */
+    .state_counts = op_state_counts, /* issue 15 (ops) */
 };
 
 /* ---- opening ---- */

@@ -5,6 +5,7 @@
 #ifndef AIRLIFTD_HTTP_API_H
 #define AIRLIFTD_HTTP_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,10 @@ int ald_http_tls_load(struct ald_http_tls *tls, const char *cert_path, const cha
                       char *err, size_t errlen);
 /* Wipe the key and free both texts; a zeroed or already freed one is a no-op. */
 void ald_http_tls_free(struct ald_http_tls *tls);
+
+/* issue 15 (ops): serve GET /metrics without a token (on: --metrics-public) or only to a
+ * token with the read scope (off, the default). */
+void ald_http_set_metrics_public(struct ald_http *h, bool on);
 
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);

@@ -44,6 +44,7 @@ struct ald_http {
     bool stopping;
     pthread_t ticker;
     bool ticker_running;
+    bool metrics_public; /* issue 15 (ops): GET /metrics without a token (atomic access) */
 };
 
 enum body_kind { BODY_NONE, BODY_JSON, BODY_IMAGE };
@@ -162,5 +163,10 @@ HANDLER(h_rollout_act);
 /* issue 12 (cli): the fleet questions (h_fleetq.c) */
 HANDLER(h_fleet_versions);
 HANDLER(h_usage_list);
+/* issue 15 (ops): GET /metrics and GET /v1/ready (h_metrics.c), and the route table the
+ * metrics name their latency slots after (slot i is table entry i). */
+HANDLER(h_metrics);
+HANDLER(h_ready);
+const struct route *http_route_table(size_t *count);
 
 #endif

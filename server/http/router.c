@@ -25,6 +25,7 @@
 #include "events.h"
 #include "http_priv.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "util.h"
 
@@ -65,8 +66,20 @@ static const struct route routes[] = {
     /* issue 12 (cli): the fleet questions */
     {"GET", "/v1/fleet/versions", ALD_SCOPE_READ, BODY_NONE, h_fleet_versions},
     {"GET", "/v1/usage", ALD_SCOPE_READ, BODY_NONE, h_usage_list},
+    /* issue 15 (ops): readiness and metrics (docs/operations.md); /metrics takes no token
+     * when --metrics-public is set (begin()) */
+    {"GET", "/v1/ready", 0, BODY_NONE, h_ready},
+    {"GET", "/metrics", ALD_SCOPE_READ, BODY_NONE, h_metrics},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+/* issue 15 (ops): each route has its own slot of the latency histogram (metrics.h). */
+_Static_assert(ROUTE_COUNT < ALD_METRICS_ROUTES, "more routes than metrics slots");
+
+const struct route *http_route_table(size_t *count)
+{
+    *count = ROUTE_COUNT;
+    return routes;
+}
 
 /*
  * Does path match pattern? Path parameters ("{}") are copied to params (at most 2, each at
@@ -179,7 +192,9 @@ static enum MHD_Result begin(struct ald_http *h, struct MHD_Connection *c, struc
         return reply_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint: %s",
                            r->path);
     }
-    if (r->route->scope && !authorize(h, c, r, r->route->scope, &ret))
+    bool open_metrics = r->route->handle == h_metrics &&
+                        __atomic_load_n(&h->metrics_public, __ATOMIC_RELAXED);
+    if (r->route->scope && !open_metrics && !authorize(h, c, r, r->route->scope, &ret))
         return ret;
     r->limit = r->route->body == BODY_JSON    ? ALD_JSON_BODY_MAX
                : r->route->body == BODY_IMAGE ? ALD_IMAGE_BODY_MAX
@@ -273,7 +288,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     snprintf(status, sizeof status, "%u", r->status);
-    snprintf(ms, sizeof ms, "%" PRId64, ald_now_ms() - r->started_ms);
+    int64_t elapsed = ald_now_ms() - r->started_ms;
+    snprintf(ms, sizeof ms, "%" PRId64, elapsed);
+    /* issue 15 (ops): airlift_http_request_duration_seconds */
+    ald_metrics_http(r->route ? (unsigned)(r->route - routes) : ALD_METRICS_ROUTE_NONE,
+                     r->status, elapsed > 0 ? (uint64_t)elapsed : 0);
     /* For a request cut short, the extra key turns "aborted=true" on; otherwise the NULL
      * ends the list there. */
     ald_log(r->status >= 500 ? ALD_LOG_WARN : ALD_LOG_INFO, "request", "method", r->method,
@@ -374,6 +393,11 @@ out:
         free(h);
     }
     return rc;
+}
+
+void ald_http_set_metrics_public(struct ald_http *h, bool on)
+{
+    __atomic_store_n(&h->metrics_public, on, __ATOMIC_RELAXED);
 }
 
 uint16_t ald_http_port(const struct ald_http *h)
