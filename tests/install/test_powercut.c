@@ -18,7 +18,7 @@
  * so the cuts also land in every staging write and checkpoint of the decoder, and the
  * agent must resume from the journal's checkpoint and produce the exact image.
  *
- * Usage: test_powercut BOARD [SCENARIO]   (BOARD: electron | pages4k)
+ * Usage: test_powercut BOARD [SCENARIO]   (BOARD: electron | pages4k | nrf52840)
  */
 #include <stdio.h>
 #include <stdlib.h>
