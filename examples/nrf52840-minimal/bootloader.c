@@ -16,10 +16,8 @@
 #define RESETREAS_SREQ (1u << 2)
 #define RESETREAS_LOCKUP (1u << 3)
 #define SCB_VTOR (*(volatile uint32_t *)0xE000ED08u)
-#define PLATFORM_ID 13 /* must match the application's */
 
 static struct al_device device;
-static uint8_t scratch[1024];
 
 /* Why the chip reset (POWER.RESETREAS, cleared by writing its bits back). A HardFault
  * handler that resets through SYSRESETREQ reads as "software" unless it leaves a mark
@@ -48,32 +46,19 @@ static void start(uint32_t addr)
     __asm volatile("msr msp, %0\n\tbx %1" : : "r"(sp), "r"(pc) : "memory");
 }
 
-static void halt(void)
-{
-    for (;;)
-        __asm volatile("wfi");
-}
-
 int main(void)
 {
-    const struct al_device_config cfg = {
-        .layout = &nrf_layout,
-        .crypto = &nrf_crypto,
-        .keys = &nrf_keys,
-        .platform = PLATFORM_ID,
-        .scratch = scratch,
-        .scratch_len = sizeof scratch,
-    };
     struct al_boot_info info;
-    if (al_device_open(&device, &cfg) != AL_OK || al_boot(&device, reset_reason(), &info) != AL_OK)
-        halt();
+    if (al_device_open(&device, &nrf_device_config) != AL_OK ||
+        al_boot(&device, reset_reason(), &info) != AL_OK)
+        nrf_halt();
     const struct al_region *run = NULL;
     if (info.target == AL_RUN_APPLICATION)
         run = al_layout_slot(&nrf_layout, AL_FN_APPLICATION, 1);
     else if (info.target == AL_RUN_SAFE_MODE)
         run = al_layout_slot(&nrf_layout, AL_FN_SYSTEM, 1);
     if (run == NULL)
-        halt(); /* nothing verified to run: an unprovisioned device */
+        nrf_halt(); /* nothing verified to run: an unprovisioned device */
     start(run->link_address);
     return 0; /* not reached: start() does not return */
 }

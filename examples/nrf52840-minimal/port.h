@@ -6,6 +6,7 @@
 #define NRF52840_MINIMAL_PORT_H
 
 #include "airlift/agent.h"
+#include "airlift/install.h"
 #include "airlift/image.h"
 #include "airlift/layout.h"
 #include "airlift/port.h"
@@ -20,6 +21,17 @@ extern const struct al_keyring nrf_keys;
 extern const struct al_transport nrf_transport;
 /* Clock (SysTick, 1 ms) and reset (AIRCR.SYSRESETREQ). */
 extern const struct al_system nrf_system;
+
+/* The product's platform id (docs/api.md, "Platforms"): 13, boron, an nRF52840 platform.
+ * The application and the bootloader must agree on it. */
+#define NRF_PLATFORM_ID 13
+
+/* The install engine's configuration: layout, crypto, keys, platform, a 1 KiB scratch. */
+extern const struct al_device_config nrf_device_config;
+
+/* Nothing sensible to do (no sound layout or journal, nothing to run): stop where a
+ * debugger sees it. Does not return. */
+void nrf_halt(void);
 
 /* Start the millisecond clock behind nrf_system.now_ms (SysTick at 64 MHz HFCLK). */
 void nrf_clock_start(void);

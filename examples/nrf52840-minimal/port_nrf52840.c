@@ -213,3 +213,22 @@ static void nrf_reset(void *ctx)
         ;
 }
 const struct al_system nrf_system = {NULL, nrf_now_ms, nrf_reset};
+
+/* ---- the engine's configuration, and stopping ------------------------------------------ */
+
+static uint8_t nrf_scratch[1024];
+const struct al_device_config nrf_device_config = {
+    .layout = &nrf_layout,
+    .crypto = &nrf_crypto,
+    .keys = &nrf_keys,
+    .platform = NRF_PLATFORM_ID,
+    .max_trial_boots = 0, /* the default */
+    .scratch = nrf_scratch,
+    .scratch_len = sizeof nrf_scratch,
+};
+
+void nrf_halt(void)
+{
+    for (;;)
+        __asm volatile("wfi");
+}
