@@ -16,8 +16,9 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "firmware example: $*" >&2; exit 1; }
 cmake -S "$ex" -B "$tmp/b" -DCMAKE_TOOLCHAIN_FILE="$ex/cmake/arm-none-eabi.cmake" >"$tmp/log" 2>&1 &&
   cmake --build "$tmp/b" >>"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; fail "build failed"; }
-# image slot-start payload-max: each ELF at its slot, within its slot's payload area (the
-# slot less its 512-byte header area), nothing undefined, no C library, libairlift inside.
+# check NAME SLOT-START PAYLOAD-MAX SYMBOL: the ELF at its slot, within the slot's payload
+# area (the slot less its 512-byte header area), nothing undefined, no C library, and
+# libairlift's SYMBOL inside.
 check() {
   local name=$1 at=$2 max=$3 sym=$4
   local elf=$tmp/b/$name.elf bin=$tmp/b/$name.bin
