@@ -14,6 +14,8 @@ static const struct al_sector_run stm32f205[] = {{4, 16 * KiB}, {1, 64 * KiB}, {
 /* A part with uniform 4 KiB pages, and an external SPI NOR with 4 KiB sectors. */
 static const struct al_sector_run pages_1m[] = {{256, 4 * KiB}};
 static const struct al_sector_run spi_4m[] = {{1024, 4 * KiB}};
+/* nRF52840: 256 pages of 4 KiB at 0 (1 MiB), programmed in 32-bit words. */
+static const struct al_sector_run nrf52840_pages[] = {{256, 4 * KiB}};
 
 struct region_spec {
     const char *name;
@@ -47,6 +49,22 @@ static const struct region_spec pages4k_map[] = {
     {"backup", AL_REGION_BACKUP, 0, 0, 1, 0x90090000, 576 * KiB, 0},
 };
 
+/* nRF52840 (docs/flash-layout.md): Nordic's MBR at 0, the S140 SoftDevice at 0x1000 as the
+ * radio slot, the bootloader where Nordic's secure bootloader goes (0xF8000, 24 KiB), below
+ * Nordic's MBR parameter page (0xFE000) and bootloader settings page (0xFF000), left free. */
+static const struct region_spec nrf52840_map[] = {
+    {"mbr", AL_REGION_BOOT0, 0, 0, 0, 0x00000000, 4 * KiB, 0},
+    {"softdevice", AL_REGION_SLOT, AL_FN_RADIO, 1, 0, 0x00001000, 152 * KiB, 0x00001000},
+    {"system-1", AL_REGION_SLOT, AL_FN_SYSTEM, 1, 0, 0x00027000, 200 * KiB, 0x00027000},
+    {"application-1", AL_REGION_SLOT, AL_FN_APPLICATION, 1, 0, 0x00059000, 200 * KiB, 0x00059000},
+    {"staging", AL_REGION_STAGING, 0, 0, 0, 0x0008B000, 200 * KiB, 0},
+    {"backup", AL_REGION_BACKUP, 0, 0, 0, 0x000BD000, 200 * KiB, 0},
+    {"journal-a", AL_REGION_JOURNAL_A, 0, 0, 0, 0x000F0000, 4 * KiB, 0},
+    {"journal-b", AL_REGION_JOURNAL_B, 0, 0, 0, 0x000F1000, 4 * KiB, 0},
+    {"bootloader-b", AL_REGION_BOOTLOADER_B, AL_FN_BOOTLOADER, 0, 0, 0x000F2000, 24 * KiB, 0x000F8000},
+    {"bootloader-a", AL_REGION_BOOTLOADER_A, AL_FN_BOOTLOADER, 0, 0, 0x000F8000, 24 * KiB, 0x000F8000},
+};
+
 struct board_spec {
     const char *kind;
     struct simflash_config flash[SIM_BOARD_MAX_FLASH];
@@ -61,6 +79,8 @@ static const struct board_spec boards[] = {
      sizeof electron_map / sizeof electron_map[0]},
     {"pages4k", {{0x08000000, 8, pages_1m, 1, NULL}, {0x90000000, 1, spi_4m, 1, NULL}},
      {"internal.flash", "external.flash"}, 2, pages4k_map, sizeof pages4k_map / sizeof pages4k_map[0]},
+    {"nrf52840", {{0x00000000, 4, nrf52840_pages, 1, NULL}}, {"internal.flash"}, 1, nrf52840_map,
+     sizeof nrf52840_map / sizeof nrf52840_map[0]},
 };
 
 int sim_board_open(struct sim_board *b, const char *kind, const char *dir)
@@ -71,7 +91,7 @@ int sim_board_open(struct sim_board *b, const char *kind, const char *dir)
         if (kind && strcmp(boards[i].kind, kind) == 0)
             spec = &boards[i];
     if (!spec) {
-        snprintf(b->error, sizeof b->error, "unknown board '%s' (electron, pages4k)",
+        snprintf(b->error, sizeof b->error, "unknown board '%s' (electron, pages4k, nrf52840)",
                  kind ? kind : "(null)");
         return -1;
     }

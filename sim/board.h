@@ -28,7 +28,7 @@ struct sim_snapshot {
 };
 
 /*
- * Build board `kind` ("electron" or "pages4k"): its flash devices, powered on, and its
+ * Build board `kind` ("electron", "pages4k" or "nrf52840"): its flash devices, powered on, and its
  * layout. dir NULL: flash in memory, erased; otherwise the flash files live in dir (kept if
  * present, created erased if missing; docs/simflash.md). The board must not move in memory
  * while open (the layout points into it). Returns 0, or -1 with b->error saying why (unknown

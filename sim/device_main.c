@@ -2,7 +2,7 @@
  * airlift-device - a simulated device: the real libairlift on a simulated board whose flash
  * lives in files of a folder, so it keeps its state between runs like a real device.
  *
- *   airlift-device create DIR --trust KEY.pem [--board electron|pages4k] [--platform N]
+ *   airlift-device create DIR --trust KEY.pem [--board electron|pages4k|nrf52840] [--platform N]
  *   airlift-device factory DIR IMAGE...     program images straight into their slots
  *   airlift-device install DIR IMAGE [--no-confirm] [--chunk N]
  *   airlift-device boot DIR [--reset power|software|watchdog|crash] [--confirm]
@@ -55,7 +55,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: airlift-device COMMAND DIR [options]\n"
-            "  create DIR --trust KEY.pem [--board electron|pages4k] [--platform N]\n"
+            "  create DIR --trust KEY.pem [--board electron|pages4k|nrf52840] [--platform N]\n"
             "  factory DIR IMAGE...           program images straight into their slots\n"
             "  install DIR IMAGE [--no-confirm] [--chunk N]\n"
             "                                 download into staging, reset, install, boot\n"
@@ -201,7 +201,7 @@ static int cmd_create(int argc, char **argv)
     }
     struct sim_board b;
     if (sim_board_open(&b, c.board, dir) != 0) {
-        fprintf(stderr, "%s: unknown board '%s' (electron, pages4k)\n", prog, c.board);
+        fprintf(stderr, "%s: unknown board '%s' (electron, pages4k, nrf52840)\n", prog, c.board);
         return EXIT_USAGE;
     }
     sim_board_close(&b);

@@ -52,7 +52,7 @@ static void usage(FILE *out)
             "  provision DIR --api URL --token TOKEN --count N --prefix NAME- [--start K]\n"
             "            [--platform N] [--product P] [--group G]... [--channel C] [--dev]\n"
             "                          register N devices with airliftd; append to DIR/devices.tsv\n"
-            "  factory DIR [--trust KEY.pem] [--board electron|pages4k] [--platform N] IMAGE...\n"
+            "  factory DIR [--trust KEY.pem] [--board electron|pages4k|nrf52840] [--platform N] IMAGE...\n"
             "                          program the factory flash every device starts from\n"
             "  run DIR --server ADDR:PORT [--duration S] [--until-updated] [--limit N]\n"
             "      [--period S] [--sleepy SPEC --sleep S] [--lossy SPEC --loss P --latency MS\n"

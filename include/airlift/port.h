@@ -3,8 +3,9 @@
  *
  * The device library touches hardware only through these tables of function pointers, like
  * MCUboot's flash_area_* contract. A port fills them in; the library never looks behind ctx.
- * The comment above each member states its contract. Filled in for the host: the simulated
- * NOR flash (sim/simflash.c) and mbedTLS crypto (ports/host/).
+ * The comment above each member states its contract; docs/porting.md walks through a port
+ * hook by hook. Filled in for the host: the simulated NOR flash (sim/simflash.c) and mbedTLS
+ * crypto (ports/host/); for the nRF52840: examples/nrf52840-minimal/port_nrf52840.c.
  */
 #ifndef AIRLIFT_PORT_H
 #define AIRLIFT_PORT_H

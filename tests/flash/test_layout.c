@@ -124,6 +124,37 @@ static void test_pages4k_layout(void **state)
     close_board(b);
 }
 
+/* The nRF52840 board: one internal flash of 4 KiB pages at 0, Nordic's places for the MBR,
+ * the SoftDevice and the bootloader (docs/flash-layout.md). */
+static void test_nrf52840_layout(void **state)
+{
+    (void)state;
+    struct sim_board *b = open_board("nrf52840");
+    const struct al_layout *l = &b->layout;
+    expect_ok(l);
+    assert_int_equal(b->flash_count, 1);
+    assert_int_equal(b->flash[0].port.base, 0);
+    assert_int_equal(b->flash[0].port.write_size, 4);
+    assert_int_equal(al_flash_size(&b->flash[0].port), 1024 * KiB);
+    assert_int_equal(al_flash_sector_size(&b->flash[0].port, 0x000F8000), 4 * KiB);
+    assert_int_equal(al_layout_find(l, AL_REGION_BOOT0)->addr, 0);
+    assert_int_equal(al_layout_find(l, AL_REGION_BOOT0)->size, 4 * KiB);
+    const struct al_region *sd = al_layout_slot(l, AL_FN_RADIO, 1);
+    assert_ptr_equal(sd, named(l, "softdevice"));
+    assert_int_equal(sd->addr, 0x1000);
+    assert_int_equal(sd->addr + sd->size, 0x27000);
+    assert_int_equal(al_layout_slot(l, AL_FN_SYSTEM, 1)->link_address, 0x27000);
+    const struct al_region *bl = al_layout_slot(l, AL_FN_BOOTLOADER, 0);
+    assert_ptr_equal(bl, named(l, "bootloader-a"));
+    assert_int_equal(bl->addr, 0xF8000);
+    assert_int_equal(bl->addr + bl->size, 0xFE000); /* Nordic's MBR parameter page stays free */
+    assert_int_equal(named(l, "bootloader-b")->link_address, 0xF8000);
+    for (size_t i = 0; i < l->count; i++)
+        assert_true(l->regions[i].addr + l->regions[i].size <= 0xFE000);
+    assert_null(al_layout_slot(l, AL_FN_SYSTEM, 2));
+    close_board(b);
+}
+
 /* Largest file in the firmware folder whose name starts with prefix. */
 static long largest_module(const char *prefix)
 {
@@ -152,8 +183,8 @@ static void test_every_electron_module_fits(void **state)
     (void)state;
     long system = largest_module("system-part"), boot = largest_module("bootloader");
     assert_int_equal(system, 130192); /* system-part3-2.0.1, the largest module */
-    const char *kinds[] = {"electron", "pages4k"};
-    for (size_t k = 0; k < 2; k++) {
+    const char *kinds[] = {"electron", "pages4k", "nrf52840"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         struct sim_board *b = open_board(kinds[k]);
         const struct al_layout *l = &b->layout;
         const struct al_region *staging = al_layout_find(l, AL_REGION_STAGING);
@@ -363,6 +394,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_electron_layout),
         cmocka_unit_test(test_pages4k_layout),
+        cmocka_unit_test(test_nrf52840_layout),
         cmocka_unit_test(test_every_electron_module_fits),
         cmocka_unit_test(test_rejects_overlap),
         cmocka_unit_test(test_rejects_partial_overlap),

@@ -18,7 +18,7 @@
  * so the cuts also land in every staging write and checkpoint of the decoder, and the
  * agent must resume from the journal's checkpoint and produce the exact image.
  *
- * Usage: test_powercut BOARD [SCENARIO]   (BOARD: electron | pages4k)
+ * Usage: test_powercut BOARD [SCENARIO]   (BOARD: electron | pages4k | nrf52840)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +51,7 @@ static const struct scenario scenarios[] = {
     {"cut-and-restart", AL_FN_SYSTEM, 1, true, EXPECT_NEW, true, false},
     {"system-3-patched", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, true},
     {"application-patched", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false, true},
+    {"radio", AL_FN_RADIO, 1, true, EXPECT_NEW, false, false}, /* nRF52840: the SoftDevice */
 };
 
 /* Everything one scenario needs: the board after factory programming, and the images. */
@@ -160,10 +161,18 @@ static void fixture_setup(struct fixture *fx, const char *board, const struct sc
             free(p);
         }
     }
-    /* Applications: deterministic pseudo-random payloads of different sizes. */
+    /* Applications (and radio stacks): deterministic pseudo-random payloads of different sizes. */
     uint8_t *app = malloc(40000);
     for (size_t i = 0; i < 40000; i++)
         app[i] = (uint8_t)((i * 2654435761u) >> 13);
+    if (has_slot(h, AL_FN_RADIO, 1)) {
+        if (sc->function == AL_FN_RADIO)
+            fx->old_index = fx->factory_count;
+        harness_image(h, &fx->factory[fx->factory_count++], AL_FN_RADIO, 1, "7.2.0", 1, app + 3,
+                      30000, NULL);
+        if (sc->function == AL_FN_RADIO)
+            harness_image(h, &fx->update, AL_FN_RADIO, 1, "7.3.0", 2, app + 5, 36000, NULL);
+    }
     if (sc->function == AL_FN_APPLICATION)
         fx->old_index = fx->factory_count;
     harness_image(h, &fx->factory[fx->factory_count++], AL_FN_APPLICATION, 1, "1.0.0", 1, app,
