@@ -2,7 +2,8 @@
  * fuzz_coap.c - libFuzzer harness for what airliftd reads out of a device's CoAP request
  * (server/coap/coap_request.h): any datagram libcoap accepts as a PDU goes through the
  * transfer path, the window query and its limits, the id= query, the Block2 option and the
- * body, as the endpoint reads them; and any text through the transfer-key parser
+ * body, as the endpoint reads them; the body (and the whole input) as an inventory the
+ * server records (core/updates.c); and any text through the transfer-key parser
  * (server/core/transfers.c), which must give back the key it read. Nothing may crash, read
  * out of bounds or accept a window outside the limits of docs/protocol.md.
  */
@@ -13,10 +14,28 @@
 #include <coap3/coap.h>
 
 #include "airlift/wire.h"
+#include "airlift/proto.h"
 #include "coap_request.h"
 #include "transfers.h"
+#include "updates.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* An inventory as on_inventory takes it (core/updates.c): decoded, its reason made UTF-8,
+ * then kept as JSON, which must always work (a device that cannot be recorded cannot
+ * check in). */
+static void inventory(const uint8_t *data, size_t size)
+{
+    struct al_inventory inv;
+    if (al_inventory_decode(data, size, &inv) != AL_OK)
+        return;
+    ald_utf8_scrub(inv.reason);
+    json_t *j = ald_inventory_json(&inv);
+    if (!j)
+        abort();
+    json_decref(j);
+}
 
 static void transfer_key(const uint8_t *data, size_t size)
 {
@@ -44,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0, offset = 0, total = 0;
 
     transfer_key(data, size);
+    inventory(data, size);
     if (!started) {
         coap_startup();
         coap_set_log_level(LOG_EMERG);
@@ -67,8 +87,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ald_coap_query_identity(pdu, id) && (id[0] == '\0' || strlen(id) > ALD_IDENTITY_MAX))
         abort();
     (void)coap_get_block(pdu, COAP_OPTION_BLOCK2, &block);
-    if (coap_get_data_large(pdu, &len, &body, &offset, &total) && len > size)
-        abort();
+    if (coap_get_data_large(pdu, &len, &body, &offset, &total)) {
+        if (len > size)
+            abort();
+        inventory(body, len);
+    }
 out:
     coap_delete_pdu(pdu);
     return 0;

@@ -4,6 +4,8 @@
  * is the body, read as airliftd reads it (body_object) and handed to that step. Any input
  * must be refused with a 400 whose message can be sent (valid UTF-8, so jansson can put it
  * in the error object) or parsed into values within the limits the handler then relies on.
+ * A rollout's waves and target go on through the service's checks (rollouts_priv.h) and,
+ * if valid, the engine's cut of a fleet into waves.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "http_priv.h"
 #include "planner.h"
 #include "products.h"
+#include "rollouts_priv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -124,6 +127,28 @@ static void rollout_create(json_t *doc)
          strlen(b.ro.target_json) >= sizeof b.ro.target_json ||
          strlen(b.ro.waves_json) >= sizeof b.ro.waves_json))
         abort();
+    if (!ald_is_ok(&res))
+        return;
+    /* The rollout service's own checks of the waves and the target, and the wave sizes the
+     * engine then cuts a fleet into: every device in exactly one wave. */
+    char msg[256];
+    size_t sizes[ALD_ROLLOUT_MAX_WAVES];
+    if (!ald_rollout_waves_valid(b.ro.waves_json, msg, sizeof msg)) {
+        check_why(msg);
+    } else {
+        static const size_t fleets[] = {0, 1, 7, 100, 100000};
+        for (size_t f = 0; f < sizeof fleets / sizeof fleets[0]; f++) {
+            size_t waves = ald_wave_sizes(b.ro.waves_json, fleets[f], sizes), sum = 0;
+            if (waves < 1 || waves > ALD_ROLLOUT_MAX_WAVES)
+                abort();
+            for (size_t i = 0; i < waves; i++)
+                sum += sizes[i];
+            if (sum != fleets[f])
+                abort();
+        }
+    }
+    if (!ald_rollout_target_valid(b.ro.target_json, msg, sizeof msg))
+        check_why(msg);
 }
 
 static void update_create(json_t *doc)

@@ -4,6 +4,8 @@
 # error are not UTF-8, and an unknown field is named also when its name is cut inside a
 # UTF-8 character (the reply used to be dropped, the connection closed without an answer);
 # a plain-CoAP id= with a NUL names no device (it used to name the device before the NUL);
+# an inventory whose reason (the device's own text) is not UTF-8 is recorded (it used to get
+# 5.00 on every check-in: the device could never be recorded);
 # the CLI refuses an event stream holding a NUL byte by name.
 BUILD=$1
 . "$(dirname "$0")/lib.sh"
@@ -58,5 +60,12 @@ ID=$(api_json POST /v1/devices '{"name":"p1","platform":10}' | jq -r .identity)
 cc() { coap-client-notls -B 3 "$@" 2>&1; }
 check "plain CoAP: id=ID is the device (garbage inventory: 4.00)" grep -q "4.00" <<<"$(cc -m post -e garbage "coap://127.0.0.1:$COAP/i?id=$ID")"
 check "plain CoAP: id=ID%00x is no device (4.01)" grep -q "4.01" <<<"$(cc -m post -e garbage "coap://127.0.0.1:$COAP/i?id=$ID%00x")"
+# An inventory (docs/protocol.md: 20 bytes, then the reason, no modules) whose reason is
+# not UTF-8: recorded with '?' for those bytes, and answered with a plan.
+printf '\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x06\xff\xfeok\xed\xa0' >"$WORK/inventory"
+cc -m post -f "$WORK/inventory" "coap://127.0.0.1:$COAP/i?id=$ID" | tr -d '\0' >"$WORK/cc.out"
+check "plain CoAP: an inventory whose reason is not UTF-8 is answered, not 5.00" \
+    test "$(grep -c '[45]\.[0-9][0-9]' "$WORK/cc.out")" -eq 0
+check "... and is kept, those bytes as '?'" test "$(api GET /v1/devices/p1 | jq -r .inventory.reason)" = "??ok??"
 WORK=$WORK_MAIN
 finish
