@@ -10,6 +10,7 @@
  * (cacert) if one is given, else the system's store.
  */
 #include "cli.h"
+#include "sse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,12 +352,6 @@ int cli_path_add(struct cli *cli, char *path, size_t cap, const char *what, cons
 #define SSE_LINE_MAX (256u * 1024u) /* one line of the stream; an event is far smaller */
 #define SSE_SILENCE_S 45L           /* three missed keepalives: the connection is dead */
 
-/* Append to a line or field of the stream, each bounded by SSE_LINE_MAX. */
-static bool text_add(struct alc_buf *t, const char *s, size_t n)
-{
-    return alc_buf_append(t, s, n) == ALC_BUF_OK;
-}
-
 struct sse {
     cli_sse_fn fn;
     void *ctx;
@@ -367,47 +362,10 @@ struct sse {
     bool stopped;               /* fn or *stop ended it */
     bool too_long;              /* a line past SSE_LINE_MAX */
     bool not_sse;               /* a 200 that is not text/event-stream */
+    bool nul;                   /* a NUL byte in the stream */
     struct alc_buf error_body;  /* the body of an error reply */
-    struct alc_buf line, id, type, data; /* NUL-terminated texts */
+    struct cli_sse_reader reader; /* the stream's lines and fields (sse.h) */
 };
-
-/* One complete line (without its end) of the event stream format. */
-static bool sse_line(struct sse *p, const char *line, size_t n)
-{
-    if (n == 0) { /* dispatch */
-        if (p->data.len) {
-            struct cli_sse_event ev = {p->id.data ? (const char *)p->id.data : "",
-                                       p->type.len ? (const char *)p->type.data : "message",
-                                       (const char *)p->data.data};
-            p->data.data[--p->data.len] = '\0'; /* the last line's '\n' */
-            if (p->fn(p->ctx, &ev) != 0) {
-                p->stopped = true;
-                return false;
-            }
-        }
-        alc_buf_clear(&p->data);
-        alc_buf_clear(&p->type);
-        return true;
-    }
-    if (line[0] == ':') /* a comment: keepalives and such */
-        return true;
-    const char *colon = memchr(line, ':', n), *value = colon ? colon + 1 : line + n;
-    size_t field = colon ? (size_t)(colon - line) : n;
-    if (value < line + n && *value == ' ')
-        value++;
-    size_t vlen = (size_t)(line + n - value);
-    if (field == 4 && !memcmp(line, "data", 4))
-        return text_add(&p->data, value, vlen) && text_add(&p->data, "\n", 1);
-    if (field == 5 && !memcmp(line, "event", 5)) {
-        alc_buf_clear(&p->type);
-        return text_add(&p->type, value, vlen);
-    }
-    if (field == 2 && !memcmp(line, "id", 2)) {
-        alc_buf_clear(&p->id);
-        return text_add(&p->id, value, vlen);
-    }
-    return true; /* retry and unknown fields: ignored */
-}
 
 static size_t sse_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -431,23 +389,11 @@ static size_t sse_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     }
     if (p->status != 200)
         return collect(ptr, size, nmemb, &p->error_body);
-    /* Lines end with "\n" or "\r\n". */
-    for (size_t i = 0; i < n; i++) {
-        if (ptr[i] != '\n') {
-            if (!text_add(&p->line, ptr + i, 1)) {
-                p->too_long = true;
-                return 0;
-            }
-            continue;
-        }
-        size_t len = p->line.len;
-        if (len && p->line.data[len - 1] == '\r')
-            len--;
-        if (!sse_line(p, len ? (const char *)p->line.data : "", len)) {
-            p->too_long = !p->stopped;
-            return 0;
-        }
-        alc_buf_clear(&p->line);
+    if (!cli_sse_reader_feed(&p->reader, ptr, n)) {
+        p->stopped = p->stopped || p->reader.stopped;
+        p->too_long = p->reader.too_long;
+        p->nul = p->reader.nul;
+        return 0;
     }
     return n;
 }
@@ -471,10 +417,7 @@ int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *pa
     CURLcode cc;
 
     alc_buf_init(&p.error_body, REPLY_MAX);
-    alc_buf_init(&p.line, SSE_LINE_MAX);
-    alc_buf_init(&p.id, SSE_LINE_MAX);
-    alc_buf_init(&p.type, SSE_LINE_MAX);
-    alc_buf_init(&p.data, SSE_LINE_MAX);
+    cli_sse_reader_init(&p.reader, SSE_LINE_MAX, fn, ctx);
     if (!(p.curl = curl_easy_init()))
         goto out;
     snprintf(url, sizeof url, "%s%s", srv->url, path);
@@ -507,6 +450,9 @@ int cli_api_stream(struct cli *cli, const struct cli_server *srv, const char *pa
     } else if (p.not_sse) {
         rc = cli_error(cli, CLI_EXIT_SERVER, "%s%s is not an event stream (an older airliftd?)",
                        srv->url, path);
+    } else if (p.nul) {
+        rc = cli_error(cli, CLI_EXIT_SERVER, "the event stream from %s holds a NUL byte: it is "
+                       "not airliftd's", srv->url);
     } else if (p.too_long) {
         rc = cli_error(cli, CLI_EXIT_SERVER, "the event stream from %s has a line over %u bytes",
                        srv->url, SSE_LINE_MAX);
@@ -527,9 +473,6 @@ out:
     if (p.curl)
         curl_easy_cleanup(p.curl);
     alc_buf_free(&p.error_body);
-    alc_buf_free(&p.line);
-    alc_buf_free(&p.id);
-    alc_buf_free(&p.type);
-    alc_buf_free(&p.data);
+    cli_sse_reader_free(&p.reader);
     return rc;
 }

@@ -5,6 +5,7 @@
  * anything malformed gets a 4.xx and the endpoint keeps serving everyone else.
  */
 #include "coap_endpoint.h"
+#include "coap_request.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -98,15 +99,8 @@ static void identity_of(coap_session_t *session, const coap_pdu_t *request,
     if (n)
         memcpy(out, id->s, n);
     out[n] = '\0';
-    if (n || coap_session_get_proto(session) != COAP_PROTO_UDP)
-        return;
-    coap_opt_iterator_t it;
-    coap_opt_t *q = coap_check_option(request, COAP_OPTION_URI_QUERY, &it);
-    size_t len = q ? coap_opt_length(q) : 0;
-    if (len > 3 && len - 3 <= ALD_IDENTITY_MAX && !memcmp(coap_opt_value(q), "id=", 3)) {
-        memcpy(out, coap_opt_value(q) + 3, len - 3);
-        out[len - 3] = '\0';
-    }
+    if (!n && coap_session_get_proto(session) == COAP_PROTO_UDP)
+        (void)ald_coap_query_identity(request, out);
 }
 
 static void set_code(coap_pdu_t *response, int code)
@@ -303,28 +297,6 @@ static void handle_status(coap_resource_t *r, coap_session_t *session, const coa
     account(c, session, request, false, true);
 }
 
-/* "f/<plan>/<step>" or "w/<plan>/<step>": the resource's letter, or 0 if it is neither. */
-static char transfer_path(const coap_pdu_t *request, uint32_t *plan, uint8_t *step)
-{
-    char path[64], kind[2] = "";
-    unsigned long p = 0, st = 0;
-    int used = 0;
-    coap_string_t *uri = coap_get_uri_path(request);
-    size_t n = uri ? uri->length : 0;
-    if (n >= sizeof path)
-        n = 0;
-    if (n)
-        memcpy(path, uri->s, n);
-    path[n] = '\0';
-    coap_delete_string(uri);
-    if (sscanf(path, "%1[fw]/%10lu/%3lu%n", kind, &p, &st, &used) != 3 || (size_t)used != n ||
-        p > 0xffffffffUL || st > 255)
-        return 0;
-    *plan = (uint32_t)p;
-    *step = (uint8_t)st;
-    return kind[0];
-}
-
 /* GET f/<plan>/<step>, Block2 (RFC 7959) served here: each block is a request of its own, so
  * the service sees every offset (progress, resume) and nothing is cached per session. */
 static void serve_block(struct ald_coap *c, coap_session_t *session, const coap_pdu_t *request,
@@ -358,41 +330,6 @@ static void serve_block(struct ald_coap *c, coap_session_t *session, const coap_
     count_plain(session, request, 0, chunk, true);
 }
 
-/* The window request's query: o=OFFSET, n=COUNT, c=CHUNK and optional m=SKIP (bit i: the
- * device already holds chunk i). Returns false if any is missing, repeated or out of range. */
-struct window {
-    uint32_t offset, count, chunk, skip;
-};
-
-static bool window_query(const coap_pdu_t *request, struct window *w)
-{
-    coap_opt_iterator_t it;
-    coap_opt_t *q;
-    unsigned seen = 0;
-    memset(w, 0, sizeof *w);
-    coap_option_iterator_init(request, &it, COAP_OPT_ALL);
-    while ((q = coap_option_next(&it))) {
-        if (it.number != COAP_OPTION_URI_QUERY)
-            continue;
-        char text[24], *end = NULL;
-        size_t n = coap_opt_length(q);
-        if (n < 3 || n >= sizeof text)
-            return false;
-        memcpy(text, coap_opt_value(q), n);
-        text[n] = '\0';
-        if (text[1] != '=' || !strchr("oncm", text[0]) || text[2] == '-')
-            return false;
-        unsigned bit = 1u << (strchr("oncm", text[0]) - "oncm");
-        unsigned long long v = strtoull(text + 2, &end, text[0] == 'm' ? 16 : 10);
-        if (*end || (seen & bit) || v > 0xffffffffULL)
-            return false;
-        seen |= bit;
-        *(text[0] == 'o' ? &w->offset : text[0] == 'n' ? &w->count
-                                      : text[0] == 'c' ? &w->chunk : &w->skip) = (uint32_t)v;
-    }
-    return (seen & 7u) == 7u;
-}
-
 /* A response PDU for one chunk of a window: 2.05, the request's token, a payload of the
  * chunk's index (one byte) and its bytes. */
 static void add_chunk(coap_pdu_t *pdu, uint32_t index, const uint8_t *data, size_t len)
@@ -412,16 +349,13 @@ static void add_chunk(coap_pdu_t *pdu, uint32_t index, const uint8_t *data, size
 static void serve_window(struct ald_coap *c, coap_session_t *session, const coap_pdu_t *request,
                          coap_pdu_t *response, const char *id, uint32_t plan, uint8_t step)
 {
-    struct window w;
+    struct ald_coap_window w;
     size_t len = 0;
     /* The largest chunk that fits one datagram: the session's PDU size less our headers. */
     size_t fit = coap_session_max_pdu_size(session), headers = WINDOW_HEADERS +
                  coap_pdu_get_token(request).length;
     fit = fit > headers ? fit - headers : 0;
-    if (!window_query(request, &w) || w.count == 0 || w.count > AL_WIRE_WINDOW_MAX ||
-        w.chunk < AL_WIRE_CHUNK_ALIGN || w.chunk % AL_WIRE_CHUNK_ALIGN || w.chunk > fit ||
-        (w.count < 32 && (w.skip >> w.count)) ||
-        (w.count <= 32 && w.skip == (w.count == 32 ? 0xffffffffu : (1u << w.count) - 1u))) {
+    if (!ald_coap_window_query(request, &w) || !ald_coap_window_ok(&w, fit)) {
         static const char why[] = "bad o/n/c/m";
         set_code(response, 128); /* 4.00: bad window */
         coap_add_data(response, sizeof why - 1, (const uint8_t *)why);
@@ -478,7 +412,7 @@ static void handle_unknown_get(coap_resource_t *r, coap_session_t *session, cons
     uint8_t step = 0;
     (void)r;
     (void)query;
-    char kind = transfer_path(request, &plan, &step);
+    char kind = ald_coap_transfer_path(request, &plan, &step);
     if (!kind) {
         set_code(response, 132); /* 4.04 */
         return;
@@ -508,7 +442,8 @@ static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coa
 {
     struct ald_coap *c = arg;
     char id[ALD_IDENTITY_MAX + 1];
-    if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX) {
+    if (!identity || identity->length == 0 || identity->length > ALD_IDENTITY_MAX ||
+        memchr(identity->s, '\0', identity->length)) { /* not another device's name cut short */
         refused(session, ALD_DTLS_FAIL_BAD_IDENTITY); /* issue 15 (ops) */
         return NULL;
     }

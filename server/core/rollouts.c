@@ -104,7 +104,7 @@ bool ald_rollout_set_state(struct ald_rollouts *r, struct ald_rollout_rec *ro,
 
 /* ---- the API's side ---- */
 
-static bool valid_waves(const char *text, char *msg, size_t msglen)
+bool ald_rollout_waves_valid(const char *text, char *msg, size_t msglen)
 {
     json_t *waves = json_loads(text, 0, NULL), *w;
     size_t i;
@@ -126,7 +126,7 @@ static bool valid_waves(const char *text, char *msg, size_t msglen)
     return ok;
 }
 
-static bool valid_target(const char *text, char *msg, size_t msglen)
+bool ald_rollout_target_valid(const char *text, char *msg, size_t msglen)
 {
     json_t *t = json_loads(text, 0, NULL), *v, *arr;
     const char *key;
@@ -245,8 +245,8 @@ static struct ald_result validate(struct ald_rollouts *r, const char *product,
     if (r->st->ops->release_get(r->st, prod->id, version, rel) != ALD_STORE_OK)
         return ald_release_missing(r->st, prod, version);
     rec->release_id = rel->id;
-    if (!valid_waves(rec->waves_json, msg, sizeof msg) ||
-        !valid_target(rec->target_json, msg, sizeof msg))
+    if (!ald_rollout_waves_valid(rec->waves_json, msg, sizeof msg) ||
+        !ald_rollout_target_valid(rec->target_json, msg, sizeof msg))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", msg);
     if (rec->success_percent < 1 || rec->success_percent > 100 || rec->error_count < 0 ||
         rec->error_percent < 0 || rec->error_percent > 100 || rec->rate_per_min < 0)

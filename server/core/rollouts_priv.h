@@ -120,6 +120,14 @@ static inline bool ald_rd_state_skipped(const char *state)
            !strcmp(state, "superseded");
 }
 
+/* A rollout's "waves" as the API gives them (compact JSON text): 1..ALD_ROLLOUT_MAX_WAVES
+ * objects, each {"count": N >= 1} or {"percent": 1..100}. false, with what is wrong in
+ * msg[msglen], if not (fuzz/fuzz_http.c feeds it). */
+bool ald_rollout_waves_valid(const char *text, char *msg, size_t msglen);
+/* A rollout's "target": an object with optional "groups" and "channels", arrays of names.
+ * false, with what is wrong in msg[msglen], if not. */
+bool ald_rollout_target_valid(const char *text, char *msg, size_t msglen);
+
 /* Sizes of the waves for n devices (at most ALD_ROLLOUT_MAX_WAVES); returns how many. */
 size_t ald_wave_sizes(const char *waves_json, size_t n, size_t *sizes);
 

@@ -200,7 +200,7 @@ static uint8_t function_of(const char *name)
     return 0;
 }
 
-static json_t *inventory_json(const struct al_inventory *inv)
+json_t *ald_inventory_json(const struct al_inventory *inv)
 {
     json_t *mods = json_array();
     char hex[ALD_SHA256_HEX + 1], ver[AL_VERSION_STR_MAX];
@@ -915,7 +915,10 @@ static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, siz
         code = 128;
         goto out;
     }
-    json_t *j = inventory_json(&inv);
+    /* Its reason is the device's own text, any bytes but NUL: JSON (the inventory kept, the
+     * revert's why) takes UTF-8 only, and json_pack would fail on every check-in. */
+    ald_utf8_scrub(inv.reason);
+    json_t *j = ald_inventory_json(&inv);
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     int64_t now = ald_now_ms();

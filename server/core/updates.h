@@ -123,6 +123,11 @@ json_t *ald_device_update_json(struct ald_store *st, int64_t device_id);
 /* An RFC 3339 time as a JSON string, or JSON null for 0 ("never"). */
 json_t *ald_time_json(int64_t ms);
 
+/* A decoded inventory as the store keeps it (a device's "inventory", docs/api.md); its
+ * reason must be UTF-8 (ald_utf8_scrub). NULL only if out of memory or if it is not. */
+struct al_inventory;
+json_t *ald_inventory_json(const struct al_inventory *inv);
+
 /* Wire bytes a transfer of `size` bytes should cost (docs/protocol.md, "Cost"). */
 uint64_t ald_wire_estimate(uint64_t size);
 

@@ -66,3 +66,50 @@ out:
         close(fd);
     return buf;
 }
+
+/* Length of the well-formed UTF-8 character at s (RFC 3629, table 3-7 of Unicode), or 0. */
+static size_t utf8_char(const unsigned char *s)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    if (s[0] == 0xe0)
+        lo = 0xa0; /* no overlong form */
+    else if (s[0] == 0xed)
+        hi = 0x9f; /* no surrogate */
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f; /* nothing past U+10FFFF */
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+size_t ald_utf8_scrub(char *s)
+{
+    size_t replaced = 0;
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_char(p);
+        if (n) {
+            p += n;
+        } else {
+            *p++ = '?';
+            replaced++;
+        }
+    }
+    return replaced;
+}

@@ -32,4 +32,10 @@ void ald_format_time(int64_t ms, char *out, size_t cap);
 /* A whole file (1..max bytes) in a fresh malloc'ed buffer; NULL on any failure. */
 uint8_t *ald_read_file(const char *path, size_t max, size_t *len);
 
+/* Make the NUL-terminated text s valid UTF-8 in place (issue 14; fuzz/fuzz_coap.c checks it):
+ * every byte that does not belong to a well-formed UTF-8 character (RFC 3629: no overlong
+ * form, no surrogate, nothing past U+10FFFF) becomes '?'. Returns how many were replaced.
+ * For text a device wrote, before it goes into JSON. */
+size_t ald_utf8_scrub(char *s);
+
 #endif

@@ -65,10 +65,10 @@ static const char *say(char *why, size_t cap, const char *fmt, ...)
 /*
  * One entry of a create request into *it: {"name", "platform", "dev", "product", "groups",
  * "channel"}; groups points into groups[ALD_GROUPS_MAX]. NULL, or what is wrong (written
- * into why[cap]) prefixed with `at`.
+ * into why[cap]) prefixed with `at`. (http_priv.h)
  */
-static const char *new_device(json_t *o, const char *at, struct ald_device_new *it,
-                              const char **groups, char *why, size_t cap)
+const char *device_new_parse(json_t *o, const char *at, struct ald_device_new *it,
+                             const char **groups, char *why, size_t cap)
 {
     static const char *const fields[] = {"name",    "platform", "dev", "product",
                                          "groups",  "channel",  NULL};
@@ -83,7 +83,7 @@ static const char *new_device(json_t *o, const char *at, struct ald_device_new *
         for (const char *const *f = fields; *f; f++)
             known = known || !strcmp(key, *f);
         if (!known)
-            return say(why, cap, "%sunknown field '%.64s'", at, key);
+            return say(why, cap, "%sunknown field '%.*s'", at, (int)utf8_cut(key, 64), key);
     }
     if (!(v = json_object_get(o, "name")))
         return say(why, cap, "%smissing field 'name'", at);
@@ -130,6 +130,24 @@ static json_t *created_json(struct ald_http *h, const struct ald_device_rec *d)
     return o;
 }
 
+struct ald_result devices_body_list(json_t *doc, json_t **list, size_t *n)
+{
+    static const char *const fields[] = {"devices", NULL};
+    struct ald_result res;
+    *n = 1;
+    if (!(*list = json_object_get(doc, "devices")))
+        return ald_ok();
+    res = body_fields(doc, fields);
+    if (!ald_is_ok(&res))
+        return res;
+    if (!json_is_array(*list) || json_array_size(*list) < 1 ||
+        json_array_size(*list) > ALD_DEVICE_BATCH_MAX)
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "field 'devices' must be an array of 1..%d devices", ALD_DEVICE_BATCH_MAX);
+    *n = json_array_size(*list);
+    return ald_ok();
+}
+
 /*
  * POST /v1/devices: one device {"name", "platform", "dev", "product", "groups", "channel"},
  * or a batch {"devices": [such objects]} created in one transaction (docs/api.md).
@@ -148,21 +166,12 @@ HANDLER(h_devices_create)
 
     if (!doc)
         goto out;
-    list = json_object_get(doc, "devices");
-    batch = list != NULL;
-    if (batch) {
-        static const char *const fields[] = {"devices", NULL};
-        if (!only_fields(c, r, doc, fields, &ret))
-            goto out;
-        if (!json_is_array(list) || json_array_size(list) < 1 ||
-            json_array_size(list) > ALD_DEVICE_BATCH_MAX) {
-            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                              "field 'devices' must be an array of 1..%d devices",
-                              ALD_DEVICE_BATCH_MAX);
-            goto out;
-        }
-        n = json_array_size(list);
+    res = devices_body_list(doc, &list, &n);
+    if (!ald_is_ok(&res)) {
+        ret = reply_result(c, r, &res);
+        goto out;
     }
+    batch = list != NULL;
     items = calloc(n, sizeof *items);
     out = calloc(n, sizeof *out);
     groups = calloc(n, sizeof *groups);
@@ -172,8 +181,8 @@ HANDLER(h_devices_create)
         const char *bad;
         if (batch)
             snprintf(at, sizeof at, "devices[%zu]: ", i);
-        bad = new_device(batch ? json_array_get(list, i) : doc, at, &items[i], groups[i], why,
-                         sizeof why);
+        bad = device_new_parse(batch ? json_array_get(list, i) : doc, at, &items[i], groups[i],
+                               why, sizeof why);
         if (bad) {
             ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", bad);
             goto out;
@@ -385,6 +394,47 @@ HANDLER(h_device_delete)
     return ret;
 }
 
+/* PATCH's fields into *ch (http_priv.h). */
+const char *device_change_parse(json_t *doc, struct ald_device_change *ch, const char **groups)
+{
+    const char *why = NULL;
+    json_t *v, *x;
+    size_t i;
+    memset(ch, 0, sizeof *ch);
+    if ((v = json_object_get(doc, "product"))) {
+        ch->set_product = true;
+        if (!json_is_null(v) && !(ch->product = json_string_value(v)))
+            why = "'product' must name an existing product, or be null";
+    }
+    if (!why && (v = json_object_get(doc, "groups"))) {
+        ch->set_groups = true;
+        ch->groups = groups;
+        if (!json_is_array(v) || json_array_size(v) > ALD_GROUPS_MAX)
+            why = "'groups' must be an array of at most 16 distinct names";
+        json_array_foreach(v, i, x) {
+            if (why || !(groups[i] = json_string_value(x))) {
+                why = "'groups' must be an array of at most 16 distinct names";
+                break;
+            }
+        }
+        ch->ngroups = json_array_size(v);
+    }
+    if (!why && (v = json_object_get(doc, "channel")) && !(ch->channel = json_string_value(v)))
+        why = "'channel' must be a name (stable, beta, rc, or your own)";
+    if (!why && (v = json_object_get(doc, "pinned"))) {
+        ch->set_pinned = true;
+        if (!json_is_null(v) && !(ch->pinned = json_string_value(v)))
+            why = "'pinned' must be a release version (e.g. \"1.2.0\") or null";
+    }
+    if (!why && (v = json_object_get(doc, "dev"))) {
+        ch->set_dev = true;
+        ch->dev = json_is_true(v);
+        if (!json_is_boolean(v))
+            why = "'dev' must be true or false";
+    }
+    return why;
+}
+
 /* PATCH /v1/devices/{name}: product, groups, channel, pinned, dev. */
 HANDLER(h_device_patch)
 {
@@ -393,10 +443,9 @@ HANDLER(h_device_patch)
     struct ald_device_rec *d = malloc(sizeof *d);
     struct ald_device_change ch;
     const char *groups[ALD_GROUPS_MAX];
-    json_t *doc = parse_body(c, r, &ret), *v, *x;
+    json_t *doc = parse_body(c, r, &ret);
     const char *why = NULL;
     struct ald_result res;
-    size_t i;
 
     memset(&ch, 0, sizeof ch);
     if (!d || !doc || !only_fields(c, r, doc, fields, &ret))
@@ -406,37 +455,7 @@ HANDLER(h_device_patch)
         ret = reply_result(c, r, &res);
         goto out;
     }
-    if ((v = json_object_get(doc, "product"))) {
-        ch.set_product = true;
-        if (!json_is_null(v) && !(ch.product = json_string_value(v)))
-            why = "'product' must name an existing product, or be null";
-    }
-    if (!why && (v = json_object_get(doc, "groups"))) {
-        ch.set_groups = true;
-        ch.groups = groups;
-        if (!json_is_array(v) || json_array_size(v) > ALD_GROUPS_MAX)
-            why = "'groups' must be an array of at most 16 distinct names";
-        json_array_foreach(v, i, x) {
-            if (why || !(groups[i] = json_string_value(x))) {
-                why = "'groups' must be an array of at most 16 distinct names";
-                break;
-            }
-        }
-        ch.ngroups = json_array_size(v);
-    }
-    if (!why && (v = json_object_get(doc, "channel")) && !(ch.channel = json_string_value(v)))
-        why = "'channel' must be a name (stable, beta, rc, or your own)";
-    if (!why && (v = json_object_get(doc, "pinned"))) {
-        ch.set_pinned = true;
-        if (!json_is_null(v) && !(ch.pinned = json_string_value(v)))
-            why = "'pinned' must be a release version (e.g. \"1.2.0\") or null";
-    }
-    if (!why && (v = json_object_get(doc, "dev"))) {
-        ch.set_dev = true;
-        ch.dev = json_is_true(v);
-        if (!json_is_boolean(v))
-            why = "'dev' must be true or false";
-    }
+    why = device_change_parse(doc, &ch, groups);
     if (why) {
         ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", why);
         goto out;

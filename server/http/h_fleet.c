@@ -21,27 +21,34 @@ static int collect_product(void *ctx, const struct ald_product_rec *p)
     return json_array_append_new(ctx, product_json(p));
 }
 
+struct ald_result product_body_parse(json_t *doc, const char **name, uint16_t *platform)
+{
+    static const char *const fields[] = {"name", "platform", NULL};
+    struct ald_result res = body_fields(doc, fields);
+    if (ald_is_ok(&res))
+        res = body_string(doc, "name", ALD_NAME_MAX, name);
+    if (ald_is_ok(&res)) /* the name first: it is the first thing to fix */
+        res = ald_product_name_check(*name);
+    if (ald_is_ok(&res) && !platform_value(json_object_get(doc, "platform"), platform))
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                       "field 'platform' must be a platform id 0..65535 or \"electron\"");
+    return res;
+}
+
 /* POST /v1/products: {"name", "platform"}. */
 HANDLER(h_products_create)
 {
-    static const char *const fields[] = {"name", "platform", NULL};
     enum MHD_Result ret = MHD_NO;
     struct ald_product_rec p;
     struct ald_result res;
     const char *name;
     uint16_t platform;
     json_t *doc = parse_body(c, r, &ret);
-    if (!doc || !only_fields(c, r, doc, fields, &ret) ||
-        !(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)))
+    if (!doc)
         goto out;
-    res = ald_product_name_check(name); /* the name first: it is the first thing to fix */
+    res = product_body_parse(doc, &name, &platform);
     if (!ald_is_ok(&res)) {
         ret = reply_result(c, r, &res);
-        goto out;
-    }
-    if (!platform_value(json_object_get(doc, "platform"), &platform)) {
-        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "field 'platform' must be a platform id 0..65535 or \"electron\"");
         goto out;
     }
     res = ald_product_create(h->store, name, platform, &p);
@@ -97,6 +104,29 @@ static int collect_release(void *ctx, const struct ald_release_rec *rel)
     return json_array_append_new(l->arr, release_json(rel, l->product));
 }
 
+struct ald_result release_body_parse(json_t *doc, struct ald_release_spec *spec,
+                                     const char **sha)
+{
+    struct ald_result res;
+    json_t *images, *v;
+    size_t i;
+    memset(spec, 0, sizeof *spec);
+    res = body_string(doc, "version", ALD_VERSION_MAX, &spec->version);
+    if (ald_is_ok(&res) && json_object_get(doc, "channel"))
+        res = body_string(doc, "channel", ALD_NAME_MAX, &spec->channel);
+    if (ald_is_ok(&res) && json_object_get(doc, "notes"))
+        res = body_string(doc, "notes", ALD_WHY_MAX, &spec->notes);
+    images = json_object_get(doc, "images");
+    if (!ald_is_ok(&res) || !json_is_array(images) || json_array_size(images) < 1 ||
+        json_array_size(images) > ALD_PLAN_MAX_STEPS)
+        return res;
+    json_array_foreach(images, i, v)
+        sha[i] = json_string_value(v); /* NULL: not a hash, the service says so */
+    spec->images = sha;
+    spec->nimages = json_array_size(images);
+    return res;
+}
+
 /* POST /v1/products/{p}/releases: {"version", "channel", "images": [sha...], "notes"}. */
 HANDLER(h_releases_create)
 {
@@ -106,9 +136,8 @@ HANDLER(h_releases_create)
     struct ald_release_rec rel;
     struct ald_release_spec spec;
     const char *sha[ALD_PLAN_MAX_STEPS];
-    json_t *doc = parse_body(c, r, &ret), *images, *v;
+    json_t *doc = parse_body(c, r, &ret);
     struct ald_result res;
-    size_t i;
 
     memset(&spec, 0, sizeof spec);
     if (!doc || !only_fields(c, r, doc, fields, &ret))
@@ -118,30 +147,15 @@ HANDLER(h_releases_create)
         ret = reply_result(c, r, &res);
         goto out;
     }
-    if (!(spec.version = string_field(c, r, doc, "version", ALD_VERSION_MAX, &ret)))
-        goto out;
-    if (json_object_get(doc, "channel") &&
-        !(spec.channel = string_field(c, r, doc, "channel", ALD_NAME_MAX, &ret)))
-        goto out;
-    if (json_object_get(doc, "notes") &&
-        !(spec.notes = string_field(c, r, doc, "notes", ALD_WHY_MAX, &ret)))
-        goto out;
-    images = json_object_get(doc, "images");
-    if (!json_is_array(images) || json_array_size(images) < 1 ||
-        json_array_size(images) > ALD_PLAN_MAX_STEPS) {
-        /* the version's and channel's own errors come first, as the service checks them */
-        struct ald_release_spec probe = spec;
-        probe.nimages = 0;
-        res = ald_release_create(h->store, &p, &probe, &rel);
+    res = release_body_parse(doc, &spec, sha);
+    if (!ald_is_ok(&res)) {
         ret = reply_result(c, r, &res);
         goto out;
     }
-    json_array_foreach(images, i, v)
-        sha[i] = json_string_value(v); /* NULL: not a hash, the service says so */
-    spec.images = sha;
-    spec.nimages = json_array_size(images);
+    /* No images (or not 1..ALD_PLAN_MAX_STEPS of them): the version's and channel's own
+     * errors come first, as the service checks them, and its answer to no images. */
     res = ald_release_create(h->store, &p, &spec, &rel);
-    if (!ald_is_ok(&res)) {
+    if (!ald_is_ok(&res) || !spec.nimages) {
         ret = reply_result(c, r, &res);
         goto out;
     }

@@ -21,46 +21,40 @@ static enum MHD_Result rollouts_off(struct MHD_Connection *c, struct req *r)
     return reply_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "rollouts are off");
 }
 
-/* POST /v1/rollouts: {"product", "release", "target", "waves", "success_percent",
- * "error_count", "error_percent", "rate_per_min", "budget_bytes_per_day", "allow_empty",
- * "dry_run", "offset", "limit"} (the last two page a dry run's device list). */
-HANDLER(h_rollouts_create)
+struct ald_result rollout_body_names(json_t *doc, const char **product, const char **release)
 {
     static const char *const fields[] = {"product", "release", "target", "waves",
                                          "success_percent", "error_count", "error_percent",
                                          "rate_per_min", "budget_bytes_per_day", "allow_empty",
                                          "dry_run", "offset", "limit", NULL};
+    struct ald_result res = body_fields(doc, fields);
+    if (ald_is_ok(&res))
+        res = body_string(doc, "product", ALD_NAME_MAX, product);
+    if (ald_is_ok(&res))
+        res = body_string(doc, "release", ALD_VERSION_MAX, release);
+    return res;
+}
+
+struct ald_result rollout_body_parse(json_t *doc, struct rollout_body *b)
+{
     static const char *const flags[] = {"allow_empty", "dry_run"};
     bool flag[2] = {false, false};
     json_int_t page[2] = {0, PREVIEW_LIMIT}; /* offset, limit */
     static const char *const ints[INT_FIELDS] = {"success_percent", "error_count",
                                                  "error_percent", "rate_per_min",
                                                  "budget_bytes_per_day"};
-    enum MHD_Result ret = MHD_NO;
-    struct ald_rollout_rec ro;
-    json_t *doc = parse_body(c, r, &ret), *v;
-    const char *product, *version;
     json_int_t num[INT_FIELDS] = {100, 0, 0, 0, 0};
-    struct ald_result res;
+    struct ald_rollout_rec *ro = &b->ro;
+    json_t *v;
     char *text;
 
-    memset(&ro, 0, sizeof ro);
-    if (!doc || !only_fields(c, r, doc, fields, &ret) ||
-        !(product = string_field(c, r, doc, "product", ALD_NAME_MAX, &ret)) ||
-        !(version = string_field(c, r, doc, "release", ALD_VERSION_MAX, &ret)))
-        goto out;
-    if (!h->rollouts) {
-        ret = rollouts_off(c, r);
-        goto out;
-    }
+    memset(b, 0, sizeof *b);
     for (size_t i = 0; i < 2; i++) {
         if (!(v = json_object_get(doc, flags[i])))
             continue;
-        if (!json_is_boolean(v)) {
-            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                              "'%s' must be true or false", flags[i]);
-            goto out;
-        }
+        if (!json_is_boolean(v))
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "'%s' must be true or false",
+                            flags[i]);
         flag[i] = json_is_true(v);
     }
     for (size_t i = 0; i < 2; i++) {
@@ -70,53 +64,83 @@ HANDLER(h_rollouts_create)
         if (!flag[1] || !json_is_integer(v) || json_integer_value(v) < (json_int_t)i ||
             json_integer_value(v) > (i ? PREVIEW_LIMIT_MAX : 1000000000)) {
             if (flag[1])
-                ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                                  "'%s' must be a whole number %s", name, i ? "1..1000" : ">= 0");
-            else
-                ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                                  "'%s' pages a dry run's devices: give \"dry_run\": true", name);
-            goto out;
+                return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "'%s' must be a whole "
+                                "number %s", name, i ? "1..1000" : ">= 0");
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                            "'%s' pages a dry run's devices: give \"dry_run\": true", name);
         }
         page[i] = json_integer_value(v);
     }
     for (size_t i = 0; i < INT_FIELDS; i++) {
         if (!(v = json_object_get(doc, ints[i])))
             continue;
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                              "'%s' must be a whole number >= 0", ints[i]);
-            goto out;
-        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "'%s' must be a whole number >= 0",
+                            ints[i]);
         num[i] = json_integer_value(v);
     }
     v = json_object_get(doc, "target");
     text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    snprintf(ro.target_json, sizeof ro.target_json, "%s", v ? (text ? text : "") : "{}");
+    snprintf(ro->target_json, sizeof ro->target_json, "%s", v ? (text ? text : "") : "{}");
     free(text);
     v = json_object_get(doc, "waves");
     text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    snprintf(ro.waves_json, sizeof ro.waves_json, "%s", text ? text : "[{\"percent\":100}]");
+    snprintf(ro->waves_json, sizeof ro->waves_json, "%s", text ? text : "[{\"percent\":100}]");
     free(text);
     /* Out-of-range numbers are clamped to a value the service refuses, never wrapped. */
-    ro.success_percent = num[0] > 100 ? 101 : (int)num[0];
-    ro.error_count = num[1] > 1000000 ? 1000000 : (int)num[1];
-    ro.error_percent = num[2] > 100 ? 101 : (int)num[2];
-    ro.rate_per_min = num[3] > 1000000 ? 1000000 : (int)num[3];
-    ro.budget_bytes_per_day = (uint64_t)num[4];
-    if (flag[1]) {
-        json_t *preview = NULL;
-        res = ald_rollout_preview(h->rollouts, product, version, &ro, flag[0], (size_t)page[0],
-                                  (size_t)page[1], &preview);
-        ret = ald_is_ok(&res) ? reply_json(c, r, MHD_HTTP_OK, preview) : reply_result(c, r, &res);
+    ro->success_percent = num[0] > 100 ? 101 : (int)num[0];
+    ro->error_count = num[1] > 1000000 ? 1000000 : (int)num[1];
+    ro->error_percent = num[2] > 100 ? 101 : (int)num[2];
+    ro->rate_per_min = num[3] > 1000000 ? 1000000 : (int)num[3];
+    ro->budget_bytes_per_day = (uint64_t)num[4];
+    b->allow_empty = flag[0];
+    b->dry_run = flag[1];
+    b->offset = (size_t)page[0];
+    b->limit = (size_t)page[1];
+    return ald_ok();
+}
+
+/* POST /v1/rollouts: {"product", "release", "target", "waves", "success_percent",
+ * "error_count", "error_percent", "rate_per_min", "budget_bytes_per_day", "allow_empty",
+ * "dry_run", "offset", "limit"} (the last two page a dry run's device list). */
+HANDLER(h_rollouts_create)
+{
+    enum MHD_Result ret = MHD_NO;
+    struct rollout_body b;
+    json_t *doc = parse_body(c, r, &ret);
+    const char *product, *version;
+    struct ald_result res;
+
+    if (!doc)
         goto out;
-    }
-    res = ald_rollout_create(h->rollouts, product, version, &ro, flag[0]);
+    res = rollout_body_names(doc, &product, &version);
     if (!ald_is_ok(&res)) {
         ret = reply_result(c, r, &res);
         goto out;
     }
-    snprintf(r->location, sizeof r->location, "/v1/rollouts/%lld", (long long)ro.id);
-    ret = reply_json(c, r, MHD_HTTP_CREATED, ald_rollout_json(h->rollouts, &ro));
+    if (!h->rollouts) {
+        ret = rollouts_off(c, r);
+        goto out;
+    }
+    res = rollout_body_parse(doc, &b);
+    if (!ald_is_ok(&res)) {
+        ret = reply_result(c, r, &res);
+        goto out;
+    }
+    if (b.dry_run) {
+        json_t *preview = NULL;
+        res = ald_rollout_preview(h->rollouts, product, version, &b.ro, b.allow_empty,
+                                  b.offset, b.limit, &preview);
+        ret = ald_is_ok(&res) ? reply_json(c, r, MHD_HTTP_OK, preview) : reply_result(c, r, &res);
+        goto out;
+    }
+    res = ald_rollout_create(h->rollouts, product, version, &b.ro, b.allow_empty);
+    if (!ald_is_ok(&res)) {
+        ret = reply_result(c, r, &res);
+        goto out;
+    }
+    snprintf(r->location, sizeof r->location, "/v1/rollouts/%lld", (long long)b.ro.id);
+    ret = reply_json(c, r, MHD_HTTP_CREATED, ald_rollout_json(h->rollouts, &b.ro));
 out:
     json_decref(doc);
     return ret;

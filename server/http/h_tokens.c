@@ -21,54 +21,55 @@ static json_t *token_json(const struct ald_token_rec *t)
                      "expired", expired);
 }
 
-/*
- * The optional expiry of a new token, into *out (ms since the epoch; 0: never): at most one
- * of "expires_at", an RFC 3339 time ("2026-12-31T00:00:00Z") or date ("2026-12-31": its
- * midnight UTC), and "expires_in", seconds from now (1..EXPIRES_IN_MAX); absent or null:
- * never. Anything else queues the 400 and returns false.
- */
 #define EXPIRES_IN_MAX (10ll * 366 * 86400) /* ten years */
-static bool expires_field(struct MHD_Connection *c, struct req *r, json_t *doc, int64_t *out,
-                          enum MHD_Result *ret)
+
+/* The optional expiry: at most one of "expires_at" and "expires_in", into *out. */
+static struct ald_result expires_field(json_t *doc, int64_t now, int64_t *out)
 {
     json_t *at = json_object_get(doc, "expires_at"), *in = json_object_get(doc, "expires_in");
     const char *s = json_string_value(at);
     bool has_at = at && !json_is_null(at), has_in = in && !json_is_null(in);
     *out = 0;
-    if (has_at && has_in) {
-        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                           "give expires_at or expires_in, not both");
-        return false;
-    }
+    if (has_at && has_in)
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "give expires_at or expires_in, not both");
     if (has_in) {
         json_int_t secs = json_integer_value(in);
-        if (!json_is_integer(in) || secs < 1 || secs > EXPIRES_IN_MAX) {
-            *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                               "expires_in must be a number of seconds, 1..%lld",
-                               EXPIRES_IN_MAX);
-            return false;
-        }
-        *out = ald_now_ms() + (int64_t)secs * 1000;
-        return true;
+        if (!json_is_integer(in) || secs < 1 || secs > EXPIRES_IN_MAX)
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                            "expires_in must be a number of seconds, 1..%lld", EXPIRES_IN_MAX);
+        *out = now + (int64_t)secs * 1000;
+        return ald_ok();
     }
     if (!has_at)
-        return true;
+        return ald_ok();
     /* alc_parse_time also reads durations before now ("7d"): a time has a '-' in its date. */
-    if (!s || strlen(s) > 40 || !strchr(s, '-') || !alc_parse_time(s, ald_now_ms(), out)) {
-        *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                           "expires_at must be an RFC 3339 time (\"2026-12-31T00:00:00Z\") or "
-                           "null");
-        return false;
-    }
+    if (!s || strlen(s) > 40 || !strchr(s, '-') || !alc_parse_time(s, now, out))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "expires_at must be an RFC 3339 time (\"2026-12-31T00:00:00Z\") or "
+                        "null");
     if (*out <= 0) /* 1970-01-01T00:00:00Z itself: not "never" */
         *out = 1;
-    return true;
+    return ald_ok();
+}
+
+struct ald_result token_body_parse(json_t *doc, int64_t now, const char **name,
+                                   const char **scope, int64_t *expires_at)
+{
+    static const char *const fields[] = {"name", "scope", "expires_at", "expires_in", NULL};
+    struct ald_result res = body_fields(doc, fields);
+    if (ald_is_ok(&res))
+        res = body_string(doc, "name", ALD_NAME_MAX, name);
+    if (ald_is_ok(&res))
+        res = body_string(doc, "scope", 16, scope);
+    if (ald_is_ok(&res))
+        res = expires_field(doc, now, expires_at);
+    return res;
 }
 
 /* POST /v1/tokens: {"name", "scope", "expires_at"? | "expires_in"?}. */
 HANDLER(h_tokens_create)
 {
-    static const char *const fields[] = {"name", "scope", "expires_at", "expires_in", NULL};
     enum MHD_Result ret = MHD_NO;
     struct ald_token_rec rec;
     struct ald_result res;
@@ -77,12 +78,13 @@ HANDLER(h_tokens_create)
     int64_t expires_at;
     json_t *doc = parse_body(c, r, &ret), *body;
 
-    if (!doc || !only_fields(c, r, doc, fields, &ret))
+    if (!doc)
         goto out;
-    if (!(name = string_field(c, r, doc, "name", ALD_NAME_MAX, &ret)) ||
-        !(scope = string_field(c, r, doc, "scope", 16, &ret)) ||
-        !expires_field(c, r, doc, &expires_at, &ret))
+    res = token_body_parse(doc, ald_now_ms(), &name, &scope, &expires_at);
+    if (!ald_is_ok(&res)) {
+        ret = reply_result(c, r, &res);
         goto out;
+    }
     res = ald_token_create(h->store, name, scope, expires_at, r->token.name, token, &rec);
     if (!ald_is_ok(&res)) {
         ret = reply_result(c, r, &res);

@@ -29,42 +29,57 @@ enum MHD_Result reply_active_update(struct MHD_Connection *c, struct req *r,
     return reply_json(c, r, MHD_HTTP_CONFLICT, err ? json_pack("{s:o}", "error", err) : NULL);
 }
 
+struct ald_result update_body_parse(json_t *doc, const char **sha, size_t *n, bool *dry_run,
+                                    bool *replace)
+{
+    static const char *const fields[] = {"images", "dry_run", "replace", NULL};
+    struct ald_result res = body_fields(doc, fields);
+    json_t *images, *v, *dry, *rep;
+    size_t i;
+    *n = 0;
+    if (!ald_is_ok(&res))
+        return res;
+    images = json_object_get(doc, "images");
+    dry = json_object_get(doc, "dry_run");
+    rep = json_object_get(doc, "replace");
+    if (!json_is_array(images) || json_array_size(images) < 1 ||
+        json_array_size(images) > ALD_PLAN_MAX_STEPS || (dry && !json_is_boolean(dry)) ||
+        (rep && !json_is_boolean(rep)))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "'images' must be an array of 1..%d image hashes; 'dry_run' and "
+                        "'replace' booleans", ALD_PLAN_MAX_STEPS);
+    json_array_foreach(images, i, v) {
+        if (!(sha[i] = json_string_value(v)))
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "images[%zu] must be a string",
+                            i);
+    }
+    *n = json_array_size(images);
+    *dry_run = json_is_true(dry);
+    *replace = json_is_true(rep);
+    return res;
+}
+
 /* POST /v1/devices/{name}/updates: {"images": [sha256...], "dry_run": bool,
  * "replace": bool}. */
 HANDLER(h_updates_create)
 {
-    static const char *const fields[] = {"images", "dry_run", "replace", NULL};
     enum MHD_Result ret = MHD_NO;
     struct ald_update_rec *u = malloc(sizeof *u), *active = malloc(sizeof *active);
     const char *sha[ALD_PLAN_MAX_STEPS];
-    json_t *doc = parse_body(c, r, &ret), *images, *v, *dry, *replace;
+    json_t *doc = parse_body(c, r, &ret);
     struct ald_queue_opts opts;
     struct ald_result res;
-    bool dry_run, queued;
-    size_t i, n;
+    bool dry_run, replace, queued;
+    size_t n;
 
-    if (!u || !active || !doc || !only_fields(c, r, doc, fields, &ret))
+    if (!u || !active || !doc)
         goto out;
-    images = json_object_get(doc, "images");
-    dry = json_object_get(doc, "dry_run");
-    replace = json_object_get(doc, "replace");
-    n = json_array_size(images);
-    if (!json_is_array(images) || n < 1 || n > ALD_PLAN_MAX_STEPS ||
-        (dry && !json_is_boolean(dry)) || (replace && !json_is_boolean(replace))) {
-        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "'images' must be an array of 1..%d image hashes; 'dry_run' and "
-                          "'replace' booleans", ALD_PLAN_MAX_STEPS);
+    res = update_body_parse(doc, sha, &n, &dry_run, &replace);
+    if (!ald_is_ok(&res)) {
+        ret = reply_result(c, r, &res);
         goto out;
     }
-    json_array_foreach(images, i, v) {
-        if (!(sha[i] = json_string_value(v))) {
-            ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                              "images[%zu] must be a string", i);
-            goto out;
-        }
-    }
-    dry_run = json_is_true(dry);
-    opts = (struct ald_queue_opts){dry_run, json_is_true(replace), r->token.name, 0};
+    opts = (struct ald_queue_opts){dry_run, replace, r->token.name, 0};
     memset(active, 0, sizeof *active);
     res = ald_updates_queue_opts(h->updates, r->params[0], sha, n, &opts, u, active);
     if (!ald_is_ok(&res)) {

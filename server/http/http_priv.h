@@ -98,6 +98,63 @@ bool parse_id(const char *s, int64_t *out);
 /* "platform": a number 0..65535 or a known platform name; false if neither. Queues nothing. */
 bool platform_value(json_t *v, uint16_t *out);
 
+/* ---- request bodies as pure functions (issue 14): what each handler reads from its JSON
+ * body, without a connection or a store, so fuzz/fuzz_http.c can feed them any bytes. Each
+ * answers a result: ALD_OK, or the 400 the handler replies with reply_result (code
+ * "bad_json" or "bad_request", or the name check's own). Strings they set point into the
+ * JSON document, which the caller owns. ---- */
+
+struct ald_device_new;
+struct ald_device_change;
+struct ald_release_spec;
+
+/* The body as a JSON object into *out (the caller's, json_decref it); *out NULL on error,
+ * whose message shows the bytes jansson quotes outside printable ASCII as \xNN. */
+struct ald_result body_object(const uint8_t *body, size_t len, json_t **out);
+/* Every key of obj is in allowed (NULL-terminated); else "unknown field" quoting its first
+ * 64 bytes at most, cut where a UTF-8 character starts (utf8_cut). */
+struct ald_result body_fields(json_t *obj, const char *const *allowed);
+/* A required string field of at most max bytes, without NUL, into *out (NULL on error). */
+/* How many of the bytes of s to quote so that at most max are, and no UTF-8 character is
+ * cut in two: strlen(s) if that is at most max. */
+size_t utf8_cut(const char *s, size_t max);
+struct ald_result body_string(json_t *obj, const char *field, size_t max, const char **out);
+
+/* POST /v1/devices (h_devices.c): the batch form {"devices": [1..ALD_DEVICE_BATCH_MAX]}
+ * sets *list to the array and *n to its size; the single form sets *list NULL, *n 1. */
+struct ald_result devices_body_list(json_t *doc, json_t **list, size_t *n);
+/* One device of it into *it (its groups point into groups[ALD_GROUPS_MAX]): NULL, or what
+ * is wrong, written into why[cap] and prefixed with `at` ("devices[3]: "). */
+const char *device_new_parse(json_t *o, const char *at, struct ald_device_new *it,
+                             const char **groups, char *why, size_t cap);
+/* PATCH /v1/devices/{name} after its field check (h_devices.c): the change into *ch (its
+ * groups into groups[ALD_GROUPS_MAX]); NULL, or what is wrong (a constant sentence). */
+const char *device_change_parse(json_t *doc, struct ald_device_change *ch, const char **groups);
+/* POST /v1/products (h_fleet.c): {"name", "platform"}, the name checked as the service does. */
+struct ald_result product_body_parse(json_t *doc, const char **name, uint16_t *platform);
+/* POST /v1/products/{p}/releases after its field check (h_fleet.c): version, channel, notes
+ * and images (into sha[ALD_PLAN_MAX_STEPS]) into *spec; images that are not an array of
+ * 1..ALD_PLAN_MAX_STEPS leave spec->nimages 0, for the service to judge the rest first. */
+struct ald_result release_body_parse(json_t *doc, struct ald_release_spec *spec,
+                                     const char **sha);
+/* POST /v1/rollouts, first step (h_rollouts.c): the field check, product and release. */
+struct ald_result rollout_body_names(json_t *doc, const char **product, const char **release);
+/* Its second step, once rollouts are known to be on: the rest into *b. */
+struct rollout_body {
+    bool allow_empty, dry_run;
+    size_t offset, limit; /* a dry run's page of devices */
+    struct ald_rollout_rec ro; /* target_json, waves_json and the numbers */
+};
+struct ald_result rollout_body_parse(json_t *doc, struct rollout_body *b);
+/* POST /v1/tokens (h_tokens.c): {"name", "scope", "expires_at"? | "expires_in"?}, the expiry
+ * (ms since the epoch, 0: never) as read at `now`. */
+struct ald_result token_body_parse(json_t *doc, int64_t now, const char **name,
+                                   const char **scope, int64_t *expires_at);
+/* POST /v1/devices/{name}/updates (h_updates.c): {"images", "dry_run", "replace"}, the
+ * images into sha[ALD_PLAN_MAX_STEPS] and *n. */
+struct ald_result update_body_parse(json_t *doc, const char **sha, size_t *n, bool *dry_run,
+                                    bool *replace);
+
 /* ---- the live event stream (h_stream.c) ---- */
 
 /* Start the streams' lock, condition and ticker thread; false if that fails. */
