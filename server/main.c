@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pthread.h>
@@ -164,13 +165,50 @@ struct device_thread {
     bool running;
 };
 
+/* ---- net: the DTLS guard's counters, logged at most once per GUARD_LOG_S ---- */
+#define GUARD_LOG_S 10
+
+static void log_guard(struct ald_coap *coap, struct ald_guard_stats *last, time_t *at)
+{
+    struct ald_guard_stats s;
+    time_t now = time(NULL);
+    if (now - *at < GUARD_LOG_S || !ald_coap_guard_stats(coap, &s))
+        return;
+    uint64_t unanswered = s.cookies_sent - last->cookies_sent, dropped = s.throttled - last->throttled;
+    uint64_t bad = s.malformed - last->malformed, resets = s.resets - last->resets;
+    char span[24];
+    snprintf(span, sizeof span, "%lld", (long long)(now - *at));
+    *at = now;
+    if (resets) {
+        char n[24];
+        snprintf(n, sizeof n, "%llu", (unsigned long long)resets);
+        ald_log(ALD_LOG_INFO, "devices shook hands anew from the address of a session: "
+                "old sessions dropped", "count", n, NULL);
+    }
+    if (dropped || bad || unanswered > 100) {
+        char a[24], b[24], m[24]; /* counts over the last in_s seconds */
+        snprintf(a, sizeof a, "%llu", (unsigned long long)unanswered);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)dropped);
+        snprintf(m, sizeof m, "%llu", (unsigned long long)bad);
+        ald_log(ALD_LOG_WARN, "DTLS ClientHellos refused before any session state "
+                "(a flood?)", "cookies_sent", a, "rate_limited", b, "malformed", m,
+                "in_s", span, NULL);
+    }
+    *last = s;
+}
+/* ---- end net ---- */
+
 static void *serve_devices(void *arg)
 {
     struct device_thread *d = arg;
+    struct ald_guard_stats last = {0};
+    time_t logged = time(NULL);
     ald_event_actor_device(); /* what happens here, the devices report (events.h) */
-    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
         if (ald_coap_serve(d->coap, 200) != 0)
             ald_log(ALD_LOG_WARN, "device endpoint I/O error", NULL);
+        log_guard(d->coap, &last, &logged);
+    }
     return NULL;
 }
 
