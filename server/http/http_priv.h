@@ -44,6 +44,7 @@ struct ald_http {
     bool stopping;
     pthread_t ticker;
     bool ticker_running;
+    struct http_guard *guard; /* net: header deadline (http_guard.h) */
 };
 
 enum body_kind { BODY_NONE, BODY_JSON, BODY_IMAGE };
@@ -74,6 +75,7 @@ struct req {
     char method[16];
     char path[256];
     char location[192]; /* Location header of a 201, if set */
+    bool close_connection; /* net: the reply says "Connection: close" and the connection ends */
     struct ald_store *store; /* for reply_result's "did you mean" (suggest.h) */
 };
 
