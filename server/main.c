@@ -2,8 +2,8 @@
  * main.c - airliftd: settings, data directory, storage, the management API, signals.
  *
  * Startup: parse settings (exit 2), take the data directory and open the database (exit 3),
- * create the admin token on first start, bind the device endpoint and the HTTP API (exit 4),
- * write the port file. The device endpoint runs on its own thread (libcoap is single-
+ * bind the device endpoint and the HTTP API (exit 4: an address in use by anything), then
+ * create the admin token on first start, write the port file. The device endpoint runs on its own thread (libcoap is single-
  * threaded per context); the HTTP API on libmicrohttpd's workers; both reach the store and
  * the update service, which are thread-safe. On SIGTERM/SIGINT: stop the HTTP API (finish
  * requests), stop the device thread, close the database, exit 0. Signals are blocked in
@@ -281,12 +281,6 @@ int main(int argc, char **argv)
         ald_log(ALD_LOG_ERROR, "cannot open the store", "store", store_shown, "error", err, NULL);
         goto out;
     }
-    if (bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
-        ald_log(ALD_LOG_ERROR, "cannot create the first admin token", "store", store_shown,
-                "error", err, NULL);
-        exit_code = ALD_EXIT_DATA;
-        goto out;
-    }
     if (ald_updates_open(&updates, store, cfg.data_dir) != 0) {
         ald_log(ALD_LOG_ERROR, "out of memory", NULL);
         goto out;
@@ -323,6 +317,14 @@ int main(int argc, char **argv)
         ald_log(ALD_LOG_ERROR, "cannot start the HTTP API", "listen", cfg.http.text, "error",
                 err, NULL);
         exit_code = ALD_EXIT_BIND;
+        goto out;
+    }
+    /* net: only once both listeners are bound, so a start that fails on a port in use
+     * creates no admin token and prints none. */
+    if (bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot create the first admin token", "store", store_shown,
+                "error", err, NULL);
+        exit_code = ALD_EXIT_DATA;
         goto out;
     }
     snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),

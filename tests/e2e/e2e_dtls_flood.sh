@@ -8,10 +8,10 @@
 # are bench/attacks.sh's (bench/results/attacks.txt).
 BUILD=$1
 . "$(dirname "$0")/lib.sh"
-FLOOD=$(dirname "$0")/../attack/dtls_flood.py
 start_server
 sign_device_os
 device e1
+FLOOD=$(dirname "$0")/../attack/dtls_flood.py
 APP=$(app app1 1.0.0 65536)
 U=$(api_json POST /v1/devices/e1/updates "{\"images\":[\"$APP\"]}" | jq -r .id)
 python3 "$FLOOD" 127.0.0.1 "$COAP" 10000 >"$WORK/flood1.txt" &
