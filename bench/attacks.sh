@@ -31,12 +31,13 @@ api_ms() { # the median of 9 answer times of GET /v1/devices/base, in ms
 }
 base=$(update_s base)
 base_api=$(api_ms)
-python3 "$ATTACK/dtls_flood.py" 127.0.0.1 "$COAP" 10000 >"$WORK/f1" &
+python3 "$ATTACK/dtls_flood.py" 127.0.0.1 "$COAP" 10000 >"$WORK/flood1.txt" &
+FLOOD=$!
 sleep 0.2
 flood=$(update_s flood)
-python3 "$ATTACK/dtls_flood.py" 127.0.0.1 "$COAP" 10000 >"$WORK/f2"
-wait
-python3 "$ATTACK/http_attack.py" slowloris "$HTTP" 1000 10 13 >"$WORK/slow" &
+python3 "$ATTACK/dtls_flood.py" 127.0.0.1 "$COAP" 10000 >"$WORK/flood2.txt"
+wait "$FLOOD"
+python3 "$ATTACK/http_attack.py" slowloris "$HTTP" 1000 10 13 >"$WORK/slowloris.txt" &
 SLOW=$!
 sleep 2
 slow=$(update_s slow)
@@ -52,10 +53,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a / b}'; }
     echo
     echo "no attack:               update ${base} s; API answer (median of 9) ${base_api} ms"
     echo "DTLS ClientHello flood:  update ${flood} s ($(ratio "$flood" "$base")x)"
-    echo "                         $(cat "$WORK/f1")"
-    echo "                         $(cat "$WORK/f2")"
+    echo "                         $(cat "$WORK/flood1.txt")"
+    echo "                         $(cat "$WORK/flood2.txt")"
     echo "slowloris (1,000 conns): update ${slow} s ($(ratio "$slow" "$base")x); API answer ${slow_api} ms"
-    echo "                         $(cat "$WORK/slow")"
+    echo "                         $(cat "$WORK/slowloris.txt")"
     echo "smuggling, 2 x Content-Length:         $cl2"
     echo "smuggling, Content-Length + chunked:   $clte"
 } | tee "$RESULTS"

@@ -238,13 +238,13 @@ static bool hello_cookie(const uint8_t *d, size_t n, const uint8_t **cookie, siz
 /* Decide on one datagram read from g's socket: true to pass it to libcoap. */
 static bool admit(struct guard *g, int fd, const struct msghdr *msg, size_t n)
 {
-    const uint8_t *d = msg->msg_iov[0].iov_base;
     const struct sockaddr_in *peer = msg->msg_name;
     const uint8_t *cookie = NULL;
     size_t cookie_len = 0;
     if (msg->msg_iovlen < 1 || n > msg->msg_iov[0].iov_len || !peer ||
         msg->msg_namelen < sizeof *peer || peer->sin_family != AF_INET)
-        return true;
+        return true; /* not the one-buffer IPv4 read of libcoap 4.3.1: not ours to judge */
+    const uint8_t *d = msg->msg_iov[0].iov_base;
     if (n < REC_HDR + 1 || d[0] != CT_HANDSHAKE || d[REC_HDR] != HT_CLIENT_HELLO ||
         d[3] != 0 || d[4] != 0)
         return true; /* not a ClientHello of epoch 0: libcoap's */
