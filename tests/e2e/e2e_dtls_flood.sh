@@ -28,7 +28,7 @@ check "the flood got HelloVerifyRequests back (stateless answers)" \
     test "$(sed -n 's/.*verify_requests_seen=\([0-9]*\).*/\1/p' "$WORK/flood1.txt")" -gt 0
 for _ in $(seq 60); do grep -q "ClientHellos refused" "$WORK/airliftd.log" && break; sleep 0.5; done
 check "airliftd logged the refused ClientHellos (one line per 10 s at most)" \
-    grep -q "ClientHellos refused.*rate_limited=[1-9]" "$WORK/airliftd.log"
+    grep -q "ClientHellos refused.*cookies_sent=[1-9]" "$WORK/airliftd.log"
 lines=$(grep -c "ClientHellos refused" "$WORK/airliftd.log")
 check "the log lines are rate-limited ($lines for 20,000 ClientHellos)" test "$lines" -le 3
 finish
