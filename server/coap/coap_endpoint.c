@@ -170,6 +170,15 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
             c->sessions->prev = &sb->next;
         c->sessions = sb;
         coap_session_set_app_data(session, sb);
+        /* The cookie exchange the guard answered before libcoap saw this peer: its
+         * datagrams are among the 3 in and 2 out counted below, their bytes are here. */
+        const coap_address_t *r = coap_session_get_addr_remote(session);
+        uint32_t xin = 0, xout = 0;
+        if (c->guarded && r && r->addr.sa.sa_family == AF_INET &&
+            ald_guard_take_exchange(c->fd, &r->addr.sin, &xin, &xout)) {
+            sb->banked_in += xin;
+            sb->banked_out += xout;
+        }
     }
     if (!sb->identity[0] && request)
         identity_of(session, request, sb->identity);

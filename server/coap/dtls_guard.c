@@ -39,8 +39,18 @@ struct bucket {
     uint64_t last_ms;
 };
 
+/* The bytes of the cookie exchange the guard answered for one peer, until its session
+ * takes them (ald_guard_take_exchange). */
+struct exchange {
+    uint32_t ip;
+    uint16_t port; /* network order; 0: unused */
+    uint32_t in, out;
+};
+#define EXCHANGES 256
+
 struct guard {
     int fd; /* -1: free slot */
+    struct exchange exchanges[EXCHANGES];
     ald_guard_reset_fn reset;
     void *arg;
     struct ald_guard_stats stats;
@@ -265,6 +275,12 @@ static bool admit(struct guard *g, int fd, const struct msghdr *msg, size_t n)
     if (!cookie_ok(peer, cookie, cookie_len)) {
         send_verify_request(fd, d, peer);
         g->stats.cookies_sent++;
+        struct exchange *x = &g->exchanges[(peer->sin_addr.s_addr * 2654435761u ^
+                                            peer->sin_port) % EXCHANGES];
+        x->ip = peer->sin_addr.s_addr;
+        x->port = peer->sin_port;
+        x->in = (uint32_t)n;
+        x->out = REC_HDR + HS_HDR + 3 + COOKIE_LEN;
         return false;
     }
     g->stats.cookies_ok++;
@@ -356,6 +372,25 @@ void ald_guard_detach(int fd)
         g->fd = -1;
     }
     pthread_mutex_unlock(&lock);
+}
+
+bool ald_guard_take_exchange(int fd, const struct sockaddr_in *peer, uint32_t *in,
+                             uint32_t *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&lock);
+    struct guard *g = guard_of(fd);
+    struct exchange *x = g ? &g->exchanges[(peer->sin_addr.s_addr * 2654435761u ^
+                                            peer->sin_port) % EXCHANGES]
+                           : NULL;
+    if (x && x->port == peer->sin_port && x->ip == peer->sin_addr.s_addr) {
+        *in = x->in;
+        *out = x->out;
+        x->port = 0;
+        found = true;
+    }
+    pthread_mutex_unlock(&lock);
+    return found;
 }
 
 void ald_guard_stats(int fd, struct ald_guard_stats *out)

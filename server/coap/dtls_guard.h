@@ -49,6 +49,11 @@ typedef bool (*ald_guard_reset_fn)(void *arg, const struct sockaddr_in *peer);
 int ald_guard_attach(int fd, ald_guard_reset_fn reset, void *arg);
 /* Stop guarding fd (before it is closed). */
 void ald_guard_detach(int fd);
+/* The record bytes (UDP payloads) of the last cookie exchange the guard answered for peer
+ * on fd: its ClientHello in, the HelloVerifyRequest out. Each is given once, to the peer's
+ * session for its wire accounting. Returns false if there is none. */
+bool ald_guard_take_exchange(int fd, const struct sockaddr_in *peer, uint32_t *in,
+                             uint32_t *out);
 /* The counters of guarded socket fd (zeros if it is not guarded). */
 void ald_guard_stats(int fd, struct ald_guard_stats *out);
 /* True once libcoap's OpenSSL context has taken the guard's cookie callbacks. Without them

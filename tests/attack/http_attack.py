@@ -18,7 +18,7 @@ import time
 
 def slowloris(port, count, sources, seconds):
     sel = selectors.DefaultSelector()
-    conns, refused = [], 0
+    conns, refused, opened = [], 0, {}
     for i in range(count):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind((f"127.0.0.{2 + i % sources}", 0))
@@ -32,6 +32,7 @@ def slowloris(port, count, sources, seconds):
             s.close()
             continue
         conns.append(s)
+        opened[s] = time.monotonic()
     head = b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 4096
     sent = {s: 0 for s in conns}
     alive = set(conns)
@@ -49,7 +50,7 @@ def slowloris(port, count, sources, seconds):
             except OSError:
                 alive.discard(s)
                 sel.unregister(s)
-                cut_at.append(time.monotonic() - start)
+                cut_at.append(time.monotonic() - opened[s])
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             for key, _ in sel.select(timeout=max(0, deadline - time.monotonic())):
@@ -61,7 +62,8 @@ def slowloris(port, count, sources, seconds):
                 if not data and s in alive:
                     alive.discard(s)
                     sel.unregister(s)
-                    cut_at.append(time.monotonic() - start)
+                    cut_at.append(time.monotonic() - opened[s])
+    # each connection's age when the server closed it
     early = sum(1 for t in cut_at if t < 1.5)   # refused at accept (per-address bound)
     late = len(cut_at) - early                  # cut at the header deadline
     first_late = min((t for t in cut_at if t >= 1.5), default=0)
