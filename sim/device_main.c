@@ -9,7 +9,7 @@
  *   airlift-device show DIR [--json]
  *   airlift-device provision DIR --server ADDR:PORT --identity ID --psk HEX
  *   airlift-device run DIR [--until-idle] [--never-confirm] [--crash-at-boot] [--sleep S]
- *                          [--loss P] [--latency MS] [--bandwidth BPS] ...
+ *                          [--loss P] [--latency MS] [--bandwidth BPS] [--same-port] ...
  *
  * Exit codes: 0 ok, 1 internal error, 2 usage, 3 file error, 4 image refused by the device,
  * 5 key error, 8 the install was reverted.
