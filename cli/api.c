@@ -257,6 +257,8 @@ int cli_api(struct cli *cli, const struct cli_server *srv, const char *method, c
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
     if (b.len)
         *reply = json_loadb((const char *)b.data, b.len, 0, NULL);
+    if (*reply && !cli->json) /* net: devices' and users' text, safe for the terminal */
+        cli_json_escape_strings(*reply);
     if (*status < 300 && b.len && !*reply) {
         /* A success that is not JSON: something else answers at that URL. */
         rc = cli_error(cli, CLI_EXIT_SERVER, "%s answered %s %s with something that is not "
@@ -277,6 +279,8 @@ out:
 int cli_api_error(struct cli *cli, const struct cli_server *srv, long status, json_t *reply)
 {
     json_t *err = json_object_get(reply, "error");
+    if (!cli->json) /* net: the message may quote devices' and users' text */
+        cli_json_escape_strings(err);
     const char *msg = json_string_value(json_object_get(err, "message"));
     if (status == 401) /* revoked and expired tokens say so in msg (issue 14) */
         return cli_error(cli, CLI_EXIT_AUTH, "the server refused the API token%s%s: %s "

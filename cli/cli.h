@@ -106,6 +106,20 @@ extern const struct cli_command cli_fleet_group;   /* issue 12: fleet versions *
 extern const struct cli_command cli_usage_command; /* issue 12: usage */
 extern const struct cli_command cli_tokens_group;  /* issue 14: tokens create|list|revoke */
 
+/* ---- net: text that devices and users wrote, made safe for a terminal (cli/escape.c) ---- */
+
+/*
+ * Copy in to out (at most cap bytes, NUL-terminated; out NULL: only count) with every
+ * control character (C0, DEL, and C1 whether UTF-8-encoded or a stray byte) written as
+ * \xNN (two lower-case hex digits of the code point). Returns the length of the whole
+ * escaped text (without the NUL), as snprintf does.
+ */
+size_t cli_escape(const char *in, char *out, size_t cap);
+/* Escape, as cli_escape, every string value in v (object keys are the server's own). Every
+ * API reply and event goes through it before human-readable output (not --json: JSON
+ * escapes control characters itself, and its readers need the exact text). */
+void cli_json_escape_strings(json_t *v);
+
 /* A rollout device's state in words ("hand_flashed": "flashed by hand"; cli/util.c). */
 const char *cli_rollout_state_words(const char *state);
 

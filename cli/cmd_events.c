@@ -58,6 +58,8 @@ static const char *ref(json_t *v, char *buf, size_t cap)
 static int print_event(struct events_run *run, json_t *ev)
 {
     char upd[24], rollout[24], id[24];
+    if (!run->cli->json) /* net: devices' and users' text, safe for the terminal */
+        cli_json_escape_strings(ev);
     json_t *data = json_object_get(ev, "data");
     char *text = json_object_size(data) ? json_dumps(data, JSON_COMPACT) : NULL;
     const char *device = json_string_value(json_object_get(ev, "device"));

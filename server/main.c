@@ -2,8 +2,8 @@
  * main.c - airliftd: settings, data directory, storage, the management API, signals.
  *
  * Startup: parse settings (exit 2), take the data directory and open the database (exit 3),
- * create the admin token on first start, bind the device endpoint and the HTTP API (exit 4),
- * write the port file. The device endpoint runs on its own thread (libcoap is single-
+ * bind the device endpoint and the HTTP API (exit 4: an address in use by anything), then
+ * create the admin token on first start, write the port file. The device endpoint runs on its own thread (libcoap is single-
  * threaded per context); the HTTP API on libmicrohttpd's workers; both reach the store and
  * the update service, which are thread-safe. On SIGTERM/SIGINT: stop the HTTP API (finish
  * requests), stop the device thread, close the database, exit 0. Signals are blocked in
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pthread.h>
@@ -235,13 +236,50 @@ struct device_thread {
     bool running;
 };
 
+/* ---- net: the DTLS guard's counters, logged at most once per GUARD_LOG_S ---- */
+#define GUARD_LOG_S 10
+
+static void log_guard(struct ald_coap *coap, struct ald_guard_stats *last, time_t *at)
+{
+    struct ald_guard_stats s;
+    time_t now = time(NULL);
+    if (now - *at < GUARD_LOG_S || !ald_coap_guard_stats(coap, &s))
+        return;
+    uint64_t unanswered = s.cookies_sent - last->cookies_sent, dropped = s.throttled - last->throttled;
+    uint64_t bad = s.malformed - last->malformed, resets = s.resets - last->resets;
+    char span[24];
+    snprintf(span, sizeof span, "%lld", (long long)(now - *at));
+    *at = now;
+    if (resets) {
+        char n[24];
+        snprintf(n, sizeof n, "%llu", (unsigned long long)resets);
+        ald_log(ALD_LOG_INFO, "devices shook hands anew from the address of a session: "
+                "old sessions dropped", "count", n, NULL);
+    }
+    if (dropped || bad || unanswered > 100) {
+        char a[24], b[24], m[24]; /* counts over the last in_s seconds */
+        snprintf(a, sizeof a, "%llu", (unsigned long long)unanswered);
+        snprintf(b, sizeof b, "%llu", (unsigned long long)dropped);
+        snprintf(m, sizeof m, "%llu", (unsigned long long)bad);
+        ald_log(ALD_LOG_WARN, "DTLS ClientHellos refused before any session state "
+                "(a flood?)", "cookies_sent", a, "rate_limited", b, "malformed", m,
+                "in_s", span, NULL);
+    }
+    *last = s;
+}
+/* ---- end net ---- */
+
 static void *serve_devices(void *arg)
 {
     struct device_thread *d = arg;
+    struct ald_guard_stats last = {0};
+    time_t logged = time(NULL);
     ald_event_actor_device(); /* what happens here, the devices report (events.h) */
-    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
         if (ald_coap_serve(d->coap, 200) != 0)
             ald_log(ALD_LOG_WARN, "device endpoint I/O error", NULL);
+        log_guard(d->coap, &last, &logged);
+    }
     return NULL;
 }
 
@@ -344,12 +382,6 @@ int main(int argc, char **argv)
         ald_log(ALD_LOG_ERROR, "cannot open the store", "store", store_shown, "error", err, NULL);
         goto out;
     }
-    if (bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
-        ald_log(ALD_LOG_ERROR, "cannot create the first admin token", "store", store_shown,
-                "error", err, NULL);
-        exit_code = ALD_EXIT_DATA;
-        goto out;
-    }
     if (ald_updates_open(&updates, store, cfg.data_dir) != 0) {
         ald_log(ALD_LOG_ERROR, "out of memory", NULL);
         goto out;
@@ -389,6 +421,14 @@ int main(int argc, char **argv)
         goto out;
     }
     ald_http_set_metrics_public(http, cfg.metrics_public); /* issue 15 (ops) */
+    /* net: only once both listeners are bound, so a start that fails on a port in use
+     * creates no admin token and prints none. */
+    if (bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot create the first admin token", "store", store_shown,
+                "error", err, NULL);
+        exit_code = ALD_EXIT_DATA;
+        goto out;
+    }
     snprintf(port_text, sizeof port_text, "%u\n%u\n", (unsigned)ald_http_port(http),
              (unsigned)ald_coap_bound_port(devices.coap));
     if (cfg.port_file[0]) {

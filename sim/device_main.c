@@ -9,7 +9,7 @@
  *   airlift-device show DIR [--json]
  *   airlift-device provision DIR --server ADDR:PORT --identity ID --psk HEX
  *   airlift-device run DIR [--until-idle] [--never-confirm] [--crash-at-boot] [--sleep S]
- *                          [--loss P] [--latency MS] [--bandwidth BPS] ...
+ *                          [--loss P] [--latency MS] [--bandwidth BPS] [--same-port] ...
  *
  * Exit codes: 0 ok, 1 internal error, 2 usage, 3 file error, 4 image refused by the device,
  * 5 key error, 8 the install was reverted.
@@ -65,7 +65,7 @@ static void usage(FILE *out)
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm] [--crash-at-boot]\n"
             "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
-            "          [--mtu BYTES] [--block2]\n"
+            "          [--mtu BYTES] [--block2] [--same-port]\n"
             "                                 live: boot, report, download, install, confirm\n");
 }
 
@@ -515,11 +515,32 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
     unsigned removed = 0; /* "removed" answers in a row (al_agent_removed_backoff_s) */
     if (use_link) {
         struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(port)};
+        struct sim_link_config same = *lk;
+        char port_file[600];
+        snprintf(port_file, sizeof port_file, "%s/link-port", d->dir);
+        if (same.same_port) { /* the port of the run before this one (a reset), if any */
+            FILE *f = fopen(port_file, "r");
+            unsigned p = 0;
+            if (f && fscanf(f, "%5u", &p) == 1 && p < 65536)
+                same.source_port = (uint16_t)p;
+            if (f)
+                fclose(f);
+        }
         if (inet_pton(AF_INET, d->conf.server, &srv.sin_addr) != 1 ||
-            sim_link_start(&link, lk, &srv, &port) != 0) {
-            fprintf(stderr, "%s: cannot start the simulated link\n", prog);
+            sim_link_start(&link, &same, &srv, &port) != 0) {
+            fprintf(stderr, "%s: cannot start the simulated link%s\n", prog,
+                    same.same_port ? " (is its source port, in DIR/link-port, taken?)" : "");
             return EXIT_INTERNAL;
         }
+        if (same.same_port && !same.source_port) {
+            char text[16];
+            snprintf(text, sizeof text, "%u\n", (unsigned)sim_link_source_port(link));
+            if (alc_write_file_atomic(port_file, text, strlen(text)) != 0)
+                fprintf(stderr, "%s: cannot write %s\n", prog, port_file);
+        }
+        if (same.same_port)
+            printf("link: source port %u (kept across resets)\n",
+                   (unsigned)sim_link_source_port(link));
     }
     struct al_coap_config cc = {use_link ? "127.0.0.1" : d->conf.server, port, d->conf.identity,
                                 d->conf.psk, d->conf.psk_len, d->conf.insecure, 20000,
@@ -659,6 +680,7 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--latency") == 0 && v) { lk.latency_ms = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
         else if (strcmp(a, "--bandwidth") == 0 && v) { lk.bandwidth_bps = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
         else if (strcmp(a, "--link") == 0) use_link = true;
+        else if (strcmp(a, "--same-port") == 0) { lk.same_port = true; use_link = true; }
         else if (strcmp(a, "--block2") == 0) b.block2 = true;
         else if (strcmp(a, "--mtu") == 0 && v) {
             unsigned long m = strtoul(v, NULL, 10);

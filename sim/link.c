@@ -123,14 +123,17 @@ static void deliver_due(struct sim_link *l)
  */
 static void remap(struct sim_link *l)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0 || connect(fd, (const struct sockaddr *)&l->server, sizeof l->server) != 0) {
+    int fd = l->cfg.same_port ? -1 : socket(AF_INET, SOCK_DGRAM, 0);
+    if (l->cfg.same_port) {
+        /* No NAT (a private APN, an NB-IoT modem): the same source port as before. */
+    } else if (fd < 0 || connect(fd, (const struct sockaddr *)&l->server, sizeof l->server) != 0) {
         if (fd >= 0)
             close(fd);
         return; /* keep the old mapping */
+    } else {
+        close(l->server_fd);
+        l->server_fd = fd;
     }
-    close(l->server_fd);
-    l->server_fd = fd;
     for (size_t i = 0; i < l->queued;) {
         if (!l->queue[i]->up) {
             free(l->queue[i]);
@@ -190,6 +193,14 @@ int sim_link_start(struct sim_link **out, const struct sim_link_config *cfg,
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (l->server_fd >= 0 && cfg->same_port) { /* the port the device had before its reset */
+        struct sockaddr_in src = a;
+        int on = 1;
+        src.sin_port = htons(cfg->source_port);
+        (void)setsockopt(l->server_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(l->server_fd, (struct sockaddr *)&src, sizeof src) != 0)
+            goto fail;
+    }
     if (l->device_fd < 0 || l->server_fd < 0 || bind(l->device_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
         getsockname(l->device_fd, (struct sockaddr *)&a, &len) != 0 ||
         connect(l->server_fd, (const struct sockaddr *)server, sizeof *server) != 0)
@@ -206,6 +217,15 @@ fail:
         close(l->server_fd);
     free(l);
     return -1;
+}
+
+uint16_t sim_link_source_port(const struct sim_link *l)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    if (getsockname(l->server_fd, (struct sockaddr *)&a, &len) != 0)
+        return 0;
+    return ntohs(a.sin_port);
 }
 
 const struct sim_link_stats *sim_link_stats(const struct sim_link *l)

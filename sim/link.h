@@ -22,6 +22,8 @@ struct sim_link_config {
     uint32_t latency_ms;  /* one-way delay */
     uint32_t bandwidth_bps; /* 0: unlimited; else serialisation delay per byte */
     uint32_t seed;
+    bool same_port;       /* no NAT: the server sees one source port, across device sockets */
+    uint16_t source_port; /* with same_port: that port (0: any free one, see sim_link_source_port) */
 };
 
 struct sim_link_stats {
@@ -36,6 +38,8 @@ struct sim_link;
 int sim_link_start(struct sim_link **out, const struct sim_link_config *cfg,
                    const struct sockaddr_in *server, uint16_t *local_port);
 const struct sim_link_stats *sim_link_stats(const struct sim_link *l);
+/* The source port the server sees (with same_port, the same for the link's whole life). */
+uint16_t sim_link_source_port(const struct sim_link *l);
 void sim_link_stop(struct sim_link *l);
 
 #endif

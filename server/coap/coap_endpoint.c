@@ -8,6 +8,7 @@
 #include "coap_request.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "airlift/proto.h"
 #include "airlift/wire.h"
 #include "metrics.h"
+#include "dtls_guard.h"
 
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
@@ -30,6 +32,7 @@
 #define PLAIN_OVERHEAD 24 /* plain CoAP: header, token, options, estimated per message */
 #define ACCOUNT_EVERY 16384 /* report wire bytes to the service at least this often */
 #define SESSION_IDLE_S 30 /* a silent device's session ends after this */
+#define MAX_HANDSHAKES 100 /* sessions shaking hands at once (all past the cookie exchange) */
 
 /*
  * Wire bytes of one device session. Under DTLS they are exact: OpenSSL's BIO counters of
@@ -55,6 +58,8 @@ struct ald_coap {
     coap_endpoint_t *ep;
     struct ald_device_ops ops;
     uint16_t port;
+    int fd; /* the endpoint's socket (libcoap's), -1 if not found */
+    bool guarded; /* fd is behind the DTLS guard (dtls_guard.h) */
     uint8_t key[ALD_PSK_MAX];
     coap_bin_const_t key_bin;
     struct session_bytes *sessions; /* every session seen and not yet deleted */
@@ -162,6 +167,15 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
             c->sessions->prev = &sb->next;
         c->sessions = sb;
         coap_session_set_app_data(session, sb);
+        /* The cookie exchange the guard answered before libcoap saw this peer: its
+         * datagrams are among the 3 in and 2 out counted below, their bytes are here. */
+        const coap_address_t *r = coap_session_get_addr_remote(session);
+        uint32_t xin = 0, xout = 0;
+        if (c->guarded && r && r->addr.sa.sa_family == AF_INET &&
+            ald_guard_take_exchange(c->fd, &r->addr.sin, &xin, &xout)) {
+            sb->banked_in += xin;
+            sb->banked_out += xout;
+        }
     }
     if (!sb->identity[0] && request)
         identity_of(session, request, sb->identity);
@@ -459,6 +473,69 @@ static const coap_bin_const_t *validate_identity(coap_bin_const_t *identity, coa
     return &c->key_bin;
 }
 
+/*
+ * The socket libcoap bound for our endpoint: the newest UDP socket of this process bound to
+ * addr (libcoap 4.3.1 does not say which it is). -1 if none.
+ */
+static int endpoint_socket(const struct sockaddr_in *addr)
+{
+    int found = -1;
+    for (int fd = 0; fd < 4096; fd++) {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        int type = 0;
+        socklen_t tl = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_DGRAM ||
+            getsockname(fd, (struct sockaddr *)&a, &len) != 0 || a.sin_family != AF_INET)
+            continue;
+        if (a.sin_port == addr->sin_port && a.sin_addr.s_addr == addr->sin_addr.s_addr)
+            found = fd;
+    }
+    return found;
+}
+
+/*
+ * Bind a probe socket to addr without SO_REUSEADDR: it fails if anything holds the address
+ * (libcoap binds with SO_REUSEADDR, which Linux lets two UDP sockets share). Returns 0, or
+ * -1 with err set.
+ */
+static int address_free(const struct sockaddr_in *addr, const char *text, char *err, size_t errlen)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int rc = fd >= 0 && bind(fd, (const struct sockaddr *)addr, sizeof *addr) == 0 ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "cannot listen on %s:%u (udp): %s", text,
+                 (unsigned)ntohs(addr->sin_port),
+                 errno == EADDRINUSE ? "the address is already in use" : strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* The guard's reset: a peer that shook hands anew from the address:port of an established
+ * session has reset; that session goes (its bytes are counted first). */
+static bool reset_peer(void *arg, const struct sockaddr_in *peer)
+{
+    struct ald_coap *c = arg;
+    for (struct session_bytes *sb = c->sessions; sb; sb = sb->next) {
+        const coap_address_t *r = coap_session_get_addr_remote(sb->session);
+        if (!r || r->addr.sa.sa_family != AF_INET || r->addr.sin.sin_port != peer->sin_port ||
+            r->addr.sin.sin_addr.s_addr != peer->sin_addr.s_addr)
+            continue;
+        coap_session_t *s = sb->session;
+        if (coap_session_get_type(s) != COAP_SESSION_TYPE_SERVER ||
+            coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED)
+            return false; /* still shaking hands: a retransmitted ClientHello is its own */
+        forget_session(c, sb);
+        /* libcoap 4.3.1 frees a server session only when it times out; as a client session
+         * with its last reference released, it is freed now and leaves the endpoint. */
+        coap_session_set_type_client(s);
+        coap_session_release(s);
+        return true;
+    }
+    return false;
+}
+
 int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
                    unsigned idle_s, const struct ald_device_ops *ops, char *err, size_t errlen)
 {
@@ -468,6 +545,7 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    c->fd = -1;
     coap_startup();
     c->ops = *ops;
     c->ctx = coap_new_context(NULL);
@@ -482,6 +560,7 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
         goto fail_quiet;
     }
     coap_context_set_session_timeout(c->ctx, idle_s ? idle_s : SESSION_IDLE_S);
+    coap_context_set_max_handshake_sessions(c->ctx, MAX_HANDSHAKES);
     coap_register_event_handler(c->ctx, on_event);
     if (!insecure) {
         coap_dtls_spsk_t psk;
@@ -507,12 +586,21 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
         goto fail_quiet;
     }
     a.addr.sin.sin_port = htons(port);
+    if (address_free(&a.addr.sin, addr, err, errlen) != 0)
+        goto fail_quiet;
     c->ep = coap_new_endpoint(c->ctx, &a, insecure ? COAP_PROTO_UDP : COAP_PROTO_DTLS);
     if (!c->ep) {
         snprintf(err, errlen, "cannot listen on %s:%u (udp)", addr, port);
         goto fail_quiet;
     }
     c->port = port;
+    /* One owner per port: with SO_REUSEADDR off again, no later socket can share it. */
+    c->fd = endpoint_socket(&a.addr.sin);
+    int off = 0;
+    if (c->fd >= 0)
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+    if (!insecure && c->fd >= 0 && ald_guard_attach(c->fd, reset_peer, c) == 0)
+        c->guarded = true;
     registry[slot] = c;
 
     coap_resource_t *r = coap_resource_init(coap_make_str_const("i"), 0);
@@ -540,6 +628,15 @@ uint16_t ald_coap_bound_port(const struct ald_coap *c)
     return c->port;
 }
 
+bool ald_coap_guard_stats(const struct ald_coap *c, struct ald_guard_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!c->guarded)
+        return false;
+    ald_guard_stats(c->fd, out);
+    return true;
+}
+
 int ald_coap_serve(struct ald_coap *c, uint32_t timeout_ms)
 {
     return coap_io_process(c->ctx, timeout_ms) < 0 ? -1 : 0;
@@ -551,6 +648,8 @@ void ald_coap_stop(struct ald_coap *c)
         return;
     while (c->sessions) /* sessions still open: count their bytes before they go */
         forget_session(c, c->sessions);
+    if (c->guarded)
+        ald_guard_detach(c->fd);
     coap_free_context(c->ctx);
     for (int i = 0; i < MAX_ENDPOINTS; i++)
         if (registry[i] == c)

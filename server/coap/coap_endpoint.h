@@ -12,17 +12,21 @@
 #include <stdint.h>
 
 #include "device_ops.h"
+#include "dtls_guard.h"
 
 struct ald_coap;
 
 /*
- * Listen on addr:port (numeric IPv4; port 0 picks one). insecure: plain CoAP instead of DTLS,
- * for development only. A session silent for idle_s seconds ends (0: 30 s). Returns 0, or -1
+ * Listen on addr:port (numeric IPv4; port 0 picks one), refusing an address any other socket
+ * holds. insecure: plain CoAP instead of DTLS, for development only. A session silent for idle_s seconds ends (0: 30 s). Returns 0, or -1
  * with err set.
  */
 int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
                    unsigned idle_s, const struct ald_device_ops *ops, char *err, size_t errlen);
 uint16_t ald_coap_bound_port(const struct ald_coap *c);
+/* The DTLS guard's counters (dtls_guard.h). Returns false (and zeros) if the endpoint is not
+ * guarded (plain CoAP). */
+bool ald_coap_guard_stats(const struct ald_coap *c, struct ald_guard_stats *out);
 /* Serve for up to timeout_ms; returns -1 on a fatal I/O error. */
 int ald_coap_serve(struct ald_coap *c, uint32_t timeout_ms);
 void ald_coap_stop(struct ald_coap *c);

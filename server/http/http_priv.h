@@ -45,6 +45,7 @@ struct ald_http {
     pthread_t ticker;
     bool ticker_running;
     bool metrics_public; /* issue 15 (ops): GET /metrics without a token (atomic access) */
+    struct http_guard *guard; /* net: header deadline (http_guard.h) */
 };
 
 enum body_kind { BODY_NONE, BODY_JSON, BODY_IMAGE };
@@ -75,6 +76,7 @@ struct req {
     char method[16];
     char path[256];
     char location[192]; /* Location header of a 201, if set */
+    bool close_connection; /* net: the reply says "Connection: close" and the connection ends */
     struct ald_store *store; /* for reply_result's "did you mean" (suggest.h) */
 };
 

@@ -20,6 +20,8 @@ enum MHD_Result send_reply(struct MHD_Connection *c, struct req *r, unsigned sta
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (r->location[0])
         MHD_add_response_header(resp, "Location", r->location);
+    if (r->close_connection)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->replied = true;
     r->status = status;
     ret = MHD_queue_response(c, status, resp);

@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "events.h"
+#include "http_guard.h"
 #include "http_priv.h"
 #include "log.h"
 #include "metrics.h"
@@ -251,7 +252,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct ald_http *h = cls;
     struct req *r = *con_cls;
 
-    if (!r) {
+    if (!r || r == (void *)&http_guard_bad_path) {
+        bool bad_path = r != NULL; /* net: http_guard_on_uri refused the raw path */
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
@@ -260,6 +262,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->store = h->store;
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
+        /* ---- net: refused before routing (http_guard.h) ---- */
+        http_guard_headers_done(c);
+        const char *ambiguous = http_guard_ambiguous(c);
+        if (bad_path || ambiguous) {
+            r->close_connection = true;
+            if (bad_path)
+                return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_path",
+                                   "the path has an encoded slash (%%2F) or NUL (%%00)");
+            return reply_error(c, r, MHD_HTTP_BAD_REQUEST, "ambiguous_request",
+                               "ambiguous message framing: %s", ambiguous);
+        }
+        /* ---- end net ---- */
         return begin(h, c, r, url, method);
     }
     if (*upload_data_size) {
@@ -285,8 +299,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct req *r = *con_cls;
     char status[8], ms[24];
-    if (!r)
+    (void)cls;
+    http_guard_reply_done(c); /* net: the next request's headers have a deadline again */
+    if (!r || r == (void *)&http_guard_bad_path) {
+        *con_cls = NULL;
         return;
+    }
     snprintf(status, sizeof status, "%u", r->status);
     int64_t elapsed = ald_now_ms() - r->started_ms;
     snprintf(ms, sizeof ms, "%" PRId64, elapsed);
@@ -351,8 +369,10 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
     h->updates = updates;
     h->rollouts = rollouts;
     h->data_dir = data_dir;
-    if (!streams_init(h)) {
+    h->guard = http_guard_start(); /* net */
+    if (!h->guard || !streams_init(h)) {
         snprintf(err, errlen, "cannot start the event stream thread");
+        http_guard_stop(h->guard);
         free(h);
         h = NULL;
         goto out;
@@ -376,6 +396,10 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
         h, MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        /* net: slow and ambiguous requests (http_guard.h) */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)ALD_HTTP_PER_ADDRESS_CONNECTIONS,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_on_connection, h->guard,
+        MHD_OPTION_URI_LOG_CALLBACK, http_guard_on_uri, h->guard,
         MHD_OPTION_ARRAY, use_tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available?)",
@@ -390,6 +414,7 @@ out:
     if (rc != 0 && h) {
         streams_stop(h);
         streams_destroy(h);
+        http_guard_stop(h->guard);
         free(h);
     }
     return rc;
@@ -418,5 +443,6 @@ void ald_http_stop(struct ald_http *h)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     streams_destroy(h);
+    http_guard_stop(h->guard);
     free(h);
 }

@@ -156,3 +156,16 @@ wait_device_reported() {
     echo "device $1 never reported" >&2
     return 1
 }
+
+# ---- net ----
+# kill_mid_download ID BYTES: wait until update ID's device holds more than BYTES, then kill
+# the device ($DEVICE_PID) with SIGKILL (a power cut); sets OFFSET to what it held then.
+kill_mid_download() {
+    for _ in $(seq 400); do
+        OFFSET=$(api GET "/v1/updates/$1" | jq .progress.offset)
+        [ "$OFFSET" -gt "$2" ] && break
+        sleep 0.02
+    done
+    kill -9 "$DEVICE_PID"; wait "$DEVICE_PID" 2>/dev/null
+}
+# ---- end net ----
