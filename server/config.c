@@ -34,6 +34,8 @@ const char ald_usage_text[] =
     "  --http-threads N         HTTP worker threads, 1..64 (default 4)\n"
     "  --workers N              threads that make patches and compressed images, 1..64\n"
     "                           (default: 2, or 1 on a single core)\n"
+    "  --web-root DIR           serve the web console from DIR (default: the copy built\n"
+    "                           into airliftd)\n"
     "  -h, --help               print this help and exit\n"
     "  --version                print the version and exit\n"
     "\n"
@@ -240,6 +242,11 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         *(threads ? &cfg->http_threads : &cfg->coap_idle_s) = (unsigned)n;
+    } else if (!strcmp(key, "web-root")) { /* issue 13 (console) */
+        if (!value[0] || !copy_str(cfg->web_root, sizeof cfg->web_root, value)) {
+            snprintf(err, errlen, "--web-root: empty or too long");
+            goto out;
+        }
     } else if (!strcmp(key, "workers")) {
         char *end;
         unsigned long n;
@@ -325,7 +332,7 @@ static bool takes_value(const char *name)
                                              "config",       "log-level",        "log-format",
                                              "admin-token-file", "port-file",    "http-threads",
                                              "coap-security", "coap-idle-timeout", "store"};
-    if (!strcmp(name, "workers"))
+    if (!strcmp(name, "workers") || !strcmp(name, "web-root"))
         return true;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))

@@ -26,6 +26,7 @@
 #include "coap_endpoint.h"
 #include "config.h"
 #include "events.h"
+#include "h_static.h"
 #include "http_api.h"
 #include "log.h"
 #include "rollouts.h"
@@ -280,6 +281,18 @@ int main(int argc, char **argv)
         goto out;
     }
     devices.running = true;
+    if (cfg.web_root[0]) { /* issue 13 (console): --web-root must hold the console */
+        char index[ALD_PATH_MAX + 16];
+        struct stat st;
+        snprintf(index, sizeof index, "%s/index.html", cfg.web_root);
+        if (stat(index, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ald_log(ALD_LOG_ERROR, "--web-root has no index.html", "web_root", cfg.web_root,
+                    NULL);
+            exit_code = ALD_EXIT_USAGE;
+            goto out;
+        }
+    }
+    ald_http_web_root(cfg.web_root);
     if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, updates, rollouts,
                        cfg.data_dir, err, sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot start the HTTP API", "listen", cfg.http.text, "error",

@@ -75,6 +75,11 @@ struct req {
     char path[256];
     char location[192]; /* Location header of a 201, if set */
     struct ald_store *store; /* for reply_result's "did you mean" (suggest.h) */
+    /* issue 13 (console): the request target as it came, before libmicrohttpd decoded it
+     * (router.c's on_uri), for h_static.c's path checks. */
+    bool begun;
+    bool raw_too_long;
+    char raw_path[512];
 };
 
 /* ---- request parsing (parse.c); each queues the 400 itself and returns NULL/false ---- */
@@ -162,5 +167,8 @@ HANDLER(h_rollout_act);
 /* issue 12 (cli): the fleet questions (h_fleetq.c) */
 HANDLER(h_fleet_versions);
 HANDLER(h_usage_list);
+/* issue 13 (console): the console's files (h_static.c) and the caller's token (h_tokens.c) */
+HANDLER(h_static);
+HANDLER(h_whoami);
 
 #endif

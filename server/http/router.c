@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "events.h"
+#include "h_static.h"
 #include "http_priv.h"
 #include "log.h"
 #include "reply.h"
@@ -65,6 +66,8 @@ static const struct route routes[] = {
     /* issue 12 (cli): the fleet questions */
     {"GET", "/v1/fleet/versions", ALD_SCOPE_READ, BODY_NONE, h_fleet_versions},
     {"GET", "/v1/usage", ALD_SCOPE_READ, BODY_NONE, h_usage_list},
+    /* issue 13 (console): who the caller's token is */
+    {"GET", "/v1/whoami", ALD_SCOPE_READ, BODY_NONE, h_whoami},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -173,6 +176,9 @@ static enum MHD_Result begin(struct ald_http *h, struct MHD_Connection *c, struc
             r->route = &routes[i];
     }
     if (!r->route) {
+        /* issue 13 (console): a path outside /v1 that no route has is the console's */
+        if (!path_known && ald_static_path(url))
+            return h_static(h, c, r);
         if (path_known)
             return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                "%s is not allowed on this resource", r->method);
@@ -236,11 +242,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct ald_http *h = cls;
     struct req *r = *con_cls;
 
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
+    if (!r || !r->begun) {
+        if (!r && !(r = calloc(1, sizeof *r)))
             return MHD_NO;
         *con_cls = r;
+        r->begun = true;
         r->started_ms = ald_now_ms();
         r->store = h->store;
         snprintf(r->method, sizeof r->method, "%s", method);
@@ -265,6 +271,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
 }
 
+/* issue 13 (console): libmicrohttpd hands the raw request target here first; the request's
+ * state starts with it (h_static.c refuses encoded slashes and NUL, which decoding hides). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct req *r = calloc(1, sizeof *r);
+    (void)cls;
+    (void)c;
+    if (r) {
+        size_t n = strcspn(uri, "?#");
+        r->raw_too_long = n >= sizeof r->raw_path;
+        if (!r->raw_too_long) {
+            memcpy(r->raw_path, uri, n);
+            r->raw_path[n] = '\0';
+        }
+    }
+    return r;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -272,6 +296,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     char status[8], ms[24];
     if (!r)
         return;
+    if (!r->begun) { /* only on_uri saw it (e.g. a malformed request): nothing to log */
+        free(r);
+        *con_cls = NULL;
+        return;
+    }
     snprintf(status, sizeof status, "%u", r->status);
     snprintf(ms, sizeof ms, "%" PRId64, ald_now_ms() - r->started_ms);
     /* For a request cut short, the extra key turns "aborted=true" on; otherwise the NULL
@@ -345,7 +374,7 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
         h, MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available?)",
                  listen->text);
