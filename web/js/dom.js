@@ -12,12 +12,13 @@ function build(el, props, children) {
     else if (k === 'value' && 'value' in el) el.value = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  append(el, children);
+  append(el, ...children);
   return el;
 }
 
-// Append children: strings and numbers as text nodes, nodes as they are; arrays flattened.
-export function append(el, children) {
+// Append children: strings and numbers as text nodes, nodes as they are; arrays flattened;
+// null, undefined and false left out (where the DOM's own append would write "null").
+export function append(el, ...children) {
   for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));

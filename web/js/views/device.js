@@ -1,7 +1,7 @@
 // Device: what it runs as it last reported, boot state and its own reason for a revert,
 // next check-in, data used, its rollout, and a live timeline of its updates and events.
 import { api, qs, canChange } from '../api.js';
-import { h, time, ago, bytes, pill, table, rendered, clear } from '../dom.js';
+import { h, append, time, ago, bytes, pill, table, rendered, clear } from '../dom.js';
 import { follow, debounce } from '../stream.js';
 
 export function eventText(e) {
@@ -28,7 +28,7 @@ export async function view(main, { name }, _query, signal) {
   const title = h('h1', {}, name);
   const top = h('div');
   const body = h('div');
-  main.append(title, top, body);
+  append(main, title, top, body);
 
   async function load() {
     const [d, ups, evs] = await Promise.all([
@@ -37,7 +37,7 @@ export async function view(main, { name }, _query, signal) {
       api(`/events${qs({ device: name, last: 50 })}`, { signal }),
     ]);
     const inv = d.inventory;
-    clear(top).append(h('div', { class: 'row' },
+    append(clear(top), h('div', { class: 'row' },
       pill(d.online ? 'online' : d.next_checkin_at ? 'sleeping' : 'offline'),
       d.update ? [pill(d.update.state), ' ', h('span', {}, `update #${d.update.id} under way`)] : null,
       canChange() ? h('a', { class: 'btn primary', href: `/devices/${enc}/flash`, id: 'flash' }, 'Flash…') : null));
@@ -55,7 +55,7 @@ export async function view(main, { name }, _query, signal) {
       ['Rollout', d.rollout ? [h('a', { href: `/rollouts/${d.rollout.id}` }, `#${d.rollout.id} (release ${d.rollout.release})`),
         ` wave ${d.rollout.wave}, `, pill(d.rollout.state)] : '—'],
     ];
-    clear(body).append(
+    append(clear(body), 
       h('div', { class: 'panel' }, h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))),
       h('h2', {}, 'Firmware it runs'),
       inv ? table([{ label: 'Module' }, { label: 'Version' }, { label: 'Size', num: true }, { label: 'On trial' }, { label: 'SHA-256' }],

@@ -1,7 +1,7 @@
 // Devices: a page of the fleet at a time (keyset paging, GET /v1/devices), filtered on the
 // server; the URL holds the filters and the page, so a filtered list is a link.
 import { api, qs } from '../api.js';
-import { h, num, ago, bytes, pill, rendered } from '../dom.js';
+import { h, append, num, ago, bytes, pill, rendered } from '../dom.js';
 import { navigate } from '../router.js';
 
 const PAGE = 50;
@@ -45,7 +45,7 @@ export async function view(main, _params, query, signal) {
     ['downloading', 'downloading'], ['installing', 'installing'], ['confirming', 'confirming']], filters.state),
   h('button', { type: 'submit', class: 'primary' }, 'Filter'),
   h('a', { class: 'btn', href: '/devices' }, 'Clear'));
-  main.append(h('h1', {}, 'Devices'), form);
+  append(main, h('h1', {}, 'Devices'), form);
 
   const t0 = performance.now();
   const page = await api(`/devices${qs({ ...filters, after: query.after, limit: PAGE, count: 'true' })}`, { signal });
@@ -80,7 +80,7 @@ export async function view(main, _params, query, signal) {
   const pager = h('div', { class: 'pager' },
     query.after ? h('a', { class: 'btn', href: `/devices${qs(filters)}` }, 'First page') : null,
     page.next ? h('a', { class: 'btn', href: `/devices${qs({ ...filters, after: page.next })}`, rel: 'next' }, 'Next page') : null);
-  main.append(status, h('div', { class: 'table-wrap' }, h('table', { id: 'devices' }, h('thead', {}, head), body)), pager,
+  append(main, status, h('div', { class: 'table-wrap' }, h('table', { id: 'devices' }, h('thead', {}, head), body)), pager,
     h('p', { class: 'muted' }, 'Sorting by a column sorts this page; filters and paging are the server\'s.'));
   rendered('devices');
   performance.measure('airlift:devices:load', { start: t0, end: performance.now() });

@@ -1,6 +1,6 @@
 // Events: the newest events with filters, then the live stream (same filters).
 import { api, qs } from '../api.js';
-import { h, rendered } from '../dom.js';
+import { h, append, rendered } from '../dom.js';
 import { navigate } from '../router.js';
 import { follow } from '../stream.js';
 import { timelineItem } from './device.js';
@@ -18,7 +18,7 @@ export async function view(main, _params, query, signal) {
     h('label', {}, 'Since', h('input', { name: 'since', value: f.since, size: 8, placeholder: '1d, 2h' })),
     h('button', { type: 'submit', class: 'primary' }, 'Filter'), h('a', { class: 'btn', href: '/events' }, 'Clear'));
   const list = h('ol', { class: 'timeline', id: 'events', reversed: true });
-  main.append(h('h1', {}, 'Events'), form, h('p', {}, 'Live: ', state), list);
+  append(main, h('h1', {}, 'Events'), form, h('p', {}, 'Live: ', state), list);
   const first = await api(`/events${qs({ ...f, last: 100 })}`, { signal });
   list.append(...[...first.events].reverse().map(timelineItem));
   rendered('events');

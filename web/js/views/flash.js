@@ -3,7 +3,7 @@
 // (wire_estimate / 1e6 with two decimals, at least 0.01), then follow the update live to
 // the device's confirmed report.
 import { api, qs } from '../api.js';
-import { h, bytes, pill, table, rendered, clear, time } from '../dom.js';
+import { h, append, bytes, pill, table, rendered, clear, time } from '../dom.js';
 import { follow } from '../stream.js';
 
 // The figure the CLI asks for (cli/cmd_flash.c).
@@ -27,27 +27,27 @@ export async function view(main, { name }, _query, signal) {
       h('option', { value: '' }, '— as it is —'),
       list.map((i) => h('option', { value: i.id }, `${i.version} (${bytes(i.file_size)}, key ${i.key_id})${runs.has(i.sha256) ? ' — runs now' : ''}`))))),
     h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit', id: 'show-plan' }, 'Show the plan')));
-  main.append(h('h1', {}, 'Flash ', h('a', { href: `/devices/${enc}` }, name)), pick, out);
+  append(main, h('h1', {}, 'Flash ', h('a', { href: `/devices/${enc}` }, name)), pick, out);
   rendered('flash');
 
   let stop = null;
   async function plan() {
     const images = [...pick.querySelectorAll('select')].map((s) => s.value).filter(Boolean);
     clear(out);
-    if (!images.length) { out.append(h('p', { class: 'error' }, 'Pick at least one image.')); return; }
+    if (!images.length) { append(out, h('p', { class: 'error' }, 'Pick at least one image.')); return; }
     let p;
     try {
       p = await api(`/devices/${enc}/updates`, { method: 'POST', body: { images, dry_run: true } });
     } catch (e) {
-      out.append(h('p', { class: 'error', role: 'alert' }, e.message));
+      append(out, h('p', { class: 'error', role: 'alert' }, e.message));
       return;
     }
-    if (p.state === 'up_to_date') { out.append(h('p', { class: 'notice' }, `${name} already runs these images.`)); return; }
+    if (p.state === 'up_to_date') { append(out, h('p', { class: 'notice' }, `${name} already runs these images.`)); return; }
     const figure = mbFigure(p.wire_estimate);
     const typed = h('input', { id: 'typed-mb', autocomplete: 'off', inputmode: 'decimal', size: 8 });
     const go = h('button', { class: 'primary', type: 'submit', id: 'flash-go', disabled: true }, 'Flash');
     typed.addEventListener('input', () => { go.disabled = typed.value.trim() !== figure; });
-    out.append(h('h2', {}, 'Plan'),
+    append(out, h('h2', {}, 'Plan'),
       p.estimate_only ? h('p', { class: 'notice' }, 'It has not reported yet: dependencies are checked when it does.') : null,
       table([{ label: '#' }, { label: 'Module' }, { label: 'Version' }, { label: 'Sent as' }, { label: 'Bytes', num: true }],
         p.steps.map((st, i) => [String(i + 1), `${st.function} ${st.index}`, st.version,
@@ -64,20 +64,20 @@ export async function view(main, { name }, _query, signal) {
     try {
       u = await api(`/devices/${enc}/updates`, { method: 'POST', body: { images } });
     } catch (e) {
-      out.append(h('p', { class: 'error', role: 'alert' }, e.message,
+      append(out, h('p', { class: 'error', role: 'alert' }, e.message,
         e.body && e.body.error && e.body.error.update ? [' ', h('a', { href: `/events${qs({ update: e.body.error.update.id })}` }, `update #${e.body.error.update.id}`)] : null));
       return;
     }
-    if (!u.id) { out.append(h('p', { class: 'notice' }, `${name} already runs these images.`)); return; }
+    if (!u.id) { append(out, h('p', { class: 'notice' }, `${name} already runs these images.`)); return; }
     const state = h('p', { id: 'flash-state' });
     const bar = h('progress', { max: 1, value: 0, id: 'flash-progress' });
     const log = h('ol', { class: 'timeline' });
-    out.append(h('h2', {}, `Update #${u.id}`), state, bar, log);
+    append(out, h('h2', {}, `Update #${u.id}`), state, bar, log);
     const show = (x) => {
       const pr = x.progress || {};
       bar.max = pr.total || 1;
       bar.value = pr.bytes || 0;
-      clear(state).append(pill(x.state), ' ',
+      append(clear(state), pill(x.state), ' ',
         x.state === 'succeeded' ? `${name} runs the new firmware, confirmed.` : x.final ? (x.why || '') : `step ${(pr.step || 0) + 1} of ${pr.steps || x.steps.length}, ${bytes(pr.bytes || 0)} of ${bytes(pr.total || 0)}`);
       if (x.final && stop) { stop(); stop = null; }
     };

@@ -1,6 +1,6 @@
 // Fleet: counts and the firmware distribution, one bar chart per module.
 import { api, qs } from '../api.js';
-import { h, s, num, rendered, clear } from '../dom.js';
+import { h, append, s, num, rendered, clear } from '../dom.js';
 import { follow, debounce } from '../stream.js';
 
 const count = (params, signal) => api(`/devices${qs({ ...params, limit: 1, count: 'true' })}`, { signal }).then((r) => r.count);
@@ -33,7 +33,7 @@ function chart(m) {
 export async function view(main, _params, _query, signal) {
   const cards = h('div', { class: 'cards' });
   const charts = h('div', { class: 'charts' });
-  main.append(h('h1', {}, 'Fleet'), cards, h('h2', {}, 'Firmware distribution'), charts);
+  append(main, h('h1', {}, 'Fleet'), cards, h('h2', {}, 'Firmware distribution'), charts);
 
   async function load() {
     const [total, online, sleeping, active, failed, reverted, versions] = await Promise.all([
@@ -44,7 +44,7 @@ export async function view(main, _params, _query, signal) {
       api('/fleet/versions', { signal }),
     ]);
     const fails = failed.events.length + reverted.events.length;
-    clear(cards).append(...[
+    append(clear(cards), ...[
       ['devices', total, '/devices'], ['online', online, '/devices?online=true'],
       ['offline', total - online - sleeping, '/devices?online=false&sleeping=false'],
       ['sleeping', sleeping, '/devices?sleeping=true'], ['updates under way', active, '/devices?state=active'],

@@ -1,11 +1,11 @@
 // Rollouts: the list, and a new rollout with its preview (the dry run of POST /v1/rollouts).
 import { api, canChange } from '../api.js';
-import { h, num, bytes, pill, time, table, rendered, clear, confirmDialog } from '../dom.js';
+import { h, append, num, bytes, pill, time, table, rendered, clear, confirmDialog } from '../dom.js';
 import { navigate } from '../router.js';
 
 export async function view(main, _params, _query, signal) {
   const list = await api('/rollouts', { signal });
-  main.append(h('h1', {}, 'Rollouts'),
+  append(main, h('h1', {}, 'Rollouts'),
     canChange() ? h('p', {}, h('a', { class: 'btn primary', href: '/rollouts/new', id: 'new-rollout' }, 'New rollout…')) : null,
     list.rollouts.length ? table([{ label: 'Rollout' }, { label: 'Release' }, { label: 'State' }, { label: 'Devices', num: true },
       { label: 'Succeeded', num: true }, { label: 'Why' }, { label: 'Started' }],
@@ -47,7 +47,7 @@ export async function create(main, _params, query, signal) {
     field('Data budget per device per day, bytes (0: none)', 'budget_bytes_per_day', '0', { type: 'number', min: 0 }),
     h('button', { type: 'submit', class: 'primary', id: 'ro-preview' }, 'Preview'));
   const out = h('div', { id: 'ro-out' });
-  main.append(h('h1', {}, 'New rollout'), form, out);
+  append(main, h('h1', {}, 'New rollout'), form, out);
   await loadReleases();
   rendered('rollout-new');
 
@@ -67,7 +67,7 @@ export async function create(main, _params, query, signal) {
       body = spec();
       p = await api('/rollouts', { method: 'POST', body: { ...body, dry_run: true } });
     } catch (e) {
-      out.append(h('p', { class: 'error', role: 'alert' }, e.message));
+      append(out, h('p', { class: 'error', role: 'alert' }, e.message));
       return;
     }
     const start = h('button', { class: 'primary', type: 'button', id: 'ro-start', onclick: async () => {
@@ -75,9 +75,9 @@ export async function create(main, _params, query, signal) {
       try {
         const r = await api('/rollouts', { method: 'POST', body });
         navigate(`/rollouts/${r.id}`);
-      } catch (e) { out.append(h('p', { class: 'error', role: 'alert' }, e.message)); }
+      } catch (e) { append(out, h('p', { class: 'error', role: 'alert' }, e.message)); }
     } }, 'Start rollout');
-    out.append(h('h2', {}, 'Preview'),
+    append(out, h('h2', {}, 'Preview'),
       h('p', { id: 'ro-summary' }, `${num(p.devices)} devices, ${num(p.movable)} to move, ${num(p.pinned)} pinned; estimated ${bytes(p.wire_estimate)} on the air`,
         p.next_offset !== null ? ` for the first ${num(p.list.length)} devices` : '', '.'),
       table([{ label: 'Wave' }, { label: 'Devices', num: true }], p.waves.map((w) => [String(w.wave), num(w.devices)]), { id: 'ro-waves' }),
