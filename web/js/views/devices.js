@@ -25,7 +25,10 @@ function select(name, label, options, value) {
 
 export async function view(main, _params, query, signal) {
   const filters = Object.fromEntries(FILTERS.map((k) => [k, query[k] || '']));
-  const products = await api('/products', { signal }).catch(() => ({ products: [] }));
+  const t0 = performance.now();
+  const [products, page] = await Promise.all([
+    api('/products', { signal }).catch(() => ({ products: [] })),
+    api(`/devices${qs({ ...filters, after: query.after, limit: PAGE, count: 'true' })}`, { signal })]);
   const form = h('form', { class: 'filters', role: 'search', onsubmit: (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(form));
@@ -47,8 +50,6 @@ export async function view(main, _params, query, signal) {
   h('a', { class: 'btn', href: '/devices' }, 'Clear'));
   append(main, h('h1', {}, 'Devices'), form);
 
-  const t0 = performance.now();
-  const page = await api(`/devices${qs({ ...filters, after: query.after, limit: PAGE, count: 'true' })}`, { signal });
   const status = h('p', { class: 'muted', id: 'device-count' },
     `${num(page.count)} device${page.count === 1 ? '' : 's'} match`, query.after ? ` (after ${query.after})` : '');
   const body = h('tbody');
@@ -79,7 +80,7 @@ export async function view(main, _params, query, signal) {
   draw();
   const pager = h('div', { class: 'pager' },
     query.after ? h('a', { class: 'btn', href: `/devices${qs(filters)}` }, 'First page') : null,
-    page.next ? h('a', { class: 'btn', href: `/devices${qs({ ...filters, after: page.next })}`, rel: 'next' }, 'Next page') : null);
+    page.next ? h('a', { class: 'btn', id: 'next-page', href: `/devices${qs({ ...filters, after: page.next })}`, rel: 'next' }, 'Next page') : null);
   append(main, status, h('div', { class: 'table-wrap' }, h('table', { id: 'devices' }, h('thead', {}, head), body)), pager,
     h('p', { class: 'muted' }, 'Sorting by a column sorts this page; filters and paging are the server\'s.'));
   rendered('devices');
