@@ -41,7 +41,7 @@ for _ in $(seq 150); do
 done
 echo "$n devices reported their firmware" >&2
 {
-    echo "bench/console.sh $BUILD $N $REP  ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(/usr/bin/chromium --version 2>/dev/null))"
+    echo "bench/console.sh $BUILD $N $REP  ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores,$(uptime | sed "s/.*load/ load/"), $(/usr/bin/chromium --version 2>/dev/null))"
     echo "devices registered: $N; with a reported inventory: $n"
     node "$HERE/console.mjs" "http://127.0.0.1:$HTTP" "$TOKEN"
 } | tee "$RESULTS"

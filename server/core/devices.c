@@ -96,7 +96,6 @@ struct ald_result ald_device_query(struct ald_store *st, const struct ald_device
             return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "sleeping: true or false");
         f.sleeping = !strcmp(q->sleeping, "true") ? 1 : -1;
         f.now_ms = ald_now_ms();
-        f.online_since = f.now_ms - ALD_ONLINE_WINDOW_MS;
     }
     if (q->state) {
         static const char *const states[] = {"none", "active", "queued", "downloading",

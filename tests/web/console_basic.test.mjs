@@ -17,7 +17,9 @@ before(async () => {
   await t.device('t-01', { product: 'tracker', groups: ['field'] });
   await t.device('t-02', { product: 'tracker', groups: ['lab'] });
   await t.device('lab-03', {});
-  for (const n of ['t-01', 't-02', 'lab-03']) await t.reported(n);
+  await t.device('nap-04', {}, '--sleep', '600'); // a sleepy device: back in 10 minutes
+  for (const n of ['t-01', 't-02', 'lab-03', 'nap-04']) await t.reported(n);
+  await until('nap-04 asleep', async () => (await t.get('/v1/devices/nap-04')).next_checkin_at);
 });
 after(() => t && t.close());
 
@@ -72,18 +74,27 @@ test('the fleet chart counts what the devices report', async () => {
   await t.signIn(page);
   await t.rendered(page, 'fleet');
   const n = (label) => page.textContent(`a.card[data-count="${label}"] .n`);
-  assert.equal(await n('devices'), '3');
-  await until('3 online', async () => (await n('online')) === '3', 10000);
+  assert.equal(await n('devices'), '4');
+  assert.equal(await n('online'), '3');
+  assert.equal(await n('sleeping'), '1', 'the sleepy device between check-ins');
+  assert.equal(await n('offline'), '0');
   const sys = page.locator('.chart[data-module="system:1"]');
   assert.equal(await sys.locator('text[data-count]').count(), 1);
-  assert.equal(await sys.locator('text[data-count]').first().textContent(), '3');
-  assert.match(await sys.locator('svg').getAttribute('aria-label'), /0\.6\.4 on 3/);
-  assert.equal(await page.locator('.chart[data-module="bootloader:0"] text[data-count]').first().textContent(), '3');
+  assert.equal(await sys.locator('text[data-count]').first().textContent(), '4');
+  assert.match(await sys.locator('svg').getAttribute('aria-label'), /0\.6\.4 on 4/);
+  assert.equal(await page.locator('.chart[data-module="bootloader:0"] text[data-count]').first().textContent(), '4');
   await t.shot(page, 'fleet');
   // A bar is a link to the devices that run that version.
   await sys.locator('a').first().click();
   await t.rendered(page, 'devices');
-  assert.equal(await page.locator('#devices tbody tr').count(), 3);
+  assert.equal(await page.locator('#devices tbody tr').count(), 4);
+  // The sleeping card lists just the sleepy device (GET /v1/devices?sleeping=true).
+  await page.goto(`${t.base}/`);
+  await t.rendered(page, 'fleet');
+  await page.click('a.card[data-count="sleeping"]');
+  await page.waitForURL(/sleeping=true/);
+  await until('1 row', async () => (await page.locator('#devices tbody tr').count()) === 1, 5000);
+  assert.equal(await page.getAttribute('#devices tbody tr', 'data-device'), 'nap-04');
   // Dark mode and a phone's width.
   const phone = await t.page({ width: 390, height: 800, dark: true });
   await t.signIn(phone);
@@ -96,7 +107,7 @@ test('filter the device list on the server: product, prefix; the back button goe
   const page = await t.page();
   await t.signIn(page, t.token, '/devices');
   await t.rendered(page, 'devices');
-  assert.equal(await page.locator('#devices tbody tr').count(), 3);
+  assert.equal(await page.locator('#devices tbody tr').count(), 4);
   await page.selectOption('select[name=product]', 'tracker');
   await page.click('form.filters button[type=submit]');
   await page.waitForURL(/product=tracker/);

@@ -37,7 +37,15 @@ export async function setup() {
   const t = { work, procs };
   const args = ['--data-dir', join(work, 'data'), '--http-listen', '127.0.0.1:0', '--coap-listen', '127.0.0.1:0',
     '--port-file', join(work, 'port'), '--admin-token-file', join(work, 'admin-token')];
-  if (process.env.AIRLIFT_TEST_STORE_URL) args.unshift('--store', process.env.AIRLIFT_TEST_STORE_URL);
+  // The store, as tests/e2e/lib.sh has it: AIRLIFT_TEST_STORE_URL, or with AIRLIFT_TEST_PG_DIR
+  // (the ctest fixture's cluster) a fresh database of this test's own, dropped if it passes.
+  const pgCluster = join(SRC, 'tests/pg/pg-cluster.sh');
+  let store = process.env.AIRLIFT_TEST_STORE_URL;
+  if (process.env.AIRLIFT_TEST_PG_DIR) {
+    t.pgDb = `web_${process.pid}`;
+    store = execFileSync(pgCluster, ['createdb', process.env.AIRLIFT_TEST_PG_DIR, t.pgDb], { encoding: 'utf8' }).trim();
+  }
+  if (store) args.unshift('--store', store);
   const log = join(work, 'airliftd.log');
   t.server = spawn(AIRLIFTD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   t.server.stderr.on('data', (b) => { writeFileSync(log, b, { flag: 'a' }); });
@@ -134,7 +142,10 @@ export async function setup() {
   t.close = async () => {
     if (t.browser) await t.browser.close().catch(() => {});
     for (const p of procs) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
-    if (!process.exitCode) rmSync(work, { recursive: true, force: true });
+    if (!process.exitCode) {
+      rmSync(work, { recursive: true, force: true });
+      if (t.pgDb) execFileSync(pgCluster, ['dropdb', process.env.AIRLIFT_TEST_PG_DIR, t.pgDb]);
+    }
   };
   return t;
 }

@@ -74,6 +74,11 @@ export function bytes(n) {
   return unitFmts.get(unit).format(n / div);
 }
 
+// A device's presence: sleeping (it said when it will be back, and that is ahead), online
+// (heard from in the last 60 s) or offline.
+export const presence = (d) => (d.next_checkin_at && new Date(d.next_checkin_at) > Date.now() ? 'sleeping'
+  : d.online ? 'online' : 'offline');
+
 // A state word as a coloured pill.
 export function pill(word) {
   const good = ['succeeded', 'confirmed', 'completed', 'online', 'running', 'ok'];

@@ -1,7 +1,7 @@
 // Device: what it runs as it last reported, boot state and its own reason for a revert,
 // next check-in, data used, its rollout, and a live timeline of its updates and events.
 import { api, qs, canChange } from '../api.js';
-import { h, append, time, ago, bytes, pill, table, rendered, clear } from '../dom.js';
+import { h, append, presence, time, ago, bytes, pill, table, rendered, clear } from '../dom.js';
 import { follow, debounce } from '../stream.js';
 
 export function eventText(e) {
@@ -38,7 +38,7 @@ export async function view(main, { name }, _query, signal) {
     ]);
     const inv = d.inventory;
     append(clear(top), h('div', { class: 'row' },
-      pill(d.online ? 'online' : d.next_checkin_at ? 'sleeping' : 'offline'),
+      pill(presence(d)),
       d.update ? [pill(d.update.state), ' ', h('span', {}, `update #${d.update.id} under way`)] : null,
       canChange() ? h('a', { class: 'btn primary', href: `/devices/${enc}/flash`, id: 'flash' }, 'Flash…') : null));
     const usedPer = ups.updates.map((u) => u.bytes_sent + u.bytes_received).reduce((a, b) => a + b, 0);

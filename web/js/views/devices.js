@@ -1,7 +1,7 @@
 // Devices: a page of the fleet at a time (keyset paging, GET /v1/devices), filtered on the
 // server; the URL holds the filters and the page, so a filtered list is a link.
 import { api, qs } from '../api.js';
-import { h, append, num, ago, bytes, pill, rendered } from '../dom.js';
+import { h, append, presence, num, ago, bytes, pill, rendered } from '../dom.js';
 import { navigate } from '../router.js';
 
 const PAGE = 50;
@@ -70,7 +70,7 @@ export async function view(main, _params, query, signal) {
     body.replaceChildren(...rows.map((d) => h('tr', { 'data-device': d.name },
       h('td', {}, h('a', { href: `/devices/${encodeURIComponent(d.name)}` }, d.name)),
       h('td', {}, d.product || '—'),
-      h('td', {}, pill(d.online ? 'online' : d.next_checkin_at ? 'sleeping' : 'offline')),
+      h('td', {}, pill(presence(d))),
       h('td', {}, version(d, 'application', 1)),
       h('td', {}, version(d, 'system', 1)),
       h('td', {}, d.update ? pill(d.update.state) : '—'),

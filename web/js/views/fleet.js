@@ -36,8 +36,9 @@ export async function view(main, _params, _query, signal) {
   append(main, h('h1', {}, 'Fleet'), cards, h('h2', {}, 'Firmware distribution'), charts);
 
   async function load() {
-    const [total, online, sleeping, active, failed, reverted, versions] = await Promise.all([
-      count({}, signal), count({ online: 'true' }, signal), count({ sleeping: 'true' }, signal),
+    const [total, online, offline, sleeping, active, failed, reverted, versions] = await Promise.all([
+      count({}, signal), count({ online: 'true', sleeping: 'false' }, signal),
+      count({ online: 'false', sleeping: 'false' }, signal), count({ sleeping: 'true' }, signal),
       count({ state: 'active' }, signal),
       api('/events?type=update.failed&since=1d&limit=1000', { signal }),
       api('/events?type=update.reverted&since=1d&limit=1000', { signal }),
@@ -45,8 +46,8 @@ export async function view(main, _params, _query, signal) {
     ]);
     const fails = failed.events.length + reverted.events.length;
     append(clear(cards), ...[
-      ['devices', total, '/devices'], ['online', online, '/devices?online=true'],
-      ['offline', total - online - sleeping, '/devices?online=false&sleeping=false'],
+      ['devices', total, '/devices'], ['online', online, '/devices?online=true&sleeping=false'],
+      ['offline', offline, '/devices?online=false&sleeping=false'],
       ['sleeping', sleeping, '/devices?sleeping=true'], ['updates under way', active, '/devices?state=active'],
       ['failures, last 24 h', fails, '/events?type=update.&since=1d'],
     ].map(([label, n, href]) => h('a', { class: 'card', href, 'data-count': label },
