@@ -27,6 +27,7 @@ const fleet = [];
 const list = [];
 const swap = [];
 const next = [];
+let matched = '';
 const weight = [];
 for (let i = 0; i < RUNS; i++) {
   await page.goto(`${base}/`, { waitUntil: 'commit' });
@@ -42,6 +43,7 @@ for (let i = 0; i < RUNS; i++) {
   await page.goto(`${base}/devices?after=d-005000`, { waitUntil: 'commit' });
   await page.waitForSelector('body[data-rendered="devices"]', { timeout: 20000 });
   list.push(await markAt('airlift:devices'));
+  matched = await page.textContent('#device-count');
   const t1 = await page.evaluate(() => performance.now());
   await page.evaluate(() => { document.body.dataset.rendered = ''; });
   await page.click('#next-page');
@@ -63,7 +65,7 @@ p2.on('response', async (r) => {
 });
 await p2.goto(`${base}/signin`, { waitUntil: 'networkidle' });
 console.log(`fleet page, navigation to interactive (counts and chart drawn): ${fmt(fleet)}  [goal < 1000 ms]`);
-console.log(`device list page (50 of ${await page.textContent('#device-count')}), fresh load of /devices?after=d-005000 (navigation to drawn, all files revalidated): ${fmt(list)}`);
+console.log(`device list page (50 of ${matched}), fresh load of /devices?after=d-005000 (navigation to drawn, all files revalidated): ${fmt(list)}`);
 console.log(`device list page, its "Next page" link (click to drawn, the list's paging): ${fmt(next)}  [goal < 300 ms]`);
 console.log(`device list page, in-app from the fleet page (click to drawn): ${fmt(swap)}`);
 console.log(`page weight, first visit, the console's files as sent (gzip): ${bytes} bytes in ${files.length} files  [goal < 200 KB]`);

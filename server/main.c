@@ -201,6 +201,17 @@ int main(int argc, char **argv)
         goto out;
     }
     ald_log_setup(cfg.log_level, cfg.log_json);
+    if (cfg.web_root[0]) { /* issue 13 (console): --web-root must hold the console */
+        char index[ALD_PATH_MAX + 16];
+        struct stat st;
+        snprintf(index, sizeof index, "%s/index.html", cfg.web_root);
+        if (stat(index, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ald_log(ALD_LOG_ERROR, "--web-root has no index.html", "web_root", cfg.web_root,
+                    NULL);
+            exit_code = ALD_EXIT_USAGE;
+            goto out;
+        }
+    }
 
     /* Every thread started from here on inherits the mask; only sigwait() takes them. */
     sigemptyset(&signals);
@@ -281,17 +292,6 @@ int main(int argc, char **argv)
         goto out;
     }
     devices.running = true;
-    if (cfg.web_root[0]) { /* issue 13 (console): --web-root must hold the console */
-        char index[ALD_PATH_MAX + 16];
-        struct stat st;
-        snprintf(index, sizeof index, "%s/index.html", cfg.web_root);
-        if (stat(index, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ald_log(ALD_LOG_ERROR, "--web-root has no index.html", "web_root", cfg.web_root,
-                    NULL);
-            exit_code = ALD_EXIT_USAGE;
-            goto out;
-        }
-    }
     ald_http_web_root(cfg.web_root);
     if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, updates, rollouts,
                        cfg.data_dir, err, sizeof err) != 0) {

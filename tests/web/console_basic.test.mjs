@@ -3,7 +3,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { setup, until } from './lib.mjs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { setup, until, AIRLIFTD } from './lib.mjs';
 
 const rawStatus = (port, path) => new Promise((resolve, reject) => {
   request({ host: '127.0.0.1', port, path }, (res) => { res.resume(); resolve(res.statusCode); }).on('error', reject).end();
@@ -46,6 +50,37 @@ test('GET / is the console, with a strict CSP, gzip and ETag; bad paths are refu
     assert.equal(await rawStatus(t.http, bad), 400, bad);
   }
   assert.equal((await fetch(`${t.base}/`, { method: 'POST' })).status, 405);
+});
+
+test('--web-root serves a directory: its files, FILE.gz beside FILE, 304; without index.html airliftd exits 2', async () => {
+  const root = join(t.work, 'www');
+  mkdirSync(join(root, 'js'), { recursive: true });
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>mine</title>');
+  writeFileSync(join(root, 'js/x.js'), 'export const x = 1;\n'.repeat(50));
+  writeFileSync(join(root, 'js/x.js.gz'), gzipSync('export const x = 1;\n'.repeat(50)));
+  const dir = join(t.work, 'wr');
+  mkdirSync(dir);
+  const args = ['--data-dir', join(dir, 'data'), '--http-listen', '127.0.0.1:0', '--coap-listen', '127.0.0.1:0',
+    '--port-file', join(dir, 'port')];
+  const bad = spawnSync(AIRLIFTD, [...args, '--web-root', join(t.work, 'nothing-here')], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr + bad.stdout, /--web-root has no index\.html/);
+  const srv = spawn(AIRLIFTD, [...args, '--web-root', root], { stdio: 'ignore' });
+  t.procs.push(srv);
+  await until('the second airliftd', () => existsSync(join(dir, 'port')) && readFileSync(join(dir, 'port'), 'utf8').includes('\n'), 10000);
+  const base = `http://127.0.0.1:${readFileSync(join(dir, 'port'), 'utf8').split('\n')[0]}`;
+  assert.match(await (await fetch(`${base}/devices/x`)).text(), /<title>mine<\/title>/);
+  const js = await fetch(`${base}/js/x.js`);
+  assert.equal(js.headers.get('content-encoding'), 'gzip');
+  assert.match(js.headers.get('content-security-policy'), /script-src 'self'/);
+  assert.equal((await js.text()).length, 20 * 50);
+  const plain = await fetch(`${base}/js/x.js`, { headers: { 'Accept-Encoding': 'identity' } });
+  assert.equal(plain.headers.get('content-encoding'), null);
+  const again = await fetch(`${base}/js/x.js`, { headers: { 'Accept-Encoding': 'identity', 'If-None-Match': plain.headers.get('etag') } });
+  assert.equal(again.status, 304);
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>edited</title>');
+  assert.match(await (await fetch(`${base}/`)).text(), /edited/, 'read at each request');
+  srv.kill('SIGTERM');
 });
 
 test('sign in: a wrong token is refused, the right one shows the fleet; sign out forgets it', async () => {
