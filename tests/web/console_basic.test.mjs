@@ -181,7 +181,7 @@ test('a read-only token sees no button that changes anything, and the API refuse
   await page.click('nav a[href="/rollouts"]');
   await t.rendered(page, 'rollouts');
   assert.equal(await page.locator('#new-rollout').count(), 0);
-  for (const v of ['/', '/devices', '/images', '/events', '/devices/t-02']) {
+  for (const v of ['/', '/devices', '/images', '/events', '/devices/t-02', '/devices/t-02/flash', '/rollouts/new']) {
     await page.goto(`${t.base}${v}`);
     await page.waitForSelector('body[data-rendered]');
     // Buttons: sign out, and on filter forms the submit that only reads. Nothing else.

@@ -2,7 +2,7 @@
 // POST /v1/devices/{name}/updates), confirm by typing the MB figure as `airlift flash` asks
 // (wire_estimate / 1e6 with two decimals, at least 0.01), then follow the update live to
 // the device's confirmed report.
-import { api, qs } from '../api.js';
+import { api, qs, canChange, whoami } from '../api.js';
 import { h, append, bytes, pill, table, rendered, clear, time } from '../dom.js';
 import { follow } from '../stream.js';
 
@@ -11,6 +11,11 @@ export const mbFigure = (wire) => Math.max(wire / 1e6, 0.01).toFixed(2);
 
 export async function view(main, { name }, _query, signal) {
   const enc = encodeURIComponent(name);
+  if (!canChange()) {
+    append(main, h('h1', {}, `Flash ${name}`), h('p', { class: 'notice' }, `This token (${whoami().scope}) may read, not flash.`));
+    rendered('flash');
+    return null;
+  }
   const d = await api(`/devices/${enc}`, { signal });
   const imgs = await api(`/images${qs({ platform: d.platform })}`, { signal });
   const runs = new Set((d.inventory ? d.inventory.modules : []).map((m) => m.sha256));

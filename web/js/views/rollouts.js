@@ -1,5 +1,5 @@
 // Rollouts: the list, and a new rollout with its preview (the dry run of POST /v1/rollouts).
-import { api, canChange } from '../api.js';
+import { api, canChange, whoami } from '../api.js';
 import { h, append, num, bytes, pill, time, table, rendered, clear, confirmDialog } from '../dom.js';
 import { navigate } from '../router.js';
 
@@ -27,6 +27,11 @@ export function parseWaves(text) {
 const names = (t) => t.split(',').map((x) => x.trim()).filter(Boolean);
 
 export async function create(main, _params, query, signal) {
+  if (!canChange()) {
+    append(main, h('h1', {}, 'New rollout'), h('p', { class: 'notice' }, `This token (${whoami().scope}) may read, not start rollouts.`));
+    rendered('rollout-new');
+    return;
+  }
   const prods = await api('/products', { signal });
   const product = h('select', { name: 'product', id: 'ro-product' }, prods.products.map((p) => h('option', { value: p.name }, p.name)));
   const release = h('select', { name: 'release', id: 'ro-release' });
