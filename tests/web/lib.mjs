@@ -119,6 +119,7 @@ export async function setup() {
   t.page = async ({ width = 1280, height = 860, dark = false } = {}) => {
     const ctx = await t.browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light', locale: 'en-GB', timezoneId: 'UTC' });
     const page = await ctx.newPage();
+    page.setDefaultTimeout(60000); // a loaded 2-core machine (CI) is slow; nothing here waits on the clock
     page.problems = [];
     page.on('dialog', (d) => { page.problems.push(`dialog: ${d.message()}`); d.dismiss().catch(() => {}); });
     page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
