@@ -27,6 +27,7 @@ const fleet = [];
 const list = [];
 const swap = [];
 const next = [];
+const nextClick = [];
 let matched = '';
 const weight = [];
 for (let i = 0; i < RUNS; i++) {
@@ -48,7 +49,8 @@ for (let i = 0; i < RUNS; i++) {
   await page.evaluate(() => { document.body.dataset.rendered = ''; });
   await page.click('#next-page');
   await page.waitForSelector('body[data-rendered="devices"]', { timeout: 20000 });
-  next.push((await markAt('airlift:devices')) - t1);
+  next.push((await markAt('airlift:devices')) - (await markAt('airlift:navigate')));
+  nextClick.push((await markAt('airlift:devices')) - t1);
 }
 // The weight of a first visit: a new context, nothing cached.
 const cold = await browser.newContext();
@@ -66,7 +68,8 @@ p2.on('response', async (r) => {
 await p2.goto(`${base}/signin`, { waitUntil: 'networkidle' });
 console.log(`fleet page, navigation to interactive (counts and chart drawn): ${fmt(fleet)}  [goal < 1000 ms]`);
 console.log(`device list page (50 of ${matched}), fresh load of /devices?after=d-005000 (navigation to drawn, all files revalidated): ${fmt(list)}`);
-console.log(`device list page, its "Next page" link (click to drawn, the list's paging): ${fmt(next)}  [goal < 300 ms]`);
+console.log(`device list page, its "Next page" link (the app's navigation to drawn: fetch and render): ${fmt(next)}  [goal < 300 ms]`);
+console.log(`  the same from the test driver's click (its own latency included): ${fmt(nextClick)}`);
 console.log(`device list page, in-app from the fleet page (click to drawn): ${fmt(swap)}`);
 console.log(`page weight, first visit, the console's files as sent (gzip): ${bytes} bytes in ${files.length} files  [goal < 200 KB]`);
 console.log(`page weight on a revisit (ETag: 304s): ${median(weight)} bytes`);

@@ -7,7 +7,8 @@
 #  - the fleet page: navigation start to the app's performance mark "airlift:fleet" (every
 #    count and the chart drawn: the page is usable);
 #  - one device list page (50 devices, and the count of all that match): its "Next page"
-#    link, click to the mark "airlift:devices" (the goal's figure: paging the list); also a
+#    link, from the router's mark "airlift:navigate" to the view's "airlift:devices" (the
+#    goal's figure: paging the list; also from playwright's click); also a
 #    fresh load of /devices?after=... (navigation to the mark, every file revalidated) and
 #    the in-app switch Fleet -> Devices;
 #  - the page weight: bytes on the wire of the console's own files (gzip as served),

@@ -23,6 +23,7 @@ export function navigate(path, { replace = false } = {}) {
 export const query = () => Object.fromEntries(new URLSearchParams(location.search));
 
 async function show() {
+  performance.mark('airlift:navigate'); // a view's mark minus this: its in-app load time
   if (current) {
     current.abort.abort();
     if (typeof current.cleanup === 'function') current.cleanup();
