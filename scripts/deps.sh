@@ -25,13 +25,27 @@ PACKAGES=(
   pandoc groff-base
   # issue 15 (ops): the zsh completion's test (tests/cli/test_completion.sh)
   zsh
+  # issue 13 (console): the web console is built with gzip and tested in Debian's chromium,
+  # driven by playwright-core from npm (tests/web, installed below with npm ci; Node.js
+  # and npm come with the machine)
+  gzip chromium
 )
+
+# issue 13 (console): tests/web's pinned npm packages (package-lock.json), when missing.
+install_web_tests() {
+  local dir
+  dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/web" && pwd)
+  [ -d "$dir/node_modules/playwright-core" ] && return 0
+  echo "deps: npm ci in $dir" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  install_web_tests
   exit 0
 fi
 echo "deps: installing ${missing[*]}" >&2
@@ -40,3 +54,4 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >&2
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+install_web_tests

@@ -49,6 +49,8 @@ const char ald_usage_text[] =
     "  --tls-key FILE           ... and this PEM private key (both or neither)\n"
     "  --metrics-public         serve GET /metrics without a token (default: a read token;\n"
     "                           in the file: metrics-public = true)\n"
+    "  --web-root DIR           serve the web console from DIR (default: the copy built\n"
+    "                           into airliftd)\n"
     "  -h, --help               print this help and exit\n"
     "  --version                print the version and exit\n"
     "\n"
@@ -272,6 +274,11 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         cfg->metrics_public = value[0] == 't';
+    } else if (!strcmp(key, "web-root")) { /* issue 13 (console) */
+        if (!value[0] || !copy_str(cfg->web_root, sizeof cfg->web_root, value)) {
+            snprintf(err, errlen, "--web-root: empty or too long");
+            goto out;
+        }
     } else if (!strcmp(key, "workers")) {
         char *end;
         unsigned long n;
@@ -358,7 +365,7 @@ static bool takes_value(const char *name)
                                              "admin-token-file", "port-file",    "http-threads",
                                              "coap-security", "coap-idle-timeout", "store"};
     if (!strcmp(name, "workers") || !strcmp(name, "tls-cert") || !strcmp(name, "tls-key") ||
-        !strcmp(name, "log-file"))
+        !strcmp(name, "log-file") || !strcmp(name, "web-root"))
         return true;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
@@ -590,6 +597,7 @@ int ald_config_restart_needed(const struct ald_config *a, const struct ald_confi
         {"tls-cert", strcmp(a->tls_cert, b->tls_cert) != 0},
         {"tls-key", strcmp(a->tls_key, b->tls_key) != 0},
         {"metrics-public", a->metrics_public != b->metrics_public},
+        {"web-root", strcmp(a->web_root, b->web_root) != 0},
     };
     size_t o = 0;
     int n = 0;

@@ -38,6 +38,7 @@ struct ald_config {
     bool log_json;
     unsigned http_threads;
     unsigned workers;            /* --workers: threads that make transfers (core/workers.h) */
+    char web_root[ALD_PATH_MAX]; /* issue 13: --web-root, the console's files ("": built in) */
     bool help;
     bool version;
     /* issue 14 (tokens): the API over TLS; both set or both "" (plain HTTP) */

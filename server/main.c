@@ -31,6 +31,7 @@
 #include "coap_endpoint.h"
 #include "config.h"
 #include "events.h"
+#include "h_static.h"
 #include "http_api.h"
 #include "log.h"
 #include "notify.h"
@@ -339,6 +340,17 @@ int main(int argc, char **argv)
         goto out;
     }
     ald_metrics_start(ald_now_ms()); /* issue 15 (ops) */
+    if (cfg.web_root[0]) { /* issue 13 (console): --web-root must hold the console */
+        char index[ALD_PATH_MAX + 16];
+        struct stat st;
+        snprintf(index, sizeof index, "%s/index.html", cfg.web_root);
+        if (stat(index, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ald_log(ALD_LOG_ERROR, "--web-root has no index.html", "web_root", cfg.web_root,
+                    NULL);
+            exit_code = ALD_EXIT_USAGE;
+            goto out;
+        }
+    }
 
     /* Every thread started from here on inherits the mask; only sigwait() takes them. */
     sigemptyset(&signals);
@@ -413,6 +425,7 @@ int main(int argc, char **argv)
         goto out;
     }
     devices.running = true;
+    ald_http_web_root(cfg.web_root);
     if (ald_http_start(&http, &cfg.http, cfg.http_threads, store, updates, rollouts,
                        cfg.data_dir, tls.cert_pem ? &tls : NULL, err, sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot start the HTTP API", "listen", cfg.http.text, "error",

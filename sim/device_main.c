@@ -62,7 +62,7 @@ static void usage(FILE *out)
             "  boot DIR [--reset power|software|watchdog|crash] [--confirm]\n"
             "  show DIR [--json]\n"
             "  provision DIR --server ADDR:PORT --identity ID --psk HEX [--insecure]\n"
-            "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm] [--crash-at-boot]\n"
+            "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm [--revert-reason T]] [--crash-at-boot]\n"
             "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
             "          [--mtu BYTES] [--block2] [--same-port]\n"
@@ -422,6 +422,8 @@ static int cmd_provision(int argc, char **argv)
 /* How the simulated firmware behaves after an install. */
 struct behaviour {
     bool never_confirm;  /* runs, reaches the server, but never confirms: the device reverts */
+    const char *revert_reason; /* issue 13: the reason it reports for a revert instead of the
+                                * install engine's (tests of how clients show device text) */
     bool crash_at_boot;  /* crashes before it reaches the server when it is on trial */
     unsigned sleep_s;    /* sleeps between sessions (reported as next check-in) */
     unsigned max_sessions;
@@ -578,6 +580,9 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
             print_boot(&info);
         }
         why = AL_RESET_POWER_ON;
+        if (b->revert_reason && al_boot_state(&d->dev) == AL_BOOT_REVERTED) /* issue 13 */
+            snprintf(d->dev.state.last_reason, sizeof d->dev.state.last_reason, "%s",
+                     b->revert_reason);
         if (b->crash_at_boot && al_boot_state(&d->dev) == AL_BOOT_TRIAL) {
             printf("firmware: crashed at boot\n");
             why = AL_RESET_FAULT;
@@ -667,6 +672,7 @@ static int cmd_run(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--never-confirm") == 0) b.never_confirm = true;
+        else if (strcmp(a, "--revert-reason") == 0 && v) b.revert_reason = argv[++i];
         else if (strcmp(a, "--crash-at-boot") == 0) b.crash_at_boot = true;
         else if (strcmp(a, "--until-idle") == 0) b.until_idle = true;
         else if (strcmp(a, "--sleep") == 0 && v) { b.sleep_s = (unsigned)strtoul(v, NULL, 10); i++; }

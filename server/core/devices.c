@@ -91,6 +91,12 @@ struct ald_result ald_device_query(struct ald_store *st, const struct ald_device
         f.online = !strcmp(q->online, "true");
         f.online_since = ald_now_ms() - ALD_ONLINE_WINDOW_MS;
     }
+    if (q->sleeping) { /* issue 13 (console): the fleet's sleeping devices */
+        if (strcmp(q->sleeping, "true") && strcmp(q->sleeping, "false"))
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "sleeping: true or false");
+        f.sleeping = !strcmp(q->sleeping, "true") ? 1 : -1;
+        f.now_ms = ald_now_ms();
+    }
     if (q->state) {
         static const char *const states[] = {"none", "active", "queued", "downloading",
                                              "verifying", "installing", "rebooting",

@@ -67,6 +67,7 @@ struct ald_result ald_device_list(struct ald_store *st, ald_device_cb each, void
  */
 struct ald_device_query {
     const char *product, *group, *channel, *module, *version, *online, *state, *prefix, *after;
+    const char *sleeping; /* issue 13: "true" / "false", NULL: any */
     size_t limit; /* 0: all */
     bool count;
 };

@@ -244,6 +244,10 @@ struct ald_device_filter {
                                 *   version; NULL: any */
     int online;                /* -1 any, 1 last_seen_at >= online_since, 0 not */
     int64_t online_since;
+    int sleeping;              /* issue 13: 0 any (so a zeroed filter keeps its meaning), 1
+                                * next_checkin_at > now_ms (a sleepy device between
+                                * check-ins), -1 the others */
+    int64_t now_ms;
     const char *update_state;  /* NULL any; "none": no active update; "active": any; else
                                 * that state of the active update */
     const char *name_prefix;   /* NULL: any */

@@ -2325,6 +2325,10 @@ static void device_where(struct qb *b, const struct ald_device_filter *f, bool p
                             : " AND coalesce(d.last_seen_at, 0) < ");
         qb_int(b, f->online_since);
     }
+    if (f->sleeping) { /* issue 13 (console) */
+        qb_add(b, f->sleeping > 0 ? " AND d.next_checkin_at > " : " AND d.next_checkin_at <= ");
+        qb_int(b, f->now_ms);
+    }
     if (f->update_state) {
         if (!strcmp(f->update_state, "none")) {
             qb_add(b, " AND u.id IS NULL");

@@ -293,6 +293,7 @@ HANDLER(h_devices_list)
 #define ARG(f) q.f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, #f)
     ARG(product); ARG(group); ARG(channel); ARG(module); ARG(version); ARG(online); ARG(state);
     ARG(prefix); ARG(after);
+    ARG(sleeping); /* issue 13 (console) */
 #undef ARG
     if (limit && (!parse_id(limit, &n) || n > LIST_LIMIT_MAX)) {
         json_decref(l->devices);

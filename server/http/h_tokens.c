@@ -131,3 +131,13 @@ HANDLER(h_token_delete)
         return reply_result(c, r, &res);
     return reply_empty(c, r, MHD_HTTP_NO_CONTENT);
 }
+
+/* issue 13 (console): GET /v1/whoami: the caller's token, {"name", "scope"}, so a client
+ * (the web console) shows only what the token may do. */
+HANDLER(h_whoami)
+{
+    (void)h;
+    return reply_json(c, r, MHD_HTTP_OK,
+                      json_pack("{s:s, s:s}", "name", r->token.name, "scope",
+                                ald_scope_name(r->token.scope)));
+}

@@ -21,8 +21,6 @@
 #define SWEEP_MS 500
 #define LOG_EVERY_S 10
 
-char http_guard_bad_path;
-
 struct tracked {
     struct tracked *next, **prev;
     int fd;
@@ -176,18 +174,16 @@ void http_guard_reply_done(struct MHD_Connection *c)
     set_deadline(c, mono_ms() + ALD_HTTP_HEADER_DEADLINE_S * 1000);
 }
 
-void *http_guard_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+bool http_guard_path_refused(const char *uri)
 {
-    (void)cls;
-    (void)c;
     size_t path = strcspn(uri, "?");
     for (size_t i = 0; i + 2 < path; i++) {
         bool slash = uri[i + 1] == '2' && (uri[i + 2] == 'f' || uri[i + 2] == 'F');
         bool nul = uri[i + 1] == '0' && uri[i + 2] == '0';
         if (uri[i] == '%' && (slash || nul))
-            return &http_guard_bad_path;
+            return true;
     }
-    return NULL;
+    return false;
 }
 
 struct header_count {

@@ -30,15 +30,14 @@ struct http_guard *http_guard_start(void);
 /* Stop it (after the daemon stopped: no connection is left). */
 void http_guard_stop(struct http_guard *g);
 
-/* libmicrohttpd callbacks: MHD_OPTION_NOTIFY_CONNECTION and MHD_OPTION_URI_LOG_CALLBACK,
- * both with the guard as their argument. */
+/* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback, with the guard as its argument. */
 void http_guard_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                               enum MHD_ConnectionNotificationCode toe);
-void *http_guard_on_uri(void *cls, const char *uri, struct MHD_Connection *c);
 
-/* The request context http_guard_on_uri gives a request whose path it refuses; the router
- * answers it with 400 (and never routes it). */
-extern char http_guard_bad_path;
+/* Whether a raw request target (as MHD_OPTION_URI_LOG_CALLBACK sees it, before decoding)
+ * has an encoded slash (%2f, %2F) or NUL (%00) in its path: the router answers 400 and
+ * never routes it. */
+bool http_guard_path_refused(const char *uri);
 
 /* The request's headers are all in: its connection's deadline is off until the reply. */
 void http_guard_headers_done(struct MHD_Connection *c);

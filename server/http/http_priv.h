@@ -78,6 +78,12 @@ struct req {
     char location[192]; /* Location header of a 201, if set */
     bool close_connection; /* net: the reply says "Connection: close" and the connection ends */
     struct ald_store *store; /* for reply_result's "did you mean" (suggest.h) */
+    /* issue 13 (console): the request target as it came, before libmicrohttpd decoded it
+     * (router.c's on_uri), for h_static.c's path checks. */
+    bool begun;
+    bool bad_path; /* net: an encoded slash or NUL in the raw path (on_uri) */
+    bool raw_too_long;
+    char raw_path[512];
 };
 
 /* ---- request parsing (parse.c); each queues the 400 itself and returns NULL/false ---- */
@@ -227,5 +233,8 @@ HANDLER(h_usage_list);
 HANDLER(h_metrics);
 HANDLER(h_ready);
 const struct route *http_route_table(size_t *count);
+/* issue 13 (console): the console's files (h_static.c) and the caller's token (h_tokens.c) */
+HANDLER(h_static);
+HANDLER(h_whoami);
 
 #endif

@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "events.h"
 #include "http_guard.h"
+#include "h_static.h"
 #include "http_priv.h"
 #include "log.h"
 #include "metrics.h"
@@ -71,6 +72,8 @@ static const struct route routes[] = {
      * when --metrics-public is set (begin()) */
     {"GET", "/v1/ready", 0, BODY_NONE, h_ready},
     {"GET", "/metrics", ALD_SCOPE_READ, BODY_NONE, h_metrics},
+    /* issue 13 (console): who the caller's token is */
+    {"GET", "/v1/whoami", ALD_SCOPE_READ, BODY_NONE, h_whoami},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 /* issue 15 (ops): each route has its own slot of the latency histogram (metrics.h). */
@@ -187,6 +190,9 @@ static enum MHD_Result begin(struct ald_http *h, struct MHD_Connection *c, struc
             r->route = &routes[i];
     }
     if (!r->route) {
+        /* issue 13 (console): a path outside /v1 that no route has is the console's */
+        if (!path_known && ald_static_path(url))
+            return h_static(h, c, r);
         if (path_known)
             return reply_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                                "%s is not allowed on this resource", r->method);
@@ -252,12 +258,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct ald_http *h = cls;
     struct req *r = *con_cls;
 
-    if (!r || r == (void *)&http_guard_bad_path) {
-        bool bad_path = r != NULL; /* net: http_guard_on_uri refused the raw path */
-        r = calloc(1, sizeof *r);
-        if (!r)
+    if (!r || !r->begun) {
+        if (!r && !(r = calloc(1, sizeof *r)))
             return MHD_NO;
+        bool bad_path = r->bad_path; /* net: on_uri saw an encoded slash or NUL */
         *con_cls = r;
+        r->begun = true;
         r->started_ms = ald_now_ms();
         r->store = h->store;
         snprintf(r->method, sizeof r->method, "%s", method);
@@ -294,6 +300,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
 }
 
+/* libmicrohttpd hands the raw request target here first; the request's state starts with
+ * it: an encoded slash or NUL in the path is refused before routing (net, http_guard.h),
+ * and h_static.c checks the console's paths on it (decoding hides what it must refuse). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct req *r = calloc(1, sizeof *r);
+    (void)cls;
+    (void)c;
+    if (r) {
+        size_t n = strcspn(uri, "?#");
+        r->bad_path = http_guard_path_refused(uri);
+        r->raw_too_long = n >= sizeof r->raw_path;
+        if (!r->raw_too_long) {
+            memcpy(r->raw_path, uri, n);
+            r->raw_path[n] = '\0';
+        }
+    }
+    return r;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -301,7 +327,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     char status[8], ms[24];
     (void)cls;
     http_guard_reply_done(c); /* net: the next request's headers have a deadline again */
-    if (!r || r == (void *)&http_guard_bad_path) {
+    if (!r) {
+        *con_cls = NULL;
+        return;
+    }
+    if (!r->begun) { /* only on_uri saw it (e.g. a malformed request): nothing to log */
+        free(r);
         *con_cls = NULL;
         return;
     }
@@ -399,7 +430,7 @@ int ald_http_start(struct ald_http **out, const struct ald_listen *listen, unsig
         /* net: slow and ambiguous requests (http_guard.h) */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)ALD_HTTP_PER_ADDRESS_CONNECTIONS,
         MHD_OPTION_NOTIFY_CONNECTION, http_guard_on_connection, h->guard,
-        MHD_OPTION_URI_LOG_CALLBACK, http_guard_on_uri, h->guard,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_ARRAY, use_tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available?)",

@@ -62,7 +62,9 @@ dpkg -i "$DEBS"/*.deb >"$WORK/dpkg-i.log" 2>&1
 check "dpkg -i installs the packages" test $? -eq 0
 for f in /usr/sbin/airliftd /usr/bin/airlift /usr/bin/airlift-device /usr/bin/airlift-fleet \
          /lib/systemd/system/airliftd.service /etc/airlift/airliftd.conf \
-         /usr/share/doc/airliftd/copyright /usr/share/doc/airliftd/changelog.gz; do
+         /usr/share/doc/airliftd/copyright /usr/share/doc/airliftd/changelog.gz \
+         /usr/share/airlift/web/index.html /usr/share/man/man8/airliftd.8.gz \
+         /usr/share/man/man1/airlift.1.gz /usr/share/bash-completion/completions/airlift; do
     check "installed: $f" test -e "$f"
 done
 check "the configuration is a conffile" \
@@ -119,6 +121,8 @@ check "the token is neither printed nor logged" \
     test "$(cat "$WORK/airliftd.out" "$WORK/airliftd.log" | grep -c "$TOKEN")" -eq 0
 check "the database is in /var/lib/airlift" test -f /var/lib/airlift/airlift.db
 export AIRLIFT_SERVER="http://127.0.0.1:$HTTP" AIRLIFT_TOKEN="$TOKEN"
+check "the console is served from the packaged web root" \
+    grep -q '<title>' <(curl -s "$AIRLIFT_SERVER/")
 
 # ---- a simulated device updated through it, with the installed tools ------------------------
 AIRLIFT=/usr/bin/airlift
@@ -151,7 +155,7 @@ check "STOPPING=1 reaches NOTIFY_SOCKET" grep -q '^STOPPING=1$' "$WORK/notify"
 check "the port file is removed" test ! -e /var/lib/airlift/ports
 
 # ---- remove, then purge ----------------------------------------------------------------------
-dpkg -r airliftd airlift >"$WORK/dpkg-r.log" 2>&1
+dpkg -r "${PKGS[@]}" >"$WORK/dpkg-r.log" 2>&1
 check "dpkg -r removes them" test $? -eq 0
 check "remove: the programs and the unit are gone" \
     test ! -e /usr/sbin/airliftd -a ! -e /usr/bin/airlift -a ! -e /lib/systemd/system/airliftd.service
@@ -159,7 +163,7 @@ check "remove: the service is masked" \
     test "$(readlink /etc/systemd/system/airliftd.service 2>/dev/null)" = /dev/null
 check "remove: the configuration and the state stay" \
     test -f /etc/airlift/airliftd.conf -a -f /var/lib/airlift/airlift.db
-dpkg -P airliftd airlift >"$WORK/dpkg-P.log" 2>&1
+dpkg -P "${PKGS[@]}" >"$WORK/dpkg-P.log" 2>&1
 check "dpkg -P purges them" test $? -eq 0
 for p in "${PKGS[@]}"; do
     check "dpkg knows no $p any more" test -z "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -v '^un')"

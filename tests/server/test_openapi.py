@@ -209,6 +209,8 @@ try:
     t = call("POST", "/v1/tokens", body={"name": "ci", "scope": "read"}, want=201)
     read = t["token"]
     call("GET", "/v1/tokens", want=200)
+    call("GET", "/v1/whoami", want=200)
+    call("GET", "/v1/whoami", token=None, want=401)
     call("POST", "/v1/products", body={"name": "tracker", "platform": "electron"}, want=201)
     call("GET", "/v1/products", want=200)
     call("GET", "/v1/products/{name}", "/v1/products/tracker", want=200)
