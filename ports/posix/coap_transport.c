@@ -126,6 +126,8 @@ static int on_event(coap_session_t *session, const coap_event_t event)
         t->connected = true;
         t->stats.handshakes++;
     }
+    if (getenv("PACE_DEBUG"))
+        fprintf(stderr, "%llu event %x\n", (unsigned long long)(now_us() / 1000), (unsigned)event);
     if (t && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED ||
               event == COAP_EVENT_SESSION_FAILED))
         t->broken = true;
@@ -139,6 +141,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
     (void)sent;
     (void)reason;
     (void)mid;
+    if (getenv("PACE_DEBUG"))
+        fprintf(stderr, "%llu nack %d\n", (unsigned long long)(now_us() / 1000), (int)reason);
     if (t)
         t->broken = true; /* retransmissions exhausted, or the session failed */
 }
@@ -390,6 +394,11 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
     for (;;) {
         struct al_pace_ask ask;
         while (al_pace_next(p, now_us(), &ask)) {
+            if (getenv("PACE_DEBUG"))
+                fprintf(stderr, "%llu ask o=%u n=%u m=%x rate=%u minrtt=%llu srtt=%llu rto=%llu lost=%u\n",
+                        (unsigned long long)(now_us() / 1000), ask.offset / ask.chunk, ask.count, ask.skip, p->rate,
+                        (unsigned long long)p->min_rtt_us / 1000, (unsigned long long)p->srtt_us / 1000,
+                        (unsigned long long)p->rto_us / 1000, p->lost);
             al_err err = send_window(t, &ask);
             if (err != AL_OK)
                 return err;
@@ -424,6 +433,25 @@ static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
         return AL_ERR_INVALID_ARG;
     return t->cfg.block2 ? fetch_block(t, name, offset, buf, cap, got)
                          : fetch_window(t, name, offset, size, until, buf, cap, got);
+}
+
+/* The DTLS handshake now (the agent's connect): AL_OK once the server's Finished arrived. */
+static al_err coap_connect(void *ctx)
+{
+    struct al_coap_transport *t = ctx;
+    if (t->cfg.insecure)
+        return AL_ERR_STATE; /* plain CoAP: nothing proves who answers */
+    al_err err = connect_session(t);
+    if (err != AL_OK)
+        return err;
+    uint64_t limit = (t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000) * 1000ull, start = now_us();
+    while (!t->connected && !t->broken) {
+        if (coap_io_process(t->ctx, 20) < 0 || now_us() - start >= limit) {
+            t->broken = true;
+            return AL_ERR_TIMEOUT;
+        }
+    }
+    return t->connected ? AL_OK : AL_ERR_TRANSPORT;
 }
 
 int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cfg, char *err,
@@ -462,7 +490,7 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
     coap_register_response_handler(t->ctx, on_response);
     coap_register_event_handler(t->ctx, on_event);
     coap_register_nack_handler(t->ctx, on_nack);
-    t->port = (struct al_transport){t, coap_exchange, coap_fetch};
+    t->port = (struct al_transport){t, coap_exchange, coap_fetch, coap_connect};
     *out = t;
     return 0;
 }

@@ -83,6 +83,7 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
         return false;
     p->timer_us = now_us;
     p->backoff = 0;
+    p->probes = 0;
     uint64_t seq = r->seq0 + index;
     if (seq + 1 > p->rack_seq) {
         p->rack_seq = seq + 1;
@@ -116,8 +117,10 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
     return true;
 }
 
-/* Chunks a later-sent one overtook by a quarter of the least round trip, and everything in
- * flight once the retransmission timer expires, are lost. */
+/* Chunks a later-sent one overtook by a quarter of the least round trip are lost; so is
+ * everything in flight once the train of chunks stopped (nothing for three chunks' time at
+ * the link's rate, the newest request a round trip old: at most twice in a row) or the
+ * retransmission timer expired (RFC 6298, doubling each time). */
 static void detect_losses(struct al_pace *p, uint64_t now_us)
 {
     uint64_t reo = p->min_rtt_us / 4 > 5000 ? p->min_rtt_us / 4 : 5000;
@@ -134,7 +137,20 @@ static void detect_losses(struct al_pace *p, uint64_t now_us)
             asked++;
         }
     }
-    if (asked && now_us >= p->timer_us + (p->rto_us << p->backoff)) {
+    bool stopped = false;
+    if (asked && p->rate && p->probes < 2 && !p->backoff) {
+        uint64_t gap = 3ull * p->chunk * 1000000u / p->rate + reo;
+        stopped = now_us >= p->timer_us + gap && now_us >= p->sent_us + p->srtt_us + reo;
+    }
+    if (stopped) {
+        for (uint32_t a = p->base; a < end; a++)
+            if (p->state[slot(a)] == ASKED) {
+                p->state[slot(a)] = LOST;
+                p->lost++;
+            }
+        p->probes++;
+        p->timer_us = now_us;
+    } else if (asked && now_us >= p->timer_us + (p->rto_us << p->backoff)) {
         for (uint32_t a = p->base; a < end; a++)
             if (p->state[slot(a)] == ASKED) {
                 p->state[slot(a)] = LOST;
@@ -166,6 +182,7 @@ static void sent(struct al_pace *p, struct al_pace_ask *ask, uint32_t first, uin
     ask->offset = p->origin + first * p->chunk;
     ask->chunk = p->chunk;
     p->requests++;
+    p->sent_us = now_us;
     if (was_idle)
         p->timer_us = now_us;
 }

@@ -60,6 +60,8 @@ struct al_pace {
     uint32_t rate;      /* delivery rate, payload bytes/s: the largest recent sample */
     uint64_t timer_us;  /* last arrival or request sent: the RTO runs from here */
     unsigned backoff;   /* RTO expiries since the last arrival */
+    uint64_t sent_us;   /* when the newest request went out */
+    unsigned probes;    /* stopped trains declared lost since the last arrival */
     uint32_t requests, retransmits, lost; /* counters, for tests and logs */
 };
 
