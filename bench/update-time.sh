@@ -69,7 +69,7 @@ cell() {
     t1=$(date +%s.%N)
     sleep 0.5
     kill -9 "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
-    sleep 0.5 # the last inventory counted the update's bytes
+    sleep 31 # the server ends the silent session (--coap-idle-timeout, 30 s) and counts all of it
     got=$("$DEVICE" show "$W/d1" --json | jq -r '.modules[] | select(.function == "application") | .sha256' | head -1)
     local uid
     uid=$(api "$AIRLIFT_SERVER/v1/devices/d1/updates" | jq -r '.updates[0].id')

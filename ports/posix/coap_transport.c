@@ -126,8 +126,6 @@ static int on_event(coap_session_t *session, const coap_event_t event)
         t->connected = true;
         t->stats.handshakes++;
     }
-    if (getenv("PACE_DEBUG"))
-        fprintf(stderr, "%llu event %x\n", (unsigned long long)(now_us() / 1000), (unsigned)event);
     if (t && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED ||
               event == COAP_EVENT_SESSION_FAILED))
         t->broken = true;
@@ -141,8 +139,6 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
     (void)sent;
     (void)reason;
     (void)mid;
-    if (getenv("PACE_DEBUG"))
-        fprintf(stderr, "%llu nack %d\n", (unsigned long long)(now_us() / 1000), (int)reason);
     if (t)
         t->broken = true; /* retransmissions exhausted, or the session failed */
 }
@@ -394,11 +390,6 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
     for (;;) {
         struct al_pace_ask ask;
         while (al_pace_next(p, now_us(), &ask)) {
-            if (getenv("PACE_DEBUG"))
-                fprintf(stderr, "%llu ask o=%u n=%u m=%x rate=%u minrtt=%llu srtt=%llu rto=%llu lost=%u\n",
-                        (unsigned long long)(now_us() / 1000), ask.offset / ask.chunk, ask.count, ask.skip, p->rate,
-                        (unsigned long long)p->min_rtt_us / 1000, (unsigned long long)p->srtt_us / 1000,
-                        (unsigned long long)p->rto_us / 1000, p->lost);
             al_err err = send_window(t, &ask);
             if (err != AL_OK)
                 return err;

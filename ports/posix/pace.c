@@ -89,6 +89,13 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
         p->rack_seq = seq + 1;
         p->rack_us = now_us;
     }
+    /* RACK: the chunks sent before this one and still awaited are overtaken now. */
+    uint32_t end = p->base + AL_PACE_SPAN < p->nchunks ? p->base + AL_PACE_SPAN : p->nchunks;
+    for (uint32_t b = p->base; b < end; b++) {
+        uint32_t s = slot(b);
+        if (p->state[s] == ASKED && p->seq[s] < seq && !p->overtaken_us[s])
+            p->overtaken_us[s] = now_us;
+    }
     bool fresh = a >= p->base && a < p->base + AL_PACE_SPAN && p->state[slot(a)] != HELD;
     if (r->rx_chunks == 0) {
         r->first_rx_us = now_us;
@@ -130,7 +137,7 @@ static void detect_losses(struct al_pace *p, uint64_t now_us)
         uint32_t s = slot(a);
         if (p->state[s] != ASKED)
             continue;
-        if (p->seq[s] + 1 < p->rack_seq && now_us >= p->rack_us + reo) {
+        if (p->overtaken_us[s] && now_us >= p->overtaken_us[s] + reo) {
             p->state[s] = LOST;
             p->lost++;
         } else {
@@ -177,6 +184,7 @@ static void sent(struct al_pace *p, struct al_pace_ask *ask, uint32_t first, uin
         if (i >= 32 || !(ask->skip >> i & 1u)) {
             p->state[slot(first + i)] = ASKED;
             p->seq[slot(first + i)] = p->next_seq + i;
+            p->overtaken_us[slot(first + i)] = 0;
         }
     p->next_seq += ask->count;
     ask->offset = p->origin + first * p->chunk;
@@ -216,7 +224,7 @@ bool al_pace_next(struct al_pace *p, uint64_t now_us, struct al_pace_ask *ask)
         sent(p, ask, lost, now_us, asked == 0);
         return true;
     }
-    if (frontier >= end)
+    if (frontier >= end || now_us < p->next_new_us)
         return false;
     /* New chunks: once the link's pipe (rate x least round trip) is nearly drained, so
      * the request's chunks arrive as the last ones leave the link, never idling it and
@@ -232,7 +240,17 @@ bool al_pace_next(struct al_pace *p, uint64_t now_us, struct al_pace_ask *ask)
         uint64_t burst = (uint64_t)p->rate * AL_PACE_BURST_US / 1000000u / p->chunk;
         k = burst < AL_WIRE_WINDOW_MIN ? AL_WIRE_WINDOW_MIN
             : burst > AL_WIRE_WINDOW_MAX ? AL_WIRE_WINDOW_MAX : (uint32_t)burst;
+        if (p->last_k && k > 2 * p->last_k)
+            k = 2 * p->last_k; /* grows at most twice from one request to the next */
     }
+    /* In flight at once: no more than the pipe needs, and at least a full window. Past
+     * that, wait for room for a whole request rather than ask for scraps: a fast link
+     * with a short round trip goes window by window, as the server's bursts arrive. */
+    uint64_t cap = (uint64_t)p->rate * p->min_rtt_us / 1000000u / p->chunk + 2;
+    cap = cap > AL_WIRE_WINDOW_MAX ? cap : AL_WIRE_WINDOW_MAX;
+    uint32_t want = end - frontier < k ? end - frontier : k;
+    if (asked + want > cap)
+        return false;
     if (p->budget) {
         uint32_t room = p->budget / p->chunk > asked ? p->budget / p->chunk - asked : 0;
         if (!room && asked)
@@ -241,6 +259,10 @@ bool al_pace_next(struct al_pace *p, uint64_t now_us, struct al_pace_ask *ask)
         k = k < room ? k : room;
     }
     ask->count = end - frontier < k ? end - frontier : k;
+    /* Pacing: the next request for new chunks no sooner than the link carries these. */
+    if (p->rate)
+        p->next_new_us = now_us + (uint64_t)ask->count * p->chunk * 1000000u / p->rate;
+    p->last_k = k;
     sent(p, ask, frontier, now_us, asked == 0);
     return true;
 }

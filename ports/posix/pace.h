@@ -50,6 +50,7 @@ struct al_pace {
     uint32_t budget;  /* bytes that may be in flight at once (0: no limit) */
     uint8_t state[AL_PACE_SPAN];  /* of chunk a at a % AL_PACE_SPAN: enum in pace.c */
     uint64_t seq[AL_PACE_SPAN];   /* send order of its last request */
+    uint64_t overtaken_us[AL_PACE_SPAN]; /* when a chunk sent after it arrived (0: not yet) */
     uint16_t len[AL_PACE_SPAN];
     uint8_t data[AL_PACE_SPAN][AL_WIRE_CHUNK_MAX];
     struct al_pace_req req[AL_PACE_REQS];
@@ -61,6 +62,8 @@ struct al_pace {
     uint64_t timer_us;  /* last arrival or request sent: the RTO runs from here */
     unsigned backoff;   /* RTO expiries since the last arrival */
     uint64_t sent_us;   /* when the newest request went out */
+    uint32_t last_k;    /* chunks the last request for new chunks could ask for */
+    uint64_t next_new_us; /* no request for new chunks before this: the link's time for the last */
     unsigned probes;    /* stopped trains declared lost since the last arrival */
     uint32_t requests, retransmits, lost; /* counters, for tests and logs */
 };
