@@ -31,6 +31,10 @@ void al_pace_start(struct al_pace *p, uint32_t origin, uint32_t size, uint32_t c
         p->rttvar_us = rtt_hint_us / 2;
         p->min_rtt_us = rtt_hint_us;
         p->rto_us = clamp_rto(p->srtt_us + 4 * p->rttvar_us);
+        /* A small exchange's round trip says nothing of a chunk's time on a slow link:
+         * until a chunk has come, wait at least CoAP's ACK_TIMEOUT. */
+        if (p->rto_us < AL_PACE_RTO_FIRST_US)
+            p->rto_us = AL_PACE_RTO_FIRST_US;
     }
 }
 
