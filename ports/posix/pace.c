@@ -130,7 +130,7 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
 
 /* Chunks a later-sent one overtook by a quarter of the least round trip are lost; so is
  * everything in flight once the train of chunks stopped (nothing for three chunks' time at
- * the link's rate, the newest request a round trip old: at most twice in a row) or the
+ * the link's rate, and the newest request older than RTO: at most twice in a row) or the
  * retransmission timer expired (RFC 6298, doubling each time). */
 static void detect_losses(struct al_pace *p, uint64_t now_us)
 {
@@ -151,7 +151,7 @@ static void detect_losses(struct al_pace *p, uint64_t now_us)
     bool stopped = false;
     if (asked && p->rate && p->probes < 2 && !p->backoff) {
         uint64_t gap = 3ull * p->chunk * 1000000u / p->rate + reo;
-        stopped = now_us >= p->timer_us + gap && now_us >= p->sent_us + p->srtt_us + reo;
+        stopped = now_us >= p->timer_us + gap && now_us >= p->sent_us + p->rto_us;
     }
     if (stopped) {
         for (uint32_t a = p->base; a < end; a++)
