@@ -13,6 +13,7 @@
 #   METHODS=windows bench/update-time.sh                  one method
 #   CELLS_DIR=DIR bench/update-time.sh                    keep each cell's line in DIR and
 #                                                         skip cells already there (resume)
+#   NOTES="..." bench/update-time.sh                      lines to add to the file's end
 #   bench/update-time.sh --cell BUILD METHOD LAT LOSS BW MTU   one cell; prints its line
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -149,6 +150,7 @@ out=bench/results/update-time.txt
         done
         printf '%s %7s %6s\n' "$row" "$bound" "$allok"
     done
+    [ -z "${NOTES:-}" ] || sed 's/^/# /' <<<"$NOTES"
 } >"$out"
 rm -f "$out.tmp"
 cat "$out"

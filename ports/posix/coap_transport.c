@@ -305,7 +305,7 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
     return transact(t, pdu, resp, resp_cap, resp_len, code);
 }
 
-/* One RFC 7959 Block2 block of 1024 bytes per request (cfg.block2). */
+/* One RFC 7959 Block2 block per request (cfg.block2): 1024 bytes, less on a small MTU. */
 static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_t offset,
                           uint8_t *buf, size_t cap, size_t *got)
 {
@@ -315,9 +315,15 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
     coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
-    unsigned num = offset / AL_WIRE_BLOCK_SIZE;
+    /* 1024-byte blocks, or the largest that fits the session's datagrams with the
+     * response's headers (about 24 bytes: header, token, Block2, Size2, marker). */
+    unsigned szx = AL_WIRE_BLOCK_SZX;
+    while (szx > 0 && (16u << szx) + 24u > coap_session_max_pdu_size(t->session))
+        szx--;
+    uint32_t bsize = 16u << szx;
+    unsigned num = offset / bsize;
     coap_add_option(pdu, COAP_OPTION_BLOCK2,
-                    coap_encode_var_safe(opt, sizeof opt, (num << 4) | AL_WIRE_BLOCK_SZX), opt);
+                    coap_encode_var_safe(opt, sizeof opt, (num << 4) | szx), opt);
     uint8_t block[AL_WIRE_BLOCK_SIZE];
     size_t len = 0;
     al_err err = transact(t, pdu, block, sizeof block, &len, &code);
@@ -325,7 +331,7 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
         return err;
     if (code != AL_COAP_CONTENT)
         return code == 132 /* 4.04 */ ? AL_ERR_PROTOCOL : AL_ERR_TRANSPORT;
-    size_t skip = offset % AL_WIRE_BLOCK_SIZE; /* a resumed stream starts inside a block */
+    size_t skip = offset % bsize; /* a resumed stream starts inside a block */
     if (len <= skip)
         return AL_ERR_PROTOCOL;
     len -= skip;
