@@ -14,6 +14,7 @@
 #   CELLS_DIR=DIR bench/update-time.sh                    keep each cell's line in DIR and
 #                                                         skip cells already there (resume)
 #   NOTES="..." bench/update-time.sh                      lines to add to the file's end
+#   TABLE_ONLY=1 CELLS_DIR=DIR bench/update-time.sh       only the table of the cells in DIR
 #   bench/update-time.sh --cell BUILD METHOD LAT LOSS BW MTU   one cell; prints its line
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -109,8 +110,9 @@ started=$(date +%s)
 for c in "${list[@]}"; do
     f=$CELLS_DIR/$(tr ' ' _ <<<"$c")
     [ -s "$f" ] && grep -q ' yes$' "$f" && continue
+    [ -n "${TABLE_ONLY:-}" ] && continue # TABLE_ONLY=1: write the table of the cells done
     echo "$c $f"
-done | xargs -P "$JOBS" -L 1 sh -c 'bash "$0" --cell "'"$BUILD"'" "$1" "$2" "$3" "$4" "$5" >"$6.tmp" && mv "$6.tmp" "$6"' "$0"
+done | xargs -r -P "$JOBS" -L 1 sh -c 'bash "$0" --cell "'"$BUILD"'" "$1" "$2" "$3" "$4" "$5" >"$6.tmp" && mv "$6.tmp" "$6"' "$0"
 took=$(( $(date +%s) - started ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -123,7 +125,11 @@ out=bench/results/update-time.txt
     echo "# bound = the image file's bits / bandwidth (the time the bandwidth alone needs); x = time / bound."
     echo "# Every cell ends with the device running the image, hash-exact (its own inventory)."
     echo "# measured by bench/update-time.sh on $(date -u +%Y-%m-%d), $(nproc) cores, $JOBS cells at a time,"
-    echo "# load average $load_before before and $load_after after ($took s for this run; the machine is shared)"
+    if [ -n "${TABLE_ONLY:-}" ]; then
+        echo "# load average $load_before when the table was written (the machine is shared)"
+    else
+        echo "# load average $load_before before and $load_after after ($took s for this run; the machine is shared)"
+    fi
     printf '%-5s %-5s %-8s %-4s | %8s %9s %6s | %8s %9s %6s | %7s %6s\n' lat_ms loss bw_bps mtu \
         windows_s bytes x block2_s bytes x bound_s ok
     for lat in 50 300 1000; do for loss in 0 0.02 0.1 0.3; do for bw in 20000 100000 1000000; do
@@ -132,8 +138,8 @@ out=bench/results/update-time.txt
     echo "300 0.02 100000 576"
 } >"$out.tmp"
 {
-    head -8 "$out.tmp"
-    tail -n +9 "$out.tmp" | while read -r lat loss bw mtu; do
+    head -9 "$out.tmp"
+    tail -n +10 "$out.tmp" | while read -r lat loss bw mtu; do
         bound=$(awk "BEGIN{printf \"%.1f\", 130752 * 8 / $bw}")
         row=$(printf '%-5s %-5s %-8s %-4s |' "$lat" "$(awk "BEGIN{print $loss * 100}")%" "$bw" "$mtu")
         allok=yes
