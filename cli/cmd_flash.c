@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define MAX_IMAGES 8
-#define POLL_MS 500
+#define POLL_MS 200
 #define BAR_WIDTH 24
 
 enum { OPT_YES, OPT_NO_WAIT, OPT_TIMEOUT, OPT_KEY, OPT_REPLACE };

@@ -331,7 +331,17 @@ static al_err run_step(struct al_agent *a, uint8_t i, struct al_session_result *
 al_err al_agent_session(struct al_agent *a, struct al_session_result *out)
 {
     memset(out, 0, sizeof *out);
-    al_err err = send_inventory(a);
+    al_err err;
+    if (al_boot_state(a->dev) == AL_BOOT_TRIAL && !a->hold_confirm && a->transport->connect &&
+        a->transport->connect(a->transport->ctx) == AL_OK) {
+        /* The server authenticated itself: the new firmware reached it. Confirm before the
+         * first inventory, so that one already says so. */
+        err = al_confirm(a->dev);
+        if (err != AL_OK)
+            return err;
+        out->confirmed = true;
+    }
+    err = send_inventory(a);
     if (err != AL_OK)
         return err;
     if (al_boot_state(a->dev) == AL_BOOT_TRIAL && !a->hold_confirm) {

@@ -65,6 +65,7 @@ static void usage(FILE *out)
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm [--revert-reason T]] [--crash-at-boot]\n"
             "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
+            "          [--buffer BYTES]\n"
             "          [--mtu BYTES] [--block2] [--same-port]\n"
             "                                 live: boot, report, download, install, confirm\n");
 }
@@ -469,6 +470,12 @@ static al_err radio_exchange(void *ctx, uint8_t method, const char *path, const 
                              code);
 }
 
+static al_err radio_connect(void *ctx)
+{
+    struct radio *r = ctx;
+    return r->real->connect(r->real->ctx);
+}
+
 static al_err radio_fetch(void *ctx, const char *name, uint32_t offset, uint32_t size,
                           uint32_t until, uint8_t *buf,
                           size_t cap, size_t *got)
@@ -589,7 +596,9 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
             continue;
         }
         struct radio radio = {al_coap_port(coap), coap, b, {0}, 0, last_boot_state, report_lost};
-        radio.port = (struct al_transport){&radio, radio_exchange, radio_fetch};
+        radio.port = (struct al_transport){&radio, radio_exchange, radio_fetch, radio_connect};
+        if (al_boot_state(&d->dev) == AL_BOOT_TRIAL)
+            radio.last_boot_state = AL_BOOT_TRIAL; /* what the server last heard is not "confirmed" */
         al_agent_init(&agent, &d->dev, &radio.port);
         agent.flags = (uint8_t)((info.installed || info.reverted ? AL_INV_AFTER_INSTALL : 0) |
                                 (b->sleep_s ? AL_INV_SLEEPY : 0));
@@ -685,6 +694,7 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--reorder") == 0 && v) { lk.reorder = strtod(v, NULL); use_link = true; i++; }
         else if (strcmp(a, "--latency") == 0 && v) { lk.latency_ms = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
         else if (strcmp(a, "--bandwidth") == 0 && v) { lk.bandwidth_bps = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
+        else if (strcmp(a, "--buffer") == 0 && v) { lk.buffer_bytes = (uint32_t)strtoul(v, NULL, 10); use_link = true; i++; }
         else if (strcmp(a, "--link") == 0) use_link = true;
         else if (strcmp(a, "--same-port") == 0) { lk.same_port = true; use_link = true; }
         else if (strcmp(a, "--block2") == 0) b.block2 = true;

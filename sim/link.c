@@ -55,13 +55,24 @@ static double chance(struct sim_link *l)
 
 static void enqueue(struct sim_link *l, bool up, const uint8_t *data, size_t len, uint64_t extra_us)
 {
+    uint64_t t = now_us();
+    int dir = up ? 0 : 1;
+    if (l->cfg.bandwidth_bps) {
+        /* Drop-tail: what still waits for the air, in bytes, must fit the radio's queue. */
+        uint64_t wait = l->busy_until_us[dir] > t ? l->busy_until_us[dir] - t : 0;
+        uint64_t backlog = wait * l->cfg.bandwidth_bps / 8u / 1000000u;
+        uint32_t cap = l->cfg.buffer_bytes ? l->cfg.buffer_bytes : SIM_LINK_BUFFER_DEFAULT;
+        if (backlog + len + SIM_LINK_IP_UDP_OVERHEAD > cap) {
+            atomic_fetch_add(&l->stats.dropped, 1);
+            atomic_fetch_add(&l->stats.overflowed, 1);
+            return;
+        }
+    }
     if (l->queued >= QUEUE_MAX)
-        return; /* a full radio buffer drops */
+        return; /* the relay's own table is full (no bandwidth limit): drops */
     struct pending *p = malloc(sizeof *p);
     if (!p)
         return;
-    uint64_t t = now_us();
-    int dir = up ? 0 : 1;
     if (l->cfg.bandwidth_bps) {
         uint64_t air = (uint64_t)(len + SIM_LINK_IP_UDP_OVERHEAD) * 8u * 1000000u / l->cfg.bandwidth_bps;
         uint64_t start = l->busy_until_us[dir] > t ? l->busy_until_us[dir] : t;

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #define SIM_LINK_IP_UDP_OVERHEAD 28
+#define SIM_LINK_BUFFER_DEFAULT 65536u /* docs/simulated-device.md, "Radio link" */
 
 struct sim_link_config {
     double loss;          /* probability a datagram is dropped, each direction */
@@ -21,6 +22,8 @@ struct sim_link_config {
     double reorder;       /* probability a datagram is held back behind the next one */
     uint32_t latency_ms;  /* one-way delay */
     uint32_t bandwidth_bps; /* 0: unlimited; else serialisation delay per byte */
+    uint32_t buffer_bytes;  /* with a bandwidth: the radio's queue per direction, drop-tail
+                               (bytes waiting to go on the air); 0: SIM_LINK_BUFFER_DEFAULT */
     uint32_t seed;
     bool same_port;       /* no NAT: the server sees one source port, across device sockets */
     uint16_t source_port; /* with same_port: that port (0: any free one, see sim_link_source_port) */
@@ -29,7 +32,8 @@ struct sim_link_config {
 struct sim_link_stats {
     atomic_uint_fast64_t up_bytes, down_bytes;     /* on the air, headers included */
     atomic_uint_fast64_t up_datagrams, down_datagrams;
-    atomic_uint_fast64_t dropped;
+    atomic_uint_fast64_t dropped;  /* lost: by --loss, or a full queue (also counted next) */
+    atomic_uint_fast64_t overflowed; /* dropped because the radio's queue was full */
 };
 
 struct sim_link;

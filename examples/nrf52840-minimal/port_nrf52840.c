@@ -163,7 +163,7 @@ static al_err stub_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
     *got = 0;
     return AL_ERR_TRANSPORT;
 }
-const struct al_transport nrf_transport = {NULL, stub_exchange, stub_fetch};
+const struct al_transport nrf_transport = {NULL, stub_exchange, stub_fetch, NULL};
 
 /* ---- clock and reset ------------------------------------------------------------------ */
 

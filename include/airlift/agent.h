@@ -39,6 +39,11 @@ enum al_method { AL_METHOD_GET = 1, AL_METHOD_POST = 2 };
  * elsewhere (resuming a delta stream, it reads the stream's first bytes, then jumps).
  * Both return AL_OK, AL_ERR_TRANSPORT, AL_ERR_TIMEOUT or AL_ERR_PROTOCOL (the server
  * refused: no such transfer).
+ * connect (optional, NULL: none): set the session up now and return AL_OK only if the
+ * server has authenticated itself (CoAP: the DTLS handshake with the device's key
+ * completed). A new image on trial then counts as having reached the server and confirms
+ * before its first inventory, which saves that inventory's round trip (docs/protocol.md,
+ * "Session"). Any other answer: the agent confirms after the server answers, as before.
  */
 struct al_transport {
     void *ctx;
@@ -47,6 +52,7 @@ struct al_transport {
                        uint8_t *code);
     al_err (*fetch)(void *ctx, const char *name, uint32_t offset, uint32_t size, uint32_t until,
                     uint8_t *buf, size_t cap, size_t *got);
+    al_err (*connect)(void *ctx);
 };
 
 #define AL_COAP_CHANGED 68 /* 2.04 */

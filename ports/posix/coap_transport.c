@@ -2,13 +2,13 @@
  * coap_transport.c - al_transport on libcoap (client). One DTLS session per transport;
  * requests are confirmable (libcoap retransmits them), one at a time.
  *
- * fetch() uses airlift's windowed transfer (docs/protocol.md): one non-confirmable request
- * asks for a window of up to 64 datagram-sized chunks, which the server sends back to back;
- * chunks that arrive ahead of the one the agent wants wait in a small ring, and anything
- * lost is asked for again (the chunks already held are named in a skip mask). The window
- * grows while nothing is lost and halves when something is, so a lossy link does not pay
- * for a long burst it cannot take. With cfg.block2, fetch() asks for one RFC 7959 Block2
- * block of 1024 bytes per request instead (stop and wait).
+ * fetch() uses airlift's windowed transfer (docs/protocol.md): non-confirmable requests ask
+ * for windows of datagram-sized chunks, which the server sends back to back. What to ask
+ * for and when is pace.c's: it keeps more than one window in flight, sized and timed from
+ * its estimates of the round trip and of the link's rate, holds chunks that arrive ahead of
+ * the one the agent wants, and asks again for a lost chunk as soon as later ones show it
+ * lost. With cfg.block2, fetch() asks for one RFC 7959 Block2 block of 1024 bytes per
+ * request instead (stop and wait).
  */
 #include "coap_transport.h"
 
@@ -22,44 +22,21 @@
 #include <openssl/ssl.h>
 
 #include "airlift/wire.h"
+#include "pace.h"
 
-#define RING 16            /* chunks held ahead of the one the agent wants */
-#define WINDOW_TIME_MS 2000u /* a window is at most what the link carries in this time */
 #define WINDOW_HEADERS 9u /* CoAP header 4, token <= 3 bytes, payload marker 1, chunk index 1 */
-#define RTO_MS 2000u       /* silence that means loss: CoAP's ACK_TIMEOUT */
-#define REORDER_MS 100u    /* after a window's last chunk, how long a missing one may lag */
-#define RETRIES 4u         /* window requests without an answer before giving up: MAX_RETRANSMIT */
 
-struct held_chunk {
-    bool used;
-    uint32_t offset;
-    uint16_t len;
-    uint8_t data[AL_WIRE_CHUNK_MAX];
-};
-
-/* The windowed transfer in progress. */
+/* The windowed transfer in progress: pace.c decides, this maps its requests to tokens. */
 struct window {
+    bool active;
     char name[32];        /* "<plan>/<step>" */
     uint32_t size;        /* the transfer's size */
-    uint32_t chunk;       /* bytes per chunk */
-    uint32_t cwnd;        /* chunks to ask for next */
-    uint32_t start, count; /* the window asked for last: chunks start + i * chunk, i < count */
-    uint32_t last_index;   /* highest chunk index the server will send */
-    uint32_t until;        /* the agent wants bytes below this before it jumps elsewhere */
-    bool last_seen;        /* ... and it arrived */
-    bool lost;             /* this window lost something */
-    uint8_t error;         /* a 4.xx/5.xx answer to the window request */
-    coap_bin_const_t token;
-    uint8_t token_bytes[8];
-    /* The window before: its late chunks are as good as any. */
-    coap_bin_const_t prev_token;
-    uint8_t prev_token_bytes[8];
-    uint32_t prev_start, prev_count;
-    uint64_t last_rx_ms;   /* when the request went out or a chunk last arrived */
-    uint64_t sent_ms;      /* when the window request went out */
-    uint32_t bytes;        /* chunk bytes of this window received */
-    unsigned retries;
-    struct held_chunk held[RING];
+    uint8_t error;        /* a 4.xx/5.xx answer to a window request */
+    struct {
+        uint32_t id;      /* pace.c's request number */
+        uint8_t len;
+        uint8_t bytes[8];
+    } tokens[AL_PACE_REQS];
 };
 
 struct al_coap_transport {
@@ -82,56 +59,39 @@ struct al_coap_transport {
     size_t resp_cap, resp_len;
     bool resp_truncated;
     struct window win;
+    struct al_pace *pace;  /* the windowed transfer's state (pace.h) */
+    uint64_t rtt_hint_us;  /* the quickest exchange of this transport: pace.c's first RTT */
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* A chunk of a window starting at `start` arrived: keep it if it is one the agent lacks. */
-static void on_window_chunk(struct window *w, const coap_pdu_t *received, bool current)
+/* A response with one of the window requests' tokens: a chunk for pace.c, or an error. */
+static bool on_window_response(struct al_coap_transport *t, const coap_pdu_t *received)
 {
+    struct window *w = &t->win;
+    coap_bin_const_t tok = coap_pdu_get_token(received);
+    uint32_t id = 0;
+    for (unsigned i = 0; i < AL_PACE_REQS && w->active; i++)
+        if (w->tokens[i].len && tok.length == w->tokens[i].len &&
+            memcmp(tok.s, w->tokens[i].bytes, tok.length) == 0)
+            id = w->tokens[i].id;
+    if (!id || !al_pace_knows(t->pace, id))
+        return false;
     const uint8_t *data = NULL;
     size_t len = 0;
     coap_pdu_code_t code = coap_pdu_get_code(received);
-    uint32_t start = current ? w->start : w->prev_start, count = current ? w->count : w->prev_count;
     if (code != COAP_RESPONSE_CODE(205)) {
-        if (current)
-            w->error = (uint8_t)(((code >> 5) & 7) * 32 + (code & 31));
-        return;
+        w->error = (uint8_t)(((code >> 5) & 7) * 32 + (code & 31));
+        return true;
     }
-    if (!coap_get_data(received, &len, &data) || len < 2)
-        return; /* no index, no bytes */
-    uint32_t index = *data++;
-    len--;
-    uint64_t offset = (uint64_t)start + (uint64_t)index * w->chunk;
-    if (index >= count || offset >= w->size || len == 0 || len > w->chunk ||
-        (len < w->chunk && offset + len != w->size))
-        return; /* not a chunk we asked for */
-    if (current) {
-        w->last_rx_ms = now_ms();
-        w->bytes += (uint32_t)len;
-        if (index == w->last_index)
-            w->last_seen = true;
-    }
-    struct held_chunk *free_slot = NULL;
-    for (int i = 0; i < RING; i++) {
-        if (w->held[i].used && w->held[i].offset == offset)
-            return; /* a duplicate */
-        if (!w->held[i].used && !free_slot)
-            free_slot = &w->held[i];
-    }
-    if (!free_slot) {
-        w->lost = true; /* no room: it will be asked for again */
-        return;
-    }
-    free_slot->used = true;
-    free_slot->offset = (uint32_t)offset;
-    free_slot->len = (uint16_t)len;
-    memcpy(free_slot->data, data, len);
+    if (coap_get_data(received, &len, &data) && len >= 2)
+        (void)al_pace_chunk(t->pace, id, data[0], data + 1, len - 1, now_us());
+    return true;
 }
 
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
@@ -143,16 +103,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     size_t len = 0;
     (void)sent;
     (void)mid;
-    if (t && t->win.token.length && tok.length == t->win.token.length &&
-        memcmp(tok.s, t->win.token.s, tok.length) == 0) {
-        on_window_chunk(&t->win, received, true);
+    if (t && on_window_response(t, received))
         return COAP_RESPONSE_OK;
-    }
-    if (t && t->win.prev_token.length && tok.length == t->win.prev_token.length &&
-        memcmp(tok.s, t->win.prev_token.s, tok.length) == 0) {
-        on_window_chunk(&t->win, received, false);
-        return COAP_RESPONSE_OK;
-    }
     if (!t || t->done || tok.length != t->token.length ||
         memcmp(tok.s, t->token.s, tok.length) != 0)
         return COAP_RESPONSE_OK; /* late duplicate of an earlier exchange */
@@ -261,6 +213,8 @@ static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *re
     t->resp = resp;
     t->resp_cap = cap;
     t->resp_len = 0;
+    uint64_t sent_us = now_us();
+    bool timed = t->connected; /* not a handshake's time too */
     if (coap_send(t->session, pdu) == COAP_INVALID_MID) {
         t->broken = true;
         return AL_ERR_TRANSPORT;
@@ -278,6 +232,9 @@ static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *re
         t->broken = true; /* start a fresh session next time */
         return waited >= limit ? AL_ERR_TIMEOUT : AL_ERR_TRANSPORT;
     }
+    uint64_t took = now_us() - sent_us;
+    if (timed && (!t->rtt_hint_us || took < t->rtt_hint_us))
+        t->rtt_hint_us = took; /* the least is the one libcoap did not have to retransmit */
     if (t->resp_truncated)
         return AL_ERR_PROTOCOL;
     *resp_len = t->resp_len;
@@ -348,7 +305,7 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
     return transact(t, pdu, resp, resp_cap, resp_len, code);
 }
 
-/* One RFC 7959 Block2 block of 1024 bytes per request (cfg.block2). */
+/* One RFC 7959 Block2 block per request (cfg.block2): 1024 bytes, less on a small MTU. */
 static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_t offset,
                           uint8_t *buf, size_t cap, size_t *got)
 {
@@ -358,9 +315,15 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
     coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
-    unsigned num = offset / AL_WIRE_BLOCK_SIZE;
+    /* 1024-byte blocks, or the largest that fits the session's datagrams with the
+     * response's headers (about 24 bytes: header, token, Block2, Size2, marker). */
+    unsigned szx = AL_WIRE_BLOCK_SZX;
+    while (szx > 0 && (16u << szx) + 24u > coap_session_max_pdu_size(t->session))
+        szx--;
+    uint32_t bsize = 16u << szx;
+    unsigned num = offset / bsize;
     coap_add_option(pdu, COAP_OPTION_BLOCK2,
-                    coap_encode_var_safe(opt, sizeof opt, (num << 4) | AL_WIRE_BLOCK_SZX), opt);
+                    coap_encode_var_safe(opt, sizeof opt, (num << 4) | szx), opt);
     uint8_t block[AL_WIRE_BLOCK_SIZE];
     size_t len = 0;
     al_err err = transact(t, pdu, block, sizeof block, &len, &code);
@@ -368,7 +331,7 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
         return err;
     if (code != AL_COAP_CONTENT)
         return code == 132 /* 4.04 */ ? AL_ERR_PROTOCOL : AL_ERR_TRANSPORT;
-    size_t skip = offset % AL_WIRE_BLOCK_SIZE; /* a resumed stream starts inside a block */
+    size_t skip = offset % bsize; /* a resumed stream starts inside a block */
     if (len <= skip)
         return AL_ERR_PROTOCOL;
     len -= skip;
@@ -379,49 +342,25 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
     return AL_OK;
 }
 
-/* Ask for a window of chunks from `offset`, skipping the ones already held. */
-static al_err request_window(struct al_coap_transport *t, uint32_t offset)
+/* Send pace.c's window request `ask`, under a fresh token kept for its chunks. */
+static al_err send_window(struct al_coap_transport *t, const struct al_pace_ask *ask)
 {
     struct window *w = &t->win;
     char path[40], q[24];
-    uint32_t skip = 0, remaining = (w->until - offset + w->chunk - 1) / w->chunk;
-    memcpy(w->prev_token_bytes, w->token_bytes, sizeof w->token_bytes);
-    w->prev_token.s = w->prev_token_bytes;
-    w->prev_token.length = w->token.length;
-    w->prev_start = w->start;
-    w->prev_count = w->count;
-    w->start = offset;
-    w->count = w->cwnd < remaining ? w->cwnd : remaining;
-    if (t->cfg.window_bytes && w->count > t->cfg.window_bytes / w->chunk)
-        w->count = t->cfg.window_bytes / w->chunk > 1 ? t->cfg.window_bytes / w->chunk : 1;
-    for (int i = 0; i < RING; i++) {
-        uint32_t rel = w->held[i].offset - offset;
-        if (w->held[i].used && w->held[i].offset >= offset && rel % w->chunk == 0 &&
-            rel / w->chunk < 32 && rel / w->chunk < w->count)
-            skip |= 1u << (rel / w->chunk);
-    }
-    w->last_index = 0;
-    for (uint32_t i = 0; i < w->count; i++)
-        if (i >= 32 || !(skip >> i & 1u))
-            w->last_index = i;
-    w->bytes = 0;
-    w->last_seen = false;
-    w->lost = false;
-    w->error = 0;
     snprintf(path, sizeof path, "w/%s", w->name);
     coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
-    memcpy(w->token_bytes, t->token_bytes, t->token.length);
-    w->token.s = w->token_bytes;
-    w->token.length = t->token.length;
+    unsigned at = ask->id % AL_PACE_REQS;
+    w->tokens[at].id = ask->id;
+    w->tokens[at].len = (uint8_t)t->token.length;
+    memcpy(w->tokens[at].bytes, t->token_bytes, t->token.length);
     const char *fmt[4] = {"o=%u", "n=%u", "c=%u", "m=%x"};
-    uint32_t val[4] = {offset, w->count, w->chunk, skip};
-    for (int i = 0; i < (skip ? 4 : 3); i++) {
+    uint32_t val[4] = {ask->offset, ask->count, ask->chunk, ask->skip};
+    for (int i = 0; i < (ask->skip ? 4 : 3); i++) {
         int n = snprintf(q, sizeof q, fmt[i], (unsigned)val[i]);
         coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)n, (const uint8_t *)q);
     }
-    w->last_rx_ms = w->sent_ms = now_ms();
     if (coap_send(t->session, pdu) == COAP_INVALID_MID) {
         t->broken = true;
         return AL_ERR_TRANSPORT;
@@ -429,45 +368,14 @@ static al_err request_window(struct al_coap_transport *t, uint32_t offset)
     return AL_OK;
 }
 
-/* The window after one that arrived whole: twice as large, but no more than the link
- * delivers in WINDOW_TIME_MS (what a device that dies or sleeps mid-window has paid for
- * in vain). */
-static uint32_t grown_window(const struct al_coap_transport *t)
-{
-    const struct window *w = &t->win;
-    uint64_t took = w->last_rx_ms > w->sent_ms ? w->last_rx_ms - w->sent_ms : 1;
-    uint64_t by_rate = (uint64_t)w->bytes * WINDOW_TIME_MS / took / w->chunk;
-    uint32_t n = w->cwnd * 2 < AL_WIRE_WINDOW_MAX ? w->cwnd * 2 : AL_WIRE_WINDOW_MAX;
-    if (n > by_rate)
-        n = by_rate > AL_WIRE_WINDOW_MIN ? (uint32_t)by_rate : AL_WIRE_WINDOW_MIN;
-    return n;
-}
-
-/* Hand the agent the chunk at `offset` if it is held; drop what lies behind it. */
-static bool take_held(struct window *w, uint32_t offset, uint8_t *buf, size_t cap, size_t *got)
-{
-    bool found = false;
-    for (int i = 0; i < RING; i++) {
-        struct held_chunk *h = &w->held[i];
-        if (h->used && h->offset == offset && h->len <= cap) {
-            memcpy(buf, h->data, h->len);
-            *got = h->len;
-            h->used = false;
-            found = true;
-        } else if (h->used && h->offset < offset) {
-            h->used = false;
-        }
-    }
-    return found;
-}
-
 /* airlift's windowed transfer; see the top of this file. */
 static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32_t offset,
                            uint32_t size, uint32_t until, uint8_t *buf, size_t cap, size_t *got)
 {
     struct window *w = &t->win;
-    if (strcmp(w->name, name) != 0 || w->size != size) {
-        /* A new transfer: the largest chunk the session's datagrams carry, and the buffer. */
+    struct al_pace *p = t->pace;
+    if (!w->active || strcmp(w->name, name) != 0 || w->size != size || !al_pace_covers(p, offset)) {
+        /* A new transfer, or a jump: the largest chunk the session's datagrams carry. */
         size_t pdu = coap_session_max_pdu_size(t->session), chunk = AL_WIRE_CHUNK_MAX;
         if (pdu > WINDOW_HEADERS && pdu - WINDOW_HEADERS < chunk)
             chunk = pdu - WINDOW_HEADERS;
@@ -476,57 +384,38 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
         chunk -= chunk % AL_WIRE_CHUNK_ALIGN;
         if (chunk < AL_WIRE_CHUNK_ALIGN || strlen(name) >= sizeof w->name)
             return AL_ERR_INVALID_ARG;
+        uint64_t hint = p->srtt_us ? p->srtt_us : t->rtt_hint_us;
         memset(w, 0, sizeof *w);
+        w->active = true;
         snprintf(w->name, sizeof w->name, "%s", name);
         w->size = size;
-        w->chunk = (uint32_t)chunk;
-        w->cwnd = AL_WIRE_WINDOW_FIRST;
+        al_pace_start(p, offset, size, (uint32_t)chunk, hint);
     }
-    w->until = until > offset && until < size ? until : size;
-    if (take_held(w, offset, buf, cap, got))
-        return AL_OK;
-    bool in_window = w->token.length && offset >= w->start &&
-                     offset < w->start + (uint64_t)w->count * w->chunk &&
-                     (offset - w->start) % w->chunk == 0;
-    if (!in_window || w->last_seen || w->error) {
-        /* The last window is over: it lost something (halve) or all of it came (double). */
-        if (w->token.length && (in_window || w->lost || w->error))
-            w->cwnd = w->cwnd / 2 > 2 ? w->cwnd / 2 : 2;
-        else if (w->token.length)
-            w->cwnd = grown_window(t);
-        w->retries = 0;
-        al_err err = request_window(t, offset);
-        if (err != AL_OK)
-            return err;
-    }
-    uint32_t rto = RTO_MS, waited = 0, limit = t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000;
+    al_pace_want(p, offset, until > offset && until < size ? until : size, t->cfg.window_bytes);
+    uint64_t limit = (t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000) * 1000ull, start = now_us();
     for (;;) {
-        int spent = coap_io_process(t->ctx, 20);
-        if (spent < 0 || t->broken) {
-            t->broken = true;
-            return AL_ERR_TRANSPORT;
-        }
-        waited += spent > 0 ? (uint32_t)spent : 1u;
-        if (take_held(w, offset, buf, cap, got))
-            return AL_OK;
-        if (w->error)
-            return w->error == 132 || w->error == 130 || w->error == 128 ? AL_ERR_PROTOCOL
-                                                                          : AL_ERR_TRANSPORT;
-        uint64_t quiet = now_ms() - w->last_rx_ms;
-        bool silent = quiet >= rto;
-        if ((w->last_seen && quiet >= REORDER_MS) || silent) {
-            /* The window is over (or went quiet) without the chunk: ask again from it. */
-            if (silent && ++w->retries > RETRIES)
-                return AL_ERR_TIMEOUT;
-            if (silent)
-                rto *= 2;
-            w->cwnd = w->cwnd / 2 > 2 ? w->cwnd / 2 : 2;
-            al_err err = request_window(t, offset);
+        struct al_pace_ask ask;
+        while (al_pace_next(p, now_us(), &ask)) {
+            al_err err = send_window(t, &ask);
             if (err != AL_OK)
                 return err;
         }
-        if (waited >= limit)
-            return AL_ERR_TIMEOUT;
+        if (al_pace_take(p, buf, cap, got))
+            return AL_OK;
+        if (w->error) {
+            uint8_t e = w->error;
+            w->active = false;
+            return e == 132 || e == 130 || e == 128 ? AL_ERR_PROTOCOL : AL_ERR_TRANSPORT;
+        }
+        if (al_pace_failed(p) || now_us() - start >= limit) {
+            w->active = false;
+            return AL_ERR_TIMEOUT; /* the session fails; the next one resumes */
+        }
+        if (coap_io_process(t->ctx, 5) < 0 || t->broken) {
+            t->broken = true;
+            w->active = false;
+            return AL_ERR_TRANSPORT;
+        }
     }
 }
 
@@ -543,6 +432,25 @@ static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
                          : fetch_window(t, name, offset, size, until, buf, cap, got);
 }
 
+/* The DTLS handshake now (the agent's connect): AL_OK once the server's Finished arrived. */
+static al_err coap_connect(void *ctx)
+{
+    struct al_coap_transport *t = ctx;
+    if (t->cfg.insecure)
+        return AL_ERR_STATE; /* plain CoAP: nothing proves who answers */
+    al_err err = connect_session(t);
+    if (err != AL_OK)
+        return err;
+    uint64_t limit = (t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000) * 1000ull, start = now_us();
+    while (!t->connected && !t->broken) {
+        if (coap_io_process(t->ctx, 20) < 0 || now_us() - start >= limit) {
+            t->broken = true;
+            return AL_ERR_TIMEOUT;
+        }
+    }
+    return t->connected ? AL_OK : AL_ERR_TRANSPORT;
+}
+
 int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cfg, char *err,
                  size_t errlen)
 {
@@ -553,6 +461,10 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
         return -1;
     }
     t = calloc(1, sizeof *t);
+    if (t && !(t->pace = malloc(sizeof *t->pace))) {
+        free(t);
+        t = NULL;
+    }
     if (!t) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -567,6 +479,7 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
     t->cfg.psk = t->psk;
     t->ctx = coap_new_context(NULL);
     if (!t->ctx) {
+        free(t->pace);
         free(t);
         snprintf(err, errlen, "libcoap: cannot create a context");
         return -1;
@@ -574,7 +487,7 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
     coap_register_response_handler(t->ctx, on_response);
     coap_register_event_handler(t->ctx, on_event);
     coap_register_nack_handler(t->ctx, on_nack);
-    t->port = (struct al_transport){t, coap_exchange, coap_fetch};
+    t->port = (struct al_transport){t, coap_exchange, coap_fetch, coap_connect};
     *out = t;
     return 0;
 }
@@ -585,6 +498,7 @@ void al_coap_close(struct al_coap_transport *t)
         return;
     drop_session(t);
     coap_free_context(t->ctx);
+    free(t->pace);
     free(t);
 }
 

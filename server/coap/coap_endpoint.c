@@ -6,6 +6,7 @@
  */
 #include "coap_endpoint.h"
 #include "coap_request.h"
+#include "coap_pace.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <coap3/coap.h>
@@ -51,6 +53,7 @@ struct session_bytes {
     uint64_t reported_in, reported_out; /* already given to ops.account */
     bool identity_refused; /* issue 15 (ops): this handshake's failure is already counted */
     bool connected;        /* issue 15 (ops): a DTLS handshake completed on this session */
+    struct ald_coap_pace pace; /* window chunks: the session's byte budget (coap_pace.h) */
 };
 
 struct ald_coap {
@@ -386,9 +389,19 @@ static void serve_window(struct ald_coap *c, coap_session_t *session, const coap
     }
     coap_bin_const_t token = coap_pdu_get_token(request);
     uint32_t last = UINT32_MAX; /* the last chunk to send */
-    for (uint32_t i = 0; i < w.count && w.offset + (uint64_t)i * w.chunk < len; i++)
-        if (i >= 32 || !(w.skip >> i & 1u))
-            last = i;
+    /* The session's byte budget (coap_pace.h): the chunks past it are not sent. */
+    struct session_bytes *sb = bytes_of(session, request);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    for (uint32_t i = 0; i < w.count && w.offset + (uint64_t)i * w.chunk < len; i++) {
+        size_t at = w.offset + (size_t)i * w.chunk, n = len - at < w.chunk ? len - at : w.chunk;
+        if (i < 32 && (w.skip >> i & 1u))
+            continue;
+        if (sb && !ald_coap_pace_take(&sb->pace, (uint32_t)n, last == UINT32_MAX, now))
+            break;
+        last = i;
+    }
     if (last == UINT32_MAX) { /* the mask skips every chunk left before the end */
         if (c->ops.release)
             c->ops.release(c->ops.ctx, data);

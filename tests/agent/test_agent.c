@@ -114,7 +114,7 @@ static int setup(void **state)
     assert_int_equal(harness_device_open(&w->h), AL_OK);
     assert_int_equal(al_boot(&w->h.dev, AL_RESET_POWER_ON, &info), AL_OK);
     w->link.server.plan_id = 7;
-    w->transport = (struct al_transport){&w->link, fake_exchange, fake_fetch};
+    w->transport = (struct al_transport){&w->link, fake_exchange, fake_fetch, NULL};
     al_agent_init(&w->agent, &w->h.dev, &w->transport);
     *state = w;
     return 0;

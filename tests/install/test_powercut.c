@@ -114,7 +114,7 @@ static void make_patch(struct fixture *fx)
     fx->server.encoding = AL_ENC_DELTA;
     fx->server.target = &fx->update;
     fx->server.plan_id = 9;
-    fx->transport = (struct al_transport){&fx->server, fake_exchange, fake_fetch};
+    fx->transport = (struct al_transport){&fx->server, fake_exchange, fake_fetch, NULL};
 }
 
 static bool has_slot(struct harness *h, uint8_t function, uint8_t index)

@@ -38,7 +38,7 @@ start() {
     local name=$1
     shift
     rm -f "$WORK/port"
-    "$AIRLIFTD" --data-dir "$DATA" --http-listen 127.0.0.1:0 --port-file "$WORK/port" \
+    "$AIRLIFTD" --data-dir "$DATA" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 --port-file "$WORK/port" \
         --admin-token-file "$WORK/admin.token" "$@" \
         >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PID=$!
@@ -321,10 +321,10 @@ req GET "/v1/events?limit=0" -H "$(auth "$OPERATOR")"
 expect_status 400 "bad limit"
 
 # ---- a second daemon on the same data dir, or on a taken port ------------------------------
-"$AIRLIFTD" --data-dir "$DATA" --http-listen 127.0.0.1:0 >/dev/null 2>"$WORK/second.err"; rc=$?
+"$AIRLIFTD" --data-dir "$DATA" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 >/dev/null 2>"$WORK/second.err"; rc=$?
 [ $rc -eq 3 ] && pass || fail "second daemon on the same data dir exits $rc, want 3"
 grep -q 'in use' "$WORK/second.err" && pass || fail "no 'in use' message: $(cat "$WORK/second.err")"
-"$AIRLIFTD" --data-dir "$WORK/other" --http-listen "127.0.0.1:$PORT" >/dev/null 2>&1; rc=$?
+"$AIRLIFTD" --data-dir "$WORK/other" --http-listen "127.0.0.1:$PORT" --coap-listen 127.0.0.1:0 >/dev/null 2>&1; rc=$?
 [ $rc -eq 4 ] && pass || fail "taken port exits $rc, want 4"
 
 stop

@@ -48,7 +48,7 @@ until_true() {
     done
 }
 
-"$AIRLIFTD" --data-dir "$DATA" --http-listen 127.0.0.1:0 --port-file "$WORK/port" \
+"$AIRLIFTD" --data-dir "$DATA" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 --port-file "$WORK/port" \
     --admin-token-file "$WORK/admin.token" --http-threads 2 >"$WORK/airliftd.out" \
     2>"$WORK/airliftd.err" &
 PID=$!
