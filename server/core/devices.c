@@ -84,8 +84,8 @@ static bool parse_cursor(const char *s, struct ald_device_filter *f)
     const char *tilde = strchr(s, '~');
     size_t n = tilde ? (size_t)(tilde - s) : 0;
     int64_t v = 0;
-    if (!tilde || n > 18 || !alc_name_valid(tilde + 1))
-        return false;
+    if (!tilde || n > 18 || !alc_name_valid(tilde + 1) || (n == 0 && f->sort == ALD_SORT_BYTES))
+        return false; /* every device has a byte count: an empty VALUE is no cursor of it */
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
             return false;

@@ -232,6 +232,9 @@ expect_jq '[.devices[].name] == ["electron-01"] and .next == "~electron-01"' "se
 req GET "/v1/devices?sort=bytes&limit=5&after=0~bench-02" -H "$(auth "$OPERATOR")"
 expect_status 200 "sort=bytes after a cursor"
 expect_jq '[.devices[].name] == ["electron-01"] and (has("next") | not)' "bytes page"
+req GET "/v1/devices?sort=bytes&after=~bench-02" -H "$(auth "$OPERATOR")"
+expect_status 400 "sort=bytes: every device has a value, so no empty VALUE"
+expect_jq '.error.message | startswith("after: expected")' "names after (bytes)"
 req GET "/v1/devices?sort=seen" -H "$(auth "$OPERATOR")"
 expect_status 400 "an unknown sort"
 expect_jq '.error.message == "sort: name, last_seen, reported, next_checkin, bytes or state, with a '"'-'"' in front for descending"' \
