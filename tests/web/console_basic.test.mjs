@@ -1,6 +1,6 @@
 // The console served by airliftd, in Debian's chromium: headers, sign-in, the fleet chart,
 // filtering the device list, a read-only token, and a device's own text shown as text.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ before(async () => {
   await until('nap-04 asleep', async () => (await t.get('/v1/devices/nap-04')).next_checkin_at);
 });
 after(() => t && t.close());
+afterEach(() => t && t.closePages()); // issue 13 (sort): a test's pages end with it
 
 test('GET / is the console, with a strict CSP, gzip and ETag; bad paths are refused', async () => {
   const res = await fetch(`${t.base}/`, { headers: { 'Accept-Encoding': 'identity' } });
