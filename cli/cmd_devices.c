@@ -256,7 +256,30 @@ static int list_filter(struct cli *cli, char *query, size_t cap, const char *f)
                            close ? "'?" : "");
 }
 
-enum { OPT_FILTER = 100, OPT_LIMIT, OPT_AFTER, OPT_PAGE_SIZE, OPT_NAMES };
+enum { OPT_FILTER = 100, OPT_LIMIT, OPT_AFTER, OPT_PAGE_SIZE, OPT_NAMES, OPT_SORT };
+
+/* issue 13 (sort): true if s is a sort the API takes: [-]name|last_seen|...|state. */
+static bool sort_valid(const char *s)
+{
+    static const char *const keys[] = {"name", "last_seen", "reported", "next_checkin",
+                                       "bytes", "state"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(s + (s[0] == '-'), keys[i]))
+            return true;
+    return false;
+}
+
+/* issue 13 (sort): a name, or a cursor VALUE~NAME of a sorted listing's `next`. */
+static bool after_valid(const char *s)
+{
+    const char *tilde = strchr(s, '~');
+    if (!tilde)
+        return alc_name_valid(s);
+    for (const char *c = s; c < tilde; c++)
+        if (*c < '0' || *c > '9')
+            return false;
+    return tilde - s <= 18 && alc_name_valid(tilde + 1);
+}
 
 static int devices_list(struct cli *cli, const struct cli_command *self, int argc, char **argv)
 {
@@ -264,11 +287,12 @@ static int devices_list(struct cli *cli, const struct cli_command *self, int arg
         {"filter", 0, true, OPT_FILTER}, {"limit", 0, true, OPT_LIMIT},
         {"after", 0, true, OPT_AFTER}, {"page-size", 0, true, OPT_PAGE_SIZE},
         {"names", 0, false, OPT_NAMES}, /* issue 15 (ops): for shell completion */
+        {"sort", 0, true, OPT_SORT},    /* issue 13 (sort) */
         {NULL, 0, false, 0}};
     struct cli_parser p;
     struct cli_server srv;
-    const char *value, *after = NULL;
-    char query[1024] = "", after_buf[ALC_NAME_MAX + 1] = "";
+    const char *value, *after = NULL, *sort = NULL;
+    char query[1024] = "", after_buf[20 + ALC_NAME_MAX + 1] = ""; /* a name or VALUE~NAME */
     json_t *all = json_array(), *reply = NULL, *d;
     long long limit = 0, page_size = 500, shown = 0;
     int64_t n;
@@ -292,14 +316,24 @@ static int devices_list(struct cli *cli, const struct cli_command *self, int arg
             *(opt == OPT_LIMIT ? &limit : &page_size) = n;
             break;
         case OPT_AFTER:
-            if (!alc_name_valid(value)) {
-                rc = cli_usage_error(cli, "--after '%s': expected a device name", value);
+            if (!after_valid(value)) {
+                rc = cli_usage_error(cli, "--after '%s': expected a device name (or, with "
+                                     "--sort, the VALUE~NAME the page before ended on)", value);
                 goto out;
             }
             after = value;
             break;
         case OPT_NAMES:
             names_only = true;
+            break;
+        case OPT_SORT:
+            if (!sort_valid(value)) {
+                rc = cli_usage_error(cli, "--sort '%s': expected name, last_seen, reported, "
+                                     "next_checkin, bytes or state, with a '-' in front for "
+                                     "descending", value);
+                goto out;
+            }
+            sort = value;
             break;
         case CLI_ARG_HELP: cli_print_help(self, cli->path); rc = 0; goto out;
         case CLI_ARG_POSITIONAL: rc = cli_usage_error(cli, "unexpected argument '%s'", value); goto out;
@@ -317,6 +351,8 @@ static int devices_list(struct cli *cli, const struct cli_command *self, int arg
         snprintf(path, sizeof path, "/v1/devices%s", query);
         snprintf(num, sizeof num, "%lld", want);
         cli_query_add(path, sizeof path, "limit", num);
+        if (sort)
+            cli_query_add(path, sizeof path, "sort", sort);
         if (after_buf[0])
             cli_query_add(path, sizeof path, "after", after_buf);
         if ((rc = cli_api_ok(cli, &srv, "GET", path, NULL, &reply)) != 0)
@@ -364,8 +400,9 @@ static int devices_list(struct cli *cli, const struct cli_command *self, int arg
         shown++;
     }
     if (limit && more)
-        fprintf(stderr, "airlift: %lld shown; more: airlift devices list --after %s%s\n", shown,
-                after_buf, " --limit N (same filters)");
+        fprintf(stderr, "airlift: %lld shown; more: airlift devices list --after %s%s%s%s\n",
+                shown, after_buf, sort ? " --sort " : "", sort ? sort : "",
+                " --limit N (same filters)");
     rc = 0;
 out:
     json_decref(all);
@@ -630,17 +667,20 @@ static const struct cli_command add_cmd = {
     devices_add, NULL};
 static const struct cli_command list_cmd = {
     "list", "ls", "the devices: product, channel, state, last seen, update, versions",
-    "Usage: airlift devices list [--filter KEY=VALUE]... [--limit N] [--after NAME]\n"
-    "                            [--page-size N] [--names] [--json]\n"
+    "Usage: airlift devices list [--filter KEY=VALUE]... [--sort [-]FIELD] [--limit N]\n"
+    "                            [--after NAME] [--page-size N] [--names] [--json]\n"
     "\n"
-    "One line per device in name order: name, product, channel, online / asleep / offline,\n"
+    "One line per device in name order (or --sort's): name, product, channel, online / asleep / offline,\n"
     "last seen, active update, and the version of each module it last reported.\n"
     "  --filter KEY=VALUE  only devices that match (repeatable; all must match):\n"
     "                      product=P, group=G, channel=C, online=true|false,\n"
     "                      state=none|active|queued|downloading|..., prefix=NAME-START,\n"
     "                      FUNCTION:INDEX=VERSION (system:1=0.7.0, application:1=2.0.0)\n"
+    "  --sort [-]FIELD     order by name, last_seen, reported, next_checkin, bytes or\n"
+    "                      state ('-' in front: descending; without a value: last)\n"
     "  --limit N           one page of at most N devices (1..1000); prints how to go on\n"
-    "  --after NAME        start after this name (the page before ended there)\n"
+    "  --after NAME        start after this name (the page before ended there; with\n"
+    "                      --sort, the VALUE~NAME it printed)\n"
     "  --page-size N       without --limit: ask for N devices at a time (default 500)\n"
     "  --names             only the names, one per line (shell completion uses it)\n"
     "  --json              {\"devices\": [...], \"next\": NAME|null, \"count\": N}\n",

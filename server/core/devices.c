@@ -45,6 +45,59 @@ static bool module_function(const char *s, size_t n)
     return false;
 }
 
+/* issue 13 (sort) */
+static const char *const sort_names[] = {
+    [ALD_SORT_NAME] = "name", [ALD_SORT_LAST_SEEN] = "last_seen",
+    [ALD_SORT_REPORTED] = "reported", [ALD_SORT_NEXT_CHECKIN] = "next_checkin",
+    [ALD_SORT_BYTES] = "bytes", [ALD_SORT_STATE] = "state",
+};
+
+bool ald_device_sort_parse(const char *s, int *sort, bool *desc)
+{
+    *desc = s[0] == '-';
+    for (size_t i = 0; i < sizeof sort_names / sizeof sort_names[0]; i++)
+        if (!strcmp(s + *desc, sort_names[i])) {
+            *sort = (int)i;
+            return true;
+        }
+    return false;
+}
+
+void ald_device_cursor(int sort, const struct ald_device_summary *d, char *out, size_t cap)
+{
+    bool none = true;
+    int64_t v;
+    if (sort == ALD_SORT_NAME) {
+        snprintf(out, cap, "%s", d->name);
+        return;
+    }
+    v = ald_device_sort_value(sort, d, &none);
+    if (none)
+        snprintf(out, cap, "~%s", d->name);
+    else
+        snprintf(out, cap, "%lld~%s", (long long)v, d->name);
+}
+
+/* "VALUE~NAME" (VALUE: 0..19 decimal digits, empty for none) into f's cursor. */
+static bool parse_cursor(const char *s, struct ald_device_filter *f)
+{
+    const char *tilde = strchr(s, '~');
+    size_t n = tilde ? (size_t)(tilde - s) : 0;
+    int64_t v = 0;
+    if (!tilde || n > 18 || !alc_name_valid(tilde + 1) || (n == 0 && f->sort == ALD_SORT_BYTES))
+        return false; /* every device has a byte count: an empty VALUE is no cursor of it */
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    f->after_key = true;
+    f->after_none = n == 0;
+    f->after_value = v;
+    f->after_name = tilde + 1;
+    return true;
+}
+
 struct ald_result ald_device_query(struct ald_store *st, const struct ald_device_query *q,
                                    ald_device_summary_cb each, void *ctx, uint64_t *total)
 {
@@ -110,12 +163,22 @@ struct ald_result ald_device_query(struct ald_store *st, const struct ald_device
                             "downloading, verifying, installing, rebooting, confirming)");
         f.update_state = q->state;
     }
-    if ((q->prefix && strlen(q->prefix) > ALD_NAME_MAX) || (q->after && !alc_name_valid(q->after)))
+    bool cursor = q->after && q->sort && strcmp(q->sort, "name") && strcmp(q->sort, "-name");
+    if ((q->prefix && strlen(q->prefix) > ALD_NAME_MAX) ||
+        (q->after && !cursor && !alc_name_valid(q->after)))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s: not a valid name",
-                        q->after && !alc_name_valid(q->after) ? "after" : "prefix");
+                        q->after && !cursor && !alc_name_valid(q->after) ? "after" : "prefix");
     f.name_prefix = q->prefix;
     f.after_name = q->after;
     f.limit = q->limit;
+    if (q->sort && !ald_device_sort_parse(q->sort, &f.sort, &f.desc)) /* issue 13 (sort) */
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "sort: name, last_seen, reported, next_checkin, bytes or state, "
+                        "with a '-' in front for descending");
+    if (q->after && f.sort != ALD_SORT_NAME && !parse_cursor(q->after, &f))
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "after: expected the `next` of the page before (VALUE~NAME) for sort=%s",
+                        q->sort);
     if (q->count && (rc = st->ops->device_count(st, &f, total)) != ALD_STORE_OK)
         return ald_store_failed(rc);
     rc = st->ops->device_query(st, &f, each, ctx);

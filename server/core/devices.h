@@ -68,11 +68,24 @@ struct ald_result ald_device_list(struct ald_store *st, ald_device_cb each, void
 struct ald_device_query {
     const char *product, *group, *channel, *module, *version, *online, *state, *prefix, *after;
     const char *sleeping; /* issue 13: "true" / "false", NULL: any */
+    const char *sort;     /* issue 13 (sort): "name" (NULL), "last_seen", ..., "-" prefixed
+                           * for descending (ald_device_sort_parse); with another sort
+                           * than name, `after` is a cursor (ald_device_cursor) */
     size_t limit; /* 0: all */
     bool count;
 };
 struct ald_result ald_device_query(struct ald_store *st, const struct ald_device_query *q,
                                    ald_device_summary_cb each, void *ctx, uint64_t *total);
+
+/* issue 13 (sort): parse a `sort=` value: [-]name|last_seen|reported|next_checkin|bytes|state
+ * into *sort (enum ald_device_sort) and *desc. False for anything else. */
+bool ald_device_sort_parse(const char *s, int *sort, bool *desc);
+
+/* issue 13 (sort): the keyset cursor after device d in `sort` order, as the listing's
+ * `next`: the name for ALD_SORT_NAME, else "VALUE~NAME" (VALUE decimal, empty for a device
+ * without the value; docs/api.md). Truncated to cap (ALD_DEVICE_CURSOR_MAX is enough). */
+#define ALD_DEVICE_CURSOR_MAX (20 + 1 + ALD_NAME_MAX + 1)
+void ald_device_cursor(int sort, const struct ald_device_summary *d, char *out, size_t cap);
 
 /* Device `name` into *out. Errors: NOT_FOUND (also for a name that is not valid), INTERNAL. */
 struct ald_result ald_device_get(struct ald_store *st, const char *name,

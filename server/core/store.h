@@ -253,6 +253,30 @@ struct ald_device_filter {
     const char *name_prefix;   /* NULL: any */
     const char *after_name;    /* keyset paging: names > after_name; NULL: from the start */
     size_t limit;              /* 0: no limit */
+    /* issue 13 (sort): the order, and the cursor of a sort other than by name. A zeroed
+     * filter keeps name order. With sort == ALD_SORT_NAME, desc puts names in descending
+     * order and after_name then means names < after_name. With another sort the devices
+     * come in (none last, value ascending or with desc descending, name ascending) order,
+     * where "none" is a device without the value (never seen, no active update, ...);
+     * after_name with after_key set means the devices after (after_none, after_value,
+     * after_name) in that order (ald_device_sort_value gives a device's key). */
+    int sort;                  /* enum ald_device_sort */
+    bool desc;
+    bool after_key;
+    bool after_none;
+    int64_t after_value;
+};
+
+/* issue 13 (sort): the orders of device_query (struct ald_device_filter, sort). */
+enum ald_device_sort {
+    ALD_SORT_NAME = 0,
+    ALD_SORT_LAST_SEEN,    /* last_seen_at; none: never seen */
+    ALD_SORT_REPORTED,     /* reported_at; none: never reported */
+    ALD_SORT_NEXT_CHECKIN, /* next_checkin_at; none: not a sleepy device */
+    ALD_SORT_BYTES,        /* bytes_tx + bytes_rx; never none */
+    ALD_SORT_STATE,        /* the active update's state in its lifecycle order (queued 1,
+                            * downloading 2, verifying 3, installing 4, rebooting 5,
+                            * confirming 6, another 7); none: no active update */
 };
 
 /* A device without its PSK and inventory, with its active update. */
@@ -271,6 +295,10 @@ struct ald_device_summary {
     int64_t update_id;                           /* the active update; 0: none */
     char update_state[ALD_UPDATE_STATE_MAX + 1]; /* its state; "": none */
 };
+
+/* issue 13 (sort): the sort key of summary d under `sort` (not ALD_SORT_NAME), as
+ * device_query orders by it: *none true for a device without the value (then 0). */
+int64_t ald_device_sort_value(int sort, const struct ald_device_summary *d, bool *none);
 
 /* One module of a device's last inventory (the device_modules table). */
 #define ALD_FUNCTION_NAME_MAX 15

@@ -2285,6 +2285,102 @@ static enum ald_store_rc op_auto_bytes(struct ald_store *st, int64_t device_id, 
 
 /* ---- device queries and modules ---- */
 
+/* ---- issue 13 (sort): device orders ---- */
+
+/* An active update's state in its lifecycle order; the SQL below spells the same table. */
+static const char *const sort_states[] = {"queued", "downloading", "verifying", "installing",
+                                          "rebooting", "confirming"};
+#define SORT_STATE_OTHER 7
+
+/* Per sort (enum ald_device_sort): the key and the test for "no value" over devices d and
+ * their active update u. A device without the value has key 0. */
+static const struct {
+    const char *key, *none;
+} sort_sql[] = {
+    [ALD_SORT_LAST_SEEN] = {"coalesce(d.last_seen_at, 0)", "coalesce(d.last_seen_at, 0) = 0"},
+    [ALD_SORT_REPORTED] = {"coalesce(d.reported_at, 0)", "coalesce(d.reported_at, 0) = 0"},
+    [ALD_SORT_NEXT_CHECKIN] = {"d.next_checkin_at", "d.next_checkin_at = 0"},
+    [ALD_SORT_BYTES] = {"(d.bytes_tx + d.bytes_rx)", "1 = 0"},
+    [ALD_SORT_STATE] = {"(CASE WHEN u.id IS NULL THEN 0 WHEN u.state = 'queued' THEN 1 "
+                        "WHEN u.state = 'downloading' THEN 2 WHEN u.state = 'verifying' THEN 3 "
+                        "WHEN u.state = 'installing' THEN 4 WHEN u.state = 'rebooting' THEN 5 "
+                        "WHEN u.state = 'confirming' THEN 6 ELSE 7 END)",
+                        "u.id IS NULL"},
+};
+
+static bool sort_keyed(const struct ald_device_filter *f)
+{
+    return f->sort > ALD_SORT_NAME && f->sort <= ALD_SORT_STATE;
+}
+
+int64_t ald_device_sort_value(int sort, const struct ald_device_summary *d, bool *none)
+{
+    int64_t v = 0;
+    switch (sort) {
+    case ALD_SORT_LAST_SEEN: v = d->last_seen_at; break;
+    case ALD_SORT_REPORTED: v = d->reported_at; break;
+    case ALD_SORT_NEXT_CHECKIN: v = d->next_checkin_at; break;
+    case ALD_SORT_BYTES:
+        *none = false;
+        return (int64_t)(d->bytes_tx + d->bytes_rx);
+    case ALD_SORT_STATE:
+        if (!d->update_id)
+            break;
+        v = SORT_STATE_OTHER;
+        for (size_t i = 0; i < sizeof sort_states / sizeof sort_states[0]; i++)
+            if (!strcmp(d->update_state, sort_states[i]))
+                v = (int64_t)i + 1;
+        break;
+    default: break;
+    }
+    *none = v == 0;
+    return v;
+}
+
+/* The keyset condition of a page that starts after f's cursor. */
+static void sort_after(struct qb *b, const struct ald_device_filter *f)
+{
+    int k;
+    if (!sort_keyed(f) || !f->after_key) {
+        qb_add(b, f->desc && !sort_keyed(f) ? " AND d.name < " : " AND d.name > ");
+        qb_text(b, f->after_name);
+        return;
+    }
+    qb_add(b, " AND (");
+    qb_add(b, sort_sql[f->sort].none);
+    if (f->after_none) { /* among the devices without the value: by name */
+        qb_add(b, ") AND d.name > ");
+        qb_text(b, f->after_name);
+        return;
+    }
+    qb_add(b, " OR ");
+    qb_add(b, sort_sql[f->sort].key);
+    qb_add(b, f->desc ? " < " : " > ");
+    qb_int(b, f->after_value);
+    k = b->n;
+    qb_add(b, " OR (");
+    qb_add(b, sort_sql[f->sort].key);
+    qb_add(b, " = ");
+    qb_again(b, k);
+    qb_add(b, " AND d.name > ");
+    qb_text(b, f->after_name);
+    qb_add(b, "))");
+}
+
+/* ORDER BY of device_query: none last, the key, then the name. */
+static void sort_order(struct qb *b, const struct ald_device_filter *f)
+{
+    if (!sort_keyed(f)) {
+        qb_add(b, f->desc ? " ORDER BY d.name DESC" : " ORDER BY d.name");
+        return;
+    }
+    qb_add(b, " ORDER BY CASE WHEN ");
+    qb_add(b, sort_sql[f->sort].none);
+    qb_add(b, " THEN 1 ELSE 0 END, ");
+    qb_add(b, sort_sql[f->sort].key);
+    qb_add(b, f->desc ? " DESC, d.name" : ", d.name");
+}
+
 /* The WHERE clause of a device filter (devices d, active update u). */
 static void device_where(struct qb *b, const struct ald_device_filter *f, bool paging,
                          char *needle, size_t needle_cap, char *upper, size_t upper_cap)
@@ -2357,10 +2453,8 @@ static void device_where(struct qb *b, const struct ald_device_filter *f, bool p
         qb_add(b, " AS INTEGER)) = ");
         qb_again(b, k);
     }
-    if (paging && f->after_name) {
-        qb_add(b, " AND d.name > ");
-        qb_text(b, f->after_name);
-    }
+    if (paging && f->after_name)
+        sort_after(b, f);
 }
 
 #define ACTIVE_JOIN                                                                            \
@@ -2415,7 +2509,7 @@ static enum ald_store_rc op_device_query(struct ald_store *st, const struct ald_
               "d.channel, d.pinned, coalesce(u.id, 0), coalesce(u.state, '') "
               "FROM devices d" ACTIVE_JOIN);
     device_where(b, f, true, needle, sizeof needle, upper, sizeof upper);
-    qb_add(b, " ORDER BY d.name");
+    sort_order(b, f); /* issue 13 (sort) */
     qb_limit(b, f->limit);
     rc = enter(st, &o, "device_query", false);
     if (rc == ALD_STORE_OK)

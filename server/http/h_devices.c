@@ -225,7 +225,8 @@ struct device_listing {
     struct ald_http *h;
     json_t *devices;
     size_t n;
-    char last[ALD_NAME_MAX + 1];
+    char last[ALD_DEVICE_CURSOR_MAX]; /* issue 13 (sort): the cursor after the last one */
+    int sort;
     struct { int64_t id; char name[ALD_NAME_MAX + 1]; } products[PRODUCT_CACHE];
     size_t nproducts;
     int64_t now;
@@ -257,7 +258,7 @@ static int collect_summary(void *ctx, const struct ald_device_summary *d)
                                  d->update_state)
                      : json_null());
     l->n++;
-    snprintf(l->last, sizeof l->last, "%s", d->name);
+    ald_device_cursor(l->sort, d, l->last, sizeof l->last);
     if (l->nids == l->capids) {
         size_t cap = l->capids ? 2 * l->capids : 64;
         int64_t *grown = realloc(l->ids, cap * sizeof *grown);
@@ -273,7 +274,8 @@ static int collect_summary(void *ctx, const struct ald_device_summary *d)
 }
 
 /* GET /v1/devices[?product=&group=&channel=&module=&version=&online=&state=&prefix=
- * &after=&limit=&count=]: a page of devices in name order (docs/api.md). */
+ * &sort=&after=&limit=&count=]: a page of devices in name order or the `sort` order
+ * (docs/api.md). */
 HANDLER(h_devices_list)
 {
     struct device_listing *l = calloc(1, sizeof *l);
@@ -294,6 +296,7 @@ HANDLER(h_devices_list)
     ARG(product); ARG(group); ARG(channel); ARG(module); ARG(version); ARG(online); ARG(state);
     ARG(prefix); ARG(after);
     ARG(sleeping); /* issue 13 (console) */
+    ARG(sort);     /* issue 13 (sort) */
 #undef ARG
     if (limit && (!parse_id(limit, &n) || n > LIST_LIMIT_MAX)) {
         json_decref(l->devices);
@@ -310,6 +313,11 @@ HANDLER(h_devices_list)
     q.count = count && !strcmp(count, "true");
     l->h = h;
     l->now = ald_now_ms();
+    if (q.sort) { /* a bad one is refused by ald_device_query */
+        bool desc;
+        if (!ald_device_sort_parse(q.sort, &l->sort, &desc))
+            l->sort = ALD_SORT_NAME;
+    }
     res = ald_device_query(h->store, &q, collect_summary, l, &total);
     if (!ald_is_ok(&res)) {
         json_decref(l->devices);

@@ -61,6 +61,22 @@ check "--after truck-2 --limit 2: the next page" test "$(names --after truck-2 -
 check "--json --limit 2: next" test "$("$A" --json devices list --limit 2 | jq -r .next)" = truck-2
 check "pages of 2 followed to the end: all 5" test "$(names --page-size 2)" = "truck-1 truck-2 truck-3 truck-4 truck-5"
 check "--json count" test "$("$A" --json devices list --page-size 2 | jq .count)" -eq 5
+# issue 13 (sort): --sort through the API; devices never seen (truck-4, truck-5) last in both
+# directions; the cursor of a sorted page; the errors by their text and exit code.
+check "--sort -name" test "$(names --sort -name)" = "truck-5 truck-4 truck-3 truck-2 truck-1"
+check "--sort last_seen: never seen last" test "$(names --sort last_seen | cut -d' ' -f4-)" = "truck-4 truck-5"
+check "--sort -last_seen: never seen last" test "$(names --sort -last_seen | cut -d' ' -f4-)" = "truck-4 truck-5"
+check "--sort -last_seen --page-size 2: each device once" test "$(names --sort -last_seen --page-size 2 | tr ' ' '\n' | sort | tr '\n' ' ')" = "truck-1 truck-2 truck-3 truck-4 truck-5 "
+"$A" devices list --sort -last_seen --limit 4 >"$WORK/sorted" 2>"$WORK/sorted.err"; rc=$?
+check "--sort -last_seen --limit 4: says how to go on, with the cursor" \
+    test $rc -eq 0 -a "$(grep -c "more: airlift devices list --after ~truck-4 --sort -last_seen --limit N (same filters)" "$WORK/sorted.err")" -eq 1
+check "--after the cursor: the next page" test "$(names --sort -last_seen --after '~truck-4' --limit 4)" = truck-5
+"$A" devices list --sort seen >"$WORK/out" 2>&1; rc=$?
+check "an unknown --sort: exit 2, the allowed ones" test $rc -eq 2 -a "$(grep -c "^airlift devices list: --sort 'seen': expected name, last_seen, reported, next_checkin, bytes or state, with a '-' in front for descending$" "$WORK/out")" -eq 1
+"$A" devices list --sort last_seen --after 'x/y' >"$WORK/out" 2>&1; rc=$?
+check "a malformed --after: exit 2" test $rc -eq 2 -a "$(grep -c "^airlift devices list: --after 'x/y': expected a device name (or, with --sort, the VALUE~NAME the page before ended on)$" "$WORK/out")" -eq 1
+"$A" devices list --sort last_seen --after truck-1 >"$WORK/out" 2>&1; rc=$?
+check "a name as the cursor of a sorted listing: exit 6, the server names after" test $rc -eq 6 -a "$(grep -c 'after: expected the `next` of the page before (VALUE~NAME) for sort=last_seen' "$WORK/out")" -eq 1
 
 # ---- fleet versions: what the devices report ----
 "$A" --json fleet versions >"$WORK/versions.json"; rc=$?

@@ -218,6 +218,33 @@ req GET /v1/devices -H "$(auth "$OPERATOR")"
 expect_status 200 "list devices"
 expect_jq '[.devices[].name] == ["bench-02","electron-01"] and all(.devices[]; has("psk") | not)' \
     "device list"
+# issue 13 (sort): sort=, its cursor, and the errors naming sort and after.
+req GET "/v1/devices?sort=-name" -H "$(auth "$OPERATOR")"
+expect_status 200 "sort=-name"
+expect_jq '[.devices[].name] == ["electron-01","bench-02"]' "names descending"
+req GET "/v1/devices?sort=-last_seen&limit=1" -H "$(auth "$OPERATOR")"
+expect_status 200 "sort=-last_seen, a page of 1"
+expect_jq '[.devices[].name] == ["bench-02"] and .next == "~bench-02"' \
+    "never seen: ties by name, the cursor with an empty value"
+req GET "/v1/devices?sort=-last_seen&limit=1&after=~bench-02" -H "$(auth "$OPERATOR")"
+expect_status 200 "the next page by the cursor"
+expect_jq '[.devices[].name] == ["electron-01"] and .next == "~electron-01"' "second page"
+req GET "/v1/devices?sort=bytes&limit=5&after=0~bench-02" -H "$(auth "$OPERATOR")"
+expect_status 200 "sort=bytes after a cursor"
+expect_jq '[.devices[].name] == ["electron-01"] and (has("next") | not)' "bytes page"
+req GET "/v1/devices?sort=bytes&after=~bench-02" -H "$(auth "$OPERATOR")"
+expect_status 400 "sort=bytes: every device has a value, so no empty VALUE"
+expect_jq '.error.message | startswith("after: expected")' "names after (bytes)"
+req GET "/v1/devices?sort=seen" -H "$(auth "$OPERATOR")"
+expect_status 400 "an unknown sort"
+expect_jq '.error.message == "sort: name, last_seen, reported, next_checkin, bytes or state, with a '"'-'"' in front for descending"' \
+    "names the allowed sorts"
+for bad in electron-01 "x1~electron-01" "1~" "1~no/name"; do
+    req GET "/v1/devices?sort=last_seen&after=$bad" -H "$(auth "$OPERATOR")"
+    expect_status 400 "a malformed cursor: $bad"
+    expect_jq '.error.message == "after: expected the `next` of the page before (VALUE~NAME) for sort=last_seen"' \
+        "names after ($bad)"
+done
 req GET /v1/devices/electron-01 -H "$(auth "$OPERATOR")"
 expect_status 200 "get device"
 expect_jq '.platform == 10 and .dev == false and .inventory == null and (has("psk") | not)' \

@@ -1432,6 +1432,140 @@ static int grab_summary(void *ctx, const struct ald_device_summary *d)
     return 1;
 }
 
+/* issue 13 (sort): one page of f, as "a,b,"; *last is its last device. */
+struct sort_page {
+    char names[256];
+    struct ald_device_summary last;
+    size_t n;
+};
+
+static int collect_sorted(void *ctx, const struct ald_device_summary *d)
+{
+    struct sort_page *pg = ctx;
+    append_item(pg->names, d->name);
+    pg->last = *d;
+    pg->n++;
+    return 0;
+}
+
+/* All devices of f in pages of `size`, each page after the cursor of the one before,
+ * concatenated: "a,b,". */
+static const char *sorted_pages(struct ald_store *st, struct ald_device_filter f, size_t size)
+{
+    static char all[512];
+    static char after[ALD_NAME_MAX + 1];
+    struct sort_page pg;
+    all[0] = '\0';
+    f.limit = size;
+    f.after_name = NULL;
+    f.after_key = false;
+    for (int guard = 0; guard < 20; guard++) {
+        memset(&pg, 0, sizeof pg);
+        assert_int_equal(st->ops->device_query(st, &f, collect_sorted, &pg), ALD_STORE_OK);
+        assert_true(pg.n <= size);
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s", pg.names);
+        if (pg.n < size)
+            return all;
+        snprintf(after, sizeof after, "%s", pg.last.name);
+        f.after_name = after;
+        if (f.sort != ALD_SORT_NAME) {
+            f.after_key = true;
+            f.after_value = ald_device_sort_value(f.sort, &pg.last, &f.after_none);
+        }
+    }
+    fail_msg("paging did not end");
+    return NULL;
+}
+
+static void test_device_sorts(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_device_rec *d = malloc(sizeof *d);
+    struct ald_update_rec *u = calloc(1, sizeof *u);
+    char inv[2048];
+    /* Created out of name order. seen: last_seen_at (0: never), tx/rx bytes; reported:
+     * reported_at (0: never); checkin: next_checkin_at (0: none); state: active update. */
+    static const struct {
+        const char *name;
+        int64_t seen, reported, checkin;
+        uint64_t tx, rx;
+        const char *state;
+    } devs[] = {
+        {"e", 100, 1000, 8000, 3, 7, NULL},
+        {"a", 500, 2000, 0, 10, 0, "downloading"},
+        {"c", 500, 1000, 0, 0, 0, "downloading"},
+        {"g", 300, 0, 9000, 1, 1, NULL},
+        {"b", 300, 0, 9000, 5, 5, "queued"},
+        {"f", 0, 0, 0, 0, 0, NULL},
+        {"d", 0, 0, 0, 0, 0, NULL},
+    };
+    static const struct {
+        int sort;
+        bool desc;
+        const char *want;
+    } cases[] = {
+        {ALD_SORT_NAME, false, "a,b,c,d,e,f,g,"},
+        {ALD_SORT_NAME, true, "g,f,e,d,c,b,a,"},
+        {ALD_SORT_LAST_SEEN, false, "e,b,g,a,c,d,f,"},
+        {ALD_SORT_LAST_SEEN, true, "a,c,b,g,e,d,f,"},
+        {ALD_SORT_REPORTED, false, "c,e,a,b,d,f,g,"},
+        {ALD_SORT_REPORTED, true, "a,c,e,b,d,f,g,"},
+        {ALD_SORT_NEXT_CHECKIN, false, "e,b,g,a,c,d,f,"},
+        {ALD_SORT_NEXT_CHECKIN, true, "b,g,e,a,c,d,f,"},
+        {ALD_SORT_BYTES, false, "c,d,f,g,a,b,e,"},
+        {ALD_SORT_BYTES, true, "a,b,e,g,c,d,f,"},
+        {ALD_SORT_STATE, false, "b,a,c,d,e,f,g,"},
+        {ALD_SORT_STATE, true, "a,c,b,d,e,f,g,"},
+    };
+    char ident[32];
+    for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+        snprintf(ident, sizeof ident, "id-%zu", i);
+        assert_int_equal(st->ops->device_create(st, device(devs[i].name, ident)), ALD_STORE_OK);
+        assert_int_equal(st->ops->device_get(st, devs[i].name, d), ALD_STORE_OK);
+        if (devs[i].reported) {
+            inventory(inv, sizeof inv, "3.0.0", "1.2.0");
+            assert_int_equal(st->ops->device_report(st, devs[i].name, inv, devs[i].reported),
+                             ALD_STORE_OK);
+        }
+        if (devs[i].seen) /* after the report, which sets last_seen_at too */
+            assert_int_equal(st->ops->device_seen(st, d->id, devs[i].seen, devs[i].tx,
+                                                  devs[i].rx, 0),
+                             ALD_STORE_OK);
+        if (devs[i].checkin)
+            assert_int_equal(st->ops->device_checkin(st, d->id, devs[i].checkin), ALD_STORE_OK);
+        if (devs[i].state) {
+            memset(u, 0, sizeof *u);
+            u->device_id = d->id;
+            snprintf(u->state, sizeof u->state, "%s", devs[i].state);
+            snprintf(u->wanted_json, sizeof u->wanted_json, "[]");
+            snprintf(u->steps_json, sizeof u->steps_json, "[]");
+            assert_int_equal(st->ops->update_create(st, u), ALD_STORE_OK);
+        }
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ald_device_filter f = any();
+        f.sort = cases[i].sort;
+        f.desc = cases[i].desc;
+        assert_string_equal(query(st, &f), cases[i].want);
+        /* Every device exactly once, in order, whatever the page size (a page boundary
+         * falls inside each run of ties and among the devices without a value). */
+        for (size_t size = 1; size <= 4; size++)
+            assert_string_equal(sorted_pages(st, f, size), cases[i].want);
+    }
+    /* A filter and a sort together. */
+    {
+        struct ald_device_filter f = any();
+        f.sort = ALD_SORT_LAST_SEEN;
+        f.desc = true;
+        f.update_state = "none";
+        assert_string_equal(query(st, &f), "g,e,d,f,");
+        assert_string_equal(sorted_pages(st, f, 1), "g,e,d,f,");
+    }
+    free(d);
+    free(u);
+}
+
 static void test_device_queries(void **state)
 {
     struct fixture *fx = *state;
@@ -1971,6 +2105,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_sorts, setup, teardown), /* issue 13 */
         cmocka_unit_test_setup_teardown(test_rollout_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modules_backfill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_and_usage, setup, teardown),

@@ -1,6 +1,6 @@
 // The console served by airliftd, in Debian's chromium: headers, sign-in, the fleet chart,
 // filtering the device list, a read-only token, and a device's own text shown as text.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ before(async () => {
   await until('nap-04 asleep', async () => (await t.get('/v1/devices/nap-04')).next_checkin_at);
 });
 after(() => t && t.close());
+afterEach(() => t && t.closePages()); // issue 13 (sort): a test's pages end with it
 
 test('GET / is the console, with a strict CSP, gzip and ETag; bad paths are refused', async () => {
   const res = await fetch(`${t.base}/`, { headers: { 'Accept-Encoding': 'identity' } });
@@ -195,4 +196,62 @@ test('a read-only token sees no button that changes anything, and the API refuse
   assert.equal((await t.api('POST', '/v1/rollouts', { product: 'tracker', release: '1.0.0' }, read)).status, 403);
   assert.equal((await t.api('GET', '/v1/whoami', undefined, read)).body.scope, 'read');
   assert.deepEqual(page.problems, []);
+});
+
+// issue 13 (sort): a column header sorts every matching device on the server, across pages.
+test('sorting by last seen orders across pages: the URL holds it, the back button and the keyboard work', async () => {
+  const bulk = Array.from({ length: 55 }, (_, i) => `bulk-${String(i).padStart(2, '0')}`); // never seen
+  const made = await t.api('POST', '/v1/devices', { devices: bulk.map((name) => ({ name, platform: 10 })) });
+  assert.equal(made.status, 201);
+  const seen = ['lab-03', 'nap-04', 't-01', 't-02'];
+  const rows = (page) => page.locator('#devices tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.device));
+  try {
+    const page = await t.page();
+    await t.signIn(page, t.token, '/devices');
+    await t.rendered(page, 'devices');
+    // Name order: the first page is bulk devices only.
+    assert.deepEqual((await rows(page)).slice(0, 3), ['bulk-00', 'bulk-01', 'bulk-02']);
+    assert.equal(await page.getAttribute('th:has(button[data-sort=name])', 'aria-sort'), 'ascending');
+    // From the keyboard: Last seen, ascending; the devices ever seen first, never seen last.
+    await page.locator('button[data-sort=last_seen]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/sort=last_seen/);
+    await t.rendered(page, 'devices');
+    await until('sorted', async () => (await rows(page))[0] !== 'bulk-00', 5000);
+    const first = await rows(page);
+    assert.equal(first.length, 50);
+    assert.deepEqual(first.slice(0, 4).sort(), seen, 'the seen devices lead page 1');
+    assert.deepEqual(first.slice(4), bulk.slice(0, 46), 'then the never seen, by name');
+    assert.equal(await page.getAttribute('th:has(button[data-sort=last_seen])', 'aria-sort'), 'ascending');
+    assert.equal(await page.getAttribute('th:has(button[data-sort=name])', 'aria-sort'), null);
+    // The next page follows the sort (its cursor is the server's).
+    assert.match(await page.getAttribute('#next-page', 'href'), /sort=last_seen&after=~bulk-45|after=~bulk-45.*sort=last_seen|sort=last_seen.*after=%7Ebulk-45/);
+    await page.click('#next-page');
+    await until('page 2', async () => (await rows(page))[0] === 'bulk-46', 5000);
+    assert.deepEqual(await rows(page), bulk.slice(46), 'page 2: the rest, each device once');
+    // Again on the header: descending, and never seen devices still last.
+    await page.click('button[data-sort=last_seen]');
+    await page.waitForURL(/sort=-last_seen/);
+    await until('descending', async () => seen.includes((await rows(page))[0]), 5000);
+    const desc = await rows(page);
+    assert.deepEqual(desc.slice(0, 4).sort(), seen);
+    assert.deepEqual(desc.slice(4), bulk.slice(0, 46));
+    assert.equal(await page.getAttribute('th:has(button[data-sort=last_seen])', 'aria-sort'), 'descending');
+    // (Among the four, the order is the server's; they keep checking in, so it is not pinned here.)
+    const times = await Promise.all(desc.slice(0, 4).map(async (n) => (await t.get(`/v1/devices/${n}`)).last_seen_at));
+    assert.ok(times.every((x) => x), 'all four seen');
+    // Back: page 2 of the ascending sort, then page 1; a deep link shows the same.
+    await page.goBack();
+    await until('back to page 2', async () => (await rows(page))[0] === 'bulk-46', 5000);
+    await page.goBack();
+    await until('back to page 1', async () => (await rows(page)).length === 50 && seen.includes((await rows(page))[0]), 5000);
+    assert.match(page.url(), /sort=last_seen/);
+    await page.goto(`${t.base}/devices?sort=-bytes`);
+    await t.rendered(page, 'devices');
+    assert.equal(await page.getAttribute('th:has(button[data-sort=bytes])', 'aria-sort'), 'descending');
+    assert.deepEqual((await rows(page)).slice(0, 4).sort(), seen, 'a deep link to a sort');
+    assert.deepEqual(page.problems, []);
+  } finally {
+    for (const name of bulk) await t.api('DELETE', `/v1/devices/${name}`);
+  }
 });

@@ -117,8 +117,13 @@ export async function setup() {
     args: process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [] });
   // page({width, height, dark}): a new page that fails the test on any dialog, page error
   // or console error (a CSP violation is one).
+  // closePages(): close every page made so far, and their connections: airliftd takes at
+  // most 32 connections per address (http_guard.h), and each open page keeps several.
+  t.contexts = [];
+  t.closePages = async () => { for (const c of t.contexts.splice(0)) await c.close().catch(() => {}); };
   t.page = async ({ width = 1280, height = 860, dark = false } = {}) => {
     const ctx = await t.browser.newContext({ viewport: { width, height }, colorScheme: dark ? 'dark' : 'light', locale: 'en-GB', timezoneId: 'UTC' });
+    t.contexts.push(ctx);
     const page = await ctx.newPage();
     page.setDefaultTimeout(60000); // a loaded 2-core machine (CI) is slow; nothing here waits on the clock
     page.problems = [];

@@ -1,5 +1,6 @@
-// Devices: a page of the fleet at a time (keyset paging, GET /v1/devices), filtered on the
-// server; the URL holds the filters and the page, so a filtered list is a link.
+// Devices: a page of the fleet at a time (keyset paging, GET /v1/devices), filtered and
+// sorted on the server (sort=, issue 13); the URL holds the filters, the sort and the page,
+// so a filtered, sorted list is a link and the back button returns to the order before.
 import { api, qs } from '../api.js';
 import { h, append, presence, num, ago, bytes, pill, rendered } from '../dom.js';
 import { navigate } from '../router.js';
@@ -7,16 +8,24 @@ import { navigate } from '../router.js';
 const PAGE = 50;
 const FILTERS = ['prefix', 'product', 'group', 'channel', 'module', 'version', 'online', 'sleeping', 'state'];
 const version = (d, fn, idx) => (d.modules.find((m) => m.function === fn && m.index === idx) || {}).version || '—';
+// sort: the API's sort key of a column the server can order by (docs/api.md, Sorting).
 const COLS = [
-  { key: 'name', label: 'Name', get: (d) => d.name },
-  { key: 'product', label: 'Product', get: (d) => d.product || '' },
-  { key: 'online', label: 'Online', get: (d) => (d.online ? 1 : 0) },
-  { key: 'application', label: 'Application', get: (d) => version(d, 'application', 1) },
-  { key: 'system', label: 'System', get: (d) => version(d, 'system', 1) },
-  { key: 'update', label: 'Update', get: (d) => (d.update ? d.update.state : '') },
-  { key: 'seen', label: 'Last seen', get: (d) => d.last_seen_at || '' },
-  { key: 'data', label: 'Data', num: true, get: (d) => d.bytes_sent + d.bytes_received },
+  { key: 'name', label: 'Name', sort: 'name' },
+  { key: 'product', label: 'Product' },
+  { key: 'online', label: 'Online' },
+  { key: 'application', label: 'Application' },
+  { key: 'system', label: 'System' },
+  { key: 'update', label: 'Update', sort: 'state' },
+  { key: 'seen', label: 'Last seen', sort: 'last_seen' },
+  { key: 'data', label: 'Data', num: true, sort: 'bytes' },
 ];
+const SORTS = COLS.filter((c) => c.sort).map((c) => c.sort);
+// The sort of the URL (?sort=-last_seen): {key, desc}; anything unknown is name order.
+function parseSort(s) {
+  const desc = (s || '').startsWith('-');
+  const key = desc ? s.slice(1) : s;
+  return SORTS.includes(key) ? { key, desc } : { key: 'name', desc: false };
+}
 
 function select(name, label, options, value) {
   return h('label', {}, label, h('select', { name },
@@ -25,10 +34,14 @@ function select(name, label, options, value) {
 
 export async function view(main, _params, query, signal) {
   const filters = Object.fromEntries(FILTERS.map((k) => [k, query[k] || '']));
+  const order = parseSort(query.sort);
+  // The sort in the URL and the API, '' for the default (name order: a shorter link).
+  const sortParam = order.key === 'name' && !order.desc ? '' : `${order.desc ? '-' : ''}${order.key}`;
+  const listed = { ...filters, sort: sortParam }; // what every link of this view keeps
   const t0 = performance.now();
   const [products, page] = await Promise.all([
     api('/products', { signal }).catch(() => ({ products: [] })),
-    api(`/devices${qs({ ...filters, after: query.after, limit: PAGE, count: 'true' })}`, { signal })]);
+    api(`/devices${qs({ ...listed, after: query.after, limit: PAGE, count: 'true' })}`, { signal })]);
   const form = h('form', { class: 'filters', role: 'search', onsubmit: (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(form));
@@ -46,28 +59,26 @@ export async function view(main, _params, query, signal) {
   select('sleeping', 'Sleeping', [['', 'any'], ['true', 'sleeping'], ['false', 'not sleeping']], filters.sleeping),
   select('state', 'Update', [['', 'any'], ['none', 'none'], ['active', 'any under way'], ['queued', 'queued'],
     ['downloading', 'downloading'], ['installing', 'installing'], ['confirming', 'confirming']], filters.state),
+  sortParam ? h('input', { type: 'hidden', name: 'sort', value: sortParam }) : null,
   h('button', { type: 'submit', class: 'primary' }, 'Filter'),
   h('a', { class: 'btn', href: '/devices' }, 'Clear'));
   append(main, h('h1', {}, 'Devices'), form);
 
   const status = h('p', { class: 'muted', id: 'device-count' },
-    `${num(page.count)} device${page.count === 1 ? '' : 's'} match`, query.after ? ` (after ${query.after})` : '');
+    `${num(page.count)} device${page.count === 1 ? '' : 's'} match`, query.after ? ` (after ${query.after.replace(/^[0-9]*~/, '')})` : '');
   const body = h('tbody');
-  let sort = { key: null, dir: 1 };
-  const head = h('tr', {}, COLS.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null },
-    h('button', { type: 'button', 'data-sort': c.key, onclick: () => {
-      sort = { key: c.key, dir: sort.key === c.key ? -sort.dir : 1 };
-      for (const b of head.querySelectorAll('th')) b.removeAttribute('aria-sort');
-      head.children[COLS.indexOf(c)].setAttribute('aria-sort', sort.dir > 0 ? 'ascending' : 'descending');
-      draw();
-    } }, c.label))));
+  // A sortable header is a button (Enter or Space from the keyboard) that asks the server for
+  // that order from the first page: the same column again flips the direction. The column
+  // the list is sorted by carries aria-sort.
+  const head = h('tr', {}, COLS.map((c) => h('th', {
+    scope: 'col', class: c.num ? 'num' : null,
+    'aria-sort': c.sort === order.key ? (order.desc ? 'descending' : 'ascending') : null,
+  }, c.sort ? h('button', { type: 'button', 'data-sort': c.sort, onclick: () => {
+    const desc = c.sort === order.key ? !order.desc : false;
+    navigate(`/devices${qs({ ...filters, sort: c.sort === 'name' && !desc ? '' : `${desc ? '-' : ''}${c.sort}` })}`);
+  } }, c.label) : c.label)));
   function draw() {
-    const rows = [...page.devices];
-    if (sort.key) {
-      const c = COLS.find((x) => x.key === sort.key);
-      rows.sort((a, b) => { const x = c.get(a); const y = c.get(b); return (x < y ? -1 : x > y ? 1 : 0) * sort.dir; });
-    }
-    body.replaceChildren(...rows.map((d) => h('tr', { 'data-device': d.name },
+    body.replaceChildren(...page.devices.map((d) => h('tr', { 'data-device': d.name },
       h('td', {}, h('a', { href: `/devices/${encodeURIComponent(d.name)}` }, d.name)),
       h('td', {}, d.product || '—'),
       h('td', {}, pill(presence(d))),
@@ -79,10 +90,10 @@ export async function view(main, _params, query, signal) {
   }
   draw();
   const pager = h('div', { class: 'pager' },
-    query.after ? h('a', { class: 'btn', href: `/devices${qs(filters)}` }, 'First page') : null,
-    page.next ? h('a', { class: 'btn', id: 'next-page', href: `/devices${qs({ ...filters, after: page.next })}`, rel: 'next' }, 'Next page') : null);
+    query.after ? h('a', { class: 'btn', href: `/devices${qs(listed)}` }, 'First page') : null,
+    page.next ? h('a', { class: 'btn', id: 'next-page', href: `/devices${qs({ ...listed, after: page.next })}`, rel: 'next' }, 'Next page') : null);
   append(main, status, h('div', { class: 'table-wrap' }, h('table', { id: 'devices' }, h('thead', {}, head), body)), pager,
-    h('p', { class: 'muted' }, 'Sorting by a column sorts this page; filters and paging are the server\'s.'));
+    h('p', { class: 'muted' }, 'Sorting, filters and paging are the server\'s: a sort covers every matching device; devices without a value (never seen, no update) come last.'));
   rendered('devices');
   performance.measure('airlift:devices:load', { start: t0, end: performance.now() });
 }
