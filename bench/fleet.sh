@@ -189,6 +189,12 @@ for BACKEND in $BACKENDS; do
     sleep 5
     R=$(api_json POST /v1/rollouts '{"product":"tracker","release":"2.0.0","target":{"groups":["field"]},"waves":[{"percent":1},{"percent":10},{"percent":100}],"success_percent":95}' | jq -r .id)
     wait "$FP"
+    # The simulator stops once every device runs the release; the rollout's counts follow at
+    # the rollout engine's next passes.
+    for _ in $(seq 60); do
+        [ "$(api GET "/v1/rollouts/$R" | jq -r .state)" = running ] || break
+        sleep 1
+    done
     c1=$(cpu_ticks "$SERVER_PID")
     ro=$(api GET "/v1/rollouts/$R")
     bytes=$(after=; while :; do
