@@ -357,10 +357,7 @@ struct ald_result ald_image_resolve_list(struct ald_store *st, const char *const
     for (size_t i = 0; i < n; i++) {
         res = ald_image_resolve(st, keys[i], rec);
         if (!ald_is_ok(&res)) {
-            char msg[ALD_RESULT_MSG_MAX + 1];
-            snprintf(msg, sizeof msg, "%s", res.msg);
-            if (snprintf(res.msg, sizeof res.msg, "images[%zu]: %s", i, msg) < 0)
-                res.msg[0] = '\0';
+            res = ald_with_prefix(res, "images[%zu]", i);
             goto out;
         }
         json_array_append_new(arr, json_string(rec->id));

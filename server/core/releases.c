@@ -66,10 +66,7 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
             goto out;
         }
         if (!ald_is_ok(&res)) {
-            char msg[ALD_RESULT_MSG_MAX + 1];
-            snprintf(msg, sizeof msg, "%s", res.msg);
-            if (snprintf(res.msg, sizeof res.msg, "images[%zu]: %s", i, msg) < 0)
-                res.msg[0] = '\0';
+            res = ald_with_prefix(res, "images[%zu]", i);
             goto out;
         }
         if (img->platform != p->platform) {

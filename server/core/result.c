@@ -27,6 +27,19 @@ struct ald_result ald_fail(enum ald_code code, const char *reason, const char *f
     return res;
 }
 
+struct ald_result ald_with_prefix(struct ald_result res, const char *fmt, ...)
+{
+    char prefix[64], msg[sizeof res.msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "%s", res.msg);
+    if (snprintf(res.msg, sizeof res.msg, "%s: %s", prefix, msg) < 0)
+        res.msg[0] = '\0';
+    return res;
+}
+
 struct ald_result ald_with_detail(struct ald_result res, const char *detail)
 {
     snprintf(res.detail, sizeof res.detail, "%s", detail ? detail : "");

@@ -50,6 +50,11 @@ struct ald_result ald_ok(void);
 struct ald_result ald_fail(enum ald_code code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Put "PREFIX: " (printf-formatted) before res's message, e.g. "images[2]: ", and return
+ * res (its message cut at ALD_RESULT_MSG_MAX bytes). */
+struct ald_result ald_with_prefix(struct ald_result res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Set res's detail (cut at ALD_DETAIL_MAX bytes) and return res. */
 struct ald_result ald_with_detail(struct ald_result res, const char *detail);
 
