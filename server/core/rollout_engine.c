@@ -383,6 +383,7 @@ struct counts {
     size_t by_state[NSUMMARY];
     size_t waiting[ALD_ROLLOUT_MAX_WAVES]; /* pending or deferred: not started */
     size_t pending[ALD_ROLLOUT_MAX_WAVES], deferred[ALD_ROLLOUT_MAX_WAVES];
+    size_t updating[ALD_ROLLOUT_MAX_WAVES];
     size_t devices, started, failures, open, recent;
 };
 
@@ -399,6 +400,7 @@ static int count_row(void *ctx, int wave, const char *state, uint64_t n, uint64_
     c->waiting[w] += waiting ? n : 0;
     c->pending[w] += !strcmp(state, "pending") ? n : 0;
     c->deferred[w] += !strcmp(state, "deferred") ? n : 0;
+    c->updating[w] += !strcmp(state, "updating") ? n : 0;
     c->started += waiting || ald_rd_state_skipped(state) ? 0 : n;
     c->failures += !strcmp(state, "failed") || !strcmp(state, "reverted") ? n : 0;
     c->open += waiting || !strcmp(state, "updating") ? n : 0;
@@ -485,6 +487,23 @@ static int64_t evaluate(struct ald_rollouts *r, struct ald_rollout_rec *ro, stru
         size_t w = open_waves++;
         if (c.ok[w] * 100 < (size_t)ro->success_percent * (c.size[w] - c.skipped[w]))
             break;
+    }
+    /* A wave short of the threshold with nothing left in the open waves that could still
+     * succeed never opens the next one: pause and say so (docs/fleets.md, "Stops itself"). */
+    size_t undecided = 0;
+    for (size_t w = 0; w < open_waves; w++)
+        undecided += c.waiting[w] + c.updating[w];
+    if (open_waves < c.waves && !undecided) {
+        size_t b = open_waves - 1;
+        char why[200], later[48];
+        if (b + 2 == c.waves)
+            snprintf(later, sizeof later, "wave %zu was", c.waves);
+        else
+            snprintf(later, sizeof later, "waves %zu to %zu were", b + 2, c.waves);
+        snprintf(why, sizeof why, "wave %zu cannot reach %d%% succeeded (%zu of %zu did); %s not started",
+                 b + 1, ro->success_percent, c.ok[b], c.size[b] - c.skipped[b], later);
+        ald_rollout_set_state(r, ro, "paused", why);
+        return now + RECHECK_MS;
     }
     size_t budget = START_BATCH;
     if (ro->rate_per_min)

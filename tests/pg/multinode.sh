@@ -2,7 +2,8 @@
 # Several airliftd nodes on one PostgreSQL database (docs/deployment.md): 3 nodes, 30
 # simulated devices spread over them, a release in waves; one node is killed with SIGKILL
 # mid-rollout and another takes its place on its ports.
-#   - every device ends with exactly one update, and runs the release;
+#   - every device ends with exactly one update, and runs the release (or, only if it was
+#     on trial on the killed node, went back to its old firmware);
 #   - the rollout completes (its claim moved to another node at once);
 #   - a live event stream connected to a surviving node saw every event exactly once, in
 #     order, whichever node wrote it.
@@ -83,7 +84,7 @@ api_json POST /v1/products/tracker/releases \
 # Created through node 2, followed through node 1.
 R=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     --data '{"product":"tracker","release":"2.0.0","target":{"groups":["field"]},
-             "waves":[{"count":3},{"percent":50},{"percent":100}],"success_percent":80}' \
+             "waves":[{"count":3},{"percent":50},{"percent":100}],"success_percent":40}' \
     "http://127.0.0.1:$HTTP2/v1/rollouts" | jq -r .id)
 check "a rollout created on node 2 ($R)" test "$R" -gt 0
 rollout() { api GET "/v1/rollouts/$R"; }
@@ -114,9 +115,13 @@ taken_up() { for _ in $(seq 300); do
 check "a surviving node moves the rollout" taken_up
 check "the rollout completes" wait_rollout '.state == "completed"'
 # A device on trial while its node was away may have gone back to its old firmware (by
-# design); every other one succeeded.
+# design); every other one succeeded. (The threshold of 40% lets the waves open even if
+# every device of node 2 in wave 2 reverted: 8 of its 15, or 4 of 6 with 12 devices.)
 check "every device succeeded or reverted its trial" \
-    wait_rollout ".counts.succeeded + .counts.reverted == $N_DEV and .counts.succeeded >= $((N_DEV * 8 / 10))"
+    wait_rollout ".counts.succeeded + .counts.reverted == $N_DEV"
+reverted=$(api GET "/v1/rollouts/$R/devices" | jq -r '.devices[] | select(.state == "reverted") | .device')
+others=$(for d in $reverted; do i=$((10#${d#m})); [ "$(node_of "$i")" = 2 ] || echo "$d"; done)
+check "only devices of the killed node reverted (${reverted:-none})" test -z "$others"
 
 one=0 current=0
 for i in $(seq 1 "$N_DEV"); do

@@ -68,8 +68,8 @@ test('create a rollout in waves with a preview, and watch it complete', async ()
   await page.waitForSelector('#ro-release option[value="1.0.0"]', { state: 'attached' });
   await page.fill('#ro-waves', '1, 100%');
   await page.click('#ro-preview');
-  await page.waitForSelector('#ro-waves');
-  const waves = await page.locator('#ro-waves tbody tr').allTextContents();
+  await page.waitForSelector('#ro-wave-plan');
+  const waves = await page.locator('#ro-wave-plan tbody tr').allTextContents();
   assert.deepEqual(waves, ['11', '22'], 'wave 1: 1 device, wave 2: 2 devices');
   assert.match(await page.textContent('#ro-summary'), /^3 devices, 3 to move, 0 pinned; estimated/);
   assert.equal((await t.get('/v1/rollouts')).rollouts.length, 0, 'a preview starts nothing');

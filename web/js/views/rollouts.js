@@ -85,7 +85,7 @@ export async function create(main, _params, query, signal) {
     append(out, h('h2', {}, 'Preview'),
       h('p', { id: 'ro-summary' }, `${num(p.devices)} devices, ${num(p.movable)} to move, ${num(p.pinned)} pinned; estimated ${bytes(p.wire_estimate)} on the air`,
         p.next_offset !== null ? ` for the first ${num(p.list.length)} devices` : '', '.'),
-      table([{ label: 'Wave' }, { label: 'Devices', num: true }], p.waves.map((w) => [String(w.wave), num(w.devices)]), { id: 'ro-waves' }),
+      table([{ label: 'Wave' }, { label: 'Devices', num: true }], p.waves.map((w) => [String(w.wave), num(w.devices)]), { id: 'ro-wave-plan' }),
       table([{ label: 'Device' }, { label: 'Wave' }, { label: 'Needs' }, { label: 'Bytes on the air', num: true }],
         p.list.slice(0, 20).map((x) => [x.device, String(x.wave), x.needs === 'pinned' ? `pinned (${x.why})` : x.needs === 'error' ? `error: ${x.why}` : x.needs,
           x.wire_estimate ? bytes(x.wire_estimate) : '—'])),
