@@ -256,6 +256,15 @@ static void test_refusals_have_their_own_codes(void **state)
         assert_int_equal(al_image_parse_header(again.bytes, again.len, &again.hdr), AL_OK);
         assert_int_equal(harness_stage(&w->h, &again, 1024), AL_ERR_NO_SLOT);
         harness_image_free(&again);
+        /* Linked for another address than its slot's. */
+        t = img.hdr;
+        t.link_address += 0x1000;
+        memset(&again, 0, sizeof again);
+        assert_int_equal(alh_image_build(&t, payload, t.payload_size, w->h.key, &again.bytes,
+                                         &again.len, err, sizeof err), 0);
+        assert_int_equal(al_image_parse_header(again.bytes, again.len, &again.hdr), AL_OK);
+        assert_int_equal(harness_stage(&w->h, &again, 1024), AL_ERR_LINK_ADDRESS);
+        harness_image_free(&again);
     }
     harness_image_free(&img);
 
