@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A fleet of 100+ simulated Electrons in one product (FLEET_GOOD + FLEET_BAD devices, 50 + 50
-# by default, plus a development device, a pinned one and one that joins late).
+# A fleet of simulated Electrons in one product, each a process of its own (FLEET_GOOD +
+# FLEET_BAD devices, 25 + 25 by default, plus a development device, a pinned one and one that
+# joins late; 200 devices in one process: e2e_fleetsim.sh).
 #   1. A release that needs a new bootloader and Device OS 0.7.0 goes out in three waves to
 #      the "field" group, which left the factory on bootloader 2.2.0 and Device OS 0.6.4: a
 #      wave starts only after the one before met its threshold; airliftd is killed with
@@ -18,8 +19,8 @@
 # still not updated), and a rollout's counts include it: checked below.
 BUILD=$1
 . "$(dirname "$0")/lib.sh"
-GOOD=${FLEET_GOOD:-50}
-BAD=${FLEET_BAD:-50}
+GOOD=${FLEET_GOOD:-25}
+BAD=${FLEET_BAD:-25}
 start_server
 sign_device_os
 sign bootloader-2.2.0 "$FW/bootloader-2.2.0.bin" >/dev/null

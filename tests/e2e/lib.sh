@@ -52,8 +52,9 @@ if [ -n "${AIRLIFT_TEST_STORE_URL:-}" ]; then
     AIRLIFTD=$WORK/airliftd-store.sh
 fi
 
-pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
-fail() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
+# Each result line ends with the seconds since the script started, to see where time goes.
+pass() { PASSES=$((PASSES + 1)); echo "ok - $* [${SECONDS}s]"; }
+fail() { FAILS=$((FAILS + 1)); echo "FAIL - $* [${SECONDS}s]"; }
 check() { # check DESCRIPTION COMMAND...: pass if the command succeeds
     local what=$1; shift
     if "$@"; then pass "$what"; else fail "$what"; fi
