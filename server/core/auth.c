@@ -69,6 +69,37 @@ static int live_name(void *ctx, const struct ald_token_rec *t)
     return x->taken;
 }
 
+/* ald_token_create's write: the name is free (a token's name is who did what in the events,
+ * their actor: one live token per name), the row, and the event's data with its id. */
+struct issue_tx {
+    struct name_taken *taken;
+    const char *name;
+    enum ald_scope scope;
+    int64_t expires_at;
+    const char *expires; /* expires_at formatted, "" if none */
+    char *out;
+    struct ald_token_rec *rec;
+    char *data;
+    size_t cap;
+};
+static enum ald_store_rc issue_row(struct ald_store *tx, void *ctx)
+{
+    struct issue_tx *it = ctx;
+    enum ald_store_rc rc;
+    it->taken->taken = false;
+    if ((rc = tx->ops->token_list(tx, live_name, it->taken)) != ALD_STORE_OK)
+        return rc;
+    if (it->taken->taken)
+        return ALD_STORE_EXISTS;
+    if ((rc = ald_token_issue(tx, it->name, it->scope, it->expires_at, it->out, it->rec)) != ALD_STORE_OK)
+        return rc;
+    snprintf(it->data, it->cap,
+             "{\"id\":%" PRId64 ",\"name\":\"%s\",\"scope\":\"%s\",\"expires_at\":%s%s%s}",
+             it->rec->id, it->rec->name, ald_scope_name(it->rec->scope), it->expires_at ? "\"" : "",
+             it->expires_at ? it->expires : "null", it->expires_at ? "\"" : "");
+    return ALD_STORE_OK;
+}
+
 struct ald_result ald_token_create(struct ald_store *st, const char *name, const char *scope,
                                    int64_t expires_at, const char *by,
                                    char out[ALD_TOKEN_LEN + 1], struct ald_token_rec *rec)
@@ -87,21 +118,16 @@ struct ald_result ald_token_create(struct ald_store *st, const char *name, const
     if (expires_at < 0 || (expires_at > 0 && expires_at <= ald_now_ms()))
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
                         "expires_at must be in the future (or absent: the token never expires)");
-    /* A token's name is who did what in the events (their actor): one live token per name. */
-    if ((rc = st->ops->token_list(st, live_name, &taken)) != ALD_STORE_OK)
-        return ald_store_failed(rc);
-    if (taken.taken)
-        return ald_fail(ALD_ERR_EXISTS, "exists", "a token named '%s' already exists (revoke "
-                        "it first, or choose another name)", name);
-    if ((rc = ald_token_issue(st, name, sc, expires_at, out, rec)) != ALD_STORE_OK)
-        return ald_store_failed(rc);
     if (expires_at)
         ald_format_time(expires_at, expires, sizeof expires);
-    snprintf(data, sizeof data,
-             "{\"id\":%" PRId64 ",\"name\":\"%s\",\"scope\":\"%s\",\"expires_at\":%s%s%s}",
-             rec->id, rec->name, ald_scope_name(rec->scope), expires_at ? "\"" : "",
-             expires_at ? expires : "null", expires_at ? "\"" : "");
-    ald_event_emit(st, "token.created", NULL, 0, data);
+    struct issue_tx it = {&taken, name, sc, expires_at, expires, out, rec, data, sizeof data};
+    struct ald_event_write w = {issue_row, &it, "token.created", NULL, 0, 0, data};
+    rc = ald_store_write_with_event(st, &w);
+    if (rc == ALD_STORE_EXISTS && taken.taken)
+        return ald_fail(ALD_ERR_EXISTS, "exists", "a token named '%s' already exists (revoke "
+                        "it first, or choose another name)", name);
+    if (rc != ALD_STORE_OK)
+        return ald_store_failed(rc);
     ald_log(ALD_LOG_INFO, "token created", "name", rec->name, "scope", ald_scope_name(rec->scope),
             "expires", expires_at ? expires : "never", "by", by, NULL);
     return ald_ok();
@@ -118,6 +144,11 @@ static int count_active_admins(void *ctx, const struct ald_token_rec *t)
     if (t->scope == ALD_SCOPE_ADMIN && !t->revoked && !token_expired(t, ald_now_ms()))
         (*(int *)ctx)++;
     return 0;
+}
+
+static enum ald_store_rc revoke_row(struct ald_store *tx, void *ctx)
+{
+    return tx->ops->token_revoke(tx, *(const int64_t *)ctx);
 }
 
 struct ald_result ald_token_revoke(struct ald_store *st, int64_t id, const char *by)
@@ -141,10 +172,10 @@ struct ald_result ald_token_revoke(struct ald_store *st, int64_t id, const char 
                             "token '%s' (id %" PRId64 ") is the last admin token; create "
                             "another first", t.name, id);
     }
-    if ((rc = st->ops->token_revoke(st, id)) != ALD_STORE_OK)
-        return ald_store_failed(rc);
     snprintf(data, sizeof data, "{\"id\":%" PRId64 ",\"name\":\"%s\"}", id, t.name);
-    ald_event_emit(st, "token.revoked", NULL, 0, data);
+    struct ald_event_write w = {revoke_row, &id, "token.revoked", NULL, 0, 0, data};
+    if ((rc = ald_store_write_with_event(st, &w)) != ALD_STORE_OK)
+        return ald_store_failed(rc);
     ald_log(ALD_LOG_INFO, "token revoked", "name", t.name, "by", by, NULL);
     return ald_ok();
 }

@@ -17,6 +17,11 @@ struct ald_result ald_product_name_check(const char *name)
     return ald_ok();
 }
 
+static enum ald_store_rc create_row(struct ald_store *tx, void *ctx)
+{
+    return tx->ops->product_create(tx, ctx);
+}
+
 struct ald_result ald_product_create(struct ald_store *st, const char *name, uint16_t platform,
                                      struct ald_product_rec *out)
 {
@@ -27,15 +32,15 @@ struct ald_result ald_product_create(struct ald_store *st, const char *name, uin
         return res;
     memcpy(out->name, name, strlen(name) + 1);
     out->platform = platform;
-    rc = st->ops->product_create(st, out);
+    char data[ALD_NAME_MAX + 48];
+    snprintf(data, sizeof data, "{\"name\":\"%s\",\"platform\":%u}", out->name,
+             (unsigned)out->platform);
+    struct ald_event_write w = {create_row, out, "product.created", NULL, 0, 0, data};
+    rc = ald_store_write_with_event(st, &w);
     if (rc == ALD_STORE_EXISTS)
         return ald_fail(ALD_ERR_EXISTS, "exists", "product '%s' already exists", name);
     if (rc != ALD_STORE_OK)
         return ald_store_failed(rc);
-    char data[ALD_NAME_MAX + 48];
-    snprintf(data, sizeof data, "{\"name\":\"%s\",\"platform\":%u}", out->name,
-             (unsigned)out->platform);
-    ald_event_emit(st, "product.created", NULL, 0, data);
     return ald_ok();
 }
 

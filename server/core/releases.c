@@ -15,6 +15,11 @@
 #include "planner.h"
 #include "util.h"
 
+static enum ald_store_rc create_row(struct ald_store *tx, void *ctx)
+{
+    return tx->ops->release_create(tx, ctx);
+}
+
 struct ald_result ald_release_create(struct ald_store *st, const struct ald_product_rec *p,
                                      const struct ald_release_spec *spec,
                                      struct ald_release_rec *out)
@@ -90,7 +95,16 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
     snprintf(out->version, sizeof out->version, "%s", spec->version);
     snprintf(out->channel, sizeof out->channel, "%s", channel);
     snprintf(out->notes, sizeof out->notes, "%s", notes);
-    rc = st->ops->release_create(st, out);
+    { /* the row and what was made (product, version, channel, images: docs/api.md,
+       * "Events"), together */
+        json_t *d = json_pack("{s:s, s:s, s:s, s:O}", "product", p->name, "version",
+                              out->version, "channel", out->channel, "images", arr);
+        char *djson = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        struct ald_event_write w = {create_row, out, "release.created", NULL, 0, 0, djson};
+        rc = djson ? ald_store_write_with_event(st, &w) : ALD_STORE_ERROR;
+        free(djson);
+        json_decref(d);
+    }
     if (rc == ALD_STORE_EXISTS) {
         res = ald_fail(ALD_ERR_EXISTS, "exists", "product '%s' already has release %s", p->name,
                        spec->version);
@@ -99,14 +113,6 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
     if (rc != ALD_STORE_OK) {
         res = ald_store_failed(rc);
         goto out;
-    }
-    { /* what was made: product, version, channel, images (docs/api.md, "Events") */
-        json_t *d = json_pack("{s:s, s:s, s:s, s:O}", "product", p->name, "version",
-                              out->version, "channel", out->channel, "images", arr);
-        char *djson = d ? json_dumps(d, JSON_COMPACT) : NULL;
-        ald_event_emit(st, "release.created", NULL, 0, djson);
-        free(djson);
-        json_decref(d);
     }
     res = ald_ok();
 out:

@@ -49,17 +49,51 @@ static bool is(const struct ald_rollout_device_rec *rd, const char *state)
     return !strcmp(rd->state, state);
 }
 
+static enum ald_store_rc put_device(struct ald_store *tx, void *ctx)
+{
+    return tx->ops->rollout_device_put(tx, ctx);
+}
+
+/* rollout_save raises ro->rev on success: each run of a transaction starts from rev0. */
+struct rollout_put {
+    struct ald_rollout_rec *ro;
+    int64_t rev0;
+};
+static enum ald_store_rc put_rollout(struct ald_store *tx, void *ctx)
+{
+    struct rollout_put *p = ctx;
+    p->ro->rev = p->rev0;
+    return tx->ops->rollout_save(tx, p->ro);
+}
+
+/* Save a row with put; if changed, with its event in the same transaction. */
+static enum ald_store_rc save_with(struct ald_rollouts *r, enum ald_store_rc (*put)(struct ald_store *, void *),
+                                   void *row, bool changed, const char *type, const char *device,
+                                   int64_t update_id, int64_t rollout_id, json_t *data)
+{
+    char *text = changed && data ? json_dumps(data, JSON_COMPACT) : NULL;
+    struct ald_event_write w = {put, row, type, device, update_id, rollout_id, text};
+    enum ald_store_rc rc = !changed ? put(r->st, row)
+                         : text   ? ald_store_write_with_event(r->st, &w)
+                                  : ALD_STORE_ERROR;
+    free(text);
+    json_decref(data);
+    return rc;
+}
+
 static void save_device(struct ald_rollouts *r, const struct ald_rollout_rec *ro,
                         struct ald_rollout_device_rec *rd, const char *state, const char *why)
 {
     bool changed = strcmp(rd->state, state) != 0;
+    json_t *data = NULL;
     snprintf(rd->state, sizeof rd->state, "%s", state);
-    if (r->st->ops->rollout_device_put(r->st, rd) != ALD_STORE_OK || !changed)
-        return;
-    json_t *data = json_pack("{s:s, s:i}", "state", state, "wave", rd->wave + 1);
-    if (why && why[0])
-        json_object_set_new(data, "why", json_string(why));
-    emit(r, "rollout.device", rd->device, rd->update_id, ro->id, data);
+    if (changed) {
+        data = json_pack("{s:s, s:i}", "state", state, "wave", rd->wave + 1);
+        if (why && why[0])
+            json_object_set_new(data, "why", json_string(why));
+    }
+    (void)save_with(r, put_device, rd, changed, "rollout.device", rd->device, rd->update_id,
+                    ro->id, data);
 }
 
 static bool set_state(struct ald_rollouts *r, struct ald_rollout_rec *ro, const char *state,
@@ -72,14 +106,16 @@ static bool set_state(struct ald_rollouts *r, struct ald_rollout_rec *ro, const 
     if ((!strcmp(state, "completed") || !strcmp(state, "cancelled") ||
          !strcmp(state, "superseded")) && !ro->finished_at)
         ro->finished_at = ro->updated_at;
-    if (r->st->ops->rollout_save(r->st, ro) != ALD_STORE_OK)
-        return false;
-    if (!changed)
-        return true;
     char type[ALD_EVENT_TYPE_MAX + 1];
     snprintf(type, sizeof type, "rollout.%s", state);
-    ald_log(ALD_LOG_INFO, "rollout", "state", state, "why", ro->why, NULL);
-    emit(r, type, NULL, 0, ro->id, json_pack("{s:s}", "why", ro->why));
+    struct rollout_put p = {ro, ro->rev};
+    if (save_with(r, put_rollout, &p, changed, type, NULL, 0, ro->id,
+                  changed ? json_pack("{s:s}", "why", ro->why) : NULL) != ALD_STORE_OK) {
+        ro->rev = p.rev0;
+        return false;
+    }
+    if (changed)
+        ald_log(ALD_LOG_INFO, "rollout", "state", state, "why", ro->why, NULL);
     return true;
 }
 

@@ -175,3 +175,18 @@ enum ald_store_rc ald_store_txn_bookkeeping(struct ald_store *st,
 {
     return txn(st, true, fn, ctx);
 }
+
+static enum ald_store_rc write_with_event_tx(struct ald_store *tx, void *ctx)
+{
+    const struct ald_event_write *w = ctx;
+    enum ald_store_rc rc = w->write(tx, w->ctx);
+    if (rc != ALD_STORE_OK)
+        return rc;
+    return ald_event_emit_rollout(tx, w->type, w->device, w->update_id, w->rollout_id,
+                                  w->data_json);
+}
+
+enum ald_store_rc ald_store_write_with_event(struct ald_store *st, const struct ald_event_write *w)
+{
+    return ald_store_txn(st, write_with_event_tx, (void *)w);
+}

@@ -618,6 +618,21 @@ enum ald_store_rc ald_event_emit_rollout(struct ald_store *st, const char *type,
                                          const char *device, int64_t update_id,
                                          int64_t rollout_id, const char *data_json);
 
+/*
+ * One write and the event that tells of it, committed together or not at all: in one
+ * ald_store_txn, write(tx, ctx), then (if it returned OK) the event. data_json is read after
+ * write ran, so write may fill the buffer it points at (an id it learnt). The write's code is
+ * returned (EXISTS, NOT_FOUND...), or the event's or the commit's.
+ */
+struct ald_event_write {
+    enum ald_store_rc (*write)(struct ald_store *tx, void *ctx);
+    void *ctx;
+    const char *type, *device; /* device may be NULL */
+    int64_t update_id, rollout_id;
+    const char *data_json;     /* NULL: {} */
+};
+enum ald_store_rc ald_store_write_with_event(struct ald_store *st, const struct ald_event_write *w);
+
 /* The calendar month (UTC) of a time in ms, "2026-11", into out: usage rows' key. */
 void ald_usage_month(int64_t ms, char out[8]);
 

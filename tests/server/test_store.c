@@ -1114,6 +1114,42 @@ static void test_txn_helper(void **state)
     assert_int_equal(n, 1);
 }
 
+static enum ald_store_rc create_product_row(struct ald_store *tx, void *ctx)
+{
+    return tx->ops->product_create(tx, ctx);
+}
+
+/* A write and its event commit together or not at all (ald_store_write_with_event). */
+static void test_write_with_event(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_store *st = fx->st;
+    struct ald_product_rec p = {.name = "w1", .platform = 10}, got;
+    struct ald_event_filter all = {.limit = 0};
+    struct event_seen seen;
+    char long_type[ALD_EVENT_TYPE_MAX + 2];
+
+    struct ald_event_write w = {create_product_row, &p, "product.created", NULL, 0, 0, "{}"};
+    assert_int_equal(ald_store_write_with_event(st, &w), ALD_STORE_OK);
+    assert_int_equal(st->ops->product_get(st, "w1", &got), ALD_STORE_OK);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(st->ops->event_list(st, &all, collect_events, &seen), ALD_STORE_OK);
+    assert_string_equal(seen.types, "product.created,");
+
+    /* The write fails: no event. */
+    assert_int_equal(ald_store_write_with_event(st, &w), ALD_STORE_EXISTS);
+    /* The event cannot be written: no row either. */
+    memset(long_type, 'x', sizeof long_type - 1);
+    long_type[sizeof long_type - 1] = '\0';
+    struct ald_product_rec q = {.name = "w2", .platform = 10};
+    struct ald_event_write bad = {create_product_row, &q, long_type, NULL, 0, 0, NULL};
+    assert_int_not_equal(ald_store_write_with_event(st, &bad), ALD_STORE_OK);
+    assert_int_equal(st->ops->product_get(st, "w2", &got), ALD_STORE_NOT_FOUND);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(st->ops->event_list(st, &all, collect_events, &seen), ALD_STORE_OK);
+    assert_int_equal(seen.count, 1);
+}
+
 /* A check-in's bookkeeping in one lazily committed transaction (docs/store.md,
  * "Durability"): it commits like any other, rolls back like any other, and the
  * connection's ordinary transactions after it still commit and roll back. */
@@ -2100,6 +2136,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_helper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_with_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bookkeeping_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revisions, setup, teardown),
