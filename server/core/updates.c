@@ -593,6 +593,19 @@ static enum ald_store_rc save_with_event(struct ald_store *st, struct ald_update
     return rc;
 }
 
+/* The data of an update's state event: result, why, step, offset, and the members of extra
+ * (an object, borrowed; NULL: none). Free the text. */
+static char *state_event_text(const struct ald_update_rec *rec, json_t *extra)
+{
+    json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "result", rec->result, "why", rec->why,
+                             "step", (json_int_t)rec->step, "offset", (json_int_t)rec->offset);
+    if (data && extra)
+        json_object_update(data, extra);
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    return text;
+}
+
 /* Move rec to `state`, stamping times, saving it and writing an event whose data has the
  * members of `extra` too (an object, stolen; NULL: none), in one transaction. */
 static void transition_ex(struct ald_updates *u, struct ald_update_rec *rec, const char *state,
@@ -611,11 +624,7 @@ static void transition_ex(struct ald_updates *u, struct ald_update_rec *rec, con
         rec->finished_at = now;
     rec->updated_at = now;
     char type[ALD_EVENT_TYPE_MAX + 1];
-    json_t *data = json_pack("{s:s, s:s, s:I, s:I}", "result", rec->result, "why", rec->why,
-                             "step", (json_int_t)rec->step, "offset", (json_int_t)rec->offset);
-    if (extra)
-        json_object_update(data, extra);
-    char *text = json_dumps(data, JSON_COMPACT);
+    char *text = state_event_text(rec, extra);
     snprintf(type, sizeof type, "update.%s", state);
     enum ald_store_rc rc =
         save_with_event(u->st, rec, changed ? type : NULL, text, !changed && !result && !why);
@@ -627,7 +636,6 @@ static void transition_ex(struct ald_updates *u, struct ald_update_rec *rec, con
             ald_log(ALD_LOG_INFO, "update", "device", rec->device, "state", state, NULL);
     }
     free(text);
-    json_decref(data);
     json_decref(extra);
 }
 
@@ -1164,6 +1172,49 @@ static void cancel_replaced(struct ald_updates *u, struct ald_update_rec *old, i
                             by_id ? json_integer(by_id) : json_null(), "by", by));
 }
 
+/* A new update queued, and the one it replaces (if any) cancelled, with both events, in one
+ * transaction: the old one is saved final first (the unique active index), then the new one
+ * is made, then the old one's why names it. Each run starts from old_rev. */
+struct queue_tx {
+    struct ald_update_rec *old; /* NULL: nothing replaced */
+    int64_t old_rev;
+    struct ald_update_rec *out;
+    const char *by, *queued_data, *device;
+    int64_t rollout_id;
+};
+
+static enum ald_store_rc queue_in_txn(struct ald_store *tx, void *ctx)
+{
+    struct queue_tx *q = ctx;
+    enum ald_store_rc rc;
+    if (q->old) {
+        q->old->rev = q->old_rev;
+        snprintf(q->old->why, sizeof q->old->why, "replaced by a newer update (queued by %s)", q->by);
+        if ((rc = tx->ops->update_save(tx, q->old)) != ALD_STORE_OK)
+            return rc;
+    }
+    if ((rc = tx->ops->update_create(tx, q->out)) != ALD_STORE_OK)
+        return rc;
+    if (q->old) {
+        snprintf(q->old->why, sizeof q->old->why, "replaced by update %lld (queued by %s)",
+                 (long long)q->out->id, q->by);
+        if ((rc = tx->ops->update_save(tx, q->old)) != ALD_STORE_OK)
+            return rc;
+        json_t *extra = json_pack("{s:b, s:I, s:s}", "replaced", 1, "replaced_by",
+                                  (json_int_t)q->out->id, "by", q->by);
+        char *text = state_event_text(q->old, extra);
+        json_decref(extra);
+        rc = text ? ald_event_emit_rollout(tx, "update.cancelled", q->old->device, q->old->id,
+                                           q->old->rollout_id, text)
+                  : ALD_STORE_ERROR;
+        free(text);
+        if (rc != ALD_STORE_OK)
+            return rc;
+    }
+    return ald_event_emit_rollout(tx, "update.queued", q->device, q->out->id, q->rollout_id,
+                                  q->queued_data);
+}
+
 struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
                                     const char *const *sha256, size_t n, bool dry_run,
                                     struct ald_update_rec *out, int64_t rollout_id)
@@ -1293,27 +1344,23 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
         snprintf(old->state, sizeof old->state, "cancelled");
         snprintf(old->result, sizeof old->result, "%s", al_result_name(AL_RESULT_CANCELLED));
         old->finished_at = old->updated_at = ald_now_ms();
-        snprintf(old->why, sizeof old->why, "replaced by a newer update (queued by %s)", by);
-        if (u->st->ops->update_save(u->st, old) != ALD_STORE_OK) {
-            pthread_mutex_unlock(&u->lock);
-            rc = ALD_QUEUE_ERROR;
-            goto out;
-        }
     }
-    if (u->st->ops->update_create(u->st, out) != ALD_STORE_OK) {
-        rc = ALD_QUEUE_ERROR;
-    } else {
+    {
         json_t *data = json_pack("{s:I, s:I}", "steps", (json_int_t)p.step_count,
                                  "wire_estimate", (json_int_t)out->wire_estimate);
-        char *text = json_dumps(data, JSON_COMPACT);
-        if (has_old) {
-            /* old is saved as cancelled: set its state back so the transition writes the
-             * event (with the id of the update that replaces it) and the final why. */
-            snprintf(old->state, sizeof old->state, "cancelling");
-            cancel_replaced(u, old, out->id, by);
+        char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+        struct queue_tx q = {has_old ? old : NULL, has_old ? old->rev : 0, out, by, text,
+                             dev->name, rollout_id};
+        if (!text || ald_store_txn(u->st, queue_in_txn, &q) != ALD_STORE_OK) {
+            if (has_old)
+                old->rev = q.old_rev;
+            rc = ALD_QUEUE_ERROR;
+        } else {
+            if (has_old)
+                ald_log(ALD_LOG_INFO, "update", "device", old->device, "state", "cancelled",
+                        "why", old->why, NULL);
+            ald_log(ALD_LOG_INFO, "update queued", "device", dev->name, "by", by, NULL);
         }
-        ald_event_emit_rollout(u->st, "update.queued", dev->name, out->id, rollout_id, text);
-        ald_log(ALD_LOG_INFO, "update queued", "device", dev->name, "by", by, NULL);
         free(text);
         json_decref(data);
     }
