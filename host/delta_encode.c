@@ -95,12 +95,13 @@ static uint32_t detect_link_in(const uint8_t *d, size_t len, uint32_t origin, ui
             break;
         }
     free(hist);
-    *hits = best ? best_count : 0;
+    *hits = best || (base == 0 && best_count >= 16 && counts[0] * 100 >= best_count * 97) ? best_count : 0;
     return best;
 }
 
-static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
+static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin, int *known)
 {
+    *known = 1;
     if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
         return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
     static const uint32_t bases[3] = {0x08000000u, 0x10000000u, 0};
@@ -113,6 +114,7 @@ static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
             best = link;
         }
     }
+    *known = best_hits > 0; /* a link of 0 (flash at 0) is a found one too */
     return best;
 }
 
@@ -798,10 +800,13 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         snprintf(err, errlen, "code origins must be even, inside the images and below 65536");
         return -1;
     }
-    e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, old_len, e.old_origin);
-    e.new_link = detect_link(new_data, new_len, e.new_origin);
-    if (!e.old_link || !e.new_link)
+    int old_known = old_len && opts->old_link, new_known;
+    e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, old_len, e.old_origin, &old_known);
+    e.new_link = detect_link(new_data, new_len, e.new_origin, &new_known);
+    if (!old_known || !new_known) {
         e.old_link = e.new_link = 0; /* no addresses known: branches stay image-relative */
+        old_known = 0;
+    }
     size_t cap = AL_DELTA_HEADER_SIZE + 4 + 10 * AL_DELTA_MAX_SEGMENTS + new_len + new_len / 8 + 4096;
     e.virt = malloc(old_len + new_len + 1);
     e.maps[0] = malloc((new_len / 4 + 1) * sizeof *e.maps[0]);
@@ -814,7 +819,7 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (old_len && e.old_link) { /* the flash map, and the same with data pointers */
+    if (old_known) { /* the flash map, and the same with data pointers */
         e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
                                e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS);
         memcpy(e.maps[1], e.maps[0], e.nmaps[0] * sizeof *e.maps[0]);
