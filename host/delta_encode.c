@@ -398,6 +398,75 @@ none:
     return 0;
 }
 
+/*
+ * Links found from the images alone are 16 KiB boundaries near the true ones, each image's
+ * on its own. Try for the old link the shifts -16 KiB .. +16 KiB - 256 (steps of 256), with
+ * the new link as found or equal to the old one: the pair where the flash map (seg, found
+ * with the links as given; other links move its starts and change its moves by a constant)
+ * predicts the most aligned pointer words of old exactly (map(v) equals the word at the
+ * place of v's word in new, and differs from v) wins, if it predicts at least 1/16 more
+ * than the links as given. Updates *old_link, *new_link and seg.
+ */
+static void refine_links(const uint8_t *old, size_t old_len, uint32_t old_origin,
+                         uint32_t *old_link, const uint8_t *nw, size_t new_len,
+                         uint32_t new_origin, uint32_t *new_link, struct segment *seg,
+                         size_t nseg)
+{
+    size_t n = 0, best_count = 0, given = 0;
+    uint32_t o = *old_link, nl = *new_link, span = (uint32_t)(old_len - old_origin);
+    uint32_t best_o = o, best_n = nl;
+    struct { uint32_t val, actual; } *w = malloc((old_len / 4 + 1) * sizeof *w);
+    if (!w || !nseg)
+        goto out;
+    for (size_t i = old_origin; i + 4 <= old_len; i += 4) { /* pointer-like words and their fate */
+        uint32_t v = get32le(old + i);
+        if (v - (o - 0x4000) >= span + 0x8000)
+            continue;
+        uint32_t na = map_address(seg, nseg, o + (uint32_t)(i - old_origin));
+        size_t j = (size_t)(na - nl) + new_origin;
+        if (na < nl || j + 4 > new_len)
+            continue;
+        w[n].val = v;
+        w[n].actual = get32le(nw + j);
+        n++;
+    }
+    for (int same = 0; same <= (o != nl); same++)
+        for (uint32_t shift = (uint32_t)-0x4000; shift != 0x4000; shift += 256) {
+            uint32_t o2 = o + shift, n2 = same ? o2 : nl + shift;
+            uint32_t dd = (n2 - o2) - (nl - o); /* the change of every move */
+            size_t count = 0;
+            for (size_t k = 0; k < nseg; k++) {
+                seg[k].addr += shift;
+                seg[k].delta += dd;
+            }
+            for (size_t k = 0; k < n; k++)
+                if (w[k].val - o2 < span && w[k].val != w[k].actual &&
+                    map_address(seg, nseg, w[k].val) == w[k].actual)
+                    count++;
+            for (size_t k = 0; k < nseg; k++) {
+                seg[k].addr -= shift;
+                seg[k].delta -= dd;
+            }
+            if (!shift && !same)
+                given = count;
+            if (count > best_count) {
+                best_count = count;
+                best_o = o2;
+                best_n = n2;
+            }
+        }
+    if (best_count < given + given / 16 + 1)
+        goto out;
+    for (size_t k = 0; k < nseg; k++) {
+        seg[k].addr += best_o - o;
+        seg[k].delta += (best_n - best_o) - (nl - o);
+    }
+    *old_link = best_o;
+    *new_link = best_n;
+out:
+    free(w);
+}
+
 struct enc {
     const struct alh_delta_opts *o;
     uint8_t *virt;      /* transformed old ++ transformed new */
@@ -801,6 +870,8 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         return -1;
     }
     int old_known = old_len && opts->old_link, new_known;
+    /* both links from the images' words alone (to 16 KiB): refined with the map below */
+    int links_found = !opts->old_link && !(e.new_origin && new_len >= 52 && memcmp(new_data, "ALIM", 4) == 0);
     e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, old_len, e.old_origin, &old_known);
     e.new_link = detect_link(new_data, new_len, e.new_origin, &new_known);
     if (!old_known || !new_known) {
@@ -822,6 +893,9 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     if (old_known) { /* the flash map, and the same with data pointers */
         e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
                                e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS);
+        if (links_found)
+            refine_links(old, old_len, e.old_origin, &e.old_link, new_data, new_len,
+                         e.new_origin, &e.new_link, e.maps[0], e.nmaps[0]);
         memcpy(e.maps[1], e.maps[0], e.nmaps[0] * sizeof *e.maps[0]);
         if (opts->data != 0)
             e.nmaps[1] = build_data_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
