@@ -240,7 +240,7 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
         uint32_t oa = old_link + (uint32_t)(i - old_origin), na = new_link + (uint32_t)(j - new_origin);
         seg[n].addr = oa;
         seg[n].delta = na - oa;
-        seg[n].support = 1;
+        seg[n].support = seg[n].values = 1;
         n++;
     }
 #undef GRAM_HASH
@@ -302,7 +302,7 @@ static size_t build_data_map(const uint8_t *old, size_t old_len, uint32_t old_or
                              size_t nseg)
 {
     uint32_t old_end = old_link + (uint32_t)(old_len - old_origin);
-    if (!nseg || old_end > SRAM_LO || old_end < old_link)
+    if (!nseg || old_end >= SRAM_LO || old_end < old_link) /* data segments start above it */
         return 0;
     size_t cap = old_len / 4 + 1, np = 0;
     struct data_pair *pr = malloc(cap * sizeof *pr);
@@ -382,13 +382,15 @@ static size_t build_data_map(const uint8_t *old, size_t old_len, uint32_t old_or
     }
     seg[nseg].addr = old_end;
     seg[nseg].delta = 0;
-    seg[nseg++].support = 0;
+    seg[nseg].support = seg[nseg].values = 0;
+    nseg++;
     for (size_t k = 0; k < kept; k++)
         if (runs[k].delta != seg[nseg - 1].delta)
             seg[nseg++] = runs[k];
     seg[nseg].addr = last > seg[nseg - 1].addr ? last : seg[nseg - 1].addr + 4;
     seg[nseg].delta = 0;
-    seg[nseg++].support = 0;
+    seg[nseg].support = seg[nseg].values = 0;
+    nseg++;
     free(pr);
     free(runs);
     return nseg;
