@@ -2,7 +2,8 @@
 # Delta patches and compressed images on the real firmware pairs of ../shared/firmware/pairs.tsv
 # and of the corpus (bench/corpus/build.sh BUILD_DIR/corpus, if built): our patch and its
 # encode time beside bsdiff, xdelta3 -9 and zstd --patch-from -19; our compressed full image
-# beside xz -9e --format=lzma; every stream decoded again by the device decoder and compared.
+# beside xz -9e --format=lzma; the encode time of random 1 and 2 MiB images; every stream
+# decoded again by the device decoder and compared.
 # Then the decoder's device cost: Cortex-M4 code size, sizeof(struct al_delta), stack frames.
 # Writes bench/results/delta.txt.   bench/delta.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
@@ -53,6 +54,16 @@ if [ -f "$corpus/pairs.tsv" ]; then
   echo "# Corpus pairs: bench/corpus/build.sh (bench/corpus/README.md), in $corpus"
   run_pairs "$corpus" "$corpus/pairs.tsv" corpus
 fi
+echo
+echo "# Encode time on incompressible data (random old and new of the same size; goal: <= 2 s per MiB, user CPU)"
+printf '%-18s %8s %8s %6s %7s\n' input size ours enc_s s/MiB
+for mib in 1 2; do
+  head -c $((mib << 20)) /dev/urandom > "$tmp/ra"; head -c $((mib << 20)) /dev/urandom > "$tmp/rb"
+  /usr/bin/time -f %U -o "$tmp/t" "$tool" encode "$tmp/ra" "$tmp/rb" "$tmp/p"
+  "$tool" decode "$tmp/ra" "$tmp/p" "$tmp/back" && cmp -s "$tmp/back" "$tmp/rb" || { echo "delta.sh: random $mib MiB does not round-trip" >&2; exit 1; }
+  t=$(tail -1 "$tmp/t")
+  printf '%-18s %8d %8d %6.2f %7.2f\n' "random-${mib}MiB" $((mib << 20)) "$(size "$tmp/p")" "$t" "$(echo "$t / $mib" | bc -l)"
+done
 echo
 echo "# Compressed full images: airlift-delta compress vs xz -9e --format=lzma (bytes)"
 printf '%-34s %7s %7s %7s %7s\n' file size ours xz ours/xz

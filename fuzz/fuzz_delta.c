@@ -2,7 +2,9 @@
  * fuzz_delta.c - libFuzzer harness for the delta decoder (lib/delta.c): any stream, fed in
  * pieces, against a fixed old image, must end in AL_OK or a defined error, never a crash,
  * an out-of-bounds access, a write outside the declared output, a write twice or a hang.
- * The first input byte picks the piece size; the output is capped at 64 KiB.
+ * The first input byte picks the piece size (bits 0-6) and the old image (bit 7: one that
+ * looks like firmware, with code and data pointers, for the address map's transforms); the
+ * output is capped at 64 KiB.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -59,11 +61,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct al_delta_header h;
     if (size < 1)
         return 0;
-    size_t piece = 1 + data[0] % 64;
+    size_t piece = 1 + (data[0] & 0x7F) % 64;
+    int firmware = data[0] & 0x80;
     data++;
     size--;
     for (unsigned i = 0; i < OLD_SIZE; i++)
         f.old[i] = (uint8_t)(i * 7 + (i >> 5));
+    for (unsigned k = 0; firmware && k < OLD_SIZE / 4; k++) {
+        /* every 4th word a pointer to code at 0x08000000, every 4th (offset by 2) to RAM */
+        uint32_t w = k % 4 == 1 ? 0x08000001u + (k * 12 % OLD_SIZE) : k % 4 == 3 ? 0x20000000u + k % 256 * 4 : 0;
+        for (unsigned b = 0; w && b < 4; b++)
+            f.old[4 * k + b] = (uint8_t)(w >> (8 * b));
+    }
     f.written = 0;
     f.cap = UINT32_MAX;
     if (al_delta_parse_header(data, size, &h) == AL_OK) {

@@ -27,6 +27,7 @@ void alh_delta_opts_default(struct alh_delta_opts *o)
     memset(o, 0, sizeof *o);
     o->thumb = -1;
     o->map = -1;
+    o->data = -1;
     o->lc = o->lp = o->pb = -1;
     o->old_origin = o->new_origin = -1;
 }
@@ -94,12 +95,13 @@ static uint32_t detect_link_in(const uint8_t *d, size_t len, uint32_t origin, ui
             break;
         }
     free(hist);
-    *hits = best ? best_count : 0;
+    *hits = best || (base == 0 && best_count >= 16 && counts[0] * 100 >= best_count * 97) ? best_count : 0;
     return best;
 }
 
-static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
+static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin, int *known)
 {
+    *known = 1;
     if (origin && len >= 52 && memcmp(d, "ALIM", 4) == 0)
         return (uint32_t)d[48] | (uint32_t)d[49] << 8 | (uint32_t)d[50] << 16 | (uint32_t)d[51] << 24;
     static const uint32_t bases[3] = {0x08000000u, 0x10000000u, 0};
@@ -112,12 +114,13 @@ static uint32_t detect_link(const uint8_t *d, size_t len, uint32_t origin)
             best = link;
         }
     }
+    *known = best_hits > 0; /* a link of 0 (flash at 0) is a found one too */
     return best;
 }
 
 /* Old address -> new address through the map (segments sorted by address). */
 struct segment {
-    uint32_t addr, delta, support;
+    uint32_t addr, delta, support, values;
 };
 
 static uint32_t map_address(const struct segment *seg, size_t n, uint32_t a)
@@ -146,8 +149,15 @@ static uint32_t get32le(const uint8_t *p)
  * branches, that point into the image itself.
  */
 static void transform(uint8_t *b, size_t len, size_t origin, uint32_t link, int thumb,
-                      const struct segment *seg, size_t nseg)
+                      const struct segment *seg, size_t nseg, int data)
 {
+    /* Pointer words mapped: into the image itself, or (data) from the map's first segment
+     * start to its last one. */
+    uint32_t lo = link, span = (uint32_t)(len - origin);
+    if (seg && data && nseg) {
+        lo = seg[0].addr;
+        span = seg[nseg - 1].addr - lo;
+    }
     uint8_t *in_branch = calloc(len + 1, 1);
     if (!in_branch)
         abort();
@@ -165,7 +175,7 @@ static void transform(uint8_t *b, size_t len, size_t origin, uint32_t link, int 
     for (size_t a = origin; seg && a + 4 <= len; a += 4) {
         uint32_t v = get32le(b + a);
         if (in_branch[a] || in_branch[a + 1] || in_branch[a + 2] || in_branch[a + 3] ||
-            v - link >= len - origin)
+            v - lo >= span)
             continue;
         v = map_address(seg, nseg, v);
         b[a] = (uint8_t)v;
@@ -197,7 +207,7 @@ static int cmp_seg_support(const void *x, const void *y)
 #define GRAM 16
 static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
                         const uint8_t *nw, size_t new_len, uint32_t new_origin, uint32_t new_link,
-                        struct segment *seg)
+                        struct segment *seg, size_t max_segments)
 {
     size_t bits = 10;
     while (((size_t)1 << bits) < old_len)
@@ -230,7 +240,7 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
         uint32_t oa = old_link + (uint32_t)(i - old_origin), na = new_link + (uint32_t)(j - new_origin);
         seg[n].addr = oa;
         seg[n].delta = na - oa;
-        seg[n].support = 1;
+        seg[n].support = seg[n].values = 1;
         n++;
     }
 #undef GRAM_HASH
@@ -247,9 +257,9 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
     for (size_t k = 0; k < runs; k++)
         if (seg[k].support >= 4)
             seg[kept++] = seg[k];
-    if (kept > AL_DELTA_MAX_SEGMENTS) {
+    if (kept > max_segments) {
         qsort(seg, kept, sizeof *seg, cmp_seg_support);
-        kept = AL_DELTA_MAX_SEGMENTS;
+        kept = max_segments;
         qsort(seg, kept, sizeof *seg, cmp_seg_addr);
     }
     n = 0; /* merge neighbours that now move alike */
@@ -259,6 +269,206 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
     return n;
 }
 
+/* Data pointers: words in the SRAM region of the Cortex-M memory map (0x20000000 ..
+ * 0x3FFFFFFF) that the code of both images loads (literal pools, tables). */
+#define SRAM_LO 0x20000000u
+#define SRAM_HI 0x21000000u
+#define DATA_MOVE_MAX 0x10000u /* a variable moves by less than 64 KiB */
+
+struct data_pair {
+    uint32_t old_val, delta;
+};
+
+static int cmp_pair(const void *x, const void *y)
+{
+    const struct data_pair *a = x, *b = y;
+    if (a->old_val != b->old_val)
+        return a->old_val < b->old_val ? -1 : 1;
+    return a->delta < b->delta ? -1 : a->delta > b->delta;
+}
+
+/*
+ * Extend the flash map seg[0, nseg) (sorted) with data segments (docs/delta-format.md,
+ * "Data map"): every aligned word of old holding an SRAM address is paired with the word
+ * the flash map says is its place in new; each old value takes the move most of its pairs
+ * show; runs of old values with one move, backed by at least 2 pairs, become segments,
+ * after an identity segment at the old image's end and before a closing one past the last
+ * value. Keeps at most AL_DELTA_MAX_SEGMENTS in all (the best-supported flash segments
+ * give way down to half). Returns the new count, or 0 when no data pointer moves.
+ */
+static size_t build_data_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
+                             uint32_t old_link, const uint8_t *nw, size_t new_len,
+                             uint32_t new_origin, uint32_t new_link, struct segment *seg,
+                             size_t nseg)
+{
+    uint32_t old_end = old_link + (uint32_t)(old_len - old_origin);
+    if (!nseg || old_end >= SRAM_LO || old_end < old_link) /* data segments start above it */
+        return 0;
+    size_t cap = old_len / 4 + 1, np = 0;
+    struct data_pair *pr = malloc(cap * sizeof *pr);
+    struct segment *runs = malloc((cap + 2) * sizeof *runs);
+    if (!pr || !runs)
+        goto none;
+    for (size_t i = old_origin; i + 4 <= old_len; i += 4) {
+        uint32_t vo = get32le(old + i);
+        if (vo < SRAM_LO || vo >= SRAM_HI)
+            continue;
+        uint32_t na = map_address(seg, nseg, old_link + (uint32_t)(i - old_origin));
+        size_t j = (size_t)(na - new_link) + new_origin;
+        if (na < new_link || j + 4 > new_len)
+            continue;
+        uint32_t vn = get32le(nw + j);
+        if (vn < SRAM_LO || vn >= SRAM_HI || vn - vo + DATA_MOVE_MAX >= 2 * DATA_MOVE_MAX)
+            continue;
+        pr[np].old_val = vo;
+        pr[np].delta = vn - vo;
+        np++;
+    }
+    qsort(pr, np, sizeof *pr, cmp_pair);
+    /* One move per old value (the most frequent), then runs of equal moves. */
+    size_t nr = 0;
+    for (size_t k = 0; k < np;) {
+        size_t end = k, best_n = 0;
+        uint32_t best_d = 0;
+        while (end < np && pr[end].old_val == pr[k].old_val)
+            end++;
+        for (size_t a = k; a < end;) {
+            size_t b = a;
+            while (b < end && pr[b].delta == pr[a].delta)
+                b++;
+            if (b - a > best_n) {
+                best_n = b - a;
+                best_d = pr[a].delta;
+            }
+            a = b;
+        }
+        if (nr && runs[nr - 1].delta == best_d) {
+            runs[nr - 1].support += (uint32_t)best_n;
+            runs[nr - 1].values++;
+        } else {
+            runs[nr].addr = pr[k].old_val;
+            runs[nr].delta = best_d;
+            runs[nr].support = (uint32_t)best_n;
+            runs[nr].values = 1;
+            nr++;
+        }
+        k = end;
+    }
+    uint32_t last = np ? pr[np - 1].old_val + 4 : 0;
+    size_t kept = 0, moved = 0;
+    for (size_t k = 0; k < nr; k++)
+        if (runs[k].support >= 4 && runs[k].values >= 2 && (!kept || runs[kept - 1].delta != runs[k].delta)) {
+            runs[kept++] = runs[k];
+            moved += runs[k].delta != 0;
+        }
+    if (!moved)
+        goto none;
+    /* Room: flash and data segments share AL_DELTA_MAX_SEGMENTS; two are the identity at
+     * the old image's end and the closing one. Flash segments give way down to half. */
+    size_t room = AL_DELTA_MAX_SEGMENTS - 2, flash_room = nseg;
+    if (flash_room + kept > room)
+        flash_room = room - kept < room / 2 ? room / 2 : room - kept;
+    if (flash_room > nseg)
+        flash_room = nseg;
+    if (kept > room - flash_room) {
+        qsort(runs, kept, sizeof *runs, cmp_seg_support);
+        kept = room - flash_room;
+        qsort(runs, kept, sizeof *runs, cmp_seg_addr);
+    }
+    if (nseg > flash_room) {
+        qsort(seg, nseg, sizeof *seg, cmp_seg_support);
+        nseg = flash_room;
+        qsort(seg, nseg, sizeof *seg, cmp_seg_addr);
+    }
+    seg[nseg].addr = old_end;
+    seg[nseg].delta = 0;
+    seg[nseg].support = seg[nseg].values = 0;
+    nseg++;
+    for (size_t k = 0; k < kept; k++)
+        if (runs[k].delta != seg[nseg - 1].delta)
+            seg[nseg++] = runs[k];
+    seg[nseg].addr = last > seg[nseg - 1].addr ? last : seg[nseg - 1].addr + 4;
+    seg[nseg].delta = 0;
+    seg[nseg].support = seg[nseg].values = 0;
+    nseg++;
+    free(pr);
+    free(runs);
+    return nseg;
+none:
+    free(pr);
+    free(runs);
+    return 0;
+}
+
+/*
+ * Links found from the images alone are 16 KiB boundaries near the true ones, each image's
+ * on its own. Try for the old link the shifts -16 KiB .. +16 KiB - 256 (steps of 256), with
+ * the new link as found or equal to the old one: the pair where the flash map (seg, found
+ * with the links as given; other links move its starts and change its moves by a constant)
+ * predicts the most aligned pointer words of old exactly (map(v) equals the word at the
+ * place of v's word in new, and differs from v) wins, if it predicts at least 1/16 more
+ * than the links as given. Updates *old_link, *new_link and seg.
+ */
+static void refine_links(const uint8_t *old, size_t old_len, uint32_t old_origin,
+                         uint32_t *old_link, const uint8_t *nw, size_t new_len,
+                         uint32_t new_origin, uint32_t *new_link, struct segment *seg,
+                         size_t nseg)
+{
+    size_t n = 0, best_count = 0, given = 0;
+    uint32_t o = *old_link, nl = *new_link, span = (uint32_t)(old_len - old_origin);
+    uint32_t best_o = o, best_n = nl;
+    struct { uint32_t val, actual; } *w = malloc((old_len / 4 + 1) * sizeof *w);
+    if (!w || !nseg)
+        goto out;
+    for (size_t i = old_origin; i + 4 <= old_len; i += 4) { /* pointer-like words and their fate */
+        uint32_t v = get32le(old + i);
+        if (v - (o - 0x4000) >= span + 0x8000)
+            continue;
+        uint32_t na = map_address(seg, nseg, o + (uint32_t)(i - old_origin));
+        size_t j = (size_t)(na - nl) + new_origin;
+        if (na < nl || j + 4 > new_len)
+            continue;
+        w[n].val = v;
+        w[n].actual = get32le(nw + j);
+        n++;
+    }
+    for (int same = 0; same <= (o != nl); same++)
+        for (uint32_t shift = (uint32_t)-0x4000; shift != 0x4000; shift += 256) {
+            uint32_t o2 = o + shift, n2 = same ? o2 : nl + shift;
+            uint32_t dd = (n2 - o2) - (nl - o); /* the change of every move */
+            size_t count = 0;
+            for (size_t k = 0; k < nseg; k++) {
+                seg[k].addr += shift;
+                seg[k].delta += dd;
+            }
+            for (size_t k = 0; k < n; k++)
+                if (w[k].val - o2 < span && w[k].val != w[k].actual &&
+                    map_address(seg, nseg, w[k].val) == w[k].actual)
+                    count++;
+            for (size_t k = 0; k < nseg; k++) {
+                seg[k].addr -= shift;
+                seg[k].delta -= dd;
+            }
+            if (!shift && !same)
+                given = count;
+            if (count > best_count) {
+                best_count = count;
+                best_o = o2;
+                best_n = n2;
+            }
+        }
+    if (best_count < given + given / 16 + 1)
+        goto out;
+    for (size_t k = 0; k < nseg; k++) {
+        seg[k].addr += best_o - o;
+        seg[k].delta += (best_n - best_o) - (nl - o);
+    }
+    *old_link = best_o;
+    *new_link = best_n;
+out:
+    free(w);
+}
+
 struct enc {
     const struct alh_delta_opts *o;
     uint8_t *virt;      /* transformed old ++ transformed new */
@@ -266,9 +476,20 @@ struct enc {
     const uint8_t *new_raw;
     unsigned lc, lp, pb;
     uint32_t old_origin, new_origin, old_link, new_link;
-    struct segment *seg; /* the address map */
+    struct segment *seg; /* the address map in use (use_map()) */
     size_t nseg;
+    int data;            /* it also covers data pointers (AL_DELTA_FLAG_DATA) */
+    struct segment *maps[2]; /* the maps found: flash alone, flash and data */
+    size_t nmaps[2];
 };
+
+/* Make map 0 (none), 1 (flash) or 2 (flash and data) the one in use. */
+static void use_map(struct enc *e, int map)
+{
+    e->seg = map ? e->maps[map - 1] : NULL;
+    e->nseg = map ? e->nmaps[map - 1] : 0;
+    e->data = map == 2;
+}
 
 /* The LZMA options of every block: preset 9 (6 with fast; 9 gave smaller patches than 9e
  * on 14 of the 17 Electron pairs, and is faster), lc/lp/pb of the stream; the
@@ -463,8 +684,8 @@ static void prepare(struct enc *e, const uint8_t *old, int thumb, int map)
         memcpy(e->virt, old, e->old_len);
     if (e->new_len)
         memcpy(e->virt + e->old_len, e->new_raw, e->new_len);
-    transform(e->virt, e->old_len, e->old_origin, e->old_link, thumb, map ? e->seg : NULL, e->nseg);
-    transform(e->virt + e->old_len, e->new_len, e->new_origin, e->new_link, thumb, NULL, 0);
+    transform(e->virt, e->old_len, e->old_origin, e->old_link, thumb, map ? e->seg : NULL, e->nseg, e->data);
+    transform(e->virt + e->old_len, e->new_len, e->new_origin, e->new_link, thumb, NULL, 0, 0);
 }
 
 /* Encode the whole stream from virt (prepare() with the same thumb and map), with block
@@ -478,7 +699,8 @@ static size_t encode_stream(struct enc *e, int thumb, int map, const uint32_t *c
     memcpy(out, AL_DELTA_MAGIC, 4);
     out[4] = AL_DELTA_FORMAT_VERSION;
     out[5] = e->old_len ? AL_DELTA_KIND_PATCH : AL_DELTA_KIND_FULL;
-    out[6] = (uint8_t)((thumb ? AL_DELTA_FLAG_THUMB : 0) | (map ? AL_DELTA_FLAG_MAP : 0));
+    out[6] = (uint8_t)((thumb ? AL_DELTA_FLAG_THUMB : 0) | (map ? AL_DELTA_FLAG_MAP : 0) |
+                       (map && e->data ? AL_DELTA_FLAG_DATA : 0));
     out[7] = (uint8_t)(e->lc | e->lp << 2 | e->pb << 4);
     put32(out + 8, (uint32_t)e->old_len);
     put32(out + 12, (uint32_t)e->new_len);
@@ -595,6 +817,7 @@ fail:
 }
 
 /* Images up to this size are encoded in full in every variant whose estimate is close. */
+#define VARIANTS 6 /* branches off/on x no map, flash map, flash and data map */
 #define FULL_TRIES_MAX ((size_t)512 << 10)
 
 /* How many 32-bit BL/B.W patterns new holds (at even offsets from origin); random bytes
@@ -648,43 +871,61 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         snprintf(err, errlen, "code origins must be even, inside the images and below 65536");
         return -1;
     }
-    e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, old_len, e.old_origin);
-    e.new_link = detect_link(new_data, new_len, e.new_origin);
-    if (!e.old_link || !e.new_link)
+    int old_known = old_len && opts->old_link, new_known;
+    /* both links from the images' words alone (to 16 KiB): refined with the map below */
+    int links_found = !opts->old_link && !(e.new_origin && new_len >= 52 && memcmp(new_data, "ALIM", 4) == 0);
+    e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, old_len, e.old_origin, &old_known);
+    e.new_link = detect_link(new_data, new_len, e.new_origin, &new_known);
+    if (!old_known || !new_known) {
         e.old_link = e.new_link = 0; /* no addresses known: branches stay image-relative */
+        old_known = 0;
+    }
     size_t cap = AL_DELTA_HEADER_SIZE + 4 + 10 * AL_DELTA_MAX_SEGMENTS + new_len + new_len / 8 + 4096;
     e.virt = malloc(old_len + new_len + 1);
-    e.seg = malloc((new_len / 4 + 1) * sizeof *e.seg);
+    e.maps[0] = malloc((new_len / 4 + 1) * sizeof *e.maps[0]);
+    e.maps[1] = malloc((new_len / 4 + 1) * sizeof *e.maps[1]);
     best = malloc(cap);
     cand = malloc(cap);
     npieces = new_len / PROFILE_PIECE + 1;
-    cost = malloc(4 * npieces * sizeof *cost);
-    if (!e.virt || !e.seg || !best || !cand || !cost) {
+    cost = malloc(VARIANTS * npieces * sizeof *cost);
+    if (!e.virt || !e.maps[0] || !e.maps[1] || !best || !cand || !cost) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (old_len && e.old_link)
-        e.nseg = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len, e.new_origin,
-                           e.new_link, e.seg);
-    /* Every allowed variant is profiled (one quick linear LZMA2 run); the best is encoded in
+    if (old_known) { /* the flash map, and the same with data pointers */
+        e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+                               e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS);
+        if (links_found)
+            refine_links(old, old_len, e.old_origin, &e.old_link, new_data, new_len,
+                         e.new_origin, &e.new_link, e.maps[0], e.nmaps[0]);
+        memcpy(e.maps[1], e.maps[0], e.nmaps[0] * sizeof *e.maps[0]);
+        if (opts->data != 0)
+            e.nmaps[1] = build_data_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+                                        e.new_origin, e.new_link, e.maps[1], e.nmaps[0]);
+    }
+    /* Every allowed variant (branches off/on x no map, the flash map, the map with data
+     * pointers) is profiled (one quick linear LZMA2 run); the best is encoded in
      * full, and for images up to FULL_TRIES_MAX also those within 3 % of its estimate; the
      * smallest stream is kept. Where branch patterns occur at most 4 times as often as in
      * random bytes (one per 512 bytes; Thumb code: 16 to 33 times) the branch transform
      * cannot pay and is not tried (unless asked for). */
-    size_t est[4] = {0, 0, 0, 0}, best_est = 0, tries = 0;
+    size_t est[VARIANTS] = {0}, best_est = 0, tries = 0;
     size_t branches = count_branches(new_data, new_len, e.new_origin) * 512, code = new_len - e.new_origin;
-    int allowed[4], thumb_pays = branches >= 2 * code;
-    for (int variant = 0; variant < 4; variant++) {
+    int allowed[VARIANTS], thumb_pays = branches >= 2 * code;
+    for (int variant = 0; variant < VARIANTS; variant++) {
         int thumb = variant & 1, map = variant >> 1;
         allowed[variant] = !((opts->thumb >= 0 && thumb != opts->thumb) ||
                              (opts->thumb < 0 && thumb && !thumb_pays) ||
-                             (map && (!e.nseg || opts->map == 0)) || (!map && opts->map == 1 && e.nseg));
+                             (map && (!e.nmaps[map - 1] || opts->map == 0)) ||
+                             (!map && opts->map == 1 && e.nmaps[0]) ||
+                             (map == 1 && opts->data == 1 && e.nmaps[1]));
         tries += (size_t)allowed[variant];
     }
-    for (int variant = 0; variant < 4 && tries > 1; variant++) {
+    for (int variant = 0; variant < VARIANTS && tries > 1; variant++) {
         int thumb = variant & 1, map = variant >> 1;
         if (!allowed[variant])
             continue;
+        use_map(&e, map);
         prepare(&e, old, thumb, map);
         if (!(est[variant] = profile_stream(&e, cost + variant * npieces))) {
             snprintf(err, errlen, "LZMA encoder failed");
@@ -693,13 +934,14 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         if (!best_est || est[variant] < best_est)
             best_est = est[variant];
     }
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < VARIANTS; variant++) {
         int thumb = variant & 1, map = variant >> 1;
         if (tries == 1 && allowed[variant])
             est[variant] = best_est = 1; /* the only one: no profile needed */
         if (!est[variant] || (est[variant] > best_est &&
                               (new_len > FULL_TRIES_MAX || est[variant] > best_est + best_est / 33)))
             continue;
+        use_map(&e, map);
         prepare(&e, old, thumb, map);
         size_t n = encode_stream(&e, thumb, map, tries > 1 ? cost + variant * npieces : NULL, cand, cap);
         if (!n) {
@@ -719,7 +961,8 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     rc = 0;
 out:
     free(e.virt);
-    free(e.seg);
+    free(e.maps[0]);
+    free(e.maps[1]);
     free(best);
     free(cand);
     free(cost);

@@ -161,8 +161,13 @@ static uint8_t flash_byte(struct al_delta *st, uint32_t v)
                                          branch_at(st, base, size, origin, a) ||
                                          branch_at(st, base, size, origin, a + 2)))) {
             raw_window(st, base + a, w);
-            uint32_t val = (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 | (uint32_t)w[3] << 24;
-            if (val - link < size - origin) {
+            uint32_t val = al_get32(w);
+            uint32_t end = link + size - origin;
+            if (st->hdr.flags & AL_DELTA_FLAG_DATA) { /* from the first segment to the last */
+                link = st->seg_addr[0];
+                end = st->seg_addr[st->seg_count - 1];
+            }
+            if (val - link < end - link) {
                 val = map_address(st, val);
                 return (uint8_t)(val >> (8 * (q - a)));
             }
@@ -470,7 +475,9 @@ al_err al_delta_parse_header(const uint8_t *b, size_t len, struct al_delta_heade
     out->new_origin = al_get16(b + 18);
     out->old_link = al_get32(b + 20);
     out->new_link = al_get32(b + 24);
-    if (out->kind > AL_DELTA_KIND_PATCH || (out->flags & ~(AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAP)) ||
+    if (out->kind > AL_DELTA_KIND_PATCH ||
+        (out->flags & ~(AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_DATA)) ||
+        ((out->flags & AL_DELTA_FLAG_DATA) && !(out->flags & AL_DELTA_FLAG_MAP)) ||
         (b[7] & 0xC0) || out->lc + out->lp > 2 || out->pb > 2 || out->new_size > AL_DELTA_MAX_SIZE ||
         out->old_size > AL_DELTA_MAX_SIZE || (out->kind == AL_DELTA_KIND_FULL) != (out->old_size == 0) ||
         ((out->flags & AL_DELTA_FLAG_MAP) && out->kind != AL_DELTA_KIND_PATCH) ||
@@ -702,12 +709,7 @@ al_err al_delta_feed(struct al_delta *st, const uint8_t *data, size_t len)
             } else {
                 prologue_done(st);
             }
-            if (st->jump || st->phase == PH_ERROR) {
-                st->jump = 0;
-                return st->err; /* resumed: the rest of this piece is not where we continue */
-            }
-            progress = 1;
-            break;
+            /* fall through - to the map, or (done, or resumed) to the check below */
         case PH_MAP:
             while (len && st->phase == PH_MAP) {
                 len--;
@@ -716,7 +718,7 @@ al_err al_delta_feed(struct al_delta *st, const uint8_t *data, size_t len)
             }
             if (st->jump || st->phase == PH_ERROR) {
                 st->jump = 0;
-                return st->err; /* resumed: ignore bytes past the prologue */
+                return st->err; /* resumed: the rest of this piece is not where we continue */
             }
             if (!len && st->phase == PH_MAP)
                 return AL_OK;
@@ -783,17 +785,9 @@ al_err al_delta_finish(struct al_delta *st)
 {
     if (!st)
         return AL_ERR_INVALID_ARG;
-    if (st->phase == PH_ERROR)
-        return st->err;
-    if (st->phase == PH_HEADER && st->hdr_fill < AL_DELTA_HEADER_SIZE) {
-        fail(st, AL_ERR_PATCH_TRUNCATED);
-        return st->err;
-    }
-    if (st->phase != PH_DONE) {
-        fail(st, AL_ERR_PATCH_TRUNCATED);
-        return st->err;
-    }
-    return AL_OK;
+    if (st->phase != PH_DONE)
+        fail(st, AL_ERR_PATCH_TRUNCATED); /* keeps an earlier error */
+    return st->err;
 }
 
 void al_delta_checkpoint(const struct al_delta *st, struct al_delta_checkpoint *out)

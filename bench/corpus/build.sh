@@ -24,6 +24,16 @@ done
 cat > "$work/app.c" <<'C'
 #include <stdint.h>
 #include <string.h>
+#ifdef LAYOUT_RP2 /* RP2040: a 256-byte second-stage boot loader before the vector table */
+#define B(i) (uint8_t)((i) * 73 + ((i) >> 3) * 5)
+#define B8(i) B(i), B(i + 1), B(i + 2), B(i + 3), B(i + 4), B(i + 5), B(i + 6), B(i + 7)
+#define B64(i) B8(i), B8(i + 8), B8(i + 16), B8(i + 24), B8(i + 32), B8(i + 40), B8(i + 48), B8(i + 56)
+__attribute__((section(".boot2"), used)) static const uint8_t boot2[256] = {B64(0), B64(64), B64(128), B64(192)};
+#endif
+#ifdef LAYOUT_KINETIS /* Kinetis K: the flash configuration field at 0x400 */
+__attribute__((section(".flash_config"), used)) static const uint32_t flash_config[4] = {
+    0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFEu};
+#endif
 extern uint32_t _estack;
 void reset_handler(void);
 void default_handler(void);
@@ -38,14 +48,21 @@ void reset_handler(void)
     for (;;) {}
 }
 C
-# link.ld: code at LINK (a vendor's flash base, or after a bootloader/SoftDevice).
+# link.ld: code at LINK (a vendor's flash base, or after a bootloader/SoftDevice), in the
+# vendor's layout: plain (the vector table first), rp2 (a 256-byte boot2 first, the vector
+# table at +0x100) or kinetis (the flash configuration field at +0x400).
 mk_ld() {
+  local head="KEEP(*(.isr_vector))"
+  case ${LAYOUT:-plain} in
+    rp2) head="KEEP(*(.boot2)) KEEP(*(.isr_vector))" ;;
+    kinetis) head="KEEP(*(.isr_vector)) . = 0x400; KEEP(*(.flash_config))" ;;
+  esac
   cat > "$work/link-$1.ld" <<LD
 MEMORY { FLASH (rx) : ORIGIN = $1, LENGTH = 4M
          RAM (rwx) : ORIGIN = 0x20000000, LENGTH = 256K }
 _estack = ORIGIN(RAM) + LENGTH(RAM);
 SECTIONS {
-  .text : { KEEP(*(.isr_vector)) *(.text*) *(.rodata*) . = ALIGN(4); } > FLASH
+  .text : { $head *(.text*) *(.rodata*) . = ALIGN(4); } > FLASH
   .ARM.exidx : { *(.ARM.exidx*) } > FLASH
   .data : { *(.data*) . = ALIGN(4); } > RAM AT > FLASH
   .bss (NOLOAD) : { *(.bss*) *(COMMON) } > RAM
@@ -53,8 +70,9 @@ SECTIONS {
 }
 LD
 }
-# image FAMILY NAME REV LINK EXTRA-LIBS CFLAGS...: compile lib/*.c of REV and the app,
-# link at LINK (every input section kept), and write FAMILY/NAME.bin.
+# image FAMILY NAME REV LINK EXTRA-LIBS CFLAGS...: compile lib/*.c of REV and the app
+# (with IMAGE_CC, default arm-none-eabi-gcc; IMAGE_CFLAGS go to it alone), link at LINK in
+# LAYOUT (every input section kept), and write FAMILY/NAME.bin.
 image() {
   local fam=$1 name=$2 rev=$3 link=$4 libs=$5
   shift 5
@@ -62,8 +80,9 @@ image() {
   mkdir -p "$o" "$out/$fam"
   mk_ld "$link"
   for src in "$work/src-$rev"/lib/*.c "$work/app.c"; do
-    "$CC" -std=c99 -ffreestanding -mthumb "$@" -I"$work/src-$rev/include" -I"$work/src-$rev/lib" \
-      -c "$src" -o "$o/$(basename "${src%.c}").o"
+    # shellcheck disable=SC2086
+    "${IMAGE_CC:-$CC}" -std=c99 -ffreestanding -mthumb "$@" ${IMAGE_CFLAGS:-} -I"$work/src-$rev/include" \
+      -I"$work/src-$rev/lib" -c "$src" -o "$o/$(basename "${src%.c}").o"
   done
   # shellcheck disable=SC2086
   "$CC" -mthumb "$@" -nostdlib -T "$work/link-$link.ld" -o "$o/fw.elf" "$o"/*.o \
@@ -99,9 +118,40 @@ image gcc-M4 new $NEW 0x00027000 "$libm_m4" "${M4[@]}"
 image gcc-M33 old $OLD 0x10000000 "$libc_m33 $libm_m33" "${M33[@]}"
 image gcc-M33 prev $PREV 0x10000000 "$libc_m33 $libm_m33" "${M33[@]}"
 image gcc-M33 new $NEW 0x10000000 "$libc_m33 $libm_m33" "${M33[@]}"
+# gcc-M7: the largest (near 1 MiB), -O3, double-precision hard float, newlib's libc, libm and
+# libc-nano linked whole, and the libc and libm of the single-precision multilib (an
+# STM32F7/H7-like part, flash at 0x08000000).
+M7=(-mcpu=cortex-m7 -mfloat-abi=hard -mfpu=fpv5-d16 -O3)
+LIBNAME=libc.a; libc_m7=$(lib_of "${M7[@]}" -mthumb)
+LIBNAME=libm.a; libm_m7=$(lib_of "${M7[@]}" -mthumb)
+LIBNAME=libc_nano.a; libcn_m7=$(lib_of "${M7[@]}" -mthumb)
+M7SP=(-mcpu=cortex-m7 -mfloat-abi=hard -mfpu=fpv5-sp-d16) # the single-precision multilib too
+LIBNAME=libc.a; libc_m7sp=$(lib_of "${M7SP[@]}" -mthumb)
+LIBNAME=libm.a; libm_m7sp=$(lib_of "${M7SP[@]}" -mthumb)
+for v in old:$OLD prev:$PREV new:$NEW; do
+  image gcc-M7 "${v%%:*}" "${v#*:}" 0x08000000 "$libc_m7 $libm_m7 $libcn_m7 $libc_m7sp $libm_m7sp" "${M7[@]}"
+done
+# gcc-M0plus: an RP2040-style image (a 256-byte boot2, then the vector table; XIP flash at
+# 0x10000000), -O2, newlib-nano's libc.
+M0P=(-mcpu=cortex-m0plus -O2 -DLAYOUT_RP2)
+LIBNAME=libc_nano.a; libc_m0p=$(lib_of -mcpu=cortex-m0plus -mthumb)
+for v in old:$OLD prev:$PREV new:$NEW; do
+  LAYOUT=rp2 image gcc-M0plus "${v%%:*}" "${v#*:}" 0x10000000 "$libc_m0p" "${M0P[@]}"
+done
+# clang-M4: another compiler, clang 14 -Oz (the library code: newlib-nano and libm, built by
+# gcc), in a Kinetis K-style layout (flash at 0, the flash configuration field at 0x400),
+# soft float.
+CM4=(-mcpu=cortex-m4 -mfloat-abi=soft -DLAYOUT_KINETIS)
+newlib_inc=$(dirname "$(LIBNAME=libc.a lib_of)")/../include # newlib's headers, for clang
+LIBNAME=libc_nano.a; libc_cm4=$(lib_of "${CM4[@]}" -mthumb)
+LIBNAME=libm.a; libm_cm4=$(lib_of "${CM4[@]}" -mthumb)
+for v in old:$OLD prev:$PREV new:$NEW; do
+  LAYOUT=kinetis IMAGE_CC=clang IMAGE_CFLAGS="--target=arm-none-eabi -Oz -isystem $newlib_inc" \
+    image clang-M4 "${v%%:*}" "${v#*:}" 0x00000000 "$libc_cm4 $libm_cm4" "${CM4[@]}"
+done
 {
   printf 'name\told\tnew\tkind\tfamily\n'
-  for fam in gcc-M0 gcc-M3 gcc-M4 gcc-M33; do
+  for fam in gcc-M0 gcc-M3 gcc-M4 gcc-M33 gcc-M7 gcc-M0plus clang-M4; do
     printf '%s-fix\t%s/prev.bin\t%s/new.bin\tpatch\t%s\n' "$fam" "$fam" "$fam" "$fam"
     printf '%s-release\t%s/old.bin\t%s/new.bin\tmajor\t%s\n' "$fam" "$fam" "$fam" "$fam"
   done

@@ -4,6 +4,7 @@
  *   airlift-delta compress IN OUT        compressed full image
  *   airlift-delta decode [OLD] IN OUT    run the device decoder (OLD for a patch)
  * Options before the command: --fast (LZMA preset 6), --thumb=0|1 (default: try both),
+ * --map=0|1 (address map), --data=0|1 (data pointers in the map; default: try both),
  * --block=BYTES (target stream bytes per block), --lzma=LC,LP,PB.
  * Exit codes: 0 ok, 1 failure (message on stderr), 2 usage.
  */
@@ -55,7 +56,7 @@ static int write_file(const char *path, const uint8_t *data, size_t len)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: airlift-delta [--fast] [--thumb=0|1] [--map=0|1] [--block=N] [--lzma=LC,LP,PB]\n"
+    fprintf(stderr, "usage: airlift-delta [--fast] [--thumb=0|1] [--map=0|1] [--data=0|1] [--block=N] [--lzma=LC,LP,PB]\n"
                     "         encode OLD NEW OUT | compress IN OUT | decode [OLD] IN OUT\n");
     return 2;
 }
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
             o.thumb = argv[i][8] == '1';
         else if (strncmp(argv[i], "--map=", 6) == 0)
             o.map = argv[i][6] == '1';
+        else if (strncmp(argv[i], "--data=", 7) == 0)
+            o.data = argv[i][7] == '1';
         else if (strncmp(argv[i], "--block=", 8) == 0)
             o.block_target = (uint32_t)strtoul(argv[i] + 8, NULL, 10);
         else if (strncmp(argv[i], "--lzma=", 7) == 0) {

@@ -3,7 +3,8 @@
  * decoder (lib/delta.c). Round trips on every pair of ../shared/firmware/pairs.tsv (raw and
  * payload -> image file), compressed full images, random, empty and identical inputs;
  * resume at every checkpoint and after cuts mid-block; bit flips and truncations fail with
- * a patch error and never write outside the output; old reads stay inside the old image.
+ * a patch error and never write outside the output; old reads stay inside the old image;
+ * the address map with data pointers (AL_DELTA_FLAG_DATA) on firmware whose variables move.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -426,6 +427,90 @@ static void test_corrupt_and_truncated(void **state)
     free(n);
 }
 
+/* A firmware-like image at 0x08000000: functions of pseudo-random code (the same in both
+ * versions), each followed by a literal pool: a pointer to another function and two to
+ * variables in RAM (0x20000000 + 4 * v). Version 1 has 96 more bytes of code in function
+ * 60 (every later address moves) and a variable more before v = 200 (every later variable
+ * moves 16 bytes up). */
+#define FW_FUNCS 480
+#define FW_CODE 120
+#define FW_FUNC (FW_CODE + 12)
+static uint32_t fw_start(unsigned f, int version)
+{
+    return (uint32_t)(f * FW_FUNC + (version && f > 60 ? 96 : 0));
+}
+
+static uint8_t *firmware(int version, size_t *len)
+{
+    *len = fw_start(FW_FUNCS, version);
+    uint8_t *b = malloc(*len);
+    assert_non_null(b);
+    for (unsigned f = 0; f < FW_FUNCS; f++) {
+        uint8_t *p = b + fw_start(f, version);
+        uint32_t x = f * 2654435761u + 1;
+        unsigned code = FW_CODE + (version && f == 60 ? 96 : 0);
+        for (unsigned i = 0; i < code; i++) {
+            x = x * 1664525u + 1013904223u;
+            p[i] = (uint8_t)(x >> 24);
+        }
+        unsigned v1 = f * 13 % 400, v2 = (f * 29 + 7) % 400;
+        uint32_t pool[3] = {0x08000001u + fw_start(f * 7 % FW_FUNCS, version),
+                            0x20000000u + 4 * v1 + (version && v1 >= 200 ? 16 : 0),
+                            0x20000000u + 4 * v2 + (version && v2 >= 200 ? 16 : 0)};
+        for (unsigned w = 0; w < 3; w++)
+            for (unsigned k = 0; k < 4; k++)
+                p[code + 4 * w + k] = (uint8_t)(pool[w] >> (8 * k));
+    }
+    return b;
+}
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+    }
+    return ~c;
+}
+
+static void test_data_map(void **state)
+{
+    (void)state;
+    size_t ol, nl, len, len_nodata;
+    uint8_t *o = firmware(0, &ol), *n = firmware(1, &nl);
+    uint8_t *p = encode(o, ol, n, nl, &len);
+    assert_int_equal(p[6] & (AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_DATA), AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_DATA);
+    round_trip(o, ol, n, nl, 0, NULL);
+    round_trip(o, ol, n, nl, 333, NULL);
+    /* Without data pointers the patch is larger: every moved variable's pool word costs. */
+    struct alh_delta_opts opt;
+    uint8_t *q = NULL;
+    char err[160];
+    alh_delta_opts_default(&opt);
+    opt.data = 0;
+    assert_int_equal(alh_delta_encode(o, ol, n, nl, &opt, &q, &len_nodata, err, sizeof err), 0);
+    assert_int_equal(q[6] & AL_DELTA_FLAG_DATA, 0);
+    assert_true(len * 5 < len_nodata * 4);
+    /* Cut in the middle and resumed: the map is read again. */
+    resume_after(o, ol, n, nl, p, len, len / 2, 7);
+    struct sink s;
+    /* FLAG_DATA without a map is not a stream of this format. */
+    q[6] = AL_DELTA_FLAG_DATA;
+    uint32_t c = crc32_ieee(q, 28);
+    for (int k = 0; k < 4; k++)
+        q[28 + k] = (uint8_t)(c >> (8 * k));
+    struct al_delta_header h;
+    assert_int_equal(al_delta_parse_header(q, len_nodata, &h), AL_ERR_PATCH_UNSUPPORTED);
+    assert_int_equal(decode(o, ol, q, len_nodata, nl, 0, &s), AL_ERR_PATCH_UNSUPPORTED);
+    sink_free(&s);
+    free(q);
+    free(p);
+    free(o);
+    free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_corrupt_and_truncated),
+        cmocka_unit_test(test_data_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 struct alh_delta_opts {
     int thumb;                /* Thumb-2 branch transform: -1 try both and keep the smaller, 0 off, 1 on */
     int map;                  /* old -> new address map (patches): -1 try both, 0 off, 1 on if found */
+    int data;                 /* data pointers in the map (AL_DELTA_FLAG_DATA): -1 try with and without, 0 never, 1 whenever found */
     int lc, lp, pb;           /* LZMA parameters; -1 for the defaults (1, 1, 1); lc + lp <= 2, pb <= 2 */
     uint32_t block_target;    /* aim for blocks of about this many stream bytes; 0: 8192 */
     uint32_t block_max_out;   /* and at most this many output bytes; 0: no limit */
