@@ -78,6 +78,12 @@ json_t *cli_image_header_json(const struct al_image_header *h)
     cli_json_set(obj, "platform", json_integer(h->platform));
     cli_json_set(obj, "flags", json_integer(h->flags));
     cli_json_set(obj, "version", json_string(cli_version_str(&h->version, version)));
+    { /* issue 16: what the server calls version_label too */
+        char label[96];
+        if (alh_particle_module_label(h->function, h->index, h->platform, &h->version, label,
+                                      sizeof label))
+            cli_json_set(obj, "version_label", json_string(label));
+    }
     cli_json_set(obj, "security_counter", json_integer(h->security_counter));
     cli_json_set(obj, "link_address", json_integer(h->link_address));
     cli_json_set(obj, "payload_size", json_integer(h->payload_size));
@@ -152,7 +158,13 @@ static void print_header(const struct al_image_header *h)
     alc_hex_encode(h->key_id, sizeof(h->key_id), key_hex);
     printf("module:           %s %u (function %u)\n", al_function_name(h->function), h->index,
            h->function);
-    printf("version:          %s\n", cli_version_str(&h->version, version));
+    {
+        char label[96];
+        const char *l = alh_particle_module_label(h->function, h->index, h->platform,
+                                                  &h->version, label, sizeof label);
+        printf("version:          %s%s%s%s\n", cli_version_str(&h->version, version),
+               l ? " [" : "", l ? l : "", l ? "]" : "");
+    }
     printf("platform:         %u\n", h->platform);
     printf("security counter: %u\n", h->security_counter);
     printf("link address:     0x%08x\n", h->link_address);
