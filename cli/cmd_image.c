@@ -450,7 +450,9 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     char dep[DEP_STR_MAX];
     char version[AL_VERSION_STR_MAX];
     char key_hex[KEY_ID_HEX_SIZE];
-    uint8_t *payload = NULL;
+    const uint8_t *payload = NULL;
+    size_t dropped_off = 0, dropped_len = 0;
+    bool dropped = false;
     uint8_t *image = NULL;
     uint8_t *file = NULL;
     size_t file_len = 0;
@@ -524,6 +526,13 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
                              &is_module);
     if (result != CLI_EXIT_OK)
         goto out;
+    /* issue 16: a module whose header Device OS drops (the Gen 3 SoftDevice) runs at its
+     * start address without it: the payload is what Device OS writes there. */
+    if (is_module && alh_particle_written_span(&module, payload_len, &dropped_off, &dropped_len)) {
+        payload += dropped_off;
+        payload_len = dropped_len;
+        dropped = true;
+    }
     if (flat.data != NULL && !is_module && !args.has_link)
         tmpl.link_address = flat.base; /* ELF/HEX: where its lowest byte loads */
 
@@ -573,6 +582,10 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
         }
         cli_json_set(obj, "particle_module",
                      is_module ? particle_module_json(&module) : json_null());
+        cli_json_set(obj, "payload_from",
+                     dropped ? json_pack("{s:I, s:I}", "offset", (json_int_t)dropped_off, "size",
+                                         (json_int_t)dropped_len)
+                             : json_null());
         cli_json_set(obj, "image", cli_image_header_json(&built));
         result = cli_json_print(cli, obj);
         goto out;
@@ -591,6 +604,10 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     }
     if (is_module)
         print_particle_module("  metadata from ", &module);
+    if (dropped)
+        printf("  payload: bytes %zu..%zu of the file (%zu bytes): the module without its "
+               "header and suffix (flag DROP_MODULE_INFO), what Device OS writes at 0x%08x\n",
+               dropped_off, dropped_off + dropped_len, dropped_len, module.start_address);
     for (uint8_t i = 0; i < built.dep_count; i++)
         printf("  depends on %s\n", dep_str(&built.deps[i], dep));
     result = CLI_EXIT_OK;

@@ -229,6 +229,22 @@ out:
     return status;
 }
 
+bool alh_particle_written_span(const struct alh_particle_module *m, size_t file_len,
+                               size_t *off, size_t *len)
+{
+    uint32_t size = m->end_address - m->start_address;
+
+    if (!(m->flags & ALH_PARTICLE_FLAG_DROP_MODULE_INFO) || m->info_offset != 0 ||
+        size <= ALH_PARTICLE_INFO_SIZE + (m->has_suffix ? m->suffix_size : 0u)) {
+        *off = 0;
+        *len = file_len;
+        return false;
+    }
+    *off = ALH_PARTICLE_INFO_SIZE;
+    *len = size - ALH_PARTICLE_INFO_SIZE - (m->has_suffix ? m->suffix_size : 0u);
+    return true;
+}
+
 /* The row a system part integer maps to, or NULL. */
 static const struct alh_particle_release *system_row(uint16_t n)
 {

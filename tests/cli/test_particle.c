@@ -494,6 +494,33 @@ static void test_corrupt_refused(void **state)
     free(buf);
 }
 
+/* The SoftDevice's header is dropped when Device OS writes it (DROP_MODULE_INFO): what runs
+ * at 0x1000 is the binary between header and suffix, the bytes the suffix's SHA-256 covers.
+ * Every other module is written whole. */
+static void test_written_span(void **state)
+{
+    struct alh_particle_module m;
+    char err[256];
+    size_t len, off, n;
+    uint8_t *buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-softdevice@2.2.0.bin", &len);
+
+    (void)state;
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_true(alh_particle_written_span(&m, len, &off, &n));
+    assert_int_equal(off, 24);
+    assert_int_equal(n, 0x255d4 - 24 - 36); /* end - start, less header and suffix */
+    assert_int_equal(buf[off + 3], 0x20);   /* the SoftDevice's initial stack pointer */
+    free(buf);
+    buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-bootloader@2.2.0.bin", &len);
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_false(alh_particle_written_span(&m, len, &off, &n));
+    assert_int_equal(off, 0);
+    assert_int_equal(n, len);
+    free(buf);
+}
+
 /* An Argon's NCP firmware (function 7, index 0) and its SoftDevice (function 8, index 0)
  * are two airlift radio modules: NCP index i is radio 8 + i. Labels of wrapped images. */
 static void test_ncp_and_labels(void **state)
@@ -613,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_refused),
         cmocka_unit_test(test_release_table),
         cmocka_unit_test(test_ncp_and_labels),
+        cmocka_unit_test(test_written_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,14 @@ SD=$(sign softdevice "$DATA/boron-softdevice@2.2.0.bin")
 sd=$(api GET "/v1/images?function=radio" | jq -c '.images[0] | [.index, .version, .version_label]')
 check "the Boron SoftDevice image: radio 0, 202.0.0, labelled ($sd)" \
     test "$sd" = "[0,\"202.0.0\",\"$SD_LABEL\"]"
+# Its payload is what Device OS writes at 0x1000: the SoftDevice without the 24-byte
+# module_info in front and the suffix behind (flag DROP_MODULE_INFO), whose SHA-256 is the one
+# the suffix holds.
+sdp=$(api GET "/v1/images?function=radio" | jq -c '.images[0] | [.link_address, .payload_size, .sha256]')
+check "the SoftDevice's payload is the binary without header and suffix ($sdp)" \
+    test "$sdp" = '["0x00001000",152984,"939fee60b4b8dcb8cf25533a46ba8774c418174b80d5fad5e1f89064c04d8bb4"]'
+out=$("$AIRLIFT" image create --key "$WORK/author.pem" -o "$WORK/sd2.alim" "$DATA/boron-softdevice@2.2.0.bin")
+check "airlift image create says so" grep -qx "  payload: bytes 24..153008 of the file (152984 bytes): the module without its header and suffix (flag DROP_MODULE_INFO), what Device OS writes at 0x00001000" <<<"$out"
 head -c 4000 /dev/urandom >"$WORK/own-bl.bin"
 sign own-bl "$WORK/own-bl.bin" --function bootloader --platform 10 --version 1.2.0 \
     --link-address 0x08000000 >/dev/null

@@ -123,6 +123,18 @@ enum alh_particle_status alh_particle_check(const uint8_t *buf, size_t len,
                                             struct alh_particle_module *m, char *err,
                                             size_t errlen);
 
+/*
+ * The bytes of a checked module (alh_particle_check returned OK) that Device OS writes at
+ * start_address, as [*off, *off + *len) of the file: for a module with
+ * ALH_PARTICLE_FLAG_DROP_MODULE_INFO and its header at 0 (the Gen 3 SoftDevice, P2
+ * bootloader parts), the binary between the 24-byte header and the module_info_suffix (or
+ * the module's end without a suffix), which is what the suffix's SHA-256 covers; for every
+ * other module, the whole file (module and CRC). Returns true when that is not the whole
+ * file (the header is dropped).
+ */
+bool alh_particle_written_span(const struct alh_particle_module *m, size_t file_len,
+                               size_t *off, size_t *len);
+
 /* The platform of a platform_id, or NULL if Particle's list does not have it. */
 const struct alc_platform *alh_particle_platform(uint16_t id);
 
