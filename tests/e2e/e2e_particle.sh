@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Bootloader and radio versions as users know them (issue 16, item 1; docs/api.md, "Version
-# labels"): a bootloader wrapped from a Particle module is 1006.0.0 in its image, and
+# Particle modules end to end (issue 16, item 1). Bootloader and radio versions as users know
+# them (docs/api.md, "Version labels"): a bootloader wrapped from a Particle module is
+# 1006.0.0 in its image, and
 # "bootloader 1006 (Device OS 2.2.0)" in the server's image list, the device's inventory
 # (GET /v1/devices, /v1/devices/NAME), `airlift image list|show` and `airlift devices
 # list|show`; the Boron's SoftDevice is "radio stack 202 (SoftDevice S140 7.0.1, Device OS
-# 1.4.0)". A bootloader whose version was set by hand gets no label. A corrupt Particle
+# 1.4.0)". A bootloader whose version was set by hand gets no label. The real SoftDevice
+# module (its header dropped when written, DROP_MODULE_INFO) installs on a simulated nRF52840
+# over the air and lands in flash at 0x1000 exactly as Device OS writes it. A corrupt Particle
 # module is refused before signing, naming the file and what is wrong.
 BUILD=$1
 . "$(dirname "$0")/lib.sh"
@@ -66,6 +69,40 @@ check "airlift devices show: the label at the end of the bootloader's line" \
 "$AIRLIFT" devices list >"$WORK/dlist.txt"
 check "airlift devices list: 'bootloader 1006 (Device OS 2.2.0)'" \
     grep -q "bootloader 1006 (Device OS 2\.2\.0), system 0\.6\.4" "$WORK/dlist.txt"
+
+# The real SoftDevice over the air to a simulated Boron on the nrf52840 board (Nordic's map:
+# the SoftDevice slot at 0x1000, numbered radio 1 on that board, hence --index 1).
+stand_in() { # stand_in NAME FUNCTION INDEX VERSION SIZE LINK: a random module, signed
+    head -c "$5" /dev/urandom >"$WORK/$1.bin"
+    sign "$1" "$WORK/$1.bin" --function "$2" --index "$3" --platform 13 --version "$4" \
+        --link-address "$6" >/dev/null
+}
+stand_in b-bl bootloader 0 1006.0.0 12000 0x000F8000
+stand_in b-sd radio 1 201.0.0 60000 0x00001000
+stand_in b-sys system 1 2.2.0 30000 0x00027000
+sign softdevice-1 "$DATA/boron-softdevice@2.2.0.bin" --index 1 >/dev/null
+SD1=$(sha256sum "$WORK/softdevice-1.alim" | cut -c1-64) # its payload is radio 0's too: by id
+reg=$(api_json POST /v1/devices '{"name":"b1","platform":13}')
+"$DEVICE" create "$WORK/b1" --trust "$WORK/author.pub.pem" --board nrf52840 --platform boron >/dev/null
+"$DEVICE" factory "$WORK/b1" "$WORK/b-bl.alim" "$WORK/b-sd.alim" "$WORK/b-sys.alim" >/dev/null
+"$DEVICE" provision "$WORK/b1" --server "127.0.0.1:$COAP" \
+    --identity "$(jq -r .identity <<<"$reg")" --psk "$(jq -r .psk <<<"$reg")" >/dev/null
+run_device b1
+check "b1 reports its inventory" wait_device_reported b1
+U=$(api_json POST /v1/devices/b1/updates "{\"images\":[\"$SD1\"]}" | jq -r .id)
+check "the SoftDevice update $U is queued" test "$U" -gt 0
+check "and succeeds" wait_state "$U" succeeded
+radio=$(api GET /v1/devices/b1 | jq -c '.inventory.modules[] | select(.function == "radio") | [.index, .version, .version_label]')
+check "b1 runs radio 1 202.0.0, labelled ($radio)" \
+    test "$radio" = "[1,\"202.0.0\",\"$SD_LABEL\"]"
+boot=$(api GET /v1/devices/b1 | jq -r '.inventory.modules[] | select(.function == "bootloader") | .version_label')
+check "its bootloader 1006.0.0 on a Boron: '$BL_LABEL' ($boot)" test "$boot" = "$BL_LABEL"
+at=$(dd if="$WORK/b1/internal.flash" bs=4096 skip=1 count=38 status=none | head -c 152984 | sha256sum | cut -c1-64)
+check "flash from 0x1000 holds the SoftDevice binary, as Device OS writes it ($at)" \
+    test "$at" = 939fee60b4b8dcb8cf25533a46ba8774c418174b80d5fad5e1f89064c04d8bb4
+sp=$(od -An -tx4 -j 4096 -N 4 "$WORK/b1/internal.flash" | tr -d ' ')
+check "its first word is the SoftDevice's initial stack pointer, not a module_info ($sp)" \
+    test "$sp" = 200013c8
 
 # Corrupt modules are refused before signing (exit 4), naming the file and what is wrong.
 cp "$FW/bootloader-2.3.0.bin" "$WORK/flipped.bin"
