@@ -91,4 +91,13 @@ has err.txt "short.bin"; has err.txt "truncated"
 run 0 image create -k k.pem -o raw.alim "${META[@]}" --input raw short.bin
 run 4 image create -k k.pem -o x.alim --input particle "${META[@]}" "$FW/fw-stm32.bin"
 has err.txt "no Particle module_info header"
+# issue 16: Particle modules built here (tests/data/module/), as ELF and HEX: metadata from
+# their module_info, the bootloader labelled.
+if [ -f "$FW/mod-gen3.hex" ]; then
+    run 0 image create -k k.pem -o mod3.alim "$FW/mod-gen3.hex"
+    has out.txt "bootloader 0 1006.0.0, platform 13"
+    has out.txt "bootloader 1006 (Device OS 2.2.0), platform 13 (Boron) (module_info at 0x200"
+    run 0 image create -k k.pem -o mod2.alim --json "$FW/mod-gen2.elf"
+    json "j['input_kind'] == 'elf' and j['image']['function'] == 'system' and j['image']['version'] == '2.3.1' and j['particle_module']['sha256_ok']"
+fi
 echo "inputs: OK"
