@@ -452,7 +452,7 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     char key_hex[KEY_ID_HEX_SIZE];
     const uint8_t *payload = NULL;
     size_t dropped_off = 0, dropped_len = 0;
-    bool dropped = false;
+    bool dropped = false, found = false;
     uint8_t *image = NULL;
     uint8_t *file = NULL;
     size_t file_len = 0;
@@ -507,9 +507,25 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
         payload = flat.data;
         payload_len = flat.size;
         /* A flattened Particle module keeps its metadata only if it checks out whole. */
-        look_for_module = alh_particle_find(payload, payload_len, &module) &&
-                          alh_particle_check(payload, payload_len, &module, err, sizeof(err)) ==
-                              ALH_PARTICLE_OK;
+        found = alh_particle_find(payload, payload_len, &module);
+        look_for_module = found && alh_particle_check(payload, payload_len, &module, err,
+                                                      sizeof(err)) == ALH_PARTICLE_OK;
+        /* issue 16: a module header without its CRC (an ELF from before Device OS's build
+         * appends it) is said so, not "no metadata", unless the flags give the metadata. */
+        if (found && !look_for_module &&
+            !(args.has_function && args.has_platform && args.has_version)) {
+            const struct alc_platform *pl = alh_particle_platform(module.platform_id);
+            result = cli_error(cli, CLI_EXIT_INVALID, "%s: the flattened %s holds a Particle %s "
+                               "module header for platform %u (%s) at 0x%x, but not an intact "
+                               "module: %s; not signed (an ELF or HEX file is a Particle module "
+                               "when it carries the module's CRC-32 and SHA-256 as the .bin of "
+                               "Device OS's build does; to wrap it as it is, give --function, "
+                               "--platform and --version)", args.in_path,
+                               kind == INPUT_ELF ? "ELF" : "Intel HEX",
+                               alh_particle_function_name(module.function), module.platform_id,
+                               pl != NULL ? pl->label : "unknown", module.info_offset, err);
+            goto out;
+        }
     } else {
         if (file_len > AL_IMAGE_MAX_PAYLOAD) {
             result = cli_error(cli, CLI_EXIT_INVALID, "%s: %zu bytes; an image payload is at "
