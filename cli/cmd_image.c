@@ -25,7 +25,8 @@
 #define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_FILE)
 #define INPUT_FILE_MAX (4 * (size_t)AL_IMAGE_MAX_PAYLOAD) /* ELF with debug info, HEX text */
 #define LABEL_MAX 96
-#define DEP_STR_MAX (16 + 4 + 4 + AL_VERSION_STR_MAX) /* "bootloader 15 >= 1006.0.0" */
+/* "bootloader 15 >= 1006.0.0 [bootloader 1006 (Device OS 2.2.0)]" */
+#define DEP_STR_MAX (16 + 4 + 4 + AL_VERSION_STR_MAX + 3 + 96)
 #define KEY_ID_HEX_SIZE (2 * AL_KEY_ID_SIZE + 1)
 #define MAX_VERIFY_KEYS 8
 
@@ -42,12 +43,18 @@ static void sha256(const uint8_t *data, size_t len, uint8_t out[AL_SHA256_SIZE])
 }
 
 /* "system 1 >= 0.7.0" */
-static const char *dep_str(const struct al_dependency *d, char buf[DEP_STR_MAX])
+/* "system 1 >= 0.7.0", with the minimum's label on a Particle platform (issue 16):
+ * "bootloader 0 >= 1005.0.0 [bootloader 1005 (Device OS 2.0.1)]". */
+static const char *dep_str(const struct al_dependency *d, uint16_t platform,
+                           char buf[DEP_STR_MAX])
 {
-    char version[AL_VERSION_STR_MAX];
+    char version[AL_VERSION_STR_MAX], label[96];
+    const char *l = alh_particle_module_label(d->function, d->index, platform, &d->min_version,
+                                              label, sizeof label);
 
-    snprintf(buf, DEP_STR_MAX, "%s %u >= %s", al_function_name(d->function), d->index,
-             cli_version_str(&d->min_version, version));
+    snprintf(buf, DEP_STR_MAX, "%s %u >= %s%s%s%s", al_function_name(d->function), d->index,
+             cli_version_str(&d->min_version, version), l ? " [" : "", l ? l : "",
+             l ? "]" : "");
     return buf;
 }
 
@@ -65,10 +72,14 @@ json_t *cli_image_header_json(const struct al_image_header *h)
     alc_hex_encode(h->signature, sizeof(h->signature), sig_hex);
     for (uint8_t i = 0; i < h->dep_count && i < AL_IMAGE_MAX_DEPS; i++) {
         const struct al_dependency *d = &h->deps[i];
-        json_array_append_new(deps, json_pack("{s:s, s:i, s:i, s:s}", "function",
-                                              al_function_name(d->function), "function_code",
-                                              d->function, "index", d->index, "min_version",
-                                              cli_version_str(&d->min_version, version)));
+        char label[96];
+        json_t *o = json_pack("{s:s, s:i, s:i, s:s}", "function", al_function_name(d->function),
+                              "function_code", d->function, "index", d->index, "min_version",
+                              cli_version_str(&d->min_version, version));
+        if (o && alh_particle_module_label(d->function, d->index, h->platform, &d->min_version,
+                                           label, sizeof label))
+            json_object_set_new(o, "min_version_label", json_string(label));
+        json_array_append_new(deps, o);
     }
     cli_json_set(obj, "format_version", json_integer(h->format_version));
     cli_json_set(obj, "header_size", json_integer(h->header_size));
@@ -172,7 +183,7 @@ static void print_header(const struct al_image_header *h)
         printf("dependencies:     none\n");
     for (uint8_t i = 0; i < h->dep_count && i < AL_IMAGE_MAX_DEPS; i++)
         printf("%s%s\n", i == 0 ? "dependencies:     " : "                  ",
-               dep_str(&h->deps[i], dep));
+               dep_str(&h->deps[i], h->platform, dep));
     printf("header size:      %u bytes (format %u, flags 0x%x)\n", h->header_size,
            h->format_version, h->flags);
     printf("payload size:     %u bytes\n", h->payload_size);
@@ -625,7 +636,7 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
                "header and suffix (flag DROP_MODULE_INFO), what Device OS writes at 0x%08x\n",
                dropped_off, dropped_off + dropped_len, dropped_len, module.start_address);
     for (uint8_t i = 0; i < built.dep_count; i++)
-        printf("  depends on %s\n", dep_str(&built.deps[i], dep));
+        printf("  depends on %s\n", dep_str(&built.deps[i], built.platform, dep));
     result = CLI_EXIT_OK;
 out:
     free(file);

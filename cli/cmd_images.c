@@ -258,8 +258,10 @@ static int images_show(struct cli *cli, const struct cli_command *self, int argc
         printf("  dependencies      none\n");
     json_array_foreach(deps, i, d) {
         char dm[48];
-        printf("  %s %s >= %s\n", i == 0 ? "dependencies     " : "                 ",
-               module_str(d, dm, sizeof dm), cli_jstr(d, "min_version"));
+        const char *label = json_string_value(json_object_get(d, "min_version_label"));
+        printf("  %s %s >= %s%s%s%s\n", i == 0 ? "dependencies     " : "                 ",
+               module_str(d, dm, sizeof dm), cli_jstr(d, "min_version"), label ? " [" : "",
+               label ? label : "", label ? "]" : "");
     }
     printf("  uploaded          %s\n", cli_jstr(img, "created_at"));
     json_decref(img);

@@ -30,21 +30,34 @@ static uint8_t function_named(const char *name)
     return 0;
 }
 
-void ald_label_module_json(json_t *module, unsigned platform)
+/* Set key_out to the label of the version in key_in of module object o, if one applies. */
+static void label_field(json_t *o, unsigned platform, const char *key_in, const char *key_out)
 {
     char buf[ALD_VERSION_LABEL_MAX];
     const char *label;
-    json_t *index = json_object_get(module, "index");
+    json_t *index = json_object_get(o, "index");
 
-    if (!json_is_object(module) || !json_is_integer(index))
+    if (!json_is_object(o) || !json_is_integer(index))
         return;
-    label = ald_version_label(function_named(json_string_value(json_object_get(module,
-                                                                               "function"))),
+    label = ald_version_label(function_named(json_string_value(json_object_get(o, "function"))),
                               (int)json_integer_value(index), platform,
-                              json_string_value(json_object_get(module, "version")), buf,
-                              sizeof buf);
+                              json_string_value(json_object_get(o, key_in)), buf, sizeof buf);
     if (label)
-        json_object_set_new(module, "version_label", json_string(label));
+        json_object_set_new(o, key_out, json_string(label));
+}
+
+void ald_label_module_json(json_t *module, unsigned platform)
+{
+    label_field(module, platform, "version", "version_label");
+}
+
+void ald_label_deps_json(json_t *deps, unsigned platform)
+{
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(deps, i, d)
+        label_field(d, platform, "min_version", "min_version_label");
 }
 
 void ald_label_modules_json(json_t *modules, unsigned platform)

@@ -31,4 +31,10 @@ const char *ald_version_label(uint8_t function, int index, unsigned platform,
 void ald_label_module_json(json_t *module, unsigned platform);
 void ald_label_modules_json(json_t *modules, unsigned platform);
 
+/*
+ * Add "min_version_label" to each dependency object ({"function":"bootloader","index":0,
+ * "min_version":"1005.0.0"}) of an image on platform, when one applies.
+ */
+void ald_label_deps_json(json_t *deps, unsigned platform);
+
 #endif

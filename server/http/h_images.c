@@ -20,6 +20,7 @@ static json_t *image_json(const struct ald_image_rec *m)
     char link[16], label[ALD_VERSION_LABEL_MAX];
     json_t *deps = json_loads(m->deps_json, 0, NULL), *o;
     snprintf(link, sizeof link, "0x%08x", (unsigned)m->link_address);
+    ald_label_deps_json(deps, m->platform); /* issue 16: "bootloader 1005 (Device OS 2.0.1)" */
     o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o}", "id",
                      m->id, "sha256", m->sha256, "function", al_function_name(m->function),
                      "index", m->index, "platform", m->platform, "version", m->version,

@@ -33,6 +33,15 @@ check "the SoftDevice's payload is the binary without header and suffix ($sdp)" 
     test "$sdp" = '["0x00001000",152984,"939fee60b4b8dcb8cf25533a46ba8774c418174b80d5fad5e1f89064c04d8bb4"]'
 out=$("$AIRLIFT" image create --key "$WORK/author.pem" -o "$WORK/sd2.alim" "$DATA/boron-softdevice@2.2.0.bin")
 check "airlift image create says so" grep -qx "  payload: bytes 24..153008 of the file (152984 bytes): the module without its header and suffix (flag DROP_MODULE_INFO), what Device OS writes at 0x00001000" <<<"$out"
+# A dependency's minimum is labelled too: Boron system part 1 of 2.2.0 needs bootloader 1005.
+sign boron-sys "$DATA/boron-system-part1@2.2.0.bin" >/dev/null
+deps=$(api GET "/v1/images?function=system&platform=13" | jq -c '[.images[0].dependencies[] | .min_version_label]')
+check "its dependencies' minimums are labelled ($deps)" \
+    test "$deps" = "[\"bootloader 1005 (Device OS 2.0.1)\",\"$SD_LABEL\"]"
+bsid=$(sha256sum "$WORK/boron-sys.alim" | cut -c1-64)
+check "airlift image show: the dependency with its label" \
+    grep -qxF "  dependencies      bootloader >= 1005.0.0 [bootloader 1005 (Device OS 2.0.1)]" \
+    <<<"$("$AIRLIFT" image show "$bsid")"
 head -c 4000 /dev/urandom >"$WORK/own-bl.bin"
 sign own-bl "$WORK/own-bl.bin" --function bootloader --platform 10 --version 1.2.0 \
     --link-address 0x08000000 >/dev/null
