@@ -171,8 +171,22 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
     return 0;
 }
 
+/* How a module's version reads after its function's name: the server's version_label
+ * without that name ("1006 (Device OS 2.2.0)" after "bootloader", "stack 202 (...)" after
+ * "radio"), the label itself if it does not start with it, else the version (issue 16). */
+static const char *version_token(json_t *m)
+{
+    const char *label = json_string_value(json_object_get(m, "version_label"));
+    const char *fn = cli_jstr(m, "function");
+    size_t n = strlen(fn);
+    if (!label)
+        return cli_jstr(m, "version");
+    return !strncmp(label, fn, n) && label[n] == ' ' ? label + n + 1 : label;
+}
+
 /* "system 0.7.0" for a function whose modules share a version, else "system 1:0.7.0
- * 2:0.6.4"; functions in the order the server lists them, ", " between. */
+ * 2:0.6.4"; functions in the order the server lists them, ", " between. A bootloader or
+ * radio module with a version label shows it: "bootloader 1006 (Device OS 2.2.0)". */
 static void modules_line(json_t *mods, char *buf, size_t cap)
 {
     size_t used = 0, i = 0, n = json_array_size(mods);
@@ -196,10 +210,10 @@ static void modules_line(json_t *mods, char *buf, size_t cap)
             json_t *m = json_array_get(mods, j);
             used += (size_t)w;
             if (same)
-                w = snprintf(buf + used, cap - used, " %s", cli_jstr(m, "version"));
+                w = snprintf(buf + used, cap - used, " %s", version_token(m));
             else
                 w = snprintf(buf + used, cap - used, " %lld:%s", cli_jint(m, "index"),
-                             cli_jstr(m, "version"));
+                             version_token(m));
         }
         if (w < 0 || (size_t)w >= cap - used) {
             buf[used] = '\0';
@@ -442,12 +456,15 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
     } else {
         printf("runs (reported %s):\n", ago(json_object_get(d, "reported_at"), seen, sizeof seen));
         json_array_foreach(json_object_get(inv, "modules"), i, m)
-            printf("  %-11s %2lld  %-10s %.12s%s\n",
+            printf("  %-11s %2lld  %-10s %.12s%s%s%s\n",
                    json_string_value(json_object_get(m, "function")),
                    (long long)json_integer_value(json_object_get(m, "index")),
                    json_string_value(json_object_get(m, "version")),
                    json_string_value(json_object_get(m, "sha256")),
-                   json_is_true(json_object_get(m, "on_trial")) ? "  on trial" : "");
+                   json_is_true(json_object_get(m, "on_trial")) ? "  on trial" : "",
+                   json_is_string(json_object_get(m, "version_label")) ? "  " : "",
+                   json_is_string(json_object_get(m, "version_label"))
+                       ? json_string_value(json_object_get(m, "version_label")) : "");
         const char *reason = json_string_value(json_object_get(inv, "reason"));
         const char *boot = json_string_value(json_object_get(inv, "boot_state"));
         bool why = reason && *reason && boot && strcmp(boot, "confirmed") != 0;

@@ -25,7 +25,8 @@
 #define IMAGE_FILE_MAX ((size_t)AL_IMAGE_MAX_FILE)
 #define INPUT_FILE_MAX (4 * (size_t)AL_IMAGE_MAX_PAYLOAD) /* ELF with debug info, HEX text */
 #define LABEL_MAX 96
-#define DEP_STR_MAX (16 + 4 + 4 + AL_VERSION_STR_MAX) /* "bootloader 15 >= 1006.0.0" */
+/* "bootloader 15 >= 1006.0.0 [bootloader 1006 (Device OS 2.2.0)]" */
+#define DEP_STR_MAX (16 + 4 + 4 + AL_VERSION_STR_MAX + 3 + 96)
 #define KEY_ID_HEX_SIZE (2 * AL_KEY_ID_SIZE + 1)
 #define MAX_VERIFY_KEYS 8
 
@@ -42,12 +43,18 @@ static void sha256(const uint8_t *data, size_t len, uint8_t out[AL_SHA256_SIZE])
 }
 
 /* "system 1 >= 0.7.0" */
-static const char *dep_str(const struct al_dependency *d, char buf[DEP_STR_MAX])
+/* "system 1 >= 0.7.0", with the minimum's label on a Particle platform (issue 16):
+ * "bootloader 0 >= 1005.0.0 [bootloader 1005 (Device OS 2.0.1)]". */
+static const char *dep_str(const struct al_dependency *d, uint16_t platform,
+                           char buf[DEP_STR_MAX])
 {
-    char version[AL_VERSION_STR_MAX];
+    char version[AL_VERSION_STR_MAX], label[96];
+    const char *l = alh_particle_module_label(d->function, d->index, platform, &d->min_version,
+                                              label, sizeof label);
 
-    snprintf(buf, DEP_STR_MAX, "%s %u >= %s", al_function_name(d->function), d->index,
-             cli_version_str(&d->min_version, version));
+    snprintf(buf, DEP_STR_MAX, "%s %u >= %s%s%s%s", al_function_name(d->function), d->index,
+             cli_version_str(&d->min_version, version), l ? " [" : "", l ? l : "",
+             l ? "]" : "");
     return buf;
 }
 
@@ -65,10 +72,14 @@ json_t *cli_image_header_json(const struct al_image_header *h)
     alc_hex_encode(h->signature, sizeof(h->signature), sig_hex);
     for (uint8_t i = 0; i < h->dep_count && i < AL_IMAGE_MAX_DEPS; i++) {
         const struct al_dependency *d = &h->deps[i];
-        json_array_append_new(deps, json_pack("{s:s, s:i, s:i, s:s}", "function",
-                                              al_function_name(d->function), "function_code",
-                                              d->function, "index", d->index, "min_version",
-                                              cli_version_str(&d->min_version, version)));
+        char label[96];
+        json_t *o = json_pack("{s:s, s:i, s:i, s:s}", "function", al_function_name(d->function),
+                              "function_code", d->function, "index", d->index, "min_version",
+                              cli_version_str(&d->min_version, version));
+        if (o && alh_particle_module_label(d->function, d->index, h->platform, &d->min_version,
+                                           label, sizeof label))
+            json_object_set_new(o, "min_version_label", json_string(label));
+        json_array_append_new(deps, o);
     }
     cli_json_set(obj, "format_version", json_integer(h->format_version));
     cli_json_set(obj, "header_size", json_integer(h->header_size));
@@ -78,6 +89,12 @@ json_t *cli_image_header_json(const struct al_image_header *h)
     cli_json_set(obj, "platform", json_integer(h->platform));
     cli_json_set(obj, "flags", json_integer(h->flags));
     cli_json_set(obj, "version", json_string(cli_version_str(&h->version, version)));
+    { /* issue 16: what the server calls version_label too */
+        char label[96];
+        if (alh_particle_module_label(h->function, h->index, h->platform, &h->version, label,
+                                      sizeof label))
+            cli_json_set(obj, "version_label", json_string(label));
+    }
     cli_json_set(obj, "security_counter", json_integer(h->security_counter));
     cli_json_set(obj, "link_address", json_integer(h->link_address));
     cli_json_set(obj, "payload_size", json_integer(h->payload_size));
@@ -152,7 +169,13 @@ static void print_header(const struct al_image_header *h)
     alc_hex_encode(h->key_id, sizeof(h->key_id), key_hex);
     printf("module:           %s %u (function %u)\n", al_function_name(h->function), h->index,
            h->function);
-    printf("version:          %s\n", cli_version_str(&h->version, version));
+    {
+        char label[96];
+        const char *l = alh_particle_module_label(h->function, h->index, h->platform,
+                                                  &h->version, label, sizeof label);
+        printf("version:          %s%s%s%s\n", cli_version_str(&h->version, version),
+               l ? " [" : "", l ? l : "", l ? "]" : "");
+    }
     printf("platform:         %u\n", h->platform);
     printf("security counter: %u\n", h->security_counter);
     printf("link address:     0x%08x\n", h->link_address);
@@ -160,7 +183,7 @@ static void print_header(const struct al_image_header *h)
         printf("dependencies:     none\n");
     for (uint8_t i = 0; i < h->dep_count && i < AL_IMAGE_MAX_DEPS; i++)
         printf("%s%s\n", i == 0 ? "dependencies:     " : "                  ",
-               dep_str(&h->deps[i], dep));
+               dep_str(&h->deps[i], h->platform, dep));
     printf("header size:      %u bytes (format %u, flags 0x%x)\n", h->header_size,
            h->format_version, h->flags);
     printf("payload size:     %u bytes\n", h->payload_size);
@@ -438,7 +461,9 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     char dep[DEP_STR_MAX];
     char version[AL_VERSION_STR_MAX];
     char key_hex[KEY_ID_HEX_SIZE];
-    uint8_t *payload = NULL;
+    const uint8_t *payload = NULL;
+    size_t dropped_off = 0, dropped_len = 0;
+    bool dropped = false, found = false;
     uint8_t *image = NULL;
     uint8_t *file = NULL;
     size_t file_len = 0;
@@ -493,9 +518,25 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
         payload = flat.data;
         payload_len = flat.size;
         /* A flattened Particle module keeps its metadata only if it checks out whole. */
-        look_for_module = alh_particle_find(payload, payload_len, &module) &&
-                          alh_particle_check(payload, payload_len, &module, err, sizeof(err)) ==
-                              ALH_PARTICLE_OK;
+        found = alh_particle_find(payload, payload_len, &module);
+        look_for_module = found && alh_particle_check(payload, payload_len, &module, err,
+                                                      sizeof(err)) == ALH_PARTICLE_OK;
+        /* issue 16: a module header without its CRC (an ELF from before Device OS's build
+         * appends it) is said so, not "no metadata", unless the flags give the metadata. */
+        if (found && !look_for_module &&
+            !(args.has_function && args.has_platform && args.has_version)) {
+            const struct alc_platform *pl = alh_particle_platform(module.platform_id);
+            result = cli_error(cli, CLI_EXIT_INVALID, "%s: the flattened %s holds a Particle %s "
+                               "module header for platform %u (%s) at 0x%x, but not an intact "
+                               "module: %s; not signed (an ELF or HEX file is a Particle module "
+                               "when it carries the module's CRC-32 and SHA-256 as the .bin of "
+                               "Device OS's build does; to wrap it as it is, give --function, "
+                               "--platform and --version)", args.in_path,
+                               kind == INPUT_ELF ? "ELF" : "Intel HEX",
+                               alh_particle_function_name(module.function), module.platform_id,
+                               pl != NULL ? pl->label : "unknown", module.info_offset, err);
+            goto out;
+        }
     } else {
         if (file_len > AL_IMAGE_MAX_PAYLOAD) {
             result = cli_error(cli, CLI_EXIT_INVALID, "%s: %zu bytes; an image payload is at "
@@ -512,6 +553,13 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
                              &is_module);
     if (result != CLI_EXIT_OK)
         goto out;
+    /* issue 16: a module whose header Device OS drops (the Gen 3 SoftDevice) runs at its
+     * start address without it: the payload is what Device OS writes there. */
+    if (is_module && alh_particle_written_span(&module, payload_len, &dropped_off, &dropped_len)) {
+        payload += dropped_off;
+        payload_len = dropped_len;
+        dropped = true;
+    }
     if (flat.data != NULL && !is_module && !args.has_link)
         tmpl.link_address = flat.base; /* ELF/HEX: where its lowest byte loads */
 
@@ -561,6 +609,10 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
         }
         cli_json_set(obj, "particle_module",
                      is_module ? particle_module_json(&module) : json_null());
+        cli_json_set(obj, "payload_from",
+                     dropped ? json_pack("{s:I, s:I}", "offset", (json_int_t)dropped_off, "size",
+                                         (json_int_t)dropped_len)
+                             : json_null());
         cli_json_set(obj, "image", cli_image_header_json(&built));
         result = cli_json_print(cli, obj);
         goto out;
@@ -579,8 +631,12 @@ static int image_create(struct cli *cli, const struct cli_command *self, int arg
     }
     if (is_module)
         print_particle_module("  metadata from ", &module);
+    if (dropped)
+        printf("  payload: bytes %zu..%zu of the file (%zu bytes): the module without its "
+               "header and suffix (flag DROP_MODULE_INFO), what Device OS writes at 0x%08x\n",
+               dropped_off, dropped_off + dropped_len, dropped_len, module.start_address);
     for (uint8_t i = 0; i < built.dep_count; i++)
-        printf("  depends on %s\n", dep_str(&built.deps[i], dep));
+        printf("  depends on %s\n", dep_str(&built.deps[i], built.platform, dep));
     result = CLI_EXIT_OK;
 out:
     free(file);

@@ -125,9 +125,11 @@ static int images_upload(struct cli *cli, const struct cli_command *self, int ar
                 json_object_set_new(reply, "created", json_boolean(status == 201));
                 json_array_append(out, reply);
             } else {
-                printf("%s %s  %s %s, security counter %lld, key %s  (%s)\n",
+                const char *label = json_string_value(json_object_get(reply, "version_label"));
+                printf("%s %s  %s %s%s%s%s, security counter %lld, key %s  (%s)\n",
                        status == 201 ? "uploaded" : "already held", cli_jstr(reply, "id"),
                        module_str(reply, mod, sizeof mod), cli_jstr(reply, "version"),
+                       label ? " [" : "", label ? label : "", label ? "]" : "",
                        cli_jint(reply, "security_counter"), cli_jstr(reply, "key_id"),
                        paths[i]);
             }
@@ -199,18 +201,23 @@ static int images_list(struct cli *cli, const struct cli_command *self, int argc
     if (cli->json)
         return cli_json_print(cli, reply);
     json_t *images = json_object_get(reply, "images");
+    bool labels = false; /* issue 16: a KNOWN AS column when an image has a version label */
+    json_array_foreach(images, i, img)
+        labels |= json_is_string(json_object_get(img, "version_label"));
     if (!json_array_size(images))
         printf("no images%s (airlift image upload FILE...)\n",
                strchr(path, '?') ? " match" : "");
     else
-        printf("%-64s  %-14s %-12s %-14s %7s %-16s %10s\n", "ID", "MODULE", "VERSION",
-               "PLATFORM", "COUNTER", "KEY", "BYTES");
-    json_array_foreach(images, i, img)
-        printf("%-64s  %-14s %-12s %-14s %7lld %-16s %10lld\n", cli_jstr(img, "id"),
+        printf("%-64s  %-14s %-12s %-14s %7s %-16s %10s%s\n", "ID", "MODULE", "VERSION",
+               "PLATFORM", "COUNTER", "KEY", "BYTES", labels ? "  KNOWN AS" : "");
+    json_array_foreach(images, i, img) {
+        const char *label = json_string_value(json_object_get(img, "version_label"));
+        printf("%-64s  %-14s %-12s %-14s %7lld %-16s %10lld%s%s\n", cli_jstr(img, "id"),
                module_str(img, mod, sizeof mod), cli_jstr(img, "version"),
                cli_platform_str(cli_jint(img, "platform"), plat, sizeof plat),
                cli_jint(img, "security_counter"), cli_jstr(img, "key_id"),
-               cli_jint(img, "file_size"));
+               cli_jint(img, "file_size"), label ? "  " : "", label ? label : "");
+    }
     json_decref(reply);
     return 0;
 }
@@ -237,6 +244,8 @@ static int images_show(struct cli *cli, const struct cli_command *self, int argc
     printf("image %s\n", cli_jstr(img, "id"));
     printf("  module            %s\n", module_str(img, mod, sizeof mod));
     printf("  version           %s\n", cli_jstr(img, "version"));
+    if (json_is_string(json_object_get(img, "version_label"))) /* issue 16 */
+        printf("  known as          %s\n", cli_jstr(img, "version_label"));
     printf("  platform          %s\n", cli_platform_str(cli_jint(img, "platform"), plat, sizeof plat));
     printf("  security counter  %lld\n", cli_jint(img, "security_counter"));
     printf("  signing key       %s\n", cli_jstr(img, "key_id"));
@@ -249,8 +258,10 @@ static int images_show(struct cli *cli, const struct cli_command *self, int argc
         printf("  dependencies      none\n");
     json_array_foreach(deps, i, d) {
         char dm[48];
-        printf("  %s %s >= %s\n", i == 0 ? "dependencies     " : "                 ",
-               module_str(d, dm, sizeof dm), cli_jstr(d, "min_version"));
+        const char *label = json_string_value(json_object_get(d, "min_version_label"));
+        printf("  %s %s >= %s%s%s%s\n", i == 0 ? "dependencies     " : "                 ",
+               module_str(d, dm, sizeof dm), cli_jstr(d, "min_version"), label ? " [" : "",
+               label ? label : "", label ? "]" : "");
     }
     printf("  uploaded          %s\n", cli_jstr(img, "created_at"));
     json_decref(img);

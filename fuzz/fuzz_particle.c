@@ -21,11 +21,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (m.start_address >= m.end_address || m.info_offset + ALH_PARTICLE_INFO_SIZE > size)
         abort();
-    if (alh_particle_check(data, size, &m, err, sizeof(err)) != ALH_PARTICLE_OK &&
-        err[0] == '\0')
-        abort();
+    if (alh_particle_check(data, size, &m, err, sizeof(err)) != ALH_PARTICLE_OK) {
+        if (err[0] == '\0')
+            abort();
+    } else {
+        /* The payload of an intact module: inside the file, never empty. */
+        size_t off, len;
+        (void)alh_particle_written_span(&m, size, &off, &len);
+        if (len == 0 || off > size || len > size - off)
+            abort();
+    }
     alh_particle_version_label(m.function, m.version, m.platform_id, label, sizeof(label));
     memset(&h, 0, sizeof(h));
-    (void)alh_particle_to_header(&m, NULL, &h, err, sizeof(err));
+    if (alh_particle_to_header(&m, NULL, &h, err, sizeof(err)) == ALH_PARTICLE_OK)
+        (void)alh_particle_module_label(h.function, h.index, h.platform, &h.version, label,
+                                        sizeof(label));
     return 0;
 }

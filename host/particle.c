@@ -229,6 +229,22 @@ out:
     return status;
 }
 
+bool alh_particle_written_span(const struct alh_particle_module *m, size_t file_len,
+                               size_t *off, size_t *len)
+{
+    uint32_t size = m->end_address - m->start_address;
+
+    if (!(m->flags & ALH_PARTICLE_FLAG_DROP_MODULE_INFO) || m->info_offset != 0 ||
+        size <= ALH_PARTICLE_INFO_SIZE + (m->has_suffix ? m->suffix_size : 0u)) {
+        *off = 0;
+        *len = file_len;
+        return false;
+    }
+    *off = ALH_PARTICLE_INFO_SIZE;
+    *len = size - ALH_PARTICLE_INFO_SIZE - (m->has_suffix ? m->suffix_size : 0u);
+    return true;
+}
+
 /* The row a system part integer maps to, or NULL. */
 static const struct alh_particle_release *system_row(uint16_t n)
 {
@@ -287,6 +303,23 @@ const char *alh_particle_bootloader_release(uint16_t n, uint16_t platform_id)
     return first;
 }
 
+/* "radio stack 202 (SoftDevice S140 7.0.1, Device OS 1.4.0)", or without what is not known. */
+static void radio_stack_label(uint16_t n, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < alh_particle_radio_stack_count; i++) {
+        const struct alh_particle_radio_stack *r = &alh_particle_radio_stacks[i];
+        if (r->module != n)
+            continue;
+        if (r->release[0] != '\0')
+            snprintf(buf, cap, "radio stack %u (SoftDevice %s, Device OS %s)", n, r->name,
+                     r->release);
+        else
+            snprintf(buf, cap, "radio stack %u (SoftDevice %s)", n, r->name);
+        return;
+    }
+    snprintf(buf, cap, "radio stack %u", n);
+}
+
 const char *alh_particle_version_label(uint8_t particle_function, uint16_t n,
                                        uint16_t platform_id, char *buf, size_t cap)
 {
@@ -309,9 +342,34 @@ const char *alh_particle_version_label(uint8_t particle_function, uint16_t n,
         else
             snprintf(buf, cap, "bootloader %u", n);
         break;
+    case ALH_PARTICLE_FN_RADIO_STACK: radio_stack_label(n, buf, cap); break;
     default: snprintf(buf, cap, "%s %u", alh_particle_function_name(particle_function), n);
     }
     return buf;
+}
+
+const char *alh_particle_module_label(uint8_t function, uint8_t index, uint16_t platform,
+                                      const struct al_version *v, char *buf, size_t cap)
+{
+    uint16_t n;
+
+    if (buf == NULL || cap == 0 || v == NULL || alh_particle_platform(platform) == NULL ||
+        v->minor != 0 || v->patch != 0 || v->pre[0] != '\0' || v->major > UINT16_MAX)
+        return NULL;
+    n = (uint16_t)v->major;
+    switch (function) {
+    case AL_FN_BOOTLOADER:
+        if (alh_particle_bootloader_release(n, platform) == NULL)
+            return NULL;
+        return alh_particle_version_label(ALH_PARTICLE_FN_BOOTLOADER, n, platform, buf, cap);
+    case AL_FN_RADIO:
+        return alh_particle_version_label(index >= ALH_PARTICLE_NCP_INDEX_BASE
+                                              ? ALH_PARTICLE_FN_NCP_FIRMWARE
+                                              : ALH_PARTICLE_FN_RADIO_STACK,
+                                          n, platform, buf, cap);
+    default:
+        return NULL;
+    }
 }
 
 const char *alh_particle_function_name(uint8_t particle_function)
@@ -341,6 +399,18 @@ uint8_t alh_particle_map_function(uint8_t particle_function)
     case ALH_PARTICLE_FN_RADIO_STACK: return AL_FN_RADIO;
     default: return 0;
     }
+}
+
+bool alh_particle_map_index(uint8_t particle_function, uint8_t index, uint8_t *out)
+{
+    unsigned mapped = index;
+
+    if (particle_function == ALH_PARTICLE_FN_NCP_FIRMWARE)
+        mapped += ALH_PARTICLE_NCP_INDEX_BASE;
+    if (mapped > AL_INDEX_MAX)
+        return false;
+    *out = (uint8_t)mapped;
+    return true;
 }
 
 bool alh_particle_version(uint8_t particle_function, uint16_t n, struct al_version *out)
@@ -389,7 +459,7 @@ enum alh_particle_status alh_particle_to_header(const struct alh_particle_module
     enum alh_particle_status status = ALH_PARTICLE_OK;
     struct al_dependency deps[AL_IMAGE_MAX_DEPS];
     size_t dep_count = 0;
-    uint8_t function;
+    uint8_t function, index;
 
     if (errlen > 0)
         err[0] = '\0';
@@ -409,10 +479,11 @@ enum alh_particle_status alh_particle_to_header(const struct alh_particle_module
                  m->function, alh_particle_function_name(m->function));
         goto out;
     }
-    if (m->index > AL_INDEX_MAX) {
+    if (!alh_particle_map_index(m->function, m->index, &index)) {
         status = ALH_PARTICLE_UNSUPPORTED;
-        snprintf(err, errlen, "module index %u is above airlift's maximum %u", m->index,
-                 AL_INDEX_MAX);
+        snprintf(err, errlen, "%s index %u is above airlift's maximum (%u; NCP firmware "
+                 "takes radio indexes %u..%u)", alh_particle_function_name(m->function),
+                 m->index, AL_INDEX_MAX, ALH_PARTICLE_NCP_INDEX_BASE, AL_INDEX_MAX);
         goto out;
     }
 
@@ -428,7 +499,7 @@ enum alh_particle_status alh_particle_to_header(const struct alh_particle_module
 
     for (size_t i = 0; !imp->no_module_deps && i < ALH_PARTICLE_DEP_COUNT; i++) {
         const struct alh_particle_dep *pd = &m->deps[i];
-        uint8_t dep_function;
+        uint8_t dep_function, dep_index;
 
         if (pd->function == ALH_PARTICLE_FN_NONE)
             continue;
@@ -440,16 +511,16 @@ enum alh_particle_status alh_particle_to_header(const struct alh_particle_module
                      "counterpart", i + 1, pd->function, alh_particle_function_name(pd->function));
             goto out;
         }
-        if (explicitly_given(imp, dep_function, pd->index))
-            continue;
-        if (pd->index > AL_INDEX_MAX) {
+        if (!alh_particle_map_index(pd->function, pd->index, &dep_index)) {
             status = ALH_PARTICLE_UNSUPPORTED;
             snprintf(err, errlen, "dependency %zu has module index %u, above airlift's maximum",
                      i + 1, pd->index);
             goto out;
         }
+        if (explicitly_given(imp, dep_function, dep_index))
+            continue;
         deps[dep_count].function = dep_function;
-        deps[dep_count].index = pd->index;
+        deps[dep_count].index = dep_index;
         if (!alh_particle_version(pd->function, pd->version, &deps[dep_count].min_version)) {
             status = ALH_PARTICLE_UNKNOWN_DEP_VERSION;
             snprintf(err, errlen,
@@ -471,7 +542,7 @@ enum alh_particle_status alh_particle_to_header(const struct alh_particle_module
         deps[dep_count++] = imp->explicit_deps[i];
 
     tmpl->function = function;
-    tmpl->index = m->index;
+    tmpl->index = index;
     tmpl->platform = m->platform_id;
     tmpl->link_address = m->start_address;
     tmpl->dep_count = (uint8_t)dep_count;

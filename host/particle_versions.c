@@ -414,3 +414,13 @@ const struct alh_particle_release alh_particle_releases[] = {
 
 const size_t alh_particle_release_count =
     sizeof(alh_particle_releases) / sizeof(alh_particle_releases[0]);
+
+/* {radio stack module integer, the SoftDevice it is, the first final release whose
+ * system parts require it ("" if the clone has no tags)}, from
+ * modules/shared/system_module_version.mk. */
+const struct alh_particle_radio_stack alh_particle_radio_stacks[] = {
+    {202, "S140 7.0.1", "1.4.0"},
+};
+
+const size_t alh_particle_radio_stack_count =
+    sizeof(alh_particle_radio_stacks) / sizeof(alh_particle_radio_stacks[0]);

@@ -21,4 +21,13 @@ struct alh_particle_release {
 extern const struct alh_particle_release alh_particle_releases[];
 extern const size_t alh_particle_release_count;
 
+struct alh_particle_radio_stack {
+    uint16_t module;     /* radio stack module_version integer (SOFTDEVICE_DEPENDENCY) */
+    const char *name;    /* the SoftDevice it is, e.g. "S140 7.0.1" */
+    const char *release; /* first final Device OS release requiring it; "" if not known */
+};
+
+extern const struct alh_particle_radio_stack alh_particle_radio_stacks[];
+extern const size_t alh_particle_radio_stack_count;
+
 #endif

@@ -5,13 +5,18 @@ Usage: host/gen/gen_particle_versions.py DEVICE_OS > host/particle_versions.c
 
 DEVICE_OS is a particle-iot/device-os work tree, or a bare clone (its files are read from HEAD).
 
-Reads two files of a particle-iot/device-os checkout:
+Reads three files of a particle-iot/device-os checkout:
   system/system-versions.md   the table "bootloader module version | system module version |
                               release version | platforms": the only place that pairs the
                               16-bit module_version integers with releases;
   system/inc/system_version.h the SYSTEM_VERSION_vXYZ... list of releases; each release of the
                               table is checked against it, and every difference is listed in
-                              the generated file's comment.
+                              the generated file's comment;
+  modules/shared/system_module_version.mk
+                              the radio stack (Nordic SoftDevice) module version that Gen 3
+                              system parts require ("# SoftDevice S140 7.0.1" above
+                              "SOFTDEVICE_DEPENDENCY = 202"); with the repository's tags, the
+                              first final release whose file declares that number.
 
 One row per release, in the table's order (every release and pre-release). A system module
 integer shared by several releases (0.5.0-rc.2 and 0.5.0 are both 13) names the last of them.
@@ -75,6 +80,34 @@ def read_source(root, path):
         sys.exit(f"gen_particle_versions: cannot read {path} in {root}")
 
 
+def radio_stacks(root, text):
+    """[(number, "S140 7.0.1", first final release or "")] from system_module_version.mk."""
+    found = re.findall(r"#\s*SoftDevice\s+(S\d+\s+[\d.]+)\s*\n\s*SOFTDEVICE_DEPENDENCY\s*=\s*(\d+)",
+                       text)
+    out = []
+    try:
+        tags = subprocess.run(["git", "--git-dir", git_dir(root), "tag"], check=True,
+                              capture_output=True, text=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        tags = []
+    finals = sorted((parse_release(t[1:])[:3], t) for t in tags
+                    if re.fullmatch(r"v\d+\.\d+\.\d+", t))
+    for name, number in found:
+        first = ""
+        for _, tag in finals:
+            try:
+                old = subprocess.run(["git", "--git-dir", git_dir(root), "show",
+                                      f"{tag}:modules/shared/system_module_version.mk"],
+                                     check=True, capture_output=True, text=True).stdout
+            except (OSError, subprocess.CalledProcessError):
+                continue
+            if re.search(rf"^SOFTDEVICE_DEPENDENCY\s*=\s*{number}\s*$", old, re.M):
+                first = tag[1:]
+                break
+        out.append((int(number), " ".join(name.split()), first))
+    return out
+
+
 def wrap(items):
     return [" *   " + line for line in textwrap.wrap(", ".join(items) or "none", 90)]
 
@@ -85,6 +118,9 @@ def main():
     root = sys.argv[1]
     table = read_source(root, "system/system-versions.md")
     header = read_source(root, "system/inc/system_version.h")
+    stacks = radio_stacks(root, read_source(root, "modules/shared/system_module_version.mk"))
+    if not stacks:
+        sys.exit("gen_particle_versions: no SOFTDEVICE_DEPENDENCY in system_module_version.mk")
     try:
         commit = subprocess.run(["git", "--git-dir", git_dir(root), "rev-parse", "HEAD"],
                                 check=True, capture_output=True, text=True).stdout.strip()
@@ -160,6 +196,17 @@ def main():
     out.append("")
     out.append("const size_t alh_particle_release_count =")
     out.append("    sizeof(alh_particle_releases) / sizeof(alh_particle_releases[0]);")
+    out.append("")
+    out.append("/* {radio stack module integer, the SoftDevice it is, the first final release whose")
+    out.append(" * system parts require it (\"\" if the clone has no tags)}, from")
+    out.append(" * modules/shared/system_module_version.mk. */")
+    out.append("const struct alh_particle_radio_stack alh_particle_radio_stacks[] = {")
+    for number, name, first in stacks:
+        out.append(f'    {{{number}, "{name}", "{first}"}},')
+    out.append("};")
+    out.append("")
+    out.append("const size_t alh_particle_radio_stack_count =")
+    out.append("    sizeof(alh_particle_radio_stacks) / sizeof(alh_particle_radio_stacks[0]);")
     sys.stdout.write("\n".join(out) + "\n")
 
 

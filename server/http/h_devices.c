@@ -10,6 +10,7 @@
 #include "devices.h"
 #include "fleetq.h"
 #include "http_priv.h"
+#include "labels.h"
 #include "reply.h"
 #include "rollouts.h"
 #include "updates.h"
@@ -37,6 +38,7 @@ static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, b
         return NULL;
     if (full) {
         json_t *inv = d->inventory[0] ? json_loads(d->inventory, 0, NULL) : NULL;
+        ald_label_modules_json(json_object_get(inv, "modules"), d->platform); /* issue 16 */
         json_object_set_new(o, "inventory", inv ? inv : json_null());
     }
     ald_device_live_json(d, o);
@@ -350,6 +352,7 @@ HANDLER(h_devices_list)
      * glance in `airlift devices list`). */
     json_array_foreach(l->devices, i, o) {
         json_t *mods = i < l->nids ? ald_device_modules_json(h->store, l->ids[i]) : NULL;
+        ald_label_modules_json(mods, (unsigned)json_integer_value(json_object_get(o, "platform")));
         json_object_set_new(o, "modules", mods ? mods : json_array());
     }
     free(l->ids);

@@ -11,21 +11,28 @@
 #include "airlift/image.h"
 #include "http_priv.h"
 #include "images.h"
+#include "labels.h"
 #include "reply.h"
 #include "updates.h"
 
 static json_t *image_json(const struct ald_image_rec *m)
 {
-    char link[16];
-    json_t *deps = json_loads(m->deps_json, 0, NULL);
+    char link[16], label[ALD_VERSION_LABEL_MAX];
+    json_t *deps = json_loads(m->deps_json, 0, NULL), *o;
     snprintf(link, sizeof link, "0x%08x", (unsigned)m->link_address);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o}", "id",
+    ald_label_deps_json(deps, m->platform); /* issue 16: "bootloader 1005 (Device OS 2.0.1)" */
+    o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o}", "id",
                      m->id, "sha256", m->sha256, "function", al_function_name(m->function),
                      "index", m->index, "platform", m->platform, "version", m->version,
                      "security_counter", (json_int_t)m->security_counter, "link_address", link,
                      "payload_size", (json_int_t)m->payload_size, "file_size",
                      (json_int_t)m->file_size, "key_id", m->key_id, "dependencies",
                      deps ? deps : json_array(), "created_at", ald_time_json(m->created_at));
+    /* issue 16: "bootloader 1006 (Device OS 2.2.0)" for a bootloader's 1006.0.0 */
+    if (o && ald_version_label(m->function, m->index, m->platform, m->version, label,
+                               sizeof label))
+        json_object_set_new(o, "version_label", json_string(label));
+    return o;
 }
 
 /* POST /v1/images: the image file as the body. 201 new, 200 already held. */

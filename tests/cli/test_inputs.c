@@ -15,6 +15,7 @@
 
 #include "airlift_host/elf.h"
 #include "airlift_host/ihex.h"
+#include "airlift_host/particle.h"
 
 #define MAX_FILE (4 * 1024 * 1024)
 #define LIMIT (16u * 1024u * 1024u)
@@ -247,6 +248,65 @@ static void test_ihex(void **state)
     assert_false(alh_ihex_is((const uint8_t *)":0400", 5));
     assert_false(alh_ihex_is((const uint8_t *)"x0400000001", 11));
 }
+/* issue 16: a Particle module of each generation built here (tests/data/module/): the .bin,
+ * and the flattened .elf and .hex, are the same intact module (CRC-32 and SHA-256 right),
+ * with its header where the generation puts it, and import to the same metadata. */
+static void check_module(const char *name, uint32_t info_offset, uint16_t platform,
+                         uint8_t al_function, uint8_t index, const char *version)
+{
+    static const char *const ext[] = {"bin", "elf", "hex"};
+    struct alh_particle_module m;
+    struct al_image_header h;
+    char file[64], err[256], got[AL_VERSION_STR_MAX];
+
+    for (size_t i = 0; i < 3; i++) {
+        struct alh_flat_image flat = {0};
+        const uint8_t *data;
+        size_t len, n;
+        uint8_t *buf;
+
+        snprintf(file, sizeof(file), "mod-%s.%s", name, ext[i]);
+        buf = load(file, &len);
+        data = buf;
+        n = len;
+        if (i > 0) {
+            int rc = i == 1 ? alh_elf_flatten(buf, len, LIMIT, &flat, NULL, err, sizeof(err))
+                            : alh_ihex_flatten(buf, len, LIMIT, &flat, err, sizeof(err));
+            if (rc != 0)
+                fail_msg("%s: %s", file, err);
+            data = flat.data;
+            n = flat.size;
+        }
+        if (!alh_particle_find(data, n, &m))
+            fail_msg("%s: no module_info", file);
+        if (alh_particle_check(data, n, &m, err, sizeof(err)) != ALH_PARTICLE_OK)
+            fail_msg("%s: %s", file, err);
+        assert_true(m.crc_ok && m.has_suffix && m.sha_ok);
+        assert_int_equal(m.info_offset, info_offset);
+        assert_int_equal(m.platform_id, platform);
+        assert_int_equal(m.end_address - m.start_address + ALH_PARTICLE_CRC_SIZE, n);
+        memset(&h, 0, sizeof(h));
+        if (alh_particle_to_header(&m, NULL, &h, err, sizeof(err)) != ALH_PARTICLE_OK)
+            fail_msg("%s: %s", file, err);
+        assert_int_equal(h.function, al_function);
+        assert_int_equal(h.index, index);
+        assert_int_equal(h.link_address, m.start_address);
+        al_version_format(&h.version, got, sizeof(got));
+        assert_string_equal(got, version);
+        if (i > 0)
+            assert_int_equal(flat.base, m.start_address);
+        alh_flat_free(&flat);
+        free(buf);
+    }
+}
+
+static void test_modules_every_generation(void **state)
+{
+    (void)state;
+    check_module("gen2", ALH_PARTICLE_INFO_OFFSET_VT, 10, AL_FN_SYSTEM, 1, "2.3.1");
+    check_module("gen3", ALH_PARTICLE_INFO_OFFSET_GEN3, 13, AL_FN_BOOTLOADER, 0, "1006.0.0");
+    check_module("gen4", 0, 32, AL_FN_APPLICATION, 1, "6.0.0");
+}
 
 int main(void)
 {
@@ -254,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_stm32),          cmocka_unit_test(test_nrf),
         cmocka_unit_test(test_gap),            cmocka_unit_test(test_split_refused),
         cmocka_unit_test(test_elf_broken),     cmocka_unit_test(test_ihex),
+        cmocka_unit_test(test_modules_every_generation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

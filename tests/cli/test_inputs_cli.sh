@@ -91,4 +91,18 @@ has err.txt "short.bin"; has err.txt "truncated"
 run 0 image create -k k.pem -o raw.alim "${META[@]}" --input raw short.bin
 run 4 image create -k k.pem -o x.alim --input particle "${META[@]}" "$FW/fw-stm32.bin"
 has err.txt "no Particle module_info header"
+# issue 16: Particle modules built here (tests/data/module/), as ELF and HEX: metadata from
+# their module_info, the bootloader labelled.
+if [ -f "$FW/mod-gen3.hex" ]; then
+    run 0 image create -k k.pem -o mod3.alim "$FW/mod-gen3.hex"
+    has out.txt "bootloader 0 1006.0.0, platform 13"
+    has out.txt "bootloader 1006 (Device OS 2.2.0), platform 13 (Boron) (module_info at 0x200"
+    run 0 image create -k k.pem -o mod2.alim --json "$FW/mod-gen2.elf"
+    json "j['input_kind'] == 'elf' and j['image']['function'] == 'system' and j['image']['version'] == '2.3.1' and j['particle_module']['sha256_ok']"
+    # The ELF as linked, before its CRC and SHA-256 are in: said so, not signed.
+    run 4 image create -k k.pem -o unsealed.alim "$FW/mod-gen3.unsealed.elf"
+    has err.txt "airlift: $FW/mod-gen3.unsealed.elf: the flattened ELF holds a Particle bootloader module header for platform 13 (Boron) at 0x200, but not an intact module: bad CRC: the CRC-32 of its 624 module bytes is 0xf502d78f, the trailer at offset 624 says 0x00000000 (the file is corrupt); not signed (an ELF or HEX file is a Particle module when it carries the module's CRC-32 and SHA-256 as the .bin of Device OS's build does; to wrap it as it is, give --function, --platform and --version)"
+    [ ! -e unsealed.alim ] || fail "unsealed.alim written"
+    run 0 image create -k k.pem -o unsealed.alim "${META[@]}" "$FW/mod-gen3.unsealed.elf"
+fi
 echo "inputs: OK"

@@ -298,8 +298,8 @@ static void test_every_platform(void **state)
          true},
         {"boron-bootloader@2.2.0.bin", 13, 3, 0x200, 2, AL_FN_BOOTLOADER, 0, "1006.0.0",
          "bootloader 1006 (Device OS 2.2.0)", 0, true},
-        {"boron-softdevice@2.2.0.bin", 13, 3, 0, 8, AL_FN_RADIO, 0, "202.0.0", "radio stack 202",
-         2, true},
+        {"boron-softdevice@2.2.0.bin", 13, 3, 0, 8, AL_FN_RADIO, 0, "202.0.0",
+         "radio stack 202 (SoftDevice S140 7.0.1, Device OS 1.4.0)", 2, true},
         {"boron-system-part1@2.2.0.bin", 13, 3, 0x200, 4, AL_FN_SYSTEM, 1, "2.2.0",
          "Device OS 2.2.0 (2202)", 2, true},
         {"tracker-bootloader@2.2.0.bin", 26, 3, 0x200, 2, AL_FN_BOOTLOADER, 0, "1006.0.0",
@@ -357,6 +357,17 @@ static void test_every_platform(void **state)
         assert_int_equal(h.dep_count, cases[i].dep_count);
         version_str(&h.version, got, sizeof(got));
         assert_string_equal(got, cases[i].version);
+        /* What the server and the CLI show for the wrapped image: the same label for
+         * bootloaders and radio modules, none (the version itself) for the others. */
+        if (h.function == AL_FN_BOOTLOADER || h.function == AL_FN_RADIO) {
+            const char *l = alh_particle_module_label(h.function, h.index, h.platform,
+                                                      &h.version, label, sizeof(label));
+            assert_non_null(l);
+            assert_string_equal(l, cases[i].label);
+        } else {
+            assert_null(alh_particle_module_label(h.function, h.index, h.platform, &h.version,
+                                                  label, sizeof(label)));
+        }
         free(buf);
     }
 }
@@ -483,6 +494,99 @@ static void test_corrupt_refused(void **state)
     free(buf);
 }
 
+/* The SoftDevice's header is dropped when Device OS writes it (DROP_MODULE_INFO): what runs
+ * at 0x1000 is the binary between header and suffix, the bytes the suffix's SHA-256 covers.
+ * Every other module is written whole. */
+static void test_written_span(void **state)
+{
+    struct alh_particle_module m;
+    char err[256];
+    size_t len, off, n;
+    uint8_t *buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-softdevice@2.2.0.bin", &len);
+
+    (void)state;
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_true(alh_particle_written_span(&m, len, &off, &n));
+    assert_int_equal(off, 24);
+    assert_int_equal(n, 0x255d4 - 24 - 36); /* end - start, less header and suffix */
+    assert_int_equal(buf[off + 3], 0x20);   /* the SoftDevice's initial stack pointer */
+    free(buf);
+    buf = load_from(AIRLIFT_PARTICLE_DATA, "boron-bootloader@2.2.0.bin", &len);
+    assert_true(alh_particle_find(buf, len, &m));
+    assert_int_equal(alh_particle_check(buf, len, &m, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_false(alh_particle_written_span(&m, len, &off, &n));
+    assert_int_equal(off, 0);
+    assert_int_equal(n, len);
+    free(buf);
+}
+
+/* An Argon's NCP firmware (function 7, index 0) and its SoftDevice (function 8, index 0)
+ * are two airlift radio modules: NCP index i is radio 8 + i. Labels of wrapped images. */
+static void test_ncp_and_labels(void **state)
+{
+    uint8_t mod[64 + ALH_PARTICLE_CRC_SIZE];
+    struct alh_particle_module m;
+    struct al_image_header h;
+    struct al_version v;
+    char err[256], label[96];
+    uint8_t idx;
+
+    (void)state;
+    memset(mod, 0xa5, sizeof(mod));
+    memset(mod, 0, ALH_PARTICLE_INFO_SIZE);
+    mod[4] = 64;                    /* start 0, end 64 */
+    mod[10] = 7;                    /* version 7 */
+    mod[12] = 12;                   /* Argon */
+    mod[14] = ALH_PARTICLE_FN_NCP_FIRMWARE;
+    mod[16] = ALH_PARTICLE_FN_NCP_FIRMWARE; /* depends on NCP 0 >= 5 */
+    mod[18] = 5;
+    assert_true(alh_particle_parse_at(mod, sizeof(mod), 0, &m));
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, err, sizeof(err)), ALH_PARTICLE_OK);
+    assert_int_equal(h.function, AL_FN_RADIO);
+    assert_int_equal(h.index, 8);
+    assert_int_equal(h.dep_count, 1);
+    assert_int_equal(h.deps[0].function, AL_FN_RADIO);
+    assert_int_equal(h.deps[0].index, 8);
+    assert_string_equal(alh_particle_module_label(h.function, h.index, h.platform, &h.version,
+                                                  label, sizeof(label)),
+                        "NCP firmware 7");
+    mod[15] = 8; /* NCP index 8 would be radio 16 */
+    assert_true(alh_particle_parse_at(mod, sizeof(mod), 0, &m));
+    assert_int_equal(alh_particle_to_header(&m, NULL, &h, err, sizeof(err)),
+                     ALH_PARTICLE_UNSUPPORTED);
+    assert_non_null(strstr(err, "NCP firmware index 8 is above airlift's maximum"));
+    assert_true(alh_particle_map_index(ALH_PARTICLE_FN_RADIO_STACK, 0, &idx));
+    assert_int_equal(idx, 0);
+    assert_true(alh_particle_map_index(ALH_PARTICLE_FN_NCP_FIRMWARE, 7, &idx));
+    assert_int_equal(idx, 15);
+
+    memset(&v, 0, sizeof(v));
+    v.major = 1006;
+    assert_string_equal(alh_particle_module_label(AL_FN_BOOTLOADER, 0, 10, &v, label,
+                                                  sizeof(label)),
+                        "bootloader 1006 (Device OS 2.2.0)");
+    assert_string_equal(alh_particle_module_label(AL_FN_BOOTLOADER, 0, 32, &v, label,
+                                                  sizeof(label)),
+                        "bootloader 1006 (Device OS 3.0.1-p2.2)");
+    assert_null(alh_particle_module_label(AL_FN_BOOTLOADER, 0, 35, &v, label, sizeof(label)));
+    assert_null(alh_particle_module_label(AL_FN_BOOTLOADER, 0, 999, &v, label, sizeof(label)));
+    assert_null(alh_particle_module_label(AL_FN_SYSTEM, 1, 10, &v, label, sizeof(label)));
+    v.major = 1005;
+    assert_string_equal(alh_particle_module_label(AL_FN_BOOTLOADER, 0, 13, &v, label,
+                                                  sizeof(label)),
+                        "bootloader 1005 (Device OS 2.0.1)");
+    v.minor = 1; /* 1005.1.0: set by hand, not a Particle integer */
+    assert_null(alh_particle_module_label(AL_FN_BOOTLOADER, 0, 13, &v, label, sizeof(label)));
+    v.minor = 0;
+    v.major = 70000;
+    assert_null(alh_particle_module_label(AL_FN_BOOTLOADER, 0, 13, &v, label, sizeof(label)));
+    v.major = 203;
+    assert_string_equal(alh_particle_module_label(AL_FN_RADIO, 0, 13, &v, label, sizeof(label)),
+                        "radio stack 203");
+}
+
 /* Particle's table: every release, pre-releases too; integers order like semantic versions. */
 static void test_release_table(void **state)
 {
@@ -535,6 +639,8 @@ int main(void)
         cmocka_unit_test(test_msom_newer_than_table),
         cmocka_unit_test(test_corrupt_refused),
         cmocka_unit_test(test_release_table),
+        cmocka_unit_test(test_ncp_and_labels),
+        cmocka_unit_test(test_written_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@ check "devices show: bytes on the air in kB" grep -q "kB sent to it, .* received
 check "devices list: exit 0" test $rc -eq 0
 check "devices list: the columns" grep -q "^NAME  *PRODUCT  *CHANNEL  *STATE  *LAST SEEN  *UPDATE  *MODULES$" "$WORK/list"
 check "devices list: truck-1's product, channel and versions" \
-    grep -q "^truck-1  *tracker  *stable  *online .*app 1.0.0, bootloader 1006.0.0, system 0.6.4$" "$WORK/list"
+    grep -q "^truck-1  *tracker  *stable  *online .*app 1.0.0, bootloader 1006 (Device OS 2.2.0), system 0.6.4$" "$WORK/list"
 check "devices list: truck-5 on beta, never reported" grep -q "^truck-5  *tracker  *beta  *offline  *never  *-  *-$" "$WORK/list"
 names() { "$A" --json devices list "$@" | jq -r '[.devices[].name] | join(" ")'; }
 check "--filter application:1=2.0.0" test "$(names --filter application:1=2.0.0)" = truck-2

@@ -169,6 +169,8 @@ test('filter the device list on the server: product, prefix; the back button goe
   await page.reload();
   await t.rendered(page, 'device');
   assert.equal(await page.textContent('h1'), 't-01');
+  // issue 16: the bootloader as users know it, after its version.
+  assert.match(await page.textContent('#modules'), /1006\.0\.0 · bootloader 1006 \(Device OS 2\.2\.0\)/);
   await t.shot(page, 'device');
   assert.deepEqual(page.problems, []);
 });

@@ -60,6 +60,9 @@ export function ago(t) {
 }
 
 export const num = (n) => numFmt.format(n);
+// A module's or image's version as users know it (issue 16): the server's version_label
+// after the version, "1006.0.0 · bootloader 1006 (Device OS 2.2.0)", else the version.
+export const versionText = (m) => (m.version_label ? `${m.version} · ${m.version_label}` : m.version);
 
 // Bytes in decimal units (kB, MB, GB: as carriers bill, like the CLI).
 export function bytes(n) {

@@ -23,6 +23,9 @@
 #define ALH_PARTICLE_SUFFIX_MIN 36          /* module_info_suffix_t: ..., sha256[32], u16 size */
 #define ALH_PARTICLE_MODULE_MAX (64u * 1024u * 1024u) /* larger end - start is not a header */
 #define ALH_PARTICLE_DEP_COUNT 2
+/* NCP firmware (function 7) index i is airlift radio index 8 + i; the radio stack (function
+ * 8) keeps its index: both are airlift radio modules, and Particle numbers both from 0. */
+#define ALH_PARTICLE_NCP_INDEX_BASE 8
 
 /* module_function values of Device OS (dynalib/inc/module_info.h). */
 enum alh_particle_function {
@@ -120,6 +123,18 @@ enum alh_particle_status alh_particle_check(const uint8_t *buf, size_t len,
                                             struct alh_particle_module *m, char *err,
                                             size_t errlen);
 
+/*
+ * The bytes of a checked module (alh_particle_check returned OK) that Device OS writes at
+ * start_address, as [*off, *off + *len) of the file: for a module with
+ * ALH_PARTICLE_FLAG_DROP_MODULE_INFO and its header at 0 (the Gen 3 SoftDevice, P2
+ * bootloader parts), the binary between the 24-byte header and the module_info_suffix (or
+ * the module's end without a suffix), which is what the suffix's SHA-256 covers; for every
+ * other module, the whole file (module and CRC). Returns true when that is not the whole
+ * file (the header is dropped).
+ */
+bool alh_particle_written_span(const struct alh_particle_module *m, size_t file_len,
+                               size_t *off, size_t *len);
+
 /* The platform of a platform_id, or NULL if Particle's list does not have it. */
 const struct alc_platform *alh_particle_platform(uint16_t id);
 
@@ -137,18 +152,38 @@ const char *alh_particle_system_release(uint16_t n);
 const char *alh_particle_bootloader_release(uint16_t n, uint16_t platform_id);
 
 /*
- * A module's version as users know it (bootloader releases for platform_id), into buf (always NUL-terminated when cap > 0):
- * "Device OS 2.3.1 (2302)" for system parts, "bootloader 1006 (Device OS 2.2.0)",
- * "radio stack 202", "user part 6". Returns buf.
+ * A module's version as users know it (bootloader releases for platform_id), into buf (always
+ * NUL-terminated when cap > 0): "Device OS 2.3.1 (2302)" for system parts, "bootloader 1006
+ * (Device OS 2.2.0)", "radio stack 202 (SoftDevice S140 7.0.1, Device OS 1.4.0)", "NCP
+ * firmware 7", "user part 6". Returns buf.
  */
 const char *alh_particle_version_label(uint8_t particle_function, uint16_t n,
                                        uint16_t platform_id, char *buf, size_t cap);
+
+/*
+ * The label of an airlift module on a Particle platform (known platform id) whose version is
+ * N.0.0, as imported from a Particle module: function bootloader, when Particle's table has
+ * bootloader N for the platform, "bootloader 1006 (Device OS 2.2.0)"; function radio, index
+ * below ALH_PARTICLE_NCP_INDEX_BASE, "radio stack 202 (SoftDevice S140 7.0.1, Device OS
+ * 1.4.0)" (or "radio stack N" if not in the table), and from that index on "NCP firmware N".
+ * Writes buf (NUL-terminated) and returns it, or returns NULL when none applies (another
+ * function or platform, another version form, a bootloader number the table lacks): the
+ * version is then its own label. The server and the CLI show it next to the version.
+ */
+const char *alh_particle_module_label(uint8_t function, uint8_t index, uint16_t platform,
+                                      const struct al_version *v, char *buf, size_t cap);
 
 /* Human name of a Particle function ("system part", ...), "unknown" otherwise. Never NULL. */
 const char *alh_particle_function_name(uint8_t particle_function);
 
 /* airlift function for a Particle one (bootloader, system, application, radio), 0 if none. */
 uint8_t alh_particle_map_function(uint8_t particle_function);
+
+/*
+ * airlift index of a Particle module (function, index): NCP firmware 8 + index, any other
+ * the index itself. False if the result is above AL_INDEX_MAX.
+ */
+bool alh_particle_map_index(uint8_t particle_function, uint8_t index, uint8_t *out);
 
 /*
  * Semantic version of a Device OS version integer for a module of the given Particle

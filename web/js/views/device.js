@@ -1,7 +1,7 @@
 // Device: what it runs as it last reported, boot state and its own reason for a revert,
 // next check-in, data used, its rollout, and a live timeline of its updates and events.
 import { api, qs, canChange } from '../api.js';
-import { h, append, presence, time, ago, bytes, pill, table, rendered, clear } from '../dom.js';
+import { h, append, presence, time, ago, bytes, pill, table, rendered, clear, versionText } from '../dom.js';
 import { follow, debounce } from '../stream.js';
 
 export function eventText(e) {
@@ -59,7 +59,7 @@ export async function view(main, { name }, _query, signal) {
       h('div', { class: 'panel' }, h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))),
       h('h2', {}, 'Firmware it runs'),
       inv ? table([{ label: 'Module' }, { label: 'Version' }, { label: 'Size', num: true }, { label: 'On trial' }, { label: 'SHA-256' }],
-        inv.modules.map((m) => [`${m.function} ${m.index}`, m.version, m.size ? bytes(m.size) : '—', m.on_trial ? 'yes' : 'no',
+        inv.modules.map((m) => [`${m.function} ${m.index}`, versionText(m), m.size ? bytes(m.size) : '—', m.on_trial ? 'yes' : 'no',
           h('code', {}, m.sha256.slice(0, 16))]), { id: 'modules' })
         : h('p', { class: 'muted' }, 'It has not reported an inventory yet.'),
       h('h2', {}, 'Updates'),

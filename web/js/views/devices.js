@@ -2,12 +2,12 @@
 // sorted on the server (sort=, issue 13); the URL holds the filters, the sort and the page,
 // so a filtered, sorted list is a link and the back button returns to the order before.
 import { api, qs } from '../api.js';
-import { h, append, presence, num, ago, bytes, pill, rendered } from '../dom.js';
+import { h, append, presence, num, ago, bytes, pill, rendered, versionText } from '../dom.js';
 import { navigate } from '../router.js';
 
 const PAGE = 50;
 const FILTERS = ['prefix', 'product', 'group', 'channel', 'module', 'version', 'online', 'sleeping', 'state'];
-const version = (d, fn, idx) => (d.modules.find((m) => m.function === fn && m.index === idx) || {}).version || '—';
+const version = (d, fn, idx) => { const m = d.modules.find((x) => x.function === fn && x.index === idx); return m ? versionText(m) : '—'; };
 // sort: the API's sort key of a column the server can order by (docs/api.md, Sorting).
 const COLS = [
   { key: 'name', label: 'Name', sort: 'name' },

@@ -3,7 +3,7 @@
 // (wire_estimate / 1e6 with two decimals, at least 0.01), then follow the update live to
 // the device's confirmed report.
 import { api, qs, canChange, whoami } from '../api.js';
-import { h, append, bytes, pill, table, rendered, clear, time } from '../dom.js';
+import { h, append, bytes, pill, table, rendered, clear, time, versionText } from '../dom.js';
 import { follow } from '../stream.js';
 
 // The figure the CLI asks for (cli/cmd_flash.c).
@@ -30,7 +30,7 @@ export async function view(main, { name }, _query, signal) {
     h('p', {}, 'Pick the images it should run (one per module); the server plans the rest.'),
     [...byModule].map(([k, list]) => h('label', {}, k, h('select', { name: k, 'data-module': k },
       h('option', { value: '' }, '— as it is —'),
-      list.map((i) => h('option', { value: i.id }, `${i.version} (${bytes(i.file_size)}, key ${i.key_id})${runs.has(i.sha256) ? ' — runs now' : ''}`))))),
+      list.map((i) => h('option', { value: i.id }, `${versionText(i)} (${bytes(i.file_size)}, key ${i.key_id})${runs.has(i.sha256) ? ' — runs now' : ''}`))))),
     h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit', id: 'show-plan' }, 'Show the plan')));
   append(main, h('h1', {}, 'Flash ', h('a', { href: `/devices/${enc}` }, name)), pick, out);
   rendered('flash');
