@@ -176,9 +176,11 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
         json_decref(platform);
         return cli_usage_error(cli, "which name? (airlift devices add NAME)");
     }
-    if ((cert != NULL) + (pubkey != NULL) + psk_flag > 1) { /* issue 14 (creds) */
-        json_decref(platform);
-        return cli_usage_error(cli, "one credential: --cert FILE, --pubkey FILE or --psk");
+    if ((cert != NULL) + (pubkey != NULL) + psk_flag > 1 || (out && (cert || pubkey))) {
+        json_decref(platform); /* issue 14 (creds) */
+        return cli_usage_error(cli, out ? "--out writes a PSK device's secrets: not with --cert "
+                                          "or --pubkey (there is none to write)"
+                                        : "one credential: --cert FILE, --pubkey FILE or --psk");
     }
     if ((rc = cli_server_load(cli, &srv)) != 0 || (rc = credential_json(cli, cert, pubkey, &credential))) {
         json_decref(platform);
