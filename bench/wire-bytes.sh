@@ -184,12 +184,20 @@ factory "$WORK/h-x509"
 HS=()
 for kind in psk x509; do
     inc timeout 60 "$DEVICE" run "$WORK/h-$kind" --sessions 1 >>"$WORK/device.log" 2>&1 # warm
-    sleep 0.5
-    before=$(snapshot)
-    if inc timeout 60 "$DEVICE" run "$WORK/h-$kind" --sessions 1 >>"$WORK/device.log" 2>&1; then
+    best= # the least of 3 sessions: a datagram lost or retransmitted is not the handshake's
+    for _ in 1 2 3; do
+        sleep 0.5
+        before=$(snapshot)
+        inc timeout 60 "$DEVICE" run "$WORK/h-$kind" --sessions 1 >>"$WORK/device.log" 2>&1 || continue
         sleep 0.3
         measure "session, nothing to do: $kind" 0 "$before"
-        HS+=("$(awk '{print $(NF-2)}' <<<"${ROWS[-1]}")")
+        row=${ROWS[-1]}; unset 'ROWS[-1]'
+        total=$(awk '{print $(NF-2)}' <<<"$row")
+        if [ -z "$best" ] || [ "$total" -lt "$(awk '{print $(NF-2)}' <<<"$best")" ]; then best=$row; fi
+    done
+    if [ -n "$best" ]; then
+        ROWS+=("$best")
+        HS+=("$(awk '{print $(NF-2)}' <<<"$best")")
     else
         ROWS+=("session of a $kind device: not measured (see $WORK/device.log)")
     fi
@@ -208,7 +216,7 @@ out=bench/results/wire-bytes.txt
     echo "# inventory, plan, windowed transfer, the verified image's report, DTLS close); the"
     echo "# whole update adds the reset, the new firmware's session and its confirmation."
     echo "# airliftd's own accounting for the same update: $srv bytes (both directions)."
-    echo "# Sessions with nothing to do (issue 14, creds; no file, no ratio):"
+    echo "# Sessions with nothing to do (issue 14, creds; no file, no ratio; the least of 3):"
     echo "# DTLS handshake, inventory, the \"up to date\" plan, DTLS close; the same but for the"
     echo "# handshake, so their difference is the handshakes' (docs/protocol.md, Cost)."
     if [ ${#HS[@]} -eq 2 ]; then

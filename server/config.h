@@ -70,7 +70,8 @@ enum ald_exit {
     ALD_EXIT_SCHEMA = 6,   /* the database was written by a newer airliftd */
     ALD_EXIT_TLS = 7,      /* issue 14 (tokens): --tls-cert/--tls-key unusable, or no TLS in
                             * libmicrohttpd; issue 14 (creds): --device-ca, --coap-cert or
-                            * --coap-key unusable */
+                            * --coap-key unusable (unreadable, no certificate or key, a key
+                            * that is not the certificate's) */
 };
 
 /*

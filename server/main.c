@@ -138,6 +138,9 @@ static int device_pki_load(const struct ald_config *cfg, struct device_pki *p, c
     }
     p->coap.cert = (const char *)p->cert;
     p->coap.key = (const char *)p->key;
+    if (ald_endpoint_pki_check(p->coap.cert, p->coap.cert_len, p->coap.key, p->coap.key_len,
+                               cfg->coap_cert, cfg->coap_key, err, errlen) != 0)
+        return -1;
     p->coap.cas = ald_device_cas_pem(p->cas, &p->coap.cas_len);
     return 0;
 }

@@ -95,6 +95,33 @@ const char *ald_device_cas_pem(const struct ald_device_cas *cas, size_t *len)
     return cas ? cas->pem : NULL;
 }
 
+int ald_endpoint_pki_check(const char *cert, size_t cert_len, const char *key, size_t key_len,
+                           const char *cert_name, const char *key_name, char *err,
+                           size_t errlen)
+{
+    BIO *cb = cert_len <= 0x7fffffff ? BIO_new_mem_buf(cert, (int)cert_len) : NULL;
+    BIO *kb = key_len <= 0x7fffffff ? BIO_new_mem_buf(key, (int)key_len) : NULL;
+    X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    int rc = -1;
+    if (!x)
+        snprintf(err, errlen, "--coap-cert %s: no PEM certificate in it", cert_name);
+    else if (!k)
+        snprintf(err, errlen, "--coap-key %s: no PEM private key in it (or one with a "
+                              "passphrase)", key_name);
+    else if (X509_check_private_key(x, k) != 1)
+        snprintf(err, errlen, "--coap-key %s is not the private key of the certificate in "
+                              "--coap-cert %s", key_name, cert_name);
+    else
+        rc = 0;
+    ERR_clear_error();
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(kb);
+    BIO_free(cb);
+    return rc;
+}
+
 /* NULL if x's key is one devices may use, else what is wrong with it. */
 static const char *key_refused(X509 *x)
 {

@@ -32,6 +32,15 @@ void ald_device_cas_free(struct ald_device_cas *cas);
 const char *ald_device_cas_pem(const struct ald_device_cas *cas, size_t *len);
 
 /*
+ * The device endpoint's own certificate and key (PEM text of --coap-cert, --coap-key, len
+ * bytes each): 0 if cert holds a certificate and key the private key of it, else -1 with
+ * err saying which (named by cert_name / key_name, the files).
+ */
+int ald_endpoint_pki_check(const char *cert, size_t cert_len, const char *key, size_t key_len,
+                           const char *cert_name, const char *key_name, char *err,
+                           size_t errlen);
+
+/*
  * Check a device certificate (PEM text) for creating a device: exactly one certificate, an
  * EC P-256/P-384 or RSA (2048 bits and more) key, issued by one of cas and valid now. On
  * success fills fingerprint (hex SHA-256 of the DER SubjectPublicKeyInfo) and subject

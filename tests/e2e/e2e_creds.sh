@@ -54,6 +54,16 @@ cert stranger otherca
 expired x2 devca
 check "test PKI made (openssl)" test -s "$PKI/x2-expired.pem" -a -s "$PKI/stranger.pem"
 
+# The endpoint's certificate and key are checked at start, before anything is written.
+out=$("$AIRLIFTD" --data-dir "$WORK/bad-start" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
+    --device-ca "$PKI/devca.pem" --coap-cert "$PKI/server.pem" --coap-key "$PKI/devca.key" 2>&1); rc=$?
+check "a --coap-key that is not the certificate's: exit 7 (rc $rc)" test "$rc" -eq 7
+check "... naming both files" grep -q "coap-key $PKI/devca.key is not the private key of the certificate in --coap-cert $PKI/server.pem" <<<"$out"
+check "... and no admin token made or printed" test -z "$(grep -i token <<<"$out")"
+out=$("$AIRLIFTD" --data-dir "$WORK/bad-start" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
+    --device-ca "$PKI/devca.pem" 2>&1); rc=$?
+check "--device-ca without --coap-cert/--coap-key: exit 2 (rc $rc)" test "$rc" -eq 2
+check "... saying what is missing" grep -q "certificate devices need all of --device-ca, --coap-cert and --coap-key (missing: --coap-cert)" <<<"$out"
 start_server --device-ca "$PKI/devca.pem" --coap-cert "$PKI/server.pem" --coap-key "$PKI/server.key"
 sign_device_os
 APP=$(app app1 1.0.0 40000)
