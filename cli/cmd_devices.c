@@ -17,7 +17,7 @@
 enum {
     OPT_PLATFORM, OPT_DEV, OPT_COAP, OPT_OUT, OPT_PRODUCT, OPT_NO_PRODUCT, OPT_GROUP,
     OPT_NO_GROUPS, OPT_CHANNEL, OPT_PIN, OPT_NO_PIN, OPT_NO_DEV,
-    OPT_CERT, OPT_PUBKEY, OPT_PSK /* issue 14 (creds) */
+    OPT_CERT, OPT_PUBKEY, OPT_PSK, OPT_DISABLE, OPT_ENABLE /* issue 14 (creds) */
 };
 
 #define CREDENTIAL_PEM_MAX 16384 /* a device certificate or public key file */
@@ -507,6 +507,20 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
            cli_size_str((uint64_t)cli_jint(d, "bytes_sent"), tx, sizeof tx),
            cli_size_str((uint64_t)cli_jint(d, "bytes_received"), rx, sizeof rx));
     print_fleet_line("fleet: ", d);
+    json_t *cred = json_object_get(d, "credential"); /* issue 14 (creds) */
+    const char *kind = json_string_value(json_object_get(cred, "kind"));
+    if (kind && !strcmp(kind, "x509")) {
+        json_t *subject = json_deep_copy(json_object_get(cred, "subject"));
+        cli_json_escape_strings(subject); /* a certificate's subject is the device maker's text */
+        printf("credential: x509, subject %s, key fingerprint %s\n", json_string_value(subject),
+               json_string_value(json_object_get(cred, "fingerprint")));
+        json_decref(subject);
+    } else if (kind) {
+        printf("credential: %s\n", kind);
+    }
+    if (json_is_true(json_object_get(d, "disabled")))
+        printf("disabled: its DTLS handshakes are refused (airlift devices set %s --enable)\n",
+               name);
     json_t *ro = json_object_get(d, "rollout");
     if (json_is_object(ro))
         printf("rollout: #%lld (release %s), wave %lld: %s\n", (long long)cli_jint(ro, "id"),
@@ -557,12 +571,14 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
         {"group", 'g', true, OPT_GROUP}, {"no-groups", 0, false, OPT_NO_GROUPS},
         {"channel", 0, true, OPT_CHANNEL}, {"pin", 0, true, OPT_PIN},
         {"no-pin", 0, false, OPT_NO_PIN}, {"dev", 0, false, OPT_DEV},
-        {"no-dev", 0, false, OPT_NO_DEV}, {NULL, 0, false, 0}};
+        {"no-dev", 0, false, OPT_NO_DEV}, {"disable", 0, false, OPT_DISABLE},
+        {"enable", 0, false, OPT_ENABLE}, {NULL, 0, false, 0}};
     struct cli_parser p;
     struct cli_server srv;
     struct al_version ver;
     const char *value, *name = NULL, *product = NULL, *channel = NULL, *pin = NULL;
     bool no_product = false, no_groups = false, no_pin = false, dev = false, no_dev = false;
+    bool disable = false, enable = false; /* issue 14 (creds) */
     json_t *groups = json_array(), *req = json_object(), *reply = NULL;
     char path[160] = "/v1/devices";
     int opt, rc = CLI_EXIT_USAGE;
@@ -585,6 +601,8 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
         case OPT_NO_PIN: no_pin = true; break;
         case OPT_DEV: dev = true; break;
         case OPT_NO_DEV: no_dev = true; break;
+        case OPT_DISABLE: disable = true; break;
+        case OPT_ENABLE: enable = true; break;
         case CLI_ARG_HELP: cli_print_help(self, cli->path); rc = 0; goto out;
         case CLI_ARG_POSITIONAL:
             if (name) {
@@ -603,7 +621,8 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
     if (opposed(cli, product, no_product, "--product", "--no-product", &rc) ||
         opposed(cli, json_array_size(groups), no_groups, "--group", "--no-groups", &rc) ||
         opposed(cli, pin, no_pin, "--pin", "--no-pin", &rc) ||
-        opposed(cli, dev, no_dev, "--dev", "--no-dev", &rc))
+        opposed(cli, dev, no_dev, "--dev", "--no-dev", &rc) ||
+        opposed(cli, disable, enable, "--disable", "--enable", &rc))
         goto out;
     if (product || no_product)
         cli_json_set(req, "product", product ? json_string(product) : json_null());
@@ -615,9 +634,11 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
         cli_json_set(req, "pinned", pin ? json_string(pin) : json_null());
     if (dev || no_dev)
         cli_json_set(req, "dev", json_boolean(dev));
+    if (disable || enable)
+        cli_json_set(req, "disabled", json_boolean(disable));
     if (!json_object_size(req)) {
         rc = cli_usage_error(cli, "nothing to set: give --product, --group, --channel, --pin, "
-                             "--dev or their --no- forms");
+                             "--dev or their --no- forms, --disable or --enable");
         goto out;
     }
     if ((rc = cli_path_add(cli, path, sizeof path, "device", name)) != 0 ||
@@ -640,6 +661,9 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
     }
     printf("%s: ", name);
     print_fleet_line("", reply);
+    if (disable || enable) /* issue 14 (creds) */
+        printf("%s: %s\n", name, disable ? "disabled: its next DTLS handshakes are refused"
+                                          : "enabled: it may connect again");
 out:
     json_decref(groups);
     json_decref(req);
@@ -778,6 +802,7 @@ static const struct cli_command set_cmd = {
     "set", NULL, "put a device in a product, groups, a channel; pin it; mark it dev",
     "Usage: airlift devices set NAME [--product P | --no-product] [--group G]... [--no-groups]\n"
     "                           [--channel C] [--pin VERSION | --no-pin] [--dev | --no-dev]\n"
+    "                           [--disable | --enable]\n"
     "\n"
     "Changes where NAME stands in the fleet; what is not given stays as it is.\n"
     "  --product P      the device belongs to product P (same platform as the device)\n"
@@ -789,6 +814,9 @@ static const struct cli_command set_cmd = {
     "  --no-pin         any release may update it again\n"
     "  --dev            a development device: rollouts leave it alone\n"
     "  --no-dev         a fleet device again\n"
+    "  --disable        refuse its DTLS handshakes from now on (revocation; its session\n"
+    "                   already open runs until it ends)\n"
+    "  --enable         let a disabled device connect again\n"
     "\n"
     "Prints the device's product, groups, channel and pin; --json: the API's device object.\n",
     devices_set, NULL};

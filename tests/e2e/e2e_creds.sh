@@ -144,7 +144,10 @@ check "enabling x5 again: PATCH {\"disabled\": false}" \
 "$DEVICE" run "$WORK/x5" --until-idle --retry-ms 200 >"$WORK/x5.log" 2>&1
 check "... and it reports" wait_device_reported x5
 # A disabled PSK device is refused too.
-check "disabling the PSK device p1" test "$(api_json PATCH /v1/devices/p1 '{"disabled":true}' | jq .disabled)" = true
+out=$("$AIRLIFT" devices set p1 --disable 2>&1)
+check "disabling the PSK device p1 (airlift devices set --disable)" \
+    test "$(api GET /v1/devices/p1 | jq .disabled)" = true -a -n "$(grep "p1: disabled: its next DTLS handshakes are refused" <<<"$out")"
+check "... devices show says so" grep -q "^disabled: its DTLS handshakes are refused" <<<"$("$AIRLIFT" devices show p1)"
 "$DEVICE" run "$WORK/p1" --until-idle --sessions 1 --retry-ms 200 >"$WORK/p1-off.log" 2>&1
 check "... its handshake is refused and logged" grep -q 'DTLS handshake refused.*device=p1.*disabled\|DTLS handshake refused.*disabled.*p1' "$WORK/airliftd.log"
 
@@ -190,6 +193,11 @@ check "... shows the fingerprint and subject" grep -q "x509.*O=airlift-test,CN=c
 openssl x509 -in "$PKI/cc.pem" -pubkey -noout >"$PKI/cc.pub"
 out=$("$AIRLIFT" devices add cli3 --pubkey "$PKI/cc.pub" 2>&1); rc=$?
 check "CLI: --pubkey says raw public keys are not served (rc $rc)" test "$rc" -eq 18 -a -n "$(grep "'rpk'" <<<"$out")"
+out=$("$AIRLIFT" devices show cli2 2>&1)
+check "CLI: devices show names the credential" grep -q "^credential: x509, subject O=airlift-test,CN=cc, key fingerprint [0-9a-f]\{64\}$" <<<"$out"
+out=$("$AIRLIFT" devices set cli4 --disable --enable 2>&1); rc=$?
+check "CLI: devices set --disable --enable is exit 2 (rc $rc)" test "$rc" -eq 2 -a \
+    "$(head -1 <<<"$out")" = "airlift devices set: --disable and --enable contradict each other: give one"
 out=$("$AIRLIFT" devices add cli4 --psk 2>&1); rc=$?
 check "CLI: --psk is the default kind (rc $rc)" test "$rc" -eq 0 -a -n "$(grep -i psk <<<"$out")"
 
