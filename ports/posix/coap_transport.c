@@ -458,6 +458,9 @@ static al_err coap_connect(void *ctx)
     struct al_coap_transport *t = ctx;
     if (t->cfg.insecure)
         return AL_ERR_STATE; /* plain CoAP: nothing proves who answers */
+    if (t->cert_file[0] && !t->ca_file[0])
+        return AL_ERR_STATE; /* issue 14 (creds): a certificate device that does not verify
+                              * the server: the handshake proves nothing of the server */
     al_err err = connect_session(t);
     if (err != AL_OK)
         return err;

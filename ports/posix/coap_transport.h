@@ -27,8 +27,8 @@ struct al_coap_config {
     /* issue 14 (creds): an X.509 device instead of PSK: its certificate and private key (PEM
      * files; the key is read by libcoap on the device and sent nowhere), and the CA that
      * issued the server's certificate (PEM file; NULL: the server is not verified, which
-     * lets anyone on the path pose as the server: development only). identity and psk are
-     * then unused. */
+     * lets anyone on the path pose as the server: development only; the port's `connect`
+     * then answers AL_ERR_STATE, it proves nothing). identity and psk are then unused. */
     const char *cert_file;
     const char *key_file;
     const char *ca_file;

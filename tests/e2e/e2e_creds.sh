@@ -49,7 +49,7 @@ expired() {
 }
 ca devca; ca otherca; ca serverca
 cert server serverca
-for n in x1 x2 x3 x4 x5 cc; do cert "$n" devca; done
+for n in x1 x2 x3 x4 x5 x6 cc; do cert "$n" devca; done
 cert stranger otherca
 expired x2 devca
 check "test PKI made (openssl)" test -s "$PKI/x2-expired.pem" -a -s "$PKI/stranger.pem"
@@ -68,10 +68,11 @@ start_server --device-ca "$PKI/devca.pem" --coap-cert "$PKI/server.pem" --coap-k
 sign_device_os
 APP=$(app app1 1.0.0 40000)
 
-# xdevice NAME [CERTNAME]: register NAME with CERTNAME's certificate (default NAME's), make
-# its flash, provision it with the certificate, its key and the server's CA.
+# xdevice NAME [CERTNAME [SERVER_CA]]: register NAME with CERTNAME's certificate (default
+# NAME's), make its flash, provision it with the certificate, its key and the server's CA
+# (SERVER_CA "none": without, so it does not verify the server).
 xdevice() {
-    local name=$1 c=${2:-$1} body
+    local name=$1 c=${2:-$1} sca=${3:-$PKI/serverca.pem} body
     body=$(jq -n --arg n "$name" --rawfile pem "$PKI/$c.pem" \
         '{name: $n, platform: 10, credential: {kind: "x509", certificate: $pem}}')
     REG=$(api_json POST /v1/devices "$body")
@@ -79,7 +80,7 @@ xdevice() {
     "$DEVICE" factory "$WORK/$name" "$WORK/bootloader-2.3.0.alim" "$WORK/system-part1-0.6.4.alim" \
         "$WORK/system-part2-0.6.4.alim" "$WORK/system-part3-0.6.4.alim" >/dev/null
     "$DEVICE" provision "$WORK/$name" --server "127.0.0.1:$COAP" --cert "$PKI/$c.pem" \
-        --key "$PKI/$c.key" --server-ca "$PKI/serverca.pem" >/dev/null
+        --key "$PKI/$c.key" ${sca:+$([ "$sca" = none ] || echo --server-ca "$sca")} >/dev/null
 }
 # metric REASON: airlift_dtls_handshake_failures_total{reason="REASON"}
 metric() {
@@ -95,11 +96,15 @@ check "created with its credential: kind x509, the key's fingerprint, the subjec
 check "the device's key stays on the device (not in the API's answer)" \
     test "$(jq 'tostring | test("PRIVATE")' <<<"$REG")" = false
 device p1 # a PSK device alongside
+xdevice x6 x6 none # and one that does not verify the server: it confirms after an inventory
 U1=$(api_json POST /v1/devices/x1/updates "{\"images\":[\"$APP\"]}" | jq -r .id)
+U6=$(api_json POST /v1/devices/x6/updates "{\"images\":[\"$APP\"]}" | jq -r .id)
 UP=$(api_json POST /v1/devices/p1/updates "{\"images\":[\"$APP\"]}" | jq -r .id)
 run_device x1; X1_PID=$DEVICE_PID
 run_device p1
+run_device x6
 check "the x509 device's update succeeds" wait_state "$U1" succeeded
+check "... and that of the one without the server's CA" wait_state "$U6" succeeded
 check "the PSK device's update succeeds" wait_state "$UP" succeeded
 check "the x509 device reports its inventory" \
     test "$(api GET /v1/devices/x1 | jq -r '.inventory.modules[] | select(.function=="application") | .version')" = 1.0.0
