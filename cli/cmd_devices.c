@@ -141,7 +141,8 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
     struct cli_server srv;
     const char *value, *name = NULL, *coap = "127.0.0.1:5684", *out = NULL;
     const char *cert = NULL, *pubkey = NULL; /* issue 14 (creds) */
-    json_t *platform = json_integer(ALC_PLATFORM_ELECTRON), *reply = NULL, *req, *credential = NULL;
+    json_t *platform = json_integer(ALC_PLATFORM_ELECTRON), *reply = NULL, *req;
+    json_t *credential = NULL; /* issue 14 (creds) */
     bool dev = false, psk_flag = false;
     long status = 0;
     uint16_t id16;
@@ -176,13 +177,15 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
         json_decref(platform);
         return cli_usage_error(cli, "which name? (airlift devices add NAME)");
     }
-    if ((cert != NULL) + (pubkey != NULL) + psk_flag > 1 || (out && (cert || pubkey))) {
-        json_decref(platform); /* issue 14 (creds) */
-        return cli_usage_error(cli, out ? "--out writes a PSK device's secrets: not with --cert "
-                                          "or --pubkey (there is none to write)"
-                                        : "one credential: --cert FILE, --pubkey FILE or --psk");
+    bool several = (cert != NULL) + (pubkey != NULL) + psk_flag > 1; /* issue 14 (creds) */
+    if (several || (out && (cert || pubkey))) {
+        json_decref(platform);
+        return cli_usage_error(cli, several ? "one credential: --cert FILE, --pubkey FILE or --psk"
+                                            : "--out writes a PSK device's secrets: not with "
+                                              "--cert or --pubkey (there is none to write)");
     }
-    if ((rc = cli_server_load(cli, &srv)) != 0 || (rc = credential_json(cli, cert, pubkey, &credential))) {
+    if ((rc = cli_server_load(cli, &srv)) != 0 ||
+        (rc = credential_json(cli, cert, pubkey, &credential)) != 0) {
         json_decref(platform);
         return rc;
     }
@@ -511,7 +514,7 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
     const char *kind = json_string_value(json_object_get(cred, "kind"));
     if (kind && !strcmp(kind, "x509")) {
         json_t *subject = json_deep_copy(json_object_get(cred, "subject"));
-        cli_json_escape_strings(subject); /* a certificate's subject is the device maker's text */
+        cli_json_escape_strings(subject); /* the subject is the device maker's text */
         printf("credential: x509, subject %s, key fingerprint %s\n", json_string_value(subject),
                json_string_value(json_object_get(cred, "fingerprint")));
         json_decref(subject);

@@ -315,14 +315,17 @@ static bool ald_random_bytes(uint8_t *out, size_t n)
 
 /* issue 14 (creds): libcoap's check of a presented certificate passed (chain to a device CA,
  * validity); depth 0 is the device's own: its key must name a live, enabled x509 device. */
-static int validate_cert(const char *cn, const uint8_t *der, size_t len, coap_session_t *session,
-                         unsigned depth, int validated, void *arg)
+static int validate_cert(const char *cn, const uint8_t *der, size_t len,
+                         coap_session_t *session, unsigned depth, int validated, void *arg)
 {
     struct ald_coap *c = arg;
     char fp[ALD_CERT_FP_HEX + 1], subject[ALD_CERT_SUBJECT_MAX + 1];
     (void)cn;
     if (depth != 0)
         return 1;
+    struct session_bytes *sb = bytes_of(session, NULL);
+    if (sb) /* a handshake anew on this session names its device anew */
+        sb->cert_identity[0] = '\0';
     if (!validated || !c->ops.cert_lookup || !ald_cert_der_id(der, len, fp, subject))
         return 0;
     int rc = c->ops.cert_lookup(c->ops.ctx, fp, subject, NULL);
@@ -331,7 +334,6 @@ static int validate_cert(const char *cn, const uint8_t *der, size_t len, coap_se
                                                 : ALD_DTLS_FAIL_CERT_UNKNOWN);
         return 0;
     }
-    struct session_bytes *sb = bytes_of(session, NULL);
     if (sb)
         memcpy(sb->cert_identity, fp, sizeof fp);
     return 1;

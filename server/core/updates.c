@@ -1095,8 +1095,8 @@ out:
 
 struct ald_device_ops ald_updates_device_ops(struct ald_updates *u)
 {
-    struct ald_device_ops ops = {u, on_psk_lookup, on_cert_lookup, on_inventory, on_status, on_transfer,
-                                 on_release, on_account};
+    struct ald_device_ops ops = {u,           on_psk_lookup, on_cert_lookup, on_inventory,
+                                 on_status,   on_transfer,   on_release,     on_account};
     return ops;
 }
 
