@@ -6,7 +6,10 @@
 #      plus the install's reboot and the new firmware's session that confirms it);
 #   2. libcoap's own Block2 transfer of the same image file: coap-client GET from coap-server, DTLS PSK, 1024-byte
 #      blocks (the file PUT to the server first, outside the measurement);
-#   3. HTTPS: curl from nginx (TLS 1.3, TCP handshake and close included).
+#   3. HTTPS: curl from nginx (TLS 1.3, TCP handshake and close included);
+#   4. issue 14 (creds): each device credential's handshake: one session with nothing to do
+#      (handshake, inventory, "up to date" plan, DTLS close) of a PSK device and of an X.509
+#      device (EC P-256 certificate from the operator's CA), on the same airliftd.
 # Counted at the veth interface (IP bytes: the 14-byte Ethernet header of each frame is
 # taken off), both directions. Prints a table and writes bench/results/wire-bytes.txt.
 # Run as root from the repository: bench/wire-bytes.sh [BUILD_DIR]
@@ -55,15 +58,28 @@ measure() {
     read -r rb rp tb tp <<<"$3"
     read -r nrb nrp ntb ntp <<<"$(snapshot)"
     down=$(( (nrb - rb) - 14 * (nrp - rp) )); up=$(( (ntb - tb) - 14 * (ntp - tp) ))
-    ROWS+=("$(printf '%-34s %9d %9d %9d %8d %7.3f' "$name" "$down" "$up" $((down + up)) \
-        $(( (nrp - rp) + (ntp - tp) )) "$(awk "BEGIN{print ($down + $up) / $size}")")")
+    local ratio=- # issue 14 (creds): size 0, no file moved (a session with nothing to do)
+    [ "$size" -eq 0 ] || ratio=$(awk "BEGIN{printf \"%.3f\", ($down + $up) / $size}")
+    ROWS+=("$(printf '%-34s %9d %9d %9d %8d %7s' "$name" "$down" "$up" $((down + up)) \
+        $(( (nrp - rp) + (ntp - tp) )) "$ratio")")
 }
 
 head -c 131072 /dev/urandom >"$WORK/file.bin"
 
 # ---- 1. airlift ----
+# issue 14 (creds): a device CA, the endpoint's certificate and an X.509 device (section 4).
+pki() { openssl "$@" >/dev/null 2>&1; }
+pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench-ca -days 1 \
+    -keyout "$WORK/ca.key" -out "$WORK/ca.pem"
+for n in server x1; do
+    pki req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$n" \
+        -keyout "$WORK/$n.key" -out "$WORK/$n.csr"
+    pki x509 -req -in "$WORK/$n.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
+        -days 1 -out "$WORK/$n.pem"
+done
 ins "$AIRLIFTD" --data-dir "$WORK/data" --http-listen 127.0.0.1:7780 --coap-listen $SIP:5684 \
-    --admin-token-file "$WORK/token" --coap-idle-timeout 2 >"$WORK/airliftd.log" 2>&1 &
+    --admin-token-file "$WORK/token" --coap-idle-timeout 2 --device-ca "$WORK/ca.pem" \
+    --coap-cert "$WORK/server.pem" --coap-key "$WORK/server.key" >"$WORK/airliftd.log" 2>&1 &
 for _ in $(seq 100); do [ -s "$WORK/token" ] && ins curl -s -o /dev/null http://127.0.0.1:7780/v1/health && break; sleep 0.1; done
 T=$(cat "$WORK/token")
 api() { ins curl -s -H "Authorization: Bearer $T" "$@"; }
@@ -111,13 +127,14 @@ else
 fi
 
 # ---- 2. libcoap Block2 over DTLS ----
-ins coap-server-openssl -A $SIP -k airlift-bench -d 4 -v 0 >/dev/null 2>&1 &
+# Its own port (coaps on 5691 = -p + 1): airliftd holds 5684 and lets no one share it.
+ins coap-server-openssl -A $SIP -p 5690 -k airlift-bench -d 4 -v 0 >/dev/null 2>&1 &
 sleep 0.5
 inc coap-client-openssl -m put -u bench -k airlift-bench -b 1024 -f "$WORK/app.alim" \
-    "coaps://$SIP/bench" >/dev/null 2>&1
+    "coaps://$SIP:5691/bench" >/dev/null 2>&1
 before=$(snapshot)
 inc coap-client-openssl -m get -u bench -k airlift-bench -b 1024 -o "$WORK/got.bin" \
-    "coaps://$SIP/bench" >/dev/null 2>&1
+    "coaps://$SIP:5691/bench" >/dev/null 2>&1
 if cmp -s "$WORK/app.alim" "$WORK/got.bin"; then
     measure "libcoap Block2 (coap-client, DTLS)" "$IMG" "$before"
 else
@@ -147,6 +164,45 @@ else
     ROWS+=("HTTPS: not measured (curl did not fetch the file)")
 fi
 
+# ---- 4. issue 14 (creds): the handshake of each credential kind ----
+# factory DIR: a simulated Electron with Device OS 0.6.4 (nothing to update).
+factory() {
+    "$DEVICE" create "$1" --trust "$WORK/k.pub.pem" >/dev/null
+    "$DEVICE" factory "$1" "$WORK/bootloader-2.3.0.alim" "$WORK/system-part1-0.6.4.alim" \
+        "$WORK/system-part2-0.6.4.alim" "$WORK/system-part3-0.6.4.alim" >/dev/null
+}
+reg=$(api -H 'Content-Type: application/json' --data '{"name":"h-psk","platform":10}' http://127.0.0.1:7780/v1/devices)
+factory "$WORK/h-psk"
+"$DEVICE" provision "$WORK/h-psk" --server $SIP:5684 --identity "$(jq -r .identity <<<"$reg")" \
+    --psk "$(jq -r .psk <<<"$reg")" >/dev/null
+api -H 'Content-Type: application/json' --data "$(jq -n --rawfile pem "$WORK/x1.pem" \
+    '{name: "h-x509", platform: 10, credential: {kind: "x509", certificate: $pem}}')" \
+    http://127.0.0.1:7780/v1/devices >/dev/null
+factory "$WORK/h-x509"
+"$DEVICE" provision "$WORK/h-x509" --server $SIP:5684 --cert "$WORK/x1.pem" --key "$WORK/x1.key" \
+    --server-ca "$WORK/ca.pem" >/dev/null
+HS=()
+for kind in psk x509; do
+    inc timeout 60 "$DEVICE" run "$WORK/h-$kind" --sessions 1 >>"$WORK/device.log" 2>&1 # warm
+    best= # the least of 3 sessions: a datagram lost or retransmitted is not the handshake's
+    for _ in 1 2 3; do
+        sleep 0.5
+        before=$(snapshot)
+        inc timeout 60 "$DEVICE" run "$WORK/h-$kind" --sessions 1 >>"$WORK/device.log" 2>&1 || continue
+        sleep 0.3
+        measure "session, nothing to do: $kind" 0 "$before"
+        row=${ROWS[-1]}; unset 'ROWS[-1]'
+        total=$(awk '{print $(NF-2)}' <<<"$row")
+        if [ -z "$best" ] || [ "$total" -lt "$(awk '{print $(NF-2)}' <<<"$best")" ]; then best=$row; fi
+    done
+    if [ -n "$best" ]; then
+        ROWS+=("$best")
+        HS+=("$(awk '{print $(NF-2)}' <<<"$best")")
+    else
+        ROWS+=("session of a $kind device: not measured (see $WORK/device.log)")
+    fi
+done
+
 out=bench/results/wire-bytes.txt
 {
     echo "# Bytes on the wire to deliver one incompressible 128 KiB image file over a 1500-MTU veth link"
@@ -160,4 +216,13 @@ out=bench/results/wire-bytes.txt
     echo "# inventory, plan, windowed transfer, the verified image's report, DTLS close); the"
     echo "# whole update adds the reset, the new firmware's session and its confirmation."
     echo "# airliftd's own accounting for the same update: $srv bytes (both directions)."
+    echo "# Sessions with nothing to do (issue 14, creds; no file, no ratio; the least of 3):"
+    echo "# DTLS handshake, inventory, the \"up to date\" plan, DTLS close; the same but for the"
+    echo "# handshake, so their difference is the handshakes' (docs/protocol.md, Cost)."
+    if [ ${#HS[@]} -eq 2 ]; then
+        psk=${HS[0]} x509=${HS[1]}
+        echo "# handshake: X.509 (EC P-256 device and server certificates, chain of one) costs"
+        echo "# $((x509 - psk)) bytes more than PSK. RPK (RFC 7250): not measured, libcoap's"
+        echo "# OpenSSL flavour has no raw public keys (docs/protocol.md, Device credentials)."
+    fi
 } | tee "$out"

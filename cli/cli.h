@@ -51,7 +51,9 @@ enum cli_exit {
     CLI_EXIT_AUTH = 16,          /* the server refused the API token (401: unknown, malformed,
                                   * revoked or expired) */
     CLI_EXIT_TLS = 17,           /* the server's TLS certificate does not verify */
-    CLI_EXIT_RESERVED_LAST = 17,
+    CLI_EXIT_CREDENTIAL = 18,    /* issue 14 (creds): a device credential (--cert, --pubkey)
+                                  * is refused: not PEM, or by the server (its message) */
+    CLI_EXIT_RESERVED_LAST = 18,
 };
 
 #define CLI_PATH_MAX 64 /* "image create": the words of the command being run */

@@ -16,8 +16,44 @@
 
 enum {
     OPT_PLATFORM, OPT_DEV, OPT_COAP, OPT_OUT, OPT_PRODUCT, OPT_NO_PRODUCT, OPT_GROUP,
-    OPT_NO_GROUPS, OPT_CHANNEL, OPT_PIN, OPT_NO_PIN, OPT_NO_DEV
+    OPT_NO_GROUPS, OPT_CHANNEL, OPT_PIN, OPT_NO_PIN, OPT_NO_DEV,
+    OPT_CERT, OPT_PUBKEY, OPT_PSK, OPT_DISABLE, OPT_ENABLE /* issue 14 (creds) */
 };
+
+#define CREDENTIAL_PEM_MAX 16384 /* a device certificate or public key file */
+
+/* issue 14 (creds): the credential object of `devices add` for --cert FILE / --pubkey FILE
+ * into *out (NULL and 0 for a PSK device); else the exit code, the error printed. */
+static int credential_json(struct cli *cli, const char *cert, const char *pubkey, json_t **out)
+{
+    const char *path = cert ? cert : pubkey, *flag = cert ? "--cert" : "--pubkey";
+    const char *begin = cert ? "-----BEGIN CERTIFICATE-----" : "-----BEGIN PUBLIC KEY-----";
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char err[256];
+    *out = NULL;
+    if (!path)
+        return 0;
+    if (cli_read_file(path, CREDENTIAL_PEM_MAX, &buf, &len, err, sizeof err) != CLI_READ_OK)
+        return cli_error(cli, CLI_EXIT_IO, "%s %s: %s", flag, path, err);
+    char *text = malloc(len + 1);
+    if (!text) {
+        free(buf);
+        return cli_error(cli, CLI_EXIT_INTERNAL, "out of memory");
+    }
+    memcpy(text, buf, len);
+    text[len] = '\0';
+    free(buf);
+    if (strlen(text) != len || !strstr(text, begin)) {
+        free(text);
+        return cli_error(cli, CLI_EXIT_CREDENTIAL, "%s %s: not a PEM %s (%s)", flag, path,
+                         cert ? "certificate" : "public key", begin);
+    }
+    *out = cert ? json_pack("{s:s, s:s}", "kind", "x509", "certificate", text)
+                : json_pack("{s:s, s:s}", "kind", "rpk", "public_key", text);
+    free(text);
+    return *out ? 0 : cli_error(cli, CLI_EXIT_INTERNAL, "out of memory");
+}
 
 /* Parse the leaf's options: only positionals and --help; returns the one NAME or NULL. */
 static int one_name(struct cli *cli, const struct cli_command *self, int argc, char **argv,
@@ -98,12 +134,17 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
 {
     static const struct cli_option options[] = {
         {"platform", 0, true, OPT_PLATFORM}, {"dev", 0, false, OPT_DEV},
-        {"coap", 0, true, OPT_COAP}, {"out", 'o', true, OPT_OUT}, {NULL, 0, false, 0}};
+        {"coap", 0, true, OPT_COAP}, {"out", 'o', true, OPT_OUT},
+        {"cert", 0, true, OPT_CERT}, {"pubkey", 0, true, OPT_PUBKEY}, {"psk", 0, false, OPT_PSK},
+        {NULL, 0, false, 0}};
     struct cli_parser p;
     struct cli_server srv;
     const char *value, *name = NULL, *coap = "127.0.0.1:5684", *out = NULL;
+    const char *cert = NULL, *pubkey = NULL; /* issue 14 (creds) */
     json_t *platform = json_integer(ALC_PLATFORM_ELECTRON), *reply = NULL, *req;
-    bool dev = false;
+    json_t *credential = NULL; /* issue 14 (creds) */
+    bool dev = false, psk_flag = false;
+    long status = 0;
     uint16_t id16;
     char pbuf[32];
     int opt, rc;
@@ -118,6 +159,9 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
         case OPT_DEV: dev = true; break;
         case OPT_COAP: coap = value; break;
         case OPT_OUT: out = value; break;
+        case OPT_CERT: cert = value; break;
+        case OPT_PUBKEY: pubkey = value; break;
+        case OPT_PSK: psk_flag = true; break;
         case CLI_ARG_HELP: json_decref(platform); cli_print_help(self, cli->path); return 0;
         case CLI_ARG_POSITIONAL:
             if (name) {
@@ -133,15 +177,49 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
         json_decref(platform);
         return cli_usage_error(cli, "which name? (airlift devices add NAME)");
     }
-    if ((rc = cli_server_load(cli, &srv)) != 0) {
+    bool several = (cert != NULL) + (pubkey != NULL) + psk_flag > 1; /* issue 14 (creds) */
+    if (several || (out && (cert || pubkey))) {
+        json_decref(platform);
+        return cli_usage_error(cli, several ? "one credential: --cert FILE, --pubkey FILE or --psk"
+                                            : "--out writes a PSK device's secrets: not with "
+                                              "--cert or --pubkey (there is none to write)");
+    }
+    if ((rc = cli_server_load(cli, &srv)) != 0 ||
+        (rc = credential_json(cli, cert, pubkey, &credential)) != 0) {
         json_decref(platform);
         return rc;
     }
     req = json_pack("{s:s, s:o, s:b}", "name", name, "platform", platform, "dev", dev);
-    rc = cli_api_ok(cli, &srv, "POST", "/v1/devices", req, &reply);
+    if (credential)
+        json_object_set_new(req, "credential", credential);
+    rc = cli_api(cli, &srv, "POST", "/v1/devices", req, NULL, 0, NULL, &status, &reply);
     json_decref(req);
+    if (rc == 0 && status >= 300) {
+        /* issue 14 (creds): the server refused the credential: its own exit code */
+        const char *msg = json_string_value(
+            json_object_get(json_object_get(reply, "error"), "message"));
+        rc = (status == 400 || status == 409) && msg && strstr(msg, "credential")
+                 ? cli_error(cli, CLI_EXIT_CREDENTIAL, "%s", msg)
+                 : cli_api_error(cli, &srv, status, reply);
+        json_decref(reply);
+    }
     if (rc)
         return rc;
+    if (cert) { /* issue 14 (creds): no secret to show */
+        json_t *c = json_object_get(reply, "credential");
+        if (cli->json)
+            return cli_json_print(cli, reply);
+        printf("device %s added (platform %s)\n"
+               "  credential  x509 (subject %s)\n"
+               "  fingerprint %s\n"
+               "give the device its certificate and private key, e.g. a simulated one:\n"
+               "  airlift-device provision DIR --server %s --cert %s --key KEY.pem\n",
+               name, cli_platform_str(cli_jint(reply, "platform"), pbuf, sizeof pbuf),
+               json_string_value(json_object_get(c, "subject")),
+               json_string_value(json_object_get(c, "fingerprint")), coap, cert);
+        json_decref(reply);
+        return 0;
+    }
     const char *id = json_string_value(json_object_get(reply, "identity"));
     const char *psk = json_string_value(json_object_get(reply, "psk"));
     if (out) {
@@ -446,6 +524,20 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
            cli_size_str((uint64_t)cli_jint(d, "bytes_sent"), tx, sizeof tx),
            cli_size_str((uint64_t)cli_jint(d, "bytes_received"), rx, sizeof rx));
     print_fleet_line("fleet: ", d);
+    json_t *cred = json_object_get(d, "credential"); /* issue 14 (creds) */
+    const char *kind = json_string_value(json_object_get(cred, "kind"));
+    if (kind && !strcmp(kind, "x509")) {
+        json_t *subject = json_deep_copy(json_object_get(cred, "subject"));
+        cli_json_escape_strings(subject); /* the subject is the device maker's text */
+        printf("credential: x509, subject %s, key fingerprint %s\n", json_string_value(subject),
+               json_string_value(json_object_get(cred, "fingerprint")));
+        json_decref(subject);
+    } else if (kind) {
+        printf("credential: %s\n", kind);
+    }
+    if (json_is_true(json_object_get(d, "disabled")))
+        printf("disabled: its DTLS handshakes are refused (airlift devices set %s --enable)\n",
+               name);
     json_t *ro = json_object_get(d, "rollout");
     if (json_is_object(ro))
         printf("rollout: #%lld (release %s), wave %lld: %s\n", (long long)cli_jint(ro, "id"),
@@ -499,12 +591,14 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
         {"group", 'g', true, OPT_GROUP}, {"no-groups", 0, false, OPT_NO_GROUPS},
         {"channel", 0, true, OPT_CHANNEL}, {"pin", 0, true, OPT_PIN},
         {"no-pin", 0, false, OPT_NO_PIN}, {"dev", 0, false, OPT_DEV},
-        {"no-dev", 0, false, OPT_NO_DEV}, {NULL, 0, false, 0}};
+        {"no-dev", 0, false, OPT_NO_DEV}, {"disable", 0, false, OPT_DISABLE},
+        {"enable", 0, false, OPT_ENABLE}, {NULL, 0, false, 0}};
     struct cli_parser p;
     struct cli_server srv;
     struct al_version ver;
     const char *value, *name = NULL, *product = NULL, *channel = NULL, *pin = NULL;
     bool no_product = false, no_groups = false, no_pin = false, dev = false, no_dev = false;
+    bool disable = false, enable = false; /* issue 14 (creds) */
     json_t *groups = json_array(), *req = json_object(), *reply = NULL;
     char path[160] = "/v1/devices";
     int opt, rc = CLI_EXIT_USAGE;
@@ -527,6 +621,8 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
         case OPT_NO_PIN: no_pin = true; break;
         case OPT_DEV: dev = true; break;
         case OPT_NO_DEV: no_dev = true; break;
+        case OPT_DISABLE: disable = true; break;
+        case OPT_ENABLE: enable = true; break;
         case CLI_ARG_HELP: cli_print_help(self, cli->path); rc = 0; goto out;
         case CLI_ARG_POSITIONAL:
             if (name) {
@@ -545,7 +641,8 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
     if (opposed(cli, product, no_product, "--product", "--no-product", &rc) ||
         opposed(cli, json_array_size(groups), no_groups, "--group", "--no-groups", &rc) ||
         opposed(cli, pin, no_pin, "--pin", "--no-pin", &rc) ||
-        opposed(cli, dev, no_dev, "--dev", "--no-dev", &rc))
+        opposed(cli, dev, no_dev, "--dev", "--no-dev", &rc) ||
+        opposed(cli, disable, enable, "--disable", "--enable", &rc))
         goto out;
     if (product || no_product)
         cli_json_set(req, "product", product ? json_string(product) : json_null());
@@ -557,9 +654,11 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
         cli_json_set(req, "pinned", pin ? json_string(pin) : json_null());
     if (dev || no_dev)
         cli_json_set(req, "dev", json_boolean(dev));
+    if (disable || enable)
+        cli_json_set(req, "disabled", json_boolean(disable));
     if (!json_object_size(req)) {
         rc = cli_usage_error(cli, "nothing to set: give --product, --group, --channel, --pin, "
-                             "--dev or their --no- forms");
+                             "--dev or their --no- forms, --disable or --enable");
         goto out;
     }
     if ((rc = cli_path_add(cli, path, sizeof path, "device", name)) != 0 ||
@@ -582,6 +681,9 @@ static int devices_set(struct cli *cli, const struct cli_command *self, int argc
     }
     printf("%s: ", name);
     print_fleet_line("", reply);
+    if (disable || enable) /* issue 14 (creds) */
+        printf("%s: %s\n", name, disable ? "disabled: its next DTLS handshakes are refused"
+                                          : "enabled: it may connect again");
 out:
     json_decref(groups);
     json_decref(req);
@@ -672,9 +774,13 @@ static int devices_remove(struct cli *cli, const struct cli_command *self, int a
 static const struct cli_command add_cmd = {
     "add", NULL, "register a device and issue its DTLS identity and key",
     "Usage: airlift devices add NAME [--platform P] [--dev] [--coap ADDR:PORT]\n"
-    "                           [--out FILE]\n"
+    "                           [--out FILE] [--psk | --cert FILE | --pubkey FILE]\n"
     "\n"
     "Registers NAME with airliftd and prints its DTLS PSK identity and key (shown once).\n"
+    "  --psk           authenticate with a pre-shared key the server makes (the default)\n"
+    "  --cert FILE     authenticate with this X.509 certificate (PEM) from a CA airliftd\n"
+    "                  trusts (--device-ca); the device keeps its private key\n"
+    "  --pubkey FILE   a raw public key (RFC 7250, PEM): refused by this airliftd\n"
     "  --platform P    platform of the device: a name (electron, boron, ...) or an id\n"
     "                  0..65535 (default electron = 10)\n"
     "  --dev           a development device: fleet releases leave it alone\n"
@@ -716,6 +822,7 @@ static const struct cli_command set_cmd = {
     "set", NULL, "put a device in a product, groups, a channel; pin it; mark it dev",
     "Usage: airlift devices set NAME [--product P | --no-product] [--group G]... [--no-groups]\n"
     "                           [--channel C] [--pin VERSION | --no-pin] [--dev | --no-dev]\n"
+    "                           [--disable | --enable]\n"
     "\n"
     "Changes where NAME stands in the fleet; what is not given stays as it is.\n"
     "  --product P      the device belongs to product P (same platform as the device)\n"
@@ -727,6 +834,9 @@ static const struct cli_command set_cmd = {
     "  --no-pin         any release may update it again\n"
     "  --dev            a development device: rollouts leave it alone\n"
     "  --no-dev         a fleet device again\n"
+    "  --disable        refuse its DTLS handshakes from now on (revocation; its session\n"
+    "                   already open runs until it ends)\n"
+    "  --enable         let a disabled device connect again\n"
     "\n"
     "Prints the device's product, groups, channel and pin; --json: the API's device object.\n",
     devices_set, NULL};

@@ -47,6 +47,10 @@ const char ald_usage_text[] =
     "                           (default: 2, or 1 on a single core)\n"
     "  --tls-cert FILE          serve the API over HTTPS with this PEM certificate (chain)\n"
     "  --tls-key FILE           ... and this PEM private key (both or neither)\n"
+    "  --device-ca FILE         devices may also authenticate with a certificate from this CA\n"
+    "                           (PEM; repeatable; needs --coap-cert and --coap-key)\n"
+    "  --coap-cert FILE         the device endpoint's own certificate (chain), PEM\n"
+    "  --coap-key FILE          ... and its private key, PEM\n"
     "  --metrics-public         serve GET /metrics without a token (default: a read token;\n"
     "                           in the file: metrics-public = true)\n"
     "  --web-root DIR           serve the web console from DIR (default: the copy built\n"
@@ -268,6 +272,20 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         *(threads ? &cfg->http_threads : &cfg->coap_idle_s) = (unsigned)n;
+    } else if (!strcmp(key, "device-ca")) { /* issue 14 (creds) */
+        if (!value[0] || cfg->ndevice_ca == ALD_CONFIG_DEVICE_CA_MAX ||
+            !copy_str(cfg->device_ca[cfg->ndevice_ca], ALD_PATH_MAX, value)) {
+            snprintf(err, errlen, "--device-ca: empty, too long, or more than %d of them",
+                     ALD_CONFIG_DEVICE_CA_MAX);
+            goto out;
+        }
+        cfg->ndevice_ca++;
+    } else if (!strcmp(key, "coap-cert") || !strcmp(key, "coap-key")) { /* issue 14 (creds) */
+        char *dst = key[5] == 'c' ? cfg->coap_cert : cfg->coap_key;
+        if (!value[0] || !copy_str(dst, ALD_PATH_MAX, value)) {
+            snprintf(err, errlen, "--%s: empty or too long", key);
+            goto out;
+        }
     } else if (!strcmp(key, "metrics-public")) { /* issue 15 (ops) */
         if (strcmp(value, "true") && strcmp(value, "false")) {
             snprintf(err, errlen, "--metrics-public: expected true or false");
@@ -367,6 +385,8 @@ static bool takes_value(const char *name)
     if (!strcmp(name, "workers") || !strcmp(name, "tls-cert") || !strcmp(name, "tls-key") ||
         !strcmp(name, "log-file") || !strcmp(name, "web-root"))
         return true;
+    if (!strcmp(name, "device-ca") || !strcmp(name, "coap-cert") || !strcmp(name, "coap-key"))
+        return true; /* issue 14 (creds) */
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
             return true;
@@ -434,8 +454,13 @@ static int parse_args(struct ald_config *cfg, int argc, char **argv, int pass, c
                 snprintf(err, errlen, "--config: path too long");
                 goto out;
             }
-        } else if (strcmp(name, "config") != 0 && apply(cfg, name, value, err, errlen) != 0) {
-            goto out;
+        } else {
+            if (!strcmp(name, "device-ca") && !cfg->device_ca_args) { /* issue 14 (creds) */
+                cfg->device_ca_args = true; /* flags win: the file's CAs are replaced */
+                cfg->ndevice_ca = 0;
+            }
+            if (strcmp(name, "config") != 0 && apply(cfg, name, value, err, errlen) != 0)
+                goto out;
         }
     }
     rc = 0;
@@ -468,6 +493,14 @@ int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, si
         snprintf(err, errlen, "%s without %s: HTTPS needs both the certificate and its key",
                  cfg->tls_cert[0] ? "--tls-cert" : "--tls-key",
                  cfg->tls_cert[0] ? "--tls-key" : "--tls-cert");
+        goto out;
+    }
+    if ((cfg->ndevice_ca || cfg->coap_cert[0] || cfg->coap_key[0]) && /* issue 14 (creds) */
+        (!cfg->ndevice_ca || !cfg->coap_cert[0] || !cfg->coap_key[0])) {
+        snprintf(err, errlen, "certificate devices need all of --device-ca, --coap-cert and "
+                              "--coap-key (missing: %s)",
+                 !cfg->ndevice_ca ? "--device-ca" : !cfg->coap_cert[0] ? "--coap-cert"
+                                                                       : "--coap-key");
         goto out;
     }
     rc = 0;
@@ -597,6 +630,10 @@ int ald_config_restart_needed(const struct ald_config *a, const struct ald_confi
         {"tls-cert", strcmp(a->tls_cert, b->tls_cert) != 0},
         {"tls-key", strcmp(a->tls_key, b->tls_key) != 0},
         {"metrics-public", a->metrics_public != b->metrics_public},
+        {"device-ca", a->ndevice_ca != b->ndevice_ca ||
+                          memcmp(a->device_ca, b->device_ca, sizeof a->device_ca) != 0},
+        {"coap-cert", strcmp(a->coap_cert, b->coap_cert) != 0},
+        {"coap-key", strcmp(a->coap_key, b->coap_key) != 0},
         {"web-root", strcmp(a->web_root, b->web_root) != 0},
     };
     size_t o = 0;

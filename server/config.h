@@ -15,6 +15,7 @@
 
 #define ALD_ADDR_MAX 64
 #define ALD_STORE_URL_MAX 1024
+#define ALD_CONFIG_DEVICE_CA_MAX 8 /* issue 14 (creds): --device-ca files */
 
 /* A parsed "HOST:PORT" / "[V6]:PORT"; host is a numeric address. */
 struct ald_listen {
@@ -48,6 +49,14 @@ struct ald_config {
     char log_file[ALD_PATH_MAX]; /* --log-file: append logs there instead of stderr */
     bool check_config;           /* --check-config: validate the settings, start nothing */
     bool metrics_public;         /* issue 15 (ops): --metrics-public, GET /metrics without a token */
+    /* issue 14 (creds): certificate devices. --device-ca FILE (repeatable; the flags replace
+     * the file's list), the CAs device certificates must come from; --coap-cert/--coap-key,
+     * the device endpoint's own certificate (chain) and key, needed with --device-ca. */
+    char device_ca[ALD_CONFIG_DEVICE_CA_MAX][ALD_PATH_MAX];
+    size_t ndevice_ca;
+    bool device_ca_args;         /* a --device-ca flag was seen: the file's list is gone */
+    char coap_cert[ALD_PATH_MAX];
+    char coap_key[ALD_PATH_MAX];
 };
 
 /* Exit codes of airliftd (docs/airliftd.md). */
@@ -60,7 +69,9 @@ enum ald_exit {
     ALD_EXIT_STORE_DOWN = 5, /* the database (--store) cannot be reached */
     ALD_EXIT_SCHEMA = 6,   /* the database was written by a newer airliftd */
     ALD_EXIT_TLS = 7,      /* issue 14 (tokens): --tls-cert/--tls-key unusable, or no TLS in
-                            * libmicrohttpd */
+                            * libmicrohttpd; issue 14 (creds): --device-ca, --coap-cert or
+                            * --coap-key unusable (unreadable, no certificate or key, a key
+                            * that is not the certificate's) */
 };
 
 /*

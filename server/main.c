@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "coap_endpoint.h"
 #include "config.h"
+#include "devcreds.h"
 #include "events.h"
 #include "h_static.h"
 #include "http_api.h"
@@ -106,6 +107,51 @@ out:
         fd = -1;
     }
     return fd;
+}
+
+/* issue 14 (creds): what certificate devices need, read at start. */
+struct device_pki {
+    struct ald_device_cas *cas;
+    uint8_t *cert, *key;
+    struct ald_coap_pki coap;
+};
+
+/* Read --device-ca, --coap-cert and --coap-key into p (nothing if none is set). Returns 0,
+ * or -1 with err naming the file at fault. */
+static int device_pki_load(const struct ald_config *cfg, struct device_pki *p, char *err,
+                           size_t errlen)
+{
+    const char *files[ALD_CONFIG_DEVICE_CA_MAX];
+    memset(p, 0, sizeof *p);
+    if (!cfg->ndevice_ca)
+        return 0;
+    for (size_t i = 0; i < cfg->ndevice_ca; i++)
+        files[i] = cfg->device_ca[i];
+    if (!(p->cas = ald_device_cas_load(files, cfg->ndevice_ca, err, errlen)))
+        return -1;
+    p->cert = ald_read_file(cfg->coap_cert, 1u << 20, &p->coap.cert_len);
+    p->key = ald_read_file(cfg->coap_key, 1u << 20, &p->coap.key_len);
+    if (!p->cert || !p->key) {
+        snprintf(err, errlen, "%s %s: cannot read it", p->cert ? "--coap-key" : "--coap-cert",
+                 p->cert ? cfg->coap_key : cfg->coap_cert);
+        return -1;
+    }
+    p->coap.cert = (const char *)p->cert;
+    p->coap.key = (const char *)p->key;
+    if (ald_endpoint_pki_check(p->coap.cert, p->coap.cert_len, p->coap.key, p->coap.key_len,
+                               cfg->coap_cert, cfg->coap_key, err, errlen) != 0)
+        return -1;
+    p->coap.cas = ald_device_cas_pem(p->cas, &p->coap.cas_len);
+    return 0;
+}
+
+static void device_pki_free(struct device_pki *p)
+{
+    ald_device_cas_free(p->cas);
+    free(p->cert);
+    if (p->key)
+        OPENSSL_cleanse(p->key, p->coap.key_len);
+    free(p->key);
 }
 
 static int count_tokens(void *ctx, const struct ald_token_rec *t)
@@ -299,6 +345,7 @@ int main(int argc, char **argv)
     int exit_code = ALD_EXIT_INTERNAL, lock_fd = -1, sig = 0;
     bool port_file_written = false;
     struct ald_http_tls tls = {0};
+    struct device_pki pki = {0}; /* issue 14 (creds) */
 
     if (ald_config_load(&cfg, argc, argv, err, sizeof err) != 0) {
         /* --check-config answers the error alone (its one line is the answer). */
@@ -336,6 +383,13 @@ int main(int argc, char **argv)
     if (cfg.tls_cert[0] && ald_http_tls_load(&tls, cfg.tls_cert, cfg.tls_key, err,
                                              sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot serve the API over TLS", "error", err, NULL);
+        exit_code = ALD_EXIT_TLS;
+        goto out;
+    }
+    /* issue 14 (creds): certificate devices' CAs and the endpoint's certificate, also
+     * before anything is written. */
+    if (device_pki_load(&cfg, &pki, err, sizeof err) != 0) {
+        ald_log(ALD_LOG_ERROR, "cannot set up certificate devices", "error", err, NULL);
         exit_code = ALD_EXIT_TLS;
         goto out;
     }
@@ -410,7 +464,8 @@ int main(int argc, char **argv)
     device_ops = ald_updates_device_ops(updates);
     if (cfg.coap.ipv6 ||
         ald_coap_start(&devices.coap, cfg.coap.host, cfg.coap.port, cfg.coap_insecure,
-                       cfg.coap_idle_s, &device_ops, err, sizeof err) != 0) {
+                       cfg.coap_idle_s, &device_ops, pki.cas ? &pki.coap : NULL, err,
+                       sizeof err) != 0) {
         ald_log(ALD_LOG_ERROR, "cannot start the device endpoint", "listen", cfg.coap.text,
                 "error", cfg.coap.ipv6 ? "the device endpoint takes IPv4 addresses only" : err,
                 NULL);
@@ -434,6 +489,7 @@ int main(int argc, char **argv)
         goto out;
     }
     ald_http_set_metrics_public(http, cfg.metrics_public); /* issue 15 (ops) */
+    ald_http_set_device_cas(http, pki.cas);              /* issue 14 (creds) */
     /* net: only once both listeners are bound, so a start that fails on a port in use
      * creates no admin token and prints none. */
     if (bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {
@@ -492,6 +548,7 @@ out:
         pthread_join(devices.thread, NULL);
     }
     ald_coap_stop(devices.coap);
+    device_pki_free(&pki); /* issue 14 (creds) */
     ald_updates_close(updates);
     if (store)
         store->ops->close(store);

@@ -75,7 +75,10 @@ int sim_conf_save(const char *dir, const struct sim_conf *c)
         sim_hex(c->keys[i].pub, AL_P256_PUBKEY_SIZE, h);
         fprintf(f, "key %s\n", h);
     }
-    if (c->identity[0]) {
+    if (c->x509) /* issue 14 (creds) */
+        fprintf(f, "server %s\nport %u\ncredential x509\nserver-ca %d\n", c->server, c->port,
+                c->server_ca);
+    if (c->identity[0] && !c->x509) {
         char p[129];
         sim_hex(c->psk, c->psk_len, p);
         fprintf(f, "server %s\nport %u\nidentity %s\npsk %s\ninsecure %d\n", c->server, c->port,
@@ -112,6 +115,10 @@ int sim_conf_load(const char *dir, struct sim_conf *c, const char *prog)
             c->port = (unsigned)strtoul(v, NULL, 10);
         } else if (strcmp(line, "identity") == 0) {
             snprintf(c->identity, sizeof c->identity, "%s", v);
+        } else if (strcmp(line, "credential") == 0) { /* issue 14 (creds) */
+            c->x509 = strcmp(v, "x509") == 0;
+        } else if (strcmp(line, "server-ca") == 0) {
+            c->server_ca = strcmp(v, "1") == 0;
         } else if (strcmp(line, "insecure") == 0) {
             c->insecure = strcmp(v, "1") == 0;
         } else if (strcmp(line, "psk") == 0) {

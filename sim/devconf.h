@@ -29,6 +29,10 @@ struct sim_conf {
     uint8_t psk[64];
     size_t psk_len;
     bool insecure;
+    /* issue 14 (creds): an X.509 device: 'provision --cert/--key' copied them into DIR as
+     * device.crt and device.key (0600), and the server's CA as server-ca.pem if given. */
+    bool x509;
+    bool server_ca;
 };
 
 /* Write DIR/device.conf (atomically: a temporary file renamed). Returns 0 or -1. */

@@ -62,6 +62,8 @@ static void usage(FILE *out)
             "  boot DIR [--reset power|software|watchdog|crash] [--confirm]\n"
             "  show DIR [--json]\n"
             "  provision DIR --server ADDR:PORT --identity ID --psk HEX [--insecure]\n"
+            "  provision DIR --server ADDR:PORT --cert FILE --key FILE [--server-ca FILE]\n"
+            "                                 an X.509 device (the files are copied into DIR)\n"
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm [--revert-reason T]] [--crash-at-boot]\n"
             "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
@@ -372,13 +374,76 @@ static int cmd_show(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* issue 14 (creds): copy `from` into DIR/name (mode), as a factory would write it. */
+static int copy_in(const char *dir, const char *name, const char *from, unsigned mode)
+{
+    char path[600];
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (sim_read_image(from, &data, &len, prog) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = alc_write_file_atomic_mode(path, data, len, mode);
+    if (rc != 0)
+        fprintf(stderr, "%s: cannot write %s\n", prog, path);
+    free(data);
+    return rc;
+}
+
+/* issue 14 (creds): provision an X.509 device: its certificate and key (and the server's CA)
+ * go into DIR; the device is found by its certificate's key, so it needs no identity. */
+static int provision_x509(const char *dir, const char *server, const char *cert, const char *key,
+                          const char *server_ca)
+{
+    struct sim_conf c;
+    const char *colon = strrchr(server, ':');
+    int64_t port = 0;
+    if (!cert || !key) {
+        fprintf(stderr, "%s: provision: --cert and --key go together\n", prog);
+        return EXIT_USAGE;
+    }
+    if (!colon || !alc_parse_i64(colon + 1, 1, 65535, &port) ||
+        (size_t)(colon - server) >= sizeof c.server) {
+        fprintf(stderr, "%s: --server must be ADDR:PORT (numeric IPv4)\n", prog);
+        return EXIT_USAGE;
+    }
+    if (sim_conf_load(dir, &c, prog) != 0)
+        return EXIT_FILE;
+    if (copy_in(dir, "device.crt", cert, 0644) != 0 || copy_in(dir, "device.key", key, 0600) != 0 ||
+        (server_ca && copy_in(dir, "server-ca.pem", server_ca, 0644) != 0))
+        return EXIT_FILE;
+    memcpy(c.server, server, (size_t)(colon - server));
+    c.server[colon - server] = '\0';
+    c.port = (unsigned)port;
+    c.identity[0] = '\0';
+    c.psk_len = 0;
+    c.insecure = false;
+    c.x509 = true;
+    c.server_ca = server_ca != NULL;
+    if (sim_conf_save(dir, &c) != 0) {
+        fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
+        return EXIT_FILE;
+    }
+    printf("provisioned %s with certificate %s for %s:%u\n", dir, cert, c.server, c.port);
+    return EXIT_OK;
+}
+
 static int cmd_provision(int argc, char **argv)
 {
     struct sim_conf c;
     const char *dir = NULL, *server = NULL, *identity = NULL, *psk = NULL;
+    const char *cert = NULL, *key = NULL, *server_ca = NULL; /* issue 14 (creds) */
     bool insecure = false;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) server = argv[++i];
+        else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc) cert = argv[++i];
+        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) key = argv[++i];
+        else if (strcmp(argv[i], "--server-ca") == 0 && i + 1 < argc) server_ca = argv[++i];
+        else if (strcmp(argv[i], "--pubkey") == 0) {
+            fprintf(stderr, "%s: provision: --pubkey: raw public keys (RFC 7250) need libcoap's "
+                            "GnuTLS flavour; this build has OpenSSL's (docs/protocol.md)\n", prog);
+            return EXIT_USAGE;
+        }
         else if (strcmp(argv[i], "--identity") == 0 && i + 1 < argc) identity = argv[++i];
         else if (strcmp(argv[i], "--psk") == 0 && i + 1 < argc) psk = argv[++i];
         else if (strcmp(argv[i], "--insecure") == 0) insecure = true;
@@ -388,6 +453,8 @@ static int cmd_provision(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (dir && server && (cert || key)) /* issue 14 (creds) */
+        return provision_x509(dir, server, cert, key, server_ca);
     if (!dir || !server || !identity || (!psk && !insecure)) {
         fprintf(stderr, "%s: provision needs DIR --server ADDR:PORT --identity ID --psk HEX\n", prog);
         return EXIT_USAGE;
@@ -553,7 +620,16 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
     }
     struct al_coap_config cc = {use_link ? "127.0.0.1" : d->conf.server, port, d->conf.identity,
                                 d->conf.psk, d->conf.psk_len, d->conf.insecure, 20000,
-                                b->mtu, b->block2, 0};
+                                b->mtu, b->block2, 0, NULL, NULL, NULL};
+    char cert_path[600], key_path[600], ca_path[600]; /* issue 14 (creds) */
+    if (d->conf.x509) {
+        snprintf(cert_path, sizeof cert_path, "%s/device.crt", d->dir);
+        snprintf(key_path, sizeof key_path, "%s/device.key", d->dir);
+        snprintf(ca_path, sizeof ca_path, "%s/server-ca.pem", d->dir);
+        cc.cert_file = cert_path;
+        cc.key_file = key_path;
+        cc.ca_file = d->conf.server_ca ? ca_path : NULL;
+    }
     for (unsigned session = 0; !b->max_sessions || session < b->max_sessions; session++) {
         struct al_boot_info info;
         struct al_session_result r;
@@ -720,7 +796,7 @@ static int cmd_run(int argc, char **argv)
     }
     if ((rc = device_open(&d, dir)) != EXIT_OK)
         return rc;
-    if (!d.conf.identity[0]) {
+    if (!d.conf.identity[0] && !d.conf.x509) {
         fprintf(stderr, "%s: %s is not provisioned (run 'provision' first)\n", prog, dir);
         device_close(&d);
         return EXIT_USAGE;

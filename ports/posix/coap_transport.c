@@ -44,6 +44,7 @@ struct al_coap_transport {
     struct al_coap_config cfg;
     char identity[128];
     uint8_t psk[64];
+    char cert_file[512], key_file[512], ca_file[512]; /* issue 14 (creds): "" if unused */
     coap_context_t *ctx;
     coap_session_t *session;
     bool broken; /* DTLS failed or closed: reconnect on next use */
@@ -159,13 +160,18 @@ static void drop_session(struct al_coap_transport *t)
  * offers only what airlift's server speaks and asks for no session ticket (it keeps no
  * session across resets), which saves about 300 bytes per handshake.
  */
-static void trim_client_hello(coap_session_t *session)
+static void trim_client_hello(coap_session_t *session, bool pki)
 {
     coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
     SSL *ssl = session ? coap_session_get_tls(session, &lib) : NULL;
     if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
         return;
     SSL_set_options(ssl, SSL_OP_NO_TICKET);
+    if (pki) /* issue 14 (creds): ECDHE with the certificate's key, RFC 7252's suite first */
+        (void)SSL_set_cipher_list(ssl, "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256:"
+                                       "ECDHE-RSA-AES128-GCM-SHA256");
+    if (pki)
+        return;
     /* ECDHE-PSK with ChaCha20-Poly1305, and RFC 7252's mandatory PSK suite. */
     (void)SSL_set_cipher_list(ssl, "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-CCM8");
 }
@@ -185,6 +191,20 @@ static al_err connect_session(struct al_coap_transport *t)
     dst.size = sizeof dst.addr.sin;
     if (t->cfg.insecure) {
         t->session = coap_new_client_session(t->ctx, NULL, &dst, COAP_PROTO_UDP);
+    } else if (t->cert_file[0]) { /* issue 14 (creds) */
+        coap_dtls_pki_t pki;
+        memset(&pki, 0, sizeof pki);
+        pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+        pki.verify_peer_cert = t->ca_file[0] != '\0';
+        pki.check_common_ca = t->ca_file[0] != '\0';
+        pki.cert_chain_validation = 1;
+        pki.cert_chain_verify_depth = 2;
+        pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+        pki.pki_key.key.pem.public_cert = t->cert_file;
+        pki.pki_key.key.pem.private_key = t->key_file;
+        pki.pki_key.key.pem.ca_file = t->ca_file[0] ? t->ca_file : NULL;
+        t->session = coap_new_client_session_pki(t->ctx, NULL, &dst, COAP_PROTO_DTLS, &pki);
+        trim_client_hello(t->session, true);
     } else {
         coap_dtls_cpsk_t psk;
         memset(&psk, 0, sizeof psk);
@@ -194,7 +214,7 @@ static al_err connect_session(struct al_coap_transport *t)
         psk.psk_info.key.s = t->psk;
         psk.psk_info.key.length = t->cfg.psk_len;
         t->session = coap_new_client_session_psk2(t->ctx, NULL, &dst, COAP_PROTO_DTLS, &psk);
-        trim_client_hello(t->session);
+        trim_client_hello(t->session, false);
     }
     if (!t->session)
         return AL_ERR_TRANSPORT;
@@ -438,6 +458,9 @@ static al_err coap_connect(void *ctx)
     struct al_coap_transport *t = ctx;
     if (t->cfg.insecure)
         return AL_ERR_STATE; /* plain CoAP: nothing proves who answers */
+    if (t->cert_file[0] && !t->ca_file[0])
+        return AL_ERR_STATE; /* issue 14 (creds): a certificate device that does not verify
+                              * the server: the handshake proves nothing of the server */
     al_err err = connect_session(t);
     if (err != AL_OK)
         return err;
@@ -455,8 +478,16 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
                  size_t errlen)
 {
     struct al_coap_transport *t;
-    if (!cfg->insecure && (!cfg->identity || strlen(cfg->identity) >= sizeof t->identity ||
-                           cfg->psk_len == 0 || cfg->psk_len > sizeof t->psk)) {
+    bool pki = cfg->cert_file && cfg->cert_file[0]; /* issue 14 (creds) */
+    if (pki && (!cfg->key_file || !cfg->key_file[0] || strlen(cfg->cert_file) >= sizeof t->cert_file ||
+                strlen(cfg->key_file) >= sizeof t->key_file ||
+                (cfg->ca_file && strlen(cfg->ca_file) >= sizeof t->ca_file))) {
+        snprintf(err, errlen, "a certificate needs its key file (paths < 512 bytes)");
+        return -1;
+    }
+    if (!pki && !cfg->insecure &&
+        (!cfg->identity || strlen(cfg->identity) >= sizeof t->identity ||
+         cfg->psk_len == 0 || cfg->psk_len > sizeof t->psk)) {
         snprintf(err, errlen, "a PSK identity (< 128 bytes) and key (1..64 bytes) are needed");
         return -1;
     }
@@ -477,6 +508,14 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
         memcpy(t->psk, cfg->psk, cfg->psk_len);
     t->cfg.identity = t->identity;
     t->cfg.psk = t->psk;
+    if (pki) { /* issue 14 (creds) */
+        snprintf(t->cert_file, sizeof t->cert_file, "%s", cfg->cert_file);
+        snprintf(t->key_file, sizeof t->key_file, "%s", cfg->key_file);
+        snprintf(t->ca_file, sizeof t->ca_file, "%s", cfg->ca_file ? cfg->ca_file : "");
+    }
+    t->cfg.cert_file = t->cert_file;
+    t->cfg.key_file = t->key_file;
+    t->cfg.ca_file = t->ca_file;
     t->ctx = coap_new_context(NULL);
     if (!t->ctx) {
         free(t->pace);

@@ -1,6 +1,7 @@
 /*
  * coap_transport.h - the update agent's transport port on a POSIX host: CoAP over DTLS 1.2
- * with a pre-shared key, on libcoap's client (docs/protocol.md, Transport binding).
+ * with a pre-shared key or (issue 14) an X.509 certificate, on libcoap's client
+ * (docs/protocol.md, Transport binding and Device credentials).
  */
 #ifndef AIRLIFT_COAP_TRANSPORT_H
 #define AIRLIFT_COAP_TRANSPORT_H
@@ -23,6 +24,14 @@ struct al_coap_config {
     bool block2;           /* fetch by RFC 7959 Block2, 1024 bytes a request, not by windows */
     uint32_t window_bytes; /* ask for at most this many bytes at once (a modem's budget per
                               wake, say); 0: no limit but the protocol's and the link's */
+    /* issue 14 (creds): an X.509 device instead of PSK: its certificate and private key (PEM
+     * files; the key is read by libcoap on the device and sent nowhere), and the CA that
+     * issued the server's certificate (PEM file; NULL: the server is not verified, which
+     * lets anyone on the path pose as the server: development only; the port's `connect`
+     * then answers AL_ERR_STATE, it proves nothing). identity and psk are then unused. */
+    const char *cert_file;
+    const char *key_file;
+    const char *ca_file;
 };
 
 struct al_coap_transport;

@@ -19,12 +19,15 @@
 
 #include <coap3/coap.h>
 #include <openssl/bio.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "airlift/proto.h"
 #include "airlift/wire.h"
 #include "metrics.h"
 #include "dtls_guard.h"
+#include "certid.h"
 
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
@@ -53,6 +56,7 @@ struct session_bytes {
     uint64_t reported_in, reported_out; /* already given to ops.account */
     bool identity_refused; /* issue 15 (ops): this handshake's failure is already counted */
     bool connected;        /* issue 15 (ops): a DTLS handshake completed on this session */
+    char cert_identity[ALD_IDENTITY_MAX + 1]; /* issue 14 (creds): an x509 device's identity */
     struct ald_coap_pace pace; /* window chunks: the session's byte budget (coap_pace.h) */
 };
 
@@ -65,6 +69,7 @@ struct ald_coap {
     bool guarded; /* fd is behind the DTLS guard (dtls_guard.h) */
     uint8_t key[ALD_PSK_MAX];
     coap_bin_const_t key_bin;
+    uint8_t dummy_key[32]; /* issue 14 (creds): see ald_coap_start */
     struct session_bytes *sessions; /* every session seen and not yet deleted */
 };
 
@@ -97,16 +102,20 @@ static uint16_t free_udp_port(const struct sockaddr_in *addr)
     return port;
 }
 
-/* The device's identity: its DTLS PSK identity; over plain CoAP (development only), the
+/* The device's identity: its DTLS PSK identity, or (issue 14) the fingerprint of the
+ * certificate it shook hands with; over plain CoAP (development only), the
  * request's "id=IDENTITY" query. "" if it has none. */
 static void identity_of(coap_session_t *session, const coap_pdu_t *request,
                         char out[ALD_IDENTITY_MAX + 1])
 {
     const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    const struct session_bytes *sb = coap_session_get_app_data(session);
     size_t n = id && id->length <= ALD_IDENTITY_MAX ? id->length : 0;
     if (n)
         memcpy(out, id->s, n);
     out[n] = '\0';
+    if (!n && sb && sb->cert_identity[0]) /* issue 14 (creds): its certificate's key */
+        memcpy(out, sb->cert_identity, sizeof sb->cert_identity);
     if (!n && coap_session_get_proto(session) == COAP_PROTO_UDP)
         (void)ald_coap_query_identity(request, out);
 }
@@ -251,6 +260,85 @@ static void forget_session(struct ald_coap *c, struct session_bytes *sb)
     free(sb);
 }
 
+static void refused(coap_session_t *session, enum ald_metrics_dtls_failure reason);
+
+/* issue 14 (creds): a handshake that failed in the certificate's verification (expired, from
+ * another CA): counted and logged with its reason. libcoap 4.3.1 calls no callback of ours
+ * for those: OpenSSL's verify result on the session's SSL says which it was. */
+static void cert_failure(coap_session_t *session)
+{
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    SSL *ssl = coap_session_get_tls(session, &lib);
+    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
+        return;
+    long v = SSL_get_verify_result(ssl);
+    enum ald_metrics_dtls_failure reason;
+    const char *why;
+    if (v == X509_V_OK || v == X509_V_ERR_CERT_REJECTED) /* rejected: cert_lookup said why */
+        return;
+    if (v == X509_V_ERR_CERT_HAS_EXPIRED || v == X509_V_ERR_CERT_NOT_YET_VALID) {
+        reason = ALD_DTLS_FAIL_CERT_EXPIRED;
+        why = v == X509_V_ERR_CERT_HAS_EXPIRED ? "certificate expired"
+                                               : "certificate not yet valid";
+    } else if (v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+               v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+               v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+               v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+               v == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
+        reason = ALD_DTLS_FAIL_CERT_UNKNOWN_CA;
+        why = "certificate not from a configured device CA (--device-ca)";
+    } else {
+        reason = ALD_DTLS_FAIL_ERROR;
+        why = X509_verify_cert_error_string(v);
+    }
+    struct session_bytes *sb = bytes_of(session, NULL);
+    struct ald_coap *c = endpoint_of(session);
+    if (sb && sb->identity_refused)
+        return;
+    char fp[ALD_CERT_FP_HEX + 1] = "", subject[ALD_CERT_SUBJECT_MAX + 1] = "";
+    X509 *x = SSL_get0_peer_certificate(ssl);
+    unsigned char *der = NULL;
+    int n = x ? i2d_X509(x, &der) : 0;
+    if (n > 0)
+        (void)ald_cert_der_id(der, (size_t)n, fp, subject);
+    OPENSSL_free(der);
+    if (c && c->ops.cert_lookup) /* it logs why */
+        (void)c->ops.cert_lookup(c->ops.ctx, fp, subject, why);
+    refused(session, reason);
+}
+
+/* issue 14 (creds): n random bytes into out; false if there are none. */
+static bool ald_random_bytes(uint8_t *out, size_t n)
+{
+    return n <= 0x7fffffff && RAND_bytes(out, (int)n) == 1;
+}
+
+/* issue 14 (creds): libcoap's check of a presented certificate passed (chain to a device CA,
+ * validity); depth 0 is the device's own: its key must name a live, enabled x509 device. */
+static int validate_cert(const char *cn, const uint8_t *der, size_t len,
+                         coap_session_t *session, unsigned depth, int validated, void *arg)
+{
+    struct ald_coap *c = arg;
+    char fp[ALD_CERT_FP_HEX + 1], subject[ALD_CERT_SUBJECT_MAX + 1];
+    (void)cn;
+    if (depth != 0)
+        return 1;
+    struct session_bytes *sb = bytes_of(session, NULL);
+    if (sb) /* a handshake anew on this session names its device anew */
+        sb->cert_identity[0] = '\0';
+    if (!validated || !c->ops.cert_lookup || !ald_cert_der_id(der, len, fp, subject))
+        return 0;
+    int rc = c->ops.cert_lookup(c->ops.ctx, fp, subject, NULL);
+    if (rc != ALD_CERT_OK) {
+        refused(session, rc == ALD_CERT_REVOKED ? ALD_DTLS_FAIL_REVOKED
+                                                : ALD_DTLS_FAIL_CERT_UNKNOWN);
+        return 0;
+    }
+    if (sb)
+        memcpy(sb->cert_identity, fp, sizeof fp);
+    return 1;
+}
+
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct ald_coap *c = endpoint_of(session);
@@ -263,6 +351,8 @@ static int on_event(coap_session_t *session, const coap_event_t event)
         ald_metrics_dtls_handshake(); /* issue 15 (ops) */
         if (sb)
             sb->connected = true;
+    } else if (event == COAP_EVENT_DTLS_ERROR) {
+        cert_failure(session); /* issue 14 (creds) */
     } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
         struct session_bytes *sb = coap_session_get_app_data(session);
         /* issue 15 (ops): a DTLS session that ends without a completed handshake failed
@@ -550,7 +640,8 @@ static bool reset_peer(void *arg, const struct sockaddr_in *peer)
 }
 
 int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool insecure,
-                   unsigned idle_s, const struct ald_device_ops *ops, char *err, size_t errlen)
+                   unsigned idle_s, const struct ald_device_ops *ops,
+                   const struct ald_coap_pki *pki, char *err, size_t errlen)
 {
     struct ald_coap *c = calloc(1, sizeof *c);
     coap_address_t a;
@@ -581,9 +672,43 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
         psk.version = COAP_DTLS_SPSK_SETUP_VERSION;
         psk.validate_id_call_back = validate_identity;
         psk.id_call_back_arg = c;
+        /* issue 14 (creds): with certificates too, libcoap 4.3.1 (OpenSSL) takes a
+         * ClientHello for PSK only if the context has a key of its own; a random one, never
+         * used: validate_identity gives each device's. */
+        if (pki && !ald_random_bytes(c->dummy_key, sizeof c->dummy_key)) {
+            snprintf(err, errlen, "no random bytes");
+            goto fail_quiet;
+        }
+        if (pki) {
+            psk.psk_info.key.s = c->dummy_key;
+            psk.psk_info.key.length = sizeof c->dummy_key;
+        }
         if (!coap_dtls_is_supported() || !coap_context_set_psk2(c->ctx, &psk)) {
             snprintf(err, errlen, "libcoap has no DTLS PSK support");
             goto fail_quiet;
+        }
+        if (pki) { /* issue 14 (creds) */
+            coap_dtls_pki_t p;
+            memset(&p, 0, sizeof p);
+            p.version = COAP_DTLS_PKI_SETUP_VERSION;
+            p.verify_peer_cert = 1;
+            p.check_common_ca = 1;
+            p.cert_chain_validation = 1;
+            p.cert_chain_verify_depth = 2;
+            p.validate_cn_call_back = validate_cert;
+            p.cn_call_back_arg = c;
+            p.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+            p.pki_key.key.pem_buf.public_cert = (const uint8_t *)pki->cert;
+            p.pki_key.key.pem_buf.public_cert_len = pki->cert_len;
+            p.pki_key.key.pem_buf.private_key = (const uint8_t *)pki->key;
+            p.pki_key.key.pem_buf.private_key_len = pki->key_len;
+            p.pki_key.key.pem_buf.ca_cert = (const uint8_t *)pki->cas;
+            p.pki_key.key.pem_buf.ca_cert_len = pki->cas_len;
+            if (!coap_context_set_pki(c->ctx, &p)) {
+                snprintf(err, errlen, "libcoap refused the DTLS certificate setup "
+                                      "(--coap-cert, --coap-key, --device-ca)");
+                goto fail_quiet;
+            }
         }
     }
     coap_address_init(&a);

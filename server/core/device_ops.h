@@ -12,12 +12,24 @@
 
 #define ALD_PSK_MAX 64
 #define ALD_IDENTITY_MAX 64
+/* issue 14 (creds): cert_lookup's answers */
+#define ALD_CERT_OK 0
+#define ALD_CERT_UNKNOWN 1  /* no device has this key */
+#define ALD_CERT_REVOKED 2  /* its device was removed or is disabled */
 #define ALD_COAP_REMOVED 131 /* 4.03: the inventory of a removed device (docs/protocol.md) */
 
 struct ald_device_ops {
     void *ctx;
     /* Key for a PSK identity: its length, or -1 if no such device (the handshake fails). */
     int (*psk_lookup)(void *ctx, const char *identity, uint8_t key[ALD_PSK_MAX]);
+    /* issue 14 (creds): failure NULL: a device certificate that chains to a configured CA
+     * and is valid was presented (fingerprint: hex SHA-256 of its SubjectPublicKeyInfo,
+     * subject for the log); ALD_CERT_OK if a live, enabled x509 device has that key (its
+     * identity is the fingerprint), else why not, logged. failure set: the handshake's
+     * certificate was refused for that reason ("certificate expired", ...; fingerprint and
+     * subject "" if unknown): only logged. May be NULL (no certificate devices). */
+    int (*cert_lookup)(void *ctx, const char *fingerprint, const char *subject,
+                       const char *failure);
     /* An inventory arrived: write the plan (docs/protocol.md) into plan. Return a CoAP code
      * as class * 32 + detail: 68 (2.04) with a plan, 128 (4.00) for a malformed message,
      * 131 (4.03, ALD_COAP_REMOVED) from a removed device (the tombstone's identity),

@@ -256,6 +256,7 @@ struct fleet_fields {
     char channel[ALD_NAME_MAX + 1];
     char pinned[ALD_VERSION_MAX + 1];
     bool dev;
+    bool disabled; /* issue 14 (creds) */
 };
 
 /* The product's name as JSON, null for none. */
@@ -288,6 +289,8 @@ static char *changed_json(struct ald_store *st, const struct fleet_fields *was,
                 now->pinned[0] ? json_string(now->pinned) : json_null());
     if (was->dev != now->dev)
         CHANGED("dev", json_boolean(was->dev), json_boolean(now->dev));
+    if (was->disabled != now->disabled) /* issue 14 (creds) */
+        CHANGED("disabled", json_boolean(was->disabled), json_boolean(now->disabled));
 #undef CHANGED
     text = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
@@ -312,6 +315,7 @@ struct ald_result ald_device_change(struct ald_store *st, const char *name,
     memcpy(was.channel, out->channel, sizeof was.channel);
     memcpy(was.pinned, out->pinned, sizeof was.pinned);
     was.dev = out->dev;
+    was.disabled = out->disabled;
     if (ch->set_product) {
         if (!ch->product)
             out->product_id = 0;
@@ -342,6 +346,8 @@ struct ald_result ald_device_change(struct ald_store *st, const char *name,
     }
     if (!why && ch->set_dev)
         out->dev = ch->dev;
+    if (!why && ch->set_disabled) /* issue 14 (creds): takes effect at the next handshake */
+        out->disabled = ch->disabled;
     if (why)
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", why);
     if ((rc = st->ops->device_set_fleet(st, out)) != ALD_STORE_OK)

@@ -33,6 +33,11 @@ struct ald_device_new {
     const char *const *groups;
     size_t ngroups;
     const char *channel;
+    /* issue 14 (creds): NULL or "psk": a fresh PSK; "x509": a certificate checked by
+     * ald_device_cert_check, whose fingerprint (the device's identity) and subject these are. */
+    const char *credential;
+    const char *fingerprint;
+    const char *subject;
 };
 
 /*
@@ -40,7 +45,8 @@ struct ald_device_new {
  * a fresh random identity and PSK and a device.created event, all in one transaction: every
  * device or none. On success out[i] is device i, PSK included (the caller shows it once and
  * wipes it). Errors: BAD_REQUEST naming the first wrong entry ("devices[3]: ...") or a
- * name given twice, EXISTS naming the device whose name is taken, INTERNAL, UNAVAILABLE.
+ * name given twice, EXISTS naming the device whose name is taken (or, issue 14, which holds
+ * the certificate's key already, a removed one too), INTERNAL, UNAVAILABLE.
  */
 struct ald_result ald_device_create_batch(struct ald_store *st,
                                           const struct ald_device_new *items, size_t n,
@@ -111,6 +117,8 @@ struct ald_device_change {
     const char *pinned;          /* a release version; NULL: not pinned */
     bool set_dev;
     bool dev;
+    bool set_disabled; /* issue 14 (creds): disabled devices' new handshakes are refused */
+    bool disabled;
 };
 
 /*

@@ -26,6 +26,7 @@ struct batch {
     size_t n;
     size_t failed;   /* the entry that stopped the transaction */
     bool name_taken; /* ...because its name is taken */
+    char key_holder[ALD_NAME_MAX + 32]; /* issue 14 (creds): ...because this device has its key */
 };
 
 /* A fresh random identity and PSK into d. */
@@ -59,8 +60,22 @@ static enum ald_store_rc create_tx(struct ald_store *tx, void *ctx)
         }
         if (rc != ALD_STORE_NOT_FOUND)
             return rc;
-        if (!fresh_secrets(d))
+        if (strcmp(d->credential, "psk")) { /* issue 14 (creds): one device per key, ever */
+            other = malloc(sizeof *other);
+            rc = other ? tx->ops->device_by_identity(tx, d->identity, other) : ALD_STORE_ERROR;
+            if (rc == ALD_STORE_OK && other->removed_at) /* a tombstone: no name of its own */
+                snprintf(b->key_holder, sizeof b->key_holder, "removed device #%lld",
+                         (long long)other->id);
+            else if (rc == ALD_STORE_OK)
+                snprintf(b->key_holder, sizeof b->key_holder, "device '%s'", other->name);
+            free(other);
+            if (rc == ALD_STORE_OK)
+                return ALD_STORE_EXISTS;
+            if (rc != ALD_STORE_NOT_FOUND)
+                return rc;
+        } else if (!fresh_secrets(d)) {
             return ALD_STORE_ERROR;
+        }
         rc = tx->ops->device_create(tx, d);
         if (rc == ALD_STORE_EXISTS) /* a random identity taken (never seen), or the name just */
             return ALD_STORE_RETRY; /* now by another request: run the batch again */
@@ -97,6 +112,20 @@ static struct ald_result prepare(struct ald_store *st, const struct ald_device_n
     out->platform = it->platform;
     out->dev = it->dev;
     out->psk_len = ALD_DEVICE_PSK_BYTES;
+    memcpy(out->credential, "psk", 4);
+    if (it->credential && !strcmp(it->credential, "x509")) { /* issue 14 (creds) */
+        if (!it->fingerprint || strlen(it->fingerprint) != ALD_SHA256_HEX)
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%sno certificate", at);
+        out->psk_len = 0;
+        memcpy(out->credential, "x509", 5);
+        snprintf(out->fingerprint, sizeof out->fingerprint, "%s", it->fingerprint);
+        snprintf(out->identity, sizeof out->identity, "%s", it->fingerprint);
+        snprintf(out->subject, sizeof out->subject, "%s", it->subject ? it->subject : "");
+    } else if (it->credential && strcmp(it->credential, "psk")) {
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "%scredential kind '%.16s' is not served (psk or x509)", at,
+                        it->credential);
+    }
     memcpy(out->groups_json, "[]", 3);
     memcpy(out->channel, "stable", 7);
     if (it->product) {
@@ -166,7 +195,7 @@ struct ald_result ald_device_create_batch(struct ald_store *st,
 {
     struct ald_product_rec products[PRODUCTS_CACHED];
     size_t nproducts = 0;
-    struct batch b = {items, out, n, 0, false};
+    struct batch b = {.items = items, .out = out, .n = n};
     struct ald_result res = ald_ok();
     const char *dup;
     enum ald_store_rc rc;
@@ -184,6 +213,10 @@ struct ald_result ald_device_create_batch(struct ald_store *st,
     if (rc == ALD_STORE_EXISTS && b.name_taken)
         res = ald_fail(ALD_ERR_EXISTS, "exists", "device '%s' already exists",
                        items[b.failed].name);
+    else if (rc == ALD_STORE_EXISTS && b.key_holder[0]) /* issue 14 (creds) */
+        res = ald_fail(ALD_ERR_EXISTS, "exists",
+                       "credential: %s has this certificate's key; a key serves one device, "
+                       "ever (a removed device's key stays revoked)", b.key_holder);
     else if (rc != ALD_STORE_OK)
         res = ald_store_failed(rc);
     if (ald_is_ok(&res)) {

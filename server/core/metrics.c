@@ -33,6 +33,14 @@ const char *ald_metrics_dtls_failure_name(enum ald_metrics_dtls_failure reason)
         return "bad_identity";
     case ALD_DTLS_FAIL_UNKNOWN_IDENTITY:
         return "unknown_identity";
+    case ALD_DTLS_FAIL_CERT_EXPIRED: /* issue 14 (creds) */
+        return "cert_expired";
+    case ALD_DTLS_FAIL_CERT_UNKNOWN_CA:
+        return "cert_unknown_ca";
+    case ALD_DTLS_FAIL_CERT_UNKNOWN:
+        return "cert_unknown";
+    case ALD_DTLS_FAIL_REVOKED:
+        return "revoked";
     default:
         return "error";
     }

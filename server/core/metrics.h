@@ -18,6 +18,11 @@ enum ald_metrics_dtls_failure {
     ALD_DTLS_FAIL_BAD_IDENTITY = 0,   /* no PSK identity, or one longer than the limit */
     ALD_DTLS_FAIL_UNKNOWN_IDENTITY,   /* an identity that names no device */
     ALD_DTLS_FAIL_ERROR,              /* the handshake broke off (wrong key, bad record, ...) */
+    /* issue 14 (creds): device certificates */
+    ALD_DTLS_FAIL_CERT_EXPIRED,       /* expired, or not yet valid */
+    ALD_DTLS_FAIL_CERT_UNKNOWN_CA,    /* not from a configured device CA */
+    ALD_DTLS_FAIL_CERT_UNKNOWN,       /* a good certificate whose key names no device */
+    ALD_DTLS_FAIL_REVOKED,            /* its device was removed or is disabled */
     ALD_DTLS_FAIL_COUNT
 };
 

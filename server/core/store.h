@@ -57,6 +57,7 @@ enum ald_scope {
 
 #define ALD_IDENTITY_MAX_LEN 64  /* DTLS PSK identity */
 #define ALD_PSK_MAX_LEN 64       /* DTLS PSK bytes */
+#define ALD_SUBJECT_MAX 255      /* issue 14 (creds): a device certificate's subject, shown */
 #define ALD_INVENTORY_MAX 16384  /* reported inventory, as JSON text */
 #define ALD_VERSION_MAX 49       /* "4294967295.4294967295.4294967295-" + 16-byte tag */
 #define ALD_VERSION_KEY_MAX 192  /* see ald_version_sort_key(): 32 + 8 ids x 18 at most */
@@ -108,6 +109,14 @@ struct ald_device_rec {
     char inventory[ALD_INVENTORY_MAX]; /* JSON text, "" if never reported */
     int64_t removed_at;            /* a removed device's tombstone: when; 0: a live device.
                                     * Only device_by_identity returns tombstones. */
+    /* issue 14 (creds): how the device authenticates: "psk" (psk set), "x509" (identity ==
+     * fingerprint, psk_len 0); "rpk" is reserved (docs/protocol.md). fingerprint: hex
+     * SHA-256 of the certificate's SubjectPublicKeyInfo, "" for psk. subject: the
+     * certificate's subject (RFC 2253), "" for psk. disabled: new handshakes are refused. */
+    char credential[8];
+    char fingerprint[ALD_SHA256_HEX + 1];
+    char subject[ALD_SUBJECT_MAX + 1];
+    bool disabled;
 };
 
 /* An image the server holds. Its id names it: the SHA-256 of the whole image file (header,

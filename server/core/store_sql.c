@@ -266,6 +266,14 @@ static const char *const sqlite_migrations[] = {
      * which ("token 'ci' expired at ...", "... was revoked at ..."). */
     "ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;"
     "ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER;",
+    /* 11 (issue 14, creds): a device's credential kind ('psk', 'x509'; 'rpk' reserved), the
+     * SHA-256 of its certificate's SubjectPublicKeyInfo (hex, also its identity) and the
+     * certificate's subject; psk is an empty blob for devices without a PSK. disabled: a
+     * device whose new handshakes are refused (PATCH {"disabled": true}). */
+    "ALTER TABLE devices ADD COLUMN credential TEXT NOT NULL DEFAULT 'psk';"
+    "ALTER TABLE devices ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN subject TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* PostgreSQL: the same tables as sqlite_migrations, step for step (BIGINT for INTEGER,
@@ -450,6 +458,11 @@ static const char *const pg_migrations[] = {
     /* 10 (issue 14, tokens): as sqlite_migrations. */
     "ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT;"
     "ALTER TABLE api_tokens ADD COLUMN revoked_at BIGINT;",
+    /* 11 (issue 14, creds): as sqlite_migrations. */
+    "ALTER TABLE devices ADD COLUMN credential TEXT NOT NULL DEFAULT 'psk';"
+    "ALTER TABLE devices ADD COLUMN fingerprint TEXT COLLATE \"C\" NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN subject TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_COUNT ((int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]))
 _Static_assert(sizeof sqlite_migrations == sizeof pg_migrations,
@@ -1348,7 +1361,8 @@ static enum ald_store_rc op_token_list(struct ald_store *st, ald_token_cb cb, vo
 #define DEVICE_COLS                                                                            \
     "id, name, psk_identity, psk, platform, dev, coalesce(product_id, 0), created_at, "       \
     "coalesce(last_seen_at, 0), coalesce(inventory, ''), coalesce(reported_at, 0), "          \
-    "next_checkin_at, bytes_tx, bytes_rx, groups, channel, pinned, removed_at"
+    "next_checkin_at, bytes_tx, bytes_rx, groups, channel, pinned, removed_at, "              \
+    "credential, fingerprint, subject, disabled" /* issue 14 (creds) */
 
 static bool read_device(struct op *o, struct ald_sqlstmt *stmt, void *out)
 {
@@ -1357,9 +1371,16 @@ static bool read_device(struct op *o, struct ald_sqlstmt *stmt, void *out)
     const void *psk = o->d->column_blob(stmt, 3, &psk_len);
     memset(d, 0, sizeof *d);
     d->id = col_i(o, stmt, 0);
-    if (psk_len == 0 || psk_len > ALD_PSK_MAX_LEN)
+    /* issue 14 (creds): only PSK devices have a PSK */
+    if (!col_text(o, stmt, 18, d->credential, sizeof d->credential) ||
+        !col_text(o, stmt, 19, d->fingerprint, sizeof d->fingerprint) ||
+        !col_text(o, stmt, 20, d->subject, sizeof d->subject))
         return false;
-    memcpy(d->psk, psk, psk_len);
+    d->disabled = col_i(o, stmt, 21) != 0;
+    if ((psk_len == 0 && !strcmp(d->credential, "psk")) || psk_len > ALD_PSK_MAX_LEN)
+        return false;
+    if (psk_len)
+        memcpy(d->psk, psk, psk_len);
     d->psk_len = psk_len;
     if (!col_text(o, stmt, 1, d->name, sizeof d->name) ||
         !col_text(o, stmt, 2, d->identity, sizeof d->identity) ||
@@ -1385,17 +1406,20 @@ static enum ald_store_rc op_device_create(struct ald_store *st, struct ald_devic
 {
     struct op o;
     enum ald_store_rc rc;
-    if (rec->psk_len == 0 || rec->psk_len > ALD_PSK_MAX_LEN)
+    bool psk = !rec->credential[0] || !strcmp(rec->credential, "psk"); /* issue 14 (creds) */
+    if ((psk && rec->psk_len == 0) || (!psk && rec->psk_len) || rec->psk_len > ALD_PSK_MAX_LEN)
         return ALD_STORE_ERROR;
     rc = enter(st, &o, "device_create", false);
     if (rc != ALD_STORE_OK)
         return rc;
     rec->created_at = ald_now_ms();
     rc = run_int(&o, q(&o, "INSERT INTO devices(name, psk_identity, psk, platform, dev, "
-                           "product_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-                           "RETURNING id", "ttbiini", rec->name, rec->identity,
+                           "product_id, created_at, credential, fingerprint, subject) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                           "RETURNING id", "ttbiinittt", rec->name, rec->identity,
                        (const void *)rec->psk, rec->psk_len, (int64_t)rec->platform,
-                       (int64_t)(rec->dev ? 1 : 0), rec->product_id, rec->created_at),
+                       (int64_t)(rec->dev ? 1 : 0), rec->product_id, rec->created_at,
+                       psk ? "psk" : rec->credential, rec->fingerprint, rec->subject),
                  &rec->id);
     return leave(&o, rc);
 }
@@ -2024,8 +2048,9 @@ static enum ald_store_rc op_device_set_fleet(struct ald_store *st, const struct 
     if (rc != ALD_STORE_OK)
         return rc;
     rc = run_change1(&o, q(&o, "UPDATE devices SET product_id = ?1, groups = ?2, channel = ?3, "
-                               "pinned = ?4, dev = ?5 WHERE id = ?6", "ntttii", d->product_id,
-                           d->groups_json, d->channel, d->pinned, (int64_t)d->dev, d->id));
+                               "pinned = ?4, dev = ?5, disabled = ?7 WHERE id = ?6", "ntttiii",
+                           d->product_id, d->groups_json, d->channel, d->pinned, (int64_t)d->dev,
+                           d->id, (int64_t)d->disabled));
     return leave(&o, rc);
 }
 

@@ -868,15 +868,47 @@ static int on_psk_lookup(void *ctx, const char *identity, uint8_t key[ALD_PSK_MA
     int n = -1;
     /* A removed device's key is kept: its handshake completes and its inventory is told
      * it was removed (4.03), so it backs off instead of retrying a failed handshake. */
+    bool refused = false; /* issue 14 (creds): disabled, or no PSK device */
     if (dev && device_or_tombstone(u, identity, dev)) {
-        memcpy(key, dev->psk, dev->psk_len);
-        n = (int)dev->psk_len;
+        if (dev->disabled || !dev->psk_len) {
+            refused = true;
+            ald_log(ALD_LOG_WARN, "DTLS handshake refused", "device", dev->name, "reason",
+                    dev->disabled ? "the device is disabled" : "the device has no PSK",
+                    NULL);
+        } else {
+            memcpy(key, dev->psk, dev->psk_len);
+            n = (int)dev->psk_len;
+        }
     }
-    if (n < 0)
+    if (n < 0 && !refused)
         ald_log(ALD_LOG_WARN, "DTLS handshake from an unknown identity", "identity", identity,
                 NULL);
+    if (dev)
+        memset(dev->psk, 0, sizeof dev->psk);
     free(dev);
     return n;
+}
+
+/* issue 14 (creds): a certificate's key: its live, enabled x509 device, or why not. A
+ * removed or disabled device is refused at the handshake (revocation). */
+static int on_cert_lookup(void *ctx, const char *fingerprint, const char *subject,
+                          const char *failure)
+{
+    struct ald_updates *u = ctx;
+    struct ald_device_rec *dev = malloc(sizeof *dev);
+    int rc = ALD_CERT_UNKNOWN;
+    const char *why = failure ? failure : "no device has this certificate's key";
+    if (dev && device_or_tombstone(u, fingerprint, dev) && !strcmp(dev->credential, "x509") &&
+        !failure) {
+        rc = dev->removed_at || dev->disabled ? ALD_CERT_REVOKED : ALD_CERT_OK;
+        why = dev->removed_at ? "the device was removed" : "the device is disabled";
+    }
+    if (rc != ALD_CERT_OK)
+        ald_log(ALD_LOG_WARN, "DTLS handshake refused", "reason", why, "fingerprint",
+                fingerprint, "subject", subject, "device",
+                rc == ALD_CERT_REVOKED ? dev->name : "", NULL);
+    free(dev);
+    return rc;
 }
 
 /* A check-in's writes, in one transaction: the inventory and when the device is back. */
@@ -1071,8 +1103,8 @@ out:
 
 struct ald_device_ops ald_updates_device_ops(struct ald_updates *u)
 {
-    struct ald_device_ops ops = {u, on_psk_lookup, on_inventory, on_status, on_transfer,
-                                 on_release, on_account};
+    struct ald_device_ops ops = {u,           on_psk_lookup, on_cert_lookup, on_inventory,
+                                 on_status,   on_transfer,   on_release,     on_account};
     return ops;
 }
 

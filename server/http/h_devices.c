@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devcreds.h"
 #include "devices.h"
 #include "fleetq.h"
 #include "http_priv.h"
@@ -36,6 +37,13 @@ static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, b
                           ald_time_json(d->last_seen_at), "reported_at", ald_time_json(d->reported_at));
     if (!o)
         return NULL;
+    /* issue 14 (creds): how it authenticates; disabled: its handshakes are refused */
+    json_object_set_new(o, "credential",
+                        strcmp(d->credential, "x509")
+                            ? json_pack("{s:s}", "kind", "psk")
+                            : json_pack("{s:s, s:s, s:s}", "kind", "x509", "fingerprint",
+                                        d->fingerprint, "subject", d->subject));
+    json_object_set_new(o, "disabled", json_boolean(d->disabled));
     if (full) {
         json_t *inv = d->inventory[0] ? json_loads(d->inventory, 0, NULL) : NULL;
         ald_label_modules_json(json_object_get(inv, "modules"), d->platform); /* issue 16 */
@@ -72,8 +80,8 @@ static const char *say(char *why, size_t cap, const char *fmt, ...)
 const char *device_new_parse(json_t *o, const char *at, struct ald_device_new *it,
                              const char **groups, char *why, size_t cap)
 {
-    static const char *const fields[] = {"name",    "platform", "dev", "product",
-                                         "groups",  "channel",  NULL};
+    static const char *const fields[] = {"name",    "platform", "dev",        "product",
+                                         "groups",  "channel",  "credential", NULL};
     const char *key;
     json_t *v, *x;
     size_t i;
@@ -117,6 +125,33 @@ const char *device_new_parse(json_t *o, const char *at, struct ald_device_new *i
     }
     if ((v = json_object_get(o, "channel")) && !(it->channel = json_string_value(v)))
         return say(why, cap, "%sfield 'channel' must be a name", at);
+    if ((v = json_object_get(o, "credential"))) { /* issue 14 (creds) */
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        if (!json_is_object(v) || !kind)
+            return say(why, cap, "%sfield 'credential' must be {\"kind\": \"psk\"} or "
+                                 "{\"kind\": \"x509\", \"certificate\": PEM}", at);
+        json_object_foreach(v, key, x) {
+            if (strcmp(key, "kind") && strcmp(key, "certificate") && strcmp(key, "public_key"))
+                return say(why, cap, "%scredential: unknown field '%.*s'", at,
+                           (int)utf8_cut(key, 64), key);
+        }
+        if (!strcmp(kind, "rpk"))
+            return say(why, cap, "%scredential kind 'rpk' (raw public key) is not served by "
+                                 "this airliftd: libcoap's OpenSSL flavour has no RFC 7250 "
+                                 "(docs/protocol.md, \"Device credentials\")", at);
+        if (strcmp(kind, "psk") && strcmp(kind, "x509"))
+            return say(why, cap, "%scredential.kind must be \"psk\" or \"x509\"", at);
+        if (!strcmp(kind, "x509") &&
+            !json_is_string(json_object_get(v, "certificate")))
+            return say(why, cap, "%scredential.certificate: missing (a PEM certificate)", at);
+        if (!strcmp(kind, "psk") && json_object_size(v) != 1)
+            return say(why, cap, "%scredential kind 'psk' takes no other field (the server "
+                                 "makes the key)", at);
+        if (!strcmp(kind, "x509") && json_object_get(v, "public_key"))
+            return say(why, cap, "%scredential kind 'x509' takes 'certificate', not "
+                                 "'public_key'", at);
+        it->credential = kind;
+    }
     return NULL;
 }
 
@@ -126,7 +161,7 @@ static json_t *created_json(struct ald_http *h, const struct ald_device_rec *d)
     char psk_hex[2 * ALD_DEVICE_PSK_BYTES + 1];
     json_t *o = device_json(h, d, false, false, true);
     alc_hex_encode(d->psk, d->psk_len, psk_hex);
-    if (o)
+    if (o && d->psk_len) /* issue 14 (creds): only PSK devices have one */
         json_object_set_new(o, "psk", json_string(psk_hex));
     memset(psk_hex, 0, sizeof psk_hex);
     return o;
@@ -150,6 +185,12 @@ struct ald_result devices_body_list(json_t *doc, json_t **list, size_t *n)
     return ald_ok();
 }
 
+/* issue 14 (creds): a checked certificate's fingerprint and subject. */
+struct cert_id {
+    char fingerprint[ALD_SHA256_HEX + 1];
+    char subject[ALD_SUBJECT_MAX + 1];
+};
+
 /*
  * POST /v1/devices: one device {"name", "platform", "dev", "product", "groups", "channel"},
  * or a batch {"devices": [such objects]} created in one transaction (docs/api.md).
@@ -161,6 +202,7 @@ HANDLER(h_devices_create)
     struct ald_device_new *items = NULL;
     struct ald_device_rec *out = NULL;
     const char *(*groups)[ALD_GROUPS_MAX] = NULL;
+    struct cert_id *certs = NULL; /* issue 14 (creds) */
     char why[ALD_RESULT_MSG_MAX + 40], at[32] = "";
     struct ald_result res;
     size_t n = 1;
@@ -177,7 +219,8 @@ HANDLER(h_devices_create)
     items = calloc(n, sizeof *items);
     out = calloc(n, sizeof *out);
     groups = calloc(n, sizeof *groups);
-    if (!items || !out || !groups)
+    certs = calloc(n, sizeof *certs);
+    if (!items || !out || !groups || !certs)
         goto out;
     for (size_t i = 0; i < n; i++) {
         const char *bad;
@@ -188,6 +231,20 @@ HANDLER(h_devices_create)
         if (bad) {
             ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", bad);
             goto out;
+        }
+        if (items[i].credential && !strcmp(items[i].credential, "x509")) {
+            json_t *o = batch ? json_array_get(list, i) : doc;
+            const char *pem = json_string_value(
+                json_object_get(json_object_get(o, "credential"), "certificate"));
+            res = ald_device_cert_check(h->device_cas, pem, certs[i].fingerprint,
+                                        certs[i].subject);
+            if (!ald_is_ok(&res)) {
+                ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s%s", at,
+                                  res.msg);
+                goto out;
+            }
+            items[i].fingerprint = certs[i].fingerprint;
+            items[i].subject = certs[i].subject;
         }
     }
     res = ald_device_create_batch(h->store, items, n, r->token.name, out);
@@ -215,6 +272,7 @@ out:
     free(out);
     free(items);
     free(groups);
+    free(certs);
     json_decref(doc);
     return ret;
 }
@@ -444,13 +502,20 @@ const char *device_change_parse(json_t *doc, struct ald_device_change *ch, const
         if (!json_is_boolean(v))
             why = "'dev' must be true or false";
     }
+    if (!why && (v = json_object_get(doc, "disabled"))) { /* issue 14 (creds) */
+        ch->set_disabled = true;
+        ch->disabled = json_is_true(v);
+        if (!json_is_boolean(v))
+            why = "'disabled' must be true or false";
+    }
     return why;
 }
 
-/* PATCH /v1/devices/{name}: product, groups, channel, pinned, dev. */
+/* PATCH /v1/devices/{name}: product, groups, channel, pinned, dev, disabled (issue 14). */
 HANDLER(h_device_patch)
 {
-    static const char *const fields[] = {"product", "groups", "channel", "pinned", "dev", NULL};
+    static const char *const fields[] = {"product", "groups", "channel", "pinned", "dev",
+                                         "disabled", NULL};
     enum MHD_Result ret = MHD_NO;
     struct ald_device_rec *d = malloc(sizeof *d);
     struct ald_device_change ch;
@@ -482,4 +547,9 @@ out:
     json_decref(doc);
     free(d);
     return ret;
+}
+
+void ald_http_set_device_cas(struct ald_http *h, const struct ald_device_cas *cas)
+{
+    h->device_cas = cas;
 }

@@ -54,6 +54,10 @@ void ald_http_tls_free(struct ald_http_tls *tls);
 /* issue 15 (ops): serve GET /metrics without a token (on: --metrics-public) or only to a
  * token with the read scope (off, the default). */
 void ald_http_set_metrics_public(struct ald_http *h, bool on);
+/* issue 14 (creds): the CAs device certificates of POST /v1/devices must come from (NULL:
+ * none, certificate devices are refused). cas must outlive h. (h_devices.c) */
+struct ald_device_cas;
+void ald_http_set_device_cas(struct ald_http *h, const struct ald_device_cas *cas);
 
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);

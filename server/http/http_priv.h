@@ -46,6 +46,7 @@ struct ald_http {
     bool ticker_running;
     bool metrics_public; /* issue 15 (ops): GET /metrics without a token (atomic access) */
     struct http_guard *guard; /* net: header deadline (http_guard.h) */
+    const struct ald_device_cas *device_cas; /* issue 14 (creds): NULL: no --device-ca */
 };
 
 enum body_kind { BODY_NONE, BODY_JSON, BODY_IMAGE };

@@ -368,7 +368,7 @@ start second --config "$WORK/airliftd.conf"
 [ -s "$WORK/second.out" ] && fail "a second admin token was printed" || pass
 req GET /v1/health
 expect_status 200 "health after restart"
-expect_jq '.schema_version == 10' "schema version after restart"
+expect_jq '.schema_version == 11' "schema version after restart"
 req GET /v1/devices/electron-01 -H "$(auth "$OPERATOR")"
 expect_status 200 "device kept across restart"
 req GET /v1/devices -H "$(auth "$ADMIN")"

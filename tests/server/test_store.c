@@ -402,9 +402,20 @@ static int collect_update_ids(void *ctx, const struct ald_update_rec *u)
 
 /* The images table as schema 5 had it (keyed by payload), in either dialect, with schema 6
  * forgotten: what an airliftd of the version before left. */
+/* Undo migration 11 (issue 14, creds: device credential kinds, disabled devices). */
+static void undo_schema11(struct fixture *fx)
+{
+    raw_exec(fx, "ALTER TABLE devices DROP COLUMN credential;"
+                 "ALTER TABLE devices DROP COLUMN fingerprint;"
+                 "ALTER TABLE devices DROP COLUMN subject;"
+                 "ALTER TABLE devices DROP COLUMN disabled;"
+                 "DELETE FROM schema_version WHERE version = 11;");
+}
+
 /* Undo migration 10 (issue 14, tokens: expiry and revocation time). */
 static void undo_schema10(struct fixture *fx)
 {
+    undo_schema11(fx);
     raw_exec(fx, "ALTER TABLE api_tokens DROP COLUMN expires_at;"
                  "ALTER TABLE api_tokens DROP COLUMN revoked_at;"
                  "DELETE FROM schema_version WHERE version = 10;");
