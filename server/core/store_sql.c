@@ -2566,6 +2566,45 @@ static enum ald_store_rc op_device_modules(struct ald_store *st, int64_t device_
                    (int (*)(void *, const void *))cb, ctx);
 }
 
+/* issue 11 (checkin): the modules of a page of devices in one statement (GET /v1/devices
+ * made one per device: 100 round trips a page on PostgreSQL). The ids travel as one text
+ * parameter: a JSON array for SQLite's json_each, an array literal for PostgreSQL's ANY. */
+static enum ald_store_rc op_device_modules_many(struct ald_store *st, const int64_t *ids,
+                                                size_t n, ald_module_cb cb, void *ctx)
+{
+    struct op o;
+    enum ald_store_rc rc;
+    size_t cap = 24 * n + 3, len = 0;
+    char *list;
+    if (n == 0)
+        return ALD_STORE_OK;
+    if (n > ALD_MODULES_MANY_MAX || !(list = malloc(cap)))
+        return ALD_STORE_ERROR;
+    rc = enter(st, &o, "device_modules_many", false);
+    if (rc != ALD_STORE_OK) {
+        free(list);
+        return rc;
+    }
+    list[len++] = is_pg(&o) ? '{' : '[';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
+    snprintf(list + len, cap - len, "%c", is_pg(&o) ? '}' : ']');
+    rc = run_list(&o, q(&o, is_pg(&o)
+                               ? "SELECT device_id, function, module_index, version, version_key, "
+                                 "sha256 FROM device_modules WHERE device_id = "
+                                 "ANY(CAST(?1 AS BIGINT[])) ORDER BY device_id, function, "
+                                 "module_index"
+                               : "SELECT device_id, function, module_index, version, version_key, "
+                                 "sha256 FROM device_modules WHERE device_id IN "
+                                 "(SELECT value FROM json_each(?1)) ORDER BY device_id, "
+                                 "function, module_index",
+                        "t", list),
+                  read_module, sizeof(struct ald_module_rec), (int (*)(void *, const void *))cb,
+                  ctx);
+    free(list);
+    return leave(&o, rc);
+}
+
 static enum ald_store_rc op_module_versions(struct ald_store *st, int64_t product_id,
                                             ald_module_version_cb cb, void *ctx)
 {
@@ -2879,6 +2918,7 @@ static const struct ald_store_ops sql_ops = {
     .image_updates = op_image_updates,
     .rollout_list_product = op_rollout_list_product, /* rollouts (i12) */
     .state_counts = op_state_counts, /* issue 15 (ops) */
+    .device_modules_many = op_device_modules_many, /* issue 11 (checkin) */
 };
 
 /* ---- opening ---- */
