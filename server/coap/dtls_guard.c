@@ -77,35 +77,44 @@ static uint64_t now_ms(void)
 }
 
 /*
- * issue 11 (checkin): HMAC-SHA256 under the secret on a MAC context this thread keyed once
- * (HMAC() fetches the algorithm and sets the key up again at every call: a twentieth of
- * airliftd's CPU per check-in, for the guard's two cookies). False if OpenSSL cannot.
+ * issue 11 (checkin): HMAC-SHA256 under the secret from a MAC context keyed once (HMAC()
+ * fetches the algorithm and sets the key up again at every call: a twentieth of airliftd's
+ * CPU per check-in, for the guard's two cookies); each cookie works on a copy of it, so
+ * threads never share one. False if OpenSSL cannot.
  */
+static EVP_MAC_CTX *keyed; /* made once, under key_lock; kept for the process */
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static bool keyed_hmac(const uint8_t *msg, size_t n, uint8_t *mac, unsigned int *len)
 {
-    static _Thread_local EVP_MAC_CTX *ctx;
+    EVP_MAC_CTX *key = __atomic_load_n(&keyed, __ATOMIC_ACQUIRE), *ctx;
     size_t out = 0;
     if (!have_secret) /* keyed once: never under a secret still to come */
         return false;
-    if (!ctx) {
-        EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-                               OSSL_PARAM_construct_end()};
-        ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-        EVP_MAC_free(hmac); /* the context holds its own reference */
-        if (ctx && !EVP_MAC_init(ctx, secret, sizeof secret, params)) {
-            EVP_MAC_CTX_free(ctx);
-            ctx = NULL;
+    if (!key) {
+        pthread_mutex_lock(&key_lock);
+        if (!(key = keyed)) {
+            EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+            OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                OSSL_PARAM_construct_end()};
+            key = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+            EVP_MAC_free(hmac); /* the context holds its own reference */
+            if (key && !EVP_MAC_init(key, secret, sizeof secret, params)) {
+                EVP_MAC_CTX_free(key);
+                key = NULL;
+            }
+            __atomic_store_n(&keyed, key, __ATOMIC_RELEASE);
         }
-        if (!ctx)
+        pthread_mutex_unlock(&key_lock);
+        if (!key)
             return false;
-    } else if (!EVP_MAC_init(ctx, NULL, 0, NULL)) { /* the same key again */
-        return false;
     }
-    if (!EVP_MAC_update(ctx, msg, n) || !EVP_MAC_final(ctx, mac, &out, EVP_MAX_MD_SIZE))
-        return false;
-    *len = (unsigned int)out;
-    return true;
+    bool ok = (ctx = EVP_MAC_CTX_dup(key)) && EVP_MAC_update(ctx, msg, n) &&
+              EVP_MAC_final(ctx, mac, &out, EVP_MAX_MD_SIZE);
+    EVP_MAC_CTX_free(ctx);
+    *len = ok ? (unsigned int)out : 0;
+    return ok;
 }
 
 /* The cookie of peer for period p (a count of COOKIE_PERIOD_S since the epoch). */

@@ -1725,9 +1725,27 @@ static enum ald_store_rc op_device_seen(struct ald_store *st, int64_t device_id,
     struct op o;
     bool both = update_id && (tx || rx);
     char month[8];
-    enum ald_store_rc rc = enter_bookkeeping(st, &o, "device_seen", tx || rx);
+    /* issue 11 (checkin): on PostgreSQL the three writes are one statement (atomic by
+     * itself): one round trip instead of five (BEGIN, three statements, COMMIT), twice per
+     * check-in. */
+    bool one = (tx || rx) && ((struct sql_store *)st)->pool->dialect == DIALECT_PG;
+    enum ald_store_rc rc = enter_bookkeeping(st, &o, "device_seen", (tx || rx) && !one);
     if (rc != ALD_STORE_OK)
         return rc;
+    if (one) {
+        ald_usage_month(now, month);
+        return leave(&o, run_change1(&o, q(&o,
+            "WITH d AS (UPDATE devices SET last_seen_at = ?1, bytes_tx = bytes_tx + ?2, "
+            "bytes_rx = bytes_rx + ?3 WHERE id = ?4 RETURNING id, name), "
+            "u AS (UPDATE updates SET bytes_tx = bytes_tx + ?2, bytes_rx = bytes_rx + ?3 "
+            "WHERE id = ?6 AND EXISTS (SELECT 1 FROM d)) "
+            "INSERT INTO device_usage(device_id, device, month, bytes_tx, bytes_rx) "
+            "SELECT id, name, CAST(?5 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS BIGINT) FROM d "
+            "ON CONFLICT (device_id, month) DO UPDATE SET "
+            "bytes_tx = device_usage.bytes_tx + excluded.bytes_tx, "
+            "bytes_rx = device_usage.bytes_rx + excluded.bytes_rx",
+            "iuuiti", now, tx, rx, device_id, month, both ? update_id : INT64_C(0))));
+    }
     rc = run_change1(&o, q(&o, "UPDATE devices SET last_seen_at = ?1, bytes_tx = bytes_tx + ?2, "
                                "bytes_rx = bytes_rx + ?3 WHERE id = ?4", "iuui", now, tx, rx,
                            device_id));
