@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "airlift/image.h"
+#include "devcache.h" /* issue 11 (checkin) */
 #include "log.h"
 #include "updates.h"
 #include "util.h"
@@ -207,6 +208,7 @@ struct ald_result ald_device_delete(struct ald_store *st, const char *name, cons
                   ? ald_fail(ALD_ERR_NOT_FOUND, "not_found", "device '%s' does not exist", name)
                   : ald_store_failed(rc);
     if (ald_is_ok(&res)) {
+        ald_devcache_invalidate(); /* issue 11: no session goes on with the live row */
         /* The name now belongs to no device: the event names this one by its id. */
         json_t *data = json_pack("{s:I, s:s, s:s}", "device_id", (json_int_t)d->id, "identity",
                                  d->identity, "by", by ? by : "");
@@ -346,12 +348,13 @@ struct ald_result ald_device_change(struct ald_store *st, const char *name,
     }
     if (!why && ch->set_dev)
         out->dev = ch->dev;
-    if (!why && ch->set_disabled) /* issue 14 (creds): takes effect at the next handshake */
+    if (!why && ch->set_disabled) /* issue 14 (creds): at the next handshake or inventory */
         out->disabled = ch->disabled;
     if (why)
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%s", why);
     if ((rc = st->ops->device_set_fleet(st, out)) != ALD_STORE_OK)
         return ald_store_failed(rc);
+    ald_devcache_invalidate(); /* issue 11: sessions read the changed row again */
     changed = changed_json(st, &was, out);
     ald_event_emit(st, "device.changed", out->name, 0, changed);
     free(changed);

@@ -4,6 +4,7 @@
 #include "fleetq.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
@@ -84,4 +85,62 @@ json_t *ald_device_modules_json(struct ald_store *st, int64_t device_id)
         return NULL;
     }
     return arr;
+}
+
+/* ---- issue 11 (checkin): the modules of a page of devices, in one query per 1000 ---- */
+
+struct page_slot {
+    int64_t id;
+    size_t at; /* its index in the caller's ids */
+};
+
+struct page_fill {
+    const struct page_slot *slots; /* by id */
+    size_t n;
+    json_t **out;
+};
+
+static int slot_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct page_slot *)a)->id, y = ((const struct page_slot *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static int fill_module(void *ctx, const struct ald_module_rec *m)
+{
+    const struct page_fill *f = ctx;
+    struct page_slot key = {m->device_id, 0};
+    const struct page_slot *s = bsearch(&key, f->slots, f->n, sizeof key, slot_cmp);
+    /* Every slot of that id (a page names a device once; a caller may repeat it). */
+    while (s && s > f->slots && s[-1].id == m->device_id)
+        s--;
+    for (; s && s < f->slots + f->n && s->id == m->device_id; s++)
+        if (collect_module(f->out[s->at], m) != 0)
+            return 1;
+    return 0;
+}
+
+bool ald_device_modules_page(struct ald_store *st, const int64_t *ids, size_t n, json_t **out)
+{
+    struct page_slot *slots = malloc((n ? n : 1) * sizeof *slots);
+    bool ok = slots != NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        slots[i].id = ids[i];
+        slots[i].at = i;
+        ok = (out[i] = json_array()) != NULL;
+    }
+    for (size_t from = 0; ok && from < n; from += ALD_MODULES_MANY_MAX) {
+        size_t k = n - from < ALD_MODULES_MANY_MAX ? n - from : ALD_MODULES_MANY_MAX;
+        struct page_fill f = {slots + from, k, out};
+        qsort(slots + from, k, sizeof *slots, slot_cmp);
+        ok = st->ops->device_modules_many(st, ids + from, k, fill_module, &f) == ALD_STORE_OK;
+    }
+    for (size_t i = 0; !ok && i < n; i++) {
+        json_decref(out[i]);
+        out[i] = NULL;
+    }
+    free(slots);
+    return ok;
 }

@@ -37,4 +37,11 @@ struct ald_result ald_usage_list(struct ald_store *st, const char *device, const
  */
 json_t *ald_device_modules_json(struct ald_store *st, int64_t device_id);
 
+/*
+ * issue 11 (checkin): ald_device_modules_json for each device of a page at once: out[i] (a
+ * new reference) for ids[i], in one store query per ALD_MODULES_MANY_MAX devices. False
+ * (every out[i] NULL) if the store fails or out of memory.
+ */
+bool ald_device_modules_page(struct ald_store *st, const int64_t *ids, size_t n, json_t **out);
+
 #endif

@@ -309,6 +309,8 @@ struct ald_device_summary {
  * device_query orders by it: *none true for a device without the value (then 0). */
 int64_t ald_device_sort_value(int sort, const struct ald_device_summary *d, bool *none);
 
+#define ALD_MODULES_MANY_MAX 1000 /* issue 11 (checkin): ids per device_modules_many */
+
 /* One module of a device's last inventory (the device_modules table). */
 #define ALD_FUNCTION_NAME_MAX 15
 struct ald_module_rec {
@@ -561,6 +563,13 @@ struct ald_store_ops {
      * GROUP BY count query, not a scan of the rows into memory. */
     enum ald_store_rc (*state_counts)(struct ald_store *st, bool rollouts,
                                       ald_state_count_cb cb, void *ctx);
+    /* ---- issue 11 (checkin): one query for a page of devices ---- */
+
+    /* The modules of the devices ids[0..n) (n <= ALD_MODULES_MANY_MAX; ids need not be in
+     * order, a repeated or unknown id adds nothing), by device id, function and index: the
+     * rows device_modules gives for each of them, in one query. */
+    enum ald_store_rc (*device_modules_many)(struct ald_store *st, const int64_t *ids, size_t n,
+                                             ald_module_cb cb, void *ctx);
 };
 
 /* Every backend's handle starts with this, so callers can reach the table. */

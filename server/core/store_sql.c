@@ -1749,9 +1749,27 @@ static enum ald_store_rc op_device_seen(struct ald_store *st, int64_t device_id,
     struct op o;
     bool both = update_id && (tx || rx);
     char month[8];
-    enum ald_store_rc rc = enter_bookkeeping(st, &o, "device_seen", tx || rx);
+    /* issue 11 (checkin): on PostgreSQL the three writes are one statement (atomic by
+     * itself): one round trip instead of five (BEGIN, three statements, COMMIT), twice per
+     * check-in. */
+    bool one = (tx || rx) && ((struct sql_store *)st)->pool->dialect == DIALECT_PG;
+    enum ald_store_rc rc = enter_bookkeeping(st, &o, "device_seen", (tx || rx) && !one);
     if (rc != ALD_STORE_OK)
         return rc;
+    if (one) {
+        ald_usage_month(now, month);
+        return leave(&o, run_change1(&o, q(&o,
+            "WITH d AS (UPDATE devices SET last_seen_at = ?1, bytes_tx = bytes_tx + ?2, "
+            "bytes_rx = bytes_rx + ?3 WHERE id = ?4 RETURNING id, name), "
+            "u AS (UPDATE updates SET bytes_tx = bytes_tx + ?2, bytes_rx = bytes_rx + ?3 "
+            "WHERE id = ?6 AND EXISTS (SELECT 1 FROM d)) "
+            "INSERT INTO device_usage(device_id, device, month, bytes_tx, bytes_rx) "
+            "SELECT id, name, CAST(?5 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS BIGINT) FROM d "
+            "ON CONFLICT (device_id, month) DO UPDATE SET "
+            "bytes_tx = device_usage.bytes_tx + excluded.bytes_tx, "
+            "bytes_rx = device_usage.bytes_rx + excluded.bytes_rx",
+            "iuuiti", now, tx, rx, device_id, month, both ? update_id : INT64_C(0))));
+    }
     rc = run_change1(&o, q(&o, "UPDATE devices SET last_seen_at = ?1, bytes_tx = bytes_tx + ?2, "
                                "bytes_rx = bytes_rx + ?3 WHERE id = ?4", "iuui", now, tx, rx,
                            device_id));
@@ -2591,6 +2609,45 @@ static enum ald_store_rc op_device_modules(struct ald_store *st, int64_t device_
                    (int (*)(void *, const void *))cb, ctx);
 }
 
+/* issue 11 (checkin): the modules of a page of devices in one statement (GET /v1/devices
+ * made one per device: 100 round trips a page on PostgreSQL). The ids travel as one text
+ * parameter: a JSON array for SQLite's json_each, an array literal for PostgreSQL's ANY. */
+static enum ald_store_rc op_device_modules_many(struct ald_store *st, const int64_t *ids,
+                                                size_t n, ald_module_cb cb, void *ctx)
+{
+    struct op o;
+    enum ald_store_rc rc;
+    size_t cap = 24 * n + 3, len = 0;
+    char *list;
+    if (n == 0)
+        return ALD_STORE_OK;
+    if (n > ALD_MODULES_MANY_MAX || !(list = malloc(cap)))
+        return ALD_STORE_ERROR;
+    rc = enter(st, &o, "device_modules_many", false);
+    if (rc != ALD_STORE_OK) {
+        free(list);
+        return rc;
+    }
+    list[len++] = is_pg(&o) ? '{' : '[';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
+    snprintf(list + len, cap - len, "%c", is_pg(&o) ? '}' : ']');
+    rc = run_list(&o, q(&o, is_pg(&o)
+                               ? "SELECT device_id, function, module_index, version, version_key, "
+                                 "sha256 FROM device_modules WHERE device_id = "
+                                 "ANY(CAST(?1 AS BIGINT[])) ORDER BY device_id, function, "
+                                 "module_index"
+                               : "SELECT device_id, function, module_index, version, version_key, "
+                                 "sha256 FROM device_modules WHERE device_id IN "
+                                 "(SELECT value FROM json_each(?1)) ORDER BY device_id, "
+                                 "function, module_index",
+                        "t", list),
+                  read_module, sizeof(struct ald_module_rec), (int (*)(void *, const void *))cb,
+                  ctx);
+    free(list);
+    return leave(&o, rc);
+}
+
 static enum ald_store_rc op_module_versions(struct ald_store *st, int64_t product_id,
                                             ald_module_version_cb cb, void *ctx)
 {
@@ -2904,6 +2961,7 @@ static const struct ald_store_ops sql_ops = {
     .image_updates = op_image_updates,
     .rollout_list_product = op_rollout_list_product, /* rollouts (i12) */
     .state_counts = op_state_counts, /* issue 15 (ops) */
+    .device_modules_many = op_device_modules_many, /* issue 11 (checkin) */
 };
 
 /* ---- opening ---- */

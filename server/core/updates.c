@@ -23,6 +23,7 @@
 #include "airlift/proto.h"
 #include "airlift/wire.h"
 #include "blobs.h"
+#include "devcache.h"
 #include "devices.h"
 #include "images.h"
 #include "log.h"
@@ -56,6 +57,7 @@ struct ald_updates {
     struct ald_workers *workers; /* makes transfers; NULL: made on the asking thread */
     pthread_mutex_t wait_lock;   /* guards api_waiters */
     unsigned api_waiters;        /* API requests waiting for a transfer now */
+    struct ald_devcache *sessions; /* issue 11 (checkin): device rows of sessions (devcache.h) */
 };
 
 static const char *const final_states[] = {"succeeded", "failed", "reverted", "cancelled"};
@@ -77,6 +79,7 @@ int ald_updates_open(struct ald_updates **out, struct ald_store *st, const char 
     u->data_dir = data_dir;
     pthread_mutex_init(&u->lock, NULL);
     pthread_mutex_init(&u->wait_lock, NULL);
+    u->sessions = ald_devcache_new(ALD_DEVCACHE_SLOTS, ALD_DEVCACHE_TTL_MS); /* NULL: no cache */
     *out = u;
     return 0;
 }
@@ -95,6 +98,7 @@ void ald_updates_close(struct ald_updates *u)
     ald_workers_close(u->workers); /* a running job finishes first */
     for (int i = 0; i < BLOB_CACHE; i++)
         free(u->blobs[i].data);
+    ald_devcache_free(u->sessions);
     pthread_mutex_destroy(&u->wait_lock);
     pthread_mutex_destroy(&u->lock);
     free(u);
@@ -845,20 +849,34 @@ out:
     free(x);
 }
 
-/* The device of a PSK identity, or the tombstone of a removed one: its id, else 0. */
+/* issue 11 (checkin): the device of a PSK identity (or its tombstone) read from the store,
+ * and kept for the rest of its session (devcache.h): its id, else 0. */
+static int64_t device_read(struct ald_updates *u, const char *identity,
+                           struct ald_device_rec *dev)
+{
+    uint64_t stamp = ald_devcache_stamp(); /* before the read: a change racing it wins */
+    if (!identity[0] || u->st->ops->device_by_identity(u->st, identity, dev) != ALD_STORE_OK)
+        return 0;
+    ald_devcache_put(u->sessions, dev, stamp);
+    return dev->id;
+}
+
+/* The device of a PSK identity, or the tombstone of a removed one: its id, else 0. Within
+ * a session, from the session's row (devcache.h; the inventory is not in it). */
 static int64_t device_or_tombstone(struct ald_updates *u, const char *identity,
                                    struct ald_device_rec *dev)
 {
-    return identity[0] && u->st->ops->device_by_identity(u->st, identity, dev) == ALD_STORE_OK
-               ? dev->id
-               : 0;
+    return ald_devcache_get(u->sessions, identity, dev) ? dev->id
+                                                        : device_read(u, identity, dev);
 }
 
-/* The live device of a PSK identity: its id, else 0 (a removed device is no device). */
+/* The live device of a PSK identity: its id, else 0 (a removed or disabled device is no
+ * device). */
 static int64_t device_by_identity(struct ald_updates *u, const char *identity,
                                   struct ald_device_rec *dev)
 {
-    return device_or_tombstone(u, identity, dev) && !dev->removed_at ? dev->id : 0;
+    return device_or_tombstone(u, identity, dev) && !dev->removed_at && !dev->disabled
+               ? dev->id : 0;
 }
 
 static int on_psk_lookup(void *ctx, const char *identity, uint8_t key[ALD_PSK_MAX])
@@ -867,9 +885,10 @@ static int on_psk_lookup(void *ctx, const char *identity, uint8_t key[ALD_PSK_MA
     struct ald_device_rec *dev = malloc(sizeof *dev);
     int n = -1;
     /* A removed device's key is kept: its handshake completes and its inventory is told
-     * it was removed (4.03), so it backs off instead of retrying a failed handshake. */
+     * it was removed (4.03), so it backs off instead of retrying a failed handshake. A new
+     * handshake always reads the store (issue 11: the session's row starts here). */
     bool refused = false; /* issue 14 (creds): disabled, or no PSK device */
-    if (dev && device_or_tombstone(u, identity, dev)) {
+    if (dev && device_read(u, identity, dev)) {
         if (dev->disabled || !dev->psk_len) {
             refused = true;
             ald_log(ALD_LOG_WARN, "DTLS handshake refused", "device", dev->name, "reason",
@@ -898,7 +917,7 @@ static int on_cert_lookup(void *ctx, const char *fingerprint, const char *subjec
     struct ald_device_rec *dev = malloc(sizeof *dev);
     int rc = ALD_CERT_UNKNOWN;
     const char *why = failure ? failure : "no device has this certificate's key";
-    if (dev && device_or_tombstone(u, fingerprint, dev) && !strcmp(dev->credential, "x509") &&
+    if (dev && device_read(u, fingerprint, dev) && !strcmp(dev->credential, "x509") &&
         !failure) {
         rc = dev->removed_at || dev->disabled ? ALD_CERT_REVOKED : ALD_CERT_OK;
         why = dev->removed_at ? "the device was removed" : "the device is disabled";
@@ -947,6 +966,12 @@ static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, siz
         snprintf(ago, sizeof ago, "%lld", (long long)((ald_now_ms() - dev->removed_at) / 1000));
         ald_log(ALD_LOG_INFO, "a removed device checked in: told so (4.03)", "identity",
                 identity, "removed_s_ago", ago, NULL);
+        code = ALD_COAP_REMOVED;
+        goto out;
+    }
+    if (dev->disabled) { /* issue 14: disabled within a session opened before (devcache.h) */
+        ald_log(ALD_LOG_INFO, "a disabled device checked in: refused (4.03)", "device",
+                dev->name, NULL);
         code = ALD_COAP_REMOVED;
         goto out;
     }
@@ -1097,6 +1122,8 @@ static void on_account(void *ctx, const char *identity, uint64_t tx, uint64_t rx
         transition(u, rec, "rebooting", NULL, NULL); /* it left to reset into the new image */
     pthread_mutex_unlock(&u->lock);
 out:
+    if (ended)
+        ald_devcache_drop(u->sessions, identity); /* issue 11: the session is over */
     free(dev);
     free(rec);
 }

@@ -408,11 +408,18 @@ HANDLER(h_devices_list)
     }
     /* Each device's modules, as its last inventory has them (issue 12: the fleet at a
      * glance in `airlift devices list`). */
-    json_array_foreach(l->devices, i, o) {
-        json_t *mods = i < l->nids ? ald_device_modules_json(h->store, l->ids[i]) : NULL;
-        ald_label_modules_json(mods, (unsigned)json_integer_value(json_object_get(o, "platform")));
-        json_object_set_new(o, "modules", mods ? mods : json_array());
+    json_t **mods = calloc(l->nids ? l->nids : 1, sizeof *mods);
+    /* issue 11 (checkin): one query for the page, not one per device */
+    if (mods && !ald_device_modules_page(h->store, l->ids, l->nids, mods)) {
+        free(mods);
+        mods = NULL;
     }
+    json_array_foreach(l->devices, i, o) {
+        json_t *m = mods && i < l->nids ? mods[i] : NULL;
+        ald_label_modules_json(m, (unsigned)json_integer_value(json_object_get(o, "platform")));
+        json_object_set_new(o, "modules", m ? m : json_array());
+    }
+    free(mods);
     free(l->ids);
     body = json_pack("{s:o}", "devices", l->devices);
     if (q.limit && l->n == q.limit)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +21,8 @@
 #include "airlift_host/keys.h"
 #include "auth.h"
 #include "blobs.h"
+#include "devcache.h"
+#include "airlift/proto.h"
 #include "devices.h"
 #include "images.h"
 #include "updates.h"
@@ -225,6 +228,136 @@ static void test_devices(void **state)
     free(d);
 }
 
+/* ---- issue 11 (checkin): the device rows of sessions (devcache.h) ---- */
+
+static void test_devcache(void **state)
+{
+    struct ald_device_rec *d = calloc(1, sizeof *d), *got = malloc(sizeof *got);
+    struct ald_devcache *c = ald_devcache_new(8, 60000), *one = ald_devcache_new(1, 60000);
+    struct ald_devcache *brief = ald_devcache_new(8, 50);
+    (void)state;
+    d->id = 7;
+    snprintf(d->name, sizeof d->name, "d7");
+    snprintf(d->identity, sizeof d->identity, "id-7");
+    d->psk_len = 16;
+    memset(d->psk, 0xa5, d->psk_len);
+    d->platform = 10;
+    d->removed_at = 0;
+    snprintf(d->inventory, sizeof d->inventory, "{\"modules\":[]}");
+
+    /* Kept: the row as read, without its inventory. */
+    uint64_t stamp = ald_devcache_stamp();
+    ald_devcache_put(c, d, stamp);
+    memset(got, 0x55, sizeof *got);
+    assert_true(ald_devcache_get(c, "id-7", got));
+    assert_int_equal(got->id, 7);
+    assert_string_equal(got->name, "d7");
+    assert_int_equal(got->psk_len, 16);
+    assert_memory_equal(got->psk, d->psk, 16);
+    assert_int_equal(got->platform, 10);
+    assert_int_equal(got->removed_at, 0);
+    assert_string_equal(got->inventory, "");
+    assert_false(ald_devcache_get(c, "id-8", got));
+    assert_false(ald_devcache_get(c, "", got));
+
+    /* A committed change of a device: every row goes, in every cache. */
+    ald_devcache_put(brief, d, stamp);
+    ald_devcache_invalidate();
+    assert_false(ald_devcache_get(c, "id-7", got));
+    assert_false(ald_devcache_get(brief, "id-7", got));
+    /* A read that began before the change (its stamp is older) is never kept. */
+    ald_devcache_put(c, d, stamp);
+    assert_false(ald_devcache_get(c, "id-7", got));
+    ald_devcache_put(c, d, ald_devcache_stamp());
+    assert_true(ald_devcache_get(c, "id-7", got));
+
+    /* The session ended: dropped. */
+    ald_devcache_drop(c, "id-7");
+    assert_false(ald_devcache_get(c, "id-7", got));
+
+    /* At most ttl_ms (other nodes' changes). */
+    ald_devcache_put(brief, d, ald_devcache_stamp());
+    assert_true(ald_devcache_get(brief, "id-7", got));
+    struct timespec pause = {0, 80 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_false(ald_devcache_get(brief, "id-7", got));
+
+    /* One slot, two identities: the newer takes it, the other is not answered with it. */
+    ald_devcache_put(one, d, ald_devcache_stamp());
+    snprintf(d->identity, sizeof d->identity, "id-9");
+    d->id = 9;
+    ald_devcache_put(one, d, ald_devcache_stamp());
+    assert_false(ald_devcache_get(one, "id-7", got));
+    assert_true(ald_devcache_get(one, "id-9", got));
+    assert_int_equal(got->id, 9);
+    ald_devcache_drop(one, "id-7"); /* not its row: stays */
+    assert_true(ald_devcache_get(one, "id-9", got));
+
+    ald_devcache_free(c);
+    ald_devcache_free(one);
+    ald_devcache_free(brief);
+    ald_devcache_free(NULL);
+    free(d);
+    free(got);
+}
+
+/* One inventory of a device with nothing installed, through the device endpoint's ops. */
+static int checkin(const struct ald_device_ops *ops, const char *identity)
+{
+    struct al_inventory inv;
+    uint8_t msg[256], plan[256];
+    size_t len = 0, plan_len = 0;
+    memset(&inv, 0, sizeof inv);
+    assert_int_equal(al_inventory_encode(&inv, msg, sizeof msg, &len), AL_OK);
+    return ops->inventory(ops->ctx, identity, msg, len, plan, sizeof plan, &plan_len);
+}
+
+/* The session's row serves its requests; removing or changing the device invalidates it at
+ * once (the next request of the same session sees it), without a new handshake. */
+static void test_session_rows(void **state)
+{
+    struct fixture *fx = *state;
+    struct ald_device_rec *d = malloc(sizeof *d);
+    struct ald_device_change ch;
+    struct ald_updates *u = NULL;
+    uint8_t key[ALD_PSK_MAX];
+    uint64_t hits0, misses0, hits, misses;
+    struct ald_result res = ald_device_create(fx->st, "s1", 10, false, "t", d);
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(ald_updates_open(&u, fx->st, fx->dir), 0);
+    struct ald_device_ops ops = ald_updates_device_ops(u);
+
+    assert_int_equal(ops.psk_lookup(ops.ctx, d->identity, key), (int)d->psk_len);
+    assert_memory_equal(key, d->psk, d->psk_len);
+    ald_devcache_counts(&hits0, &misses0);
+    assert_int_equal(checkin(&ops, d->identity), 68);
+    ald_devcache_counts(&hits, &misses);
+    assert_true(hits > hits0); /* the handshake's row, not another read */
+    assert_int_equal(misses, misses0);
+
+    /* A fleet change: read again. */
+    memset(&ch, 0, sizeof ch);
+    ch.channel = "beta";
+    res = ald_device_change(fx->st, "s1", &ch, d);
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(checkin(&ops, d->identity), 68);
+    ald_devcache_counts(&hits0, &misses0);
+    assert_int_equal(misses0, misses + 1);
+
+    /* Removed mid-session: the very next inventory is told so (4.03). */
+    res = ald_device_delete(fx->st, "s1", "t");
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(checkin(&ops, d->identity), ALD_COAP_REMOVED);
+    /* The session ends; a new handshake of the removed device still completes (4.03
+     * next), as before. */
+    ops.account(ops.ctx, d->identity, 10, 10, true);
+    assert_int_equal(ops.psk_lookup(ops.ctx, d->identity, key), (int)d->psk_len);
+    assert_int_equal(checkin(&ops, d->identity), ALD_COAP_REMOVED);
+    assert_int_equal(ops.psk_lookup(ops.ctx, "no-such-identity", key), -1);
+    ald_updates_close(u);
+    free(d);
+}
+
 static void test_releases(void **state)
 {
     struct fixture *fx = *state;
@@ -371,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_http_status_mapping),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+        cmocka_unit_test(test_devcache),                                    /* issue 11 */
+        cmocka_unit_test_setup_teardown(test_session_rows, setup, teardown), /* issue 11 */
         cmocka_unit_test_setup_teardown(test_releases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_images_by_id, setup, teardown),
     };

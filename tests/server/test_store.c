@@ -1473,6 +1473,15 @@ static int collect_module(void *ctx, const struct ald_module_rec *m)
     return 0;
 }
 
+/* issue 11 (checkin): collect_module with the device's id in front */
+static int collect_module_of(void *ctx, const struct ald_module_rec *m)
+{
+    char *out = ctx;
+    size_t len = strlen(out);
+    snprintf(out + len, 256 - len, "%lld:", (long long)m->device_id);
+    return collect_module(ctx, m);
+}
+
 static int grab_summary(void *ctx, const struct ald_device_summary *d)
 {
     memcpy(ctx, d, sizeof *d);
@@ -1737,6 +1746,30 @@ static void test_device_queries(void **state)
     assert_int_equal(st->ops->device_modules(st, d->id, collect_module, mods), ALD_STORE_OK);
     assert_string_equal(mods, "application1@1.2.0,system1@3.2.0,");
     assert_int_equal(st->ops->device_report(st, "b1", "not json", 2000), ALD_STORE_OK);
+    { /* issue 11 (checkin): a page's modules in one query, by device id; repeats, unknown
+       * ids and devices without modules add nothing */
+        struct ald_device_rec *a3 = malloc(sizeof *a3), *b2 = malloc(sizeof *b2);
+        char many[512] = "", want[512];
+        assert_int_equal(st->ops->device_get(st, "a3", a3), ALD_STORE_OK);
+        assert_int_equal(st->ops->device_get(st, "b2", b2), ALD_STORE_OK);
+        int64_t ids[] = {a3->id, b2->id, d->id, INT64_C(999999), a3->id};
+        assert_int_equal(st->ops->device_modules_many(st, ids, 5, collect_module_of, many),
+                         ALD_STORE_OK);
+        snprintf(want, sizeof want,
+                 "%lld:application1@1.2.0,%lld:system1@3.2.0,%lld:application1@1.2.0,"
+                 "%lld:system1@3.1.0-rc.1,", (long long)d->id, (long long)d->id,
+                 (long long)a3->id, (long long)a3->id);
+        assert_string_equal(many, want);
+        many[0] = '\0';
+        assert_int_equal(st->ops->device_modules_many(st, ids, 0, collect_module_of, many),
+                         ALD_STORE_OK);
+        assert_string_equal(many, "");
+        assert_int_equal(st->ops->device_modules_many(st, ids, ALD_MODULES_MANY_MAX + 1,
+                                                      collect_module_of, many),
+                         ALD_STORE_ERROR);
+        free(a3);
+        free(b2);
+    }
 
     /* The version distribution, in version-key order (a pre-release before its release). */
     memset(&mv, 0, sizeof mv);
