@@ -344,6 +344,18 @@ static void test_session_rows(void **state)
     ald_devcache_counts(&hits0, &misses0);
     assert_int_equal(misses0, misses + 1);
 
+    /* Disabled mid-session: the very next inventory is refused (4.03); enabled, served. */
+    memset(&ch, 0, sizeof ch);
+    ch.set_disabled = true;
+    ch.disabled = true;
+    res = ald_device_change(fx->st, "s1", &ch, d);
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(checkin(&ops, d->identity), ALD_COAP_REMOVED);
+    ch.disabled = false;
+    res = ald_device_change(fx->st, "s1", &ch, d);
+    assert_true(ald_is_ok(&res));
+    assert_int_equal(checkin(&ops, d->identity), 68);
+
     /* Removed mid-session: the very next inventory is told so (4.03). */
     res = ald_device_delete(fx->st, "s1", "t");
     assert_true(ald_is_ok(&res));
