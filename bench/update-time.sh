@@ -57,7 +57,7 @@ cell() {
           "$AIRLIFT_SERVER/v1/images" | jq -r .sha256)
     [ "$method" = block2 ] && flags+=(--block2)
     [ "$mtu" != 1500 ] && flags+=(--mtu "$mtu")
-    "$DEVICE" run "$W/d1" --retry-ms 500 --latency "$lat" --loss "$loss" --bandwidth "$bw" \
+    AIRLIFT_TRACE=${AIRLIFT_TRACE:-} "$DEVICE" run "$W/d1" --retry-ms 500 --latency "$lat" --loss "$loss" --bandwidth "$bw" \
         --seed $((lat + bw + ${#loss})) "${flags[@]}" >"$W/device.log" 2>&1 &
     dpid=$!
     for _ in $(seq 1200); do

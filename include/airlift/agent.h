@@ -57,6 +57,7 @@ struct al_transport {
 
 #define AL_COAP_CHANGED 68 /* 2.04 */
 #define AL_COAP_CONTENT 69 /* 2.05 */
+#define AL_COAP_BAD_REQUEST 128 /* 4.00 */
 #define AL_COAP_FORBIDDEN 131 /* 4.03: the server removed this device (docs/protocol.md) */
 
 /* A removed device backs off: the first wait after a "removed" answer, and the longest. */
