@@ -63,7 +63,7 @@ static void usage(FILE *out)
             "  show DIR [--json]\n"
             "  provision DIR --server ADDR:PORT --identity ID --psk HEX [--insecure]\n"
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm [--revert-reason T]] [--crash-at-boot]\n"
-            "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
+            "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS] [--poll-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
             "          [--buffer BYTES]\n"
             "          [--mtu BYTES] [--block2] [--same-port] [--fresh-session]\n"
@@ -434,6 +434,7 @@ struct behaviour {
     uint16_t mtu;           /* the link's IP MTU (the transfer's chunk size follows); 0: 1500 */
     bool block2;            /* download by RFC 7959 Block2 instead of windows */
     bool lose_confirm_report; /* the report sent right after confirming never arrives, once */
+    unsigned poll_ms;       /* issue 16 (speed): idle, up to date, it checks in this often */
     bool fresh_session;     /* issue 16 (speed): a new DTLS handshake after the install's reset
                                too (default: the session is kept in retained RAM) */
 };
@@ -667,7 +668,7 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
             /* issue 16 (speed): idle, it listens on its session for a plan the server
              * sends unasked, and checks in at once when one comes. */
             if (r.up_to_date)
-                (void)al_coap_wait(coap, 500u);
+                (void)al_coap_wait(coap, b->poll_ms);
             else
                 sleep_ms(b->retry_ms);
         }
@@ -687,7 +688,7 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
 static int cmd_run(int argc, char **argv)
 {
     struct sim_device d;
-    struct behaviour b = {.retry_ms = 1000};
+    struct behaviour b = {.retry_ms = 1000, .poll_ms = 500};
     struct sim_link_config lk = {0};
     const char *dir = NULL;
     bool use_link = false;
@@ -713,6 +714,7 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--same-port") == 0) { lk.same_port = true; use_link = true; }
         else if (strcmp(a, "--block2") == 0) b.block2 = true;
         else if (strcmp(a, "--fresh-session") == 0) b.fresh_session = true;
+        else if (strcmp(a, "--poll-ms") == 0 && v) { b.poll_ms = (unsigned)strtoul(v, NULL, 10); i++; }
         else if (strcmp(a, "--mtu") == 0 && v) {
             unsigned long m = strtoul(v, NULL, 10);
             if (m < 576 || m > 1500) {

@@ -86,6 +86,7 @@ struct al_coap_transport {
     uint8_t pushed[AL_PROTO_PLAN_MAX]; /* a plan the server sent unasked, for that inventory */
     size_t pushed_len;
     bool has_pushed;
+    bool nudged; /* chunks of a pushed plan came, the plan itself was lost: check in */
     struct al_pace *pace;  /* the windowed transfer's state (pace.h) */
     uint64_t rtt_hint_us;  /* the quickest exchange of this transport: pace.c's first RTT */
 };
@@ -242,6 +243,8 @@ static bool on_pushed_plan(struct al_coap_transport *t, const coap_pdu_t *receiv
             (chunk = chunk_size(t, AL_WIRE_CHUNK_MAX)) == AL_WIRE_CHUNK_MAX)
             start_window(t, t->prime.name, 0, t->prime.size, chunk);
         TRACE("pushed plan\n");
+    } else if (last && coap_pdu_get_code(received) == COAP_RESPONSE_CODE(205)) {
+        t->nudged = true; /* a first window without its plan: that was lost on the way */
     }
     return true;
 }
@@ -727,12 +730,13 @@ bool al_coap_wait(struct al_coap_transport *t, uint32_t ms)
         nanosleep(&ts, NULL);
         return false;
     }
-    while (!t->has_pushed && !t->broken && now_us() - start < limit) {
+    t->nudged = false;
+    while (!t->has_pushed && !t->nudged && !t->broken && now_us() - start < limit) {
         uint64_t left = (limit - (now_us() - start)) / 1000u;
         if (coap_io_process(t->ctx, left ? (uint32_t)left : 1u) < 0)
             t->broken = true;
     }
-    return t->has_pushed;
+    return t->has_pushed || t->nudged;
 }
 
 void al_coap_retain(struct al_coap_transport *t)

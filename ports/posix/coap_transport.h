@@ -43,8 +43,9 @@ const struct al_coap_stats *al_coap_stats(const struct al_coap_transport *t);
 /*
  * issue 16 (speed): wait up to ms milliseconds for a plan the server sends unasked on this
  * session (the device's last inventory had AL_INV_WINDOW and an update was queued since);
- * true if one came: the agent's next inventory, if it is the same, is answered with it
- * without a round trip. Without a live DTLS session this just sleeps.
+ * true if one came (the agent's next inventory, if it is the same, is answered with it
+ * without a round trip), or if its first window came without it (the plan was lost: the
+ * device should check in now). Without a live DTLS session this just sleeps.
  */
 bool al_coap_wait(struct al_coap_transport *t, uint32_t ms);
 /*
