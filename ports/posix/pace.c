@@ -106,11 +106,19 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
         r->first_len = (uint32_t)len;
         if (!r->no_rtt)
             rtt_sample(p, now_us > r->sent_us ? now_us - r->sent_us : 1);
+    } else if (fresh && now_us > r->first_rx_us && r->primed &&
+               now_us - r->last_rx_us < AL_PACE_BACKLOG_US) {
+        /* issue 16 (speed): chunks that came unasked may wait in the socket while the
+         * device gets ready (erases staging): read back to back, their spacing says
+         * nothing of the link. The train starts again here. */
+        r->first_rx_us = now_us;
+        r->rx_bytes = 0;
+        r->train = 0;
     } else if (fresh && now_us > r->first_rx_us) {
         /* The server sends a window back to back: the spacing of its chunks is the rate of
          * the link's narrowest hop (a packet train). */
         r->rx_bytes += (uint32_t)len;
-        if (r->rx_chunks >= 2) {
+        if (++r->train >= 2) {
             r->rate = (uint32_t)((uint64_t)r->rx_bytes * 1000000u / (now_us - r->first_rx_us));
             uint32_t best = 0;
             for (unsigned i = 0; i < AL_PACE_REQS; i++)
@@ -120,6 +128,7 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
         }
     }
     r->rx_chunks++;
+    r->last_rx_us = now_us;
     if (!fresh)
         return true; /* a duplicate, or one the agent no longer wants */
     uint32_t s = slot(a);
@@ -284,6 +293,7 @@ uint32_t al_pace_prime(struct al_pace *p, uint32_t count, uint64_t sent_us, bool
     ask.count = count < p->until ? count : p->until;
     sent(p, &ask, 0, sent_us, true);
     p->req[ask.id % AL_PACE_REQS].no_rtt = !sample;
+    p->req[ask.id % AL_PACE_REQS].primed = true;
     p->last_k = ask.count;
     p->requests--; /* the device sent no request for it */
     return ask.id;

@@ -26,6 +26,7 @@
 #define AL_PACE_RTO_MAX_US 16000000u
 #define AL_PACE_RTO_FIRST_US 2000000u /* before any RTT sample: CoAP's ACK_TIMEOUT */
 #define AL_PACE_BURST_US 250000u /* a request asks for about this much of the link's time */
+#define AL_PACE_BACKLOG_US 200u /* primed chunks closer than this were read from a backlog */
 
 /* A window request to send: GET /w/...?o=offset&n=count&c=chunk[&m=skip] (skip 0: no m=). */
 struct al_pace_ask {
@@ -42,6 +43,9 @@ struct al_pace_req {
     uint32_t rx_chunks, rx_bytes, first_len;
     uint32_t rate;         /* its delivery-rate sample, bytes/s (0: none yet) */
     bool no_rtt;           /* its first chunk is no round-trip sample (al_pace_prime) */
+    bool primed;           /* sent by the server unasked (al_pace_prime) */
+    uint32_t train;        /* chunks after the first of its current train */
+    uint64_t last_rx_us;
 };
 
 struct al_pace {
