@@ -570,7 +570,8 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         if (!fresh && why == AL_RESET_SOFTWARE && !b->sleep_s && !b->fresh_session) {
             /* issue 16 (speed): the install's reset keeps the DTLS session's state in
              * retained RAM and the modem its socket (docs/simulated-device.md): the session
-             * goes on, proven again by a ping before the trial image confirms. */
+             * goes on, proven again by an answer of the server before the trial image
+             * confirms. */
             al_coap_retain(coap);
         } else if (!fresh && (why != AL_RESET_POWER_ON || b->sleep_s)) {
             /* A reset or a deep sleep drops the modem: the next session shakes hands anew. */

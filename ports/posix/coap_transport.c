@@ -50,10 +50,8 @@ struct al_coap_transport {
     bool broken; /* DTLS failed or closed: reconnect on next use */
     bool connected; /* the session's handshake completed */
     /* issue 16 (speed): the session outlived a reset of the device (al_coap_retain): the
-     * server has not answered on it since, so it proves nothing yet; a ping does. */
+     * server has not answered on it since, so it proves nothing yet; an answer does. */
     bool unproven;
-    coap_mid_t ping_mid; /* the ping in flight, COAP_INVALID_MID if none */
-    bool pong;
     struct al_coap_stats stats;
     /* The one exchange in flight. */
     coap_bin_const_t token;
@@ -297,10 +295,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
 {
     struct al_coap_transport *t = coap_session_get_app_data(session);
     (void)sent;
-    if (t && mid == t->ping_mid && reason == COAP_NACK_RST) {
-        t->pong = true; /* a ping's answer (RFC 7252 4.3), not a failure */
-        return;
-    }
+    (void)reason;
+    (void)mid;
     if (t)
         t->broken = true; /* retransmissions exhausted, or the session failed */
 }
@@ -618,35 +614,37 @@ static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
 
 /*
  * issue 16 (speed): a session kept across a reset proves the server only once it answers on
- * it again: a CoAP ping (an empty CON, answered by RST; RFC 7252 4.3), sent twice at most,
- * each waited for 3 round trips (at least 1 s). AL_OK once the answer came.
+ * it again: a NON GET of /i, which every airlift server answers (4.05: /i takes POST only),
+ * sent twice at most, each waited for 3 round trips (at least 0.5 s). Non-confirmable, so no
+ * retransmission of it outlives a failure (libcoap would keep the old socket busy, and a
+ * NAT would follow it). AL_OK once the answer came.
  */
 static al_err prove_session(struct al_coap_transport *t)
 {
     uint64_t wait = t->rtt_hint_us ? 3 * t->rtt_hint_us : 2000000u;
-    if (wait < 1000000u)
-        wait = 1000000u;
-    /* libcoap 4.3.1 logs an RST to a ping it did not time itself as an alert: quiet here. */
-    coap_log_t level = coap_get_log_level();
-    coap_set_log_level(LOG_EMERG);
-    al_err err = AL_ERR_TIMEOUT;
-    for (int tries = 0; tries < 2 && !t->broken && err != AL_OK; tries++) {
-        t->pong = false;
-        t->ping_mid = coap_session_send_ping(t->session);
-        if (t->ping_mid == COAP_INVALID_MID)
+    uint8_t answer[16];
+    if (wait < 500000u)
+        wait = 500000u;
+    for (int tries = 0; tries < 2 && !t->broken; tries++) {
+        coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, "i");
+        if (!pdu)
             break;
+        t->done = false;
+        t->resp = answer;
+        t->resp_cap = sizeof answer;
+        if (coap_send(t->session, pdu) == COAP_INVALID_MID)
+            break;
+        TRACE("proving the session (wait %llu us)\n", (unsigned long long)wait);
         uint64_t start = now_us();
-        while (!t->pong && !t->broken && now_us() - start < wait)
+        while (!t->done && !t->broken && now_us() - start < wait)
             if (coap_io_process(t->ctx, 20) < 0)
                 t->broken = true;
-        if (t->pong) {
+        if (t->done) {
             t->unproven = false;
-            err = AL_OK;
+            return AL_OK;
         }
     }
-    coap_set_log_level(level);
-    t->ping_mid = COAP_INVALID_MID;
-    return err;
+    return AL_ERR_TIMEOUT;
 }
 
 /* The DTLS handshake now (the agent's connect): AL_OK once the server's Finished arrived. */
@@ -690,7 +688,6 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
     }
     coap_startup();
     t->cfg = *cfg;
-    t->ping_mid = COAP_INVALID_MID;
     if (cfg->identity)
         snprintf(t->identity, sizeof t->identity, "%s", cfg->identity);
     if (cfg->psk_len)

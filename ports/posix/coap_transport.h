@@ -52,7 +52,7 @@ bool al_coap_wait(struct al_coap_transport *t, uint32_t ms);
  * issue 16 (speed): the device reset (to install) and kept this transport's DTLS session in
  * RAM that survives the reset (docs/protocol.md, "Session": what a real device keeps). The
  * session goes on; until the server answers on it again it proves nothing, so the next
- * connect() pings it first (and shakes hands anew if no answer comes).
+ * connect() asks the server something first (and shakes hands anew if no answer comes).
  */
 void al_coap_retain(struct al_coap_transport *t);
 /* Change cfg.window_bytes: what the device can still take (a modem's budget left this wake). */

@@ -4,7 +4,7 @@
 # once and then only every 10 minutes (--poll-ms 600000), listening on its session
 # (inventory flag 0x08): airliftd sends it the plan unasked, with the first window of the
 # download after it; the device downloads the rest, installs, resets keeping its DTLS
-# session in retained RAM, proves the session again with a CoAP ping and confirms in its
+# session in retained RAM, proves the session by an answer of the server and confirms in its
 # first inventory. One handshake and two check-ins in all. On the old code the update waited
 # for the next check-in, 10 minutes away, and the reset shook hands anew. (A device whose
 # pushed plan is lost sees the first window's chunks come without it and checks in at once:
