@@ -64,6 +64,7 @@ head -c 131072 /dev/urandom >"$WORK/file.bin"
 # ---- 1. airlift ----
 ins "$AIRLIFTD" --data-dir "$WORK/data" --http-listen 127.0.0.1:7780 --coap-listen $SIP:5684 \
     --admin-token-file "$WORK/token" --coap-idle-timeout 2 >"$WORK/airliftd.log" 2>&1 &
+AIRLIFTD_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/token" ] && ins curl -s -o /dev/null http://127.0.0.1:7780/v1/health && break; sleep 0.1; done
 T=$(cat "$WORK/token")
 api() { ins curl -s -H "Authorization: Bearer $T" "$@"; }
@@ -131,6 +132,9 @@ else
 fi
 
 # ---- 2. libcoap Block2 over DTLS ----
+# airliftd holds its CoAP port alone (no SO_REUSEADDR): it goes before coap-server takes it.
+kill "$AIRLIFTD_PID" 2>/dev/null || true
+wait "$AIRLIFTD_PID" 2>/dev/null || true
 ins coap-server-openssl -A $SIP -k airlift-bench -d 4 -v 0 >/dev/null 2>&1 &
 sleep 0.5
 inc coap-client-openssl -m put -u bench -k airlift-bench -b 1024 -f "$WORK/app.alim" \
