@@ -85,7 +85,7 @@ struct al_session_result {
 struct al_agent {
     struct al_device *dev;
     const struct al_transport *transport;
-    uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted) */
+    uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted; WINDOW only with a transport that takes a plan's first window and plans sent unasked, as ports/posix's does: docs/protocol.md) */
     uint16_t next_checkin_s; /* for sleepy devices */
     bool hold_confirm;       /* firmware that never confirms (tests, simulated bad firmware) */
     struct al_inventory inv; /* last inventory sent */
