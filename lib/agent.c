@@ -27,14 +27,21 @@ static al_err send_inventory(struct al_agent *a)
 {
     size_t len = 0, resp_len = 0;
     uint8_t code = 0;
-    al_err err = al_inventory_collect(a->dev, a->flags | AL_INV_STREAMS, a->next_checkin_s, &a->inv);
-    if (err == AL_OK)
-        err = al_inventory_encode(&a->inv, a->msg, sizeof a->msg, &len);
-    if (err == AL_OK)
-        err = a->transport->exchange(a->transport->ctx, AL_METHOD_POST, "i", a->msg, len, a->chunk,
-                                     sizeof a->chunk, &resp_len, &code);
-    if (err != AL_OK)
-        return err;
+    al_err err;
+    for (;;) {
+        err = al_inventory_collect(a->dev, a->flags | AL_INV_STREAMS, a->next_checkin_s, &a->inv);
+        if (err == AL_OK)
+            err = al_inventory_encode(&a->inv, a->msg, sizeof a->msg, &len);
+        if (err == AL_OK)
+            err = a->transport->exchange(a->transport->ctx, AL_METHOD_POST, "i", a->msg, len,
+                                         a->chunk, sizeof a->chunk, &resp_len, &code);
+        if (err != AL_OK)
+            return err;
+        if (code != AL_COAP_BAD_REQUEST || !(a->flags & AL_INV_WINDOW))
+            break;
+        /* A server before issue 16 refuses the flag it does not know: ask without it. */
+        a->flags &= (uint8_t)~AL_INV_WINDOW;
+    }
     if (code == AL_COAP_FORBIDDEN)
         return AL_ERR_REMOVED; /* the caller backs off: al_agent_removed_backoff_s() */
     if (code != AL_COAP_CHANGED && code != AL_COAP_CONTENT)
@@ -73,19 +80,6 @@ static uint8_t result_of(al_err err)
     case AL_ERR_TIMEOUT: return AL_RESULT_CONNECTION_LOST;
     default: return AL_RESULT_INTEGRITY_FAILURE;
     }
-}
-
-/* Is an image with this payload hash already running in the step's slot? */
-static bool already_running(const struct al_agent *a, const struct al_plan_step *s)
-{
-    for (uint8_t i = 0; i < a->inv.module_count; i++) {
-        const struct al_module_status *m = &a->inv.modules[i];
-        if (m->present && m->function == s->function &&
-            (s->function == AL_FN_BOOTLOADER || m->index == s->index) &&
-            memcmp(m->payload_sha256, s->image_sha256, AL_SHA256_SIZE) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* "<plan>/<step>" without stdio. */
@@ -360,9 +354,9 @@ al_err al_agent_session(struct al_agent *a, struct al_session_result *out)
         out->up_to_date = a->plan.status == AL_PLAN_UP_TO_DATE;
         return AL_OK;
     }
-    for (uint8_t i = 0; i < a->plan.step_count; i++)
-        if (!already_running(a, &a->plan.steps[i]))
-            return run_step(a, i, out);
+    uint8_t first = al_plan_first_step(&a->plan, &a->inv);
+    if (first < a->plan.step_count)
+        return run_step(a, first, out);
     out->up_to_date = true; /* every step already runs: nothing is sent again */
     return AL_OK;
 }

@@ -75,7 +75,7 @@ al_err al_inventory_decode(const uint8_t *buf, size_t len, struct al_inventory *
     inv->dl_result = buf[17];
     inv->dl_err = buf[18];
     size_t r = buf[19];
-    if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY | AL_INV_STREAMS)) ||
+    if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY | AL_INV_STREAMS | AL_INV_WINDOW)) ||
         inv->dl_result > AL_RESULT_ROLLBACK || (inv->dl_err && !inv->dl_result) || inv->boot_state > AL_BOOT_REVERTED ||
         inv->module_count > AL_PROTO_MAX_MODULES || r > AL_REASON_MAX - 1 ||
         len < AL_PROTO_INVENTORY_FIXED + r)
@@ -212,4 +212,33 @@ al_err al_inventory_collect(struct al_device *dev, uint8_t flags, uint16_t next_
     memcpy(inv->reason, dev->state.last_reason, AL_REASON_MAX);
     inv->reason[AL_REASON_MAX - 1] = '\0';
     return AL_OK;
+}
+
+uint8_t al_plan_first_step(const struct al_plan *plan, const struct al_inventory *inv)
+{
+    for (uint8_t i = 0; i < plan->step_count; i++) {
+        const struct al_plan_step *s = &plan->steps[i];
+        bool runs = false;
+        for (uint8_t k = 0; k < inv->module_count && !runs; k++) {
+            const struct al_module_status *m = &inv->modules[k];
+            runs = m->present && m->function == s->function &&
+                   (s->function == AL_FN_BOOTLOADER || m->index == s->index) &&
+                   memcmp(m->payload_sha256, s->image_sha256, AL_SHA256_SIZE) == 0;
+        }
+        if (!runs)
+            return i;
+    }
+    return plan->step_count;
+}
+
+bool al_plan_window_with(const struct al_plan *plan, const struct al_inventory *inv, uint8_t *step)
+{
+    if (!(inv->flags & AL_INV_WINDOW) || plan->status != AL_PLAN_UPDATE ||
+        inv->boot_state == AL_BOOT_TRIAL)
+        return false;
+    *step = al_plan_first_step(plan, inv);
+    if (*step >= plan->step_count)
+        return false;
+    return !(inv->dl_plan_id == plan->plan_id && inv->dl_step == *step &&
+             (inv->dl_offset || inv->dl_result));
 }

@@ -65,10 +65,10 @@ static void usage(FILE *out)
             "  provision DIR --server ADDR:PORT --cert FILE --key FILE [--server-ca FILE]\n"
             "                                 an X.509 device (the files are copied into DIR)\n"
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm [--revert-reason T]] [--crash-at-boot]\n"
-            "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS]\n"
+            "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS] [--poll-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
             "          [--buffer BYTES]\n"
-            "          [--mtu BYTES] [--block2] [--same-port]\n"
+            "          [--mtu BYTES] [--block2] [--same-port] [--fresh-session]\n"
             "                                 live: boot, report, download, install, confirm\n");
 }
 
@@ -501,6 +501,9 @@ struct behaviour {
     uint16_t mtu;           /* the link's IP MTU (the transfer's chunk size follows); 0: 1500 */
     bool block2;            /* download by RFC 7959 Block2 instead of windows */
     bool lose_confirm_report; /* the report sent right after confirming never arrives, once */
+    unsigned poll_ms;       /* issue 16 (speed): idle, up to date, it checks in this often */
+    bool fresh_session;     /* issue 16 (speed): a new DTLS handshake after the install's reset
+                               too (default: the session is kept in retained RAM) */
 };
 
 /*
@@ -640,7 +643,13 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
             rc = EXIT_INTERNAL;
             break;
         }
-        if (!fresh && (why != AL_RESET_POWER_ON || b->sleep_s)) {
+        if (!fresh && why == AL_RESET_SOFTWARE && !b->sleep_s && !b->fresh_session) {
+            /* issue 16 (speed): the install's reset keeps the DTLS session's state in
+             * retained RAM and the modem its socket (docs/simulated-device.md): the session
+             * goes on, proven again by an answer of the server before the trial image
+             * confirms. */
+            al_coap_retain(coap);
+        } else if (!fresh && (why != AL_RESET_POWER_ON || b->sleep_s)) {
             /* A reset or a deep sleep drops the modem: the next session shakes hands anew. */
             al_coap_close(coap);
             coap = NULL;
@@ -678,6 +687,8 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         al_agent_init(&agent, &d->dev, &radio.port);
         agent.flags = (uint8_t)((info.installed || info.reverted ? AL_INV_AFTER_INSTALL : 0) |
                                 (b->sleep_s ? AL_INV_SLEEPY : 0));
+        if (!b->block2 && (!b->mtu || b->mtu == 1500)) /* issue 16: 1424-byte chunks fit */
+            agent.flags |= AL_INV_WINDOW;
         agent.next_checkin_s = (uint16_t)(b->sleep_s > 65535 ? 65535 : b->sleep_s);
         agent.hold_confirm = b->never_confirm;
         e = al_agent_session(&agent, &r);
@@ -731,7 +742,12 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
             coap = NULL;
             sleep_ms(b->sleep_s * 1000u);
         } else {
-            sleep_ms(r.up_to_date ? 500u : b->retry_ms);
+            /* issue 16 (speed): idle, it listens on its session for a plan the server
+             * sends unasked, and checks in at once when one comes. */
+            if (r.up_to_date)
+                (void)al_coap_wait(coap, b->poll_ms);
+            else
+                sleep_ms(b->retry_ms);
         }
         fflush(stdout);
     }
@@ -749,7 +765,7 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
 static int cmd_run(int argc, char **argv)
 {
     struct sim_device d;
-    struct behaviour b = {.retry_ms = 1000};
+    struct behaviour b = {.retry_ms = 1000, .poll_ms = 500};
     struct sim_link_config lk = {0};
     const char *dir = NULL;
     bool use_link = false;
@@ -774,6 +790,8 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--link") == 0) use_link = true;
         else if (strcmp(a, "--same-port") == 0) { lk.same_port = true; use_link = true; }
         else if (strcmp(a, "--block2") == 0) b.block2 = true;
+        else if (strcmp(a, "--fresh-session") == 0) b.fresh_session = true;
+        else if (strcmp(a, "--poll-ms") == 0 && v) { b.poll_ms = (unsigned)strtoul(v, NULL, 10); i++; }
         else if (strcmp(a, "--mtu") == 0 && v) {
             unsigned long m = strtoul(v, NULL, 10);
             if (m < 576 || m > 1500) {

@@ -57,6 +57,7 @@ struct al_transport {
 
 #define AL_COAP_CHANGED 68 /* 2.04 */
 #define AL_COAP_CONTENT 69 /* 2.05 */
+#define AL_COAP_BAD_REQUEST 128 /* 4.00 */
 #define AL_COAP_FORBIDDEN 131 /* 4.03: the server removed this device (docs/protocol.md) */
 
 /* A removed device backs off: the first wait after a "removed" answer, and the longest. */
@@ -84,7 +85,7 @@ struct al_session_result {
 struct al_agent {
     struct al_device *dev;
     const struct al_transport *transport;
-    uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted) */
+    uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted; WINDOW only with a transport that takes a plan's first window and plans sent unasked, as ports/posix's does: docs/protocol.md) */
     uint16_t next_checkin_s; /* for sleepy devices */
     bool hold_confirm;       /* firmware that never confirms (tests, simulated bad firmware) */
     struct al_inventory inv; /* last inventory sent */

@@ -33,6 +33,10 @@
 #define AL_INV_AFTER_INSTALL 0x01 /* first report after an install or a revert */
 #define AL_INV_SLEEPY 0x02        /* the device sleeps; next_checkin_s says when it is back */
 #define AL_INV_STREAMS 0x04       /* the device decodes compressed and delta transfers */
+/* issue 16 (speed): the device takes the first window of its download with an update plan,
+ * and a plan the server sends unasked on the session (docs/protocol.md, "Plan with its
+ * first window"): AL_WIRE_WINDOW_FIRST chunks of AL_WIRE_CHUNK_MAX bytes. */
+#define AL_INV_WINDOW 0x08
 
 /* What the device runs and where it stands: sent at every session start. */
 struct al_inventory {
@@ -106,6 +110,15 @@ al_err al_plan_encode(const struct al_plan *plan, uint8_t *buf, size_t cap, size
 al_err al_plan_decode(const uint8_t *buf, size_t len, struct al_plan *plan);
 al_err al_status_encode(const struct al_status *st, uint8_t *buf, size_t cap, size_t *len);
 al_err al_status_decode(const uint8_t *buf, size_t len, struct al_status *st);
+
+/* The step a device takes first under this plan: the first whose image it does not run in
+ * the step's slot (by the inventory's payload hashes); plan->step_count if it runs them all. */
+uint8_t al_plan_first_step(const struct al_plan *plan, const struct al_inventory *inv);
+/* issue 16 (speed): whether the first window of step *step comes with this plan: the
+ * inventory asked for it (AL_INV_WINDOW), the plan is an update, the device is not on trial
+ * (it confirms first), and it has no download of that step under way (it resumes instead).
+ * Server and device both decide by this. */
+bool al_plan_window_with(const struct al_plan *plan, const struct al_inventory *inv, uint8_t *step);
 
 /* Fill an inventory from the install engine: modules, boot state, last result, download. */
 al_err al_inventory_collect(struct al_device *dev, uint8_t flags, uint16_t next_checkin_s,

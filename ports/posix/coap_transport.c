@@ -13,6 +13,7 @@
 #include "coap_transport.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,9 @@ struct al_coap_transport {
     coap_session_t *session;
     bool broken; /* DTLS failed or closed: reconnect on next use */
     bool connected; /* the session's handshake completed */
+    /* issue 16 (speed): the session outlived a reset of the device (al_coap_retain): the
+     * server has not answered on it since, so it proves nothing yet; an answer does. */
+    bool unproven;
     struct al_coap_stats stats;
     /* The one exchange in flight. */
     coap_bin_const_t token;
@@ -60,6 +64,28 @@ struct al_coap_transport {
     size_t resp_cap, resp_len;
     bool resp_truncated;
     struct window win;
+    /* issue 16 (speed): the last inventory (its token stays the one pushed plans come with)
+     * and the first window that comes with its plan (docs/protocol.md, "Plan with its
+     * first window"). */
+    uint64_t sent_us;      /* when the last exchange's request went out */
+    uint8_t inv[AL_PROTO_INVENTORY_MAX];
+    size_t inv_len;
+    uint8_t inv_token[8], prev_token[8]; /* the last inventory's, and the one before */
+    size_t inv_toklen, prev_toklen;
+    bool inv_repeat;       /* the last inventory is the same as the one before */
+    bool answered_early;   /* the exchange was answered by a pushed plan: no round trip */
+    struct {
+        bool valid, sample;
+        char name[32];
+        uint32_t size;
+        uint64_t sent_us;
+        uint8_t token[8]; /* the chunks come with the token of the inventory they answer */
+        size_t toklen;
+    } prime;
+    uint8_t pushed[AL_PROTO_PLAN_MAX]; /* a plan the server sent unasked, for that inventory */
+    size_t pushed_len;
+    bool has_pushed;
+    bool nudged; /* chunks of a pushed plan came, the plan itself was lost: check in */
     struct al_pace *pace;  /* the windowed transfer's state (pace.h) */
     uint64_t rtt_hint_us;  /* the quickest exchange of this transport: pace.c's first RTT */
 };
@@ -70,6 +96,28 @@ static uint64_t now_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
+
+/* AIRLIFT_TRACE=1 in the environment: a timestamped line on stderr for each window request,
+ * chunk and exchange (docs/simulated-device.md), to read a transfer's timeline. */
+static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void trace(const char *fmt, ...)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("AIRLIFT_TRACE");
+        on = e && *e;
+    }
+    if (!on)
+        return;
+    struct timespec ts;
+    va_list ap;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(stderr, "%lld.%03ld ", (long long)ts.tv_sec, ts.tv_nsec / 1000000L);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+#define TRACE trace
 
 /* A response with one of the window requests' tokens: a chunk for pace.c, or an error. */
 static bool on_window_response(struct al_coap_transport *t, const coap_pdu_t *received)
@@ -91,7 +139,112 @@ static bool on_window_response(struct al_coap_transport *t, const coap_pdu_t *re
         return true;
     }
     if (coap_get_data(received, &len, &data) && len >= 2)
+        TRACE("chunk %u.%u\n", (unsigned)id, (unsigned)data[0]);
+    if (coap_get_data(received, &len, &data) && len >= 2)
         (void)al_pace_chunk(t->pace, id, data[0], data + 1, len - 1, now_us());
+    return true;
+}
+
+/* issue 16 (speed): a plan answers inventory `inv`: does its first window come with it? */
+static void expect_window(struct al_coap_transport *t, const uint8_t *plan_bytes, size_t plan_len,
+                          uint64_t sent_us, bool sample, const uint8_t *token, size_t toklen)
+{
+    struct al_plan plan;
+    struct al_inventory inv;
+    uint8_t step = 0;
+    t->prime.valid = false;
+    if (al_plan_decode(plan_bytes, plan_len, &plan) != AL_OK ||
+        al_inventory_decode(t->inv, t->inv_len, &inv) != AL_OK ||
+        !al_plan_window_with(&plan, &inv, &step))
+        return;
+    snprintf(t->prime.name, sizeof t->prime.name, "%u/%u", (unsigned)plan.plan_id, (unsigned)step);
+    t->prime.size = plan.steps[step].transfer_size;
+    t->prime.sent_us = sent_us;
+    t->prime.sample = sample;
+    memcpy(t->prime.token, token, toklen);
+    t->prime.toklen = toklen;
+    t->prime.valid = true;
+}
+
+/* The largest chunk the session's datagrams carry (<= cap, a multiple of 16), 0 if none. */
+static size_t chunk_size(struct al_coap_transport *t, size_t cap)
+{
+    size_t pdu = coap_session_max_pdu_size(t->session), chunk = AL_WIRE_CHUNK_MAX;
+    if (pdu > WINDOW_HEADERS && pdu - WINDOW_HEADERS < chunk)
+        chunk = pdu - WINDOW_HEADERS;
+    if (chunk > cap)
+        chunk = cap;
+    return chunk < AL_WIRE_CHUNK_ALIGN ? 0 : chunk - chunk % AL_WIRE_CHUNK_ALIGN;
+}
+
+/* Start the window state of transfer `name` (size bytes) at `offset`; with the plan's first
+ * window on its way (t->prime, for this transfer from 0), record it as asked for. */
+static void start_window(struct al_coap_transport *t, const char *name, uint32_t offset,
+                         uint32_t size, size_t chunk)
+{
+    struct window *w = &t->win;
+    uint64_t hint = t->pace->srtt_us ? t->pace->srtt_us : t->rtt_hint_us;
+    memset(w, 0, sizeof *w);
+    w->active = true;
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->size = size;
+    al_pace_start(t->pace, offset, size, (uint32_t)chunk, hint);
+    if (t->prime.valid && !strcmp(t->prime.name, name) && t->prime.size == size && offset == 0 &&
+        chunk == AL_WIRE_CHUNK_MAX) {
+        /* issue 16 (speed): the chunks come under the inventory's token. */
+        uint32_t id = al_pace_prime(t->pace, AL_WIRE_WINDOW_FIRST, t->prime.sent_us,
+                                    t->prime.sample);
+        unsigned at = id % AL_PACE_REQS;
+        w->tokens[at].id = id;
+        w->tokens[at].len = (uint8_t)t->prime.toklen;
+        memcpy(w->tokens[at].bytes, t->prime.token, t->prime.toklen);
+        TRACE("primed window %u\n", (unsigned)id);
+    }
+    t->prime.valid = false;
+}
+
+/* issue 16 (speed): a 2.04 with the last inventory's token, after its answer: a plan the
+ * server sends unasked (an update was queued); kept for al_coap_wait(). */
+static bool on_pushed_plan(struct al_coap_transport *t, const coap_pdu_t *received)
+{
+    coap_bin_const_t tok = coap_pdu_get_token(received);
+    const uint8_t *data = NULL;
+    size_t len = 0, chunk;
+    /* It answers the last inventory, or (crossing it) the one before. */
+    bool last = t->inv_toklen && tok.length == t->inv_toklen &&
+                !memcmp(tok.s, t->inv_token, tok.length);
+    bool before = t->prev_toklen && tok.length == t->prev_toklen &&
+                  !memcmp(tok.s, t->prev_token, tok.length);
+    if (!last && !before)
+        return false;
+    if (coap_pdu_get_code(received) == COAP_RESPONSE_CODE(204) &&
+        coap_get_data(received, &len, &data) && len <= sizeof t->pushed) {
+        if (last) { /* the device's next inventory, the same, is answered with it */
+            memcpy(t->pushed, data, len);
+            t->pushed_len = len;
+            t->has_pushed = true;
+        }
+        if (before && t->inv_repeat && !t->done && t->token.length == t->inv_toklen &&
+            !memcmp(t->token.s, t->inv_token, t->inv_toklen) && len <= t->resp_cap) {
+            /* It crossed the same inventory again, still on its way: that one's answer
+             * would be this plan too, and waits behind its first window on the link. */
+            memcpy(t->resp, data, len);
+            t->resp_len = len;
+            t->code = AL_COAP_CHANGED;
+            t->resp_truncated = false;
+            t->answered_early = true;
+            t->done = true;
+        }
+        expect_window(t, data, len, now_us(), false, tok.s, tok.length);
+        /* Its first window follows at once: take it from now on, even while an exchange
+         * is under way. */
+        if (t->prime.valid && !(t->win.active && !strcmp(t->win.name, t->prime.name)) &&
+            (chunk = chunk_size(t, AL_WIRE_CHUNK_MAX)) == AL_WIRE_CHUNK_MAX)
+            start_window(t, t->prime.name, 0, t->prime.size, chunk);
+        TRACE("pushed plan\n");
+    } else if (last && coap_pdu_get_code(received) == COAP_RESPONSE_CODE(205)) {
+        t->nudged = true; /* a first window without its plan: that was lost on the way */
+    }
     return true;
 }
 
@@ -107,8 +260,11 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     if (t && on_window_response(t, received))
         return COAP_RESPONSE_OK;
     if (!t || t->done || tok.length != t->token.length ||
-        memcmp(tok.s, t->token.s, tok.length) != 0)
-        return COAP_RESPONSE_OK; /* late duplicate of an earlier exchange */
+        memcmp(tok.s, t->token.s, tok.length) != 0) {
+        if (t)
+            (void)on_pushed_plan(t, received);
+        return COAP_RESPONSE_OK; /* else a late duplicate of an earlier exchange */
+    }
     coap_pdu_code_t code = coap_pdu_get_code(received);
     t->code = (uint8_t)(((code >> 5) & 7) * 32 + (code & 31));
     coap_get_data(received, &len, &data);
@@ -123,8 +279,10 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct al_coap_transport *t = coap_session_get_app_data(session);
+    TRACE("event %d\n", (int)event);
     if (t && event == COAP_EVENT_DTLS_CONNECTED && !t->connected) {
         t->connected = true;
+        t->unproven = false;
         t->stats.handshakes++;
     }
     if (t && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED ||
@@ -229,12 +387,15 @@ static al_err connect_session(struct al_coap_transport *t)
 static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *resp, size_t cap,
                        size_t *resp_len, uint8_t *code)
 {
+    TRACE("exchange start\n");
     t->done = false;
     t->resp = resp;
     t->resp_cap = cap;
     t->resp_len = 0;
     uint64_t sent_us = now_us();
     bool timed = t->connected; /* not a handshake's time too */
+    t->sent_us = sent_us;
+    t->answered_early = false;
     if (coap_send(t->session, pdu) == COAP_INVALID_MID) {
         t->broken = true;
         return AL_ERR_TRANSPORT;
@@ -253,7 +414,8 @@ static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *re
         return waited >= limit ? AL_ERR_TIMEOUT : AL_ERR_TRANSPORT;
     }
     uint64_t took = now_us() - sent_us;
-    if (timed && (!t->rtt_hint_us || took < t->rtt_hint_us))
+    TRACE("exchange done %llu us\n", (unsigned long long)took);
+    if (timed && !t->answered_early && (!t->rtt_hint_us || took < t->rtt_hint_us))
         t->rtt_hint_us = took; /* the least is the one libcoap did not have to retransmit */
     if (t->resp_truncated)
         return AL_ERR_PROTOCOL;
@@ -306,6 +468,29 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
                                                           : COAP_REQUEST_CODE_POST, path);
     if (!pdu)
         return AL_ERR_TRANSPORT;
+    bool inventory = resp && method == AL_METHOD_POST && !strcmp(path, "i") &&
+                     req_len <= sizeof t->inv;
+    if (inventory && t->has_pushed && req_len == t->inv_len && !memcmp(req, t->inv, req_len) &&
+        t->pushed_len <= resp_cap) {
+        /* issue 16 (speed): the server already answered this very inventory, unasked. */
+        coap_delete_pdu(pdu);
+        memcpy(resp, t->pushed, t->pushed_len);
+        *resp_len = t->pushed_len;
+        *code = AL_COAP_CHANGED;
+        t->has_pushed = false;
+        return AL_OK;
+    }
+    t->has_pushed = false;
+    if (inventory) {
+        t->inv_repeat = req_len == t->inv_len && !memcmp(req, t->inv, req_len);
+        memcpy(t->inv, req, req_len);
+        t->inv_len = req_len;
+        memcpy(t->prev_token, t->inv_token, t->inv_toklen);
+        t->prev_toklen = t->inv_toklen;
+        t->inv_toklen = t->token.length;
+        memcpy(t->inv_token, t->token_bytes, t->token.length);
+        t->prime.valid = false;
+    }
     if (!resp) { /* no answer wanted: NON, and No-Response (RFC 7967) for every class */
         uint8_t none[1];
         coap_add_option(pdu, COAP_OPTION_NORESPONSE, coap_encode_var_safe(none, sizeof none, 26),
@@ -322,7 +507,10 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
         }
         return AL_OK;
     }
-    return transact(t, pdu, resp, resp_cap, resp_len, code);
+    err = transact(t, pdu, resp, resp_cap, resp_len, code);
+    if (inventory && err == AL_OK && *code == AL_COAP_CHANGED)
+        expect_window(t, resp, *resp_len, t->sent_us, true, t->inv_token, t->inv_toklen);
+    return err;
 }
 
 /* One RFC 7959 Block2 block per request (cfg.block2): 1024 bytes, less on a small MTU. */
@@ -385,6 +573,7 @@ static al_err send_window(struct al_coap_transport *t, const struct al_pace_ask 
         t->broken = true;
         return AL_ERR_TRANSPORT;
     }
+    TRACE("window %u o=%u n=%u m=%x srtt=%llu rto=%llu rate=%u\n", (unsigned)ask->id, (unsigned)ask->offset, (unsigned)ask->count, (unsigned)ask->skip, (unsigned long long)t->pace->srtt_us, (unsigned long long)t->pace->rto_us, (unsigned)t->pace->rate);
     return AL_OK;
 }
 
@@ -396,21 +585,12 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
     struct al_pace *p = t->pace;
     if (!w->active || strcmp(w->name, name) != 0 || w->size != size || !al_pace_covers(p, offset)) {
         /* A new transfer, or a jump: the largest chunk the session's datagrams carry. */
-        size_t pdu = coap_session_max_pdu_size(t->session), chunk = AL_WIRE_CHUNK_MAX;
-        if (pdu > WINDOW_HEADERS && pdu - WINDOW_HEADERS < chunk)
-            chunk = pdu - WINDOW_HEADERS;
-        if (chunk > cap)
-            chunk = cap;
-        chunk -= chunk % AL_WIRE_CHUNK_ALIGN;
-        if (chunk < AL_WIRE_CHUNK_ALIGN || strlen(name) >= sizeof w->name)
+        size_t chunk = chunk_size(t, cap);
+        if (!chunk || strlen(name) >= sizeof w->name)
             return AL_ERR_INVALID_ARG;
-        uint64_t hint = p->srtt_us ? p->srtt_us : t->rtt_hint_us;
-        memset(w, 0, sizeof *w);
-        w->active = true;
-        snprintf(w->name, sizeof w->name, "%s", name);
-        w->size = size;
-        al_pace_start(p, offset, size, (uint32_t)chunk, hint);
+        start_window(t, name, offset, size, chunk);
     }
+    t->prime.valid = false; /* the window it announced is taken, or not for this transfer */
     al_pace_want(p, offset, until > offset && until < size ? until : size, t->cfg.window_bytes);
     uint64_t limit = (t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000) * 1000ull, start = now_us();
     for (;;) {
@@ -452,6 +632,41 @@ static al_err coap_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
                          : fetch_window(t, name, offset, size, until, buf, cap, got);
 }
 
+/*
+ * issue 16 (speed): a session kept across a reset proves the server only once it answers on
+ * it again: a NON GET of /i, which every airlift server answers (4.05: /i takes POST only),
+ * sent twice at most, each waited for 3 round trips (at least 0.5 s). Non-confirmable, so no
+ * retransmission of it outlives a failure (libcoap would keep the old socket busy, and a
+ * NAT would follow it). AL_OK once the answer came.
+ */
+static al_err prove_session(struct al_coap_transport *t)
+{
+    uint64_t wait = t->rtt_hint_us ? 3 * t->rtt_hint_us : 2000000u;
+    uint8_t answer[16];
+    if (wait < 500000u)
+        wait = 500000u;
+    for (int tries = 0; tries < 2 && !t->broken; tries++) {
+        coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, "i");
+        if (!pdu)
+            break;
+        t->done = false;
+        t->resp = answer;
+        t->resp_cap = sizeof answer;
+        if (coap_send(t->session, pdu) == COAP_INVALID_MID)
+            break;
+        TRACE("proving the session (wait %llu us)\n", (unsigned long long)wait);
+        uint64_t start = now_us();
+        while (!t->done && !t->broken && now_us() - start < wait)
+            if (coap_io_process(t->ctx, 20) < 0)
+                t->broken = true;
+        if (t->done) {
+            t->unproven = false;
+            return AL_OK;
+        }
+    }
+    return AL_ERR_TIMEOUT;
+}
+
 /* The DTLS handshake now (the agent's connect): AL_OK once the server's Finished arrived. */
 static al_err coap_connect(void *ctx)
 {
@@ -461,6 +676,8 @@ static al_err coap_connect(void *ctx)
     if (t->cert_file[0] && !t->ca_file[0])
         return AL_ERR_STATE; /* issue 14 (creds): a certificate device that does not verify
                               * the server: the handshake proves nothing of the server */
+    if (t->session && !t->broken && t->unproven && prove_session(t) != AL_OK)
+        t->broken = true; /* the server no longer holds it: shake hands anew */
     al_err err = connect_session(t);
     if (err != AL_OK)
         return err;
@@ -539,6 +756,30 @@ void al_coap_close(struct al_coap_transport *t)
     coap_free_context(t->ctx);
     free(t->pace);
     free(t);
+}
+
+bool al_coap_wait(struct al_coap_transport *t, uint32_t ms)
+{
+    uint64_t start = now_us(), limit = (uint64_t)ms * 1000u;
+    if (!t->session || t->broken || !t->connected || t->cfg.insecure || !t->inv_toklen) {
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        return false;
+    }
+    t->nudged = false;
+    while (!t->has_pushed && !t->nudged && !t->broken && now_us() - start < limit) {
+        uint64_t left = (limit - (now_us() - start)) / 1000u;
+        if (coap_io_process(t->ctx, left ? (uint32_t)left : 1u) < 0)
+            t->broken = true;
+    }
+    return t->has_pushed || t->nudged;
+}
+
+void al_coap_retain(struct al_coap_transport *t)
+{
+    t->win.active = false; /* RAM is rebuilt: the agent starts its download state afresh */
+    if (t->session && !t->broken && t->connected)
+        t->unproven = true;
 }
 
 void al_coap_set_window_bytes(struct al_coap_transport *t, uint32_t bytes)

@@ -49,6 +49,21 @@ struct al_coap_stats {
     uint32_t handshakes;
 };
 const struct al_coap_stats *al_coap_stats(const struct al_coap_transport *t);
+/*
+ * issue 16 (speed): wait up to ms milliseconds for a plan the server sends unasked on this
+ * session (the device's last inventory had AL_INV_WINDOW and an update was queued since);
+ * true if one came (the agent's next inventory, if it is the same, is answered with it
+ * without a round trip), or if its first window came without it (the plan was lost: the
+ * device should check in now). Without a live DTLS session this just sleeps.
+ */
+bool al_coap_wait(struct al_coap_transport *t, uint32_t ms);
+/*
+ * issue 16 (speed): the device reset (to install) and kept this transport's DTLS session in
+ * RAM that survives the reset (docs/protocol.md, "Session": what a real device keeps). The
+ * session goes on; until the server answers on it again it proves nothing, so the next
+ * connect() asks the server something first (and shakes hands anew if no answer comes).
+ */
+void al_coap_retain(struct al_coap_transport *t);
 /* Change cfg.window_bytes: what the device can still take (a modem's budget left this wake). */
 void al_coap_set_window_bytes(struct al_coap_transport *t, uint32_t bytes);
 

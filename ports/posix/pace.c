@@ -104,12 +104,21 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
     if (r->rx_chunks == 0) {
         r->first_rx_us = now_us;
         r->first_len = (uint32_t)len;
-        rtt_sample(p, now_us > r->sent_us ? now_us - r->sent_us : 1);
+        if (!r->no_rtt)
+            rtt_sample(p, now_us > r->sent_us ? now_us - r->sent_us : 1);
+    } else if (fresh && now_us > r->first_rx_us && r->primed &&
+               now_us - r->last_rx_us < AL_PACE_BACKLOG_US) {
+        /* issue 16 (speed): chunks that came unasked may wait in the socket while the
+         * device gets ready (erases staging): read back to back, their spacing says
+         * nothing of the link. The train starts again here. */
+        r->first_rx_us = now_us;
+        r->rx_bytes = 0;
+        r->train = 0;
     } else if (fresh && now_us > r->first_rx_us) {
         /* The server sends a window back to back: the spacing of its chunks is the rate of
          * the link's narrowest hop (a packet train). */
         r->rx_bytes += (uint32_t)len;
-        if (r->rx_chunks >= 2) {
+        if (++r->train >= 2) {
             r->rate = (uint32_t)((uint64_t)r->rx_bytes * 1000000u / (now_us - r->first_rx_us));
             uint32_t best = 0;
             for (unsigned i = 0; i < AL_PACE_REQS; i++)
@@ -119,6 +128,7 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
         }
     }
     r->rx_chunks++;
+    r->last_rx_us = now_us;
     if (!fresh)
         return true; /* a duplicate, or one the agent no longer wants */
     uint32_t s = slot(a);
@@ -150,8 +160,13 @@ static void detect_losses(struct al_pace *p, uint64_t now_us)
     }
     bool stopped = false;
     if (asked && p->rate && p->probes < 2 && !p->backoff) {
-        uint64_t gap = 3ull * p->chunk * 1000000u / p->rate + reo;
-        stopped = now_us >= p->timer_us + gap && now_us >= p->sent_us + p->rto_us;
+        /* issue 16 (speed): once chunks of the newest request arrive, the server has sent
+         * everything asked before it: the train runs back to back, so two chunks' time
+         * without one is its end (a tail loss), whatever RTO says. */
+        const struct al_pace_req *nr = &p->req[(p->next_id - 1) % AL_PACE_REQS];
+        bool started = nr->used && nr->id == p->next_id - 1 && nr->rx_chunks > 0;
+        uint64_t gap = (started ? 2ull : 3ull) * p->chunk * 1000000u / p->rate + reo;
+        stopped = now_us >= p->timer_us + gap && (started || now_us >= p->sent_us + p->rto_us);
     }
     if (stopped) {
         for (uint32_t a = p->base; a < end; a++)
@@ -269,6 +284,19 @@ bool al_pace_next(struct al_pace *p, uint64_t now_us, struct al_pace_ask *ask)
     p->last_k = k;
     sent(p, ask, frontier, now_us, asked == 0);
     return true;
+}
+
+uint32_t al_pace_prime(struct al_pace *p, uint32_t count, uint64_t sent_us, bool sample)
+{
+    struct al_pace_ask ask;
+    memset(&ask, 0, sizeof ask);
+    ask.count = count < p->until ? count : p->until;
+    sent(p, &ask, 0, sent_us, true);
+    p->req[ask.id % AL_PACE_REQS].no_rtt = !sample;
+    p->req[ask.id % AL_PACE_REQS].primed = true;
+    p->last_k = ask.count;
+    p->requests--; /* the device sent no request for it */
+    return ask.id;
 }
 
 bool al_pace_take(struct al_pace *p, uint8_t *buf, size_t cap, size_t *got)

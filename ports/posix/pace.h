@@ -26,6 +26,7 @@
 #define AL_PACE_RTO_MAX_US 16000000u
 #define AL_PACE_RTO_FIRST_US 2000000u /* before any RTT sample: CoAP's ACK_TIMEOUT */
 #define AL_PACE_BURST_US 250000u /* a request asks for about this much of the link's time */
+#define AL_PACE_BACKLOG_US 200u /* primed chunks closer than this were read from a backlog */
 
 /* A window request to send: GET /w/...?o=offset&n=count&c=chunk[&m=skip] (skip 0: no m=). */
 struct al_pace_ask {
@@ -41,6 +42,10 @@ struct al_pace_req {
     uint64_t sent_us, first_rx_us;
     uint32_t rx_chunks, rx_bytes, first_len;
     uint32_t rate;         /* its delivery-rate sample, bytes/s (0: none yet) */
+    bool no_rtt;           /* its first chunk is no round-trip sample (al_pace_prime) */
+    bool primed;           /* sent by the server unasked (al_pace_prime) */
+    uint32_t train;        /* chunks after the first of its current train */
+    uint64_t last_rx_us;
 };
 
 struct al_pace {
@@ -73,6 +78,12 @@ struct al_pace {
  * this session (an exchange's), 0 if none. */
 void al_pace_start(struct al_pace *p, uint32_t origin, uint32_t size, uint32_t chunk,
                    uint64_t rtt_hint_us);
+/* issue 16 (speed): the server sends chunks 0 .. count - 1 unasked, with the plan (docs/
+ * protocol.md, "Plan with its first window"): record them as a request sent at sent_us (the
+ * inventory's) and return its id, under which they are fed to al_pace_chunk(). sample: its
+ * first chunk is a round-trip sample (false for a plan the server sent unasked). Call right
+ * after al_pace_start(). */
+uint32_t al_pace_prime(struct al_pace *p, uint32_t count, uint64_t sent_us, bool sample);
 /* Whether `offset` is a chunk of this transfer the pacer can still hand out (on its grid,
  * not behind the chunk the agent wants, within the ring). */
 bool al_pace_covers(const struct al_pace *p, uint32_t offset);

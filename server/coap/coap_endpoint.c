@@ -7,6 +7,7 @@
 #include "coap_endpoint.h"
 #include "coap_request.h"
 #include "coap_pace.h"
+#include "coap_listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +39,7 @@
 #define ACCOUNT_EVERY 16384 /* report wire bytes to the service at least this often */
 #define SESSION_IDLE_S 30 /* a silent device's session ends after this */
 #define MAX_HANDSHAKES 100 /* sessions shaking hands at once (all past the cookie exchange) */
+#define PUSH_EVERY_MS 50 /* issue 16 (speed): look for updates queued at least this often */
 
 /*
  * Wire bytes of one device session. Under DTLS they are exact: OpenSSL's BIO counters of
@@ -58,6 +60,7 @@ struct session_bytes {
     bool connected;        /* issue 15 (ops): a DTLS handshake completed on this session */
     char cert_identity[ALD_IDENTITY_MAX + 1]; /* issue 14 (creds): an x509 device's identity */
     struct ald_coap_pace pace; /* window chunks: the session's byte budget (coap_pace.h) */
+    struct ald_coap_listen listen; /* issue 16 (speed): coap_listen.h */
 };
 
 struct ald_coap {
@@ -71,6 +74,8 @@ struct ald_coap {
     coap_bin_const_t key_bin;
     uint8_t dummy_key[32]; /* issue 14 (creds): see ald_coap_start */
     struct session_bytes *sessions; /* every session seen and not yet deleted */
+    uint64_t queued_cursor; /* issue 16 (speed): ops.queued's */
+    bool windows_due;       /* issue 16 (speed): a session's listen.due may be set */
 };
 
 /* libcoap 4.3.1 has no per-context user data: a small registry maps contexts to endpoints. */
@@ -254,6 +259,7 @@ static void forget_session(struct ald_coap *c, struct session_bytes *sb)
     if (bio && BIO_get_callback_arg(bio) == (char *)sb)
         BIO_set_callback_ex(bio, NULL);
     coap_session_set_app_data(sb->session, NULL);
+    ald_coap_listen_free(&sb->listen);
     *sb->prev = sb->next;
     if (sb->next)
         sb->next->prev = sb->prev;
@@ -383,6 +389,13 @@ static void handle_inventory(coap_resource_t *r, coap_session_t *session, const 
     set_code(response, code);
     if (code / 32 == 2 && plan_len)
         coap_add_data(response, plan_len, plan);
+    /* issue 16 (speed): the plan's first window follows the answer (sent from
+     * ald_coap_serve, once the answer has left); the inventory is kept for a pushed plan. */
+    struct session_bytes *sb = bytes_of(session, request);
+    if (sb && code == 68) {
+        ald_coap_listen_inventory(&sb->listen, request, body, len, plan, plan_len);
+        c->windows_due |= sb->listen.due;
+    }
     count_plain(session, request, len, plan_len, true);
     account(c, session, request, false, true);
 }
@@ -775,9 +788,99 @@ bool ald_coap_guard_stats(const struct ald_coap *c, struct ald_guard_stats *out)
     return true;
 }
 
+/* issue 16 (speed): a NON response of `code` with the token of listen state l, or NULL. */
+static coap_pdu_t *listen_response(coap_session_t *session, const struct ald_coap_listen *l,
+                                   coap_pdu_code_t code)
+{
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_NON, code, coap_new_message_id(session),
+                                    coap_session_max_pdu_size(session));
+    if (pdu)
+        coap_add_token(pdu, l->toklen, l->token);
+    return pdu;
+}
+
+/* issue 16 (speed): send one session its plan's first window (coap_listen.h). */
+static void send_first_window(struct ald_coap *c, struct session_bytes *sb)
+{
+    struct ald_coap_listen *l = &sb->listen;
+    size_t len = 0, fit = coap_session_max_pdu_size(sb->session);
+    l->due = false;
+    if (!sb->identity[0] || fit < WINDOW_HEADERS + l->toklen + AL_WIRE_CHUNK_MAX)
+        return; /* a path too small for the chunks the flag asks for: it asks itself */
+    uint32_t want = AL_WIRE_WINDOW_FIRST * AL_WIRE_CHUNK_MAX;
+    const uint8_t *data = c->ops.transfer(c->ops.ctx, sb->identity, l->plan_id, l->step, 0, want,
+                                          &len);
+    if (!data)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    for (uint32_t i = 0; i < AL_WIRE_WINDOW_FIRST && (size_t)i * AL_WIRE_CHUNK_MAX < len; i++) {
+        size_t at = (size_t)i * AL_WIRE_CHUNK_MAX;
+        size_t n = len - at < AL_WIRE_CHUNK_MAX ? len - at : AL_WIRE_CHUNK_MAX;
+        if (!ald_coap_pace_take(&sb->pace, (uint32_t)n, i == 0, now))
+            break;
+        coap_pdu_t *pdu = listen_response(sb->session, l, COAP_RESPONSE_CODE(205));
+        if (!pdu)
+            break;
+        add_chunk(pdu, i, data + at, n);
+        coap_send(sb->session, pdu);
+        count_plain(sb->session, NULL, 0, n, false);
+    }
+    if (c->ops.release)
+        c->ops.release(c->ops.ctx, data);
+    account(c, sb->session, NULL, false, false);
+}
+
+/* issue 16 (speed): devices that got an update queued and listen on a live session get
+ * their plan now, unasked, as an answer to their last inventory (docs/protocol.md). */
+static void push_plans(struct ald_coap *c)
+{
+    char ids[8][ALD_IDENTITY_MAX + 1];
+    size_t n;
+    while ((n = c->ops.queued(c->ops.ctx, &c->queued_cursor, ids, 8)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            for (struct session_bytes *sb = c->sessions; sb; sb = sb->next) {
+                struct ald_coap_listen *l = &sb->listen;
+                uint8_t plan[MAX_PLAN];
+                size_t plan_len = 0;
+                if (!l->inv || strcmp(sb->identity, ids[i]) ||
+                    coap_session_get_state(sb->session) != COAP_SESSION_STATE_ESTABLISHED)
+                    continue;
+                int code = c->ops.inventory(c->ops.ctx, sb->identity, l->inv, l->inv_len, plan,
+                                            sizeof plan, &plan_len);
+                struct al_plan p;
+                if (code != 68 || al_plan_decode(plan, plan_len, &p) != AL_OK ||
+                    p.status != AL_PLAN_UPDATE || (l->sent && l->plan_id == p.plan_id))
+                    continue; /* nothing to do, or its own inventory got this plan already */
+                coap_pdu_t *pdu = listen_response(sb->session, l, COAP_RESPONSE_CODE(204));
+                if (!pdu)
+                    continue;
+                coap_add_data(pdu, plan_len, plan);
+                coap_send(sb->session, pdu);
+                count_plain(sb->session, NULL, 0, plan_len, false);
+                ald_coap_listen_plan(l, plan, plan_len);
+                c->windows_due |= l->due;
+            }
+        }
+    }
+}
+
 int ald_coap_serve(struct ald_coap *c, uint32_t timeout_ms)
 {
-    return coap_io_process(c->ctx, timeout_ms) < 0 ? -1 : 0;
+    /* issue 16 (speed): a plan for an update queued meanwhile leaves within 50 ms. */
+    if (c->ops.queued && timeout_ms > PUSH_EVERY_MS)
+        timeout_ms = PUSH_EVERY_MS;
+    if (coap_io_process(c->ctx, timeout_ms) < 0)
+        return -1;
+    if (c->ops.queued)
+        push_plans(c);
+    if (c->windows_due) /* the plans have left: their first windows follow */
+        for (struct session_bytes *sb = c->sessions; sb; sb = sb->next)
+            if (sb->listen.due)
+                send_first_window(c, sb);
+    c->windows_due = false;
+    return 0;
 }
 
 void ald_coap_stop(struct ald_coap *c)

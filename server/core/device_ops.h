@@ -49,6 +49,12 @@ struct ald_device_ops {
      * included; ended: its session is over (closed, or idle past the session timeout).
      * May be NULL. */
     void (*account)(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended);
+    /* issue 16 (speed): identities of devices that got an update queued since *cursor (a
+     * count the call advances), at most max of them; the oldest are skipped when more than
+     * the core keeps (ALD_QUEUED_KEEP) came since. The endpoint sends those that listen on a
+     * live session their plan unasked (docs/protocol.md). May be NULL. */
+    size_t (*queued)(void *ctx, uint64_t *cursor, char (*ids)[ALD_IDENTITY_MAX + 1], size_t max);
 };
+#define ALD_QUEUED_KEEP 64
 
 #endif

@@ -58,6 +58,9 @@ struct ald_updates {
     pthread_mutex_t wait_lock;   /* guards api_waiters */
     unsigned api_waiters;        /* API requests waiting for a transfer now */
     struct ald_devcache *sessions; /* issue 11 (checkin): device rows of sessions (devcache.h) */
+    /* issue 16 (speed): the identities of the last devices an update was queued for */
+    char queued_ids[ALD_QUEUED_KEEP][ALD_IDENTITY_MAX + 1];
+    uint64_t queued_count;
 };
 
 static const char *const final_states[] = {"succeeded", "failed", "reverted", "cancelled"};
@@ -277,7 +280,8 @@ static bool modules_from_json(const char *text, struct al_module_status *mods, s
  * transfer's chunks and window requests on a clean link, and what every step pays once. */
 #define WIRE_PER_CHUNK 64u   /* UDP/IPv4 28, DTLS record 29, CoAP header, token, marker, index */
 #define WIRE_PER_WINDOW 96u  /* one window request */
-#define WIRE_PER_STEP 3700u  /* two handshakes, inventories, plan, report, close, confirmation */
+#define WIRE_PER_STEP 2200u  /* a handshake, inventories, plan, report, ping, confirmation: the
+                              * DTLS session kept across the reset (issue 16); 3,700 without */
 
 uint64_t ald_wire_estimate(uint64_t size)
 {
@@ -764,6 +768,12 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
         free(x);
         return;
     }
+    if (!strcmp(rec->state, "installing")) {
+        /* issue 16 (speed): a device reports "installing" and resets, so its next inventory
+         * comes after the reset. One that kept its DTLS session across the reset (docs/
+         * protocol.md, "Session") never ends it, so this inventory says it rebooted. */
+        transition(u, rec, "rebooting", NULL, NULL);
+    }
     if (inv->boot_state == AL_BOOT_REVERTED && state_is(rec, after_install)) {
         char why[ALD_WHY_MAX + 1];
         snprintf(why, sizeof why, "the new firmware never confirmed; the device went back: %s",
@@ -1128,10 +1138,24 @@ out:
     free(rec);
 }
 
+/* issue 16 (speed): see device_ops.h, queued. */
+static size_t on_queued(void *ctx, uint64_t *cursor, char (*ids)[ALD_IDENTITY_MAX + 1], size_t max)
+{
+    struct ald_updates *u = ctx;
+    size_t n = 0;
+    pthread_mutex_lock(&u->lock);
+    if (u->queued_count - *cursor > ALD_QUEUED_KEEP)
+        *cursor = u->queued_count - ALD_QUEUED_KEEP;
+    for (; *cursor < u->queued_count && n < max; (*cursor)++)
+        snprintf(ids[n++], ALD_IDENTITY_MAX + 1, "%s", u->queued_ids[*cursor % ALD_QUEUED_KEEP]);
+    pthread_mutex_unlock(&u->lock);
+    return n;
+}
+
 struct ald_device_ops ald_updates_device_ops(struct ald_updates *u)
 {
-    struct ald_device_ops ops = {u,           on_psk_lookup, on_cert_lookup, on_inventory,
-                                 on_status,   on_transfer,   on_release,     on_account};
+    struct ald_device_ops ops = {u,         on_psk_lookup, on_cert_lookup, on_inventory, on_status,
+                                 on_transfer, on_release,  on_account,     on_queued};
     return ops;
 }
 
@@ -1418,6 +1442,8 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
             if (has_old)
                 ald_log(ALD_LOG_INFO, "update", "device", old->device, "state", "cancelled",
                         "why", old->why, NULL);
+            snprintf(u->queued_ids[u->queued_count++ % ALD_QUEUED_KEEP], ALD_IDENTITY_MAX + 1,
+                     "%s", dev->identity); /* issue 16 (speed): for on_queued */
             ald_log(ALD_LOG_INFO, "update queued", "device", dev->name, "by", by, NULL);
         }
         free(text);

@@ -125,7 +125,7 @@ static int setup(void **state)
     assert_int_equal(harness_device_open(&w->h), AL_OK);
     assert_int_equal(al_boot(&w->h.dev, AL_RESET_POWER_ON, &info), AL_OK);
 
-    struct ald_device_ops ops = {&w->server, psk_lookup, NULL, on_inventory, on_status, on_transfer, NULL, NULL};
+    struct ald_device_ops ops = {&w->server, psk_lookup, NULL, on_inventory, on_status, on_transfer, NULL, NULL, NULL};
     w->server.plan.plan_id = 3;
     assert_int_equal(ald_coap_start(&w->server.coap, "127.0.0.1", 0, false, 0, &ops, NULL, err, sizeof err), 0);
     assert_int_equal(pthread_create(&w->server.thread, NULL, serve, &w->server), 0);

@@ -77,11 +77,19 @@ static void serve(struct fake_link *l, const struct al_pace_ask *a, uint32_t siz
 
 /* Run the transfer of `size` bytes until the agent has all of it or the pacer gives up, at
  * most `limit_us` of fake time. Returns the bytes the agent got, in order and exact. */
-static uint32_t run(struct fake_link *l, uint32_t size, uint64_t limit_us)
+static uint32_t run_primed(struct fake_link *l, uint32_t size, uint64_t limit_us, uint32_t prime)
 {
     uint8_t buf[AL_WIRE_CHUNK_MAX];
     uint32_t got = 0;
     al_pace_start(&pace, 0, size, CHUNK, 2 * l->latency_us);
+    if (prime) {
+        /* The server sends the first `prime` chunks with the plan: as if a request for them
+         * reached it now (the inventory's), not one the device sends. */
+        struct al_pace_ask a = {al_pace_prime(&pace, prime, l->now_us, false), 0, prime, CHUNK, 0};
+        l->asks[l->requests] = a;
+        l->ask_us[l->requests++] = l->now_us;
+        serve(l, &a, size);
+    }
     al_pace_want(&pace, 0, size, 0);
     while (got < size && l->now_us < limit_us && !al_pace_failed(&pace)) {
         struct al_pace_ask ask;
@@ -123,6 +131,11 @@ static uint32_t run(struct fake_link *l, uint32_t size, uint64_t limit_us)
         l->now_us += 1000;
     }
     return got;
+}
+
+static uint32_t run(struct fake_link *l, uint32_t size, uint64_t limit_us)
+{
+    return run_primed(l, size, limit_us, 0);
 }
 
 static int setup(void **state)
@@ -267,6 +280,47 @@ static void a_dead_link_fails_after_backoff(void **state)
     assert_true(l.now_us > 6000000);
 }
 
+/* issue 16 (speed): the first window comes with the plan, unasked: the device never asks
+ * for those chunks, takes them, and asks for the rest in time to keep the link busy. */
+static void a_primed_window_is_taken_not_asked_for(void **state)
+{
+    (void)state;
+    static struct fake_link l;
+    memset(&l, 0, sizeof l);
+    l.latency_us = 300000;
+    l.rate = 12500;
+    uint32_t size = 130752;
+    assert_int_equal(run_primed(&l, size, 60000000, AL_WIRE_WINDOW_FIRST), size);
+    assert_int_equal(pace.retransmits, 0);
+    assert_int_equal(pace.requests, l.requests - 1); /* the primed one is not the device's */
+    for (uint32_t r = 1; r < l.requests; r++)
+        assert_true(l.asks[r].offset >= AL_WIRE_WINDOW_FIRST * CHUNK);
+    /* The second request leaves before the primed window has all arrived. */
+    assert_true(l.ask_us[1] < l.latency_us + AL_WIRE_WINDOW_FIRST * (uint64_t)CHUNK * 1000000u / l.rate);
+    uint64_t bound = (uint64_t)((size + CHUNK - 1) / CHUNK) * CHUNK * 1000000u / l.rate;
+    assert_true(l.now_us < bound + 2 * 2 * l.latency_us);
+}
+
+/* Primed chunks read back to back out of the socket's backlog say nothing of the link's
+ * rate; read as they arrive, they do. */
+static void primed_chunks_from_a_backlog_give_no_rate(void **state)
+{
+    (void)state;
+    uint8_t chunk[CHUNK];
+    memset(chunk, 7, sizeof chunk);
+    al_pace_start(&pace, 0, 64 * CHUNK, CHUNK, 600000);
+    uint32_t id = al_pace_prime(&pace, 16, 0, true);
+    al_pace_want(&pace, 0, 64 * CHUNK, 0);
+    uint64_t t = 2000000;
+    for (uint32_t i = 0; i < 8; i++)
+        assert_true(al_pace_chunk(&pace, id, i, chunk, CHUNK, t + i * 10));
+    assert_int_equal(pace.rate, 0);
+    assert_true(pace.srtt_us > 600000); /* a round-trip sample from the inventory's send */
+    for (uint32_t i = 8; i < 16; i++)
+        assert_true(al_pace_chunk(&pace, id, i, chunk, CHUNK, t + 100 + (i - 7) * 113920u));
+    assert_true(pace.rate > 12000 && pace.rate < 13000); /* 1424 bytes every 113.92 ms */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +330,8 @@ int main(void)
         cmocka_unit_test(a_lost_last_chunk_is_recovered),
         cmocka_unit_test(pacing_does_not_overflow_the_link_queue),
         cmocka_unit_test(a_dead_link_fails_after_backoff),
+        cmocka_unit_test(a_primed_window_is_taken_not_asked_for),
+        cmocka_unit_test(primed_chunks_from_a_backlog_give_no_rate),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
