@@ -48,6 +48,10 @@ struct ald_config {
     char log_file[ALD_PATH_MAX]; /* --log-file: append logs there instead of stderr */
     bool check_config;           /* --check-config: validate the settings, start nothing */
     bool metrics_public;         /* issue 15 (ops): --metrics-public, GET /metrics without a token */
+    /* issue 14 (ddi): hawkBit DDI for linux devices (docs/ddi.md) */
+    char ddi_tenant[65];         /* --ddi-tenant: the one tenant served ("default") */
+    char ddi_gateway_token[129]; /* --ddi-gateway-token: "" none (target tokens only) */
+    unsigned ddi_poll_s;         /* --ddi-poll-interval: config.polling.sleep, seconds */
 };
 
 /* Exit codes of airliftd (docs/airliftd.md). */

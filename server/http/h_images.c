@@ -12,6 +12,7 @@
 #include "http_priv.h"
 #include "images.h"
 #include "reply.h"
+#include "swu.h"
 #include "updates.h"
 
 static json_t *image_json(const struct ald_image_rec *m)
@@ -19,13 +20,16 @@ static json_t *image_json(const struct ald_image_rec *m)
     char link[16];
     json_t *deps = json_loads(m->deps_json, 0, NULL);
     snprintf(link, sizeof link, "0x%08x", (unsigned)m->link_address);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o}", "id",
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o}", "id",
                      m->id, "sha256", m->sha256, "function", al_function_name(m->function),
                      "index", m->index, "platform", m->platform, "version", m->version,
                      "security_counter", (json_int_t)m->security_counter, "link_address", link,
                      "payload_size", (json_int_t)m->payload_size, "file_size",
                      (json_int_t)m->file_size, "key_id", m->key_id, "dependencies",
                      deps ? deps : json_array(), "created_at", ald_time_json(m->created_at));
+    /* issue 14 (ddi): "airlift" (the signed image format) or "swu" (swu.h) */
+    json_object_set_new(o, "kind", json_string(ald_swu_image(m) ? "swu" : "airlift"));
+    return o;
 }
 
 /* POST /v1/images: the image file as the body. 201 new, 200 already held. */
