@@ -334,22 +334,27 @@ struct ald_result ald_ddi_feedback_parse(json_t *doc, struct ald_ddi_feedback *f
     return ald_ok();
 }
 
-/* "device: d1; d2; ..." into why, cut to fit; control characters become spaces. */
-static void details_why(const struct ald_ddi_feedback *fb, const char *lead, char *why,
-                        size_t cap)
+/* lead, then `before` (if not empty), then the details (only those starting with "ERROR"
+ * if errors_only), joined by "; ", into why, cut to fit; control characters become spaces.
+ * false if no detail was taken. */
+static bool details_why(const struct ald_ddi_feedback *fb, const char *lead, const char *before,
+                        bool errors_only, char *why, size_t cap)
 {
-    size_t o = (size_t)snprintf(why, cap, "%s", lead);
+    size_t o = (size_t)snprintf(why, cap, "%s%s", lead, before);
+    bool sep = before[0] != '\0', took = false;
     for (size_t i = 0; i < fb->ndetails && o + 1 < cap; i++) {
         const char *d = fb->details[i];
         while (*d == ' ')
             d++;
-        if (!*d)
-            continue;
-        o += (size_t)snprintf(why + o, cap - o, "%s%s", i ? "; " : "", d);
+        if (!*d || (errors_only && strncmp(d, "ERROR", 5) != 0) || strstr(why, d))
+            continue; /* nothing, not an error, or said already */
+        o += (size_t)snprintf(why + o, cap - o, "%s%s", sep ? "; " : "", d);
+        sep = took = true;
     }
     for (char *p = why; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = ' ';
+    return took;
 }
 
 struct ald_result ald_ddi_feedback(struct ald_updates *u, struct ald_store *st,
@@ -404,14 +409,19 @@ struct ald_result ald_ddi_feedback(struct ald_updates *u, struct ald_store *st,
         to = "installing";
     else
         to = "downloading";
+    /* The errors a device reports while it proceeds (SWUpdate: "ERROR : SW not compatible
+     * with hardware") are kept as the update's why and lead the final one's. */
+    bool set_why = lead != NULL;
     if (lead)
-        details_why(fb, lead, why, sizeof why);
+        details_why(fb, lead, rec->why, false, why, sizeof why);
+    else
+        set_why = details_why(fb, "", rec->why, true, why, sizeof why);
     if (!strcmp(to, "succeeded") && !step_image(st, rec, img)) {
         res = ald_fail(ALD_ERR_INTERNAL, "internal", "the .swu image of update %lld cannot be "
                        "read", (long long)rec->id);
         goto out;
     }
-    res = ald_updates_ddi_report(u, rec->id, to, lead ? why : NULL, 0, rec);
+    res = ald_updates_ddi_report(u, rec->id, to, set_why ? why : NULL, 0, rec);
     if (ald_is_ok(&res) && !strcmp(to, "succeeded")) {
         json_t *inv = inventory_of(dev);
         json_object_set_new(inv, "swu", json_pack("{s:s, s:s}", "image", img->id, "version",
