@@ -76,7 +76,10 @@ GOOD=$(jq -r .id <<<"$img")
 check "a .swu upload is an image of kind swu" test "$(jq -r '.kind + " " + .version' <<<"$img")" = "swu 1.1.0"
 check "its id is the file's SHA-256" test "$GOOD" = "$(sha256sum "$WORK/good.swu" | cut -d' ' -f1)"
 OTHER=$(api POST /v1/images -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/other.swu" | jq -r .id)
-ROLL=$(api POST /v1/images -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/rollout.swu" | jq -r .id)
+ROLL=$(sha256sum "$WORK/rollout.swu" | cut -d' ' -f1)
+out=$("$AIRLIFT" image upload "$WORK/rollout.swu")
+check "airlift image upload takes a .swu: $out" test "$out" = "uploaded $ROLL  swu 2.0.0  ($WORK/rollout.swu)"
+check "  and lists it as one" grep -q "^$ROLL  swu " <<<"$("$AIRLIFT" image list)"
 check "images are listed with their kind" \
     test "$(api GET /v1/images | jq -r '[.images[] | select(.kind == "swu")] | length')" = 3
 head -c 300 "$WORK/good.swu" >"$WORK/cut.swu"
