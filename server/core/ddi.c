@@ -257,11 +257,14 @@ struct ald_result ald_ddi_deployment(struct ald_updates *u, struct ald_store *st
                             (json_int_t)img->file_size, "_links", links);
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)rec->id);
-    *out = json_pack("{s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:[o]}]}, s:{s:s, s:[s]}}",
+    json_t *messages = json_array();
+    if (rec->why[0])
+        json_array_append_new(messages, json_string(rec->why));
+    *out = json_pack("{s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:[o]}]}, s:{s:s, s:o}}",
                      "id", id, "deployment", "download", "forced", "update", "forced",
                      "chunks", "part", "os", "version", img->version, "name", "swu",
                      "artifacts", art, "actionHistory", "status", rec->state, "messages",
-                     rec->why);
+                     messages);
     if (!*out)
         res = ald_store_failed(ALD_STORE_ERROR);
 out:
