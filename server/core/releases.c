@@ -50,6 +50,11 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
                        "'images' must list 1 to %d image hashes", ALD_PLAN_MAX_STEPS);
         goto out;
     }
+    if (p->platform == ALC_PLATFORM_LINUX && spec->nimages != 1) { /* issue 14 (ddi) */
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "a release of a product of "
+                       "platform linux holds exactly one .swu image");
+        goto out;
+    }
     if (!(img = malloc(sizeof *img)) || !(arr = json_array())) {
         res = ald_store_failed(ALD_STORE_ERROR);
         goto out;

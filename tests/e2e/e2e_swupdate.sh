@@ -177,6 +177,10 @@ check "  kept as the device's attributes" test "$(api GET /v1/devices/gw2 | jq -
 # ---- a rollout in two waves to three swupdate clients ----
 api_json POST /v1/products '{"name":"gateway","platform":"linux"}' >/dev/null
 for n in gwa gwb gwc; do linux_device "$n" gateway; done
+r=$(api POST /v1/products/gateway/releases -H 'Content-Type: application/json' \
+    --data "{\"version\":\"2.0.0\",\"images\":[\"$ROLL\",\"$GOOD\"]}" -w '\n%{http_code}')
+check "a linux product's release holds one .swu: 400" test "$(tail -1 <<<"$r")" = 400
+check "  $(head -1 <<<"$r" | jq -r .error.message)" grep -q "exactly one .swu image" <<<"$r"
 api_json POST /v1/products/gateway/releases "{\"version\":\"2.0.0\",\"images\":[\"$ROLL\"]}" >/dev/null
 run_sw gwa 1.0; PA=$SW_PID
 run_sw gwb 2.0; PB=$SW_PID   # the other hardware: the .swu is not for it
