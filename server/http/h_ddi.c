@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ddi.h"
+#include "events.h"
 #include "http_priv.h"
 #include "images.h"
 #include "reply.h"
@@ -26,8 +27,10 @@ static bool ddi_device(struct ald_http *h, struct MHD_Connection *c, struct req 
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
     struct ald_result res = ald_ddi_auth(h->store, &h->ddi, r->params[0], r->params[1], auth,
                                          dev);
-    if (ald_is_ok(&res))
+    if (ald_is_ok(&res)) {
+        ald_event_actor_device(); /* the events it causes are the device's (events.h) */
         return true;
+    }
     *ret = reply_result(c, r, &res);
     return false;
 }

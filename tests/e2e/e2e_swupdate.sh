@@ -128,6 +128,7 @@ check "  bytes to the device are counted (at least the .swu)" test "$(jq -r .byt
 check "  the device reports the .swu it runs" test "$(api GET /v1/devices/gw1 | jq -r .inventory.swu.version)" = 1.1.0
 check "  events: queued, downloading, installing, succeeded" test "$(api GET "/v1/events?update=$U" | jq -r '[.events[].type] | join(" ")')" = \
     "update.queued update.downloading update.installing update.succeeded"
+check "  those of the device name it as their actor" test "$(api GET "/v1/events?update=$U" | jq -r '[.events[1:][].actor] | unique | join(" ")')" = device
 stop_sw "$SW_PID"
 
 # ---- Range ----
