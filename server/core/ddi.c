@@ -419,6 +419,10 @@ struct ald_result ald_ddi_feedback(struct ald_updates *u, struct ald_store *st,
         details_why(fb, lead, rec->why, false, why, sizeof why);
     else
         set_why = details_why(fb, "", rec->why, true, why, sizeof why);
+    if (!strcmp(to, "succeeded")) { /* what went wrong on the way no longer matters */
+        why[0] = '\0';
+        set_why = true;
+    }
     if (!strcmp(to, "succeeded") && !step_image(st, rec, img)) {
         res = ald_fail(ALD_ERR_INTERNAL, "internal", "the .swu image of update %lld cannot be "
                        "read", (long long)rec->id);

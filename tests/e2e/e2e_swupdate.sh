@@ -5,7 +5,8 @@
 # token, downloads, installs, and after its restart with -c 2 the update is succeeded. A .swu
 # for other hardware ends failed with swupdate's reason. .swu files and airlift images do not
 # mix (422). A rollout in two waves to three swupdate clients pauses itself when the second
-# wave fails. Bytes are counted, events written, as for any device.
+# wave fails. Bytes are counted, events written, as for any device. Range, cancel, configData,
+# the tokens, and an airliftd with TLS that swupdate installs from.
 BUILD=$1
 . "$(dirname "$0")/lib.sh"
 command -v swupdate >/dev/null || { echo "swupdate is not installed (scripts/deps.sh)"; exit 1; }
@@ -125,6 +126,7 @@ run_sw gw1 1.0 -c 2
 check "after its restart with -c 2 the update is succeeded" wait_state "$U" succeeded
 u=$(api GET "/v1/updates/$U")
 check "  bytes to the device are counted (at least the .swu)" test "$(jq -r .bytes_sent <<<"$u")" -ge "$(stat -c %s "$WORK/good.swu")"
+check "  with no why left" test "$(jq -r .why <<<"$u")" = null
 check "  the device reports the .swu it runs" test "$(api GET /v1/devices/gw1 | jq -r .inventory.swu.version)" = 1.1.0
 check "  events: queued, downloading, installing, succeeded" test "$(api GET "/v1/events?update=$U" | jq -r '[.events[].type] | join(" ")')" = \
     "update.queued update.downloading update.installing update.succeeded"
@@ -207,6 +209,32 @@ ro=$(api GET "/v1/rollouts/$R")
 check "  why: $(jq -r .why <<<"$ro")" test -n "$(jq -r '.why // empty' <<<"$ro")"
 check "  gwa succeeded, a wave 2 device failed" \
     test "$(jq -r '[.counts.succeeded, (.counts.failed >= 1)] | @text' <<<"$ro")" = '[1,true]'
+# ---- over TLS: a second airliftd with --tls-cert; swupdate -x (a self-signed certificate) ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/tls.key" \
+    -out "$WORK/tls.pem" -days 2 -subj /CN=airliftd -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+"$AIRLIFTD" --data-dir "$WORK/data-tls" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
+    --port-file "$WORK/port-tls" --admin-token-file "$WORK/admin-token-tls" --ddi-poll-interval 1 \
+    --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key" >>"$WORK/airliftd-tls.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do [ -s "$WORK/port-tls" ] && break; sleep 0.05; done
+TLS_BASE=https://127.0.0.1:$(sed -n 1p "$WORK/port-tls")
+tapi() { curl -sk -H "Authorization: Bearer $(cat "$WORK/admin-token-tls")" "$@"; }
+tapi -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/good.swu" "$TLS_BASE/v1/images" >/dev/null
+tapi -H 'Content-Type: application/json' --data '{"name":"gwt","platform":"linux"}' \
+    "$TLS_BASE/v1/devices" | jq -r .psk >"$WORK/gwt.token"
+UT=$(tapi -H 'Content-Type: application/json' --data "{\"images\":[\"$GOOD\"]}" \
+    "$TLS_BASE/v1/devices/gwt/updates" | jq -r .id)
+dep=$(curl -sk -H "Authorization: TargetToken $(cat "$WORK/gwt.token")" "$TLS_BASE/default/controller/v1/gwt/deploymentBase/$UT")
+check "over TLS the artifact link is https (_links.download)" \
+    test "$(jq -r '.deployment.chunks[0].artifacts[0]._links.download.href' <<<"$dep")" = \
+    "$TLS_BASE/default/controller/v1/gwt/softwaremodules/$UT/artifacts/$GOOD.swu"
+rm -f "$WORK/out/good.bin"
+BASE=$TLS_BASE run_sw gwt 1.0 -x
+tstate() { [ "$(tapi "$TLS_BASE/v1/updates/$UT" | jq -r .state)" = "$1" ]; }
+check "  and swupdate installs from it" eventually tstate installing
+check "  the file is installed" cmp -s "$WORK/out/good.bin" "$WORK/swu-good/payload.bin"
+stop_sw "$SW_PID"
+
 whys=$(for n in gwb gwc; do api GET "/v1/devices/$n/updates" | jq -r '.updates[0].why // ""'; done)
 check "  with swupdate's reason" grep -q "SW not compatible with hardware" <<<"$whys"
 stop_sw "$PB"; stop_sw "$PC"
