@@ -209,10 +209,12 @@ ro=$(api GET "/v1/rollouts/$R")
 check "  why: $(jq -r .why <<<"$ro")" test -n "$(jq -r '.why // empty' <<<"$ro")"
 check "  gwa succeeded, a wave 2 device failed" \
     test "$(jq -r '[.counts.succeeded, (.counts.failed >= 1)] | @text' <<<"$ro")" = '[1,true]'
-# ---- over TLS: a second airliftd with --tls-cert; swupdate -x (a self-signed certificate) ----
+# ---- over TLS: a second airliftd with --tls-cert; swupdate -x (a self-signed certificate).
+# It keeps its own SQLite store (the real binary, not lib.sh's --store wrapper): on one
+# PostgreSQL database with the first it would find an admin and write no token for us. ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/tls.key" \
     -out "$WORK/tls.pem" -days 2 -subj /CN=airliftd -addext subjectAltName=IP:127.0.0.1 2>/dev/null
-"$AIRLIFTD" --data-dir "$WORK/data-tls" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
+"$BUILD/server/airliftd" --data-dir "$WORK/data-tls" --http-listen 127.0.0.1:0 --coap-listen 127.0.0.1:0 \
     --port-file "$WORK/port-tls" --admin-token-file "$WORK/admin-token-tls" --ddi-poll-interval 1 \
     --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key" >>"$WORK/airliftd-tls.log" 2>&1 &
 PIDS+=("$!")
