@@ -6,8 +6,9 @@
  * CMS signature (SWUpdate does, on the device, against the certificate it trusts).
  *
  * A .swu image is held like any other (images.h: id = SHA-256 of the file, blob, row) with
- * platform ALC_PLATFORM_LINUX, payload hash = id, function 0 (none) and kind "swu"; it is
- * only ever sent to devices of platform linux, over DDI (ddi.h), never over CoAP.
+ * platform ALC_PLATFORM_LINUX, payload hash = id, function 0 (the API says "unknown") and
+ * kind "swu"; it is only ever sent to devices of platform linux, over DDI (ddi.h), never
+ * over CoAP.
  */
 #ifndef AIRLIFTD_SWU_H
 #define AIRLIFTD_SWU_H
