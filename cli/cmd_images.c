@@ -20,7 +20,9 @@ enum { OPT_FUNCTION, OPT_PLATFORM, OPT_VERSION };
 static const char *module_str(json_t *img, char *buf, size_t cap)
 {
     const char *fn = cli_jstr(img, "function");
-    if (!strcmp(fn, "bootloader"))
+    if (!strcmp(cli_jstr(img, "kind"), "swu")) /* issue 14 (ddi): a .swu has no module */
+        snprintf(buf, cap, "swu");
+    else if (!strcmp(fn, "bootloader"))
         snprintf(buf, cap, "%s", fn);
     else
         snprintf(buf, cap, "%s %lld", fn, cli_jint(img, "index"));
@@ -95,7 +97,9 @@ static int images_upload(struct cli *cli, const struct cli_command *self, int ar
             rc = cli_error(cli, CLI_EXIT_IO, "%s: %s", paths[i], err);
             break;
         }
-        if ((e = al_image_parse_header(file, len, &h)) != AL_OK) {
+        /* issue 14 (ddi): a .swu file (a cpio archive, "070702") is checked by the server */
+        bool swu = len >= 6 && memcmp(file, "070702", 6) == 0;
+        if (!swu && (e = al_image_parse_header(file, len, &h)) != AL_OK) {
             rc = cli_error(cli, CLI_EXIT_INVALID, "%s: not a valid airlift image: %s", paths[i],
                            al_strerror(e));
             free(file);
@@ -124,6 +128,9 @@ static int images_upload(struct cli *cli, const struct cli_command *self, int ar
                 json_object_set_new(reply, "file", json_string(paths[i]));
                 json_object_set_new(reply, "created", json_boolean(status == 201));
                 json_array_append(out, reply);
+            } else if (swu) {
+                printf("%s %s  swu %s  (%s)\n", status == 201 ? "uploaded" : "already held",
+                       cli_jstr(reply, "id"), cli_jstr(reply, "version"), paths[i]);
             } else {
                 const char *label = json_string_value(json_object_get(reply, "version_label"));
                 printf("%s %s  %s %s%s%s%s, security counter %lld, key %s  (%s)\n",

@@ -25,6 +25,8 @@ static const struct alc_platform table[] = {
     {28, "trackerm", "Tracker M", 4, "RTL872x"},
     {32, "p2", "P2", 4, "RTL872x"},
     {35, "msom", "M SoM", 4, "RTL872x"},
+    /* issue 14 (ddi): not Particle's; Linux devices updated over DDI (docs/ddi.md) */
+    {65534, "linux", "Linux", 0, "any"},
 };
 
 const struct alc_platform *alc_platforms(size_t *n)

@@ -29,6 +29,9 @@ PACKAGES=(
   # driven by playwright-core from npm (tests/web, installed below with npm ci; Node.js
   # and npm come with the machine)
   gzip chromium
+  # issue 14 item 6 (ddi): Debian's swupdate, its hawkBit client suricatta run against
+  # airliftd's DDI API (tests/e2e/e2e_swupdate.sh); cpio builds the test's .swu files
+  swupdate cpio
 )
 
 # issue 13 (console): tests/web's pinned npm packages (package-lock.json), when missing.

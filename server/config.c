@@ -17,6 +17,7 @@
 #endif
 
 #include "workers.h"
+#include "airlift_common/name.h" /* issue 14 (ddi) */
 
 const char ald_usage_text[] =
     "Usage: airliftd [OPTIONS]\n"
@@ -292,6 +293,30 @@ static int apply(struct ald_config *cfg, const char *key, const char *value, cha
             goto out;
         }
         cfg->metrics_public = value[0] == 't';
+    } else if (!strcmp(key, "ddi-tenant") || !strcmp(key, "ddi-gateway-token")) {
+        /* issue 14 (ddi): docs/ddi.md */
+        bool tenant = key[4] == 't';
+        char *dst = tenant ? cfg->ddi_tenant : cfg->ddi_gateway_token;
+        size_t cap = tenant ? sizeof cfg->ddi_tenant : sizeof cfg->ddi_gateway_token;
+        bool ok = value[0] && strlen(value) < cap && (!tenant || alc_name_valid(value));
+        for (const char *p = value; ok && *p; p++)
+            ok = *p > ' ' && *p < 0x7f;
+        if (!ok || !copy_str(dst, cap, value)) {
+            snprintf(err, errlen, tenant ? "--ddi-tenant: expected a name (letters, digits, "
+                     "'-', '_', '.', at most 64)" : "--ddi-gateway-token: expected 1..128 "
+                     "printable characters without spaces");
+            goto out;
+        }
+    } else if (!strcmp(key, "ddi-poll-interval")) { /* issue 14 (ddi) */
+        char *end;
+        unsigned long n;
+        errno = 0;
+        n = strtoul(value, &end, 10);
+        if (errno || end == value || *end || n < 1 || n > 86399) {
+            snprintf(err, errlen, "--ddi-poll-interval: expected 1..86399 seconds");
+            goto out;
+        }
+        cfg->ddi_poll_s = (unsigned)n;
     } else if (!strcmp(key, "web-root")) { /* issue 13 (console) */
         if (!value[0] || !copy_str(cfg->web_root, sizeof cfg->web_root, value)) {
             snprintf(err, errlen, "--web-root: empty or too long");
@@ -387,6 +412,9 @@ static bool takes_value(const char *name)
         return true;
     if (!strcmp(name, "device-ca") || !strcmp(name, "coap-cert") || !strcmp(name, "coap-key"))
         return true; /* issue 14 (creds) */
+    if (!strncmp(name, "ddi-", 4)) /* issue 14 (ddi) */
+        return !strcmp(name, "ddi-tenant") || !strcmp(name, "ddi-gateway-token") ||
+               !strcmp(name, "ddi-poll-interval");
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(name, with_value[i]))
             return true;
@@ -479,6 +507,8 @@ int ald_config_load(struct ald_config *cfg, int argc, char **argv, char *err, si
     cfg->http_threads = 4;
     cfg->workers = ald_workers_default_count();
     cfg->coap_idle_s = 30;
+    copy_str(cfg->ddi_tenant, sizeof cfg->ddi_tenant, "default"); /* issue 14 (ddi) */
+    cfg->ddi_poll_s = 60;
     if (parse_args(cfg, argc, argv, 0, err, errlen) != 0)
         goto out;
     if (cfg->help || cfg->version) {
@@ -635,6 +665,9 @@ int ald_config_restart_needed(const struct ald_config *a, const struct ald_confi
         {"coap-cert", strcmp(a->coap_cert, b->coap_cert) != 0},
         {"coap-key", strcmp(a->coap_key, b->coap_key) != 0},
         {"web-root", strcmp(a->web_root, b->web_root) != 0},
+        {"ddi-tenant", strcmp(a->ddi_tenant, b->ddi_tenant) != 0},
+        {"ddi-gateway-token", strcmp(a->ddi_gateway_token, b->ddi_gateway_token) != 0},
+        {"ddi-poll-interval", a->ddi_poll_s != b->ddi_poll_s},
     };
     size_t o = 0;
     int n = 0;

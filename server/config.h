@@ -57,6 +57,10 @@ struct ald_config {
     bool device_ca_args;         /* a --device-ca flag was seen: the file's list is gone */
     char coap_cert[ALD_PATH_MAX];
     char coap_key[ALD_PATH_MAX];
+    /* issue 14 (ddi): hawkBit DDI for linux devices (docs/ddi.md) */
+    char ddi_tenant[65];         /* --ddi-tenant: the one tenant served ("default") */
+    char ddi_gateway_token[129]; /* --ddi-gateway-token: "" none (target tokens only) */
+    unsigned ddi_poll_s;         /* --ddi-poll-interval: config.polling.sleep, seconds */
 };
 
 /* Exit codes of airliftd (docs/airliftd.md). */

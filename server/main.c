@@ -490,6 +490,8 @@ int main(int argc, char **argv)
     }
     ald_http_set_metrics_public(http, cfg.metrics_public); /* issue 15 (ops) */
     ald_http_set_device_cas(http, pki.cas);              /* issue 14 (creds) */
+    ald_http_set_ddi(http, cfg.ddi_tenant, cfg.ddi_gateway_token, cfg.ddi_poll_s,
+                     cfg.tls_cert[0] != '\0'); /* issue 14 (ddi) */
     /* net: only once both listeners are bound, so a start that fails on a port in use
      * creates no admin token and prints none. */
     if (bootstrap_admin(store, cfg.admin_token_file, err, sizeof err) != 0) {

@@ -18,6 +18,7 @@
 #include "al_host_crypto.h"
 #include "blobs.h"
 #include "log.h"
+#include "swu.h"
 
 bool ald_image_blob_path(const char *data_dir, const char *id, char *out, size_t cap)
 {
@@ -144,6 +145,17 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
         result = ALD_INGEST_INVALID;
         goto out;
     }
+    /* issue 14 (ddi): a .swu file is the other kind of image (swu.h) */
+    if (ald_swu_is(file, len)) {
+        if (!ald_swu_describe(file, len, rec, code, codelen, msg, msglen)) {
+            result = ALD_INGEST_INVALID;
+            goto out;
+        }
+        snprintf(h_payload, sizeof h_payload, "%s", rec->sha256);
+        if (!ald_image_blob_path(data_dir, rec->id, path, sizeof path))
+            goto out;
+        goto store;
+    }
     e = al_image_parse_header(file, len, &h);
     if (e != AL_OK) {
         snprintf(code, codelen, "%s", al_err_name(e));
@@ -190,6 +202,7 @@ enum ald_ingest ald_image_ingest(struct ald_store *st, const char *data_dir, con
         !ald_image_blob_path(data_dir, rec->id, path, sizeof path))
         goto out;
 
+store:
     pthread_mutex_lock(&ingest_lock);
     locked = true;
     /* This image, held already: this exact file under its id, or under its payload hash (an

@@ -2,6 +2,7 @@
  * releases.c - see products.h (releases).
  */
 #include "products.h"
+#include "airlift_common/platform.h" /* issue 14 (ddi) */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,11 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
                        "'images' must list 1 to %d image hashes", ALD_PLAN_MAX_STEPS);
         goto out;
     }
+    if (p->platform == ALC_PLATFORM_LINUX && spec->nimages != 1) { /* issue 14 (ddi) */
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "a release of a product of "
+                       "platform linux holds exactly one .swu image");
+        goto out;
+    }
     if (!(img = malloc(sizeof *img)) || !(arr = json_array())) {
         res = ald_store_failed(ALD_STORE_ERROR);
         goto out;
@@ -72,6 +78,18 @@ struct ald_result ald_release_create(struct ald_store *st, const struct ald_prod
         }
         if (!ald_is_ok(&res)) {
             res = ald_with_prefix(res, "images[%zu]", i);
+            goto out;
+        }
+        if (img->platform != p->platform &&
+            (img->platform == ALC_PLATFORM_LINUX || p->platform == ALC_PLATFORM_LINUX)) {
+            /* issue 14 (ddi): .swu files and airlift images never mix (swu.h) */
+            res = ald_fail(ALD_ERR_UNPROCESSABLE, "wrong_kind",
+                           img->platform == ALC_PLATFORM_LINUX
+                               ? "images[%zu] is a .swu file, for products of platform linux; "
+                                 "the product is platform %u"
+                               : "images[%zu] is an airlift image; the product is platform "
+                                 "linux (%u), which takes .swu files only",
+                           i, (unsigned)p->platform);
             goto out;
         }
         if (img->platform != p->platform) {

@@ -28,6 +28,8 @@
 #include "images.h"
 #include "log.h"
 #include "planner.h"
+#include "swu.h"
+#include "airlift_common/platform.h"
 #include "transfers.h"
 #include "workers.h"
 
@@ -1196,6 +1198,7 @@ enum queue_rc {
     ALD_QUEUE_UNKNOWN_IMAGE = 4, /* code is the hash not held */
     ALD_QUEUE_PLAN_ERROR = 5,  /* code: planner reason name; msg: what is missing */
     ALD_QUEUE_ERROR = 6,       /* storage failed, or the images cannot be read */
+    ALD_QUEUE_WRONG_KIND = 7,  /* issue 14 (ddi): .swu and device kinds mixed; msg says how */
 };
 
 /* The result of queueing: rc, with the planner's code and msg. */
@@ -1213,6 +1216,8 @@ static struct ald_result queue_result(enum queue_rc rc, const char *code, const 
         return ald_with_detail(ald_fail(ALD_ERR_UNPROCESSABLE, "unknown_image", "%s", msg), code);
     case ALD_QUEUE_PLAN_ERROR:
         return ald_with_detail(ald_fail(ALD_ERR_UNPROCESSABLE, "plan_error", "%s", msg), code);
+    case ALD_QUEUE_WRONG_KIND:
+        return ald_fail(ALD_ERR_UNPROCESSABLE, "wrong_kind", "%s", msg);
     default:
         return ald_store_failed(ALD_STORE_ERROR);
     }
@@ -1296,6 +1301,118 @@ static enum ald_store_rc queue_in_txn(struct ald_store *tx, void *ctx)
     }
     return ald_event_emit_rollout(tx, "update.queued", q->device, q->out->id, q->rollout_id,
                                   q->queued_data);
+/* ---- issue 14 (ddi): updates of linux devices to one .swu image (docs/ddi.md) ---- */
+
+/*
+ * If the update concerns .swu images or a linux device, plan it here: one step, the whole
+ * .swu file, sent by DDI (*steps 1, or 0 when the device reports running that image
+ * already). Returns -1 for an ordinary update (the planner's), else a queue_rc: QUEUED,
+ * WRONG_KIND or BAD_REQUEST (msg says why), ERROR.
+ */
+static int plan_swu(struct ald_updates *u, const struct ald_device_rec *dev,
+                    struct ald_update_rec *out, size_t *steps, char *msg, size_t msglen)
+{
+    json_t *ids = json_loads(out->wanted_json, 0, NULL), *v;
+    struct ald_image_rec *img = malloc(sizeof *img), first;
+    size_t i, nswu = 0, n = json_array_size(ids);
+    int rc = ALD_QUEUE_ERROR;
+    bool linux_dev = dev->platform == ALC_PLATFORM_LINUX;
+    memset(&first, 0, sizeof first);
+    if (!ids || !img)
+        goto out;
+    json_array_foreach(ids, i, v) {
+        if (u->st->ops->image_get_id(u->st, json_string_value(v), img) != ALD_STORE_OK)
+            goto out;
+        if (ald_swu_image(img) && nswu++ == 0)
+            first = *img;
+    }
+    if (!nswu && !linux_dev) {
+        rc = -1;
+        goto out;
+    }
+    rc = ALD_QUEUE_WRONG_KIND;
+    if (!linux_dev) {
+        snprintf(msg, msglen, "image %s is a .swu file, for devices of platform linux (DDI); "
+                 "device '%s' is platform %u", first.id, dev->name, (unsigned)dev->platform);
+        goto out;
+    }
+    if (nswu != n) {
+        snprintf(msg, msglen, "device '%s' is platform linux: it takes .swu images only, "
+                 "not airlift images", dev->name);
+        goto out;
+    }
+    if (n != 1) {
+        rc = ALD_QUEUE_BAD_REQUEST;
+        snprintf(msg, msglen, "device '%s' is platform linux: give exactly one .swu image",
+                 dev->name);
+        goto out;
+    }
+    json_t *inv = json_loads(dev->inventory, 0, NULL);
+    const char *runs_id = json_string_value(json_object_get(json_object_get(inv, "swu"),
+                                                            "image"));
+    *steps = runs_id && !strcmp(runs_id, first.id) ? 0 : 1;
+    json_decref(inv);
+    json_t *arr = json_pack("[{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}]", "kind", "swu", "image",
+                            first.id, "sha256", first.sha256, "version", first.version, "size",
+                            (json_int_t)first.file_size, "image_size",
+                            (json_int_t)first.file_size, "encoding", "full", "state", "pending");
+    char *text = *steps ? json_dumps(arr, JSON_COMPACT) : NULL;
+    if (text && strlen(text) < sizeof out->steps_json)
+        memcpy(out->steps_json, text, strlen(text) + 1);
+    free(text);
+    json_decref(arr);
+    out->estimate_only = false;
+    out->done_bytes = 0;
+    out->total_bytes = *steps ? first.file_size : 0;
+    out->wire_estimate = *steps ? ald_wire_estimate(first.file_size) : 0;
+    rc = ALD_QUEUE_QUEUED;
+out:
+    json_decref(ids);
+    free(img);
+    return rc;
+}
+
+struct ald_result ald_updates_ddi_report(struct ald_updates *u, int64_t update_id,
+                                         const char *state, const char *why, uint64_t offset,
+                                         struct ald_update_rec *out)
+{
+    struct ald_result res = ald_ok();
+    pthread_mutex_lock(&u->lock);
+    enum ald_store_rc src = u->st->ops->update_get(u->st, update_id, out);
+    if (src == ALD_STORE_NOT_FOUND)
+        res = ald_fail(ALD_ERR_NOT_FOUND, "not_found", "update '%lld' does not exist",
+                       (long long)update_id);
+    else if (src != ALD_STORE_OK)
+        res = ald_store_failed(src);
+    else if (ald_update_state_final(out->state))
+        res = ald_fail(ALD_ERR_CONFLICT, "final", "update %lld already ended (%s)",
+                       (long long)update_id, out->state);
+    else {
+        const char *result = NULL;
+        if (!strcmp(state, "succeeded"))
+            result = al_result_name(AL_RESULT_SUCCESS);
+        else if (!strcmp(state, "failed"))
+            result = al_result_name(AL_RESULT_UPDATE_FAILED);
+        else if (!strcmp(state, "cancelled"))
+            result = al_result_name(AL_RESULT_CANCELLED);
+        if (offset > out->offset)
+            out->offset = (uint32_t)(offset > UINT32_MAX ? UINT32_MAX : offset);
+        if (!strcmp(state, "succeeded")) {
+            out->done_bytes = out->total_bytes;
+            json_t *steps = json_loads(out->steps_json, 0, NULL), *st;
+            size_t i;
+            json_array_foreach(steps, i, st)
+                json_object_set_new(st, "state", json_string("done"));
+            char *text = steps ? json_dumps(steps, JSON_COMPACT) : NULL;
+            if (text && strlen(text) < sizeof out->steps_json)
+                memcpy(out->steps_json, text, strlen(text) + 1);
+            free(text);
+            json_decref(steps);
+        }
+        transition(u, out, state, result, why);
+    }
+    pthread_mutex_unlock(&u->lock);
+    return res;
 }
 
 struct ald_result ald_updates_queue(struct ald_updates *u, const char *device,
@@ -1384,6 +1501,14 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
         busy = busy_result(old, device, active);
         goto out;
     }
+    size_t nsteps = 0; /* issue 14 (ddi) */
+    int swu_rc = plan_swu(u, dev, out, &nsteps, msg, msglen);
+    if (swu_rc > 0) {
+        rc = (enum queue_rc)swu_rc;
+        goto out;
+    }
+    if (swu_rc == 0)
+        goto planned;
     out->estimate_only = !dev->inventory[0];
     if (dev->inventory[0] && !modules_from_json(dev->inventory, mods, &nmods, &streams)) {
         snprintf(msg, msglen, "the device's last inventory cannot be read");
@@ -1402,8 +1527,10 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
         goto out;
     }
     set_steps(out, &p, x, mods, nmods, "pending");
-    rc = p.step_count == 0 ? ALD_QUEUE_UP_TO_DATE : ALD_QUEUE_QUEUED;
-    if (p.step_count == 0)
+    nsteps = p.step_count;
+planned:
+    rc = nsteps == 0 ? ALD_QUEUE_UP_TO_DATE : ALD_QUEUE_QUEUED;
+    if (nsteps == 0)
         snprintf(out->state, sizeof out->state, "up_to_date");
     /* Nothing to send: a user's request still replaces what is under way (the device would
      * not end where asked otherwise); a rollout's leaves it. */
@@ -1429,7 +1556,7 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
         old->finished_at = old->updated_at = ald_now_ms();
     }
     {
-        json_t *data = json_pack("{s:I, s:I}", "steps", (json_int_t)p.step_count,
+        json_t *data = json_pack("{s:I, s:I}", "steps", (json_int_t)nsteps,
                                  "wire_estimate", (json_int_t)out->wire_estimate);
         char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
         struct queue_tx q = {has_old ? old : NULL, has_old ? old->rev : 0, out, by, text,

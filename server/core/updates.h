@@ -97,6 +97,19 @@ struct ald_result ald_updates_remove_device(struct ald_updates *u, const char *n
 struct ald_result ald_updates_cancel(struct ald_updates *u, int64_t id,
                                      struct ald_update_rec *out);
 
+/* ---- issue 14 (ddi): updates of linux devices, moved by their DDI feedback ---- */
+
+/*
+ * Move active update `update_id` (a linux device's, docs/ddi.md) to `state` ("downloading",
+ * "installing", "succeeded", "failed", "cancelled"; the same state renews it) with `why`
+ * (NULL: kept) and the bytes the device holds (`offset`, kept if smaller), saving it with
+ * its event (update.<state>) as every other update. *out is the update afterwards.
+ * Errors: NOT_FOUND, CONFLICT "final" (it already ended), INTERNAL, UNAVAILABLE.
+ */
+struct ald_result ald_updates_ddi_report(struct ald_updates *u, int64_t update_id,
+                                         const char *state, const char *why, uint64_t offset,
+                                         struct ald_update_rec *out);
+
 /* ---- queries of the update service (updates_api.c): they need only the store ---- */
 
 /* Update `id` into *out. Errors: NOT_FOUND, INTERNAL. */

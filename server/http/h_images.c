@@ -13,6 +13,7 @@
 #include "images.h"
 #include "labels.h"
 #include "reply.h"
+#include "swu.h"
 #include "updates.h"
 
 static json_t *image_json(const struct ald_image_rec *m)
@@ -32,6 +33,9 @@ static json_t *image_json(const struct ald_image_rec *m)
     if (o && ald_version_label(m->function, m->index, m->platform, m->version, label,
                                sizeof label))
         json_object_set_new(o, "version_label", json_string(label));
+    /* issue 14 (ddi): "airlift" (the signed image format) or "swu" (swu.h) */
+    if (o)
+        json_object_set_new(o, "kind", json_string(ald_swu_image(m) ? "swu" : "airlift"));
     return o;
 }
 

@@ -59,6 +59,12 @@ void ald_http_set_metrics_public(struct ald_http *h, bool on);
 struct ald_device_cas;
 void ald_http_set_device_cas(struct ald_http *h, const struct ald_device_cas *cas);
 
+/* issue 14 (ddi): the DDI API's tenant, gateway token ("" none), poll interval (seconds)
+ * and whether its links are https (docs/ddi.md). Call before devices poll; until then the
+ * tenant is "" and every DDI request answers 404. */
+void ald_http_set_ddi(struct ald_http *h, const char *tenant, const char *gateway_token,
+                      unsigned poll_s, bool https);
+
 /* The port actually bound (useful with port 0). */
 uint16_t ald_http_port(const struct ald_http *h);
 

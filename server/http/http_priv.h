@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "ddi.h"
 #include "http_api.h"
 #include "result.h"
 #include "store.h"
@@ -47,6 +48,8 @@ struct ald_http {
     bool metrics_public; /* issue 15 (ops): GET /metrics without a token (atomic access) */
     struct http_guard *guard; /* net: header deadline (http_guard.h) */
     const struct ald_device_cas *device_cas; /* issue 14 (creds): NULL: no --device-ca */
+    struct ald_ddi_conf ddi;  /* issue 14 (ddi): hawkBit DDI settings (h_ddi.c) */
+    bool ddi_https;           /* issue 14 (ddi): artifact links are https (the API has TLS) */
 };
 
 enum body_kind { BODY_NONE, BODY_JSON, BODY_IMAGE };
@@ -66,7 +69,7 @@ struct route {
 /* Per-request state, owned by libmicrohttpd's con_cls until the request completes. */
 struct req {
     const struct route *route;
-    char params[2][PARAM_MAX + 1];
+    char params[4][PARAM_MAX + 1]; /* issue 14 (ddi): DDI paths have up to 4 */
     struct ald_token_rec token; /* the caller's token, once authenticated */
     uint8_t *body;
     size_t len, cap, limit;
@@ -189,6 +192,14 @@ bool parse_after(const char *s, int64_t *out);
 #define HANDLER(name) \
     enum MHD_Result name(struct ald_http *h, struct MHD_Connection *c, struct req *r)
 HANDLER(h_health);
+/* issue 14 (ddi): hawkBit DDI (h_ddi.c, docs/ddi.md) */
+HANDLER(h_ddi_poll);
+HANDLER(h_ddi_config_data);
+HANDLER(h_ddi_deployment);
+HANDLER(h_ddi_deployment_feedback);
+HANDLER(h_ddi_cancel);
+HANDLER(h_ddi_cancel_feedback);
+HANDLER(h_ddi_artifact);
 /* 409 "active_update" (issue 12): res's message and the active update {"id", "state",
  * "origin", "rollout_id", "queued_by"} as the error's "update" (h_updates.c). */
 struct ald_update_rec;

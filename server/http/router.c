@@ -74,6 +74,17 @@ static const struct route routes[] = {
     {"GET", "/metrics", ALD_SCOPE_READ, BODY_NONE, h_metrics},
     /* issue 13 (console): who the caller's token is */
     {"GET", "/v1/whoami", ALD_SCOPE_READ, BODY_NONE, h_whoami},
+    /* issue 14 (ddi): hawkBit DDI for linux devices; the handlers check the DDI tokens */
+    {"GET", "/{}/controller/v1/{}", 0, BODY_NONE, h_ddi_poll},
+    {"PUT", "/{}/controller/v1/{}/configData", 0, BODY_JSON, h_ddi_config_data},
+    {"GET", "/{}/controller/v1/{}/deploymentBase/{}", 0, BODY_NONE, h_ddi_deployment},
+    {"POST", "/{}/controller/v1/{}/deploymentBase/{}/feedback", 0, BODY_JSON,
+     h_ddi_deployment_feedback},
+    {"GET", "/{}/controller/v1/{}/cancelAction/{}", 0, BODY_NONE, h_ddi_cancel},
+    {"POST", "/{}/controller/v1/{}/cancelAction/{}/feedback", 0, BODY_JSON,
+     h_ddi_cancel_feedback},
+    {"GET", "/{}/controller/v1/{}/softwaremodules/{}/artifacts/{}", 0, BODY_NONE,
+     h_ddi_artifact},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 /* issue 15 (ops): each route has its own slot of the latency histogram (metrics.h). */
@@ -86,16 +97,16 @@ const struct route *http_route_table(size_t *count)
 }
 
 /*
- * Does path match pattern? Path parameters ("{}") are copied to params (at most 2, each at
+ * Does path match pattern? Path parameters ("{}") are copied to params (at most 4, each at
  * most PARAM_MAX bytes; a longer one does not match). A trailing slash does not match.
  */
-static bool match(const char *pattern, const char *path, char params[2][PARAM_MAX + 1])
+static bool match(const char *pattern, const char *path, char params[4][PARAM_MAX + 1])
 {
     int nparam = 0;
     while (*pattern && *path) {
         if (pattern[0] == '{' && pattern[1] == '}') {
             size_t n = strcspn(path, "/");
-            if (n == 0 || n > PARAM_MAX || nparam >= 2)
+            if (n == 0 || n > PARAM_MAX || nparam >= 4)
                 return false;
             memcpy(params[nparam], path, n);
             params[nparam++][n] = '\0';
@@ -449,6 +460,15 @@ out:
         free(h);
     }
     return rc;
+}
+
+void ald_http_set_ddi(struct ald_http *h, const char *tenant, const char *gateway_token,
+                      unsigned poll_s, bool https)
+{
+    snprintf(h->ddi.tenant, sizeof h->ddi.tenant, "%s", tenant);
+    snprintf(h->ddi.gateway_token, sizeof h->ddi.gateway_token, "%s", gateway_token);
+    h->ddi.poll_s = poll_s;
+    h->ddi_https = https;
 }
 
 void ald_http_set_metrics_public(struct ald_http *h, bool on)

@@ -14,6 +14,8 @@
 
 #define ALC_PLATFORM_ELECTRON 10 /* the reference board of the simulator and the tests */
 #define ALC_PLATFORM_ID_MAX 65535
+/* issue 14 (ddi): Linux devices that update over hawkBit DDI with .swu images (docs/ddi.md) */
+#define ALC_PLATFORM_LINUX 65534
 
 struct alc_platform {
     uint16_t id;
