@@ -1301,6 +1301,8 @@ static enum ald_store_rc queue_in_txn(struct ald_store *tx, void *ctx)
     }
     return ald_event_emit_rollout(tx, "update.queued", q->device, q->out->id, q->rollout_id,
                                   q->queued_data);
+}
+
 /* ---- issue 14 (ddi): updates of linux devices to one .swu image (docs/ddi.md) ---- */
 
 /*
