@@ -144,7 +144,9 @@ bool al_pace_chunk(struct al_pace *p, uint32_t id, uint32_t index, const uint8_t
  * retransmission timer expired (RFC 6298, doubling each time). */
 static void detect_losses(struct al_pace *p, uint64_t now_us)
 {
-    uint64_t reo = p->min_rtt_us / 4 > 5000 ? p->min_rtt_us / 4 : 5000;
+    /* At least 25 ms: a loaded host (or a radio stack) can hold a chunk back that long, and
+     * a wrong "lost" costs the chunks again on the air. */
+    uint64_t reo = p->min_rtt_us / 4 > 25000 ? p->min_rtt_us / 4 : 25000;
     uint32_t end = p->base + AL_PACE_SPAN < p->nchunks ? p->base + AL_PACE_SPAN : p->nchunks;
     unsigned asked = 0;
     for (uint32_t a = p->base; a < end; a++) {
