@@ -36,18 +36,22 @@ static bool ddi_device(struct ald_http *h, struct MHD_Connection *c, struct req 
 }
 
 /* The device's DDI root as links name it: scheme, Host header, /tenant/controller/v1/name.
- * false if the Host header is missing or not a plain host[:port]. */
+ * false, with the 400 in *ret, if the Host header is missing or not a plain host[:port]. */
 static bool ddi_base(struct ald_http *h, struct MHD_Connection *c, struct req *r, char *out,
-                     size_t cap)
+                     size_t cap, enum MHD_Result *ret)
 {
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    if (!host || !*host || strlen(host) > 255 ||
-        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") !=
+    int n = -1;
+    if (host && *host && strlen(host) <= 255 &&
+        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
             strlen(host))
-        return false;
-    int n = snprintf(out, cap, "%s://%s/%s/controller/v1/%s", h->ddi_https ? "https" : "http",
+        n = snprintf(out, cap, "%s://%s/%s/controller/v1/%s", h->ddi_https ? "https" : "http",
                      host, r->params[0], r->params[1]);
-    return n > 0 && (size_t)n < cap;
+    if (n > 0 && (size_t)n < cap)
+        return true;
+    *ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
+                       "the Host header is missing or not host[:port]");
+    return false;
 }
 
 /* Reply with body (stolen) as JSON and count the exchange as dev's wire bytes. */
@@ -97,13 +101,8 @@ HANDLER(h_ddi_poll)
     struct ald_result res;
     if (!dev)
         return MHD_NO;
-    if (!ddi_device(h, c, r, dev, &ret))
+    if (!ddi_device(h, c, r, dev, &ret) || !ddi_base(h, c, r, base, sizeof base, &ret))
         goto out;
-    if (!ddi_base(h, c, r, base, sizeof base)) {
-        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "the Host header is missing or not host[:port]");
-        goto out;
-    }
     json_t *body = ald_ddi_poll(h->store, &h->ddi, dev, base, &res);
     ret = body ? ddi_json(h, c, r, dev, MHD_HTTP_OK, body) : reply_result(c, r, &res);
 out:
@@ -121,13 +120,9 @@ HANDLER(h_ddi_deployment)
     json_t *body = NULL;
     if (!dev)
         return MHD_NO;
-    if (!ddi_device(h, c, r, dev, &ret) || !ddi_action(c, r, &id, &ret))
+    if (!ddi_device(h, c, r, dev, &ret) || !ddi_action(c, r, &id, &ret) ||
+        !ddi_base(h, c, r, base, sizeof base, &ret))
         goto out;
-    if (!ddi_base(h, c, r, base, sizeof base)) {
-        ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request",
-                          "the Host header is missing or not host[:port]");
-        goto out;
-    }
     struct ald_result res = ald_ddi_deployment(h->updates, h->store, h->data_dir, dev, id,
                                                base, &body);
     ret = ald_is_ok(&res) ? ddi_json(h, c, r, dev, MHD_HTTP_OK, body) : reply_result(c, r, &res);

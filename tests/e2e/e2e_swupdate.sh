@@ -112,6 +112,10 @@ check "another tenant: 404" test "$(code -H "Authorization: TargetToken $(cat "$
     "$BASE/other/controller/v1/gw1")" = 404
 check "a microcontroller is no DDI target: 404" \
     test "$(code -H "Authorization: GatewayToken gw-secret-1" "$BASE/default/controller/v1/mcu1")" = 404
+check "a poll whose Host header is not host[:port]: 400, saying so" \
+    test "$(curl -s -H "Authorization: GatewayToken gw-secret-1" -H 'Host: a/b' \
+            "$BASE/default/controller/v1/gw1" | jq -r .error.message)" = \
+         "the Host header is missing or not host[:port]"
 
 # ---- one update: poll, download, install, restart with -c 2 ----
 U=$(api_json POST /v1/devices/gw1/updates "{\"images\":[\"$GOOD\"]}" | jq -r .id)
