@@ -170,21 +170,15 @@ static void detect_losses(struct al_pace *p, uint64_t now_us)
         uint64_t gap = (started ? 2ull : 3ull) * p->chunk * 1000000u / p->rate + reo;
         stopped = now_us >= p->timer_us + gap && (started || now_us >= p->sent_us + p->rto_us);
     }
-    if (stopped) {
+    bool expired = !stopped && asked && now_us >= p->timer_us + (p->rto_us << p->backoff);
+    if (stopped || expired) { /* every chunk still asked is lost */
         for (uint32_t a = p->base; a < end; a++)
             if (p->state[slot(a)] == ASKED) {
                 p->state[slot(a)] = LOST;
                 p->lost++;
             }
-        p->probes++;
-        p->timer_us = now_us;
-    } else if (asked && now_us >= p->timer_us + (p->rto_us << p->backoff)) {
-        for (uint32_t a = p->base; a < end; a++)
-            if (p->state[slot(a)] == ASKED) {
-                p->state[slot(a)] = LOST;
-                p->lost++;
-            }
-        p->backoff++;
+        p->probes += stopped;
+        p->backoff += expired;
         p->timer_us = now_us;
     }
 }
