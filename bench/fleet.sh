@@ -2,10 +2,12 @@
 # bench/fleet.sh [BUILD] - airliftd at fleet scale, on SQLite and on PostgreSQL, in one run.
 # Figures, not tests; written to bench/results/fleet.txt. Sizes (environment):
 #   FLEET_REGISTERED  registered devices for the idle and API figures (default 100000)
-#   FLEET_SIM         simulated devices for the check-in, storm and rollout figures (10000)
+#   FLEET_SIM         simulated devices for the check-in and rollout figures (10000); the
+#                     reconnect storm simulates all FLEET_REGISTERED devices
 #   FLEET_BACKENDS    "sqlite postgresql" (default both; "" for none)
 #   FLEET_IDLE_S      how long the idle figure is measured (60)
 #   FLEET_STORM_S     how long the storm may take to be absorbed (330)
+#   FLEET_RADIOS      the storm's devices in session at once in the simulator (1000)
 #   FLEET_SERVE       clients for the serving-rate figure, airliftd beside libcoap's
 #                     coap-server-openssl (default 200; 0 skips it)
 # What each figure is, and how it is measured, is printed beside it.
@@ -18,6 +20,7 @@ SIM=${FLEET_SIM:-10000}
 BACKENDS=${FLEET_BACKENDS-sqlite postgresql}
 IDLE_S=${FLEET_IDLE_S:-60}
 STORM_S=${FLEET_STORM_S:-330}
+RADIOS=${FLEET_RADIOS:-1000}
 SERVE=${FLEET_SERVE:-200}
 AIRLIFTD=$BUILD/server/airliftd
 FLEET=$BUILD/sim/airlift-fleet
@@ -131,6 +134,40 @@ for BACKEND in $BACKENDS; do
         p99=$(awk '{a[NR]=$1} END {printf "%.1f", a[int(NR*0.99)]*1000}' "$WORK/lat")
         say "GET /v1/devices?$q: p50 $p50 ms, p99 $p99 ms (300 requests, curl time_total)"
     done
+
+    # ---- a reconnect storm: airliftd restarted under REG devices that all come back at once ----
+    # The registered devices are simulated now (the same identities and keys). The running
+    # rollouts are cancelled first, so that every session is a check-in (handshake, inventory,
+    # "up to date"). airliftd is SIGKILLed and started again on the same store; then every
+    # device powers on at the same moment and comes back, retrying with a modem's back-off
+    # until it gets through (always on, one check-in each: --period beyond the run). Absorbed:
+    # every device has checked in (the simulator's count), none left failed.
+    for r in $(api GET /v1/rollouts | jq -r '.rollouts[] | select(.state == "running" or .state == "paused") | .id'); do
+        api POST "/v1/rollouts/$r/cancel" >/dev/null
+    done
+    "$FLEET" factory "$WORK/idle" --trust "$WORK/author.pem" $FACTORY >/dev/null
+    kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+    "$AIRLIFTD" --data-dir "$WORK/data" --http-listen "127.0.0.1:$HTTP" --coap-listen "127.0.0.1:$COAP" \
+        --log-level warn ${STORE:+--store "$STORE"} >>"$WORK/airliftd.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 200); do curl -s -o /dev/null "$AIRLIFT_SERVER/v1/health" && break; sleep 0.05; done
+    c0=$(cpu_ticks "$SERVER_PID"); t0=$SECONDS
+    "$FLEET" run "$WORK/idle" --server "127.0.0.1:$COAP" --period 86400 --jitter 0 --radios "$RADIOS" \
+        --duration "$STORM_S" --status-every 1 >"$WORK/storm.json" 2>"$WORK/storm.err" &
+    FP=$!
+    while kill -0 "$FP" 2>/dev/null; do # done once every device has checked in: stop it (SIGINT)
+        c=$(sed -n 's/.* check-ins \([0-9]*\),.*/\1/p' "$WORK/storm.err" | tail -1)
+        [ "${c:-0}" -ge "$REG" ] && { kill -INT "$FP"; break; }
+        sleep 1
+    done
+    wait "$FP"
+    # status lines: "[  50.5s] devices N, in session N, check-ins N, errors N, ..."
+    absorbed=$(awk -v n="$REG" '
+        { t = $2; sub(/s\]/, "", t); gsub(/\[/, "", t); t += 0
+          if (match($0, /check-ins [0-9]+/)) c = substr($0, RSTART + 10, RLENGTH - 10) + 0
+          if (!done && c >= n) { print "after " t " s"; done = 1 } }
+        END { if (!done) print "not within " t " s (" c " of " n ")" }' "$WORK/storm.err")
+    say "reconnect storm: airliftd SIGKILLed and restarted under $REG devices that come back at once (at most $RADIOS in session at once in the simulator): every one checked in again $absorbed (simulator's status lines); $(jq -r '"\(.session_errors) failed sessions (retried), \(.handshakes.failed) failed handshakes; simulator \(.cpu_s.total) CPU s, RSS \(.memory.rss_peak_bytes / 1048576 | floor) MiB"' "$WORK/storm.json"); airliftd $(echo "scale=1; ($(cpu_ticks "$SERVER_PID") - $c0) / $TICKS" | bc) CPU s, RSS $(rss_kb "$SERVER_PID") KB"
     stop_server
 
     # ---- check-ins, a reconnect storm, a rollout: SIM simulated devices ----
@@ -152,30 +189,6 @@ for BACKEND in $BACKENDS; do
     ci=$(jq '.checkins // 0' "$WORK/checkins.json")
     cpu_s=$(echo "scale=3; ($c1 - $c0) / $TICKS" | bc)
     say "check-ins: $n sleepy devices waking every 10 s for 60 s: $ci DTLS check-ins, $(jq '.handshakes_failed // 0' "$WORK/checkins.json") failed handshakes; airliftd $cpu_s CPU s: $(echo "scale=0; $ci / ($cpu_s + 0.001)" | bc) check-ins per CPU second"
-
-    # A reconnect storm: every device in a long sleep; airliftd SIGKILLed and restarted;
-    # then every device powers on at the same moment (--storm-at) and comes back. Absorbed:
-    # every device has checked in again (the simulator's count), none failed for good.
-    STORM_AT=90
-    "$FLEET" run "$WORK/sim" --server "127.0.0.1:$COAP" --sleepy 100% --sleep 3000 --jitter 60 \
-        --storm-at "$STORM_AT" --duration $((STORM_AT + STORM_S)) --status-every 1 \
-        >"$WORK/storm.json" 2>"$WORK/storm.err" &
-    FP=$!
-    sleep $((STORM_AT - 15))
-    kill -9 "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-    "$AIRLIFTD" --data-dir "$WORK/data" --http-listen "127.0.0.1:$HTTP" --coap-listen "127.0.0.1:$COAP" \
-        --log-level warn ${STORE:+--store "$STORE"} >>"$WORK/airliftd.log" 2>&1 &
-    SERVER_PID=$!
-    c0=$(cpu_ticks "$SERVER_PID")
-    wait "$FP"
-    # status lines: "[  50.5s] devices N, in session N, check-ins N, errors N, ..."
-    absorbed=$(awk -v at="$STORM_AT" -v n="$SIM" '
-        { t = $2; sub(/s\]/, "", t); gsub(/\[/, "", t); t += 0
-          if (match($0, /check-ins [0-9]+/)) c = substr($0, RSTART + 10, RLENGTH - 10) + 0
-          if (t < at) before = c
-          else if (!done && c >= before + n) { print t - at; done = 1 } }
-        END { if (!done) print "not within " (t - at) }' "$WORK/storm.err")
-    say "reconnect storm: airliftd SIGKILLed and restarted, then $SIM devices power on at once: every one checked in again after $absorbed s (simulator's status lines); $(jq -r '"\(.session_errors) failed sessions (retried), \(.handshakes.failed) failed handshakes"' "$WORK/storm.json"); airliftd $(echo "scale=1; ($(cpu_ticks "$SERVER_PID") - $c0) / $TICKS" | bc) CPU s"
 
     # A rollout of one release to every simulated device, in waves.
     for f in system-part1-0.7.0 system-part2-0.7.0 system-part3-0.7.0; do upload "$WORK/$f.alim" >/dev/null; done

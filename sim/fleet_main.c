@@ -58,7 +58,7 @@ static void usage(FILE *out)
             "      [--period S] [--sleepy SPEC --sleep S] [--lossy SPEC --loss P --latency MS\n"
             "      --bandwidth BPS --duplicate P --reorder P] [--never-confirm SPEC]\n"
             "      [--crash-at-boot SPEC] [--jitter S] [--storm-at S] [--retry-ms MS]\n"
-            "      [--server-idle S] [--status-every S] [--seed N] [--stack-kb K]\n"
+            "      [--server-idle S] [--status-every S] [--seed N] [--stack-kb K] [--skip N] [--radios N]\n"
             "                          run the devices; SPEC: N devices, P%% of them, or @PREFIX\n");
 }
 
@@ -191,6 +191,8 @@ struct run_opts {
     double duration_s;    /* 0: no limit */
     bool until_updated;
     size_t limit;         /* run only the first N devices of devices.tsv; 0: all */
+    size_t skip;          /* ... after skipping its first N rows */
+    size_t radios;        /* devices in session at once at most; 0: as the open-file limit allows */
     unsigned period_s;    /* always-on devices check in this often */
     unsigned sleep_s;     /* sleepy devices wake this often */
     unsigned server_idle_s; /* airliftd's --coap-idle-timeout */
@@ -264,8 +266,15 @@ struct fleet_device {
     uint16_t link_port;
     uint64_t rng;
     bool stormed;
-    pthread_t thread;
-    bool started;
+    /* Its life between steps (device_step): the transport kept between check-ins, what it
+     * counted, why it boots next, failures in a row, when it is due (the schedule's key). */
+    struct al_coap_transport *coap;
+    struct al_coap_stats seen;
+    enum al_reset_reason why;
+    bool boot, installed_once, ended;
+    unsigned failures;
+    struct al_boot_info info;
+    uint64_t due_ms;
     atomic_bool up_to_date; /* its last session said so */
     atomic_bool updated;    /* installed an update in this run and confirmed or reverted it */
 };
@@ -276,7 +285,8 @@ static struct {
     atomic_uint_fast64_t handshakes, handshake_failures;
     atomic_uint_fast64_t downloads, installed, confirmed, reverted, crashes, watchdog_resets;
     atomic_uint_fast64_t bytes_fetched;
-    atomic_uint_fast64_t in_session, live_threads;
+    atomic_uint_fast64_t in_session, live_threads; /* live_threads: session workers */
+    atomic_uint_fast64_t radio_waits; /* transports that had to wait for a free radio */
 } stats;
 
 static struct {
@@ -288,13 +298,54 @@ static struct {
     atomic_bool stop;
     pthread_mutex_t lock;
     pthread_cond_t wake; /* broadcast at the storm and at the end */
+    /* The radios: at most `radios` devices hold a transport (a UDP socket, libcoap's epoll
+     * and timer fds) at once, as the process's open-file limit allows; the others wait for
+     * one, as a modem waits to attach. */
+    size_t radios, radios_free;
+    pthread_cond_t radio_freed; /* signalled when one is given back, broadcast at the end */
+    /* The schedule: every device not in a step, a min-heap by due_ms (under lock). Session
+     * workers take the earliest once it is due; `wake` tells them of an earlier one, the
+     * storm and the end. */
+    struct fleet_device **heap;
+    size_t heap_n;
+    bool leader;       /* a worker waits for the earliest due time */
+    pthread_cond_t idle; /* the other workers wait here */
 } fleet = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define FDS_PER_TRANSPORT 3 /* its UDP socket, libcoap's epoll fd and timer fd */
+#define FDS_SPARE 64        /* stdio, the factory files, the link threads' own */
 
 static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Wait for a free radio; false if the run ends first. */
+static bool radio_take(void)
+{
+    bool waited = false;
+    pthread_mutex_lock(&fleet.lock);
+    while (fleet.radios_free == 0 && !atomic_load(&fleet.stop)) {
+        waited = true;
+        pthread_cond_wait(&fleet.radio_freed, &fleet.lock);
+    }
+    bool ok = !atomic_load(&fleet.stop);
+    if (ok)
+        fleet.radios_free--;
+    pthread_mutex_unlock(&fleet.lock);
+    if (waited)
+        atomic_fetch_add(&stats.radio_waits, 1);
+    return ok;
+}
+
+static void radio_give(void)
+{
+    pthread_mutex_lock(&fleet.lock);
+    fleet.radios_free++;
+    pthread_cond_signal(&fleet.radio_freed);
+    pthread_mutex_unlock(&fleet.lock);
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -310,35 +361,43 @@ static uint64_t storm_ms(void)
     return fleet.o.storm_at_s >= 0 ? fleet.t0_ms + (uint64_t)(fleet.o.storm_at_s * 1000) : 0;
 }
 
-/*
- * Sleep until `until` (CLOCK_MONOTONIC ms), or the end of the run, or the storm (once per
- * device). Returns 0 when the time came, 1 for the storm, -1 at the end of the run.
- */
-static int wait_until(struct fleet_device *d, uint64_t until)
+/* ---- the schedule: a min-heap of devices by due_ms, under fleet.lock ---- */
+
+static void heap_swap(size_t i, size_t j)
 {
-    uint64_t storm = storm_ms();
-    int rc = 0;
-    pthread_mutex_lock(&fleet.lock);
-    for (;;) {
-        uint64_t now = now_ms();
-        if (atomic_load(&fleet.stop)) {
-            rc = -1;
-            break;
-        }
-        if (storm && !d->stormed && now >= storm) {
-            d->stormed = true;
-            rc = 1;
-            break;
-        }
-        if (now >= until)
-            break;
-        uint64_t t = storm && !d->stormed && storm < until ? storm : until;
-        struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000L};
-        pthread_cond_timedwait(&fleet.wake, &fleet.lock, &ts);
-    }
-    pthread_mutex_unlock(&fleet.lock);
-    return rc;
+    struct fleet_device *t = fleet.heap[i];
+    fleet.heap[i] = fleet.heap[j];
+    fleet.heap[j] = t;
 }
+
+static void heap_push(struct fleet_device *d)
+{
+    size_t i = fleet.heap_n++;
+    fleet.heap[i] = d;
+    while (i > 0 && fleet.heap[(i - 1) / 2]->due_ms > fleet.heap[i]->due_ms) {
+        heap_swap(i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static struct fleet_device *heap_pop(void)
+{
+    struct fleet_device *top = fleet.heap[0];
+    fleet.heap[0] = fleet.heap[--fleet.heap_n];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < fleet.heap_n && fleet.heap[l]->due_ms < fleet.heap[m]->due_ms)
+            m = l;
+        if (r < fleet.heap_n && fleet.heap[r]->due_ms < fleet.heap[m]->due_ms)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(i, m);
+        i = m;
+    }
+    return top;
+}
+
 
 /* Build a device's board: the factory's layout over copy-on-write views of its flash. */
 static int device_init(struct fleet_device *d)
@@ -390,137 +449,180 @@ static void close_transport(struct al_coap_transport **t, struct al_coap_stats *
     al_coap_close(*t);
     *t = NULL;
     *seen = (struct al_coap_stats){0};
+    radio_give();
 }
 
 /*
- * One device's life, as airlift-device run: boot, report, download, install, reset,
- * confirm (unless bad firmware), then sleep (sleepy: the modem drops the DTLS session) or
- * wait for the next check-in (always on: the session is kept while airliftd keeps it).
+ * One step of a device's life, as airlift-device run: boot, report, download, install,
+ * reset, confirm (unless bad firmware), then sleep (sleepy: the modem drops the DTLS session)
+ * or wait for the next check-in (always on: the session is kept while airliftd keeps it).
+ * `stormed`: the storm came since its last step. Sets d->due_ms (its next step), or
+ * d->ended.
  */
-static void *device_thread(void *arg)
+static void device_step(struct fleet_device *d, bool stormed)
 {
-    struct fleet_device *d = arg;
     const struct run_opts *o = &fleet.o;
-    struct al_coap_transport *coap = NULL;
-    struct al_coap_stats seen = {0};
-    enum al_reset_reason why = AL_RESET_POWER_ON;
     bool sleepy = d->kind & KIND_SLEEPY, never_confirm = d->kind & KIND_NEVER_CONFIRM;
     bool crash_at_boot = d->kind & KIND_CRASH_AT_BOOT, keep = !sleepy && o->period_s + 5 < o->server_idle_s;
-    bool installed_once = false;
-    unsigned failures = 0; /* sessions failed in a row */
     char err[256];
     uint16_t port = d->link ? d->link_port : o->port;
     struct al_coap_config cc = {d->link ? "127.0.0.1" : o->server, port, d->row->identity,
                                 d->row->psk, d->row->psk_len, false, 20000, 0, false, 0,
                                 NULL, NULL, NULL}; /* issue 14 (creds): PSK devices */
-    uint64_t start = fleet.t0_ms + (o->jitter_s > 0 ? rng_next(&d->rng) % (uint64_t)(o->jitter_s * 1000) : 0);
-    int w = wait_until(d, start);
-    bool boot = true; /* power on, a reset, or a wake from deep sleep: the firmware boots */
-    struct al_boot_info info = {0};
-    while (w >= 0) {
-        struct al_session_result r;
-        if (w == 1) { /* the storm: every device loses its session and powers back on now */
-            why = AL_RESET_POWER_ON;
-            boot = true;
-            close_transport(&coap, &seen);
-        }
-        if (boot && (why != AL_RESET_POWER_ON || sleepy || !keep))
-            close_transport(&coap, &seen); /* a reset or a deep sleep drops the modem */
-        if (!keep)
-            close_transport(&coap, &seen); /* airliftd would end the session before the next check-in */
-        if (!coap && al_coap_open(&coap, &cc, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s: %s\n", prog, d->row->name, err);
-            break;
-        }
-        if (boot) {
-            struct al_device_config cfg = {
-                .layout = &d->layout,
-                .crypto = fleet_crypto(),
-                .keys = &fleet.keyring,
-                .platform = (uint16_t)fleet.conf.platform,
-                .scratch = d->scratch,
-                .scratch_len = sizeof d->scratch,
-            };
-            al_err e = al_device_open(&d->dev, &cfg); /* RAM state is rebuilt from flash */
-            if (e == AL_OK)
-                e = al_boot(&d->dev, why, &info);
-            if (e != AL_OK) {
-                fprintf(stderr, "%s: %s: boot: %s\n", prog, d->row->name, al_strerror(e));
-                break;
-            }
-            atomic_fetch_add(&stats.boots, 1);
-            if (info.installed) {
-                atomic_fetch_add(&stats.installed, 1);
-                installed_once = true;
-            }
-            if (info.reverted) {
-                atomic_fetch_add(&stats.reverted, 1);
-                if (installed_once)
-                    atomic_store(&d->updated, true);
-            }
-            why = AL_RESET_POWER_ON;
-            if (crash_at_boot && al_boot_state(&d->dev) == AL_BOOT_TRIAL) {
-                atomic_fetch_add(&stats.crashes, 1);
-                why = AL_RESET_FAULT;
-                w = atomic_load(&fleet.stop) ? -1 : 0;
-                continue;
-            }
-        }
-        al_agent_init(d->agent, &d->dev, al_coap_port(coap));
-        d->agent->flags = (uint8_t)((boot && (info.installed || info.reverted) ? AL_INV_AFTER_INSTALL : 0) |
-                                    (sleepy ? AL_INV_SLEEPY : 0));
-        d->agent->next_checkin_s = (uint16_t)(sleepy ? (o->sleep_s > 65535 ? 65535 : o->sleep_s) : 0);
-        d->agent->hold_confirm = never_confirm;
-        boot = false;
-        atomic_fetch_add(&stats.sessions, 1);
-        atomic_fetch_add(&stats.in_session, 1);
-        al_err e = al_agent_session(d->agent, &r);
-        atomic_fetch_sub(&stats.in_session, 1);
-        count_transport(coap, &seen);
-        uint64_t next;
+    struct al_session_result r;
+    if (stormed) { /* the storm: every device loses its session and powers back on now */
+        d->why = AL_RESET_POWER_ON;
+        d->boot = true;
+        close_transport(&d->coap, &d->seen);
+    }
+    if (d->boot && (d->why != AL_RESET_POWER_ON || sleepy || !keep))
+        close_transport(&d->coap, &d->seen); /* a reset or a deep sleep drops the modem */
+    if (!keep)
+        close_transport(&d->coap, &d->seen); /* airliftd would end the session before the next check-in */
+    if (!d->coap && !radio_take()) {
+        d->ended = true; /* the run ended while it waited */
+        return;
+    }
+    if (!d->coap && al_coap_open(&d->coap, &cc, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, d->row->name, err);
+        radio_give();
+        d->ended = true;
+        return;
+    }
+    if (d->boot) {
+        struct al_device_config cfg = {
+            .layout = &d->layout,
+            .crypto = fleet_crypto(),
+            .keys = &fleet.keyring,
+            .platform = (uint16_t)fleet.conf.platform,
+            .scratch = d->scratch,
+            .scratch_len = sizeof d->scratch,
+        };
+        al_err e = al_device_open(&d->dev, &cfg); /* RAM state is rebuilt from flash */
+        if (e == AL_OK)
+            e = al_boot(&d->dev, d->why, &d->info);
         if (e != AL_OK) {
-            atomic_fetch_add(&stats.session_errors, 1);
-            atomic_store(&d->up_to_date, false);
-            close_transport(&coap, &seen);
-            boot = sleepy || e == AL_ERR_POWER_LOSS; /* a sleepy device sleeps; else it retries */
-            /* Back off like a modem: retry_ms, doubling per failure in a row up to 64 times
-             * that, plus up to as much again at random, so failures do not come back in step. */
-            uint64_t backoff = (uint64_t)o->retry_ms << (failures < 6 ? failures : 6);
-            failures++;
-            next = now_ms() + (sleepy ? o->sleep_s * 1000ull : backoff + rng_next(&d->rng) % (backoff + 1));
-            w = wait_until(d, next);
-            continue;
+            fprintf(stderr, "%s: %s: boot: %s\n", prog, d->row->name, al_strerror(e));
+            d->ended = true;
+            return;
         }
-        failures = 0;
-        atomic_fetch_add(&stats.checkins, 1);
-        atomic_fetch_add(&stats.bytes_fetched, r.bytes_fetched);
-        if (r.confirmed) {
-            atomic_fetch_add(&stats.confirmed, 1);
-            if (installed_once)
+        atomic_fetch_add(&stats.boots, 1);
+        if (d->info.installed) {
+            atomic_fetch_add(&stats.installed, 1);
+            d->installed_once = true;
+        }
+        if (d->info.reverted) {
+            atomic_fetch_add(&stats.reverted, 1);
+            if (d->installed_once)
                 atomic_store(&d->updated, true);
         }
-        atomic_store(&d->up_to_date, r.up_to_date && al_boot_state(&d->dev) != AL_BOOT_TRIAL);
-        if (r.reset_needed) {
-            atomic_fetch_add(&stats.downloads, 1);
-            why = AL_RESET_SOFTWARE;
-            boot = true;
-            w = atomic_load(&fleet.stop) ? -1 : 0;
-            continue;
+        d->why = AL_RESET_POWER_ON;
+        if (crash_at_boot && al_boot_state(&d->dev) == AL_BOOT_TRIAL) {
+            atomic_fetch_add(&stats.crashes, 1);
+            d->why = AL_RESET_FAULT;
+            d->due_ms = now_ms(); /* it boots again at once */
+            return;
         }
-        if (never_confirm && al_boot_state(&d->dev) == AL_BOOT_TRIAL) {
-            atomic_fetch_add(&stats.watchdog_resets, 1);
-            why = AL_RESET_WATCHDOG;
-            boot = true;
-            w = atomic_load(&fleet.stop) ? -1 : 0;
-            continue;
-        }
-        next = now_ms() + (sleepy ? o->sleep_s : o->period_s) * 1000ull;
-        boot = sleepy; /* the Electron's deep sleep ends in a reset */
-        if (sleepy) /* ending its session (DTLS close_notify) lets airliftd free it at once */
-            close_transport(&coap, &seen);
-        w = wait_until(d, next);
     }
-    close_transport(&coap, &seen);
+    al_agent_init(d->agent, &d->dev, al_coap_port(d->coap));
+    d->agent->flags = (uint8_t)((d->boot && (d->info.installed || d->info.reverted) ? AL_INV_AFTER_INSTALL : 0) |
+                                (sleepy ? AL_INV_SLEEPY : 0));
+    d->agent->next_checkin_s = (uint16_t)(sleepy ? (o->sleep_s > 65535 ? 65535 : o->sleep_s) : 0);
+    d->agent->hold_confirm = never_confirm;
+    d->boot = false;
+    atomic_fetch_add(&stats.sessions, 1);
+    atomic_fetch_add(&stats.in_session, 1);
+    al_err e = al_agent_session(d->agent, &r);
+    atomic_fetch_sub(&stats.in_session, 1);
+    count_transport(d->coap, &d->seen);
+    if (e != AL_OK) {
+        atomic_fetch_add(&stats.session_errors, 1);
+        atomic_store(&d->up_to_date, false);
+        close_transport(&d->coap, &d->seen);
+        d->boot = sleepy || e == AL_ERR_POWER_LOSS; /* a sleepy device sleeps; else it retries */
+        /* Back off like a modem: retry_ms, doubling per failure in a row up to 64 times
+         * that, plus up to as much again at random, so failures do not come back in step. */
+        uint64_t backoff = (uint64_t)o->retry_ms << (d->failures < 6 ? d->failures : 6);
+        d->failures++;
+        d->due_ms = now_ms() + (sleepy ? o->sleep_s * 1000ull : backoff + rng_next(&d->rng) % (backoff + 1));
+        return;
+    }
+    d->failures = 0;
+    atomic_fetch_add(&stats.checkins, 1);
+    atomic_fetch_add(&stats.bytes_fetched, r.bytes_fetched);
+    if (r.confirmed) {
+        atomic_fetch_add(&stats.confirmed, 1);
+        if (d->installed_once)
+            atomic_store(&d->updated, true);
+    }
+    atomic_store(&d->up_to_date, r.up_to_date && al_boot_state(&d->dev) != AL_BOOT_TRIAL);
+    if (r.reset_needed) {
+        atomic_fetch_add(&stats.downloads, 1);
+        d->why = AL_RESET_SOFTWARE;
+        d->boot = true;
+        d->due_ms = now_ms();
+        return;
+    }
+    if (never_confirm && al_boot_state(&d->dev) == AL_BOOT_TRIAL) {
+        atomic_fetch_add(&stats.watchdog_resets, 1);
+        d->why = AL_RESET_WATCHDOG;
+        d->boot = true;
+        d->due_ms = now_ms();
+        return;
+    }
+    d->due_ms = now_ms() + (sleepy ? o->sleep_s : o->period_s) * 1000ull;
+    d->boot = sleepy; /* the Electron's deep sleep ends in a reset */
+    if (sleepy) /* ending its session (DTLS close_notify) lets airliftd free it at once */
+        close_transport(&d->coap, &d->seen);
+}
+
+/*
+ * A session worker: runs the earliest due device's next step, again and again, until the
+ * end of the run. One worker at a time (the leader) waits for the schedule's earliest due
+ * time; the others wait for the leader to take a device. A device that would sleep past
+ * the storm is due at the storm (as it loses power then).
+ */
+static void *session_worker(void *arg)
+{
+    (void)arg;
+    uint64_t storm = storm_ms();
+    pthread_mutex_lock(&fleet.lock);
+    while (!atomic_load(&fleet.stop)) {
+        if (fleet.leader) {
+            pthread_cond_wait(&fleet.idle, &fleet.lock);
+            continue;
+        }
+        fleet.leader = true;
+        while (!atomic_load(&fleet.stop)) {
+            if (!fleet.heap_n) {
+                pthread_cond_wait(&fleet.wake, &fleet.lock);
+                continue;
+            }
+            uint64_t due = fleet.heap[0]->due_ms;
+            if (due <= now_ms())
+                break;
+            struct timespec ts = {(time_t)(due / 1000), (long)(due % 1000) * 1000000L};
+            pthread_cond_timedwait(&fleet.wake, &fleet.lock, &ts);
+        }
+        fleet.leader = false;
+        if (atomic_load(&fleet.stop))
+            break;
+        struct fleet_device *d = heap_pop();
+        pthread_cond_signal(&fleet.idle); /* another worker leads now */
+        pthread_mutex_unlock(&fleet.lock);
+        bool stormed = storm && !d->stormed && now_ms() >= storm;
+        d->stormed |= stormed;
+        device_step(d, stormed);
+        pthread_mutex_lock(&fleet.lock);
+        if (d->ended)
+            continue;
+        if (storm && !d->stormed && d->due_ms > storm)
+            d->due_ms = storm;
+        heap_push(d);
+        if (fleet.heap[0] == d)
+            pthread_cond_signal(&fleet.wake); /* the leader waits for a later one */
+    }
+    pthread_mutex_unlock(&fleet.lock);
     atomic_fetch_sub(&stats.live_threads, 1);
     return NULL;
 }
@@ -660,7 +762,8 @@ static int parse_run(int argc, char **argv, struct run_opts *o, const char **dir
             {"--server-idle", 1, 3600}, {"--jitter", 0, 86400}, {"--storm-at", 0, 1e7},
             {"--retry-ms", 1, 3.6e6}, {"--status-every", 0.1, 3600}, {"--seed", 0, 4294967295.0},
             {"--stack-kb", 64, 65536}, {"--loss", 0, 1}, {"--duplicate", 0, 1}, {"--reorder", 0, 1},
-            {"--latency", 0, 60000}, {"--bandwidth", 0, 1e9},
+            {"--latency", 0, 60000}, {"--bandwidth", 0, 1e9}, {"--skip", 0, 1e7},
+            {"--radios", 1, 1e7},
         };
         size_t k = 0;
         while (k < sizeof nums / sizeof nums[0] && strcmp(a, nums[k].name) != 0)
@@ -688,7 +791,9 @@ static int parse_run(int argc, char **argv, struct run_opts *o, const char **dir
         case 12: o->link.duplicate = d; break;
         case 13: o->link.reorder = d; break;
         case 14: o->link.latency_ms = (uint32_t)d; break;
-        default: o->link.bandwidth_bps = (uint32_t)d; break;
+        case 15: o->link.bandwidth_bps = (uint32_t)d; break;
+        case 16: o->skip = (size_t)d; break;
+        default: o->radios = (size_t)d; break;
         }
     }
     if (!*dir || !server) {
@@ -730,10 +835,18 @@ static int cmd_run(int argc, char **argv)
     const struct run_opts *o = &fleet.o;
     if (fleet_rows_load(dir, &rows, &n) != 0)
         return FLEET_EXIT_FILE;
+    if (o->skip >= n) {
+        fprintf(stderr, "%s: --skip %zu leaves none of the %zu devices of %s\n", prog, o->skip, n, dir);
+        free(rows);
+        return FLEET_EXIT_USAGE;
+    }
+    struct fleet_row *all_rows = rows; /* freed at the end */
+    rows += o->skip;
+    n -= o->skip;
     if (o->limit && o->limit < n)
         n = o->limit;
     if (load_factory(dir) != 0) {
-        free(rows);
+        free(all_rows);
         return FLEET_EXIT_FILE;
     }
     /* Every device has a socket (and libcoap an epoll and a timer fd): take every fd allowed. */
@@ -752,6 +865,8 @@ static int cmd_run(int argc, char **argv)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&fleet.wake, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&fleet.radio_freed, NULL);
+    pthread_cond_init(&fleet.idle, NULL);
 
     uint64_t rss_base = rss_bytes("VmRSS:");
     devs = calloc(n, sizeof *devs);
@@ -792,26 +907,63 @@ static int cmd_run(int argc, char **argv)
             lossy_started++;
         }
     }
-    fprintf(stderr, "%s: %zu devices (%zu sleepy, %zu on lossy links, %zu never confirm, %zu crash at boot) -> %s:%u\n",
-            prog, n, mix[0], mix[1], mix[2], mix[3], o->server, o->port);
+    /* The radios the open-file limit leaves: a lossy link's two sockets are its own. */
+    uint64_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uint64_t)rl.rlim_cur : 1024;
+    uint64_t left = fds > FDS_SPARE + 2 * lossy_started ? fds - FDS_SPARE - 2 * lossy_started : 0;
+    fleet.radios = (size_t)(left / FDS_PER_TRANSPORT < n ? left / FDS_PER_TRANSPORT : n);
+    if (o->radios && o->radios < fleet.radios)
+        fleet.radios = o->radios;
+    fleet.radios_free = fleet.radios;
+    size_t kept = o->period_s + 5 < o->server_idle_s ? n - mix[0] : 0; /* always on, session kept */
+    if (kept > fleet.radios || (kept == fleet.radios && kept < n)) {
+        fprintf(stderr, "%s: %zu always-on devices keep their sessions, but only %zu transports fit in "
+                        "the open-file limit (%" PRIu64 "): run fewer, make them sleepy, or raise "
+                        "`ulimit -n`\n", prog, kept, fleet.radios, fds);
+        rc = FLEET_EXIT_USAGE;
+        goto out;
+    }
+    fprintf(stderr, "%s: %zu devices (%zu sleepy, %zu on lossy links, %zu never confirm, %zu crash at boot) -> %s:%u; %zu in session at most\n",
+            prog, n, mix[0], mix[1], mix[2], mix[3], o->server, o->port, fleet.radios);
+    /* Every device on the schedule, due at its first session; then the session workers, as
+     * many as may be in session at once. */
+    fleet.heap = calloc(n, sizeof *fleet.heap);
+    pthread_t *workers = calloc(fleet.radios, sizeof *workers);
+    size_t nworkers = 0;
+    if (!fleet.heap || !workers) {
+        fprintf(stderr, "%s: out of memory for the schedule of %zu devices\n", prog, n);
+        free(workers);
+        rc = FLEET_EXIT_INTERNAL;
+        goto out;
+    }
+    fleet.t0_ms = now_ms();
+    for (size_t i = 0; i < n; i++) {
+        struct fleet_device *d = &devs[i];
+        d->why = AL_RESET_POWER_ON;
+        d->boot = true;
+        d->due_ms = fleet.t0_ms + (o->jitter_s > 0 ? rng_next(&d->rng) % (uint64_t)(o->jitter_s * 1000) : 0);
+        uint64_t storm = storm_ms();
+        if (storm && d->due_ms > storm)
+            d->due_ms = storm;
+        heap_push(d);
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, o->stack_kb * 1024);
-    fleet.t0_ms = now_ms();
     double cpu_user0, cpu_sys0, cpu0 = cpu_s(&cpu_user0, &cpu_sys0);
-    for (size_t i = 0; i < n; i++) {
+    for (; nworkers < fleet.radios; nworkers++) {
         atomic_fetch_add(&stats.live_threads, 1);
-        int e = pthread_create(&devs[i].thread, &attr, device_thread, &devs[i]);
+        int e = pthread_create(&workers[nworkers], &attr, session_worker, NULL);
         if (e != 0) {
             atomic_fetch_sub(&stats.live_threads, 1);
-            fprintf(stderr, "%s: cannot start the thread of device %zu: %s (ulimit -u? vm.max_map_count?)\n",
-                    prog, i + 1, strerror(e));
-            atomic_store(&fleet.stop, true);
-            pthread_cond_broadcast(&fleet.wake);
+            if (nworkers > 0) { /* fewer in session at once than the limit allows: say so */
+                fprintf(stderr, "%s: %zu session workers (the thread limit: %s)\n", prog,
+                        nworkers, strerror(e));
+                break;
+            }
+            fprintf(stderr, "%s: cannot start a session worker: %s\n", prog, strerror(e));
             rc = FLEET_EXIT_INTERNAL;
             break;
         }
-        devs[i].started = true;
     }
     pthread_attr_destroy(&attr);
     bool goal = false, storm_sent = false;
@@ -856,6 +1008,8 @@ static int cmd_run(int argc, char **argv)
     atomic_store(&fleet.stop, true);
     pthread_mutex_lock(&fleet.lock);
     pthread_cond_broadcast(&fleet.wake);
+    pthread_cond_broadcast(&fleet.idle);
+    pthread_cond_broadcast(&fleet.radio_freed);
     pthread_mutex_unlock(&fleet.lock);
     uint64_t give_up = now_ms() + 60000;
     while (atomic_load(&stats.live_threads) > 0 && now_ms() < give_up) {
@@ -863,9 +1017,12 @@ static int cmd_run(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     bool all_ended = atomic_load(&stats.live_threads) == 0;
-    for (size_t i = 0; all_ended && i < n; i++)
-        if (devs[i].started)
-            pthread_join(devs[i].thread, NULL);
+    for (size_t i = 0; all_ended && i < nworkers; i++)
+        pthread_join(workers[i], NULL);
+    if (all_ended)
+        free(workers);
+    for (size_t i = 0; all_ended && i < n; i++) /* the sessions kept between check-ins */
+        close_transport(&devs[i].coap, &devs[i].seen);
     uint64_t up = 0, down = 0, dropped = 0, own_pages = 0;
     for (size_t i = 0; i < n; i++) {
         if (devs[i].link) {
@@ -883,7 +1040,7 @@ static int cmd_run(int argc, char **argv)
     printf("{\"devices\":%zu,\"elapsed_s\":%.3f,\"goal\":\"%s\",\"goal_met\":%s,"
            "\"mix\":{\"always_on\":%zu,\"sleepy\":%zu,\"lossy\":%zu,\"never_confirm\":%zu,\"crash_at_boot\":%zu},"
            "\"boots\":%" PRIuFAST64 ",\"sessions\":%" PRIuFAST64 ",\"checkins\":%" PRIu64 ",\"session_errors\":%" PRIuFAST64 ","
-           "\"checkins_per_s\":%.1f,"
+           "\"checkins_per_s\":%.1f,\"transports\":{\"at_once\":%zu,\"waits\":%" PRIuFAST64 "},"
            "\"handshakes\":{\"ok\":%" PRIuFAST64 ",\"failed\":%" PRIuFAST64 "},"
            "\"updates\":{\"downloaded\":%" PRIuFAST64 ",\"installed\":%" PRIuFAST64 ",\"confirmed\":%" PRIuFAST64
            ",\"reverted\":%" PRIuFAST64 ",\"crashes_at_boot\":%" PRIuFAST64 ",\"watchdog_resets\":%" PRIuFAST64 "},"
@@ -897,7 +1054,7 @@ static int cmd_run(int argc, char **argv)
            n, elapsed, o->until_updated ? "until-updated" : "duration", goal ? "true" : "false",
            n - mix[0], mix[0], mix[1], mix[2], mix[3], atomic_load(&stats.boots), atomic_load(&stats.sessions), checkins,
            atomic_load(&stats.session_errors), elapsed > 0 ? (double)checkins / elapsed : 0.0,
-           atomic_load(&stats.handshakes), atomic_load(&stats.handshake_failures),
+           fleet.radios, atomic_load(&stats.radio_waits), atomic_load(&stats.handshakes), atomic_load(&stats.handshake_failures),
            atomic_load(&stats.downloads), atomic_load(&stats.installed), atomic_load(&stats.confirmed),
            atomic_load(&stats.reverted), atomic_load(&stats.crashes), atomic_load(&stats.watchdog_resets),
            utd, done, atomic_load(&stats.bytes_fetched), lossy_started, up, down, dropped, rss_end,
@@ -907,7 +1064,7 @@ static int cmd_run(int argc, char **argv)
     fflush(stdout);
     if (!all_ended) {
         /* A device still in a session owns its memory: leave it to the exit. */
-        fprintf(stderr, "%s: %" PRIuFAST64 " devices were still in a session after 60 s\n", prog,
+        fprintf(stderr, "%s: %" PRIuFAST64 " session workers were still in a session after 60 s\n", prog,
                 atomic_load(&stats.live_threads));
         _exit(goal ? FLEET_EXIT_OK : FLEET_EXIT_TIMEOUT);
     }
@@ -919,7 +1076,8 @@ out:
             device_free(&devs[i]);
     }
     free(devs);
-    free(rows);
+    free(fleet.heap);
+    free(all_rows);
     sim_board_close(&fleet.factory);
     return rc;
 }

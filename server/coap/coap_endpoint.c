@@ -30,6 +30,7 @@
 #include "dtls_guard.h"
 #include "certid.h"
 
+#define DEVICE_RCVBUF (4 * 1024 * 1024) /* the device socket's receive buffer, asked */
 #define MAX_REQUEST 2048 /* an inventory is at most 18 + 47 + 12 * 64 bytes */
 #define MAX_PLAN 1024
 #define WINDOW_HEADERS 6 /* CoAP header 4, payload marker 1, chunk index 1; plus the token */
@@ -750,6 +751,12 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
     int off = 0;
     if (c->fd >= 0)
         (void)setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+    /* Room for a burst (a fleet coming back at once) while the thread is busy: the kernel's
+     * default (about 200 KB, some 150 handshake datagrams) drops the rest. The kernel caps
+     * it at net.core.rmem_max. */
+    int rcvbuf = DEVICE_RCVBUF;
+    if (c->fd >= 0)
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (!insecure && c->fd >= 0 && ald_guard_attach(c->fd, reset_peer, c) == 0)
         c->guarded = true;
     registry[slot] = c;

@@ -7,6 +7,11 @@
  * result codes. Result codes map to ald_sql_rc: SQLITE_BUSY / SQLITE_LOCKED -> RETRY,
  * SQLITE_CONSTRAINT_* -> CONSTRAINT, anything else -> ERROR (SQLite has no GONE).
  *
+ * The WAL is checkpointed by a thread of the connection's own (a second connection, PASSIVE,
+ * every CHECKPOINT_MS), not by whichever commit crosses SQLite's 1000-page mark: that commit
+ * would wait on the checkpoint's fsyncs while holding the store, and the device endpoint
+ * with it (a reconnect storm then overflows its socket's buffer).
+ *
  * Prepared statements are cached by SQL text (up to CACHE_MAX per connection): prepare hands
  * out a cached statement that is not in use, and finalize resets it and returns it to the
  * cache. The ?N placeholders of sqldb.h are SQLite's own syntax, so SQL passes unchanged.
@@ -14,6 +19,8 @@
  */
 #include "sqldb.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +30,7 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define CACHE_MAX 64
+#define CHECKPOINT_MS 1000
 
 struct ald_sqlstmt {
     struct ald_sqldb *db;
@@ -32,12 +40,22 @@ struct ald_sqlstmt {
     bool in_use;
 };
 
+/* The checkpointer of one connection's database file. */
+struct checkpointer {
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t stop_cond;
+    bool stop;
+};
+
 struct ald_sqldb {
     sqlite3 *db;
     struct ald_sqlstmt *cache[CACHE_MAX];
     size_t cached;
     char msg[512]; /* errors raised by the driver itself */
     bool own_msg;
+    struct checkpointer *ckpt; /* NULL for an in-memory database */
 };
 
 static uint32_t text_hash(const char *s)
@@ -102,10 +120,80 @@ out:
     return rc;
 }
 
+static void *checkpoint_loop(void *arg)
+{
+    struct checkpointer *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(CHECKPOINT_MS % 1000) * 1000000L;
+        ts.tv_sec += CHECKPOINT_MS / 1000 + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&c->stop_cond, &c->lock, &ts);
+        if (c->stop)
+            break;
+        pthread_mutex_unlock(&c->lock);
+        /* PASSIVE: copies what no reader needs, never waits for a writer or a reader. */
+        (void)sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static void checkpointer_stop(struct checkpointer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stop = true;
+    pthread_cond_signal(&c->stop_cond);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_cond_destroy(&c->stop_cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* A checkpointer for the file behind main (WAL mode already set there); NULL on failure,
+ * with err set. */
+static struct checkpointer *checkpointer_start(const char *target, char *err, size_t errlen)
+{
+    struct checkpointer *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(target, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s for its checkpoints: %s", target,
+                 c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->stop_cond, NULL);
+    if (pthread_create(&c->thread, NULL, checkpoint_loop, c) != 0) {
+        snprintf(err, errlen, "cannot start the checkpoint thread of %s", target);
+        sqlite3_close(c->db);
+        pthread_cond_destroy(&c->stop_cond);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
 static void sq_close(struct ald_sqldb *db)
 {
     if (!db)
         return;
+    checkpointer_stop(db->ckpt);
     for (size_t i = 0; i < db->cached; i++) {
         sqlite3_finalize(db->cache[i]->stmt);
         free(db->cache[i]->sql);
@@ -143,6 +231,11 @@ static enum ald_sql_rc sq_connect(const char *target, struct ald_sqldb **out, ch
         pragma(db->db, "PRAGMA foreign_keys = ON", NULL, err, errlen) != 0 ||
         pragma(db->db, "PRAGMA foreign_keys", "1", err, errlen) != 0)
         goto out;
+    if (strcmp(target, ":memory:") != 0 && strncmp(target, "file::memory:", 13) != 0) {
+        if (pragma(db->db, "PRAGMA wal_autocheckpoint = 0", NULL, err, errlen) != 0 ||
+            !(db->ckpt = checkpointer_start(target, err, errlen)))
+            goto out;
+    }
     *out = db;
     db = NULL;
     rc = ALD_SQL_OK;
