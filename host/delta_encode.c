@@ -694,7 +694,7 @@ static void prepare(struct enc *e, const uint8_t *old, int thumb, int map)
 static size_t encode_stream(struct enc *e, int thumb, int map, const uint32_t *cost, uint8_t *out,
                             size_t cap)
 {
-    uint32_t target = e->o->block_target ? e->o->block_target : 8192;
+    uint32_t target = e->o->block_target ? e->o->block_target : ALH_DELTA_BLOCK_TARGET;
     /* Stream header. */
     memcpy(out, AL_DELTA_MAGIC, 4);
     out[4] = AL_DELTA_FORMAT_VERSION;
@@ -857,7 +857,7 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     e.old_len = old_len;
     e.new_len = new_len;
     e.new_raw = new_data;
-    e.lc = opts->lc >= 0 ? (unsigned)opts->lc : 1;
+    e.lc = opts->lc >= 0 ? (unsigned)opts->lc : 0;
     e.lp = opts->lp >= 0 ? (unsigned)opts->lp : 1;
     e.pb = opts->pb >= 0 ? (unsigned)opts->pb : 1;
     if (e.lc + e.lp > 2 || e.pb > 2) {

@@ -131,6 +131,16 @@ LIBNAME=libm.a; libm_m7sp=$(lib_of "${M7SP[@]}" -mthumb)
 for v in old:$OLD prev:$PREV new:$NEW; do
   image gcc-M7 "${v%%:*}" "${v#*:}" 0x08000000 "$libc_m7 $libm_m7 $libcn_m7 $libc_m7sp $libm_m7sp" "${M7[@]}"
 done
+# gcc-M7-1M: a full 1 MiB part (STM32H7-style, flash at 0x08000000), -O2 (not -O3): newlib's
+# libc, libm and libc-nano of both Cortex-M7 multilibs (double- and single-precision) and
+# libgcc, all linked whole: code sizes of 900 KiB - 1 MiB.
+M7B=(-mcpu=cortex-m7 -mfloat-abi=hard -mfpu=fpv5-d16 -O2)
+LIBNAME=libc_nano.a; libcn_m7sp=$(lib_of "${M7SP[@]}" -mthumb)
+LIBNAME=libgcc.a; libgcc_m7=$(lib_of "${M7[@]}" -mthumb)
+for v in old:$OLD prev:$PREV new:$NEW; do
+  image gcc-M7-1M "${v%%:*}" "${v#*:}" 0x08000000 \
+    "$libc_m7 $libm_m7 $libcn_m7 $libc_m7sp $libm_m7sp $libcn_m7sp $libgcc_m7" "${M7B[@]}"
+done
 # gcc-M0plus: an RP2040-style image (a 256-byte boot2, then the vector table; XIP flash at
 # 0x10000000), -O2, newlib-nano's libc.
 M0P=(-mcpu=cortex-m0plus -O2 -DLAYOUT_RP2)
@@ -151,7 +161,7 @@ for v in old:$OLD prev:$PREV new:$NEW; do
 done
 {
   printf 'name\told\tnew\tkind\tfamily\n'
-  for fam in gcc-M0 gcc-M3 gcc-M4 gcc-M33 gcc-M7 gcc-M0plus clang-M4; do
+  for fam in gcc-M0 gcc-M3 gcc-M4 gcc-M33 gcc-M7 gcc-M7-1M gcc-M0plus clang-M4; do
     printf '%s-fix\t%s/prev.bin\t%s/new.bin\tpatch\t%s\n' "$fam" "$fam" "$fam" "$fam"
     printf '%s-release\t%s/old.bin\t%s/new.bin\tmajor\t%s\n' "$fam" "$fam" "$fam" "$fam"
   done

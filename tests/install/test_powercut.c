@@ -104,6 +104,8 @@ static void make_patch(struct fixture *fx)
     alh_delta_opts_default(&o);
     o.fast = 1;
     o.data = 1; /* data pointers in the map whenever the map has them */
+    o.block_target = 8192; /* several blocks (the 16 KiB default makes this one), so a cut
+                            * can resume at a checkpoint after the first */
     o.old_origin = 0;
     o.old_link = old->hdr.link_address;
     if (alh_delta_encode(old->bytes + old->hdr.header_size, old->hdr.payload_size, fx->update.bytes,
