@@ -7,7 +7,8 @@
 #   FLEET_BACKENDS    "sqlite postgresql" (default both; "" for none)
 #   FLEET_IDLE_S      how long the idle figure is measured (60)
 #   FLEET_STORM_S     how long the storm may take to be absorbed (330)
-#   FLEET_RADIOS      the storm's devices in session at once in the simulator (1000)
+#   FLEET_RADIOS      devices in session at once in the simulator, in the storm and the
+#                     rollout (1000: more make its own handshakes time out on 2 cores)
 #   FLEET_SERVE       clients for the serving-rate figure, airliftd beside libcoap's
 #                     coap-server-openssl (default 200; 0 skips it)
 # What each figure is, and how it is measured, is printed beside it.
@@ -81,7 +82,11 @@ head -c 30000 /dev/urandom >"$WORK/app.bin"
 FACTORY="$WORK/bootloader-2.3.0.alim $WORK/system-part1-0.6.4.alim $WORK/system-part2-0.6.4.alim $WORK/system-part3-0.6.4.alim"
 
 say "# airliftd at fleet scale (bench/fleet.sh), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
-say "# registered devices: $REG; simulated devices: $SIM"
+say "# registered devices: $REG; simulated devices: $SIM (reconnect storm: $REG)"
+say "# code: $(git log -1 --format='%h %s' 2>/dev/null | cut -c1-100)"
+# The machine's load while it runs (other work inflates latencies and CPU per operation).
+(while sleep 10; do cut -d' ' -f1 /proc/loadavg; done) >"$WORK/load" &
+LOADER=$!
 
 for BACKEND in $BACKENDS; do
     if [ "$BACKEND" = postgresql ]; then
@@ -197,7 +202,7 @@ for BACKEND in $BACKENDS; do
     api_json POST /v1/products/tracker/releases "{\"version\":\"2.0.0\",\"images\":$(jq -R . <<<"$rel" | jq -s -c .)}" >/dev/null
     c0=$(cpu_ticks "$SERVER_PID"); t0=$SECONDS
     "$FLEET" run "$WORK/sim" --server "127.0.0.1:$COAP" --sleepy 100% --sleep 30 --jitter 30 \
-        --until-updated --duration 3000 >"$WORK/rollout.json" 2>"$WORK/rollout.err" &
+        --radios "$RADIOS" --until-updated --duration 3000 >"$WORK/rollout.json" 2>"$WORK/rollout.err" &
     FP=$!
     sleep 5
     R=$(api_json POST /v1/rollouts '{"product":"tracker","release":"2.0.0","target":{"groups":["field"]},"waves":[{"percent":1},{"percent":10},{"percent":100}],"success_percent":95}' | jq -r .id)
@@ -269,5 +274,8 @@ if [ "$SERVE" -gt 0 ] && command -v coap-server-openssl >/dev/null; then
     say "coap-server-openssl (libcoap $(dpkg-query -W -f '${Version}' libcoap3 2>/dev/null), Block2): $ok of $SERVE clients byte-exact in $((SECONDS - t0)) s; $SERVE x 122880 bytes in $cpu CPU s: $(echo "scale=0; $SERVE * 122880 / ($cpu + 0.001) / 1000" | bc) kB per CPU second"
 fi
 
+kill "$LOADER" 2>/dev/null
+say ""
+say "# load average (1 min) during the run, sampled every 10 s: $(sort -n "$WORK/load" | awk 'NR == 1 {lo = $1} {hi = $1; a[NR] = $1} END {printf "%s to %s, median %s", lo, hi, a[int((NR + 1) / 2)]}')"
 cp "$WORK/out" "$OUT"
 echo "wrote $OUT"
