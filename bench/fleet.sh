@@ -36,6 +36,7 @@ mkdir -p bench/results
 : >"$WORK/out"
 say() { echo "$*" | tee -a "$WORK/out"; }
 cleanup() {
+    [ -n "${LOADER:-}" ] && kill "$LOADER" 2>/dev/null
     [ -n "${SERVER_PID:-}" ] && kill -9 "$SERVER_PID" 2>/dev/null
     pkill -9 -f "$WORK/" 2>/dev/null
     [ -d "$WORK/pg" ] && bash "$PGC" stop "$WORK/pg" >/dev/null 2>&1
