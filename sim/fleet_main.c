@@ -572,7 +572,10 @@ static void device_step(struct fleet_device *d, bool stormed)
     }
     d->due_ms = now_ms() + (sleepy ? o->sleep_s : o->period_s) * 1000ull;
     d->boot = sleepy; /* the Electron's deep sleep ends in a reset */
-    if (sleepy) /* ending its session (DTLS close_notify) lets airliftd free it at once */
+    /* Ending its session (DTLS close_notify) lets airliftd free it at once: a sleepy device
+     * sleeps, an always-on one would find it ended by airliftd before its next check-in;
+     * either way its transport (a radio) is free for another device meanwhile. */
+    if (sleepy || !keep)
         close_transport(&d->coap, &d->seen);
 }
 
