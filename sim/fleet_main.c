@@ -7,9 +7,10 @@
  *
  * Each device is the real libairlift (install engine and update agent) on its own simulated
  * board, over real DTLS with its own PSK identity, UDP socket and flash. The flash is a
- * page-level copy-on-write view of one factory flash (sim/cowflash.c). Each device runs in
- * its own thread with a small stack: the agent and the transport block, a blocked thread
- * costs the kernel nothing until its socket or timer fires, and the device library and its
+ * page-level copy-on-write view of one factory flash (sim/cowflash.c). The devices wait on
+ * a schedule (a heap by due time); session workers, as many as may be in a session at once,
+ * run each due device's next step: the agent and the transport block, so a session needs a
+ * thread while it runs and a device between sessions none, and the device library and its
  * agent API stay as they are (docs/fleet-simulator.md says what else was weighed).
  *
  * Exit codes: 0 the run met its goal, 1 internal error, 2 usage, 3 file error, 4 image
