@@ -8,7 +8,8 @@
  * its estimates of the round trip and of the link's rate, holds chunks that arrive ahead of
  * the one the agent wants, and asks again for a lost chunk as soon as later ones show it
  * lost. With cfg.block2, fetch() asks for one RFC 7959 Block2 block of 1024 bytes per
- * request instead (stop and wait).
+ * request instead (stop and wait; a lost block is asked for again on the same session:
+ * fetch_block()).
  */
 #include "coap_transport.h"
 
@@ -88,6 +89,11 @@ struct al_coap_transport {
     bool nudged; /* chunks of a pushed plan came, the plan itself was lost: check in */
     struct al_pace *pace;  /* the windowed transfer's state (pace.h) */
     uint64_t rtt_hint_us;  /* the quickest exchange of this transport: pace.c's first RTT */
+    /* issue 16 (b2cells): Block2's retry policy (fetch_block). */
+    uint64_t heard_us;     /* when the server's last datagram arrived on the session */
+    uint64_t block_rtt_us; /* the quickest block exchange: its retransmission timer */
+    bool block_waiting;    /* a block request is in flight */
+    bool block_nacked;     /* libcoap gave that request up (MAX_RETRANSMIT): ask again */
 };
 
 static uint64_t now_us(void)
@@ -257,6 +263,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     size_t len = 0;
     (void)sent;
     (void)mid;
+    if (t)
+        t->heard_us = now_us(); /* issue 16 (b2cells): the link carries datagrams */
     if (t && on_window_response(t, received))
         return COAP_RESPONSE_OK;
     if (!t || t->done || tok.length != t->token.length ||
@@ -295,9 +303,16 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
                     const coap_mid_t mid)
 {
     struct al_coap_transport *t = coap_session_get_app_data(session);
-    (void)sent;
-    (void)reason;
     (void)mid;
+    if (t && t->block_waiting && reason == COAP_NACK_TOO_MANY_RETRIES && sent) {
+        /* issue 16 (b2cells): a block request went unanswered: fetch_block asks again on
+         * this session (the session is not at fault; the link lost datagrams). */
+        coap_bin_const_t tok = coap_pdu_get_token(sent);
+        if (tok.length == t->token.length && !memcmp(tok.s, t->token.s, tok.length)) {
+            t->block_nacked = true;
+            return;
+        }
+    }
     if (t)
         t->broken = true; /* retransmissions exhausted, or the session failed */
 }
@@ -307,6 +322,13 @@ static void drop_session(struct al_coap_transport *t)
     if (t->session) {
         t->connected = false;
         coap_session_set_app_data(t->session, NULL);
+        /* issue 16 (b2cells): cancel what it still has queued. A released session with a
+         * confirmable request pending lives on, retransmitting it from its old socket for
+         * up to 45 s: on a carrier's NAT (sim/link.c) that moves the device's mapping back
+         * to the old socket, and the new session's datagrams reach the server from a port
+         * it does not know, unanswered: at 30 % loss the device failed session after
+         * session that way. */
+        coap_session_disconnected(t->session, COAP_NACK_NOT_DELIVERABLE);
         coap_session_release(t->session);
         t->session = NULL;
     }
@@ -401,6 +423,7 @@ static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *re
         return AL_ERR_TRANSPORT;
     }
     uint32_t waited = 0, limit = t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000;
+    bool shaken = t->connected;
     while (!t->done && !t->broken && waited < limit) {
         int spent = coap_io_process(t->ctx, 100);
         if (spent < 0) {
@@ -408,6 +431,13 @@ static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *re
             break;
         }
         waited += spent > 0 ? (uint32_t)spent : 1u;
+        if (!shaken && t->connected) {
+            /* issue 16 (b2cells): the handshake had `limit`; the request gets its own from
+             * now (on a lossy link a slow handshake left the inventory too little time, so
+             * the session failed again and again, each time after a whole handshake). */
+            shaken = true;
+            waited = 0;
+        }
     }
     if (!t->done) {
         t->broken = true; /* start a fresh session next time */
@@ -513,16 +543,65 @@ static al_err coap_exchange(void *ctx, uint8_t method, const char *path, const u
     return err;
 }
 
-/* One RFC 7959 Block2 block per request (cfg.block2): 1024 bytes, less on a small MTU. */
+/*
+ * One RFC 7959 Block2 block per request (cfg.block2): 1024 bytes, less on a small MTU.
+ * issue 16 (b2cells), the retry policy (docs/protocol.md, "Block2"): each request is
+ * confirmable, retransmitted by libcoap with RFC 7252's exponential back-off, from an
+ * ACK_TIMEOUT of 1.5 x the quickest block exchange seen (at least 1 s, at most 8 s; 2 s,
+ * RFC 7252's default, until one is measured) and at most AL_BLOCK2_RETRANSMIT times. A
+ * request that is not answered does not end the session: the same block is asked for
+ * again, under a fresh token, back-off anew, as long as the server has been heard from
+ * (any datagram) within AL_BLOCK2_SILENCE x the exchange timeout; after that silence the
+ * fetch fails (AL_ERR_TIMEOUT), the session ends, and the agent's next session resumes at
+ * the first block it lacks (its journal's offset: no block it holds is asked again).
+ */
+#define AL_BLOCK2_RETRANSMIT 2u
+#define AL_BLOCK2_SILENCE 3u
+
+/* The block request `pdu` sent and waited for: AL_OK answered, AL_ERR_TIMEOUT given up
+ * (retransmissions exhausted, or the server silent since `quiet_from` for `silence` us),
+ * AL_ERR_TRANSPORT the session failed. */
+static al_err block_exchange(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *resp,
+                             size_t cap, size_t *resp_len, uint8_t *code, uint64_t quiet_from,
+                             uint64_t silence)
+{
+    t->done = false;
+    t->resp = resp;
+    t->resp_cap = cap;
+    t->resp_len = 0;
+    t->block_nacked = false;
+    t->block_waiting = true;
+    uint64_t sent_us = now_us();
+    if (coap_send(t->session, pdu) == COAP_INVALID_MID)
+        t->broken = true;
+    while (!t->done && !t->broken && !t->block_nacked) {
+        uint64_t heard = t->heard_us > quiet_from ? t->heard_us : quiet_from;
+        if (now_us() - heard >= silence)
+            break;
+        if (coap_io_process(t->ctx, 100) < 0)
+            t->broken = true;
+    }
+    t->block_waiting = false;
+    if (t->broken)
+        return AL_ERR_TRANSPORT;
+    if (!t->done)
+        return AL_ERR_TIMEOUT;
+    uint64_t took = now_us() - sent_us;
+    if (!t->block_rtt_us || took < t->block_rtt_us)
+        t->block_rtt_us = took;
+    if (t->resp_truncated)
+        return AL_ERR_PROTOCOL;
+    *resp_len = t->resp_len;
+    *code = t->code;
+    return AL_OK;
+}
+
 static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_t offset,
                           uint8_t *buf, size_t cap, size_t *got)
 {
     uint8_t opt[4], code = 0;
     char path[40];
     snprintf(path, sizeof path, "f/%s", name);
-    coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, path);
-    if (!pdu)
-        return AL_ERR_TRANSPORT;
     /* 1024-byte blocks, or the largest that fits the session's datagrams with the
      * response's headers (about 24 bytes: header, token, Block2, Size2, marker). */
     unsigned szx = AL_WIRE_BLOCK_SZX;
@@ -530,15 +609,42 @@ static al_err fetch_block(struct al_coap_transport *t, const char *name, uint32_
         szx--;
     uint32_t bsize = 16u << szx;
     unsigned num = offset / bsize;
-    coap_add_option(pdu, COAP_OPTION_BLOCK2,
-                    coap_encode_var_safe(opt, sizeof opt, (num << 4) | szx), opt);
     uint8_t block[AL_WIRE_BLOCK_SIZE];
     size_t len = 0;
-    al_err err = transact(t, pdu, block, sizeof block, &len, &code);
+    uint64_t ack_ms = t->block_rtt_us ? t->block_rtt_us * 3u / 2000u : 2000u;
+    ack_ms = ack_ms < 1000u ? 1000u : ack_ms > 8000u ? 8000u : ack_ms;
+    coap_fixed_point_t ack_was = coap_session_get_ack_timeout(t->session);
+    uint16_t retx_was = coap_session_get_max_retransmit(t->session);
+    coap_session_set_ack_timeout(t->session, (coap_fixed_point_t){(uint16_t)(ack_ms / 1000u),
+                                                                  (uint16_t)(ack_ms % 1000u)});
+    coap_session_set_max_retransmit(t->session, AL_BLOCK2_RETRANSMIT);
+    uint64_t silence = (t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000) * 1000ull * AL_BLOCK2_SILENCE;
+    uint64_t from = now_us();
+    al_err err;
+    for (unsigned asked = 0;; asked++) {
+        coap_pdu_t *pdu = new_request(t, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, path);
+        if (!pdu) {
+            err = AL_ERR_TRANSPORT;
+            break;
+        }
+        coap_add_option(pdu, COAP_OPTION_BLOCK2,
+                        coap_encode_var_safe(opt, sizeof opt, (num << 4) | szx), opt);
+        TRACE("block %u asked (%u) ack %u ms\n", num, asked, (unsigned)ack_ms);
+        err = block_exchange(t, pdu, block, sizeof block, &len, &code, from, silence);
+        if (err != AL_ERR_TIMEOUT || !t->block_nacked)
+            break; /* answered, failed, or the server silent too long */
+    }
+    if (t->session && !t->broken) {
+        coap_session_set_ack_timeout(t->session, ack_was);
+        coap_session_set_max_retransmit(t->session, retx_was);
+    }
+    if (err == AL_ERR_TIMEOUT)
+        t->broken = true; /* silence: start a fresh session next time */
     if (err != AL_OK)
         return err;
     if (code != AL_COAP_CONTENT)
         return code == 132 /* 4.04 */ ? AL_ERR_PROTOCOL : AL_ERR_TRANSPORT;
+    TRACE("block %u got\n", num);
     size_t skip = offset % bsize; /* a resumed stream starts inside a block */
     if (len <= skip)
         return AL_ERR_PROTOCOL;

@@ -19,7 +19,10 @@ struct al_coap_config {
     const uint8_t *psk;
     size_t psk_len;
     bool insecure;         /* plain CoAP, no DTLS: development only */
-    uint32_t timeout_ms;   /* per exchange, retransmissions included; 0: 30 s */
+    uint32_t timeout_ms;   /* per exchange, retransmissions included, from the end of the
+                              DTLS handshake (which has as long again); 0: 30 s. Block2
+                              (issue 16): the download fails only once the server has been
+                              silent 3 x this long (docs/protocol.md, "Block2") */
     uint16_t mtu;          /* the path's IP MTU, for the transfer's chunk size; 0: 1500 */
     bool block2;           /* fetch by RFC 7959 Block2, 1024 bytes a request, not by windows */
     uint32_t window_bytes; /* ask for at most this many bytes at once (a modem's budget per
