@@ -20,7 +20,8 @@
 #include <time.h>
 
 #include <coap3/coap.h>
-#include <openssl/ssl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/dtls.h>
 
 #include "airlift/wire.h"
 #include "pace.h"
@@ -321,17 +322,20 @@ static void drop_session(struct al_coap_transport *t)
 static void trim_client_hello(coap_session_t *session, bool pki)
 {
     coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
-    SSL *ssl = session ? coap_session_get_tls(session, &lib) : NULL;
-    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
+    gnutls_session_t g = session ? coap_session_get_tls(session, &lib) : NULL;
+    if (!g || lib != COAP_TLS_LIBRARY_GNUTLS)
         return;
-    SSL_set_options(ssl, SSL_OP_NO_TICKET);
-    if (pki) /* issue 14 (creds): ECDHE with the certificate's key, RFC 7252's suite first */
-        (void)SSL_set_cipher_list(ssl, "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256:"
-                                       "ECDHE-RSA-AES128-GCM-SHA256");
-    if (pki)
-        return;
-    /* ECDHE-PSK with ChaCha20-Poly1305, and RFC 7252's mandatory PSK suite. */
-    (void)SSL_set_cipher_list(ssl, "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-CCM8");
+    /* issue 14 (rpk): GnuTLS priority strings. DTLS 1.2 only; PSK: ECDHE-PSK with
+     * ChaCha20-Poly1305 and RFC 7252's mandatory PSK-AES128-CCM8; a certificate or raw public
+     * key: ECDHE-ECDSA with RFC 7252's AES-128-CCM-8 first, then AES-128-GCM. No session
+     * tickets, one signature scheme, one group, no ALPN padding of RSA. */
+    const char *prio = pki ? "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM-8:+AES-128-GCM:"
+                             "+AEAD:+SHA256:+SIGN-ECDSA-SECP256R1-SHA256:+GROUP-SECP256R1:"
+                             "+COMP-NULL:+CTYPE-CLI-ALL:+CTYPE-SRV-ALL:%NO_TICKETS"
+                           : "NONE:+VERS-DTLS1.2:+ECDHE-PSK:+PSK:+CHACHA20-POLY1305:"
+                             "+AES-128-CCM-8:+AEAD:+SHA256:+GROUP-X25519:+GROUP-SECP256R1:"
+                             "+COMP-NULL:%NO_TICKETS";
+    (void)gnutls_priority_set_direct(g, prio, NULL);
 }
 
 static al_err connect_session(struct al_coap_transport *t)
@@ -380,6 +384,12 @@ static al_err connect_session(struct al_coap_transport *t)
         t->stats.sessions++;
     coap_session_set_app_data(t->session, t);
     coap_session_set_mtu(t->session, (t->cfg.mtu ? t->cfg.mtu : 1500u) - 28u); /* IPv4 + UDP */
+    /* issue 14 (rpk): libcoap 4.3.1 does not pass the MTU on to GnuTLS (whose default, 1200
+     * bytes, is less than a chunk request's records may need): records fill it too. */
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    gnutls_session_t g = coap_session_get_tls(t->session, &lib);
+    if (g && lib == COAP_TLS_LIBRARY_GNUTLS)
+        gnutls_dtls_set_mtu(g, (t->cfg.mtu ? t->cfg.mtu : 1500u) - 28u);
     return AL_OK;
 }
 

@@ -19,10 +19,11 @@
 #include <unistd.h>
 
 #include <coap3/coap.h>
-#include <openssl/bio.h>
+#include <dlfcn.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/dtls.h>
+#include <gnutls/abstract.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "airlift/proto.h"
 #include "airlift/wire.h"
@@ -42,17 +43,19 @@
 #define PUSH_EVERY_MS 50 /* issue 16 (speed): look for updates queued at least this often */
 
 /*
- * Wire bytes of one device session. Under DTLS they are exact: OpenSSL's BIO counters of
- * the session's datagram BIO (every record byte in and out, handshake included) plus the
- * UDP/IPv4 headers of each datagram, counted by a BIO callback. Plain CoAP (development
- * only) estimates PLAIN_OVERHEAD bytes per message.
+ * Wire bytes of one device session. Under DTLS they are exact (issue 14, rpk): every datagram
+ * libcoap's GnuTLS reads or writes for the session passes through its transport pull and push
+ * functions, which airliftd wraps (gnutls_transport_set_*_function are interposed below): the
+ * record bytes and one UDP/IPv4 header per datagram, handshake included; the cookie exchange
+ * the guard answered before libcoap saw the peer is added from the guard. Plain CoAP
+ * (development only) estimates PLAIN_OVERHEAD bytes per message.
  */
 struct session_bytes {
     struct session_bytes *next, **prev; /* in ald_coap.sessions, freed at stop at the latest */
     coap_session_t *session;
     char identity[ALD_IDENTITY_MAX + 1];
-    uint64_t bio_in, bio_out;   /* bytes of the current DTLS session's BIO, last read */
-    uint64_t banked_in, banked_out; /* bytes of earlier DTLS sessions on this CoAP session */
+    uint64_t rec_in, rec_out;   /* DTLS record bytes (UDP payloads) through GnuTLS */
+    uint64_t banked_in, banked_out; /* the guard's cookie exchange */
     uint64_t dgrams_in, dgrams_out;
     uint64_t plain_in, plain_out;
     uint64_t reported_in, reported_out; /* already given to ops.account */
@@ -149,28 +152,10 @@ static const uint8_t *request_body(const coap_pdu_t *request, coap_pdu_t *respon
 
 /* ---- wire accounting ---- */
 
-static long count_datagrams(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
-                            int ret, size_t *processed)
-{
-    struct session_bytes *sb = (struct session_bytes *)BIO_get_callback_arg(b);
-    (void)argp;
-    (void)len;
-    (void)argi;
-    (void)argl;
-    if (sb && (oper & BIO_CB_RETURN) && ret > 0 && processed && *processed > 0) {
-        if ((oper & ~BIO_CB_RETURN) == BIO_CB_READ)
-            sb->dgrams_in++;
-        else if ((oper & ~BIO_CB_RETURN) == BIO_CB_WRITE)
-            sb->dgrams_out++;
-    }
-    return ret;
-}
-
 /* The session's byte record, created on first sight. NULL if out of memory. */
 static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t *request)
 {
     struct session_bytes *sb = coap_session_get_app_data(session);
-    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
     if (!sb) {
         struct ald_coap *c = endpoint_of(session);
         sb = c ? calloc(1, sizeof *sb) : NULL;
@@ -192,28 +177,12 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
             ald_guard_take_exchange(c->fd, &r->addr.sin, &xin, &xout)) {
             sb->banked_in += xin;
             sb->banked_out += xout;
+            sb->dgrams_in++;
+            sb->dgrams_out++;
         }
     }
     if (!sb->identity[0] && request)
         identity_of(session, request, sb->identity);
-    /* The BIO is read afresh each time: a peer that shakes hands again from the same
-     * address gets a new SSL and BIO on the same CoAP session, and the old one is freed. A
-     * BIO without our callback is such a new one: bank the old counts, start on it. */
-    SSL *ssl = coap_session_get_tls(session, &lib);
-    BIO *bio = ssl && lib == COAP_TLS_LIBRARY_OPENSSL ? SSL_get_rbio(ssl) : NULL;
-    if (bio && BIO_get_callback_ex(bio) != count_datagrams) {
-        sb->banked_in += sb->bio_in;
-        sb->banked_out += sb->bio_out;
-        /* Datagrams before this point (the handshake) were not seen one by one. */
-        sb->dgrams_in += BIO_number_read(bio) ? 3 : 0;
-        sb->dgrams_out += BIO_number_written(bio) ? 2 : 0;
-        BIO_set_callback_arg(bio, (char *)sb);
-        BIO_set_callback_ex(bio, count_datagrams);
-    }
-    if (bio) {
-        sb->bio_in = BIO_number_read(bio);
-        sb->bio_out = BIO_number_written(bio);
-    }
     return sb;
 }
 
@@ -224,8 +193,8 @@ static void account(struct ald_coap *c, coap_session_t *session, const coap_pdu_
     struct session_bytes *sb = bytes_of(session, request);
     if (!sb || !c->ops.account || !sb->identity[0])
         return;
-    uint64_t in = sb->plain_in + sb->dgrams_in * UDP_IP_HEADERS + sb->banked_in + sb->bio_in;
-    uint64_t out = sb->plain_out + sb->dgrams_out * UDP_IP_HEADERS + sb->banked_out + sb->bio_out;
+    uint64_t in = sb->plain_in + sb->dgrams_in * UDP_IP_HEADERS + sb->banked_in + sb->rec_in;
+    uint64_t out = sb->plain_out + sb->dgrams_out * UDP_IP_HEADERS + sb->banked_out + sb->rec_out;
     uint64_t din = in - sb->reported_in, dout = out - sb->reported_out;
     if (!ended && !force && din + dout < ACCOUNT_EVERY)
         return;
@@ -247,17 +216,12 @@ static void count_plain(coap_session_t *session, const coap_pdu_t *request, size
     }
 }
 
-/* A session ends: count its last bytes, unhook the BIO callback, free its record. */
+/* A session ends: count its last bytes, free its record. */
 static void forget_session(struct ald_coap *c, struct session_bytes *sb)
 {
     if (!sb)
         return;
     account(c, sb->session, NULL, true, true);
-    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
-    SSL *ssl = coap_session_get_tls(sb->session, &lib);
-    BIO *bio = ssl && lib == COAP_TLS_LIBRARY_OPENSSL ? SSL_get_rbio(ssl) : NULL;
-    if (bio && BIO_get_callback_arg(bio) == (char *)sb)
-        BIO_set_callback_ex(bio, NULL);
     coap_session_set_app_data(sb->session, NULL);
     ald_coap_listen_free(&sb->listen);
     *sb->prev = sb->next;
@@ -268,49 +232,142 @@ static void forget_session(struct ald_coap *c, struct session_bytes *sb)
 
 static void refused(coap_session_t *session, enum ald_metrics_dtls_failure reason);
 
-/* issue 14 (creds): a handshake that failed in the certificate's verification (expired, from
- * another CA): counted and logged with its reason. libcoap 4.3.1 calls no callback of ours
- * for those: OpenSSL's verify result on the session's SSL says which it was. */
-static void cert_failure(coap_session_t *session)
+/* The endpoint of a server session of ours behind GnuTLS session g (its transport pointer is
+ * the libcoap session), or NULL for anything else (a client session in the same process). */
+static struct ald_coap *server_of(gnutls_session_t g, coap_session_t **session)
 {
-    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
-    SSL *ssl = coap_session_get_tls(session, &lib);
-    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
-        return;
-    long v = SSL_get_verify_result(ssl);
+    coap_session_t *s = g ? gnutls_transport_get_ptr(g) : NULL;
+    *session = s;
+    return s && coap_session_get_type(s) != COAP_SESSION_TYPE_CLIENT ? endpoint_of(s) : NULL;
+}
+
+/* issue 14 (creds, rpk): a handshake that failed in the certificate's verification (expired,
+ * from another CA): counted and logged with its reason. libcoap 4.3.1 calls no callback of
+ * ours for those: the status bits of gnutls_certificate_verify_peers, which libcoap's GnuTLS
+ * calls (interposed below), say which it was. */
+static void cert_failure(gnutls_session_t g, unsigned status)
+{
+    coap_session_t *session;
+    struct ald_coap *c = server_of(g, &session);
     enum ald_metrics_dtls_failure reason;
     const char *why;
-    if (v == X509_V_OK || v == X509_V_ERR_CERT_REJECTED) /* rejected: cert_lookup said why */
+    if (!c || !status)
         return;
-    if (v == X509_V_ERR_CERT_HAS_EXPIRED || v == X509_V_ERR_CERT_NOT_YET_VALID) {
+    if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED)) {
         reason = ALD_DTLS_FAIL_CERT_EXPIRED;
-        why = v == X509_V_ERR_CERT_HAS_EXPIRED ? "certificate expired"
-                                               : "certificate not yet valid";
-    } else if (v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
-               v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
-               v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-               v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-               v == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) {
+        why = status & GNUTLS_CERT_EXPIRED ? "certificate expired" : "certificate not yet valid";
+    } else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND) {
         reason = ALD_DTLS_FAIL_CERT_UNKNOWN_CA;
         why = "certificate not from a configured device CA (--device-ca)";
     } else {
         reason = ALD_DTLS_FAIL_ERROR;
-        why = X509_verify_cert_error_string(v);
+        why = status & GNUTLS_CERT_REVOKED ? "certificate revoked by its CA"
+              : status & GNUTLS_CERT_SIGNATURE_FAILURE ? "certificate signature invalid"
+                                                        : "certificate not valid";
     }
     struct session_bytes *sb = bytes_of(session, NULL);
-    struct ald_coap *c = endpoint_of(session);
     if (sb && sb->identity_refused)
         return;
     char fp[ALD_CERT_FP_HEX + 1] = "", subject[ALD_CERT_SUBJECT_MAX + 1] = "";
-    X509 *x = SSL_get0_peer_certificate(ssl);
-    unsigned char *der = NULL;
-    int n = x ? i2d_X509(x, &der) : 0;
-    if (n > 0)
-        (void)ald_cert_der_id(der, (size_t)n, fp, subject);
-    OPENSSL_free(der);
-    if (c && c->ops.cert_lookup) /* it logs why */
+    unsigned n = 0;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers(g, &n);
+    if (peers && n > 0)
+        (void)ald_cert_der_id(peers[0].data, peers[0].size, fp, subject);
+    if (c->ops.cert_lookup) /* it logs why */
         (void)c->ops.cert_lookup(c->ops.ctx, fp, subject, why);
     refused(session, reason);
+}
+
+typedef int (*verify_peers_fn)(gnutls_session_t, gnutls_typed_vdata_st *, unsigned, unsigned *);
+
+/* Interposed (issue 14, rpk): GnuTLS's check of the peer's certificate chain, as libcoap calls
+ * it; a failure on one of our server sessions is told by cert_failure. */
+int gnutls_certificate_verify_peers(gnutls_session_t session, gnutls_typed_vdata_st *data,
+                                    unsigned elements, unsigned *status)
+{
+    verify_peers_fn real;
+    void *sym = dlsym(RTLD_NEXT, "gnutls_certificate_verify_peers");
+    memcpy(&real, &sym, sizeof real);
+    if (!real)
+        return GNUTLS_E_INTERNAL_ERROR;
+    int rc = real(session, data, elements, status);
+    if (rc == 0 && status && *status)
+        cert_failure(session, *status);
+    return rc;
+}
+
+/* ---- issue 14 (rpk): the datagrams of each server session, through GnuTLS ---- */
+
+static gnutls_pull_func coap_pull; /* libcoap's DTLS pull and push, wrapped */
+static gnutls_push_func coap_push;
+
+/* Count n record bytes in (or out) on the server session behind transport pointer p. */
+static void count_datagram(gnutls_transport_ptr_t p, ssize_t n, bool in)
+{
+    coap_session_t *s = p;
+    if (n <= 0 || !s || coap_session_get_type(s) == COAP_SESSION_TYPE_CLIENT || !endpoint_of(s))
+        return;
+    struct session_bytes *sb = coap_session_get_app_data(s);
+    if (!sb)
+        return;
+    if (in) {
+        sb->rec_in += (uint64_t)n;
+        sb->dgrams_in++;
+    } else {
+        sb->rec_out += (uint64_t)n;
+        sb->dgrams_out++;
+    }
+}
+
+static ssize_t counted_pull(gnutls_transport_ptr_t p, void *out, size_t n)
+{
+    ssize_t r = coap_pull(p, out, n);
+    if (out) /* one call, one datagram: libcoap hands GnuTLS a whole datagram at a time */
+        count_datagram(p, r, true);
+    return r;
+}
+
+static ssize_t counted_push(gnutls_transport_ptr_t p, const void *data, size_t n)
+{
+    ssize_t r = coap_push(p, data, n); /* one call, one datagram (libcoap's sendmsg) */
+    count_datagram(p, r, false);
+    return r;
+}
+
+typedef void (*set_pull_fn)(gnutls_session_t, gnutls_pull_func);
+typedef void (*set_push_fn)(gnutls_session_t, gnutls_push_func);
+
+/* Interposed: the first pull function set (libcoap's DTLS one) is wrapped by counted_pull for
+ * every session that gets it; any other goes through as it is. */
+void gnutls_transport_set_pull_function(gnutls_session_t session, gnutls_pull_func f)
+{
+    set_pull_fn real;
+    void *sym = dlsym(RTLD_NEXT, "gnutls_transport_set_pull_function");
+    memcpy(&real, &sym, sizeof real);
+    gnutls_pull_func first = NULL;
+    if (f && !__atomic_compare_exchange_n(&coap_pull, &first, f, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE))
+        first = coap_pull;
+    else
+        first = f;
+    if (real)
+        real(session, f && f == first ? counted_pull : f);
+}
+
+/* Interposed, as gnutls_transport_set_pull_function. */
+void gnutls_transport_set_push_function(gnutls_session_t session, gnutls_push_func f)
+{
+    set_push_fn real;
+    void *sym = dlsym(RTLD_NEXT, "gnutls_transport_set_push_function");
+    memcpy(&real, &sym, sizeof real);
+    gnutls_push_func first = NULL;
+    if (f && !__atomic_compare_exchange_n(&coap_push, &first, f, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE))
+        first = coap_push;
+    else
+        first = f;
+    if (real)
+        real(session, f && f == first ? counted_push : f);
 }
 
 /* issue 14 (creds): n random bytes into out; false if there are none. */
@@ -345,6 +402,33 @@ static int validate_cert(const char *cn, const uint8_t *der, size_t len,
     return 1;
 }
 
+typedef int (*handshake_fn)(gnutls_session_t);
+
+/*
+ * Interposed (issue 14, rpk): libcoap 4.3.1's GnuTLS server raises no
+ * COAP_EVENT_DTLS_CONNECTED, so a server session's completed handshake is seen here: it is
+ * counted (issue 15, ops), and its records get the whole datagram (libcoap never gives
+ * GnuTLS the session's MTU; GnuTLS's default, 1200 bytes, is less than a window chunk's).
+ */
+int gnutls_handshake(gnutls_session_t g)
+{
+    handshake_fn real;
+    void *sym = dlsym(RTLD_NEXT, "gnutls_handshake");
+    memcpy(&real, &sym, sizeof real);
+    if (!real)
+        return GNUTLS_E_INTERNAL_ERROR;
+    int rc = real(g);
+    coap_session_t *session;
+    if (rc != GNUTLS_E_SUCCESS || !server_of(g, &session))
+        return rc;
+    struct session_bytes *sb = bytes_of(session, NULL);
+    ald_metrics_dtls_handshake(); /* issue 15 (ops) */
+    if (sb)
+        sb->connected = true;
+    gnutls_dtls_set_mtu(g, DATAGRAM_MTU);
+    return rc;
+}
+
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct ald_coap *c = endpoint_of(session);
@@ -352,13 +436,6 @@ static int on_event(coap_session_t *session, const coap_event_t event)
         return 0;
     if (event == COAP_EVENT_SERVER_SESSION_NEW) {
         bytes_of(session, NULL); /* issue 15 (ops): to tell a failed handshake at its end */
-    } else if (event == COAP_EVENT_DTLS_CONNECTED) {
-        struct session_bytes *sb = bytes_of(session, NULL);
-        ald_metrics_dtls_handshake(); /* issue 15 (ops) */
-        if (sb)
-            sb->connected = true;
-    } else if (event == COAP_EVENT_DTLS_ERROR) {
-        cert_failure(session); /* issue 14 (creds) */
     } else if (event == COAP_EVENT_SERVER_SESSION_DEL) {
         struct session_bytes *sb = coap_session_get_app_data(session);
         /* issue 15 (ops): a DTLS session that ends without a completed handshake failed
