@@ -412,7 +412,7 @@ static void *device_thread(void *arg)
     uint16_t port = d->link ? d->link_port : o->port;
     struct al_coap_config cc = {d->link ? "127.0.0.1" : o->server, port, d->row->identity,
                                 d->row->psk, d->row->psk_len, false, 20000, 0, false, 0,
-                                NULL, NULL, NULL}; /* issue 14 (creds): PSK devices */
+                                NULL, NULL, NULL, NULL, NULL}; /* issue 14 (creds): PSK devices */
     uint64_t start = fleet.t0_ms + (o->jitter_s > 0 ? rng_next(&d->rng) % (uint64_t)(o->jitter_s * 1000) : 0);
     int w = wait_until(d, start);
     bool boot = true; /* power on, a reset, or a wake from deep sleep: the firmware boots */

@@ -23,6 +23,9 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/dtls.h>
 #include <gnutls/abstract.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "airlift/proto.h"
@@ -35,6 +38,7 @@
 #define MAX_PLAN 1024
 #define WINDOW_HEADERS 6 /* CoAP header 4, payload marker 1, chunk index 1; plus the token */
 #define DATAGRAM_MTU 1472 /* the UDP payload of a 1500-byte IPv4 datagram */
+#define LIBCOAP_GNUTLS_OVERHEAD 37 /* libcoap 4.3.1's coap_dtls_get_overhead for GnuTLS */
 #define UDP_IP_HEADERS 28 /* IPv4 20 + UDP 8, added per datagram to DTLS record bytes */
 #define PLAIN_OVERHEAD 24 /* plain CoAP: header, token, options, estimated per message */
 #define ACCOUNT_EVERY 16384 /* report wire bytes to the service at least this often */
@@ -76,6 +80,9 @@ struct ald_coap {
     uint8_t key[ALD_PSK_MAX];
     coap_bin_const_t key_bin;
     uint8_t dummy_key[32]; /* issue 14 (creds): see ald_coap_start */
+    /* issue 14 (rpk): the endpoint's raw public key (the SubjectPublicKeyInfo of --coap-key,
+     * PEM) and its private key (a copy of --coap-key), or NULL without certificates */
+    gnutls_datum_t rpk_pub, rpk_key;
     struct session_bytes *sessions; /* every session seen and not yet deleted */
     uint64_t queued_cursor; /* issue 16 (speed): ops.queued's */
     bool windows_due;       /* issue 16 (speed): a session's listen.due may be set */
@@ -389,9 +396,15 @@ static int validate_cert(const char *cn, const uint8_t *der, size_t len,
     struct session_bytes *sb = bytes_of(session, NULL);
     if (sb) /* a handshake anew on this session names its device anew */
         sb->cert_identity[0] = '\0';
-    if (!validated || !c->ops.cert_lookup || !ald_cert_der_id(der, len, fp, subject))
+    /* issue 14 (rpk): a raw public key (RFC 7250): der is its SubjectPublicKeyInfo */
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    gnutls_session_t g = coap_session_get_tls(session, &lib);
+    bool raw = g && lib == COAP_TLS_LIBRARY_GNUTLS &&
+               gnutls_certificate_type_get2(g, GNUTLS_CTYPE_PEERS) == GNUTLS_CRT_RAWPK;
+    if (!validated || !c->ops.cert_lookup ||
+        !(raw ? ald_spki_der_fp(der, len, fp) : ald_cert_der_id(der, len, fp, subject)))
         return 0;
-    int rc = c->ops.cert_lookup(c->ops.ctx, fp, subject, NULL);
+    int rc = c->ops.cert_lookup(c->ops.ctx, fp, raw ? NULL : subject, NULL);
     if (rc != ALD_CERT_OK) {
         refused(session, rc == ALD_CERT_REVOKED ? ALD_DTLS_FAIL_REVOKED
                                                 : ALD_DTLS_FAIL_CERT_UNKNOWN);
@@ -402,6 +415,69 @@ static int validate_cert(const char *cn, const uint8_t *der, size_t len,
     return 1;
 }
 
+typedef int (*credentials_set_fn)(gnutls_session_t, gnutls_credentials_type_t, void *);
+
+/*
+ * Interposed (issue 14, rpk): libcoap 4.3.1 gives a server session one kind of certificate
+ * credential, X.509 or a raw public key (coap_dtls_pki_t.is_rpk_not_cert). airliftd serves
+ * both at once: to the X.509 credential libcoap builds for each of our server sessions, the
+ * endpoint's raw public key (--coap-key's) is added, so GnuTLS negotiates RFC 7250 with a
+ * device that asks for it and X.509 with one that does not.
+ */
+int gnutls_credentials_set(gnutls_session_t g, gnutls_credentials_type_t type, void *cred)
+{
+    credentials_set_fn real;
+    void *sym = dlsym(RTLD_NEXT, "gnutls_credentials_set");
+    memcpy(&real, &sym, sizeof real);
+    if (!real)
+        return GNUTLS_E_INTERNAL_ERROR;
+    coap_session_t *session;
+    struct ald_coap *c = type == GNUTLS_CRD_CERTIFICATE ? server_of(g, &session) : NULL;
+    if (c && c->rpk_pub.data && cred)
+        (void)gnutls_certificate_set_rawpk_key_mem(cred, &c->rpk_pub, &c->rpk_key,
+                                                   GNUTLS_X509_FMT_PEM, NULL, 0, NULL, 0, 0);
+    /* A CertificateRequest without the device CAs' names: a GnuTLS device sends a
+     * certificate only if it matches one, and one from another CA must be seen (and
+     * refused, counted and logged with its reason), not missed. */
+    if (c)
+        gnutls_certificate_send_x509_rdn_sequence(g, 1);
+    return real(g, type, cred);
+}
+
+/* issue 14 (rpk): free what endpoint_rpk made (the private key wiped first). */
+static void rpk_free(struct ald_coap *c)
+{
+    if (c->rpk_key.data)
+        OPENSSL_cleanse(c->rpk_key.data, c->rpk_key.size);
+    gnutls_free(c->rpk_key.data);
+    gnutls_free(c->rpk_pub.data);
+    c->rpk_key.data = c->rpk_pub.data = NULL;
+}
+
+/* issue 14 (rpk): the endpoint's raw public key from its private key (PEM, len bytes):
+ * c->rpk_pub (its SubjectPublicKeyInfo, PEM) and c->rpk_key (a copy). False if unreadable. */
+static bool endpoint_rpk(struct ald_coap *c, const char *key, size_t len)
+{
+    BIO *in = len <= 0x7fffffff ? BIO_new_mem_buf(key, (int)len) : NULL, *out = BIO_new(BIO_s_mem());
+    EVP_PKEY *k = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+    char *pem = NULL;
+    long n = k && out && PEM_write_bio_PUBKEY(out, k) ? BIO_get_mem_data(out, &pem) : 0;
+    bool ok = n > 0 && (c->rpk_pub.data = gnutls_malloc((size_t)n + 1)) &&
+              (c->rpk_key.data = gnutls_malloc(len + 1));
+    if (ok) {
+        memcpy(c->rpk_pub.data, pem, (size_t)n);
+        c->rpk_pub.data[n] = 0;
+        c->rpk_pub.size = (unsigned)n;
+        memcpy(c->rpk_key.data, key, len);
+        c->rpk_key.data[len] = 0;
+        c->rpk_key.size = (unsigned)len;
+    }
+    EVP_PKEY_free(k);
+    BIO_free(in);
+    BIO_free(out);
+    return ok;
+}
+
 typedef int (*handshake_fn)(gnutls_session_t);
 
 /*
@@ -409,6 +485,7 @@ typedef int (*handshake_fn)(gnutls_session_t);
  * COAP_EVENT_DTLS_CONNECTED, so a server session's completed handshake is seen here: it is
  * counted (issue 15, ops), and its records get the whole datagram (libcoap never gives
  * GnuTLS the session's MTU; GnuTLS's default, 1200 bytes, is less than a window chunk's).
+ * The handshake's own flights keep GnuTLS's 1200 bytes.
  */
 int gnutls_handshake(gnutls_session_t g)
 {
@@ -426,6 +503,9 @@ int gnutls_handshake(gnutls_session_t g)
     if (sb)
         sb->connected = true;
     gnutls_dtls_set_mtu(g, DATAGRAM_MTU);
+    /* libcoap 4.3.1 reckons 37 bytes of record overhead for every GnuTLS suite (29 for
+     * PSK's and ECDSA's AEAD suites): its PDU limit is made what one record carries. */
+    coap_session_set_mtu(session, gnutls_dtls_get_data_mtu(g) + LIBCOAP_GNUTLS_OVERHEAD);
     return rc;
 }
 
@@ -794,6 +874,10 @@ int ald_coap_start(struct ald_coap **out, const char *addr, uint16_t port, bool 
             p.pki_key.key.pem_buf.private_key_len = pki->key_len;
             p.pki_key.key.pem_buf.ca_cert = (const uint8_t *)pki->cas;
             p.pki_key.key.pem_buf.ca_cert_len = pki->cas_len;
+            if (!endpoint_rpk(c, pki->key, pki->key_len)) { /* issue 14 (rpk) */
+                snprintf(err, errlen, "--coap-key: cannot derive the endpoint's raw public key");
+                goto fail_quiet;
+            }
             if (!coap_context_set_pki(c->ctx, &p)) {
                 snprintf(err, errlen, "libcoap refused the DTLS certificate setup "
                                       "(--coap-cert, --coap-key, --device-ca)");
@@ -847,6 +931,7 @@ fail:
 fail_quiet:
     if (c->ctx)
         coap_free_context(c->ctx);
+    rpk_free(c);
     free(c);
     return -1;
 }
@@ -972,5 +1057,6 @@ void ald_coap_stop(struct ald_coap *c)
     for (int i = 0; i < MAX_ENDPOINTS; i++)
         if (registry[i] == c)
             registry[i] = NULL;
+    rpk_free(c);
     free(c);
 }
