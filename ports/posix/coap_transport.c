@@ -380,14 +380,14 @@ static void trim_client_hello(coap_session_t *session, bool pki, bool rpk)
      * scheme, one group; a raw public key asks for raw keys both ways (RFC 7250). No
      * session tickets. */
     const char *prio = rpk ? "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM-8:+AES-128-GCM:"
-                             "+AEAD:+SHA256:+SIGN-ECDSA-SECP256R1-SHA256:+GROUP-SECP256R1:"
+                             "+AEAD:+SHA256:+SIGN-ECDSA-SHA256:+GROUP-SECP256R1:"
                              "+COMP-NULL:+CTYPE-CLI-RAWPK:+CTYPE-SRV-RAWPK:%NO_TICKETS"
                        : pki ? "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM-8:+AES-128-GCM:"
-                             "+AEAD:+SHA256:+SIGN-ECDSA-SECP256R1-SHA256:+GROUP-SECP256R1:"
+                             "+AEAD:+SHA256:+SIGN-ECDSA-SHA256:+GROUP-SECP256R1:"
                              "+COMP-NULL:%NO_TICKETS"
                            : "NONE:+VERS-DTLS1.2:+ECDHE-PSK:+PSK:+CHACHA20-POLY1305:"
                              "+AES-128-CCM-8:+AEAD:+SHA256:+GROUP-X25519:+GROUP-SECP256R1:"
-                             "+COMP-NULL:%NO_TICKETS";
+                             "+COMP-NULL:+SIGN-ECDSA-SHA256:%NO_TICKETS";
     (void)gnutls_priority_set_direct(g, prio, NULL);
 }
 

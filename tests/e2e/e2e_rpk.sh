@@ -92,7 +92,7 @@ check "r2 and r3 never reported" test "$(api GET /v1/devices/r2 | jq -r .invento
 # ---- the API and the CLI ----
 bad() { # bad DESCRIPTION BODY MESSAGE: a 400 whose message is MESSAGE
     local out
-    out=$(api_json POST /v1/devices "$2" -w ' %{http_code}')
+    out=$(api POST /v1/devices -H 'Content-Type: application/json' --data "$2" -w ' %{http_code}')
     check "$1" test "$(jq -r .error.message <<<"${out% *}") ${out##* }" = "$3 400"
 }
 bad "not PEM: 400 naming it" '{"name":"b1","platform":10,"credential":{"kind":"rpk","public_key":"x"}}' \
