@@ -4,6 +4,9 @@
  * Every request is bounded;
  * anything malformed gets a 4.xx and the endpoint keeps serving everyone else.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr */
+#endif
 #include "coap_endpoint.h"
 #include "coap_request.h"
 #include "coap_pace.h"
@@ -241,9 +244,13 @@ static void refused(coap_session_t *session, enum ald_metrics_dtls_failure reaso
 
 /* The endpoint of a server session of ours behind GnuTLS session g (its transport pointer is
  * the libcoap session), or NULL for anything else (a client session in the same process). */
+static char libcoap_mark; /* the user pointer of every GnuTLS session libcoap made */
+
 static struct ald_coap *server_of(gnutls_session_t g, coap_session_t **session)
 {
-    coap_session_t *s = g ? gnutls_transport_get_ptr(g) : NULL;
+    /* libmicrohttpd's TLS sessions (the API) are GnuTLS's too: only libcoap's are ours */
+    coap_session_t *s = g && gnutls_session_get_ptr(g) == &libcoap_mark
+                            ? gnutls_transport_get_ptr(g) : NULL;
     *session = s;
     return s && coap_session_get_type(s) != COAP_SESSION_TYPE_CLIENT ? endpoint_of(s) : NULL;
 }
@@ -344,15 +351,56 @@ static ssize_t counted_push(gnutls_transport_ptr_t p, const void *data, size_t n
 typedef void (*set_pull_fn)(gnutls_session_t, gnutls_pull_func);
 typedef void (*set_push_fn)(gnutls_session_t, gnutls_push_func);
 
-/* Interposed: the first pull function set (libcoap's DTLS one) is wrapped by counted_pull for
- * every session that gets it; any other goes through as it is. */
+static gnutls_audit_log_func coap_audit; /* libcoap's, for its own sessions only */
+
+static void audit_guarded(gnutls_session_t g, const char *text)
+{
+    if (coap_audit && (!g || gnutls_session_get_ptr(g) == &libcoap_mark))
+        coap_audit(g, text);
+}
+
+typedef void (*set_audit_fn)(gnutls_audit_log_func);
+
+/* Interposed (issue 14, rpk): libcoap's GnuTLS audit log (process-wide) takes every GnuTLS
+ * session for a libcoap one; in airliftd the API's TLS sessions (libmicrohttpd) are GnuTLS's
+ * too, and an audit message on one of those (a client refusing our certificate) would make
+ * libcoap print an address from a pointer that is not a session. It is called for libcoap's
+ * sessions only. */
+void gnutls_global_set_audit_log_function(gnutls_audit_log_func f)
+{
+    set_audit_fn real;
+    void *sym = dlsym(RTLD_NEXT, "gnutls_global_set_audit_log_function");
+    memcpy(&real, &sym, sizeof real);
+    __atomic_store_n(&coap_audit, f, __ATOMIC_RELEASE);
+    if (real)
+        real(f ? audit_guarded : NULL);
+}
+
+/* True if function f is libcoap's (its shared object's name says so). */
+static bool in_libcoap(const void *fp, size_t n)
+{
+    void *addr = NULL;
+    Dl_info info;
+    memcpy(&addr, fp, n < sizeof addr ? n : sizeof addr);
+    return addr && dladdr(addr, &info) && info.dli_fname && strstr(info.dli_fname, "libcoap");
+}
+
+/* Interposed: a session whose pull function is libcoap's is libcoap's (marked with
+ * libcoap_mark as its user pointer, which libcoap 4.3.1 does not use), and the first pull
+ * function libcoap sets (its DTLS one) is wrapped by counted_pull for every session that
+ * gets it; any other goes through as it is (libmicrohttpd's, for one). */
 void gnutls_transport_set_pull_function(gnutls_session_t session, gnutls_pull_func f)
 {
     set_pull_fn real;
     void *sym = dlsym(RTLD_NEXT, "gnutls_transport_set_pull_function");
     memcpy(&real, &sym, sizeof real);
     gnutls_pull_func first = NULL;
-    if (f && !__atomic_compare_exchange_n(&coap_pull, &first, f, false, __ATOMIC_ACQ_REL,
+    bool coap = f && in_libcoap(&f, sizeof f);
+    if (coap)
+        gnutls_session_set_ptr(session, &libcoap_mark);
+    if (!coap)
+        first = NULL;
+    else if (!__atomic_compare_exchange_n(&coap_pull, &first, f, false, __ATOMIC_ACQ_REL,
                                           __ATOMIC_ACQUIRE))
         first = coap_pull;
     else
@@ -368,7 +416,9 @@ void gnutls_transport_set_push_function(gnutls_session_t session, gnutls_push_fu
     void *sym = dlsym(RTLD_NEXT, "gnutls_transport_set_push_function");
     memcpy(&real, &sym, sizeof real);
     gnutls_push_func first = NULL;
-    if (f && !__atomic_compare_exchange_n(&coap_push, &first, f, false, __ATOMIC_ACQ_REL,
+    if (!f || !in_libcoap(&f, sizeof f))
+        first = NULL;
+    else if (!__atomic_compare_exchange_n(&coap_push, &first, f, false, __ATOMIC_ACQ_REL,
                                           __ATOMIC_ACQUIRE))
         first = coap_push;
     else
