@@ -8,8 +8,9 @@
 #      blocks (the file PUT to the server first, outside the measurement);
 #   3. HTTPS: curl from nginx (TLS 1.3, TCP handshake and close included);
 #   4. issue 14 (creds): each device credential's handshake: one session with nothing to do
-#      (handshake, inventory, "up to date" plan, DTLS close) of a PSK device and of an X.509
-#      device (EC P-256 certificate from the operator's CA), on the same airliftd.
+#      (handshake, inventory, "up to date" plan, DTLS close) of a PSK device, of an X.509
+#      device (EC P-256 certificate from the operator's CA) and (issue 14, rpk) of a raw
+#      public key device (RFC 7250, EC P-256, pinning the server's raw key), on the same airliftd.
 # Counted at the veth interface (IP bytes: the 14-byte Ethernet header of each frame is
 # taken off), both directions. Prints a table and writes bench/results/wire-bytes.txt.
 # Run as root from the repository: bench/wire-bytes.sh [BUILD_DIR]
@@ -202,8 +203,18 @@ api -H 'Content-Type: application/json' --data "$(jq -n --rawfile pem "$WORK/x1.
 factory "$WORK/h-x509"
 "$DEVICE" provision "$WORK/h-x509" --server $SIP:5684 --cert "$WORK/x1.pem" --key "$WORK/x1.key" \
     --server-ca "$WORK/ca.pem" >/dev/null
+# issue 14 (rpk): a raw public key device (x1's key pair, raw), pinning the server's key.
+openssl pkey -in "$WORK/server.key" -pubout -out "$WORK/server.pub" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/r1.key" 2>/dev/null
+openssl pkey -in "$WORK/r1.key" -pubout -out "$WORK/r1.pub" 2>/dev/null
+api -H 'Content-Type: application/json' --data "$(jq -n --rawfile pem "$WORK/r1.pub" \
+    '{name: "h-rpk", platform: 10, credential: {kind: "rpk", public_key: $pem}}')" \
+    http://127.0.0.1:7780/v1/devices >/dev/null
+factory "$WORK/h-rpk"
+"$DEVICE" provision "$WORK/h-rpk" --server $SIP:5684 --pubkey "$WORK/r1.pub" --key "$WORK/r1.key" \
+    --server-pubkey "$WORK/server.pub" >/dev/null
 HS=()
-for kind in psk x509; do
+for kind in psk x509 rpk; do
     inc timeout 60 "$DEVICE" run "$WORK/h-$kind" --sessions 1 >>"$WORK/device.log" 2>&1 # warm
     best= # the least of 3 sessions: a datagram lost or retransmitted is not the handshake's
     for _ in 1 2 3; do
@@ -228,7 +239,7 @@ out=bench/results/wire-bytes.txt
 {
     echo "# Bytes on the wire to deliver one incompressible 128 KiB image file over a 1500-MTU veth link"
     echo "# measured by bench/wire-bytes.sh on $(date -u +%Y-%m-%d); IP bytes (Ethernet headers excluded)"
-    echo "# packages: $(dpkg-query -W -f='${Package} ${Version}, ' libcoap3-bin nginx curl libssl3 2>/dev/null)"
+    echo "# packages: $(dpkg-query -W -f='${Package} ${Version}, ' libcoap3-bin libgnutls30 nginx curl libssl3 2>/dev/null)"
     printf '%-34s %9s %9s %9s %8s %7s\n' method down up total packets ratio
     printf '%s\n' "${ROWS[@]}"
     echo "# Every method moves the same file: airlift's image, $IMG bytes (192 of header + the"
@@ -242,10 +253,10 @@ out=bench/results/wire-bytes.txt
     echo "# Sessions with nothing to do (issue 14, creds; no file, no ratio; the least of 3):"
     echo "# DTLS handshake, inventory, the \"up to date\" plan, DTLS close; the same but for the"
     echo "# handshake, so their difference is the handshakes' (docs/protocol.md, Cost)."
-    if [ ${#HS[@]} -eq 2 ]; then
-        psk=${HS[0]} x509=${HS[1]}
+    if [ ${#HS[@]} -eq 3 ]; then
+        psk=${HS[0]} x509=${HS[1]} rpk=${HS[2]}
         echo "# handshake: X.509 (EC P-256 device and server certificates, chain of one) costs"
-        echo "# $((x509 - psk)) bytes more than PSK. RPK (RFC 7250): not measured, libcoap's"
-        echo "# OpenSSL flavour has no raw public keys (docs/protocol.md, Device credentials)."
+        echo "# $((x509 - psk)) bytes more than PSK; RPK (RFC 7250, EC P-256 raw keys both ways)"
+        echo "# $((rpk - psk)) bytes more than PSK. libcoap's GnuTLS flavour (issue 14, rpk)."
     fi
 } | tee "$out"

@@ -205,6 +205,22 @@ static int devices_add(struct cli *cli, const struct cli_command *self, int argc
     }
     if (rc)
         return rc;
+    if (pubkey) { /* issue 14 (rpk): no secret to show */
+        if (cli->json)
+            return cli_json_print(cli, reply);
+        printf("device %s added (platform %s)\n"
+               "  credential  rpk (raw public key)\n"
+               "  fingerprint %s\n"
+               "give the device its key pair and the server's public key, e.g. a simulated one:\n"
+               "  airlift-device provision DIR --server %s --pubkey %s --key KEY.pem "
+               "--server-pubkey SERVER.pub\n",
+               name, cli_platform_str(cli_jint(reply, "platform"), pbuf, sizeof pbuf),
+               json_string_value(json_object_get(json_object_get(reply, "credential"),
+                                                 "fingerprint")),
+               coap, pubkey);
+        json_decref(reply);
+        return 0;
+    }
     if (cert) { /* issue 14 (creds): no secret to show */
         json_t *c = json_object_get(reply, "credential");
         if (cli->json)
@@ -532,6 +548,9 @@ static int devices_show(struct cli *cli, const struct cli_command *self, int arg
         printf("credential: x509, subject %s, key fingerprint %s\n", json_string_value(subject),
                json_string_value(json_object_get(cred, "fingerprint")));
         json_decref(subject);
+    } else if (kind && !strcmp(kind, "rpk")) { /* issue 14 (rpk) */
+        printf("credential: rpk, key fingerprint %s\n",
+               json_string_value(json_object_get(cred, "fingerprint")));
     } else if (kind) {
         printf("credential: %s\n", kind);
     }
@@ -780,7 +799,9 @@ static const struct cli_command add_cmd = {
     "  --psk           authenticate with a pre-shared key the server makes (the default)\n"
     "  --cert FILE     authenticate with this X.509 certificate (PEM) from a CA airliftd\n"
     "                  trusts (--device-ca); the device keeps its private key\n"
-    "  --pubkey FILE   a raw public key (RFC 7250, PEM): refused by this airliftd\n"
+    "  --pubkey FILE   authenticate with this raw public key (RFC 7250; PEM\n"
+    "                  SubjectPublicKeyInfo, EC P-256/P-384 or RSA); the device keeps\n"
+    "                  its private key\n"
     "  --platform P    platform of the device: a name (electron, boron, ...) or an id\n"
     "                  0..65535 (default electron = 10)\n"
     "  --dev           a development device: fleet releases leave it alone\n"

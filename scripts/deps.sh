@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   libmbedtls-dev libssl-dev libcoap3-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
   libcmocka-dev libzstd-dev liblzma-dev libcurl4-openssl-dev
+  # issue 14 (rpk): libcoap's GnuTLS flavour (libcoap3-dev ships its .pc) needs GnuTLS's headers
+  libgnutls28-dev
   # the PostgreSQL store: libpq for airliftd, the server for the tests' throwaway cluster
   libpq-dev postgresql
   # device library cross-compile (Cortex-M4) and fuzzing

@@ -78,7 +78,10 @@ int sim_conf_save(const char *dir, const struct sim_conf *c)
     if (c->x509) /* issue 14 (creds) */
         fprintf(f, "server %s\nport %u\ncredential x509\nserver-ca %d\n", c->server, c->port,
                 c->server_ca);
-    if (c->identity[0] && !c->x509) {
+    if (c->rpk) /* issue 14 (rpk) */
+        fprintf(f, "server %s\nport %u\ncredential rpk\nserver-pubkey %d\n", c->server, c->port,
+                c->server_pubkey);
+    if (c->identity[0] && !c->x509 && !c->rpk) {
         char p[129];
         sim_hex(c->psk, c->psk_len, p);
         fprintf(f, "server %s\nport %u\nidentity %s\npsk %s\ninsecure %d\n", c->server, c->port,
@@ -117,6 +120,9 @@ int sim_conf_load(const char *dir, struct sim_conf *c, const char *prog)
             snprintf(c->identity, sizeof c->identity, "%s", v);
         } else if (strcmp(line, "credential") == 0) { /* issue 14 (creds) */
             c->x509 = strcmp(v, "x509") == 0;
+            c->rpk = strcmp(v, "rpk") == 0; /* issue 14 (rpk) */
+        } else if (strcmp(line, "server-pubkey") == 0) {
+            c->server_pubkey = strcmp(v, "1") == 0;
         } else if (strcmp(line, "server-ca") == 0) {
             c->server_ca = strcmp(v, "1") == 0;
         } else if (strcmp(line, "insecure") == 0) {

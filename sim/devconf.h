@@ -33,6 +33,11 @@ struct sim_conf {
      * device.crt and device.key (0600), and the server's CA as server-ca.pem if given. */
     bool x509;
     bool server_ca;
+    /* issue 14 (rpk): a raw public key device: 'provision --pubkey/--key' copied them into
+     * DIR as device.pub and device.key (0600), and the server's key it pins as server.pub
+     * if given (--server-pubkey). */
+    bool rpk;
+    bool server_pubkey;
 };
 
 /* Write DIR/device.conf (atomically: a temporary file renamed). Returns 0 or -1. */

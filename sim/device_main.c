@@ -63,7 +63,9 @@ static void usage(FILE *out)
             "  show DIR [--json]\n"
             "  provision DIR --server ADDR:PORT --identity ID --psk HEX [--insecure]\n"
             "  provision DIR --server ADDR:PORT --cert FILE --key FILE [--server-ca FILE]\n"
-            "                                 an X.509 device (the files are copied into DIR)\n"
+            "  provision DIR --server ADDR:PORT --pubkey FILE --key FILE [--server-pubkey FILE]\n"
+            "                                 an X.509 or a raw public key device (the files\n"
+            "                                 are copied into DIR)\n"
             "  run DIR [--until-idle] [--sessions N] [--sleep S] [--never-confirm [--revert-reason T]] [--crash-at-boot]\n"
             "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS] [--poll-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
@@ -428,22 +430,59 @@ static int provision_x509(const char *dir, const char *server, const char *cert,
     return EXIT_OK;
 }
 
+/* issue 14 (rpk): provision a raw public key device (RFC 7250): its public and private key
+ * (and the server's public key, which it pins) go into DIR; the device is found by its key. */
+static int provision_rpk(const char *dir, const char *server, const char *pubkey, const char *key,
+                         const char *server_pub)
+{
+    struct sim_conf c;
+    const char *colon = strrchr(server, ':');
+    int64_t port = 0;
+    if (!key) {
+        fprintf(stderr, "%s: provision: --pubkey and --key go together\n", prog);
+        return EXIT_USAGE;
+    }
+    if (!colon || !alc_parse_i64(colon + 1, 1, 65535, &port) ||
+        (size_t)(colon - server) >= sizeof c.server) {
+        fprintf(stderr, "%s: --server must be ADDR:PORT (numeric IPv4)\n", prog);
+        return EXIT_USAGE;
+    }
+    if (sim_conf_load(dir, &c, prog) != 0)
+        return EXIT_FILE;
+    if (copy_in(dir, "device.pub", pubkey, 0644) != 0 || copy_in(dir, "device.key", key, 0600) != 0 ||
+        (server_pub && copy_in(dir, "server.pub", server_pub, 0644) != 0))
+        return EXIT_FILE;
+    memcpy(c.server, server, (size_t)(colon - server));
+    c.server[colon - server] = '\0';
+    c.port = (unsigned)port;
+    c.identity[0] = '\0';
+    c.psk_len = 0;
+    c.insecure = false;
+    c.x509 = false;
+    c.rpk = true;
+    c.server_pubkey = server_pub != NULL;
+    if (sim_conf_save(dir, &c) != 0) {
+        fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
+        return EXIT_FILE;
+    }
+    printf("provisioned %s with raw public key %s for %s:%u\n", dir, pubkey, c.server, c.port);
+    return EXIT_OK;
+}
+
 static int cmd_provision(int argc, char **argv)
 {
     struct sim_conf c;
     const char *dir = NULL, *server = NULL, *identity = NULL, *psk = NULL;
     const char *cert = NULL, *key = NULL, *server_ca = NULL; /* issue 14 (creds) */
+    const char *pubkey = NULL, *server_pub = NULL; /* issue 14 (rpk) */
     bool insecure = false;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) server = argv[++i];
         else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc) cert = argv[++i];
         else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) key = argv[++i];
         else if (strcmp(argv[i], "--server-ca") == 0 && i + 1 < argc) server_ca = argv[++i];
-        else if (strcmp(argv[i], "--pubkey") == 0) {
-            fprintf(stderr, "%s: provision: --pubkey: raw public keys (RFC 7250) need libcoap's "
-                            "GnuTLS flavour; this build has OpenSSL's (docs/protocol.md)\n", prog);
-            return EXIT_USAGE;
-        }
+        else if (strcmp(argv[i], "--pubkey") == 0 && i + 1 < argc) pubkey = argv[++i];
+        else if (strcmp(argv[i], "--server-pubkey") == 0 && i + 1 < argc) server_pub = argv[++i];
         else if (strcmp(argv[i], "--identity") == 0 && i + 1 < argc) identity = argv[++i];
         else if (strcmp(argv[i], "--psk") == 0 && i + 1 < argc) psk = argv[++i];
         else if (strcmp(argv[i], "--insecure") == 0) insecure = true;
@@ -453,6 +492,12 @@ static int cmd_provision(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (pubkey && cert) {
+        fprintf(stderr, "%s: provision: one credential: --cert or --pubkey\n", prog);
+        return EXIT_USAGE;
+    }
+    if (dir && server && pubkey) /* issue 14 (rpk) */
+        return provision_rpk(dir, server, pubkey, key, server_pub);
     if (dir && server && (cert || key)) /* issue 14 (creds) */
         return provision_x509(dir, server, cert, key, server_ca);
     if (!dir || !server || !identity || (!psk && !insecure)) {
@@ -623,7 +668,7 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
     }
     struct al_coap_config cc = {use_link ? "127.0.0.1" : d->conf.server, port, d->conf.identity,
                                 d->conf.psk, d->conf.psk_len, d->conf.insecure, 20000,
-                                b->mtu, b->block2, 0, NULL, NULL, NULL};
+                                b->mtu, b->block2, 0, NULL, NULL, NULL, NULL, NULL};
     char cert_path[600], key_path[600], ca_path[600]; /* issue 14 (creds) */
     if (d->conf.x509) {
         snprintf(cert_path, sizeof cert_path, "%s/device.crt", d->dir);
@@ -632,6 +677,15 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         cc.cert_file = cert_path;
         cc.key_file = key_path;
         cc.ca_file = d->conf.server_ca ? ca_path : NULL;
+    }
+    char pub_path[600], spub_path[600]; /* issue 14 (rpk) */
+    if (d->conf.rpk) {
+        snprintf(pub_path, sizeof pub_path, "%s/device.pub", d->dir);
+        snprintf(key_path, sizeof key_path, "%s/device.key", d->dir);
+        snprintf(spub_path, sizeof spub_path, "%s/server.pub", d->dir);
+        cc.pubkey_file = pub_path;
+        cc.key_file = key_path;
+        cc.server_pubkey_file = d->conf.server_pubkey ? spub_path : NULL;
     }
     for (unsigned session = 0; !b->max_sessions || session < b->max_sessions; session++) {
         struct al_boot_info info;
@@ -751,13 +805,16 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         }
         fflush(stdout);
     }
+    /* issue 14 (rpk): the session's close (a DTLS close_notify each way, which the server
+     * counts) goes over the link before its figures are printed. */
+    al_coap_close(coap);
     if (link) {
+        sleep_ms(50);
         const struct sim_link_stats *st = sim_link_stats(link);
         printf("link: %llu bytes up, %llu bytes down, %llu datagrams dropped\n",
                (unsigned long long)st->up_bytes, (unsigned long long)st->down_bytes,
                (unsigned long long)st->dropped);
     }
-    al_coap_close(coap);
     sim_link_stop(link);
     return rc;
 }
@@ -814,7 +871,7 @@ static int cmd_run(int argc, char **argv)
     }
     if ((rc = device_open(&d, dir)) != EXIT_OK)
         return rc;
-    if (!d.conf.identity[0] && !d.conf.x509) {
+    if (!d.conf.identity[0] && !d.conf.x509 && !d.conf.rpk) {
         fprintf(stderr, "%s: %s is not provisioned (run 'provision' first)\n", prog, dir);
         device_close(&d);
         return EXIT_USAGE;

@@ -469,7 +469,7 @@ static void device_step(struct fleet_device *d, bool stormed)
     uint16_t port = d->link ? d->link_port : o->port;
     struct al_coap_config cc = {d->link ? "127.0.0.1" : o->server, port, d->row->identity,
                                 d->row->psk, d->row->psk_len, false, 20000, 0, false, 0,
-                                NULL, NULL, NULL}; /* issue 14 (creds): PSK devices */
+                                NULL, NULL, NULL, NULL, NULL}; /* issue 14 (creds): PSK devices */
     struct al_session_result r;
     if (stormed) { /* the storm: every device loses its session and powers back on now */
         d->why = AL_RESET_POWER_ON;

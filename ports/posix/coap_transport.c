@@ -21,7 +21,9 @@
 #include <time.h>
 
 #include <coap3/coap.h>
-#include <openssl/ssl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/dtls.h>
+#include <gnutls/abstract.h>
 
 #include "airlift/wire.h"
 #include "pace.h"
@@ -47,6 +49,13 @@ struct al_coap_transport {
     char identity[128];
     uint8_t psk[64];
     char cert_file[512], key_file[512], ca_file[512]; /* issue 14 (creds): "" if unused */
+    /* issue 14 (rpk): a raw public key device: its public key (PEM SubjectPublicKeyInfo) and
+     * private key (PEM), read at open; the server's key it pins (DER SubjectPublicKeyInfo;
+     * len 0: not pinned). NULL / 0 if unused. */
+    char *rpk_pub, *rpk_key;
+    size_t rpk_pub_len, rpk_key_len;
+    uint8_t server_spki[1024];
+    size_t server_spki_len;
     coap_context_t *ctx;
     coap_session_t *session;
     bool broken; /* DTLS failed or closed: reconnect on next use */
@@ -284,15 +293,39 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     return COAP_RESPONSE_OK;
 }
 
+static void fit_records(struct al_coap_transport *t, coap_session_t *session);
+
+/* The session's handshake completed: counted once, its records fitted to the path. */
+static void handshake_done(struct al_coap_transport *t)
+{
+    if (t->connected)
+        return;
+    t->connected = true;
+    t->unproven = false;
+    t->stats.handshakes++;
+    fit_records(t, t->session);
+}
+
+/*
+ * coap_io_process, and then (issue 14, rpk) the handshake's end: libcoap 4.3.1's GnuTLS
+ * client raises no COAP_EVENT_DTLS_CONNECTED for DTLS (OpenSSL's did), so an established
+ * DTLS session is noticed here.
+ */
+static int process(struct al_coap_transport *t, uint32_t ms)
+{
+    int rc = coap_io_process(t->ctx, ms);
+    if (t->session && !t->connected && !t->cfg.insecure &&
+        coap_session_get_state(t->session) == COAP_SESSION_STATE_ESTABLISHED)
+        handshake_done(t);
+    return rc;
+}
+
 static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct al_coap_transport *t = coap_session_get_app_data(session);
     TRACE("event %d\n", (int)event);
-    if (t && event == COAP_EVENT_DTLS_CONNECTED && !t->connected) {
-        t->connected = true;
-        t->unproven = false;
-        t->stats.handshakes++;
-    }
+    if (t && event == COAP_EVENT_DTLS_CONNECTED)
+        handshake_done(t);
     if (t && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED ||
               event == COAP_EVENT_SESSION_FAILED))
         t->broken = true;
@@ -315,6 +348,23 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
     }
     if (t)
         t->broken = true; /* retransmissions exhausted, or the session failed */
+}
+
+/*
+ * issue 14 (rpk): libcoap 4.3.1 does not give GnuTLS the session's MTU (GnuTLS's default,
+ * 1200 bytes, is less than a chunk's datagram) and reckons 37 bytes of record overhead for
+ * every GnuTLS suite (29 for ours). Once the handshake is done: records fill the path's
+ * datagrams, and libcoap's PDU limit is exactly what one record of the suite carries.
+ */
+#define LIBCOAP_GNUTLS_OVERHEAD 37u /* libcoap 4.3.1's coap_dtls_get_overhead for GnuTLS */
+static void fit_records(struct al_coap_transport *t, coap_session_t *session)
+{
+    coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+    gnutls_session_t g = coap_session_get_tls(session, &lib);
+    if (!g || lib != COAP_TLS_LIBRARY_GNUTLS)
+        return;
+    gnutls_dtls_set_mtu(g, (t->cfg.mtu ? t->cfg.mtu : 1500u) - 28u); /* IPv4 + UDP */
+    coap_session_set_mtu(session, gnutls_dtls_get_data_mtu(g) + LIBCOAP_GNUTLS_OVERHEAD);
 }
 
 static void drop_session(struct al_coap_transport *t)
@@ -340,20 +390,77 @@ static void drop_session(struct al_coap_transport *t)
  * offers only what airlift's server speaks and asks for no session ticket (it keeps no
  * session across resets), which saves about 300 bytes per handshake.
  */
-static void trim_client_hello(coap_session_t *session, bool pki)
+static void trim_client_hello(coap_session_t *session, bool pki, bool rpk)
 {
     coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
-    SSL *ssl = session ? coap_session_get_tls(session, &lib) : NULL;
-    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
+    gnutls_session_t g = session ? coap_session_get_tls(session, &lib) : NULL;
+    if (!g || lib != COAP_TLS_LIBRARY_GNUTLS)
         return;
-    SSL_set_options(ssl, SSL_OP_NO_TICKET);
-    if (pki) /* issue 14 (creds): ECDHE with the certificate's key, RFC 7252's suite first */
-        (void)SSL_set_cipher_list(ssl, "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256:"
-                                       "ECDHE-RSA-AES128-GCM-SHA256");
-    if (pki)
-        return;
-    /* ECDHE-PSK with ChaCha20-Poly1305, and RFC 7252's mandatory PSK suite. */
-    (void)SSL_set_cipher_list(ssl, "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-CCM8");
+    /* issue 14 (rpk): GnuTLS priority strings. DTLS 1.2 only; PSK: ECDHE-PSK with
+     * ChaCha20-Poly1305 and RFC 7252's mandatory PSK-AES128-CCM8; a certificate or raw public
+     * key: ECDHE-ECDSA with RFC 7252's AES-128-CCM-8 first, then AES-128-GCM, one signature
+     * scheme, one group; a raw public key asks for raw keys both ways (RFC 7250). No
+     * session tickets. */
+    const char *prio = rpk ? "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM-8:+AES-128-GCM:"
+                             "+AEAD:+SHA256:+SIGN-ECDSA-SHA256:+GROUP-SECP256R1:"
+                             "+COMP-NULL:+CTYPE-CLI-RAWPK:+CTYPE-SRV-RAWPK:%NO_TICKETS"
+                       : pki ? "NONE:+VERS-DTLS1.2:+ECDHE-ECDSA:+AES-128-CCM-8:+AES-128-GCM:"
+                             "+AEAD:+SHA256:+SIGN-ECDSA-SHA256:+GROUP-SECP256R1:"
+                             "+COMP-NULL:%NO_TICKETS"
+                           : "NONE:+VERS-DTLS1.2:+ECDHE-PSK:+PSK:+CHACHA20-POLY1305:"
+                             "+AES-128-CCM-8:+AEAD:+SHA256:+GROUP-X25519:+GROUP-SECP256R1:"
+                             "+COMP-NULL:+SIGN-ECDSA-SHA256:%NO_TICKETS";
+    (void)gnutls_priority_set_direct(g, prio, NULL);
+}
+
+/* issue 14 (rpk): the server's raw public key (der, its SubjectPublicKeyInfo) is the one the
+ * device pins; without a pin any key passes (and connect answers AL_ERR_STATE). */
+static int server_key_pinned(const char *cn, const uint8_t *der, size_t len,
+                             coap_session_t *session, unsigned depth, int validated, void *arg)
+{
+    const struct al_coap_transport *t = arg;
+    (void)cn;
+    (void)session;
+    (void)depth;
+    (void)validated;
+    return !t->server_spki_len || (len == t->server_spki_len && !memcmp(der, t->server_spki, len));
+}
+
+/* issue 14 (rpk): the whole of file path into *out (NUL-terminated, *len with the NUL). */
+static bool read_pem(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = f ? malloc(16385) : NULL;
+    size_t n = buf ? fread(buf, 1, 16384, f) : 0;
+    bool ok = buf && n > 0 && n < 16384 && !ferror(f);
+    if (f)
+        fclose(f);
+    if (!ok) {
+        free(buf);
+        return false;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n + 1;
+    return true;
+}
+
+/* issue 14 (rpk): the DER SubjectPublicKeyInfo of the PEM public key in path. */
+static bool read_spki(const char *path, uint8_t *der, size_t cap, size_t *len)
+{
+    char *pem = NULL;
+    size_t n = 0;
+    gnutls_pubkey_t k = NULL;
+    bool ok = read_pem(path, &pem, &n) && gnutls_pubkey_init(&k) == 0;
+    gnutls_datum_t d = {(unsigned char *)pem, (unsigned)(n ? n - 1 : 0)};
+    size_t size = cap;
+    ok = ok && gnutls_pubkey_import(k, &d, GNUTLS_X509_FMT_PEM) == 0 &&
+         gnutls_pubkey_export(k, GNUTLS_X509_FMT_DER, der, &size) == 0;
+    if (k)
+        gnutls_pubkey_deinit(k);
+    free(pem);
+    *len = ok ? size : 0;
+    return ok;
 }
 
 static al_err connect_session(struct al_coap_transport *t)
@@ -371,6 +478,20 @@ static al_err connect_session(struct al_coap_transport *t)
     dst.size = sizeof dst.addr.sin;
     if (t->cfg.insecure) {
         t->session = coap_new_client_session(t->ctx, NULL, &dst, COAP_PROTO_UDP);
+    } else if (t->rpk_pub) { /* issue 14 (rpk): RFC 7250 */
+        coap_dtls_pki_t pki;
+        memset(&pki, 0, sizeof pki);
+        pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+        pki.is_rpk_not_cert = 1;
+        pki.validate_cn_call_back = server_key_pinned;
+        pki.cn_call_back_arg = t;
+        pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+        pki.pki_key.key.pem_buf.public_cert = (const uint8_t *)t->rpk_pub;
+        pki.pki_key.key.pem_buf.public_cert_len = t->rpk_pub_len;
+        pki.pki_key.key.pem_buf.private_key = (const uint8_t *)t->rpk_key;
+        pki.pki_key.key.pem_buf.private_key_len = t->rpk_key_len;
+        t->session = coap_new_client_session_pki(t->ctx, NULL, &dst, COAP_PROTO_DTLS, &pki);
+        trim_client_hello(t->session, true, true);
     } else if (t->cert_file[0]) { /* issue 14 (creds) */
         coap_dtls_pki_t pki;
         memset(&pki, 0, sizeof pki);
@@ -384,7 +505,7 @@ static al_err connect_session(struct al_coap_transport *t)
         pki.pki_key.key.pem.private_key = t->key_file;
         pki.pki_key.key.pem.ca_file = t->ca_file[0] ? t->ca_file : NULL;
         t->session = coap_new_client_session_pki(t->ctx, NULL, &dst, COAP_PROTO_DTLS, &pki);
-        trim_client_hello(t->session, true);
+        trim_client_hello(t->session, true, false);
     } else {
         coap_dtls_cpsk_t psk;
         memset(&psk, 0, sizeof psk);
@@ -394,7 +515,7 @@ static al_err connect_session(struct al_coap_transport *t)
         psk.psk_info.key.s = t->psk;
         psk.psk_info.key.length = t->cfg.psk_len;
         t->session = coap_new_client_session_psk2(t->ctx, NULL, &dst, COAP_PROTO_DTLS, &psk);
-        trim_client_hello(t->session, false);
+        trim_client_hello(t->session, false, false);
     }
     if (!t->session)
         return AL_ERR_TRANSPORT;
@@ -402,6 +523,7 @@ static al_err connect_session(struct al_coap_transport *t)
         t->stats.sessions++;
     coap_session_set_app_data(t->session, t);
     coap_session_set_mtu(t->session, (t->cfg.mtu ? t->cfg.mtu : 1500u) - 28u); /* IPv4 + UDP */
+
     return AL_OK;
 }
 
@@ -425,7 +547,7 @@ static al_err transact(struct al_coap_transport *t, coap_pdu_t *pdu, uint8_t *re
     uint32_t waited = 0, limit = t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000;
     bool shaken = t->connected;
     while (!t->done && !t->broken && waited < limit) {
-        int spent = coap_io_process(t->ctx, 100);
+        int spent = process(t, 100);
         if (spent < 0) {
             t->broken = true;
             break;
@@ -717,7 +839,7 @@ static al_err fetch_window(struct al_coap_transport *t, const char *name, uint32
             w->active = false;
             return AL_ERR_TIMEOUT; /* the session fails; the next one resumes */
         }
-        if (coap_io_process(t->ctx, 5) < 0 || t->broken) {
+        if (process(t, 5) < 0 || t->broken) {
             t->broken = true;
             w->active = false;
             return AL_ERR_TRANSPORT;
@@ -763,7 +885,7 @@ static al_err prove_session(struct al_coap_transport *t)
         TRACE("proving the session (wait %llu us)\n", (unsigned long long)wait);
         uint64_t start = now_us();
         while (!t->done && !t->broken && now_us() - start < wait)
-            if (coap_io_process(t->ctx, 20) < 0)
+            if (process(t, 20) < 0)
                 t->broken = true;
         if (t->done) {
             t->unproven = false;
@@ -779,9 +901,10 @@ static al_err coap_connect(void *ctx)
     struct al_coap_transport *t = ctx;
     if (t->cfg.insecure)
         return AL_ERR_STATE; /* plain CoAP: nothing proves who answers */
-    if (t->cert_file[0] && !t->ca_file[0])
+    if ((t->cert_file[0] && !t->ca_file[0]) || (t->rpk_pub && !t->server_spki_len))
         return AL_ERR_STATE; /* issue 14 (creds): a certificate device that does not verify
-                              * the server: the handshake proves nothing of the server */
+                              * the server (issue 14, rpk: or pins no server key): the
+                              * handshake proves nothing of the server */
     if (t->session && !t->broken && t->unproven && prove_session(t) != AL_OK)
         t->broken = true; /* the server no longer holds it: shake hands anew */
     al_err err = connect_session(t);
@@ -789,7 +912,7 @@ static al_err coap_connect(void *ctx)
         return err;
     uint64_t limit = (t->cfg.timeout_ms ? t->cfg.timeout_ms : 30000) * 1000ull, start = now_us();
     while (!t->connected && !t->broken) {
-        if (coap_io_process(t->ctx, 20) < 0 || now_us() - start >= limit) {
+        if (process(t, 20) < 0 || now_us() - start >= limit) {
             t->broken = true;
             return AL_ERR_TIMEOUT;
         }
@@ -797,18 +920,29 @@ static al_err coap_connect(void *ctx)
     return t->connected ? AL_OK : AL_ERR_TRANSPORT;
 }
 
+/* issue 14 (rpk): free the raw public key device's keys (the private one wiped first). */
+static void rpk_free(struct al_coap_transport *t)
+{
+    if (t->rpk_key)
+        memset(t->rpk_key, 0, t->rpk_key_len);
+    free(t->rpk_key);
+    free(t->rpk_pub);
+    t->rpk_key = t->rpk_pub = NULL;
+}
+
 int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cfg, char *err,
                  size_t errlen)
 {
     struct al_coap_transport *t;
     bool pki = cfg->cert_file && cfg->cert_file[0]; /* issue 14 (creds) */
+    bool rpk = cfg->pubkey_file && cfg->pubkey_file[0]; /* issue 14 (rpk) */
     if (pki && (!cfg->key_file || !cfg->key_file[0] || strlen(cfg->cert_file) >= sizeof t->cert_file ||
                 strlen(cfg->key_file) >= sizeof t->key_file ||
                 (cfg->ca_file && strlen(cfg->ca_file) >= sizeof t->ca_file))) {
         snprintf(err, errlen, "a certificate needs its key file (paths < 512 bytes)");
         return -1;
     }
-    if (!pki && !cfg->insecure &&
+    if (!pki && !rpk && !cfg->insecure &&
         (!cfg->identity || strlen(cfg->identity) >= sizeof t->identity ||
          cfg->psk_len == 0 || cfg->psk_len > sizeof t->psk)) {
         snprintf(err, errlen, "a PSK identity (< 128 bytes) and key (1..64 bytes) are needed");
@@ -839,8 +973,23 @@ int al_coap_open(struct al_coap_transport **out, const struct al_coap_config *cf
     t->cfg.cert_file = t->cert_file;
     t->cfg.key_file = t->key_file;
     t->cfg.ca_file = t->ca_file;
+    if (cfg->pubkey_file && cfg->pubkey_file[0] && /* issue 14 (rpk) */
+        (!cfg->key_file || !read_pem(cfg->pubkey_file, &t->rpk_pub, &t->rpk_pub_len) ||
+         !read_pem(cfg->key_file, &t->rpk_key, &t->rpk_key_len) ||
+         (cfg->server_pubkey_file && cfg->server_pubkey_file[0] &&
+          !read_spki(cfg->server_pubkey_file, t->server_spki, sizeof t->server_spki,
+                     &t->server_spki_len)))) {
+        snprintf(err, errlen, "a raw public key needs its key file and readable PEM files "
+                              "(the server's key: a PEM public key)");
+        rpk_free(t);
+        free(t->pace);
+        free(t);
+        return -1;
+    }
+    t->cfg.pubkey_file = t->cfg.server_pubkey_file = NULL;
     t->ctx = coap_new_context(NULL);
     if (!t->ctx) {
+        rpk_free(t);
         free(t->pace);
         free(t);
         snprintf(err, errlen, "libcoap: cannot create a context");
@@ -860,6 +1009,7 @@ void al_coap_close(struct al_coap_transport *t)
         return;
     drop_session(t);
     coap_free_context(t->ctx);
+    rpk_free(t);
     free(t->pace);
     free(t);
 }
@@ -875,7 +1025,7 @@ bool al_coap_wait(struct al_coap_transport *t, uint32_t ms)
     t->nudged = false;
     while (!t->has_pushed && !t->nudged && !t->broken && now_us() - start < limit) {
         uint64_t left = (limit - (now_us() - start)) / 1000u;
-        if (coap_io_process(t->ctx, left ? (uint32_t)left : 1u) < 0)
+        if (process(t, left ? (uint32_t)left : 1u) < 0)
             t->broken = true;
     }
     return t->has_pushed || t->nudged;

@@ -1,6 +1,6 @@
 /*
  * coap_transport.h - the update agent's transport port on a POSIX host: CoAP over DTLS 1.2
- * with a pre-shared key or (issue 14) an X.509 certificate, on libcoap's client
+ * with a pre-shared key or (issue 14) an X.509 certificate or a raw public key, on libcoap's client
  * (docs/protocol.md, Transport binding and Device credentials).
  */
 #ifndef AIRLIFT_COAP_TRANSPORT_H
@@ -35,6 +35,12 @@ struct al_coap_config {
     const char *cert_file;
     const char *key_file;
     const char *ca_file;
+    /* issue 14 (rpk): a raw public key device (RFC 7250) instead: its public key (PEM
+     * SubjectPublicKeyInfo file) with key_file its private key (read at open), and the
+     * server's public key it pins (PEM file; NULL: not pinned, development only: connect
+     * answers AL_ERR_STATE). cert_file, identity and psk are then unused. */
+    const char *pubkey_file;
+    const char *server_pubkey_file;
 };
 
 struct al_coap_transport;

@@ -1,7 +1,7 @@
 /*
  * dtls_guard.c - see dtls_guard.h. Two interpositions: recvmsg(2) (libcoap 4.3.1 reads every
- * datagram of an unconnected UDP endpoint with it) and OpenSSL's SSL_CTX_set_cookie_*_cb
- * (so that libcoap's DTLSv1_listen accepts the guard's cookies instead of its own). Both are
+ * datagram of an unconnected UDP endpoint with it) and GnuTLS's gnutls_dtls_cookie_verify
+ * (so that libcoap's GnuTLS accepts the guard's cookies instead of its own; issue 14, rpk). Both are
  * found by the dynamic linker because airliftd defines them; the real ones are reached with
  * dlsym(RTLD_NEXT). A datagram is dropped by reading it and, once nothing is left to read
  * (or after DROP_BATCH drops), returning -1 with errno ECONNREFUSED, which libcoap ignores
@@ -22,7 +22,8 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/dtls.h>
 
 #define ALD_GUARD_MAX 8
 #define BUCKETS 1024    /* source addresses whose rate is tracked at once, per socket */
@@ -65,8 +66,8 @@ static struct guard guards[ALD_GUARD_MAX];
 static int guarded_key[ALD_GUARD_MAX];
 static uint8_t secret[32];
 static bool have_secret, cookies_installed;
-/* The peer of the ClientHello the guard last passed on, for the cookie callbacks, which
- * OpenSSL calls while libcoap handles that very datagram on the same thread. */
+/* The peer of the ClientHello the guard last passed on, for gnutls_dtls_cookie_verify, which
+ * libcoap calls while it handles that very datagram on the same thread. */
 static _Thread_local struct sockaddr_in current_peer;
 
 static uint64_t now_ms(void)
@@ -154,53 +155,53 @@ static bool cookie_ok(const struct sockaddr_in *peer, const uint8_t *cookie, siz
     return false;
 }
 
-/* ---- the cookie callbacks libcoap's SSL_CTX gets ---- */
+/* ---- issue 14 (rpk): the cookie check of libcoap's GnuTLS ---- */
 
-static int guard_generate_cookie(SSL *ssl, unsigned char *cookie, unsigned int *len)
+/* GnuTLS 3.7.9's lib/dtls.c: where a ClientHello's session_id length sits (record header 13,
+ * handshake header 12, client_version 2, random 32). */
+#define GT_SID_AT (REC_HDR + HS_HDR + 34)
+
+typedef int (*cookie_verify_fn)(gnutls_datum_t *, void *, size_t, void *, size_t,
+                                gnutls_dtls_prestate_st *);
+
+/*
+ * Interposed: libcoap's GnuTLS checks each ClientHello of a new peer with
+ * gnutls_dtls_cookie_verify under a key of its own. The guard has answered the peer's first
+ * ClientHello with its own cookie already (and passes on only those that carry it), so the
+ * check here is the guard's cookie for the peer the guard just passed; the prestate is filled
+ * as GnuTLS fills it (the client's record and handshake sequence numbers, our 0). Before the
+ * guard has a secret (not attached yet), GnuTLS's own check runs.
+ */
+int gnutls_dtls_cookie_verify(gnutls_datum_t *key, void *client_data, size_t client_data_size,
+                              void *_msg, size_t msg_size, gnutls_dtls_prestate_st *prestate)
 {
-    (void)ssl;
-    make_cookie(&current_peer, period_now(), cookie);
-    *len = COOKIE_LEN;
-    return 1;
-}
-
-static int guard_verify_cookie(SSL *ssl, const unsigned char *cookie, unsigned int len)
-{
-    (void)ssl;
-    return cookie_ok(&current_peer, cookie, len) ? 1 : 0;
-}
-
-typedef void (*gen_setter)(SSL_CTX *, int (*)(SSL *, unsigned char *, unsigned int *));
-typedef void (*verify_setter)(SSL_CTX *, int (*)(SSL *, const unsigned char *, unsigned int));
-
-/* Interposed: whoever sets a cookie callback (libcoap's DTLS context) gets the guard's. */
-void SSL_CTX_set_cookie_generate_cb(SSL_CTX *ctx,
-                                    int (*cb)(SSL *ssl, unsigned char *cookie,
-                                              unsigned int *cookie_len))
-{
-    gen_setter real;
-    void *sym = dlsym(RTLD_NEXT, "SSL_CTX_set_cookie_generate_cb");
-    (void)cb;
-    memcpy(&real, &sym, sizeof real);
-    if (real)
-        real(ctx, guard_generate_cookie);
-}
-
-/* Interposed, as SSL_CTX_set_cookie_generate_cb. */
-void SSL_CTX_set_cookie_verify_cb(SSL_CTX *ctx,
-                                  int (*cb)(SSL *ssl, const unsigned char *cookie,
-                                            unsigned int cookie_len))
-{
-    verify_setter real;
-    void *sym = dlsym(RTLD_NEXT, "SSL_CTX_set_cookie_verify_cb");
-    (void)cb;
-    memcpy(&real, &sym, sizeof real);
-    if (real) {
-        real(ctx, guard_verify_cookie);
-        pthread_mutex_lock(&lock);
-        cookies_installed = true;
-        pthread_mutex_unlock(&lock);
+    const uint8_t *msg = _msg;
+    pthread_mutex_lock(&lock);
+    bool mine = cookies_installed && have_secret;
+    pthread_mutex_unlock(&lock);
+    if (!mine) {
+        cookie_verify_fn real;
+        void *sym = dlsym(RTLD_NEXT, "gnutls_dtls_cookie_verify");
+        memcpy(&real, &sym, sizeof real);
+        return real ? real(key, client_data, client_data_size, _msg, msg_size, prestate)
+                    : GNUTLS_E_INTERNAL_ERROR;
     }
+    size_t pos = GT_SID_AT;
+    if (msg_size < pos + 1)
+        return GNUTLS_E_UNEXPECTED_PACKET_LENGTH;
+    size_t sid = msg[pos++];
+    if (sid > 32 || msg_size < pos + sid + 1)
+        return GNUTLS_E_UNEXPECTED_PACKET_LENGTH;
+    pos += sid;
+    size_t clen = msg[pos++];
+    if (msg_size < pos + clen + 1)
+        return GNUTLS_E_UNEXPECTED_PACKET_LENGTH;
+    if (!cookie_ok(&current_peer, msg + pos, clen))
+        return GNUTLS_E_BAD_COOKIE;
+    prestate->record_seq = msg[10];                   /* client's record seq */
+    prestate->hsk_read_seq = msg[REC_HDR + 5];        /* client's handshake seq */
+    prestate->hsk_write_seq = 0;                      /* GnuTLS sends 0 for this message */
+    return 0;
 }
 
 bool ald_guard_cookies_installed(void)
@@ -393,6 +394,7 @@ int ald_guard_attach(int fd, ald_guard_reset_fn reset, void *arg)
     pthread_mutex_lock(&lock);
     if (!have_secret)
         have_secret = RAND_bytes(secret, sizeof secret) == 1;
+    cookies_installed = have_secret; /* issue 14 (rpk): gnutls_dtls_cookie_verify is ours */
     for (int i = 0; i < ALD_GUARD_MAX && rc < 0; i++) {
         if (guards[i].reset)
             continue;

@@ -14,8 +14,8 @@
  *     every COOKIE_PERIOD_S seconds) and libcoap never sees the datagram;
  *   - with a valid cookie (the peer has shown it receives at its address), drops an
  *     established session of that address:port (RFC 6347 section 4.2.8: the peer reset) and
- *     passes the datagram on; libcoap's OpenSSL then checks the same cookie (the guard
- *     installs its cookie callbacks in place of libcoap's).
+ *     passes the datagram on; libcoap's GnuTLS then checks the same cookie (the guard
+ *     interposes gnutls_dtls_cookie_verify, which libcoap checks it with; issue 14, rpk).
  * Everything else passes untouched.
  */
 #ifndef AIRLIFTD_DTLS_GUARD_H
@@ -56,8 +56,9 @@ bool ald_guard_take_exchange(int fd, const struct sockaddr_in *peer, uint32_t *i
                              uint32_t *out);
 /* The counters of guarded socket fd (zeros if it is not guarded). */
 void ald_guard_stats(int fd, struct ald_guard_stats *out);
-/* True once libcoap's OpenSSL context has taken the guard's cookie callbacks. Without them
- * the guard only rate-limits (and resets on a cookie-less ClientHello). */
+/* True once a socket is guarded: from then on libcoap's GnuTLS accepts the guard's cookies
+ * (gnutls_dtls_cookie_verify is the guard's). Without them the guard only rate-limits (and
+ * resets on a cookie-less ClientHello). */
 bool ald_guard_cookies_installed(void);
 
 #endif

@@ -38,3 +38,14 @@ bool ald_cert_der_id(const unsigned char *der, size_t len, char fingerprint[ALD_
     return ok;
 }
 
+
+bool ald_spki_der_fp(const unsigned char *der, size_t len, char fingerprint[ALD_CERT_FP_HEX + 1])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!der || !len || EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != sizeof md)
+        return false;
+    alc_hex_encode(md, sizeof md, fingerprint);
+    return true;
+}

@@ -23,5 +23,8 @@ bool ald_cert_x509_id(X509 *x, char fingerprint[ALD_CERT_FP_HEX + 1],
  * issuer or validity. False if it does not parse. */
 bool ald_cert_der_id(const unsigned char *der, size_t len, char fingerprint[ALD_CERT_FP_HEX + 1],
                      char subject[ALD_CERT_SUBJECT_MAX + 1]);
+/* issue 14 (rpk): the fingerprint of a raw public key (RFC 7250): the SHA-256 of its DER
+ * SubjectPublicKeyInfo (len bytes), as for a certificate's key. False if there is none. */
+bool ald_spki_der_fp(const unsigned char *der, size_t len, char fingerprint[ALD_CERT_FP_HEX + 1]);
 
 #endif

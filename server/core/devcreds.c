@@ -122,10 +122,9 @@ int ald_endpoint_pki_check(const char *cert, size_t cert_len, const char *key, s
     return rc;
 }
 
-/* NULL if x's key is one devices may use, else what is wrong with it. */
-static const char *key_refused(X509 *x)
+/* NULL if key k is one devices may use, else what is wrong with it. */
+static const char *pkey_refused(EVP_PKEY *k)
 {
-    EVP_PKEY *k = X509_get0_pubkey(x);
     char group[64] = "";
     size_t glen = 0;
     if (!k)
@@ -140,6 +139,12 @@ static const char *key_refused(X509 *x)
         return EVP_PKEY_get_bits(k) >= 2048 ? NULL
                                             : "key type RSA under 2048 bits is not accepted";
     return "key type not accepted (EC P-256, EC P-384 or RSA of 2048 bits or more)";
+}
+
+/* NULL if x's key is one devices may use, else what is wrong with it. */
+static const char *key_refused(X509 *x)
+{
+    return pkey_refused(X509_get0_pubkey(x));
 }
 
 struct ald_result ald_device_cert_check(const struct ald_device_cas *cas, const char *pem,
@@ -204,6 +209,47 @@ out:
     X509_STORE_CTX_free(ctx);
     X509_free(extra);
     X509_free(x);
+    BIO_free(b);
+    return res;
+}
+
+/* issue 14 (rpk): see devcreds.h. */
+struct ald_result ald_device_pubkey_check(const char *pem, char fingerprint[ALD_SHA256_HEX + 1])
+{
+    struct ald_result res = ald_ok();
+    size_t len = strnlen(pem, CERT_PEM_MAX + 1);
+    BIO *b = NULL;
+    EVP_PKEY *k = NULL, *extra = NULL;
+    unsigned char *der = NULL;
+    const char *why;
+    if (len > CERT_PEM_MAX)
+        return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                        "credential.public_key: longer than %d bytes", CERT_PEM_MAX);
+    if (!strstr(pem, "-----BEGIN PUBLIC KEY-----") || !(b = BIO_new_mem_buf(pem, (int)len)) ||
+        !(k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL))) {
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                       "credential.public_key: not a PEM public key "
+                       "(-----BEGIN PUBLIC KEY-----, SubjectPublicKeyInfo)");
+        goto out;
+    }
+    if ((extra = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL)) != NULL) {
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                       "credential.public_key: more than one public key; give the device's");
+        goto out;
+    }
+    if ((why = pkey_refused(k))) {
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "credential.public_key: %s", why);
+        goto out;
+    }
+    int n = i2d_PUBKEY(k, &der);
+    if (n <= 0 || !ald_spki_der_fp(der, (size_t)n, fingerprint))
+        res = ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
+                       "credential.public_key: the key cannot be encoded");
+out:
+    ERR_clear_error();
+    OPENSSL_free(der);
+    EVP_PKEY_free(extra);
+    EVP_PKEY_free(k);
     BIO_free(b);
     return res;
 }

@@ -52,5 +52,12 @@ struct ald_result ald_device_cert_check(const struct ald_device_cas *cas, const 
                                         char fingerprint[ALD_SHA256_HEX + 1],
                                         char subject[ALD_SUBJECT_MAX + 1]);
 
+/*
+ * issue 14 (rpk): check a device's raw public key (RFC 7250; PEM SubjectPublicKeyInfo, one
+ * "-----BEGIN PUBLIC KEY-----" block) for creating a device: the same key types as
+ * certificates. On success fills fingerprint (hex SHA-256 of the DER SubjectPublicKeyInfo,
+ * what the device presents in its handshake). Errors: BAD_REQUEST naming what is wrong.
+ */
+struct ald_result ald_device_pubkey_check(const char *pem, char fingerprint[ALD_SHA256_HEX + 1]);
 
 #endif

@@ -27,7 +27,9 @@ struct ald_device_ops {
      * subject for the log); ALD_CERT_OK if a live, enabled x509 device has that key (its
      * identity is the fingerprint), else why not, logged. failure set: the handshake's
      * certificate was refused for that reason ("certificate expired", ...; fingerprint and
-     * subject "" if unknown): only logged. May be NULL (no certificate devices). */
+     * subject "" if unknown): only logged. May be NULL (no certificate devices).
+     * issue 14 (rpk): subject NULL: a raw public key (RFC 7250) was presented, fingerprint
+     * its SubjectPublicKeyInfo's; ALD_CERT_OK if a live, enabled rpk device has it. */
     int (*cert_lookup)(void *ctx, const char *fingerprint, const char *subject,
                        const char *failure);
     /* An inventory arrived: write the plan (docs/protocol.md) into plan. Return a CoAP code

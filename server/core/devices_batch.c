@@ -121,9 +121,16 @@ static struct ald_result prepare(struct ald_store *st, const struct ald_device_n
         snprintf(out->fingerprint, sizeof out->fingerprint, "%s", it->fingerprint);
         snprintf(out->identity, sizeof out->identity, "%s", it->fingerprint);
         snprintf(out->subject, sizeof out->subject, "%s", it->subject ? it->subject : "");
+    } else if (it->credential && !strcmp(it->credential, "rpk")) { /* issue 14 (rpk) */
+        if (!it->fingerprint || strlen(it->fingerprint) != ALD_SHA256_HEX)
+            return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request", "%sno public key", at);
+        out->psk_len = 0;
+        memcpy(out->credential, "rpk", 4);
+        snprintf(out->fingerprint, sizeof out->fingerprint, "%s", it->fingerprint);
+        snprintf(out->identity, sizeof out->identity, "%s", it->fingerprint);
     } else if (it->credential && strcmp(it->credential, "psk")) {
         return ald_fail(ALD_ERR_BAD_REQUEST, "bad_request",
-                        "%scredential kind '%.16s' is not served (psk or x509)", at,
+                        "%scredential kind '%.16s' is not served (psk, x509 or rpk)", at,
                         it->credential);
     }
     memcpy(out->groups_json, "[]", 3);

@@ -928,15 +928,19 @@ static int on_cert_lookup(void *ctx, const char *fingerprint, const char *subjec
     struct ald_updates *u = ctx;
     struct ald_device_rec *dev = malloc(sizeof *dev);
     int rc = ALD_CERT_UNKNOWN;
-    const char *why = failure ? failure : "no device has this certificate's key";
-    if (dev && device_read(u, fingerprint, dev) && !strcmp(dev->credential, "x509") &&
+    /* issue 14 (rpk): subject NULL: a raw public key, which only an rpk device may use */
+    const char *kind = subject ? "x509" : "rpk";
+    const char *why = failure ? failure
+                      : subject ? "no device has this certificate's key"
+                                : "no device has this raw public key";
+    if (dev && device_read(u, fingerprint, dev) && !strcmp(dev->credential, kind) &&
         !failure) {
         rc = dev->removed_at || dev->disabled ? ALD_CERT_REVOKED : ALD_CERT_OK;
         why = dev->removed_at ? "the device was removed" : "the device is disabled";
     }
     if (rc != ALD_CERT_OK)
         ald_log(ALD_LOG_WARN, "DTLS handshake refused", "reason", why, "fingerprint",
-                fingerprint, "subject", subject, "device",
+                fingerprint, "subject", subject ? subject : "", "device",
                 rc == ALD_CERT_REVOKED ? dev->name : "", NULL);
     free(dev);
     return rc;

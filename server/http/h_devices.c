@@ -39,7 +39,9 @@ static json_t *device_json(struct ald_http *h, const struct ald_device_rec *d, b
         return NULL;
     /* issue 14 (creds): how it authenticates; disabled: its handshakes are refused */
     json_object_set_new(o, "credential",
-                        strcmp(d->credential, "x509")
+                        !strcmp(d->credential, "rpk") /* issue 14 (rpk) */
+                            ? json_pack("{s:s, s:s}", "kind", "rpk", "fingerprint", d->fingerprint)
+                        : strcmp(d->credential, "x509")
                             ? json_pack("{s:s}", "kind", "psk")
                             : json_pack("{s:s, s:s, s:s}", "kind", "x509", "fingerprint",
                                         d->fingerprint, "subject", d->subject));
@@ -128,19 +130,21 @@ const char *device_new_parse(json_t *o, const char *at, struct ald_device_new *i
     if ((v = json_object_get(o, "credential"))) { /* issue 14 (creds) */
         const char *kind = json_string_value(json_object_get(v, "kind"));
         if (!json_is_object(v) || !kind)
-            return say(why, cap, "%sfield 'credential' must be {\"kind\": \"psk\"} or "
+            return say(why, cap, "%sfield 'credential' must be {\"kind\": \"psk\"}, "
+                                 "{\"kind\": \"rpk\", \"public_key\": PEM} or "
                                  "{\"kind\": \"x509\", \"certificate\": PEM}", at);
         json_object_foreach(v, key, x) {
             if (strcmp(key, "kind") && strcmp(key, "certificate") && strcmp(key, "public_key"))
                 return say(why, cap, "%scredential: unknown field '%.*s'", at,
                            (int)utf8_cut(key, 64), key);
         }
-        if (!strcmp(kind, "rpk"))
-            return say(why, cap, "%scredential kind 'rpk' (raw public key) is not served by "
-                                 "this airliftd: libcoap's OpenSSL flavour has no RFC 7250 "
-                                 "(docs/protocol.md, \"Device credentials\")", at);
-        if (strcmp(kind, "psk") && strcmp(kind, "x509"))
-            return say(why, cap, "%scredential.kind must be \"psk\" or \"x509\"", at);
+        if (strcmp(kind, "psk") && strcmp(kind, "x509") && strcmp(kind, "rpk"))
+            return say(why, cap, "%scredential.kind must be \"psk\", \"x509\" or \"rpk\"", at);
+        if (!strcmp(kind, "rpk") && !json_is_string(json_object_get(v, "public_key")))
+            return say(why, cap, "%scredential.public_key: missing (a PEM public key)", at);
+        if (!strcmp(kind, "rpk") && json_object_get(v, "certificate"))
+            return say(why, cap, "%scredential kind 'rpk' takes 'public_key', not "
+                                 "'certificate'", at);
         if (!strcmp(kind, "x509") &&
             !json_is_string(json_object_get(v, "certificate")))
             return say(why, cap, "%scredential.certificate: missing (a PEM certificate)", at);
@@ -245,6 +249,18 @@ HANDLER(h_devices_create)
             }
             items[i].fingerprint = certs[i].fingerprint;
             items[i].subject = certs[i].subject;
+        }
+        if (items[i].credential && !strcmp(items[i].credential, "rpk")) { /* issue 14 (rpk) */
+            json_t *o = batch ? json_array_get(list, i) : doc;
+            const char *pem = json_string_value(
+                json_object_get(json_object_get(o, "credential"), "public_key"));
+            res = ald_device_pubkey_check(pem, certs[i].fingerprint);
+            if (!ald_is_ok(&res)) {
+                ret = reply_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_request", "%s%s", at,
+                                  res.msg);
+                goto out;
+            }
+            items[i].fingerprint = certs[i].fingerprint;
         }
     }
     res = ald_device_create_batch(h->store, items, n, r->token.name, out);

@@ -177,11 +177,11 @@ check "the key of a removed device stays revoked: 409" \
     test "$(bad "$PKI/x4.pem")" = "409 credential: removed device #$X4 has this certificate's key; a key serves one device, ever (a removed device's key stays revoked)"
 check "a key in use: 409" \
     test "$(bad "$PKI/x1.pem")" = "409 credential: device 'x1' has this certificate's key; a key serves one device, ever (a removed device's key stays revoked)"
-check "raw public keys: 400 saying why" \
-    grep -q "^400 credential kind 'rpk' (raw public key) is not served" \
+check "a raw public key that is not PEM: 400 saying why (issue 14, rpk: e2e_rpk)" \
+    grep -q "^400 credential.public_key: not a PEM public key" \
     <<<"$(post '{"name":"r","platform":10,"credential":{"kind":"rpk","public_key":"x"}}')"
 check "an unknown kind: 400" test "$(post '{"name":"r","platform":10,"credential":{"kind":"x"}}')" \
-    = '400 credential.kind must be "psk" or "x509"'
+    = '400 credential.kind must be "psk", "x509" or "rpk"'
 check "x509 without a certificate: 400" test "$(post '{"name":"r","platform":10,"credential":{"kind":"x509"}}')" \
     = '400 credential.certificate: missing (a PEM certificate)'
 check "nothing half-written: no device r or bad" \
@@ -197,7 +197,7 @@ check "CLI: devices add --cert (rc $rc)" test "$rc" -eq 0
 check "... shows the fingerprint and subject" grep -q "x509.*O=airlift-test,CN=cc" <<<"$out"
 openssl x509 -in "$PKI/cc.pem" -pubkey -noout >"$PKI/cc.pub"
 out=$("$AIRLIFT" devices add cli3 --pubkey "$PKI/cc.pub" 2>&1); rc=$?
-check "CLI: --pubkey says raw public keys are not served (rc $rc)" test "$rc" -eq 18 -a -n "$(grep "'rpk'" <<<"$out")"
+check "CLI: --pubkey with the key of an x509 device is refused (rc $rc)" test "$rc" -eq 18 -a -n "$(grep "a key serves one device" <<<"$out")"
 out=$("$AIRLIFT" devices show cli2 2>&1)
 check "CLI: devices show names the credential" grep -q "^credential: x509, subject O=airlift-test,CN=cc, key fingerprint [0-9a-f]\{64\}$" <<<"$out"
 out=$("$AIRLIFT" devices set cli4 --disable --enable 2>&1); rc=$?
