@@ -47,7 +47,11 @@
 #define PLAIN_OVERHEAD 24 /* plain CoAP: header, token, options, estimated per message */
 #define ACCOUNT_EVERY 16384 /* report wire bytes to the service at least this often */
 #define SESSION_IDLE_S 30 /* a silent device's session ends after this */
-#define MAX_HANDSHAKES 100 /* sessions shaking hands at once (all past the cookie exchange) */
+/* Sessions shaking hands at once, all past the cookie exchange (their senders proved their
+ * address); libcoap ignores further ClientHellos until one ends or stalls for 30 s. libcoap's
+ * default, 100, made a reconnect storm of a large fleet wait on its devices' retransmission
+ * timers with the CPU idle; a GnuTLS session in its handshake is some tens of KB. */
+#define MAX_HANDSHAKES 1000
 #define PUSH_EVERY_MS 50 /* issue 16 (speed): look for updates queued at least this often */
 
 /*

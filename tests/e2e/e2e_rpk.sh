@@ -5,7 +5,8 @@
 # --pubkey FILE`; such a device updates like a PSK device, pinning the server's own raw
 # public key (the SubjectPublicKeyInfo of its --coap-key); an unknown key and a disabled
 # device are refused at the handshake (counted and logged) while another device completes;
-# bad keys are refused by the API and the CLI naming what is wrong.
+# a removed device is refused too, and a device pinning another server key will not talk to
+# this one; bad keys are refused by the API and the CLI naming what is wrong.
 #
 # Keys are made here with openssl (never committed):
 #   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out dev.key
@@ -24,7 +25,7 @@ ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=devc
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=server \
     -keyout "$PKI/server.key" -out "$PKI/server.pem" -days 2 >/dev/null
 ossl pkey -in "$PKI/server.key" -pubout -out "$PKI/server.pub"
-for n in r1 r2 r3 stranger; do key "$n"; done
+for n in r1 r2 r3 r4 r5 stranger; do key "$n"; done
 ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp521r1 -out "$PKI/p521.key"
 ossl pkey -in "$PKI/p521.key" -pubout -out "$PKI/p521.pub"
 check "test keys made (openssl)" test -s "$PKI/r1.pub" -a -s "$PKI/server.pub"
@@ -88,6 +89,20 @@ check "... and logged with the reason" grep -q 'DTLS handshake refused.*no devic
 check "the disabled device is refused (revoked $(metric revoked))" test "$(metric revoked)" -ge 1
 check "... logged as disabled" grep -q 'DTLS handshake refused.*the device is disabled.*device=r3' "$WORK/airliftd.log"
 check "r2 and r3 never reported" test "$(api GET /v1/devices/r2 | jq -r .inventory)$(api GET /v1/devices/r3 | jq -r .inventory)" = nullnull
+
+# ---- a removed device is refused; a device pinning another server key refuses the server ----
+rdevice r4
+check "removing r4 (204)" test "$(api DELETE /v1/devices/r4 -o /dev/null -w '%{http_code}')" = 204
+rdevice r5
+"$DEVICE" provision "$WORK/r5" --server "127.0.0.1:$COAP" --pubkey "$PKI/r5.pub" --key "$PKI/r5.key" \
+    --server-pubkey "$PKI/stranger.pub" >/dev/null
+timeout 60 "$DEVICE" run "$WORK/r4" --until-idle --sessions 1 --retry-ms 200 >"$WORK/r4.log" 2>&1
+timeout 60 "$DEVICE" run "$WORK/r5" --until-idle --sessions 1 --retry-ms 200 >"$WORK/r5.log" 2>&1
+check "the removed device is refused, logged as removed" \
+    grep -q 'DTLS handshake refused.*the device was removed' "$WORK/airliftd.log"
+check "a device pinning another server key ends its handshake: its session fails" \
+    grep -q '^session: link failed' "$WORK/r5.log"
+check "... and never reported" test "$(api GET /v1/devices/r5 | jq -r .inventory)" = null
 
 # ---- the API and the CLI ----
 bad() { # bad DESCRIPTION BODY MESSAGE: a 400 whose message is MESSAGE
