@@ -7,8 +7,9 @@
 #   FLEET_BACKENDS    "sqlite postgresql" (default both; "" for none)
 #   FLEET_IDLE_S      how long the idle figure is measured (60)
 #   FLEET_STORM_S     how long the storm may take to be absorbed (600; the goal is 300)
-#   FLEET_RADIOS      devices in session at once in the simulator, in the storm and the
-#                     rollout (1000: more make its own handshakes time out on 2 cores)
+#   FLEET_RADIOS      devices in session at once in one simulator process (300: about what
+#                     fits below FD_SETSIZE, docs/fleet-simulator.md)
+#   FLEET_STORM_PROCS simulator processes sharing the reconnect storm's devices (3)
 #   FLEET_SERVE       clients for the serving-rate figure, airliftd beside libcoap's
 #                     coap-server-openssl (default 200; 0 skips it)
 # What each figure is, and how it is measured, is printed beside it.
@@ -21,7 +22,8 @@ SIM=${FLEET_SIM:-10000}
 BACKENDS=${FLEET_BACKENDS-sqlite postgresql}
 IDLE_S=${FLEET_IDLE_S:-60}
 STORM_S=${FLEET_STORM_S:-600}
-RADIOS=${FLEET_RADIOS:-1000}
+RADIOS=${FLEET_RADIOS:-300}
+STORM_PROCS=${FLEET_STORM_PROCS:-3}
 SERVE=${FLEET_SERVE:-200}
 AIRLIFTD=$BUILD/server/airliftd
 FLEET=$BUILD/sim/airlift-fleet
@@ -158,22 +160,27 @@ for BACKEND in $BACKENDS; do
     SERVER_PID=$!
     for _ in $(seq 200); do curl -s -o /dev/null "$AIRLIFT_SERVER/v1/health" && break; sleep 0.05; done
     c0=$(cpu_ticks "$SERVER_PID"); t0=$SECONDS
-    "$FLEET" run "$WORK/idle" --server "127.0.0.1:$COAP" --period 86400 --jitter 0 --radios "$RADIOS" \
-        --duration "$STORM_S" --status-every 1 >"$WORK/storm.json" 2>"$WORK/storm.err" &
-    FP=$!
-    while kill -0 "$FP" 2>/dev/null; do # done once every device has checked in: stop it (SIGINT)
-        c=$(sed -n 's/.* check-ins \([0-9]*\),.*/\1/p' "$WORK/storm.err" | tail -1)
-        [ "${c:-0}" -ge "$REG" ] && { kill -INT "$FP"; break; }
+    # STORM_PROCS simulator processes, each a share of the devices (--skip/--limit), each with
+    # at most RADIOS in session at once (docs/fleet-simulator.md, Limits).
+    share=$(( (REG + STORM_PROCS - 1) / STORM_PROCS )); FPS=()
+    for k in $(seq 0 $((STORM_PROCS - 1))); do
+        "$FLEET" run "$WORK/idle" --server "127.0.0.1:$COAP" --period 86400 --jitter 0 --radios "$RADIOS" \
+            --skip $((k * share)) --limit "$share" --duration "$STORM_S" --status-every 1 \
+            >"$WORK/storm$k.json" 2>"$WORK/storm$k.err" &
+        FPS+=($!)
+    done
+    absorbed="not within $STORM_S s"
+    while [ $((SECONDS - t0)) -le $((STORM_S + 5)) ]; do # done once every device checked in
+        c=0
+        for k in $(seq 0 $((STORM_PROCS - 1))); do
+            c=$((c + $(sed -n 's/.* check-ins \([0-9]*\),.*/\1/p' "$WORK/storm$k.err" | tail -1 | grep . || echo 0)))
+        done
+        [ "$c" -ge "$REG" ] && { absorbed="after $((SECONDS - t0)) s"; break; }
         sleep 1
     done
-    wait "$FP"
-    # status lines: "[  50.5s] devices N, in session N, check-ins N, errors N, ..."
-    absorbed=$(awk -v n="$REG" '
-        { t = $2; sub(/s\]/, "", t); gsub(/\[/, "", t); t += 0
-          if (match($0, /check-ins [0-9]+/)) c = substr($0, RSTART + 10, RLENGTH - 10) + 0
-          if (!done && c >= n) { print "after " t " s"; done = 1 } }
-        END { if (!done) print "not within " t " s (" c " of " n ")" }' "$WORK/storm.err")
-    say "reconnect storm: airliftd SIGKILLed and restarted under $REG devices that come back at once (at most $RADIOS in session at once in the simulator): every one checked in again $absorbed (simulator's status lines); $(jq -r '"\(.session_errors) failed sessions (retried), \(.handshakes.failed) failed handshakes; simulator \(.cpu_s.total) CPU s, RSS \(.memory.rss_peak_bytes / 1048576 | floor) MiB"' "$WORK/storm.json"); airliftd $(echo "scale=1; ($(cpu_ticks "$SERVER_PID") - $c0) / $TICKS" | bc) CPU s, RSS $(rss_kb "$SERVER_PID") KB"
+    kill -INT "${FPS[@]}" 2>/dev/null; wait "${FPS[@]}"
+    sum() { jq -s "map($1) | add | . * 10 | round / 10" "$WORK"/storm*.json; }
+    say "reconnect storm: airliftd SIGKILLed and restarted under $REG devices that come back at once ($STORM_PROCS simulator processes, each at most $RADIOS in session at once): every one checked in again $absorbed (wall time from the restart, polled each second); $(sum .checkins) check-ins, $(sum .session_errors) failed sessions (retried), $(sum .handshakes.failed) failed handshakes; simulator $(sum .cpu_s.total) CPU s, RSS $(( $(sum .memory.rss_peak_bytes) / 1048576 )) MiB; airliftd $(echo "scale=1; ($(cpu_ticks "$SERVER_PID") - $c0) / $TICKS" | bc) CPU s, RSS $(rss_kb "$SERVER_PID") KB"
     stop_server
 
     # ---- check-ins, a reconnect storm, a rollout: SIM simulated devices ----

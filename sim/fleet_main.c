@@ -16,6 +16,7 @@
  * Exit codes: 0 the run met its goal, 1 internal error, 2 usage, 3 file error, 4 image
  * refused, 5 key error, 6 the management API refused, 7 the time ran out before the goal.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -321,6 +323,19 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Descriptors this process has open now. */
+static size_t fds_open(void)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n ? n - 1 : 0; /* not the directory's own */
 }
 
 /* Wait for a free radio; false if the run ends first. */
@@ -915,6 +930,20 @@ static int cmd_run(int argc, char **argv)
     uint64_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uint64_t)rl.rlim_cur : 1024;
     uint64_t left = fds > FDS_SPARE + 2 * lossy_started ? fds - FDS_SPARE - 2 * lossy_started : 0;
     fleet.radios = (size_t)(left / FDS_PER_TRANSPORT < n ? left / FDS_PER_TRANSPORT : n);
+    /* libcoap 4.3.1's GnuTLS flavour polls a DTLS session's socket with select(2) (its
+     * receive_timeout), which aborts the process on a descriptor of FD_SETSIZE or more: every
+     * transport's descriptors must fit below it, beside those open now. */
+    size_t open_now = fds_open();
+    size_t below = FD_SETSIZE > open_now + FDS_SPARE ? FD_SETSIZE - open_now - FDS_SPARE : 0;
+    if (below / FDS_PER_TRANSPORT < fleet.radios)
+        fleet.radios = below / FDS_PER_TRANSPORT;
+    if (fleet.radios == 0) {
+        fprintf(stderr, "%s: no descriptor below FD_SETSIZE (%d) is left for a transport: %zu are "
+                        "open (%zu lossy links hold 2 each); run fewer lossy devices per process\n",
+                prog, FD_SETSIZE, open_now, lossy_started);
+        rc = FLEET_EXIT_USAGE;
+        goto out;
+    }
     if (o->radios && o->radios < fleet.radios)
         fleet.radios = o->radios;
     fleet.radios_free = fleet.radios;
