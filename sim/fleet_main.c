@@ -278,6 +278,8 @@ struct fleet_device {
     unsigned failures;
     struct al_boot_info info;
     uint64_t due_ms;
+    bool has_radio, wants_radio;      /* a radio handed to it; none was free at its step */
+    struct fleet_device *next_waiting; /* in fleet.waiting */
     atomic_bool up_to_date; /* its last session said so */
     atomic_bool updated;    /* installed an update in this run and confirmed or reverted it */
 };
@@ -305,7 +307,11 @@ static struct {
      * and timer fds) at once, as the process's open-file limit allows; the others wait for
      * one, as a modem waits to attach. */
     size_t radios, radios_free;
-    pthread_cond_t radio_freed; /* signalled when one is given back, broadcast at the end */
+    pthread_cond_t radio_freed; /* broadcast at the end (no one waits on it any more) */
+    /* Devices due but waiting for a radio, in order: a radio given back goes to the first,
+     * which is due again at once. No worker waits for a radio: a device holding one (kept
+     * across its install's reset) may need a worker to give it back. */
+    struct fleet_device *waiting, **waiting_tail;
     /* The schedule: every device not in a step, a min-heap by due_ms (under lock). Session
      * workers take the earliest once it is due; `wake` tells them of an earlier one, the
      * storm and the end. */
@@ -338,29 +344,35 @@ static size_t fds_open(void)
     return n ? n - 1 : 0; /* not the directory's own */
 }
 
-/* Wait for a free radio; false if the run ends first. */
-static bool radio_take(void)
+static void heap_push(struct fleet_device *d);
+
+/* Take a free radio at once, if one is free. */
+static bool radio_try(void)
 {
-    bool waited = false;
     pthread_mutex_lock(&fleet.lock);
-    while (fleet.radios_free == 0 && !atomic_load(&fleet.stop)) {
-        waited = true;
-        pthread_cond_wait(&fleet.radio_freed, &fleet.lock);
-    }
-    bool ok = !atomic_load(&fleet.stop);
+    bool ok = fleet.radios_free > 0;
     if (ok)
         fleet.radios_free--;
     pthread_mutex_unlock(&fleet.lock);
-    if (waited)
-        atomic_fetch_add(&stats.radio_waits, 1);
     return ok;
 }
 
+/* Give a radio back: to the first device waiting for one (due now), else to the pool. */
 static void radio_give(void)
 {
     pthread_mutex_lock(&fleet.lock);
-    fleet.radios_free++;
-    pthread_cond_signal(&fleet.radio_freed);
+    struct fleet_device *d = fleet.waiting;
+    if (d) {
+        fleet.waiting = d->next_waiting;
+        if (!fleet.waiting)
+            fleet.waiting_tail = &fleet.waiting;
+        d->has_radio = true;
+        d->due_ms = now_ms();
+        heap_push(d);
+        pthread_cond_signal(&fleet.wake);
+    } else {
+        fleet.radios_free++;
+    }
     pthread_mutex_unlock(&fleet.lock);
 }
 
@@ -495,10 +507,11 @@ static void device_step(struct fleet_device *d, bool stormed)
         close_transport(&d->coap, &d->seen); /* a reset or a deep sleep drops the modem */
     if (!keep)
         close_transport(&d->coap, &d->seen); /* airliftd would end the session before the next check-in */
-    if (!d->coap && !radio_take()) {
-        d->ended = true; /* the run ended while it waited */
+    if (!d->coap && !d->has_radio && !radio_try()) {
+        d->wants_radio = true; /* the worker queues it for the next radio given back */
         return;
     }
+    d->has_radio = false; /* the transport holds it from here */
     if (!d->coap && al_coap_open(&d->coap, &cc, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s: %s\n", prog, d->row->name, err);
         radio_give();
@@ -635,6 +648,19 @@ static void *session_worker(void *arg)
         pthread_mutex_lock(&fleet.lock);
         if (d->ended)
             continue;
+        if (d->wants_radio) {
+            d->wants_radio = false;
+            atomic_fetch_add(&stats.radio_waits, 1);
+            if (fleet.radios_free > 0) { /* one came back meanwhile */
+                fleet.radios_free--;
+                d->has_radio = true;
+            } else {
+                d->next_waiting = NULL;
+                *fleet.waiting_tail = d;
+                fleet.waiting_tail = &d->next_waiting;
+                continue;
+            }
+        }
         if (storm && !d->stormed && d->due_ms > storm)
             d->due_ms = storm;
         heap_push(d);
@@ -886,6 +912,7 @@ static int cmd_run(int argc, char **argv)
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&fleet.radio_freed, NULL);
     pthread_cond_init(&fleet.idle, NULL);
+    fleet.waiting_tail = &fleet.waiting;
 
     uint64_t rss_base = rss_bytes("VmRSS:");
     devs = calloc(n, sizeof *devs);
