@@ -157,7 +157,7 @@ static bool cookie_ok(const struct sockaddr_in *peer, const uint8_t *cookie, siz
 
 /* ---- issue 14 (rpk): the cookie check of libcoap's GnuTLS ---- */
 
-/* GnuTLS 3.7.9's lib/dtls.c: where a ClientHello's session_id length sits (record header 13,
+/* GnuTLS 3.7.9's gnutls_dtls_cookie_verify (its DTLS source): where a ClientHello's session_id length sits (record header 13,
  * handshake header 12, client_version 2, random 32). */
 #define GT_SID_AT (REC_HDR + HS_HDR + 34)
 
