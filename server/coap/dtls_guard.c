@@ -157,8 +157,8 @@ static bool cookie_ok(const struct sockaddr_in *peer, const uint8_t *cookie, siz
 
 /* ---- issue 14 (rpk): the cookie check of libcoap's GnuTLS ---- */
 
-/* GnuTLS 3.7.9's gnutls_dtls_cookie_verify (its DTLS source): where a ClientHello's session_id length sits (record header 13,
- * handshake header 12, client_version 2, random 32). */
+/* As in GnuTLS 3.7.9's gnutls_dtls_cookie_verify: where a ClientHello's session_id length
+ * sits (record header 13, handshake header 12, client_version 2, random 32). */
 #define GT_SID_AT (REC_HDR + HS_HDR + 34)
 
 typedef int (*cookie_verify_fn)(gnutls_datum_t *, void *, size_t, void *, size_t,
