@@ -392,16 +392,19 @@ static int copy_in(const char *dir, const char *name, const char *from, unsigned
     return rc;
 }
 
-/* issue 14 (creds): provision an X.509 device: its certificate and key (and the server's CA)
- * go into DIR; the device is found by its certificate's key, so it needs no identity. */
-static int provision_x509(const char *dir, const char *server, const char *cert, const char *key,
-                          const char *server_ca)
+/* issue 14 (creds, rpk): provision a device that proves itself with a key pair: an X.509
+ * certificate (rpk false; the server's CA, if given, checks the server) or a raw public key
+ * (rpk true, RFC 7250; the server's public key, if given, is pinned). Its public part and key
+ * (and the server's) go into DIR; the device is found by its key, so it needs no identity. */
+static int provision_keypair(const char *dir, const char *server, bool rpk, const char *pub,
+                             const char *key, const char *server_file)
 {
+    const char *flag = rpk ? "--pubkey" : "--cert";
     struct sim_conf c;
     const char *colon = strrchr(server, ':');
     int64_t port = 0;
-    if (!cert || !key) {
-        fprintf(stderr, "%s: provision: --cert and --key go together\n", prog);
+    if (!pub || !key) {
+        fprintf(stderr, "%s: provision: %s and --key go together\n", prog, flag);
         return EXIT_USAGE;
     }
     if (!colon || !alc_parse_i64(colon + 1, 1, 65535, &port) ||
@@ -411,8 +414,9 @@ static int provision_x509(const char *dir, const char *server, const char *cert,
     }
     if (sim_conf_load(dir, &c, prog) != 0)
         return EXIT_FILE;
-    if (copy_in(dir, "device.crt", cert, 0644) != 0 || copy_in(dir, "device.key", key, 0600) != 0 ||
-        (server_ca && copy_in(dir, "server-ca.pem", server_ca, 0644) != 0))
+    if (copy_in(dir, rpk ? "device.pub" : "device.crt", pub, 0644) != 0 ||
+        copy_in(dir, "device.key", key, 0600) != 0 ||
+        (server_file && copy_in(dir, rpk ? "server.pub" : "server-ca.pem", server_file, 0644) != 0))
         return EXIT_FILE;
     memcpy(c.server, server, (size_t)(colon - server));
     c.server[colon - server] = '\0';
@@ -420,52 +424,16 @@ static int provision_x509(const char *dir, const char *server, const char *cert,
     c.identity[0] = '\0';
     c.psk_len = 0;
     c.insecure = false;
-    c.x509 = true;
-    c.server_ca = server_ca != NULL;
+    c.x509 = !rpk;
+    c.rpk = rpk;
+    c.server_ca = !rpk && server_file != NULL;
+    c.server_pubkey = rpk && server_file != NULL;
     if (sim_conf_save(dir, &c) != 0) {
         fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
         return EXIT_FILE;
     }
-    printf("provisioned %s with certificate %s for %s:%u\n", dir, cert, c.server, c.port);
-    return EXIT_OK;
-}
-
-/* issue 14 (rpk): provision a raw public key device (RFC 7250): its public and private key
- * (and the server's public key, which it pins) go into DIR; the device is found by its key. */
-static int provision_rpk(const char *dir, const char *server, const char *pubkey, const char *key,
-                         const char *server_pub)
-{
-    struct sim_conf c;
-    const char *colon = strrchr(server, ':');
-    int64_t port = 0;
-    if (!key) {
-        fprintf(stderr, "%s: provision: --pubkey and --key go together\n", prog);
-        return EXIT_USAGE;
-    }
-    if (!colon || !alc_parse_i64(colon + 1, 1, 65535, &port) ||
-        (size_t)(colon - server) >= sizeof c.server) {
-        fprintf(stderr, "%s: --server must be ADDR:PORT (numeric IPv4)\n", prog);
-        return EXIT_USAGE;
-    }
-    if (sim_conf_load(dir, &c, prog) != 0)
-        return EXIT_FILE;
-    if (copy_in(dir, "device.pub", pubkey, 0644) != 0 || copy_in(dir, "device.key", key, 0600) != 0 ||
-        (server_pub && copy_in(dir, "server.pub", server_pub, 0644) != 0))
-        return EXIT_FILE;
-    memcpy(c.server, server, (size_t)(colon - server));
-    c.server[colon - server] = '\0';
-    c.port = (unsigned)port;
-    c.identity[0] = '\0';
-    c.psk_len = 0;
-    c.insecure = false;
-    c.x509 = false;
-    c.rpk = true;
-    c.server_pubkey = server_pub != NULL;
-    if (sim_conf_save(dir, &c) != 0) {
-        fprintf(stderr, "%s: cannot write %s/device.conf\n", prog, dir);
-        return EXIT_FILE;
-    }
-    printf("provisioned %s with raw public key %s for %s:%u\n", dir, pubkey, c.server, c.port);
+    printf("provisioned %s with %s %s for %s:%u\n", dir, rpk ? "raw public key" : "certificate",
+           pub, c.server, c.port);
     return EXIT_OK;
 }
 
@@ -497,9 +465,9 @@ static int cmd_provision(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (dir && server && pubkey) /* issue 14 (rpk) */
-        return provision_rpk(dir, server, pubkey, key, server_pub);
+        return provision_keypair(dir, server, true, pubkey, key, server_pub);
     if (dir && server && (cert || key)) /* issue 14 (creds) */
-        return provision_x509(dir, server, cert, key, server_ca);
+        return provision_keypair(dir, server, false, cert, key, server_ca);
     if (!dir || !server || !identity || (!psk && !insecure)) {
         fprintf(stderr, "%s: provision needs DIR --server ADDR:PORT --identity ID --psk HEX\n", prog);
         return EXIT_USAGE;
