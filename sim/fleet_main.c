@@ -1064,6 +1064,9 @@ static int cmd_run(int argc, char **argv)
     cpu_user -= cpu_user0;
     cpu_sys -= cpu_sys0;
     status_line(devs, n, elapsed);
+    /* Counted now, at the goal: a session still running while the fleet stops may fail
+     * (a lossy link) and must not un-count a device that had already made it. */
+    size_t utd, done = count_done(devs, n, &utd);
     /* Stop: devices asleep end at once; one in a session ends when its session does. */
     atomic_store(&fleet.stop, true);
     pthread_mutex_lock(&fleet.lock);
@@ -1094,7 +1097,6 @@ static int cmd_run(int argc, char **argv)
         for (size_t f = 0; f < SIM_BOARD_MAX_FLASH; f++)
             own_pages += devs[i].flash[f].own_pages;
     }
-    size_t utd, done = count_done(devs, n, &utd);
     uint64_t checkins = atomic_load(&stats.checkins), vrem, vcomp;
     fleet_crypto_counts(&vrem, &vcomp);
     printf("{\"devices\":%zu,\"elapsed_s\":%.3f,\"goal\":\"%s\",\"goal_met\":%s,"
