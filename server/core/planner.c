@@ -121,6 +121,17 @@ static bool installable(const struct sim *s, const struct al_image_header *h)
     return true;
 }
 
+static bool wrong_platform(const struct al_image_header *h, uint16_t platform,
+                           struct ald_plan_result *out)
+{
+    if (h->platform == platform)
+        return false;
+    out->error = ALD_PLAN_WRONG_PLATFORM;
+    snprintf(out->why, sizeof out->why, "%s %u is built for platform %u, the device is %u",
+             al_function_name(h->function), h->index, h->platform, platform);
+    return true;
+}
+
 void ald_plan(uint16_t platform, const struct al_module_status *running, size_t running_count,
               const struct ald_image *const *wanted, size_t wanted_count,
               const struct ald_catalog *catalog, struct ald_plan_result *out)
@@ -140,12 +151,8 @@ void ald_plan(uint16_t platform, const struct al_module_status *running, size_t 
     /* What is wanted and not already running. */
     for (size_t i = 0; i < wanted_count; i++) {
         const struct al_image_header *h = &wanted[i]->hdr;
-        if (h->platform != platform) {
-            out->error = ALD_PLAN_WRONG_PLATFORM;
-            snprintf(out->why, sizeof out->why, "%s %u is built for platform %u, the device is %u",
-                     al_function_name(h->function), h->index, h->platform, platform);
+        if (wrong_platform(h, platform, out))
             return;
-        }
         for (size_t j = 0; j < n_need; j++) {
             if (same_module(need[j]->hdr.function, need[j]->hdr.index, h->function, h->index)) {
                 out->error = ALD_PLAN_CONFLICT;
@@ -219,4 +226,40 @@ void ald_plan(uint16_t platform, const struct al_module_status *running, size_t 
 too_many:
     out->error = ALD_PLAN_TOO_MANY_STEPS;
     snprintf(out->why, sizeof out->why, "more than %d modules to install at once", ALD_PLAN_MAX_STEPS);
+}
+
+void ald_plan_unreported(uint16_t platform, const struct ald_image *const *wanted,
+                         size_t wanted_count, struct ald_plan_result *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < wanted_count; i++) {
+        const struct al_image_header *h = &wanted[i]->hdr;
+        if (wrong_platform(h, platform, out))
+            return;
+        for (size_t j = 0; j < out->step_count; j++)
+            if (same_module(out->steps[j]->hdr.function, out->steps[j]->hdr.index, h->function,
+                            h->index)) {
+                out->error = ALD_PLAN_CONFLICT;
+                snprintf(out->why, sizeof out->why, "two images for %s %u",
+                         al_function_name(h->function), h->index);
+                out->step_count = 0;
+                return;
+            }
+        if (out->step_count == ALD_PLAN_MAX_STEPS) {
+            out->error = ALD_PLAN_TOO_MANY_STEPS;
+            snprintf(out->why, sizeof out->why, "more than %d modules to install at once",
+                     ALD_PLAN_MAX_STEPS);
+            out->step_count = 0;
+            return;
+        }
+        /* insertion by install preference: bootloader, system, radio, application; index */
+        size_t k = out->step_count++;
+        while (k > 0 && (rank(out->steps[k - 1]->hdr.function) > rank(h->function) ||
+                         (rank(out->steps[k - 1]->hdr.function) == rank(h->function) &&
+                          out->steps[k - 1]->hdr.index > h->index))) {
+            out->steps[k] = out->steps[k - 1];
+            k--;
+        }
+        out->steps[k] = wanted[i];
+    }
 }

@@ -60,4 +60,14 @@ void ald_plan(uint16_t platform, const struct al_module_status *running, size_t 
               const struct ald_image *const *wanted, size_t wanted_count,
               const struct ald_catalog *catalog, struct ald_plan_result *out);
 
+/*
+ * The estimate for a device that never reported what it runs: the wanted images
+ * themselves, in install preference order (bootloader, system, radio, application; then
+ * index), with no dependency filled or checked (what it runs is unknown; ald_plan makes the
+ * real plan from its first inventory). Errors as ald_plan's: another platform, two images
+ * for one module, too many.
+ */
+void ald_plan_unreported(uint16_t platform, const struct ald_image *const *wanted,
+                         size_t wanted_count, struct ald_plan_result *out);
+
 #endif

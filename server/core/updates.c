@@ -532,7 +532,7 @@ static const char *plan_error_name(enum ald_plan_error e)
  * with code/msg set if the images are not held or cannot be installed.
  */
 static bool plan_update(struct ald_updates *u, uint16_t platform, const struct ald_update_rec *rec,
-                        const struct al_module_status *mods, size_t n,
+                        const struct al_module_status *mods, size_t n, bool unreported,
                         struct ald_image *catalog_buf, struct ald_plan_result *p, char *code,
                         size_t codelen, char *msg, size_t msglen)
 {
@@ -555,7 +555,10 @@ static bool plan_update(struct ald_updates *u, uint16_t platform, const struct a
                 wanted[i] = catalog.images[k];
     for (size_t i = 0; i < wn; i++)
         wp[i] = &wanted[i];
-    ald_plan(platform, mods, n, wp, wn, &catalog, p);
+    if (unreported)
+        ald_plan_unreported(platform, wp, wn, p);
+    else
+        ald_plan(platform, mods, n, wp, wn, &catalog, p);
     for (size_t s = 0; s < p->step_count; s++) /* steps may point at `wanted`: re-point */
         for (size_t k = 0; k < catalog.count; k++)
             if (!strcmp(catalog.images[k].id, p->steps[s]->id))
@@ -786,8 +789,8 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
     if (inv->dl_plan_id && inv->dl_plan_id == rec->plan_id && inv->dl_result &&
         !step_failure(u, rec, inv->dl_step, inv->dl_result, inv->dl_err))
         goto out; /* what its report said, if that was lost: the inventory keeps it */
-    if (!plan_update(u, dev->platform, rec, inv->modules, inv->module_count, catalog, &p, code,
-                     sizeof code, msg, sizeof msg)) {
+    if (!plan_update(u, dev->platform, rec, inv->modules, inv->module_count, false, catalog, &p,
+                     code, sizeof code, msg, sizeof msg)) {
         transition(u, rec, "failed", "dependency", msg);
         goto out;
     }
@@ -1520,8 +1523,8 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
         snprintf(msg, msglen, "the device's last inventory cannot be read");
         goto out;
     }
-    if (!plan_update(u, dev->platform, out, mods, nmods, catalog, &p, code, codelen, msg,
-                     msglen)) {
+    if (!plan_update(u, dev->platform, out, mods, nmods, out->estimate_only, catalog, &p, code,
+                     codelen, msg, msglen)) {
         rc = !strcmp(code, "internal") ? ALD_QUEUE_ERROR
              : alc_is_lower_hex(code, ALD_SHA256_HEX) ? ALD_QUEUE_UNKNOWN_IMAGE
                                                        : ALD_QUEUE_PLAN_ERROR;

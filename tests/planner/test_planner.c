@@ -200,6 +200,33 @@ static void test_unsatisfiable_plans_say_why(void **state)
     assert_int_equal(r.error, ALD_PLAN_CONFLICT);
 }
 
+/* A device that never reported: the wanted images themselves, bootloader and system parts
+ * first, though with no inventory no order could be proven (a rollout's device must not
+ * fail for not having checked in yet). */
+static void test_unreported_device_gets_the_wanted_images(void **state)
+{
+    (void)state;
+    struct ald_plan_result r;
+    const struct ald_image *wanted[] = {image(AL_FN_SYSTEM, 3, "0.7.0"), image(AL_FN_SYSTEM, 1, "0.7.0"),
+                                        image(AL_FN_BOOTLOADER, 0, "1006.0.0"), image(AL_FN_SYSTEM, 2, "0.7.0")};
+    ald_plan(10, NULL, 0, wanted, 4, &catalog, &r);
+    assert_int_not_equal(r.error, ALD_PLAN_OK); /* the full planner cannot order them */
+    ald_plan_unreported(10, wanted, 4, &r);
+    assert_int_equal(r.error, ALD_PLAN_OK);
+    assert_int_equal(r.step_count, 4);
+    assert_step(&r, 0, AL_FN_BOOTLOADER, 0, "1006.0.0");
+    assert_step(&r, 1, AL_FN_SYSTEM, 1, "0.7.0");
+    assert_step(&r, 2, AL_FN_SYSTEM, 2, "0.7.0");
+    assert_step(&r, 3, AL_FN_SYSTEM, 3, "0.7.0");
+
+    const struct ald_image *twice[] = {image(AL_FN_SYSTEM, 1, "2.3.0"), image(AL_FN_SYSTEM, 1, "2.3.1")};
+    ald_plan_unreported(10, twice, 2, &r);
+    assert_int_equal(r.error, ALD_PLAN_CONFLICT);
+    assert_int_equal(r.step_count, 0);
+    ald_plan_unreported(6, twice, 1, &r);
+    assert_int_equal(r.error, ALD_PLAN_WRONG_PLATFORM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_what_runs_is_never_planned),
         cmocka_unit_test(test_application_pulls_in_system_parts),
         cmocka_unit_test(test_unsatisfiable_plans_say_why),
+        cmocka_unit_test(test_unreported_device_gets_the_wanted_images),
     };
     return cmocka_run_group_tests_name("planner", tests, setup_group, NULL);
 }
