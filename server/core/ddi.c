@@ -94,7 +94,7 @@ static enum ald_store_rc inventory_save(struct ald_store *st, const struct ald_d
     char *text = json_dumps(inv, JSON_COMPACT);
     enum ald_store_rc rc = ALD_STORE_ERROR;
     if (text && strlen(text) < ALD_INVENTORY_MAX)
-        rc = st->ops->device_report(st, dev->name, text, ald_now_ms());
+        rc = st->ops->device_report(st, dev->name, text, ald_now_ms(), -1);
     free(text);
     return rc;
 }

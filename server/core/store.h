@@ -385,7 +385,8 @@ struct ald_store_ops {
      * of a removed device: removed_at != 0). report: stores an inventory (JSON text)
      * and sets reported_at = last_seen_at = now, and rewrites the device's device_modules
      * rows from the inventory's "modules" (atomically; an inventory that is not such JSON
-     * leaves no module rows). delete: NOT_FOUND if absent; leaves a
+     * leaves no module rows), and next_checkin_at unless that is -1 (device_checkin's, in
+     * the same write: an unchanged inventory is one statement). delete: NOT_FOUND if absent; leaves a
      * tombstone (its id, identity and key; its name is free again), deletes its module and
      * rollout rows, keeps its updates and events (history outlives devices; no id is ever
      * reused). List in name order, tombstones left out. */
@@ -395,7 +396,8 @@ struct ald_store_ops {
     enum ald_store_rc (*device_by_identity)(struct ald_store *st, const char *identity,
                                             struct ald_device_rec *out);
     enum ald_store_rc (*device_report)(struct ald_store *st, const char *name,
-                                       const char *inventory_json, int64_t now);
+                                       const char *inventory_json, int64_t now,
+                                       int64_t next_checkin_at);
     enum ald_store_rc (*device_delete)(struct ald_store *st, const char *name);
     enum ald_store_rc (*device_list)(struct ald_store *st, ald_device_cb cb, void *ctx);
 

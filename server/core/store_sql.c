@@ -1503,13 +1503,30 @@ static bool read_two_ints(struct op *o, struct ald_sqlstmt *stmt, void *out)
 }
 
 static enum ald_store_rc op_device_report(struct ald_store *st, const char *name,
-                                          const char *inventory_json, int64_t now)
+                                          const char *inventory_json, int64_t now,
+                                          int64_t next_checkin_at)
 {
     struct op o;
     int64_t id = 0;
     enum ald_store_rc rc;
     if (strlen(inventory_json) >= ALD_INVENTORY_MAX)
         return ALD_STORE_ERROR;
+    /* issue 11 (checkin): the usual check-in reports what the device ran last time, and is
+     * one statement (atomic by itself: one round trip, no BEGIN and COMMIT); only a changed
+     * inventory takes the transaction below. */
+    rc = enter_bookkeeping(st, &o, "device_report", false);
+    if (rc != ALD_STORE_OK)
+        return rc;
+    rc = run_change1(&o, next_checkin_at >= 0
+                             ? q(&o, "UPDATE devices SET reported_at = ?1, last_seen_at = ?1, "
+                                     "next_checkin_at = ?2 WHERE name = ?3 AND inventory = ?4",
+                                 "iitt", now, next_checkin_at, name, inventory_json)
+                             : q(&o, "UPDATE devices SET reported_at = ?1, last_seen_at = ?1 "
+                                     "WHERE name = ?2 AND inventory = ?3",
+                                 "itt", now, name, inventory_json));
+    if (rc != ALD_STORE_NOT_FOUND)
+        return leave(&o, rc);
+    leave(&o, ALD_STORE_OK);
     rc = enter_bookkeeping(st, &o, "device_report", true);
     if (rc != ALD_STORE_OK)
         return rc;
@@ -1530,6 +1547,9 @@ static enum ald_store_rc op_device_report(struct ald_store *st, const char *name
         rc = run(&o, q(&o, "DELETE FROM device_modules WHERE device_id = ?1", "i", id));
     if (rc == ALD_STORE_OK && !same)
         rc = modules_write(&o, id, inventory_json);
+    if (rc == ALD_STORE_OK && next_checkin_at >= 0)
+        rc = run(&o, q(&o, "UPDATE devices SET next_checkin_at = ?1 WHERE id = ?2", "ii",
+                       next_checkin_at, id));
     return leave(&o, rc);
 }
 

@@ -949,21 +949,6 @@ static int on_cert_lookup(void *ctx, const char *fingerprint, const char *subjec
     return rc;
 }
 
-/* A check-in's writes, in one transaction: the inventory and when the device is back. */
-struct checkin {
-    const struct ald_device_rec *dev;
-    const char *inventory;
-    int64_t now, next_checkin_at;
-};
-
-static enum ald_store_rc checkin_tx(struct ald_store *tx, void *ctx)
-{
-    const struct checkin *ci = ctx;
-    enum ald_store_rc rc = tx->ops->device_report(tx, ci->dev->name, ci->inventory, ci->now);
-    return rc == ALD_STORE_OK ? tx->ops->device_checkin(tx, ci->dev->id, ci->next_checkin_at)
-                              : rc;
-}
-
 static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, size_t len,
                         uint8_t *out, size_t cap, size_t *out_len)
 {
@@ -1005,11 +990,12 @@ static int on_inventory(void *ctx, const char *identity, const uint8_t *msg, siz
     json_t *j = ald_inventory_json(&inv);
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
+    /* A check-in's writes, atomic: the inventory and when the device is back. */
     int64_t now = ald_now_ms();
-    struct checkin ci = {dev, text, now,
-                         (inv.flags & AL_INV_SLEEPY) && inv.next_checkin_s
-                             ? now + 1000 * (int64_t)inv.next_checkin_s : 0};
-    enum ald_store_rc src = !text ? ALD_STORE_ERROR : ald_store_txn_bookkeeping(u->st, checkin_tx, &ci);
+    int64_t next = (inv.flags & AL_INV_SLEEPY) && inv.next_checkin_s
+                       ? now + 1000 * (int64_t)inv.next_checkin_s : 0;
+    enum ald_store_rc src = !text ? ALD_STORE_ERROR
+                                  : u->st->ops->device_report(u->st, dev->name, text, now, next);
     free(text);
     if (src != ALD_STORE_OK) {
         if (src == ALD_STORE_UNAVAILABLE)

@@ -293,12 +293,28 @@ static void test_devices(void **state)
     assert_string_equal(got->name, "zeta");
     assert_int_equal(st->ops->device_get(st, "nope", got), ALD_STORE_NOT_FOUND);
 
-    assert_int_equal(st->ops->device_report(st, "alpha", "{\"modules\":[]}", 5000), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_report(st, "alpha", "{\"modules\":[]}", 5000, -1), ALD_STORE_OK);
     assert_int_equal(st->ops->device_get(st, "alpha", got), ALD_STORE_OK);
     assert_string_equal(got->inventory, "{\"modules\":[]}");
     assert_int_equal(got->reported_at, 5000);
     assert_int_equal(got->last_seen_at, 5000);
-    assert_int_equal(st->ops->device_report(st, "nope", "{}", 1), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->device_report(st, "nope", "{}", 1, -1), ALD_STORE_NOT_FOUND);
+    assert_int_equal(st->ops->device_report(st, "nope", "{}", 1, 7), ALD_STORE_NOT_FOUND);
+    /* With next_checkin_at: the same inventory again (one statement), then a new one. */
+    assert_int_equal(st->ops->device_report(st, "alpha", "{\"modules\":[]}", 6000, 66000), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "alpha", got), ALD_STORE_OK);
+    assert_int_equal(got->reported_at, 6000);
+    assert_int_equal(got->last_seen_at, 6000);
+    assert_int_equal(got->next_checkin_at, 66000);
+    assert_int_equal(st->ops->device_report(st, "alpha", "{\"modules\":[],\"x\":1}", 7000, 0), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "alpha", got), ALD_STORE_OK);
+    assert_string_equal(got->inventory, "{\"modules\":[],\"x\":1}");
+    assert_int_equal(got->reported_at, 7000);
+    assert_int_equal(got->next_checkin_at, 0);
+    assert_int_equal(st->ops->device_report(st, "alpha", "{\"modules\":[],\"x\":1}", 8000, -1), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_get(st, "alpha", got), ALD_STORE_OK);
+    assert_int_equal(got->reported_at, 8000);
+    assert_int_equal(got->next_checkin_at, 0); /* -1: left as it was */
 
     assert_int_equal(st->ops->device_list(st, collect_names, names), ALD_STORE_OK);
     assert_string_equal(names, "alpha,zeta,");
@@ -1172,7 +1188,7 @@ struct bk_ctx {
 static enum ald_store_rc bk_fn(struct ald_store *tx, void *ctx)
 {
     struct bk_ctx *c = ctx;
-    enum ald_store_rc rc = tx->ops->device_report(tx, "bk", "{\"modules\":[]}", c->next);
+    enum ald_store_rc rc = tx->ops->device_report(tx, "bk", "{\"modules\":[]}", c->next, -1);
     if (rc == ALD_STORE_OK)
         rc = tx->ops->device_checkin(tx, c->id, c->next);
     if (rc == ALD_STORE_OK)
@@ -1581,7 +1597,7 @@ static void test_device_sorts(void **state)
         assert_int_equal(st->ops->device_get(st, devs[i].name, d), ALD_STORE_OK);
         if (devs[i].reported) {
             inventory(inv, sizeof inv, "3.0.0", "1.2.0");
-            assert_int_equal(st->ops->device_report(st, devs[i].name, inv, devs[i].reported),
+            assert_int_equal(st->ops->device_report(st, devs[i].name, inv, devs[i].reported, -1),
                              ALD_STORE_OK);
         }
         if (devs[i].seen) /* after the report, which sets last_seen_at too */
@@ -1649,7 +1665,7 @@ static void test_device_queries(void **state)
         assert_int_equal(st->ops->device_set_fleet(st, d), ALD_STORE_OK);
         inventory(inv, sizeof inv, i < 3 ? "3.0.0" : "3.1.0-rc.1", "1.2.0");
         if (i != 7)
-            assert_int_equal(st->ops->device_report(st, name, inv, 1000 + i), ALD_STORE_OK);
+            assert_int_equal(st->ops->device_report(st, name, inv, 1000 + i, -1), ALD_STORE_OK);
     }
     /* a1 has an active update. */
     assert_int_equal(st->ops->device_get(st, "a1", d), ALD_STORE_OK);
@@ -1741,11 +1757,11 @@ static void test_device_queries(void **state)
     assert_string_equal(mods, "application1@1.2.0,system1@3.0.0,");
     /* A new report replaces them; text that is not JSON leaves none. */
     inventory(inv, sizeof inv, "3.2.0", "1.2.0");
-    assert_int_equal(st->ops->device_report(st, "a0", inv, 2000), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_report(st, "a0", inv, 2000, -1), ALD_STORE_OK);
     mods[0] = '\0';
     assert_int_equal(st->ops->device_modules(st, d->id, collect_module, mods), ALD_STORE_OK);
     assert_string_equal(mods, "application1@1.2.0,system1@3.2.0,");
-    assert_int_equal(st->ops->device_report(st, "b1", "not json", 2000), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_report(st, "b1", "not json", 2000, -1), ALD_STORE_OK);
     { /* issue 11 (checkin): a page's modules in one query, by device id; repeats, unknown
        * ids and devices without modules add nothing */
         struct ald_device_rec *a3 = malloc(sizeof *a3), *b2 = malloc(sizeof *b2);
@@ -1938,7 +1954,7 @@ static void test_modules_backfill(void **state)
     int v = 0;
     inventory(inv, sizeof inv, "2.0.0", "1.0.0");
     assert_int_equal(st->ops->device_create(st, device("old", "id-old")), ALD_STORE_OK);
-    assert_int_equal(st->ops->device_report(st, "old", inv, 10), ALD_STORE_OK);
+    assert_int_equal(st->ops->device_report(st, "old", inv, 10, -1), ALD_STORE_OK);
     assert_int_equal(st->ops->device_get(st, "old", d), ALD_STORE_OK);
     st->ops->close(st);
     fx->st = NULL;
@@ -2111,7 +2127,7 @@ static void test_query_bench(void **state)
         snprintf(ident, sizeof ident, "bench-%ld", i);
         assert_int_equal(tx->ops->device_create(tx, device(name, ident)), ALD_STORE_OK);
         inventory(inv, sizeof inv, i % 10 ? "3.0.0" : "3.1.0", "1.0.0");
-        assert_int_equal(tx->ops->device_report(tx, name, inv, 1000 + i), ALD_STORE_OK);
+        assert_int_equal(tx->ops->device_report(tx, name, inv, 1000 + i, -1), ALD_STORE_OK);
     }
     assert_int_equal(tx->ops->commit(tx), ALD_STORE_OK);
     t1 = now_ms();
