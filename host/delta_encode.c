@@ -700,7 +700,7 @@ static size_t encode_stream(struct enc *e, int thumb, int map, const uint32_t *c
     out[4] = AL_DELTA_FORMAT_VERSION;
     out[5] = e->old_len ? AL_DELTA_KIND_PATCH : AL_DELTA_KIND_FULL;
     out[6] = (uint8_t)((thumb ? AL_DELTA_FLAG_THUMB : 0) | (map ? AL_DELTA_FLAG_MAP : 0) |
-                       (map && e->data ? AL_DELTA_FLAG_DATA : 0));
+                       (map && e->data ? AL_DELTA_FLAG_DATA : 0) | (map ? AL_DELTA_FLAG_MAPREL : 0));
     out[7] = (uint8_t)(e->lc | e->lp << 2 | e->pb << 4);
     put32(out + 8, (uint32_t)e->old_len);
     put32(out + 12, (uint32_t)e->new_len);
@@ -712,14 +712,15 @@ static size_t encode_stream(struct enc *e, int thumb, int map, const uint32_t *c
     put32(out + 24, e->new_link);
     put32(out + 28, (uint32_t)lzma_crc32(out, 28, 0));
     size_t n = AL_DELTA_HEADER_SIZE;
-    if (map) { /* the address map: count, (gap, zigzag delta) per segment, CRC-32 */
+    if (map) { /* the address map: count, (gap, zigzag delta change) per segment, CRC-32 */
         size_t m0 = n;
-        uint32_t prev = e->old_link;
+        uint32_t prev = e->old_link, prev_delta = 0;
         n += put_varint(out + n, (uint32_t)e->nseg);
         for (size_t k = 0; k < e->nseg; k++) {
             n += put_varint(out + n, e->seg[k].addr - prev);
             prev = e->seg[k].addr;
-            int32_t d = (int32_t)e->seg[k].delta;
+            int32_t d = (int32_t)(e->seg[k].delta - prev_delta); /* AL_DELTA_FLAG_MAPREL */
+            prev_delta = e->seg[k].delta;
             n += put_varint(out + n, ((uint32_t)d << 1) ^ (uint32_t)(d >> 31));
         }
         put32(out + n, (uint32_t)lzma_crc32(out + m0, n - m0, 0));

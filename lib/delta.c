@@ -476,8 +476,8 @@ al_err al_delta_parse_header(const uint8_t *b, size_t len, struct al_delta_heade
     out->old_link = al_get32(b + 20);
     out->new_link = al_get32(b + 24);
     if (out->kind > AL_DELTA_KIND_PATCH ||
-        (out->flags & ~(AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_DATA)) ||
-        ((out->flags & AL_DELTA_FLAG_DATA) && !(out->flags & AL_DELTA_FLAG_MAP)) ||
+        (out->flags & ~(AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_DATA | AL_DELTA_FLAG_MAPREL)) ||
+        ((out->flags & (AL_DELTA_FLAG_DATA | AL_DELTA_FLAG_MAPREL)) && !(out->flags & AL_DELTA_FLAG_MAP)) ||
         (b[7] & 0xC0) || out->lc + out->lp > 2 || out->pb > 2 || out->new_size > AL_DELTA_MAX_SIZE ||
         out->old_size > AL_DELTA_MAX_SIZE || (out->kind == AL_DELTA_KIND_FULL) != (out->old_size == 0) ||
         ((out->flags & AL_DELTA_FLAG_MAP) && out->kind != AL_DELTA_KIND_PATCH) ||
@@ -596,8 +596,11 @@ static void map_byte(struct al_delta *st, uint8_t c)
             return;
         }
         st->seg_addr[st->seg_count] = prev + v;
-    } else { /* delta, zigzag */
-        st->seg_delta[st->seg_count++] = (v >> 1) ^ (0u - (v & 1));
+    } else { /* delta, zigzag; with MAPREL the change from the segment before's */
+        uint32_t d = (v >> 1) ^ (0u - (v & 1));
+        if ((st->hdr.flags & AL_DELTA_FLAG_MAPREL) && st->seg_count)
+            d += st->seg_delta[st->seg_count - 1];
+        st->seg_delta[st->seg_count++] = d;
     }
     st->hdr_fill = 0;
 }

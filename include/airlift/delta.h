@@ -37,6 +37,7 @@
 #define AL_DELTA_FLAG_THUMB 0x01 /* Thumb-2 BL/B.W branch targets made absolute */
 #define AL_DELTA_FLAG_MAP 0x02   /* an old -> new address map follows the header */
 #define AL_DELTA_FLAG_DATA 0x04  /* the map also moves data pointers (with FLAG_MAP only) */
+#define AL_DELTA_FLAG_MAPREL 0x08 /* each map delta after the first is coded as its change from the one before (with FLAG_MAP only) */
 #define AL_DELTA_MAX_SEGMENTS 128 /* address map entries, at most */
 /* The longest prologue (header, then an address map of 5-byte varints and its CRC). */
 #define AL_DELTA_PROLOGUE_MAX (AL_DELTA_HEADER_SIZE + 5 + AL_DELTA_MAX_SEGMENTS * 10 + 4)

@@ -485,6 +485,15 @@ static uint32_t crc32_ieee(const uint8_t *p, size_t n)
     return ~c;
 }
 
+/* Give a stream header other flags, its CRC made good again. */
+static void set_flags(uint8_t *p, uint8_t flags)
+{
+    p[6] = flags;
+    uint32_t c = crc32_ieee(p, 28);
+    for (int k = 0; k < 4; k++)
+        p[28 + k] = (uint8_t)(c >> (8 * k));
+}
+
 static void test_data_map(void **state)
 {
     (void)state;
@@ -507,15 +516,36 @@ static void test_data_map(void **state)
     resume_after(o, ol, n, nl, p, len, len / 2, 7);
     struct sink s;
     /* FLAG_DATA without a map is not a stream of this format. */
-    q[6] = AL_DELTA_FLAG_DATA;
-    uint32_t c = crc32_ieee(q, 28);
-    for (int k = 0; k < 4; k++)
-        q[28 + k] = (uint8_t)(c >> (8 * k));
+    set_flags(q, AL_DELTA_FLAG_DATA);
     struct al_delta_header h;
     assert_int_equal(al_delta_parse_header(q, len_nodata, &h), AL_ERR_PATCH_UNSUPPORTED);
     assert_int_equal(decode(o, ol, q, len_nodata, nl, 0, &s), AL_ERR_PATCH_UNSUPPORTED);
     sink_free(&s);
     free(q);
+    free(p);
+    free(o);
+    free(n);
+}
+
+/* The map's deltas are coded as changes (FLAG_MAPREL, set with every map): read as plain
+ * deltas they move the old image's pointers elsewhere and the blocks' CRCs fail; without a
+ * map the flag is not a stream of this format. */
+static void test_map_relative(void **state)
+{
+    (void)state;
+    size_t ol, nl, len;
+    uint8_t *o = firmware(0, &ol), *n = firmware(1, &nl);
+    uint8_t *p = encode(o, ol, n, nl, &len);
+    assert_int_equal(p[6] & (AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_MAPREL), AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_MAPREL);
+    struct sink s;
+    assert_int_equal(decode(o, ol, p, len, nl, 0, &s), AL_OK);
+    sink_free(&s);
+    set_flags(p, (uint8_t)(p[6] & ~AL_DELTA_FLAG_MAPREL));
+    assert_int_equal(decode(o, ol, p, len, nl, 0, &s), AL_ERR_PATCH_CORRUPT);
+    sink_free(&s);
+    set_flags(p, AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAPREL);
+    struct al_delta_header h;
+    assert_int_equal(al_delta_parse_header(p, len, &h), AL_ERR_PATCH_UNSUPPORTED);
     free(p);
     free(o);
     free(n);
@@ -531,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_corrupt_and_truncated),
         cmocka_unit_test(test_data_map),
+        cmocka_unit_test(test_map_relative),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
