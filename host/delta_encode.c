@@ -200,14 +200,16 @@ static int cmp_seg_support(const void *x, const void *y)
 
 /*
  * The address map: where 16-byte pieces of new occur exactly once in old, the move
- * (new address - old address) of the old bytes; runs of equal moves become segments; runs
- * backed by fewer than 4 pieces are dropped, and only the AL_DELTA_MAX_SEGMENTS best kept.
- * Returns the number of segments in seg (allocated by the caller for old_len / 2 + 1).
+ * (new address - old address) of the old bytes; with them the nvotes moves of votes
+ * (map_votes()), each backed as much as a piece; runs of equal moves become segments; runs
+ * backed by fewer than 4 are dropped, and only the max_segments best kept. Returns the
+ * number of segments in seg (allocated by the caller for new_len / 4 + 1 + nvotes).
  */
 #define GRAM 16
 static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
                         const uint8_t *nw, size_t new_len, uint32_t new_origin, uint32_t new_link,
-                        struct segment *seg, size_t max_segments)
+                        struct segment *seg, size_t max_segments, const struct segment *votes,
+                        size_t nvotes)
 {
     size_t bits = 10;
     while (((size_t)1 << bits) < old_len)
@@ -245,6 +247,8 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
     }
 #undef GRAM_HASH
     free(table);
+    memcpy(seg + n, votes, nvotes * sizeof *seg);
+    n += nvotes;
     qsort(seg, n, sizeof *seg, cmp_seg_addr);
     size_t runs = 0;
     for (size_t k = 0; k < n; k++) {
@@ -262,10 +266,64 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
         kept = max_segments;
         qsort(seg, kept, sizeof *seg, cmp_seg_addr);
     }
-    n = 0; /* merge neighbours that now move alike */
+    n = 0; /* merge neighbours that now move alike; of two at one address the better backed */
     for (size_t k = 0; k < kept; k++)
-        if (!n || seg[n - 1].delta != seg[k].delta)
+        if (n && seg[n - 1].addr == seg[k].addr) {
+            if (seg[k].support > seg[n - 1].support)
+                seg[n - 1] = seg[k];
+        } else if (!n || seg[n - 1].delta != seg[k].delta) {
             seg[n++] = seg[k];
+        }
+    return n;
+}
+
+/*
+ * Votes for the map from what points into the old image: each 32-bit BL or B.W of old
+ * (at an even offset from its origin), and each aligned word of old holding an odd address
+ * inside it (a Thumb function pointer: tables, vectors), is looked for at the place the
+ * map seg gives it in new. If new has a branch there (for a word: an odd address inside
+ * new), its target is where the old target went: a vote {old target, new - old target}.
+ * The pieces of build_map() place a segment's start at the first 16 bytes that match
+ * exactly, after a changed prologue or literal, and miss functions called from many places
+ * that moved alone; their callers know. Returns the number of votes in v (allocated for
+ * old_len / 2 + 1).
+ */
+static size_t map_votes(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
+                        const uint8_t *nw, size_t new_len, uint32_t new_origin, uint32_t new_link,
+                        const struct segment *seg, size_t nseg, struct segment *v)
+{
+    size_t n = 0;
+    uint32_t old_span = (uint32_t)(old_len - old_origin), new_span = (uint32_t)(new_len - new_origin);
+    for (size_t s = old_origin; s + 4 <= old_len; s += 2) {
+        int branch = al_thumb2_is_branch(old[s + 1], old[s + 3]);
+        if (!branch && (s - old_origin) % 4)
+            continue;
+        uint32_t here = old_link + (uint32_t)(s - old_origin), there = map_address(seg, nseg, here), t, u;
+        size_t j = (size_t)(there - new_link) + new_origin;
+        if (there < new_link || j + 4 > new_len)
+            continue;
+        if (branch) {
+            s += 2; /* branch windows never overlap */
+            if (!al_thumb2_is_branch(nw[j + 1], nw[j + 3]))
+                continue;
+            uint32_t fo = al_thumb2_branch_get(old + s - 2), fn = al_thumb2_branch_get(nw + j);
+            t = here + 4 + ((fo ^ 0x200000u) - 0x200000u) * 2;
+            u = there + 4 + ((fn ^ 0x200000u) - 0x200000u) * 2;
+        } else {
+            t = get32le(old + s);
+            u = get32le(nw + j);
+            if (!(t & 1) || !(u & 1) || u - new_link >= new_span)
+                continue;
+            t &= ~1u;
+            u &= ~1u;
+        }
+        if (t - old_link >= old_span)
+            continue;
+        v[n].addr = t;
+        v[n].delta = u - t;
+        v[n].support = v[n].values = 1;
+        n++;
+    }
     return n;
 }
 
@@ -839,6 +897,7 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     struct enc e;
     uint8_t *best = NULL, *cand = NULL;
     uint32_t *cost = NULL; /* the profile of each variant, npieces each */
+    struct segment *votes = NULL; /* map_votes() */
     size_t best_len = 0, npieces = 0;
     int rc = -1;
     *out = NULL;
@@ -883,22 +942,29 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     }
     size_t cap = AL_DELTA_HEADER_SIZE + 4 + 10 * AL_DELTA_MAX_SEGMENTS + new_len + new_len / 8 + 4096;
     e.virt = malloc(old_len + new_len + 1);
-    e.maps[0] = malloc((new_len / 4 + 1) * sizeof *e.maps[0]);
+    e.maps[0] = malloc((new_len / 4 + 1 + old_len / 2 + 1) * sizeof *e.maps[0]);
     e.maps[1] = malloc((new_len / 4 + 1) * sizeof *e.maps[1]);
     best = malloc(cap);
     cand = malloc(cap);
     npieces = new_len / PROFILE_PIECE + 1;
     cost = malloc(VARIANTS * npieces * sizeof *cost);
-    if (!e.virt || !e.maps[0] || !e.maps[1] || !best || !cand || !cost) {
+    votes = malloc((old_len / 2 + 1) * sizeof *votes);
+    if (!e.virt || !e.maps[0] || !e.maps[1] || !best || !cand || !cost || !votes) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (old_known) { /* the flash map, and the same with data pointers */
+    if (old_known) { /* the flash map, again with the votes of the first, and with data pointers */
         e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
-                               e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS);
+                               e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS, NULL, 0);
         if (links_found)
             refine_links(old, old_len, e.old_origin, &e.old_link, new_data, new_len,
                          e.new_origin, &e.new_link, e.maps[0], e.nmaps[0]);
+        size_t nvotes = map_votes(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+                                  e.new_origin, e.new_link, e.maps[0], e.nmaps[0], votes);
+        if (nvotes)
+            e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+                                   e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS,
+                                   votes, nvotes);
         memcpy(e.maps[1], e.maps[0], e.nmaps[0] * sizeof *e.maps[0]);
         if (opts->data != 0)
             e.nmaps[1] = build_data_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
@@ -964,6 +1030,7 @@ out:
     free(e.virt);
     free(e.maps[0]);
     free(e.maps[1]);
+    free(votes);
     free(best);
     free(cand);
     free(cost);
