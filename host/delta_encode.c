@@ -247,7 +247,8 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
     }
 #undef GRAM_HASH
     free(table);
-    memcpy(seg + n, votes, nvotes * sizeof *seg);
+    if (nvotes)
+        memcpy(seg + n, votes, nvotes * sizeof *seg);
     n += nvotes;
     qsort(seg, n, sizeof *seg, cmp_seg_addr);
     size_t runs = 0;
