@@ -352,13 +352,13 @@ static int cmp_pair(const void *x, const void *y)
  * the flash map says is its place in new; each old value takes the move most of its pairs
  * show; runs of old values with one move, backed by at least 2 pairs, become segments,
  * after an identity segment at the old image's end and before a closing one past the last
- * value. Keeps at most AL_DELTA_MAX_SEGMENTS in all (the best-supported flash segments
+ * value. Keeps at most max_segments in all (the best-supported flash segments
  * give way down to half). Returns the new count, or 0 when no data pointer moves.
  */
 static size_t build_data_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
                              uint32_t old_link, const uint8_t *nw, size_t new_len,
                              uint32_t new_origin, uint32_t new_link, struct segment *seg,
-                             size_t nseg)
+                             size_t nseg, size_t max_segments)
 {
     uint32_t old_end = old_link + (uint32_t)(old_len - old_origin);
     if (!nseg || old_end >= SRAM_LO || old_end < old_link) /* data segments start above it */
@@ -422,9 +422,9 @@ static size_t build_data_map(const uint8_t *old, size_t old_len, uint32_t old_or
         }
     if (!moved)
         goto none;
-    /* Room: flash and data segments share AL_DELTA_MAX_SEGMENTS; two are the identity at
-     * the old image's end and the closing one. Flash segments give way down to half. */
-    size_t room = AL_DELTA_MAX_SEGMENTS - 2, flash_room = nseg;
+    /* Room: flash and data segments share max_segments; two are the identity at the old
+     * image's end and the closing one. Flash segments give way down to half. */
+    size_t room = max_segments - 2, flash_room = nseg;
     if (flash_room + kept > room)
         flash_room = room - kept < room / 2 ? room / 2 : room - kept;
     if (flash_room > nseg)
@@ -944,7 +944,7 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     size_t cap = AL_DELTA_HEADER_SIZE + 4 + 10 * AL_DELTA_MAX_SEGMENTS + new_len + new_len / 8 + 4096;
     e.virt = malloc(old_len + new_len + 1);
     e.maps[0] = malloc((new_len / 4 + 1 + old_len / 2 + 1) * sizeof *e.maps[0]);
-    e.maps[1] = malloc((new_len / 4 + 1) * sizeof *e.maps[1]);
+    e.maps[1] = malloc((new_len / 4 + 3 + AL_DELTA_MAX_SEGMENTS) * sizeof *e.maps[1]); /* and the data map */
     best = malloc(cap);
     cand = malloc(cap);
     npieces = new_len / PROFILE_PIECE + 1;
@@ -954,9 +954,12 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         snprintf(err, errlen, "out of memory");
         goto out;
     }
+    /* The map has the room the model leaves (include/airlift/delta.h): 512 segments with the
+     * default lc + lp = 1. */
+    size_t max_segments = AL_DELTA_SEGMENTS_MAX(e.lc + e.lp);
     if (old_known) { /* the flash map, again with the votes of the first, and with data pointers */
         e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
-                               e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS, NULL, 0);
+                               e.new_origin, e.new_link, e.maps[0], max_segments, NULL, 0);
         if (links_found)
             refine_links(old, old_len, e.old_origin, &e.old_link, new_data, new_len,
                          e.new_origin, &e.new_link, e.maps[0], e.nmaps[0]);
@@ -964,12 +967,12 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
                                   e.new_origin, e.new_link, e.maps[0], e.nmaps[0], votes);
         if (nvotes)
             e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
-                                   e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS,
-                                   votes, nvotes);
+                                   e.new_origin, e.new_link, e.maps[0], max_segments, votes,
+                                   nvotes);
         memcpy(e.maps[1], e.maps[0], e.nmaps[0] * sizeof *e.maps[0]);
         if (opts->data != 0)
             e.nmaps[1] = build_data_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
-                                        e.new_origin, e.new_link, e.maps[1], e.nmaps[0]);
+                                        e.new_origin, e.new_link, e.maps[1], e.nmaps[0], max_segments);
     }
     /* Every allowed variant (branches off/on x no map, the flash map, the map with data
      * pointers) is profiled (one quick linear LZMA2 run); the best is encoded in
