@@ -944,7 +944,7 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     size_t cap = AL_DELTA_HEADER_SIZE + 4 + 10 * AL_DELTA_MAX_SEGMENTS + new_len + new_len / 8 + 4096;
     e.virt = malloc(old_len + new_len + 1);
     e.maps[0] = malloc((new_len / 4 + 1 + old_len / 2 + 1) * sizeof *e.maps[0]);
-    e.maps[1] = malloc((new_len / 4 + 3 + AL_DELTA_MAX_SEGMENTS) * sizeof *e.maps[1]); /* and the data map */
+    e.maps[1] = malloc((AL_DELTA_MAX_SEGMENTS + 1) * sizeof *e.maps[1]); /* a map, data included */
     best = malloc(cap);
     cand = malloc(cap);
     npieces = new_len / PROFILE_PIECE + 1;

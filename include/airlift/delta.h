@@ -134,7 +134,8 @@ struct al_delta {
     uint8_t cache[AL_DELTA_CACHE];
     uint16_t seg_count;
     uint8_t ring[AL_DELTA_RING];
-    union { /* segment i (from the end): old address where it starts, new - old address in it */
+    union { /* segment i: words[AL_DELTA_AREA_WORDS - 2 - 2i], the old address where it
+             * starts, then the word after, new - old address in it */
         uint16_t probs[2 * AL_DELTA_AREA_WORDS];
         uint32_t words[AL_DELTA_AREA_WORDS];
     } area;
