@@ -278,16 +278,37 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
     return n;
 }
 
+/* Mark in pool[] (old_len bytes, zeroed) the offsets of the words of old that a Thumb LDR
+ * literal of old loads (16-bit LDR Rt, [PC, #imm8 * 4]; 32-bit LDR.W Rt, [PC, #+-imm12]). */
+static void mark_pools(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
+                       uint8_t *pool)
+{
+    uint32_t span = (uint32_t)(old_len - old_origin);
+    for (size_t s = old_origin; s + 4 <= old_len; s += 2) {
+        unsigned h = old[s] | old[s + 1] << 8, h2 = old[s + 2] | old[s + 3] << 8;
+        uint32_t pc = (old_link + (uint32_t)(s - old_origin) + 4) & ~3u, a;
+        if (h >> 11 == 9)
+            a = pc + (h & 0xFF) * 4;
+        else if ((h & 0xFF7F) == 0xF85F)
+            a = h & 0x80 ? pc + (h2 & 0xFFF) : pc - (h2 & 0xFFF);
+        else
+            continue;
+        if (a - old_link < span - 3)
+            pool[a - old_link + old_origin] = 1;
+    }
+}
+
 /*
  * Votes for the map from what points into the old image: each 32-bit BL or B.W of old
- * (at an even offset from its origin), and each aligned word of old holding an odd address
- * inside it (a Thumb function pointer: tables, vectors), is looked for at the place the
- * map seg gives it in new. If new has a branch there (for a word: an odd address inside
- * new), its target is where the old target went: a vote {old target, new - old target}.
- * The pieces of build_map() place a segment's start at the first 16 bytes that match
- * exactly, after a changed prologue or literal, and miss functions called from many places
- * that moved alone; their callers know. Returns the number of votes in v (allocated for
- * old_len / 2 + 1).
+ * (at an even offset from its origin), and each aligned word of old holding an address
+ * inside it that is odd (a Thumb function pointer: tables, vectors) or that an LDR literal
+ * loads (a pointer into flash data: mark_pools()), is looked for at the place the map seg
+ * gives it in new. If new has a branch there (for a word: an address inside new, odd if the
+ * old one was), its target is where the old target went: a vote {old target, new - old
+ * target}. The pieces of build_map() place a segment's start at the first 16 bytes that
+ * match exactly, after a changed prologue or literal, and miss functions called from many
+ * places that moved alone; their callers know. Returns the number of votes in v (allocated
+ * for old_len / 2 + 1), or 0 (also when out of memory: no votes).
  */
 static size_t map_votes(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
                         const uint8_t *nw, size_t new_len, uint32_t new_origin, uint32_t new_link,
@@ -295,6 +316,10 @@ static size_t map_votes(const uint8_t *old, size_t old_len, uint32_t old_origin,
 {
     size_t n = 0;
     uint32_t old_span = (uint32_t)(old_len - old_origin), new_span = (uint32_t)(new_len - new_origin);
+    uint8_t *pool = calloc(old_len, 1);
+    if (!pool)
+        return 0;
+    mark_pools(old, old_len, old_origin, old_link, pool);
     for (size_t s = old_origin; s + 4 <= old_len; s += 2) {
         int branch = al_thumb2_is_branch(old[s + 1], old[s + 3]);
         if (!branch && (s - old_origin) % 4)
@@ -313,7 +338,7 @@ static size_t map_votes(const uint8_t *old, size_t old_len, uint32_t old_origin,
         } else {
             t = get32le(old + s);
             u = get32le(nw + j);
-            if (!(t & 1) || !(u & 1) || u - new_link >= new_span)
+            if (!((t & 1) || pool[s]) || (t & 1) != (u & 1) || u - new_link >= new_span)
                 continue;
             t &= ~1u;
             u &= ~1u;
@@ -325,6 +350,7 @@ static size_t map_votes(const uint8_t *old, size_t old_len, uint32_t old_origin,
         v[n].support = v[n].values = 1;
         n++;
     }
+    free(pool);
     return n;
 }
 
