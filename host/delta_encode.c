@@ -200,14 +200,16 @@ static int cmp_seg_support(const void *x, const void *y)
 
 /*
  * The address map: where 16-byte pieces of new occur exactly once in old, the move
- * (new address - old address) of the old bytes; runs of equal moves become segments; runs
- * backed by fewer than 4 pieces are dropped, and only the AL_DELTA_MAX_SEGMENTS best kept.
- * Returns the number of segments in seg (allocated by the caller for old_len / 2 + 1).
+ * (new address - old address) of the old bytes; with them the nvotes moves of votes
+ * (map_votes()), each backed as much as a piece; runs of equal moves become segments; runs
+ * backed by fewer than 4 are dropped, and only the max_segments best kept. Returns the
+ * number of segments in seg (allocated by the caller for new_len / 4 + 1 + nvotes).
  */
 #define GRAM 16
 static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
                         const uint8_t *nw, size_t new_len, uint32_t new_origin, uint32_t new_link,
-                        struct segment *seg, size_t max_segments)
+                        struct segment *seg, size_t max_segments, const struct segment *votes,
+                        size_t nvotes)
 {
     size_t bits = 10;
     while (((size_t)1 << bits) < old_len)
@@ -245,6 +247,9 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
     }
 #undef GRAM_HASH
     free(table);
+    if (nvotes)
+        memcpy(seg + n, votes, nvotes * sizeof *seg);
+    n += nvotes;
     qsort(seg, n, sizeof *seg, cmp_seg_addr);
     size_t runs = 0;
     for (size_t k = 0; k < n; k++) {
@@ -262,10 +267,90 @@ static size_t build_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
         kept = max_segments;
         qsort(seg, kept, sizeof *seg, cmp_seg_addr);
     }
-    n = 0; /* merge neighbours that now move alike */
+    n = 0; /* merge neighbours that now move alike; of two at one address the better backed */
     for (size_t k = 0; k < kept; k++)
-        if (!n || seg[n - 1].delta != seg[k].delta)
+        if (n && seg[n - 1].addr == seg[k].addr) {
+            if (seg[k].support > seg[n - 1].support)
+                seg[n - 1] = seg[k];
+        } else if (!n || seg[n - 1].delta != seg[k].delta) {
             seg[n++] = seg[k];
+        }
+    return n;
+}
+
+/* Mark in pool[] (old_len bytes, zeroed) the offsets of the words of old that a Thumb LDR
+ * literal of old loads (16-bit LDR Rt, [PC, #imm8 * 4]; 32-bit LDR.W Rt, [PC, #+-imm12]). */
+static void mark_pools(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
+                       uint8_t *pool)
+{
+    uint32_t span = (uint32_t)(old_len - old_origin);
+    for (size_t s = old_origin; s + 4 <= old_len; s += 2) {
+        unsigned h = old[s] | old[s + 1] << 8, h2 = old[s + 2] | old[s + 3] << 8;
+        uint32_t pc = (old_link + (uint32_t)(s - old_origin) + 4) & ~3u, a;
+        if (h >> 11 == 9)
+            a = pc + (h & 0xFF) * 4;
+        else if ((h & 0xFF7F) == 0xF85F)
+            a = h & 0x80 ? pc + (h2 & 0xFFF) : pc - (h2 & 0xFFF);
+        else
+            continue;
+        if (a - old_link < span - 3)
+            pool[a - old_link + old_origin] = 1;
+    }
+}
+
+/*
+ * Votes for the map from what points into the old image: each 32-bit BL or B.W of old
+ * (at an even offset from its origin), and each aligned word of old holding an address
+ * inside it that is odd (a Thumb function pointer: tables, vectors) or that an LDR literal
+ * loads (a pointer into flash data: mark_pools()), is looked for at the place the map seg
+ * gives it in new. If new has a branch there (for a word: an address inside new, odd if the
+ * old one was), its target is where the old target went: a vote {old target, new - old
+ * target}. The pieces of build_map() place a segment's start at the first 16 bytes that
+ * match exactly, after a changed prologue or literal, and miss functions called from many
+ * places that moved alone; their callers know. Returns the number of votes in v (allocated
+ * for old_len / 2 + 1), or 0 (also when out of memory: no votes).
+ */
+static size_t map_votes(const uint8_t *old, size_t old_len, uint32_t old_origin, uint32_t old_link,
+                        const uint8_t *nw, size_t new_len, uint32_t new_origin, uint32_t new_link,
+                        const struct segment *seg, size_t nseg, struct segment *v)
+{
+    size_t n = 0;
+    uint32_t old_span = (uint32_t)(old_len - old_origin), new_span = (uint32_t)(new_len - new_origin);
+    uint8_t *pool = calloc(old_len, 1);
+    if (!pool)
+        return 0;
+    mark_pools(old, old_len, old_origin, old_link, pool);
+    for (size_t s = old_origin; s + 4 <= old_len; s += 2) {
+        int branch = al_thumb2_is_branch(old[s + 1], old[s + 3]);
+        if (!branch && (s - old_origin) % 4)
+            continue;
+        uint32_t here = old_link + (uint32_t)(s - old_origin), there = map_address(seg, nseg, here), t, u;
+        size_t j = (size_t)(there - new_link) + new_origin;
+        if (there < new_link || j + 4 > new_len)
+            continue;
+        if (branch) {
+            s += 2; /* branch windows never overlap */
+            if (!al_thumb2_is_branch(nw[j + 1], nw[j + 3]))
+                continue;
+            uint32_t fo = al_thumb2_branch_get(old + s - 2), fn = al_thumb2_branch_get(nw + j);
+            t = here + 4 + ((fo ^ 0x200000u) - 0x200000u) * 2;
+            u = there + 4 + ((fn ^ 0x200000u) - 0x200000u) * 2;
+        } else {
+            t = get32le(old + s);
+            u = get32le(nw + j);
+            if (!((t & 1) || pool[s]) || (t & 1) != (u & 1) || u - new_link >= new_span)
+                continue;
+            t &= ~1u;
+            u &= ~1u;
+        }
+        if (t - old_link >= old_span)
+            continue;
+        v[n].addr = t;
+        v[n].delta = u - t;
+        v[n].support = v[n].values = 1;
+        n++;
+    }
+    free(pool);
     return n;
 }
 
@@ -293,13 +378,13 @@ static int cmp_pair(const void *x, const void *y)
  * the flash map says is its place in new; each old value takes the move most of its pairs
  * show; runs of old values with one move, backed by at least 2 pairs, become segments,
  * after an identity segment at the old image's end and before a closing one past the last
- * value. Keeps at most AL_DELTA_MAX_SEGMENTS in all (the best-supported flash segments
+ * value. Keeps at most max_segments in all (the best-supported flash segments
  * give way down to half). Returns the new count, or 0 when no data pointer moves.
  */
 static size_t build_data_map(const uint8_t *old, size_t old_len, uint32_t old_origin,
                              uint32_t old_link, const uint8_t *nw, size_t new_len,
                              uint32_t new_origin, uint32_t new_link, struct segment *seg,
-                             size_t nseg)
+                             size_t nseg, size_t max_segments)
 {
     uint32_t old_end = old_link + (uint32_t)(old_len - old_origin);
     if (!nseg || old_end >= SRAM_LO || old_end < old_link) /* data segments start above it */
@@ -363,9 +448,9 @@ static size_t build_data_map(const uint8_t *old, size_t old_len, uint32_t old_or
         }
     if (!moved)
         goto none;
-    /* Room: flash and data segments share AL_DELTA_MAX_SEGMENTS; two are the identity at
-     * the old image's end and the closing one. Flash segments give way down to half. */
-    size_t room = AL_DELTA_MAX_SEGMENTS - 2, flash_room = nseg;
+    /* Room: flash and data segments share max_segments; two are the identity at the old
+     * image's end and the closing one. Flash segments give way down to half. */
+    size_t room = max_segments - 2, flash_room = nseg;
     if (flash_room + kept > room)
         flash_room = room - kept < room / 2 ? room / 2 : room - kept;
     if (flash_room > nseg)
@@ -700,7 +785,7 @@ static size_t encode_stream(struct enc *e, int thumb, int map, const uint32_t *c
     out[4] = AL_DELTA_FORMAT_VERSION;
     out[5] = e->old_len ? AL_DELTA_KIND_PATCH : AL_DELTA_KIND_FULL;
     out[6] = (uint8_t)((thumb ? AL_DELTA_FLAG_THUMB : 0) | (map ? AL_DELTA_FLAG_MAP : 0) |
-                       (map && e->data ? AL_DELTA_FLAG_DATA : 0));
+                       (map && e->data ? AL_DELTA_FLAG_DATA : 0) | (map ? AL_DELTA_FLAG_MAPREL : 0));
     out[7] = (uint8_t)(e->lc | e->lp << 2 | e->pb << 4);
     put32(out + 8, (uint32_t)e->old_len);
     put32(out + 12, (uint32_t)e->new_len);
@@ -712,14 +797,15 @@ static size_t encode_stream(struct enc *e, int thumb, int map, const uint32_t *c
     put32(out + 24, e->new_link);
     put32(out + 28, (uint32_t)lzma_crc32(out, 28, 0));
     size_t n = AL_DELTA_HEADER_SIZE;
-    if (map) { /* the address map: count, (gap, zigzag delta) per segment, CRC-32 */
+    if (map) { /* the address map: count, (gap, zigzag delta change) per segment, CRC-32 */
         size_t m0 = n;
-        uint32_t prev = e->old_link;
+        uint32_t prev = e->old_link, prev_delta = 0;
         n += put_varint(out + n, (uint32_t)e->nseg);
         for (size_t k = 0; k < e->nseg; k++) {
             n += put_varint(out + n, e->seg[k].addr - prev);
             prev = e->seg[k].addr;
-            int32_t d = (int32_t)e->seg[k].delta;
+            int32_t d = (int32_t)(e->seg[k].delta - prev_delta); /* AL_DELTA_FLAG_MAPREL */
+            prev_delta = e->seg[k].delta;
             n += put_varint(out + n, ((uint32_t)d << 1) ^ (uint32_t)(d >> 31));
         }
         put32(out + n, (uint32_t)lzma_crc32(out + m0, n - m0, 0));
@@ -838,6 +924,7 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     struct enc e;
     uint8_t *best = NULL, *cand = NULL;
     uint32_t *cost = NULL; /* the profile of each variant, npieces each */
+    struct segment *votes = NULL; /* map_votes() */
     size_t best_len = 0, npieces = 0;
     int rc = -1;
     *out = NULL;
@@ -882,26 +969,36 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
     }
     size_t cap = AL_DELTA_HEADER_SIZE + 4 + 10 * AL_DELTA_MAX_SEGMENTS + new_len + new_len / 8 + 4096;
     e.virt = malloc(old_len + new_len + 1);
-    e.maps[0] = malloc((new_len / 4 + 1) * sizeof *e.maps[0]);
-    e.maps[1] = malloc((new_len / 4 + 1) * sizeof *e.maps[1]);
+    e.maps[0] = malloc((new_len / 4 + 1 + old_len / 2 + 1) * sizeof *e.maps[0]);
+    e.maps[1] = malloc((AL_DELTA_MAX_SEGMENTS + 1) * sizeof *e.maps[1]); /* a map, data included */
     best = malloc(cap);
     cand = malloc(cap);
     npieces = new_len / PROFILE_PIECE + 1;
     cost = malloc(VARIANTS * npieces * sizeof *cost);
-    if (!e.virt || !e.maps[0] || !e.maps[1] || !best || !cand || !cost) {
+    votes = malloc((old_len / 2 + 1) * sizeof *votes);
+    if (!e.virt || !e.maps[0] || !e.maps[1] || !best || !cand || !cost || !votes) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (old_known) { /* the flash map, and the same with data pointers */
+    /* The map has the room the model leaves (include/airlift/delta.h): 512 segments with the
+     * default lc + lp = 1. */
+    size_t max_segments = AL_DELTA_SEGMENTS_MAX(e.lc + e.lp);
+    if (old_known) { /* the flash map, again with the votes of the first, and with data pointers */
         e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
-                               e.new_origin, e.new_link, e.maps[0], AL_DELTA_MAX_SEGMENTS);
+                               e.new_origin, e.new_link, e.maps[0], max_segments, NULL, 0);
         if (links_found)
             refine_links(old, old_len, e.old_origin, &e.old_link, new_data, new_len,
                          e.new_origin, &e.new_link, e.maps[0], e.nmaps[0]);
+        size_t nvotes = map_votes(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+                                  e.new_origin, e.new_link, e.maps[0], e.nmaps[0], votes);
+        if (nvotes)
+            e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+                                   e.new_origin, e.new_link, e.maps[0], max_segments, votes,
+                                   nvotes);
         memcpy(e.maps[1], e.maps[0], e.nmaps[0] * sizeof *e.maps[0]);
         if (opts->data != 0)
             e.nmaps[1] = build_data_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
-                                        e.new_origin, e.new_link, e.maps[1], e.nmaps[0]);
+                                        e.new_origin, e.new_link, e.maps[1], e.nmaps[0], max_segments);
     }
     /* Every allowed variant (branches off/on x no map, the flash map, the map with data
      * pointers) is profiled (one quick linear LZMA2 run); the best is encoded in
@@ -963,6 +1060,7 @@ out:
     free(e.virt);
     free(e.maps[0]);
     free(e.maps[1]);
+    free(votes);
     free(best);
     free(cand);
     free(cost);

@@ -45,6 +45,8 @@ enum { PH_HEADER, PH_MAP, PH_BLOCK_HEADER, PH_BLOCK_DATA, PH_DONE, PH_ERROR };
 #define P_LITERAL (P_REP_LEN + LEN_PROBS)
 
 typedef char probs_layout_check[(P_LITERAL == 1175 && AL_DELTA_PROBS == 1175 + 0x300 * 4) ? 1 : -1];
+typedef char map_room_check[(AL_DELTA_SEGMENTS_MAX(0) == 896 - (192 << 0) && AL_DELTA_SEGMENTS_MAX(1) == 896 - (192 << 1) &&
+                             AL_DELTA_SEGMENTS_MAX(2) == 896 - (192 << 2) && AL_DELTA_SEGMENTS_MAX(2) == 128) ? 1 : -1];
 typedef char ring_pow2_check[(AL_DELTA_RING & (AL_DELTA_RING - 1)) == 0 ? 1 : -1];
 
 static void fail(struct al_delta *st, al_err err)
@@ -86,15 +88,16 @@ static int raw_byte(struct al_delta *st, uint32_t v)
 /* Old address a -> new address, by the address map (identity before its first segment). */
 static uint32_t map_address(const struct al_delta *st, uint32_t a)
 {
+    const uint32_t *top = &st->area.words[AL_DELTA_AREA_WORDS]; /* segment i at top[-2 - 2i] */
     unsigned lo = 0, hi = st->seg_count; /* find the last segment starting at or below a */
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
-        if (st->seg_addr[mid] <= a)
+        if (top[-2 - 2 * (int)mid] <= a)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo ? a + st->seg_delta[lo - 1] : a;
+    return lo ? a + top[1 - 2 * (int)lo] : a;
 }
 
 /* Does a branch start at offset s of the region at virtual base (raw bytes)? */
@@ -164,8 +167,8 @@ static uint8_t flash_byte(struct al_delta *st, uint32_t v)
             uint32_t val = al_get32(w);
             uint32_t end = link + size - origin;
             if (st->hdr.flags & AL_DELTA_FLAG_DATA) { /* from the first segment to the last */
-                link = st->seg_addr[0];
-                end = st->seg_addr[st->seg_count - 1];
+                link = st->area.words[AL_DELTA_AREA_WORDS - 2];
+                end = st->area.words[AL_DELTA_AREA_WORDS - 2 * st->seg_count];
             }
             if (val - link < end - link) {
                 val = map_address(st, val);
@@ -346,22 +349,22 @@ static uint32_t decode_len(struct al_delta *st, uint16_t *lp, unsigned pos_state
 static uint32_t decode_dist(struct al_delta *st, uint32_t len)
 {
     uint32_t len_state = len < 3 ? len : 3;
-    uint32_t slot = rc_tree(st, &st->probs[P_POS_SLOT + len_state * 64], 6);
+    uint32_t slot = rc_tree(st, &st->area.probs[P_POS_SLOT + len_state * 64], 6);
     if (slot < 4)
         return slot;
     unsigned direct = (slot >> 1) - 1;
     uint32_t dist = (2 | (slot & 1)) << direct;
     if (slot < 14)
-        return dist + rc_tree_reverse(st, &st->probs[P_SPEC_POS + dist - slot], direct);
+        return dist + rc_tree_reverse(st, &st->area.probs[P_SPEC_POS + dist - slot], direct);
     dist += rc_direct(st, direct - 4) << 4;
-    return dist + rc_tree_reverse(st, &st->probs[P_ALIGN], 4);
+    return dist + rc_tree_reverse(st, &st->area.probs[P_ALIGN], 4);
 }
 
 /* Start a block's LZMA stream: fresh models, state and distances, range decoder primed. */
 static void lzma_block_start(struct al_delta *st)
 {
-    for (unsigned i = 0; i < AL_DELTA_PROBS; i++)
-        st->probs[i] = 1024;
+    for (unsigned i = 0; i < 2u * (AL_DELTA_AREA_WORDS - 2u * st->seg_count); i++) /* not the map */
+        st->area.probs[i] = 1024;
     st->state = 0;
     st->rep[0] = st->rep[1] = st->rep[2] = st->rep[3] = 0;
     st->range = 0xFFFFFFFFu;
@@ -388,10 +391,10 @@ static void lzma_symbol(struct al_delta *st)
         st->rc_primed = 1;
         return;
     }
-    if (!rc_bit(st, &st->probs[P_IS_MATCH + s * POS_STATES + pos_state])) {
+    if (!rc_bit(st, &st->area.probs[P_IS_MATCH + s * POS_STATES + pos_state])) {
         uint8_t prev = pos ? window_byte(st, 1) : 0;
         unsigned ctx = ((pos & ((1u << h->lp) - 1)) << h->lc) + (prev >> (8 - h->lc));
-        uint16_t *lit = &st->probs[P_LITERAL + 0x300 * ctx];
+        uint16_t *lit = &st->area.probs[P_LITERAL + 0x300 * ctx];
         uint32_t sym = 1;
         if (s >= 7) {
             unsigned match = window_byte(st, st->rep[0] + 1);
@@ -410,19 +413,19 @@ static void lzma_symbol(struct al_delta *st)
         st->state = (uint8_t)(s < 4 ? 0 : s < 10 ? s - 3 : s - 6);
         return;
     }
-    if (rc_bit(st, &st->probs[P_IS_REP + s])) {
-        if (!rc_bit(st, &st->probs[P_IS_REP0 + s])) {
-            if (!rc_bit(st, &st->probs[P_IS_REP0_LONG + s * POS_STATES + pos_state])) {
+    if (rc_bit(st, &st->area.probs[P_IS_REP + s])) {
+        if (!rc_bit(st, &st->area.probs[P_IS_REP0 + s])) {
+            if (!rc_bit(st, &st->area.probs[P_IS_REP0_LONG + s * POS_STATES + pos_state])) {
                 st->state = (uint8_t)(s < 7 ? 9 : 11); /* short rep: one byte at rep0 */
                 len = 1;
                 goto copy;
             }
         } else {
             uint32_t d;
-            if (!rc_bit(st, &st->probs[P_IS_REP1 + s])) {
+            if (!rc_bit(st, &st->area.probs[P_IS_REP1 + s])) {
                 d = st->rep[1];
             } else {
-                if (!rc_bit(st, &st->probs[P_IS_REP2 + s])) {
+                if (!rc_bit(st, &st->area.probs[P_IS_REP2 + s])) {
                     d = st->rep[2];
                 } else {
                     d = st->rep[3];
@@ -433,13 +436,13 @@ static void lzma_symbol(struct al_delta *st)
             st->rep[1] = st->rep[0];
             st->rep[0] = d;
         }
-        len = decode_len(st, &st->probs[P_REP_LEN], pos_state) + 2;
+        len = decode_len(st, &st->area.probs[P_REP_LEN], pos_state) + 2;
         st->state = (uint8_t)(s < 7 ? 8 : 11);
     } else {
         st->rep[3] = st->rep[2];
         st->rep[2] = st->rep[1];
         st->rep[1] = st->rep[0];
-        len = decode_len(st, &st->probs[P_LEN], pos_state);
+        len = decode_len(st, &st->area.probs[P_LEN], pos_state);
         st->state = (uint8_t)(s < 7 ? 7 : 10);
         st->rep[0] = decode_dist(st, len);
         len += 2;
@@ -476,8 +479,8 @@ al_err al_delta_parse_header(const uint8_t *b, size_t len, struct al_delta_heade
     out->old_link = al_get32(b + 20);
     out->new_link = al_get32(b + 24);
     if (out->kind > AL_DELTA_KIND_PATCH ||
-        (out->flags & ~(AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_DATA)) ||
-        ((out->flags & AL_DELTA_FLAG_DATA) && !(out->flags & AL_DELTA_FLAG_MAP)) ||
+        (out->flags & ~(AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_DATA | AL_DELTA_FLAG_MAPREL)) ||
+        ((out->flags & (AL_DELTA_FLAG_DATA | AL_DELTA_FLAG_MAPREL)) && !(out->flags & AL_DELTA_FLAG_MAP)) ||
         (b[7] & 0xC0) || out->lc + out->lp > 2 || out->pb > 2 || out->new_size > AL_DELTA_MAX_SIZE ||
         out->old_size > AL_DELTA_MAX_SIZE || (out->kind == AL_DELTA_KIND_FULL) != (out->old_size == 0) ||
         ((out->flags & AL_DELTA_FLAG_MAP) && out->kind != AL_DELTA_KIND_PATCH) ||
@@ -579,25 +582,29 @@ static void map_byte(struct al_delta *st, uint8_t c)
         st->vshift = (uint8_t)(st->vshift + 7);
         return;
     }
-    uint32_t v = st->vacc;
+    uint32_t v = st->vacc, *seg = &st->area.words[AL_DELTA_AREA_WORDS - 2 - 2 * st->seg_count];
     st->vacc = 0;
     st->vshift = 0;
     st->map_left--;
     if (st->seg_count == 0 && st->map_left == 0xFFFF - 1) { /* the count */
-        if (v == 0 || v > AL_DELTA_MAX_SEGMENTS) {
+        if (v == 0 || v > 896u - (192u << (st->hdr.lc + st->hdr.lp))) { /* SEGMENTS_MAX */
             fail(st, AL_ERR_PATCH_CORRUPT);
             return;
         }
         st->map_left = (uint16_t)(2 * v);
     } else if (st->map_left % 2) { /* address gap */
-        uint32_t prev = st->seg_count ? st->seg_addr[st->seg_count - 1] : st->hdr.old_link;
+        uint32_t prev = st->seg_count ? seg[2] : st->hdr.old_link;
         if ((st->seg_count && v == 0) || prev + v < prev) {
             fail(st, AL_ERR_PATCH_CORRUPT);
             return;
         }
-        st->seg_addr[st->seg_count] = prev + v;
-    } else { /* delta, zigzag */
-        st->seg_delta[st->seg_count++] = (v >> 1) ^ (0u - (v & 1));
+        seg[0] = prev + v;
+    } else { /* delta, zigzag; with MAPREL the change from the segment before's */
+        uint32_t d = (v >> 1) ^ (0u - (v & 1));
+        if ((st->hdr.flags & AL_DELTA_FLAG_MAPREL) && st->seg_count)
+            d += seg[3];
+        seg[1] = d;
+        st->seg_count++;
     }
     st->hdr_fill = 0;
 }

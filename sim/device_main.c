@@ -782,6 +782,13 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         printf("link: %llu bytes up, %llu bytes down, %llu datagrams dropped\n",
                (unsigned long long)st->up_bytes, (unsigned long long)st->down_bytes,
                (unsigned long long)st->dropped);
+        static const char *const kinds[SIM_LINK_KINDS] = {"handshake", "alerts", "application"};
+        printf("link by record:");
+        for (int k = 0; k < SIM_LINK_KINDS; k++)
+            printf("%s %s %llu up in %llu, %llu down in %llu", k ? ";" : "", kinds[k],
+                   (unsigned long long)st->kind_bytes[0][k], (unsigned long long)st->kind_datagrams[0][k],
+                   (unsigned long long)st->kind_bytes[1][k], (unsigned long long)st->kind_datagrams[1][k]);
+        printf("\n");
     }
     sim_link_stop(link);
     return rc;

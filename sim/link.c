@@ -86,8 +86,20 @@ static void enqueue(struct sim_link *l, bool up, const uint8_t *data, size_t len
     l->queue[l->queued++] = p;
 }
 
+/* The record type of a DTLS datagram (RFC 6347 4.1: 20 ChangeCipherSpec, 21 alert,
+ * 22 handshake, 23 application data); anything else counts as application (plain CoAP). */
+static enum sim_link_kind kind_of(const uint8_t *data, size_t len)
+{
+    if (len && (data[0] == 20 || data[0] == 22))
+        return SIM_LINK_HANDSHAKE;
+    return len && data[0] == 21 ? SIM_LINK_ALERT : SIM_LINK_APPLICATION;
+}
+
 static void relay(struct sim_link *l, bool up, const uint8_t *data, size_t len)
 {
+    enum sim_link_kind k = kind_of(data, len);
+    atomic_fetch_add(&l->stats.kind_bytes[!up][k], len + SIM_LINK_IP_UDP_OVERHEAD);
+    atomic_fetch_add(&l->stats.kind_datagrams[!up][k], 1);
     if (up) {
         atomic_fetch_add(&l->stats.up_bytes, len + SIM_LINK_IP_UDP_OVERHEAD);
         atomic_fetch_add(&l->stats.up_datagrams, 1);

@@ -16,6 +16,9 @@
 #define SIM_LINK_IP_UDP_OVERHEAD 28
 #define SIM_LINK_BUFFER_DEFAULT 65536u /* docs/simulated-device.md, "Radio link" */
 
+/* What a datagram carries, by its first byte (the DTLS record's content type). */
+enum sim_link_kind { SIM_LINK_HANDSHAKE, SIM_LINK_ALERT, SIM_LINK_APPLICATION, SIM_LINK_KINDS };
+
 struct sim_link_config {
     double loss;          /* probability a datagram is dropped, each direction */
     double duplicate;     /* probability a datagram is delivered twice */
@@ -34,6 +37,10 @@ struct sim_link_stats {
     atomic_uint_fast64_t up_datagrams, down_datagrams;
     atomic_uint_fast64_t dropped;  /* lost: by --loss, or a full queue (also counted next) */
     atomic_uint_fast64_t overflowed; /* dropped because the radio's queue was full */
+    /* The same bytes and datagrams by the DTLS record type that starts the datagram, per
+     * direction ([0] up, [1] down): the handshake (with ChangeCipherSpec), alerts, and
+     * everything else (application data; all of plain CoAP). */
+    atomic_uint_fast64_t kind_bytes[2][SIM_LINK_KINDS], kind_datagrams[2][SIM_LINK_KINDS];
 };
 
 struct sim_link;

@@ -37,9 +37,7 @@
 #define AL_DELTA_FLAG_THUMB 0x01 /* Thumb-2 BL/B.W branch targets made absolute */
 #define AL_DELTA_FLAG_MAP 0x02   /* an old -> new address map follows the header */
 #define AL_DELTA_FLAG_DATA 0x04  /* the map also moves data pointers (with FLAG_MAP only) */
-#define AL_DELTA_MAX_SEGMENTS 128 /* address map entries, at most */
-/* The longest prologue (header, then an address map of 5-byte varints and its CRC). */
-#define AL_DELTA_PROLOGUE_MAX (AL_DELTA_HEADER_SIZE + 5 + AL_DELTA_MAX_SEGMENTS * 10 + 4)
+#define AL_DELTA_FLAG_MAPREL 0x08 /* each map delta after the first is coded as its change from the one before (with FLAG_MAP only) */
 
 /* RAM sizes (bytes): the recent-output ring, the input look-ahead, the output buffer. */
 #define AL_DELTA_RING 1024
@@ -48,6 +46,16 @@
 #define AL_DELTA_CACHE 64
 /* Probability model: 1175 fixed + 0x300 << (lc + lp) literal probabilities, lc + lp <= 2. */
 #define AL_DELTA_PROBS (1175 + (0x300 << 2))
+/* The model and the address map share one area of 32-bit words: the model from its start,
+ * the map's segments (two words each) from the area's end down, as far as the word after
+ * the model's last probability: room for 128 segments with lc + lp = 2, 512 with 1, 704
+ * with 0. */
+#define AL_DELTA_AREA_WORDS ((AL_DELTA_PROBS * 2 + 128 * 8 + 3) / 4)
+#define AL_DELTA_MODEL_WORDS(lc_lp) ((1175u + (0x300u << (lc_lp)) + 1u) / 2u)
+#define AL_DELTA_SEGMENTS_MAX(lc_lp) ((AL_DELTA_AREA_WORDS - AL_DELTA_MODEL_WORDS(lc_lp)) / 2)
+#define AL_DELTA_MAX_SEGMENTS AL_DELTA_SEGMENTS_MAX(0) /* address map entries, at most */
+/* The longest prologue (header, then an address map of 5-byte varints and its CRC). */
+#define AL_DELTA_PROLOGUE_MAX (AL_DELTA_HEADER_SIZE + 5 + AL_DELTA_MAX_SEGMENTS * 10 + 4)
 
 /*
  * The caller's I/O. Each callback returns AL_OK or an error, which the decoder passes back
@@ -125,10 +133,12 @@ struct al_delta {
     uint8_t outbuf[AL_DELTA_OUTBUF];
     uint8_t cache[AL_DELTA_CACHE];
     uint16_t seg_count;
-    uint32_t seg_addr[AL_DELTA_MAX_SEGMENTS];  /* old addresses where a segment starts */
-    uint32_t seg_delta[AL_DELTA_MAX_SEGMENTS]; /* new - old address in that segment */
     uint8_t ring[AL_DELTA_RING];
-    uint16_t probs[AL_DELTA_PROBS];
+    union { /* segment i: words[AL_DELTA_AREA_WORDS - 2 - 2i], the old address where it
+             * starts, then the word after, new - old address in it */
+        uint16_t probs[2 * AL_DELTA_AREA_WORDS];
+        uint32_t words[AL_DELTA_AREA_WORDS];
+    } area;
 };
 
 /* Parse and check a stream header (AL_DELTA_HEADER_SIZE bytes). */

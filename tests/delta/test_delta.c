@@ -485,6 +485,16 @@ static uint32_t crc32_ieee(const uint8_t *p, size_t n)
     return ~c;
 }
 
+/* Give a stream header another byte at offset at (6 flags, 7 LZMA parameters), its CRC made
+ * good again. */
+static void set_header_byte(uint8_t *p, unsigned at, uint8_t value)
+{
+    p[at] = value;
+    uint32_t c = crc32_ieee(p, 28);
+    for (int k = 0; k < 4; k++)
+        p[28 + k] = (uint8_t)(c >> (8 * k));
+}
+
 static void test_data_map(void **state)
 {
     (void)state;
@@ -507,15 +517,70 @@ static void test_data_map(void **state)
     resume_after(o, ol, n, nl, p, len, len / 2, 7);
     struct sink s;
     /* FLAG_DATA without a map is not a stream of this format. */
-    q[6] = AL_DELTA_FLAG_DATA;
-    uint32_t c = crc32_ieee(q, 28);
-    for (int k = 0; k < 4; k++)
-        q[28 + k] = (uint8_t)(c >> (8 * k));
+    set_header_byte(q, 6, AL_DELTA_FLAG_DATA);
     struct al_delta_header h;
     assert_int_equal(al_delta_parse_header(q, len_nodata, &h), AL_ERR_PATCH_UNSUPPORTED);
     assert_int_equal(decode(o, ol, q, len_nodata, nl, 0, &s), AL_ERR_PATCH_UNSUPPORTED);
     sink_free(&s);
     free(q);
+    free(p);
+    free(o);
+    free(n);
+}
+
+/* The map's deltas are coded as changes (FLAG_MAPREL, set with every map): read as plain
+ * deltas they move the old image's pointers elsewhere and the blocks' CRCs fail; without a
+ * map the flag is not a stream of this format. */
+static void test_map_relative(void **state)
+{
+    (void)state;
+    size_t ol, nl, len;
+    uint8_t *o = firmware(0, &ol), *n = firmware(1, &nl);
+    uint8_t *p = encode(o, ol, n, nl, &len);
+    assert_int_equal(p[6] & (AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_MAPREL), AL_DELTA_FLAG_MAP | AL_DELTA_FLAG_MAPREL);
+    struct sink s;
+    assert_int_equal(decode(o, ol, p, len, nl, 0, &s), AL_OK);
+    sink_free(&s);
+    set_header_byte(p, 6, (uint8_t)(p[6] & ~AL_DELTA_FLAG_MAPREL));
+    assert_int_equal(decode(o, ol, p, len, nl, 0, &s), AL_ERR_PATCH_CORRUPT);
+    sink_free(&s);
+    set_header_byte(p, 6, AL_DELTA_FLAG_THUMB | AL_DELTA_FLAG_MAPREL);
+    struct al_delta_header h;
+    assert_int_equal(al_delta_parse_header(p, len, &h), AL_ERR_PATCH_UNSUPPORTED);
+    free(p);
+    free(o);
+    free(n);
+}
+
+/* The map has the room the model leaves (include/airlift/delta.h): 704, 512 and 128
+ * segments for lc + lp = 0, 1 and 2; a count above it is refused as soon as it arrives. The
+ * Electron pairs of test_pairs have maps of more than 128 (lc + lp = 1) and round-trip. */
+static void test_map_room(void **state)
+{
+    (void)state;
+    size_t ol, nl, len;
+    uint8_t *o = firmware(0, &ol), *n = firmware(1, &nl);
+    uint8_t *p = encode(o, ol, n, nl, &len);
+    assert_true(p[6] & AL_DELTA_FLAG_MAP);
+    static const unsigned room[3] = {704, 512, 128};
+    for (unsigned lc_lp = 0; lc_lp <= 2; lc_lp++) {
+        assert_int_equal(AL_DELTA_SEGMENTS_MAX(lc_lp), room[lc_lp]);
+        set_header_byte(p, 7, (uint8_t)(lc_lp | 1 << 4)); /* lc = lc + lp, lp = 0, pb = 1 */
+        for (unsigned extra = 0; extra <= 1; extra++) {
+            uint32_t count = room[lc_lp] + extra;
+            uint8_t head[AL_DELTA_HEADER_SIZE + 2];
+            memcpy(head, p, AL_DELTA_HEADER_SIZE);
+            head[AL_DELTA_HEADER_SIZE] = (uint8_t)(0x80 | (count & 0x7F));
+            head[AL_DELTA_HEADER_SIZE + 1] = (uint8_t)(count >> 7);
+            struct sink s;
+            sink_init(&s, o, ol, nl);
+            struct al_delta_io io = sink_io(&s);
+            assert_int_equal(al_delta_init(&dec, &io), AL_OK);
+            assert_int_equal(al_delta_feed(&dec, head, sizeof head), extra ? AL_ERR_PATCH_CORRUPT : AL_OK);
+            sink_free(&s);
+        }
+    }
+    assert_true(AL_DELTA_PROLOGUE_MAX >= AL_DELTA_HEADER_SIZE + 5 + 704 * 10 + 4);
     free(p);
     free(o);
     free(n);
@@ -531,6 +596,8 @@ int main(void)
         cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_corrupt_and_truncated),
         cmocka_unit_test(test_data_map),
+        cmocka_unit_test(test_map_relative),
+        cmocka_unit_test(test_map_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
