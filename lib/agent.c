@@ -242,6 +242,10 @@ static al_err save_stream(struct al_agent *a, uint8_t i)
 }
 
 /* Decode a compressed image or a patch into staging, resuming at the journal's checkpoint. */
+/* How much of a stream's prologue a resume asks for at once: a header and a map of 128
+ * segments (the most a map had before flag bit 3's room, docs/delta-format.md). */
+#define PROLOGUE_PIECE (AL_DELTA_HEADER_SIZE + 5u + 128u * 10u + 4u)
+
 static al_err run_stream(struct al_agent *a, uint8_t i, const char *name, struct al_session_result *out)
 {
     const struct al_plan_step *s = &a->plan.steps[i];
@@ -275,8 +279,10 @@ static al_err run_stream(struct al_agent *a, uint8_t i, const char *name, struct
         size_t got = 0;
         if (at >= s->transfer_size)
             break; /* the stream ended early: al_delta_finish says so */
-        if (at < resume_at) /* the prologue again (it is never longer), then the jump */
-            until = resume_at < AL_DELTA_PROLOGUE_MAX ? resume_at : AL_DELTA_PROLOGUE_MAX;
+        /* The prologue again (it is never longer), then the jump; asked for a map of 128
+         * segments at a time (most maps are shorter), not AL_DELTA_PROLOGUE_MAX at once. */
+        if (at < resume_at)
+            until = resume_at - at < PROLOGUE_PIECE ? resume_at : at + PROLOGUE_PIECE;
         err = a->transport->fetch(a->transport->ctx, name, at, s->transfer_size, until, a->chunk,
                                   sizeof a->chunk, &got);
         if (err == AL_OK && (got == 0 || got > sizeof a->chunk || got > s->transfer_size - at))

@@ -76,6 +76,7 @@ struct session_bytes {
     char cert_identity[ALD_IDENTITY_MAX + 1]; /* issue 14 (creds): an x509 device's identity */
     struct ald_coap_pace pace; /* window chunks: the session's byte budget (coap_pace.h) */
     struct ald_coap_listen listen; /* issue 16 (speed): coap_listen.h */
+    uint64_t heard_ms; /* CLOCK_MONOTONIC ms of its last request (0: none yet) */
 };
 
 struct ald_coap {
@@ -168,6 +169,13 @@ static const uint8_t *request_body(const coap_pdu_t *request, coap_pdu_t *respon
 /* ---- wire accounting ---- */
 
 /* The session's byte record, created on first sight. NULL if out of memory. */
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t *request)
 {
     struct session_bytes *sb = coap_session_get_app_data(session);
@@ -198,6 +206,8 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
     }
     if (!sb->identity[0] && request)
         identity_of(session, request, sb->identity);
+    if (request)
+        sb->heard_ms = monotonic_ms();
     return sb;
 }
 
@@ -216,7 +226,10 @@ static void account(struct ald_coap *c, coap_session_t *session, const coap_pdu_
     sb->reported_in = in;
     sb->reported_out = out;
     ald_metrics_wire(dout, din); /* issue 15 (ops) */
-    c->ops.account(c->ops.ctx, sb->identity, dout, din, ended);
+    /* A session that ends by its idle timeout was last heard that long ago, not now. */
+    uint64_t now = monotonic_ms();
+    uint64_t quiet = ended && sb->heard_ms && now > sb->heard_ms ? now - sb->heard_ms : 0;
+    c->ops.account(c->ops.ctx, sb->identity, dout, din, ended, quiet);
 }
 
 /* Count a plain-CoAP message out, and the request in if `with_request` (no DTLS BIO to read). */

@@ -48,9 +48,11 @@ struct ald_device_ops {
                                uint32_t offset, uint32_t end, size_t *len);
     void (*release)(void *ctx, const uint8_t *ptr);
     /* Wire bytes to (tx) and from (rx) this device since the last call, UDP/IP headers
-     * included; ended: its session is over (closed, or idle past the session timeout).
-     * May be NULL. */
-    void (*account)(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended);
+     * included; ended: its session is over (closed, or idle past the session timeout);
+     * quiet_ms: how long ago the device last sent a request (0 while it talks; the idle
+     * timeout's length when that ended it), so last seen is when it was. May be NULL. */
+    void (*account)(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended,
+                    uint64_t quiet_ms);
     /* issue 16 (speed): identities of devices that got an update queued since *cursor (a
      * count the call advances), at most max of them; the oldest are skipped when more than
      * the core keeps (ALD_QUEUED_KEEP) came since. The endpoint sends those that listen on a

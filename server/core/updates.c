@@ -1113,7 +1113,8 @@ static void on_release(void *ctx, const uint8_t *ptr)
     pthread_mutex_unlock(&u->lock);
 }
 
-static void on_account(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended)
+static void on_account(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended,
+                       uint64_t quiet_ms)
 {
     struct ald_updates *u = ctx;
     struct ald_device_rec *dev = malloc(sizeof *dev);
@@ -1122,7 +1123,8 @@ static void on_account(void *ctx, const char *identity, uint64_t tx, uint64_t rx
         goto out;
     pthread_mutex_lock(&u->lock);
     bool active = u->st->ops->update_active(u->st, dev->id, rec) == ALD_STORE_OK;
-    u->st->ops->device_seen(u->st, dev->id, ald_now_ms(), tx, rx, active ? rec->id : 0);
+    u->st->ops->device_seen(u->st, dev->id, ald_now_ms() - (int64_t)quiet_ms, tx, rx,
+                            active ? rec->id : 0);
     if (active && ended && !strcmp(rec->state, "installing"))
         transition(u, rec, "rebooting", NULL, NULL); /* it left to reset into the new image */
     pthread_mutex_unlock(&u->lock);

@@ -26,6 +26,7 @@
 #include "devices.h"
 #include "images.h"
 #include "updates.h"
+#include "util.h"
 #include "products.h"
 #include "reply.h"
 #include "result.h"
@@ -356,13 +357,24 @@ static void test_session_rows(void **state)
     assert_true(ald_is_ok(&res));
     assert_int_equal(checkin(&ops, d->identity), 68);
 
+    /* A session ended by its idle timeout: last seen when the device last spoke, not
+     * when the timeout fired. */
+    int64_t before = ald_now_ms();
+    ops.account(ops.ctx, d->identity, 10, 10, true, 30000);
+    struct ald_device_rec *seen = malloc(sizeof *seen);
+    assert_non_null(seen);
+    assert_int_equal(fx->st->ops->device_get(fx->st, "s1", seen), ALD_STORE_OK);
+    assert_in_range(seen->last_seen_at, before - 30000, ald_now_ms() - 30000);
+    free(seen);
+    assert_int_equal(checkin(&ops, d->identity), 68);
+
     /* Removed mid-session: the very next inventory is told so (4.03). */
     res = ald_device_delete(fx->st, "s1", "t");
     assert_true(ald_is_ok(&res));
     assert_int_equal(checkin(&ops, d->identity), ALD_COAP_REMOVED);
     /* The session ends; a new handshake of the removed device still completes (4.03
      * next), as before. */
-    ops.account(ops.ctx, d->identity, 10, 10, true);
+    ops.account(ops.ctx, d->identity, 10, 10, true, 0);
     assert_int_equal(ops.psk_lookup(ops.ctx, d->identity, key), (int)d->psk_len);
     assert_int_equal(checkin(&ops, d->identity), ALD_COAP_REMOVED);
     assert_int_equal(ops.psk_lookup(ops.ctx, "no-such-identity", key), -1);
