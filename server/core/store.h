@@ -385,8 +385,9 @@ struct ald_store_ops {
      * of a removed device: removed_at != 0). report: stores an inventory (JSON text)
      * and sets reported_at = last_seen_at = now, and rewrites the device's device_modules
      * rows from the inventory's "modules" (atomically; an inventory that is not such JSON
-     * leaves no module rows), and next_checkin_at unless that is -1 (device_checkin's, in
-     * the same write: an unchanged inventory is one statement). delete: NOT_FOUND if absent; leaves a
+     * leaves no module rows), and next_checkin_at unless that is -1 (as device_checkin,
+     * in the same write: an unchanged inventory is one statement). delete: NOT_FOUND if
+     * absent; leaves a
      * tombstone (its id, identity and key; its name is free again), deletes its module and
      * rollout rows, keeps its updates and events (history outlives devices; no id is ever
      * reused). List in name order, tombstones left out. */
