@@ -387,10 +387,9 @@ struct ald_store_ops {
      * rows from the inventory's "modules" (atomically; an inventory that is not such JSON
      * leaves no module rows), and next_checkin_at unless that is -1 (as device_checkin,
      * in the same write: an unchanged inventory is one statement). delete: NOT_FOUND if
-     * absent; leaves a
-     * tombstone (its id, identity and key; its name is free again), deletes its module and
-     * rollout rows, keeps its updates and events (history outlives devices; no id is ever
-     * reused). List in name order, tombstones left out. */
+     * absent; leaves a tombstone (its id, identity and key; its name is free again),
+     * deletes its module and rollout rows, keeps its updates and events (history outlives
+     * devices; no id is ever reused). List in name order, tombstones left out. */
     enum ald_store_rc (*device_create)(struct ald_store *st, struct ald_device_rec *rec);
     enum ald_store_rc (*device_get)(struct ald_store *st, const char *name,
                                     struct ald_device_rec *out);
