@@ -76,7 +76,7 @@ struct session_bytes {
     char cert_identity[ALD_IDENTITY_MAX + 1]; /* issue 14 (creds): an x509 device's identity */
     struct ald_coap_pace pace; /* window chunks: the session's byte budget (coap_pace.h) */
     struct ald_coap_listen listen; /* issue 16 (speed): coap_listen.h */
-    uint64_t heard_ms; /* CLOCK_MONOTONIC ms of its last request (0: none yet) */
+    uint64_t heard_ms; /* CLOCK_MONOTONIC ms of its last request, else of its first datagram */
 };
 
 struct ald_coap {
@@ -206,7 +206,7 @@ static struct session_bytes *bytes_of(coap_session_t *session, const coap_pdu_t 
     }
     if (!sb->identity[0] && request)
         identity_of(session, request, sb->identity);
-    if (request)
+    if (request || !sb->heard_ms) /* a request, or the handshake that made the session */
         sb->heard_ms = monotonic_ms();
     return sb;
 }

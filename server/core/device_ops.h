@@ -49,8 +49,9 @@ struct ald_device_ops {
     void (*release)(void *ctx, const uint8_t *ptr);
     /* Wire bytes to (tx) and from (rx) this device since the last call, UDP/IP headers
      * included; ended: its session is over (closed, or idle past the session timeout);
-     * quiet_ms: how long ago the device last sent a request (0 while it talks; the idle
-     * timeout's length when that ended it), so last seen is when it was. May be NULL. */
+     * quiet_ms: how long ago the device last sent a request, or opened the session if it
+     * sent none (0 while it talks; about the idle timeout when that ended it), so last
+     * seen is when it was. May be NULL. */
     void (*account)(void *ctx, const char *identity, uint64_t tx, uint64_t rx, bool ended,
                     uint64_t quiet_ms);
     /* issue 16 (speed): identities of devices that got an update queued since *cursor (a
