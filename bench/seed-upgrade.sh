@@ -26,15 +26,16 @@ echo "# The seed's upgrade (Electron, Device OS 0.6.4 -> system parts 1, 2, 3 at
 echo "# measured by bench/seed-upgrade.sh on $(date -u +%Y-%m-%d): bytes on the simulated link, both directions"
 printf '%-10s %8s %8s\n' part image patch
 patches=0 chunks=0
+chunk=$(sed -n 's/^#define AL_WIRE_CHUNK_MAX \([0-9]*\)u.*/\1/p' "$top/include/airlift/wire.h")
 for p in 1 2 3; do
   f=$WORK/system-part$p-0.7.0.alim
   id=$(sha256sum "$f" | cut -c1-64)
   patch=$(ls "$WORK/data/transfers/$id".*.ald | grep -v '\.z\.ald$') # not the compressed image
   printf '%-10s %8d %8d\n' "system $p" "$(stat -c %s "$f")" "$(stat -c %s "$patch")"
-  patches=$((patches + $(stat -c %s "$patch"))) chunks=$((chunks + ($(stat -c %s "$patch") + 1423) / 1424))
+  patches=$((patches + $(stat -c %s "$patch"))) chunks=$((chunks + ($(stat -c %s "$patch") + chunk - 1) / chunk))
 done
 echo "on the link: $((up + down)) bytes ($down down, $up up); goal (issue 16): <= 85000"
-echo "by DTLS record type (IP bytes, datagrams; the patches travel as application data down, in chunks of 1424):"
+echo "by DTLS record type (IP bytes, datagrams; the patches travel as application data down, in chunks of $chunk):"
 sed -n 's/^link by record: //p' "$WORK/e1.log" | tail -1 | tr ';' '\n' |
   awk -v patches="$patches" -v chunks="$chunks" '{printf "  %-12s %6d up in %3d, %6d down in %3d\n", $1, $2, $5, $6, $9
       if ($1 == "application") printf "  application down beyond the patches (%d bytes in %d chunks): %d\n", patches, chunks, $6 - patches}'
