@@ -23,17 +23,18 @@ read -r up down < <(sed -n 's/^link: \([0-9]*\) bytes up, \([0-9]*\) bytes down.
 mkdir -p "$top/bench/results"
 {
 echo "# The seed's upgrade (Electron, Device OS 0.6.4 -> system parts 1, 2, 3 at 0.7.0, one update, by patch)"
+echo "# (system 3 is the file system-part1, 1 is system-part2, 2 is system-part3: module indices)"
 echo "# measured by bench/seed-upgrade.sh on $(date -u +%Y-%m-%d): bytes on the simulated link, both directions"
-printf '%-10s %8s %8s\n' part image patch
+printf '%-10s %8s %8s  %s\n' step image patch 'old image (docs/protocol.md, "Encodings")'
 patches=0 chunks=0
 chunk=$(sed -n 's/^#define AL_WIRE_CHUNK_MAX \([0-9]*\)u.*/\1/p' "$top/include/airlift/wire.h")
-for p in 1 2 3; do
-  f=$WORK/system-part$p-0.7.0.alim
-  id=$(sha256sum "$f" | cut -c1-64)
-  patch=$(ls "$WORK/data/transfers/$id".*.ald | grep -v '\.z\.ald$') # not the compressed image
-  printf '%-10s %8d %8d\n' "system $p" "$(stat -c %s "$f")" "$(stat -c %s "$patch")"
-  patches=$((patches + $(stat -c %s "$patch"))) chunks=$((chunks + ($(stat -c %s "$patch") + chunk - 1) / chunk))
-done
+# the steps in plan order, each as the server sent it: its transfer's size, and for encoding 3
+# the other slots its patch read after the step's own
+while read -r idx image size also; do
+  printf '%-10s %8d %8d  %s\n' "system $idx" "$image" "$size" \
+    "$([ "$also" -gt 0 ] && echo "the slot's own + $also other system parts (encoding 3)" || echo "the slot's own (encoding 2)")"
+  patches=$((patches + size)) chunks=$((chunks + (size + chunk - 1) / chunk))
+done < <(api GET "/v1/updates/$U" | jq -r '.steps[] | "\(.index) \(.image_size) \(.size) \(.base_also // [] | length)"')
 echo "on the link: $((up + down)) bytes ($down down, $up up); goal (issue 16): <= 85000"
 echo "by DTLS record type (IP bytes, datagrams; the patches travel as application data down, in chunks of $chunk):"
 sed -n 's/^link by record: //p' "$WORK/e1.log" | tail -1 | tr ';' '\n' |

@@ -331,7 +331,11 @@ static int flash_run(struct cli *cli, const struct cli_command *self, int argc, 
             const char *enc = str(s, "encoding");
             printf("  %zu. %-11s %2lld  %-10s %9lld bytes", i + 1, str(s, "function"),
                    num(s, "index"), str(s, "version"), num(s, "size"));
-            if (!strcmp(enc, "delta"))
+            size_t also = json_array_size(json_object_get(s, "base_also"));
+            if (!strcmp(enc, "delta") && also)
+                printf("  patch from %s and %zu other part%s (image %lld bytes)",
+                       str(s, "base_version"), also, also == 1 ? "" : "s", num(s, "image_size"));
+            else if (!strcmp(enc, "delta"))
                 printf("  patch from %s (image %lld bytes)", str(s, "base_version"),
                        num(s, "image_size"));
             else if (!strcmp(enc, "compressed"))

@@ -951,17 +951,20 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
         snprintf(err, errlen, "LZMA parameters out of range (lc + lp <= 2, pb <= 2)");
         return -1;
     }
-    e.old_origin = opts->old_origin >= 0 ? (uint32_t)opts->old_origin : detect_origin(old, old_len);
+    /* Links and the map are found from the slot's own image alone (old_primary); the
+     * transforms then cover all of old by offset, as the decoder applies them. */
+    size_t prim = opts->old_primary && opts->old_primary < old_len ? opts->old_primary : old_len;
+    e.old_origin = opts->old_origin >= 0 ? (uint32_t)opts->old_origin : detect_origin(old, prim);
     e.new_origin = opts->new_origin >= 0 ? (uint32_t)opts->new_origin : detect_origin(new_data, new_len);
     if (e.old_origin > 0xFFFF || e.new_origin > 0xFFFF || (e.old_origin | e.new_origin) & 1 ||
-        e.old_origin > old_len || e.new_origin > new_len) {
+        e.old_origin > prim || e.new_origin > new_len) {
         snprintf(err, errlen, "code origins must be even, inside the images and below 65536");
         return -1;
     }
     int old_known = old_len && opts->old_link, new_known;
     /* both links from the images' words alone (to 16 KiB): refined with the map below */
     int links_found = !opts->old_link && !(e.new_origin && new_len >= 52 && memcmp(new_data, "ALIM", 4) == 0);
-    e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, old_len, e.old_origin, &old_known);
+    e.old_link = !old_len ? 0 : opts->old_link ? opts->old_link : detect_link(old, prim, e.old_origin, &old_known);
     e.new_link = detect_link(new_data, new_len, e.new_origin, &new_known);
     if (!old_known || !new_known) {
         e.old_link = e.new_link = 0; /* no addresses known: branches stay image-relative */
@@ -984,20 +987,20 @@ int alh_delta_encode(const uint8_t *old, size_t old_len, const uint8_t *new_data
      * default lc + lp = 1. */
     size_t max_segments = AL_DELTA_SEGMENTS_MAX(e.lc + e.lp);
     if (old_known) { /* the flash map, again with the votes of the first, and with data pointers */
-        e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+        e.nmaps[0] = build_map(old, prim, e.old_origin, e.old_link, new_data, new_len,
                                e.new_origin, e.new_link, e.maps[0], max_segments, NULL, 0);
         if (links_found)
-            refine_links(old, old_len, e.old_origin, &e.old_link, new_data, new_len,
+            refine_links(old, prim, e.old_origin, &e.old_link, new_data, new_len,
                          e.new_origin, &e.new_link, e.maps[0], e.nmaps[0]);
-        size_t nvotes = map_votes(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+        size_t nvotes = map_votes(old, prim, e.old_origin, e.old_link, new_data, new_len,
                                   e.new_origin, e.new_link, e.maps[0], e.nmaps[0], votes);
         if (nvotes)
-            e.nmaps[0] = build_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+            e.nmaps[0] = build_map(old, prim, e.old_origin, e.old_link, new_data, new_len,
                                    e.new_origin, e.new_link, e.maps[0], max_segments, votes,
                                    nvotes);
         memcpy(e.maps[1], e.maps[0], e.nmaps[0] * sizeof *e.maps[0]);
         if (opts->data != 0)
-            e.nmaps[1] = build_data_map(old, old_len, e.old_origin, e.old_link, new_data, new_len,
+            e.nmaps[1] = build_data_map(old, prim, e.old_origin, e.old_link, new_data, new_len,
                                         e.new_origin, e.new_link, e.maps[1], e.nmaps[0], max_segments);
     }
     /* Every allowed variant (branches off/on x no map, the flash map, the map with data

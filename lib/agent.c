@@ -12,6 +12,7 @@ void al_agent_init(struct al_agent *a, struct al_device *dev, const struct al_tr
     memset(a, 0, sizeof *a);
     a->dev = dev;
     a->transport = t;
+    a->flags = AL_INV_SLOTS; /* the agent reads encoding 3's old image across slots */
 }
 
 uint32_t al_agent_removed_backoff_s(unsigned n)
@@ -37,10 +38,10 @@ static al_err send_inventory(struct al_agent *a)
                                          a->chunk, sizeof a->chunk, &resp_len, &code);
         if (err != AL_OK)
             return err;
-        if (code != AL_COAP_BAD_REQUEST || !(a->flags & AL_INV_WINDOW))
+        if (code != AL_COAP_BAD_REQUEST || !(a->flags & (AL_INV_WINDOW | AL_INV_SLOTS)))
             break;
-        /* A server before issue 16 refuses the flag it does not know: ask without it. */
-        a->flags &= (uint8_t)~AL_INV_WINDOW;
+        /* A server before issue 16 refuses the flags it does not know: ask without them. */
+        a->flags &= (uint8_t)~(AL_INV_WINDOW | AL_INV_SLOTS);
     }
     if (code == AL_COAP_FORBIDDEN)
         return AL_ERR_REMOVED; /* the caller backs off: al_agent_removed_backoff_s() */
@@ -204,11 +205,51 @@ static al_err run_full(struct al_agent *a, uint8_t i, const char *name, struct a
     return install_staged(a, i, d.offset, out);
 }
 
-/* The decoder's I/O: the old image is the running module's payload, the output staging. */
+/* The decoder's I/O: the old image is the running payloads of the base slots one after the
+ * other (docs/protocol.md, "Encodings"), the output staging. */
 static al_err stream_read_old(void *ctx, uint32_t off, uint8_t *buf, size_t len)
 {
     struct al_agent *a = ctx;
-    return al_running_read(a->dev, a->base_function, a->base_index, off, buf, len, NULL);
+    for (uint8_t k = 0; len && k < a->base_count; k++) {
+        if (off >= a->base_size[k]) {
+            off -= a->base_size[k];
+            continue;
+        }
+        size_t n = len < a->base_size[k] - off ? len : a->base_size[k] - off;
+        al_err err = al_running_read(a->dev, a->base_function, a->base_index[k], off, buf, n, NULL);
+        if (err != AL_OK)
+            return err;
+        buf = (uint8_t *)buf + n;
+        len -= n;
+        off = 0;
+    }
+    return len ? AL_ERR_PATCH_BASE : AL_OK;
+}
+
+/* The slots a patch of step s reads as its old image, and their total size in *size: the
+ * step's own, then for encoding 3 every other module of its function the inventory lists. */
+static al_err find_bases(struct al_agent *a, const struct al_plan_step *s, uint32_t *size)
+{
+    a->base_function = s->function;
+    a->base_index[0] = s->index;
+    a->base_count = 1;
+    if (al_running_read(a->dev, s->function, s->index, 0, NULL, 0, &a->base_size[0]) != AL_OK)
+        return AL_ERR_PATCH_BASE;
+    *size = a->base_size[0];
+    for (uint8_t i = 0; s->encoding == AL_ENC_DELTA_SLOTS && i < a->inv.module_count; i++) {
+        const struct al_module_status *m = &a->inv.modules[i];
+        uint8_t k = a->base_count;
+        if (!m->present || m->function != s->function || m->index == s->index)
+            continue;
+        if (k == AL_PROTO_SLOTS_MAX ||
+            al_running_read(a->dev, m->function, m->index, 0, NULL, 0, &a->base_size[k]) != AL_OK ||
+            a->base_size[k] > AL_DELTA_MAX_SIZE - *size)
+            return AL_ERR_PATCH_BASE;
+        a->base_index[k] = m->index;
+        *size += a->base_size[k];
+        a->base_count++;
+    }
+    return AL_OK;
 }
 
 static al_err stream_read_new(void *ctx, uint32_t off, uint8_t *buf, size_t len)
@@ -253,10 +294,8 @@ static al_err run_stream(struct al_agent *a, uint8_t i, const char *name, struct
     struct al_delta_io io = {a, stream_read_old, stream_read_new, stream_write_new, 0};
     uint32_t resume_at = 0;
     al_err err = AL_OK;
-    a->base_function = s->function;
-    a->base_index = s->index;
-    if (s->encoding == AL_ENC_DELTA &&
-        al_running_read(a->dev, s->function, s->index, 0, NULL, 0, &io.old_size) != AL_OK)
+    a->base_count = 0;
+    if (s->encoding != AL_ENC_COMPRESSED && find_bases(a, s, &io.old_size) != AL_OK)
         return step_failed(a, i, AL_ERR_PATCH_BASE, out); /* nothing to patch */
     if (record_matches(a, i) && rec->written) {
         struct al_delta_checkpoint cp = {rec->offset, rec->out_offset};

@@ -75,7 +75,8 @@ al_err al_inventory_decode(const uint8_t *buf, size_t len, struct al_inventory *
     inv->dl_result = buf[17];
     inv->dl_err = buf[18];
     size_t r = buf[19];
-    if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY | AL_INV_STREAMS | AL_INV_WINDOW)) ||
+    if ((inv->flags & ~(AL_INV_AFTER_INSTALL | AL_INV_SLEEPY | AL_INV_STREAMS | AL_INV_WINDOW |
+                       AL_INV_SLOTS)) ||
         inv->dl_result > AL_RESULT_ROLLBACK || (inv->dl_err && !inv->dl_result) || inv->boot_state > AL_BOOT_REVERTED ||
         inv->module_count > AL_PROTO_MAX_MODULES || r > AL_REASON_MAX - 1 ||
         len < AL_PROTO_INVENTORY_FIXED + r)
@@ -148,7 +149,7 @@ al_err al_plan_decode(const uint8_t *buf, size_t len, struct al_plan *plan)
     for (uint8_t i = 0; i < plan->step_count; i++, s += AL_PROTO_STEP_SIZE) {
         struct al_plan_step *st = &plan->steps[i];
         if (s[0] < AL_FN_BOOTLOADER || s[0] > AL_FN_MAX || s[1] > AL_INDEX_MAX ||
-            s[2] > AL_ENC_DELTA || s[3])
+            s[2] > AL_ENC_DELTA_SLOTS || s[3])
             return AL_ERR_PROTOCOL;
         st->function = s[0];
         st->index = s[1];

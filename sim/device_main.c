@@ -70,7 +70,7 @@ static void usage(FILE *out)
             "          [--session-bytes N] [--lose-confirm-report] [--retry-ms MS] [--poll-ms MS]\n"
             "          [--loss P] [--duplicate P] [--reorder P] [--latency MS] [--bandwidth BPS]\n"
             "          [--buffer BYTES]\n"
-            "          [--mtu BYTES] [--block2] [--same-port] [--fresh-session]\n"
+            "          [--mtu BYTES] [--block2] [--no-slots] [--same-port] [--fresh-session]\n"
             "                                 live: boot, report, download, install, confirm\n");
 }
 
@@ -513,6 +513,7 @@ struct behaviour {
     uint32_t session_bytes; /* the modem sleeps after this many bytes fetched; 0: no limit */
     uint16_t mtu;           /* the link's IP MTU (the transfer's chunk size follows); 0: 1500 */
     bool block2;            /* download by RFC 7959 Block2 instead of windows */
+    bool no_slots;          /* an agent before encoding 3: no inventory flag AL_INV_SLOTS */
     bool lose_confirm_report; /* the report sent right after confirming never arrives, once */
     unsigned poll_ms;       /* issue 16 (speed): idle, up to date, it checks in this often */
     bool fresh_session;     /* issue 16 (speed): a new DTLS handshake after the install's reset
@@ -707,8 +708,10 @@ static int run_device(struct sim_device *d, const struct behaviour *b, const str
         if (al_boot_state(&d->dev) == AL_BOOT_TRIAL)
             radio.last_boot_state = AL_BOOT_TRIAL; /* what the server last heard is not "confirmed" */
         al_agent_init(&agent, &d->dev, &radio.port);
-        agent.flags = (uint8_t)((info.installed || info.reverted ? AL_INV_AFTER_INSTALL : 0) |
-                                (b->sleep_s ? AL_INV_SLEEPY : 0));
+        agent.flags |= (uint8_t)((info.installed || info.reverted ? AL_INV_AFTER_INSTALL : 0) |
+                                 (b->sleep_s ? AL_INV_SLEEPY : 0));
+        if (b->no_slots)
+            agent.flags &= (uint8_t)~AL_INV_SLOTS;
         if (!b->block2 && (!b->mtu || b->mtu == 1500)) /* issue 16: 1424-byte chunks fit */
             agent.flags |= AL_INV_WINDOW;
         agent.next_checkin_s = (uint16_t)(b->sleep_s > 65535 ? 65535 : b->sleep_s);
@@ -822,6 +825,7 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--link") == 0) use_link = true;
         else if (strcmp(a, "--same-port") == 0) { lk.same_port = true; use_link = true; }
         else if (strcmp(a, "--block2") == 0) b.block2 = true;
+        else if (strcmp(a, "--no-slots") == 0) b.no_slots = true;
         else if (strcmp(a, "--fresh-session") == 0) b.fresh_session = true;
         else if (strcmp(a, "--poll-ms") == 0 && v) { b.poll_ms = (unsigned)strtoul(v, NULL, 10); i++; }
         else if (strcmp(a, "--mtu") == 0 && v) {

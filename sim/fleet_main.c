@@ -554,8 +554,8 @@ static void device_step(struct fleet_device *d, bool stormed)
         }
     }
     al_agent_init(d->agent, &d->dev, al_coap_port(d->coap));
-    d->agent->flags = (uint8_t)((d->boot && (d->info.installed || d->info.reverted) ? AL_INV_AFTER_INSTALL : 0) |
-                                (sleepy ? AL_INV_SLEEPY : 0));
+    d->agent->flags |= (uint8_t)((d->boot && (d->info.installed || d->info.reverted) ? AL_INV_AFTER_INSTALL : 0) |
+                                 (sleepy ? AL_INV_SLEEPY : 0));
     d->agent->next_checkin_s = (uint16_t)(sleepy ? (o->sleep_s > 65535 ? 65535 : o->sleep_s) : 0);
     d->agent->hold_confirm = never_confirm;
     d->boot = false;

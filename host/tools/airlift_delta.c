@@ -5,7 +5,9 @@
  *   airlift-delta decode [OLD] IN OUT    run the device decoder (OLD for a patch)
  * Options before the command: --fast (LZMA preset 6), --thumb=0|1 (default: try both),
  * --map=0|1 (address map), --data=0|1 (data pointers in the map; default: try both),
- * --block=BYTES (target stream bytes per block), --lzma=LC,LP,PB.
+ * --block=BYTES (target stream bytes per block), --lzma=LC,LP,PB, --primary=BYTES (OLD is
+ * that many bytes of the slot's own old image followed by other modules the device also
+ * reads, encoding 3 of docs/protocol.md; links and map come from the first part).
  * Exit codes: 0 ok, 1 failure (message on stderr), 2 usage.
  */
 #include <stdio.h>
@@ -56,7 +58,7 @@ static int write_file(const char *path, const uint8_t *data, size_t len)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: airlift-delta [--fast] [--thumb=0|1] [--map=0|1] [--data=0|1] [--block=N] [--lzma=LC,LP,PB]\n"
+    fprintf(stderr, "usage: airlift-delta [--fast] [--thumb=0|1] [--map=0|1] [--data=0|1] [--block=N] [--lzma=LC,LP,PB] [--primary=N]\n"
                     "         encode OLD NEW OUT | compress IN OUT | decode [OLD] IN OUT\n");
     return 2;
 }
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
             o.data = argv[i][7] == '1';
         else if (strncmp(argv[i], "--block=", 8) == 0)
             o.block_target = (uint32_t)strtoul(argv[i] + 8, NULL, 10);
+        else if (strncmp(argv[i], "--primary=", 10) == 0)
+            o.old_primary = (size_t)strtoul(argv[i] + 10, NULL, 10);
         else if (strncmp(argv[i], "--lzma=", 7) == 0) {
             if (sscanf(argv[i] + 7, "%d,%d,%d", &o.lc, &o.lp, &o.pb) != 3)
                 return usage();

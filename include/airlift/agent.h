@@ -85,16 +85,20 @@ struct al_session_result {
 struct al_agent {
     struct al_device *dev;
     const struct al_transport *transport;
-    uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted; WINDOW only with a transport that takes a plan's first window and plans sent unasked, as ports/posix's does: docs/protocol.md) */
+    uint8_t flags;           /* AL_INV_* for the next inventory (AFTER_INSTALL is set by the caller after a boot that installed or reverted; WINDOW only with a transport that takes a plan's first window and plans sent unasked, as ports/posix's does: docs/protocol.md; al_agent_init sets SLOTS) */
     uint16_t next_checkin_s; /* for sleepy devices */
     bool hold_confirm;       /* firmware that never confirms (tests, simulated bad firmware) */
     struct al_inventory inv; /* last inventory sent */
     struct al_plan plan;     /* last plan received */
     uint8_t msg[AL_PROTO_INVENTORY_MAX];
     uint8_t chunk[AL_AGENT_CHUNK];
-    /* A compressed or delta step: the decoder, its old image, whether staging is erased. */
+    /* A compressed or delta step: the decoder; the slots its old image is read from, one
+     * after the other (the step's own, then for AL_ENC_DELTA_SLOTS the others of its
+     * function in inventory order) and their sizes; whether staging is erased. */
     struct al_delta stream;
-    uint8_t base_function, base_index;
+    uint8_t base_function, base_count;
+    uint8_t base_index[AL_PROTO_SLOTS_MAX];
+    uint32_t base_size[AL_PROTO_SLOTS_MAX];
     bool stage_begun;
 };
 

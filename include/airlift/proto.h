@@ -37,6 +37,10 @@
  * and a plan the server sends unasked on the session (docs/protocol.md, "Plan with its
  * first window"): AL_WIRE_WINDOW_FIRST chunks of AL_WIRE_CHUNK_MAX bytes. */
 #define AL_INV_WINDOW 0x08
+/* issue 16 (seed): the device reads encoding 3's old image across its slots (AL_ENC_DELTA_SLOTS). */
+#define AL_INV_SLOTS 0x10
+/* Encoding 3 reads at most this many slots: the step's own and the others of its function. */
+#define AL_PROTO_SLOTS_MAX 4
 
 /* What the device runs and where it stands: sent at every session start. */
 struct al_inventory {
@@ -60,6 +64,7 @@ enum al_encoding {
     AL_ENC_FULL = 0,       /* the image file as is */
     AL_ENC_COMPRESSED = 1, /* the image file, compressed */
     AL_ENC_DELTA = 2,      /* a patch from the image the device runs */
+    AL_ENC_DELTA_SLOTS = 3, /* a patch from it followed by the other modules of its function */
 };
 
 enum al_plan_status {

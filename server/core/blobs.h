@@ -3,7 +3,7 @@
  * made from them (patches, compressed images), each a blob named by a key in a kind.
  *
  * Keys are content names (an image's id, images.h, for an image, a transfer key from transfers.h
- * for a transfer): lowercase hex, '.' and 'z', at most ALD_BLOB_KEY_MAX bytes, never starting
+ * for a transfer): lowercase hex, '.' and 'z', fewer than ALD_BLOB_KEY_MAX bytes, never starting
  * with '.'. A blob is written whole or not at all and never changes once written, so readers
  * need no lock: a reader sees the old state or the complete new blob.
  *
@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define ALD_BLOB_KEY_MAX 160
+#define ALD_BLOB_KEY_MAX 240 /* a transfer key (transfers.h) fits */
 
 enum ald_blob_kind {
     ALD_BLOB_IMAGE = 0,    /* images/<image-id>.alim (images.h) */

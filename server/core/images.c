@@ -17,6 +17,7 @@
 #include "airlift/image.h"
 #include "al_host_crypto.h"
 #include "blobs.h"
+#include "transfers.h"
 #include "log.h"
 #include "swu.h"
 
@@ -448,16 +449,18 @@ struct drop_ctx {
 };
 
 /* Drops a cached transfer made to or from one image: "<id>.z", "<id>.<base>",
- * "<target>.<id>" (transfers.h). */
+ * "<target>.<id>", and a patch of encoding 3 that also reads it (transfers.h). */
 static int drop_transfer(void *ctx, const char *key)
 {
     struct drop_ctx *d = ctx;
-    size_t n = strlen(key);
-    bool to = n > ALD_SHA256_HEX && !strncmp(key, d->id, ALD_SHA256_HEX) &&
-              key[ALD_SHA256_HEX] == '.';
-    bool from = n == 2 * ALD_SHA256_HEX + 1 && key[ALD_SHA256_HEX] == '.' &&
-                !strcmp(key + ALD_SHA256_HEX + 1, d->id);
-    if ((to || from) && ald_blob_delete(d->data_dir, ALD_BLOB_TRANSFER, key) == 0)
+    struct ald_transfer t;
+    if (!ald_transfer_parse_key(key, &t))
+        return 0;
+    bool made_of = !strcmp(t.target, d->id) || !strcmp(t.base, d->id);
+    for (uint8_t k = 0; k < t.also_count; k++)
+        made_of |= !strncmp(t.also[k], d->id, ALD_TRANSFER_ALSO_HEX);
+    if (t.encoding != AL_ENC_FULL && made_of &&
+        ald_blob_delete(d->data_dir, ALD_BLOB_TRANSFER, key) == 0)
         d->dropped++;
     return 0;
 }

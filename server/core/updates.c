@@ -232,25 +232,29 @@ json_t *ald_inventory_json(const struct al_inventory *inv)
         json_object_set_new(dl, "failed", json_string(al_result_name(inv->dl_result)));
         json_object_set_new(dl, "error", json_string(al_err_name((al_err)inv->dl_err)));
     }
-    return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:o, s:o}", "boot_state",
+    json_t *root = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:i, s:o, s:o}", "boot_state",
                      boot_state_name(inv->boot_state), "last_result",
                      al_result_name(inv->last_result), "reason", inv->reason, "after_install",
                      (inv->flags & AL_INV_AFTER_INSTALL) != 0, "sleepy",
                      (inv->flags & AL_INV_SLEEPY) != 0, "streams",
                      (inv->flags & AL_INV_STREAMS) != 0, "next_checkin_s", inv->next_checkin_s,
                      "download", dl, "modules", mods);
+    json_object_set_new(root, "slots", json_boolean((inv->flags & AL_INV_SLOTS) != 0));
+    return root;
 }
 
-/* The running modules of a stored inventory (JSON text); false if it cannot be read. */
+/* The running modules of a stored inventory (JSON text) and what the device decodes (its
+ * flags AL_INV_STREAMS and AL_INV_SLOTS); false if it cannot be read. */
 static bool modules_from_json(const char *text, struct al_module_status *mods, size_t *count,
-                              bool *streams)
+                              uint8_t *decodes)
 {
     json_error_t jerr;
     json_t *root = json_loads(text, 0, &jerr), *arr, *m;
     size_t i;
     bool ok = root != NULL;
     *count = 0;
-    *streams = root && json_is_true(json_object_get(root, "streams"));
+    *decodes = (uint8_t)((root && json_is_true(json_object_get(root, "streams")) ? AL_INV_STREAMS : 0) |
+                         (root && json_is_true(json_object_get(root, "slots")) ? AL_INV_SLOTS : 0));
     arr = root ? json_object_get(root, "modules") : NULL;
     json_array_foreach(arr, i, m) {
         const char *fn = json_string_value(json_object_get(m, "function"));
@@ -336,49 +340,111 @@ static json_t *step_json(const struct ald_image *img, const struct ald_transfer 
                           making ? "pending" : ald_encoding_name(t->encoding), "transfer", key,
                           "state", state);
     json_object_set_new(o, "image", json_string(img->id));
-    if (t->encoding == AL_ENC_DELTA && !making) {
+    if ((t->encoding == AL_ENC_DELTA || t->encoding == AL_ENC_DELTA_SLOTS) && !making) {
         json_object_set_new(o, "base", json_string(t->base));
         json_object_set_new(o, "base_version", json_string(base_version));
+    }
+    if (t->encoding == AL_ENC_DELTA_SLOTS && !making) { /* the other slots it reads too */
+        json_t *also = json_array();
+        for (uint8_t k = 0; k < t->also_count; k++)
+            json_array_append_new(also, json_string(t->also[k]));
+        json_object_set_new(o, "base_also", also);
     }
     return o;
 }
 
+/* The id of a held image of payload `sha` in id; false if none is held. */
+static bool held_image_of(struct ald_updates *u, const uint8_t *sha, char *id)
+{
+    char hex[ALD_SHA256_HEX + 1];
+    struct ald_image_rec *held = malloc(sizeof *held);
+    alc_hex_encode(sha, AL_SHA256_SIZE, hex);
+    bool ok = held && u->st->ops->image_get(u->st, hex, held) == ALD_STORE_OK;
+    if (ok)
+        snprintf(id, ALD_SHA256_HEX + 1, "%s", held->id);
+    free(held);
+    return ok;
+}
+
 /*
- * Choose what travels for each step: a device that decodes streams, unless this update
- * fell back to full images, gets the smallest of image, compressed image and patch from
- * the image it runs in that slot. Streams not made yet are queued on the pool: the answer
+ * The other slots a patch of encoding 3 for step s reads after its own (docs/protocol.md,
+ * "Encodings"): every other module of the step's function the inventory lists, in its
+ * order, each as it will run when the device gets to step s (the image of an earlier step
+ * of the plan in that slot, else what runs there now). Their image ids go to also; the
+ * count, or ALD_TRANSFER_ALSO_MAX + 1 if there is no such patch (more slots than that, an
+ * image not held, or an earlier step filling a slot of the function that is empty now: the
+ * device's order of it is not known yet).
+ */
+static size_t slots_at_step(struct ald_updates *u, const struct ald_plan_result *p, size_t s,
+                            const struct al_module_status *mods, size_t n,
+                            char (*also)[ALD_SHA256_HEX + 1])
+{
+    const struct al_image_header *h = &p->steps[s]->hdr;
+    size_t nalso = 0;
+    for (size_t j = 0; j < s; j++) {
+        const struct al_image_header *e = &p->steps[j]->hdr;
+        bool present = false;
+        for (size_t i = 0; i < n; i++)
+            present |= mods[i].present && mods[i].function == e->function && mods[i].index == e->index;
+        if (e->function == h->function && !present)
+            return ALD_TRANSFER_ALSO_MAX + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!mods[i].present || mods[i].function != h->function || mods[i].index == h->index)
+            continue;
+        if (nalso == ALD_TRANSFER_ALSO_MAX)
+            return ALD_TRANSFER_ALSO_MAX + 1;
+        const struct ald_image *earlier = NULL;
+        for (size_t j = 0; j < s; j++)
+            if (p->steps[j]->hdr.function == h->function && p->steps[j]->hdr.index == mods[i].index)
+                earlier = p->steps[j];
+        if (earlier)
+            snprintf(also[nalso], ALD_SHA256_HEX + 1, "%s", earlier->id);
+        else if (!held_image_of(u, mods[i].payload_sha256, also[nalso]))
+            return ALD_TRANSFER_ALSO_MAX + 1;
+        nalso++;
+    }
+    return nalso;
+}
+
+/*
+ * Choose what travels for each step: a device that decodes streams (decodes has
+ * AL_INV_STREAMS), unless this update fell back to full images, gets the smallest of image,
+ * compressed image and patch from the image it runs in that slot, and one that reads
+ * patches across slots (AL_INV_SLOTS) also of a patch from it and the other slots of the
+ * function (encoding 3, docs/protocol.md). Streams not made yet are queued on the pool: the answer
  * is then PENDING (or BUSY, the queue full) and x->state says which steps wait. ERROR if
  * an image file cannot be read.
  */
 static enum ald_transfer_state choose_transfers(struct ald_updates *u,
                                                 const struct ald_plan_result *p,
                                                 const struct al_module_status *mods, size_t n,
-                                                bool streams, struct plan_transfers *x)
+                                                uint8_t decodes, struct plan_transfers *x)
 {
     enum ald_transfer_state all = ALD_TRANSFER_READY;
     memset(x, 0, sizeof *x);
     for (size_t s = 0; s < p->step_count; s++) {
         const struct al_image_header *h = &p->steps[s]->hdr;
         char target[ALD_SHA256_HEX + 1], base[ALD_SHA256_HEX + 1];
+        char also[ALD_TRANSFER_ALSO_MAX][ALD_SHA256_HEX + 1];
+        size_t nalso = 0;
         const struct al_module_status *running = NULL;
         for (size_t i = 0; i < n; i++)
             if (mods[i].present && mods[i].function == h->function &&
                 (h->function == AL_FN_BOOTLOADER || mods[i].index == h->index))
                 running = &mods[i];
+        if (running && (decodes & AL_INV_SLOTS) && h->function != AL_FN_BOOTLOADER)
+            nalso = slots_at_step(u, p, s, mods, n, also);
         /* The image itself travels (its id names its blob: its own header and counter);
          * a patch applies to the payload the slot holds, read from any image of it. */
         snprintf(target, sizeof target, "%s", p->steps[s]->id);
-        if (running) {
-            struct ald_image_rec *held = malloc(sizeof *held);
-            alc_hex_encode(running->payload_sha256, AL_SHA256_SIZE, base);
-            if (!held || u->st->ops->image_get(u->st, base, held) != ALD_STORE_OK)
-                running = NULL; /* not held: no patch */
-            else
-                snprintf(base, sizeof base, "%s", held->id);
-            free(held);
-        }
-        enum ald_transfer_state st = ald_transfer_choose(u->data_dir, u->workers, target,
-                                                         running ? base : NULL, streams, &x->t[s]);
+        if (running && !held_image_of(u, running->payload_sha256, base))
+            running = NULL; /* not held: no patch */
+        if (nalso > ALD_TRANSFER_ALSO_MAX)
+            nalso = 0;
+        enum ald_transfer_state st =
+            ald_transfer_choose(u->data_dir, u->workers, target, running ? base : NULL, also,
+                                nalso, (decodes & AL_INV_STREAMS) != 0, &x->t[s]);
         if (st == ALD_TRANSFER_ERROR)
             return st;
         x->state[s] = (uint8_t)st;
@@ -410,10 +476,10 @@ static uint16_t making_seconds(const struct ald_plan_result *p, const struct pla
 static enum ald_transfer_state choose_transfers_api(struct ald_updates *u,
                                                     const struct ald_plan_result *p,
                                                     const struct al_module_status *mods,
-                                                    size_t n, bool streams,
+                                                    size_t n, uint8_t decodes,
                                                     struct plan_transfers *x)
 {
-    enum ald_transfer_state st = choose_transfers(u, p, mods, n, streams, x);
+    enum ald_transfer_state st = choose_transfers(u, p, mods, n, decodes, x);
     if (st != ALD_TRANSFER_PENDING || !u->workers)
         return st;
     pthread_mutex_lock(&u->wait_lock);
@@ -426,7 +492,7 @@ static enum ald_transfer_state choose_transfers_api(struct ald_updates *u,
     int64_t until = ald_now_ms() + API_WAIT_MS;
     for (int64_t left; st == ALD_TRANSFER_PENDING && (left = until - ald_now_ms()) > 0;) {
         (void)ald_workers_wait(u->workers, (unsigned)left);
-        st = choose_transfers(u, p, mods, n, streams, x);
+        st = choose_transfers(u, p, mods, n, decodes, x);
     }
     pthread_mutex_lock(&u->wait_lock);
     u->api_waiters--;
@@ -795,8 +861,9 @@ static void advance(struct ald_updates *u, const struct ald_device_rec *dev,
         goto out;
     }
     rec->estimate_only = false;
-    enum ald_transfer_state made = choose_transfers(u, &p, inv->modules, inv->module_count,
-                                                    (inv->flags & AL_INV_STREAMS) && !rec->full_only, x);
+    enum ald_transfer_state made = choose_transfers(
+        u, &p, inv->modules, inv->module_count,
+        rec->full_only ? 0 : (uint8_t)(inv->flags & (AL_INV_STREAMS | AL_INV_SLOTS)), x);
     if (made == ALD_TRANSFER_ERROR) {
         ald_log(ALD_LOG_ERROR, "cannot prepare the transfers of a plan", "device", dev->name, NULL);
         plan->status = AL_PLAN_WAIT; /* storage trouble: ask again later */
@@ -1440,7 +1507,7 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
     struct plan_transfers *x = malloc(sizeof *x);
     enum queue_rc rc = ALD_QUEUE_ERROR;
     size_t nmods = 0;
-    bool streams = false;
+    uint8_t decodes = 0;
     code[0] = msg[0] = '\0';
     memset(out, 0, sizeof *out);
     if (!dev || !catalog || !old || !x)
@@ -1507,7 +1574,7 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
     if (swu_rc == 0)
         goto planned;
     out->estimate_only = !dev->inventory[0];
-    if (dev->inventory[0] && !modules_from_json(dev->inventory, mods, &nmods, &streams)) {
+    if (dev->inventory[0] && !modules_from_json(dev->inventory, mods, &nmods, &decodes)) {
         snprintf(msg, msglen, "the device's last inventory cannot be read");
         goto out;
     }
@@ -1518,7 +1585,7 @@ struct ald_result ald_updates_queue_opts(struct ald_updates *u, const char *devi
                                                        : ALD_QUEUE_PLAN_ERROR;
         goto out;
     }
-    if (choose_transfers_api(u, &p, mods, nmods, streams, x) == ALD_TRANSFER_ERROR) {
+    if (choose_transfers_api(u, &p, mods, nmods, decodes, x) == ALD_TRANSFER_ERROR) {
         snprintf(code, codelen, "internal");
         snprintf(msg, msglen, "cannot read or encode the images");
         goto out;

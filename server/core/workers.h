@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ALD_WORK_KEY_MAX 160      /* bytes of a job key, terminator excluded */
+#define ALD_WORK_KEY_MAX 240      /* bytes of a job key, terminator excluded (a transfer key fits) */
 #define ALD_WORKERS_MAX 64        /* threads at most */
 #define ALD_WORK_QUEUE_DEFAULT 64 /* queued jobs at most, by default */
 #define ALD_WORK_FAIL_MS 600000   /* a failed job is not tried again for this long */

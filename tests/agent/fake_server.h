@@ -20,7 +20,7 @@ struct fake_server {
     bool corrupt;     /* serve a flipped byte in the middle */
     uint8_t *stream;  /* if set: send this compressed or delta stream, not the image file */
     size_t stream_len;
-    uint8_t encoding; /* of the stream: AL_ENC_COMPRESSED or AL_ENC_DELTA */
+    uint8_t encoding; /* of the stream: AL_ENC_COMPRESSED, AL_ENC_DELTA or AL_ENC_DELTA_SLOTS */
     uint32_t bytes_served;
     struct al_inventory last_inventory;
     int inventories;

@@ -353,6 +353,73 @@ static void test_patch_for_another_base_is_refused(void **state)
     free(w->link.server.stream);
 }
 
+/* issue 16 (seed): encoding 3, a patch whose old image is the step's slot followed by the
+ * other slots of its function in inventory order; system-part1 0.6.4 -> 0.7.0 with the other
+ * two system parts behind it. Made in another order, the same bytes decode to something else:
+ * refused, and the running image stays. */
+static void slots_update(struct world *w, bool inventory_order)
+{
+    struct al_session_result r;
+    struct test_image next;
+    struct alh_delta_opts o;
+    char err[160];
+    size_t len, old_len = 0;
+    uint8_t *p = harness_firmware("electron/system-part1-0.7.0.bin", &len), *old;
+    harness_image(&w->h, &next, AL_FN_SYSTEM, 3, "0.7.0", 0, p, len, NULL);
+    free(p);
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK); /* it reports what it runs */
+    const struct al_inventory *inv = &w->link.server.last_inventory;
+    assert_true(inv->flags & AL_INV_SLOTS);
+    old = malloc(3 * 200000);
+    memcpy(old, w->sys[3].bytes + w->sys[3].hdr.header_size, w->sys[3].hdr.payload_size);
+    old_len = w->sys[3].hdr.payload_size;
+    for (int k = 0; k < inv->module_count; k++) {
+        const struct al_module_status *m = &inv->modules[inventory_order ? k : inv->module_count - 1 - k];
+        if (!m->present || m->function != AL_FN_SYSTEM || m->index == 3)
+            continue;
+        memcpy(old + old_len, w->sys[m->index].bytes + w->sys[m->index].hdr.header_size,
+               w->sys[m->index].hdr.payload_size);
+        old_len += w->sys[m->index].hdr.payload_size;
+    }
+    alh_delta_opts_default(&o);
+    o.fast = 1;
+    o.old_origin = 0;
+    o.old_link = w->sys[3].hdr.link_address;
+    o.old_primary = w->sys[3].hdr.payload_size;
+    assert_int_equal(alh_delta_encode(old, old_len, next.bytes, next.len, &o, &w->link.server.stream,
+                                      &w->link.server.stream_len, err, sizeof err), 0);
+    free(old);
+    w->link.server.encoding = AL_ENC_DELTA_SLOTS;
+    w->link.server.target = &next;
+    assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+    if (inventory_order) {
+        assert_true(r.reset_needed);
+        assert_int_equal(w->link.server.bytes_served, w->link.server.stream_len);
+        assert_true(reboot(w).installed);
+        assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+        assert_true(r.confirmed);
+        assert_true(fake_runs(&w->link.server.last_inventory, &next));
+    } else {
+        assert_false(r.reset_needed);
+        assert_int_equal(r.failed_result, AL_RESULT_INTEGRITY_FAILURE);
+        assert_false(reboot(w).installed);
+        assert_int_equal(al_agent_session(&w->agent, &r), AL_OK);
+        assert_true(fake_runs(&w->link.server.last_inventory, &w->sys[3])); /* untouched */
+    }
+    free(w->link.server.stream);
+    harness_image_free(&next);
+}
+
+static void test_patch_across_slots_installs(void **state)
+{
+    slots_update(*state, true);
+}
+
+static void test_patch_across_slots_in_another_order_is_refused(void **state)
+{
+    slots_update(*state, false);
+}
+
 /* issue 12: a removed device is told so (4.03); the agent says AL_ERR_REMOVED, fetches
  * nothing, and its caller backs off 60 s, doubling, at most a day. */
 static void test_removed_device_backs_off(void **state)
@@ -380,6 +447,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_resumes_at_its_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_patch_fails_and_the_image_runs_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patch_for_another_base_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patch_across_slots_installs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_patch_across_slots_in_another_order_is_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_lost_link_resumes_at_saved_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_cut_mid_download_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_image_is_never_sent_again, setup, teardown),

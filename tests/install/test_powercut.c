@@ -37,21 +37,24 @@ struct scenario {
     bool confirms;          /* does the new firmware confirm itself? */
     enum outcome outcome;
     bool double_cut;        /* cut once mid-install, then sweep the restarted install */
-    bool patched;           /* the agent downloads a delta patch (else: the image, staged) */
+    uint8_t patched;        /* the agent downloads a patch of this encoding (AL_ENC_DELTA, or
+                             * AL_ENC_DELTA_SLOTS: its old image spans the function's slots);
+                             * 0: the image, staged */
 };
 
 static const struct scenario scenarios[] = {
-    {"application", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false, false},
-    {"system-1", AL_FN_SYSTEM, 1, true, EXPECT_NEW, false, false},
-    {"system-2", AL_FN_SYSTEM, 2, true, EXPECT_NEW, false, false},
-    {"system-3", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, false},
-    {"bootloader", AL_FN_BOOTLOADER, 0, true, EXPECT_NEW, false, false},
-    {"revert", AL_FN_APPLICATION, 1, false, EXPECT_OLD, false, false},
-    {"bootloader-revert", AL_FN_BOOTLOADER, 0, false, EXPECT_OLD, false, false},
-    {"cut-and-restart", AL_FN_SYSTEM, 1, true, EXPECT_NEW, true, false},
-    {"system-3-patched", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, true},
-    {"application-patched", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false, true},
-    {"radio", AL_FN_RADIO, 1, true, EXPECT_NEW, false, false}, /* nRF52840: the SoftDevice */
+    {"application", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false, 0},
+    {"system-1", AL_FN_SYSTEM, 1, true, EXPECT_NEW, false, 0},
+    {"system-2", AL_FN_SYSTEM, 2, true, EXPECT_NEW, false, 0},
+    {"system-3", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, 0},
+    {"bootloader", AL_FN_BOOTLOADER, 0, true, EXPECT_NEW, false, 0},
+    {"revert", AL_FN_APPLICATION, 1, false, EXPECT_OLD, false, 0},
+    {"bootloader-revert", AL_FN_BOOTLOADER, 0, false, EXPECT_OLD, false, 0},
+    {"cut-and-restart", AL_FN_SYSTEM, 1, true, EXPECT_NEW, true, 0},
+    {"system-3-patched", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, AL_ENC_DELTA},
+    {"system-3-slots", AL_FN_SYSTEM, 3, true, EXPECT_NEW, false, AL_ENC_DELTA_SLOTS},
+    {"application-patched", AL_FN_APPLICATION, 1, true, EXPECT_NEW, false, AL_ENC_DELTA},
+    {"radio", AL_FN_RADIO, 1, true, EXPECT_NEW, false, 0}, /* nRF52840: the SoftDevice */
 };
 
 /* Everything one scenario needs: the board after factory programming, and the images. */
@@ -95,12 +98,29 @@ static al_err fake_fetch(void *ctx, const char *name, uint32_t offset, uint32_t 
     return AL_OK;
 }
 
-/* The patch from the factory image of the slot to the update (old image: the slot's payload). */
+/* The patch from the factory image of the slot to the update (old image: the slot's payload,
+ * for encoding 3 followed by the factory images of the function's other slots in the
+ * layout's order, the order the device lists its modules in). */
 static void make_patch(struct fixture *fx)
 {
     const struct test_image *old = &fx->factory[fx->old_index];
+    const struct al_layout *l = &fx->h.board.layout;
     struct alh_delta_opts o;
     char err[160];
+    size_t old_len = old->hdr.payload_size;
+    uint8_t *base = malloc(old_len);
+    memcpy(base, old->bytes + old->hdr.header_size, old_len);
+    for (size_t i = 0; fx->sc->patched == AL_ENC_DELTA_SLOTS && i < l->count; i++)
+        for (size_t k = 0; k < fx->factory_count; k++) {
+            const struct test_image *f = &fx->factory[k];
+            if (l->regions[i].role != AL_REGION_SLOT || k == fx->old_index ||
+                l->regions[i].function != old->hdr.function || f->hdr.function != old->hdr.function ||
+                f->hdr.index != l->regions[i].index)
+                continue;
+            base = realloc(base, old_len + f->hdr.payload_size);
+            memcpy(base + old_len, f->bytes + f->hdr.header_size, f->hdr.payload_size);
+            old_len += f->hdr.payload_size;
+        }
     alh_delta_opts_default(&o);
     o.fast = 1;
     o.data = 1; /* data pointers in the map whenever the map has them */
@@ -108,12 +128,17 @@ static void make_patch(struct fixture *fx)
                             * can resume at a checkpoint after the first */
     o.old_origin = 0;
     o.old_link = old->hdr.link_address;
-    if (alh_delta_encode(old->bytes + old->hdr.header_size, old->hdr.payload_size, fx->update.bytes,
-                         fx->update.len, &o, &fx->server.stream, &fx->server.stream_len, err,
-                         sizeof err) != 0) {
+    o.old_primary = old->hdr.payload_size;
+    if (alh_delta_encode(base, old_len, fx->update.bytes, fx->update.len, &o, &fx->server.stream,
+                         &fx->server.stream_len, err, sizeof err) != 0) {
         fprintf(stderr, "test_powercut: cannot make the patch: %s\n", err);
         exit(2);
     }
+    if (fx->sc->patched == AL_ENC_DELTA_SLOTS && old_len == old->hdr.payload_size) {
+        fprintf(stderr, "test_powercut: %s: no other slot of the function\n", fx->sc->name);
+        exit(2);
+    }
+    free(base);
     /* The system part's patch (0.6.4 -> 0.7.0) takes every transform of the format: branches,
      * the address map and its data pointers, so the cuts land in their decoding too. */
     if (fx->sc->function == AL_FN_SYSTEM &&
@@ -122,7 +147,7 @@ static void make_patch(struct fixture *fx)
                 fx->server.stream[6]);
         exit(2);
     }
-    fx->server.encoding = AL_ENC_DELTA;
+    fx->server.encoding = fx->sc->patched;
     fx->server.target = &fx->update;
     fx->server.plan_id = 9;
     fx->transport = (struct al_transport){&fx->server, fake_exchange, fake_fetch, NULL};

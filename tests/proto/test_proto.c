@@ -13,7 +13,7 @@ static struct al_inventory sample_inventory(void)
 {
     struct al_inventory inv;
     memset(&inv, 0, sizeof inv);
-    inv.flags = AL_INV_AFTER_INSTALL | AL_INV_SLEEPY;
+    inv.flags = AL_INV_AFTER_INSTALL | AL_INV_SLEEPY | AL_INV_SLOTS;
     inv.boot_state = AL_BOOT_REVERTED;
     inv.last_result = AL_RESULT_REVERTED;
     inv.last_err = 0;
@@ -77,6 +77,7 @@ static void test_inventory_rejects(void **state)
     struct { size_t off; uint8_t v; } cases[] = {
         {0, 2},          /* protocol version */
         {1, 0x80},       /* unknown flag */
+        {1, 0x20},       /* the next one */
         {2, 3},          /* boot state */
         {5, 6},          /* module count disagrees with the length */
         {5, 13},         /* too many modules */
@@ -119,7 +120,7 @@ static void test_plan_round_trip_and_rejects(void **state)
     for (uint8_t i = 0; i < 4; i++) {
         in.steps[i].function = i == 0 ? AL_FN_BOOTLOADER : AL_FN_SYSTEM;
         in.steps[i].index = i == 0 ? 0 : (uint8_t)((i + 1) % 3 + 1);
-        in.steps[i].encoding = i % 3;
+        in.steps[i].encoding = i; /* full, compressed, delta, delta across slots */
         in.steps[i].transfer_size = 1000u * (i + 1);
         memset(in.steps[i].transfer_sha256, i, 32);
         memset(in.steps[i].image_sha256, 0x10 + i, 32);
@@ -138,7 +139,7 @@ static void test_plan_round_trip_and_rejects(void **state)
         assert_memory_equal(out.steps[i].image_sha256, in.steps[i].image_sha256, 32);
     }
     /* version, status, step count, step function, index, encoding, reserved */
-    const size_t cases[][2] = {{0, 9}, {1, 3}, {8, 9}, {9, 0}, {10, 16}, {11, 3}, {12, 1}};
+    const size_t cases[][2] = {{0, 9}, {1, 3}, {8, 9}, {9, 0}, {10, 16}, {11, 4}, {12, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(bad, buf, len);
         bad[cases[i][0]] = (uint8_t)cases[i][1];
@@ -221,14 +222,16 @@ static void test_plan_first_window(void **state)
     memset(plan.steps[1].image_sha256, 0xa2, AL_SHA256_SIZE); /* it runs both */
     assert_int_equal(al_plan_first_step(&plan, &inv), 2);
     assert_false(al_plan_window_with(&plan, &inv, &step));
-    /* The flag round-trips; the bit above it is still refused. */
+    /* The flag round-trips; the bits above it (AL_INV_SLOTS, then none) are taken, then refused. */
     uint8_t buf[AL_PROTO_INVENTORY_MAX];
     size_t len;
     struct al_inventory out;
     assert_int_equal(al_inventory_encode(&inv, buf, sizeof buf, &len), AL_OK);
     assert_int_equal(al_inventory_decode(buf, len, &out), AL_OK);
     assert_true(out.flags & AL_INV_WINDOW);
-    buf[1] |= 0x10;
+    buf[1] |= AL_INV_SLOTS;
+    assert_int_equal(al_inventory_decode(buf, len, &out), AL_OK);
+    buf[1] |= 0x20;
     assert_int_equal(al_inventory_decode(buf, len, &out), AL_ERR_PROTOCOL);
 }
 

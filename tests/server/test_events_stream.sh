@@ -278,7 +278,7 @@ timeout 60 "$CLI" events --follow --json --after "$START" --limit 3 >"$WORK/cli-
     fail "--follow --after --limit exits $rc: $(cat "$WORK/cli-backlog.out")"
 
 # --follow from now: prints what happens, Ctrl-C (SIGINT) exits 0.
-timeout -s KILL 120 "$CLI" events --follow --json >"$WORK/cli-follow.out" 2>"$WORK/cli-follow.err" &
+timeout -s KILL 300 "$CLI" events --follow --json >"$WORK/cli-follow.out" 2>"$WORK/cli-follow.err" &
 CLI_PID=$!
 BG+=($CLI_PID)
 check "airlift events --follow connects" until_true 20 grep -q following "$WORK/cli-follow.err"

@@ -28,6 +28,9 @@ struct alh_delta_opts {
     int fast;                 /* 1: LZMA preset 6 instead of 9 (tests) */
     int old_origin, new_origin; /* where Thumb-2 code starts; -1: detect airlift images, else 0 */
     uint32_t old_link;        /* where the old image's origin runs; 0: detect */
+    size_t old_primary;       /* old is this many bytes of the slot's own image followed by other
+                               * modules' (AL_ENC_DELTA_SLOTS): origin, links and map come from
+                               * those first bytes alone; 0: all of old */
 };
 
 /* The defaults above. */

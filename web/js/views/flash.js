@@ -56,7 +56,9 @@ export async function view(main, { name }, _query, signal) {
       p.estimate_only ? h('p', { class: 'notice' }, 'It has not reported yet: dependencies are checked when it does.') : null,
       table([{ label: '#' }, { label: 'Module' }, { label: 'Version' }, { label: 'Sent as' }, { label: 'Bytes', num: true }],
         p.steps.map((st, i) => [String(i + 1), `${st.function} ${st.index}`, st.version,
-          st.encoding === 'delta' ? `patch from ${st.base_version}` : st.encoding, bytes(st.size)]), { id: 'plan-steps' }),
+          st.encoding !== 'delta' ? st.encoding
+            : st.base_also ? `patch from ${st.base_version} and ${st.base_also.length} other part${st.base_also.length === 1 ? '' : 's'}`
+            : `patch from ${st.base_version}`, bytes(st.size)]), { id: 'plan-steps' }),
       h('p', { id: 'plan-cost' }, `This update sends about ${figure} MB over the air (${p.wire_estimate} bytes incl. protocol overhead).`),
       h('form', { class: 'row', onsubmit: (ev) => { ev.preventDefault(); if (!go.disabled) start(images); } },
         h('label', {}, `Type ${figure} to confirm`, typed), go));
