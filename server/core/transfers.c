@@ -27,7 +27,7 @@ void ald_transfer_key(const struct ald_transfer *t, char *out)
 {
     if (t->encoding == AL_ENC_DELTA || t->encoding == AL_ENC_DELTA_SLOTS) {
         int n = snprintf(out, ALD_TRANSFER_KEY_MAX + 1, "%s.%s", t->target, t->base);
-        for (uint8_t k = 0; t->encoding == AL_ENC_DELTA_SLOTS && k < t->also_count; k++)
+        for (uint8_t k = 0; k < t->also_count; k++) /* encoding 3 only */
             n += snprintf(out + n, ALD_TRANSFER_KEY_MAX + 1 - (size_t)n, ".%.*s",
                           ALD_TRANSFER_ALSO_HEX, t->also[k]);
     } else
@@ -133,7 +133,7 @@ static bool make_stream(const char *data_dir, const struct ald_transfer *t)
          * other slots' payloads follow, and links and map come from the first alone. */
         if (!append_payload(data_dir, t->base, &bh, &base, &base_len))
             goto out;
-        for (uint8_t k = 0; t->encoding == AL_ENC_DELTA_SLOTS && k < t->also_count; k++)
+        for (uint8_t k = 0; k < t->also_count; k++) /* encoding 3 only */
             if (!append_payload(data_dir, t->also[k], &other, &base, &base_len))
                 goto out;
         opts.old_origin = 0;

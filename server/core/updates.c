@@ -371,7 +371,7 @@ static bool held_image_of(struct ald_updates *u, const uint8_t *sha, char *id)
  * "Encodings"): every other module of the step's function the inventory lists, in its
  * order, each as it will run when the device gets to step s (the image of an earlier step
  * of the plan in that slot, else what runs there now). Their image ids go to also; the
- * count, or ALD_TRANSFER_ALSO_MAX + 1 if there is no such patch (more slots than that, an
+ * count, or 0 if there is no such patch (no other slot, more than ALD_TRANSFER_ALSO_MAX, an
  * image not held, or an earlier step filling a slot of the function that is empty now: the
  * device's order of it is not known yet).
  */
@@ -387,13 +387,13 @@ static size_t slots_at_step(struct ald_updates *u, const struct ald_plan_result 
         for (size_t i = 0; i < n; i++)
             present |= mods[i].present && mods[i].function == e->function && mods[i].index == e->index;
         if (e->function == h->function && !present)
-            return ALD_TRANSFER_ALSO_MAX + 1;
+            return 0;
     }
     for (size_t i = 0; i < n; i++) {
         if (!mods[i].present || mods[i].function != h->function || mods[i].index == h->index)
             continue;
         if (nalso == ALD_TRANSFER_ALSO_MAX)
-            return ALD_TRANSFER_ALSO_MAX + 1;
+            return 0;
         const struct ald_image *earlier = NULL;
         for (size_t j = 0; j < s; j++)
             if (p->steps[j]->hdr.function == h->function && p->steps[j]->hdr.index == mods[i].index)
@@ -401,7 +401,7 @@ static size_t slots_at_step(struct ald_updates *u, const struct ald_plan_result 
         if (earlier)
             snprintf(also[nalso], ALD_SHA256_HEX + 1, "%s", earlier->id);
         else if (!held_image_of(u, mods[i].payload_sha256, also[nalso]))
-            return ALD_TRANSFER_ALSO_MAX + 1;
+            return 0;
         nalso++;
     }
     return nalso;
@@ -440,8 +440,6 @@ static enum ald_transfer_state choose_transfers(struct ald_updates *u,
         snprintf(target, sizeof target, "%s", p->steps[s]->id);
         if (running && !held_image_of(u, running->payload_sha256, base))
             running = NULL; /* not held: no patch */
-        if (nalso > ALD_TRANSFER_ALSO_MAX)
-            nalso = 0;
         enum ald_transfer_state st =
             ald_transfer_choose(u->data_dir, u->workers, target, running ? base : NULL, also,
                                 nalso, (decodes & AL_INV_STREAMS) != 0, &x->t[s]);
